@@ -1,0 +1,1 @@
+"""Thin application services: load, decide, save; translate library errors to Vigil's own."""

@@ -1,0 +1,223 @@
+"""The case service: every case write and read goes through here.
+
+A write loads the case (from its latest snapshot onwards), decides, and appends.
+If another writer got there first (the version is taken), it reloads and decides
+again, unless the client pinned a version with If-Match, in which case the race
+is the client's to resolve (412). Writes carrying an Idempotency-Key are
+recognised from the events themselves: each event records the key and a hash of
+the request, so a retry returns the first answer and appends nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application.ledger import Ledger
+from domain.calendar import ServiceCalendar
+from domain.case.commands import AssignCase, CaseCommand, OpenCase
+from domain.case.decide import CaseContext, decide
+from domain.case.events import CaseEvent
+from domain.case.snapshot import CaseSnapshot
+from domain.case.state import CaseState, apply_in_place, fold, write_key
+from domain.errors import (
+    CaseNotFound,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    VersionConflict,
+)
+from domain.shared import Actor, DecisionContext
+
+CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")
+
+
+class Basis(StrEnum):
+    """What "as of T" means: what we had recorded by T, or what had happened by T."""
+
+    RECORDED = "recorded"
+    OCCURRED = "occurred"
+
+
+class Contention(DomainError):
+    """A write kept losing races; the client may retry."""
+
+    title = "Too much contention on this case"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    state: CaseState
+    events: Sequence[CaseEvent]
+    replayed: bool  # True when this answers a retried Idempotency-Key
+
+
+def project_case(state: CaseState | None, events: Any) -> CaseState | None:
+    """Projector for the repository: a snapshot, then the events after it."""
+    for event in events:
+        if isinstance(event, CaseSnapshot):
+            state = event.state
+        else:
+            state = apply_in_place(state, event)
+    return state
+
+
+class CaseService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        calendar: ServiceCalendar,
+        clock: Callable[[], datetime],
+        snapshot_interval: int,
+        max_clock_skew_seconds: int,
+        write_retries: int,
+        user_exists: Callable[[str], bool],
+    ) -> None:
+        self._ledger = ledger
+        self._calendar = calendar
+        self._clock = clock
+        self._snapshot_interval = snapshot_interval
+        self._max_skew = timedelta(seconds=max_clock_skew_seconds)
+        self._retries = write_retries
+        self._user_exists = user_exists
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def execute(
+        self,
+        case_id: UUID | None,
+        command: CaseCommand,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> WriteResult:
+        """Decide and append one command's events, or answer a retried write from the log."""
+        if isinstance(command, OpenCase):
+            case_id = self.case_id_for(actor, idempotency_key) if idempotency_key else uuid4()
+        assert case_id is not None
+        self._check_references(command)
+        for attempt in range(self._retries):
+            state = self.load(case_id)
+            if idempotency_key is not None and state is not None:
+                replay = self._replay(state, actor, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay
+            if expected_version is not None:
+                if state is None:
+                    raise CaseNotFound("no such case")
+                if state.version != expected_version:
+                    raise VersionConflict(
+                        f"the case is at version {state.version}, not {expected_version}"
+                    )
+            context = CaseContext(
+                decision=DecisionContext(
+                    actor=actor, now=self._clock(), event_id=uuid4(),
+                    max_clock_skew=self._max_skew, idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                ),
+                calendar=self._calendar,
+                case_id=case_id,
+            )
+            events = decide(state, command, context)
+            try:
+                self._ledger.save(*events)
+            except IntegrityError:
+                if expected_version is not None:
+                    raise VersionConflict("the case changed while this write was decided") from None
+                # Lost a race: back off a little, reload and decide again.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                continue
+            new_state = fold(state, events)
+            assert new_state is not None
+            self._maybe_snapshot(new_state)
+            return WriteResult(state=new_state, events=events, replayed=False)
+        raise Contention(f"the write lost {self._retries} races in a row; try again")
+
+    @staticmethod
+    def case_id_for(actor: Actor, idempotency_key: str) -> UUID:
+        """A new case's id derives from the key, so a retried open finds the case it opened."""
+        return uuid5(CASES_NAMESPACE, write_key(actor.username, idempotency_key))
+
+    def _check_references(self, command: CaseCommand) -> None:
+        if isinstance(command, AssignCase) and not self._user_exists(command.assignee):
+            raise InvalidCommand("the assignee is not a Vigil user",
+                                 errors={"assignee": "unknown user"})
+
+    def _replay(self, state: CaseState, actor: Actor, key: str, request_hash: str | None
+                ) -> WriteResult | None:
+        write = state.writes.get(write_key(actor.username, key))
+        if write is None:
+            return None
+        if write.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        events = cast(list[CaseEvent], list(self._ledger.events_of(
+            state.id, gt=write.first_version - 1, lte=write.last_version)))
+        then = state if state.version == write.last_version else self.load(
+            state.id, version=write.last_version)
+        assert then is not None
+        return WriteResult(state=then, events=events, replayed=True)
+
+    def _maybe_snapshot(self, state: CaseState) -> None:
+        if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
+            self._ledger.snapshots.put([CaseSnapshot(
+                originator_id=state.id, originator_version=state.version,
+                recorded_at=self._clock(), state=state,
+            )])
+
+    def take_snapshot(self, case_id: UUID) -> None:
+        """Snapshot a case at its current version (for cases that grew before snapshots)."""
+        state = self.load(case_id)
+        if state is None:
+            raise CaseNotFound("no such case")
+        assert self._ledger.snapshots is not None
+        self._ledger.snapshots.put([CaseSnapshot(
+            originator_id=state.id, originator_version=state.version,
+            recorded_at=self._clock(), state=state,
+        )])
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def load(self, case_id: UUID, *, version: int | None = None) -> CaseState | None:
+        """The case as of its latest version (or a given one), or None if there is no such case."""
+        try:
+            return cast(CaseState, self._ledger.repository.get(
+                case_id, version=version, projector_func=project_case))
+        except AggregateNotFoundError:
+            return None
+
+    def get(self, case_id: UUID, *, as_of: datetime | None = None,
+            basis: Basis = Basis.RECORDED) -> CaseState:
+        """Current state, or the state as known (recorded basis) / as happened (occurred) at T."""
+        if as_of is None:
+            state = self.load(case_id)
+        else:
+            state = fold(None, self.timeline(case_id, as_of=as_of, basis=basis))
+        if state is None:
+            raise CaseNotFound("no such case" if as_of is None else "no such case at that time")
+        return state
+
+    def timeline(self, case_id: UUID, *, as_of: datetime | None = None,
+                 basis: Basis = Basis.RECORDED) -> list[CaseEvent]:
+        """The case's events in order; with ``as_of``, only those recorded (or occurred) by T."""
+        events = [e for e in self._ledger.events_of(case_id) if isinstance(e, CaseEvent)]
+        if not events:
+            raise CaseNotFound("no such case")
+        if as_of is None:
+            return events
+        if basis is Basis.RECORDED:
+            return [e for e in events if e.recorded_at <= as_of]
+        return [e for e in events if e.occurred_at <= as_of]

@@ -1,0 +1,74 @@
+"""Users and their API tokens. Tokens are shown once and stored only as hashes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import cast
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+
+from application.ledger import Ledger
+from domain.errors import InvalidCommand
+from domain.identity.user import User, issue_token, project_user, register, user_id_for
+from domain.shared import Actor, Role
+
+TOKEN_PREFIX = "vgl"
+
+
+class UnknownUser(InvalidCommand):
+    title = "Unknown user"
+
+
+class IdentityService:
+    def __init__(self, ledger: Ledger, *, clock: Callable[[], datetime]) -> None:
+        self._ledger = ledger
+        self._clock = clock
+
+    def get(self, username: str) -> User | None:
+        return self._load(user_id_for(username))
+
+    def exists(self, username: str) -> bool:
+        return self.get(username) is not None
+
+    def register(self, username: str, role: Role, *, actor: str) -> User:
+        """Record a new user with a role."""
+        event = register(self.get(username), username, role, event_id=uuid4(), now=self._clock(),
+                         actor=actor)
+        self._ledger.save(event)
+        user = project_user(None, [event])
+        assert user is not None
+        return user
+
+    def issue_token(self, username: str, *, actor: str) -> str:
+        """Issue a new bearer token; the plaintext is returned once and never stored."""
+        user = self.get(username)
+        if user is None:
+            raise UnknownUser(f"no user {username!r}", errors={"username": "unknown user"})
+        token_id, secret = uuid4(), secrets.token_urlsafe(32)
+        self._ledger.save(issue_token(user, token_id=token_id, secret=secret, event_id=uuid4(),
+                                      now=self._clock(), actor=actor))
+        return f"{TOKEN_PREFIX}_{user.id.hex}_{secret}"
+
+    def authenticate(self, token: str) -> Actor | None:
+        """The user a bearer token belongs to, or None. Never says which part was wrong."""
+        prefix, _, rest = token.partition("_")
+        user_hex, _, secret = rest.partition("_")
+        if prefix != TOKEN_PREFIX or not secret:
+            return None
+        try:
+            user_id = UUID(hex=user_hex)
+        except ValueError:
+            return None
+        user = self._load(user_id)
+        if user is None or not user.token_matches(secret, self._clock()):
+            return None
+        return Actor(username=user.username, role=user.role)
+
+    def _load(self, user_id: UUID) -> User | None:
+        try:
+            return cast(User, self._ledger.repository.get(user_id, projector_func=project_user))
+        except AggregateNotFoundError:
+            return None

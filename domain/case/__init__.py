@@ -1,0 +1,1 @@
+"""The Case aggregate: one concern about one subject, told as immutable events."""

@@ -1,0 +1,221 @@
+"""Commands to the Case aggregate: imperative, validated, carrying no ids of their own making.
+
+Field-level rules (a rationale that gives a reason, a policy reference, consent
+rationale and lawful basis when acting without consent) are enforced here, when a
+command is built; state-dependent rules are enforced in ``decide``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from domain.case.vocabulary import (
+    ESCALATION_LEVEL_NUMBERS,
+    TIMED_ACTIONS,
+    AgencyKind,
+    CaseSource,
+    Category,
+    Consent,
+    EscalationLevel,
+    ModerationAction,
+    NoteKind,
+    ReferralUpdateStatus,
+    ReviewOutcome,
+    RiskLevel,
+    SubjectKind,
+    Urgency,
+)
+from domain.shared import (
+    PersonalText,
+    PolicyRef,
+    Rationale,
+    Ref,
+    ShortPersonalText,
+    Username,
+)
+
+MAX_SANCTION_HOURS = 24 * 366 * 5
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When it happened (RFC 3339 with offset). Defaults to now; may be back-dated "
+        "to when the case opened, never in the future.",
+    )
+
+
+class SubjectInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    kind: SubjectKind
+    ref: Ref
+    display_name: Annotated[str | None, StringConstraints(min_length=1, max_length=200)] = None
+
+
+class AgencyInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    kind: AgencyKind
+
+
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+LawfulBasis = Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
+class OpenCase(Command):
+    subject: SubjectInput
+    source: CaseSource
+    category: Category
+    summary: PersonalText
+    risk_level: RiskLevel | None = None
+    channel: Channel | None = None
+
+
+class RaiseFlag(Command):
+    reason: ShortPersonalText
+    category: Category
+    raised_by_ref: Ref | None = None
+    content_ref: Ref | None = None
+    note: PersonalText | None = None
+
+
+class AssessRisk(Command):
+    level: RiskLevel
+    rationale: Rationale
+
+
+class AssignCase(Command):
+    assignee: Username
+
+
+class TakeModerationAction(Command):
+    action: ModerationAction
+    target_ref: Ref
+    rationale: Rationale
+    policy_ref: PolicyRef
+    duration_hours: float | None = Field(default=None, gt=0, le=MAX_SANCTION_HOURS)
+
+    @model_validator(mode="after")
+    def _duration_fits_action(self) -> Self:
+        if self.duration_hours is not None and self.action not in TIMED_ACTIONS:
+            raise ValueError(
+                f"duration_hours applies only to {sorted(a.value for a in TIMED_ACTIONS)}"
+            )
+        if self.action is ModerationAction.SUSPEND_MEMBER and self.duration_hours is None:
+            raise ValueError("a suspension needs duration_hours (an indefinite one is a ban)")
+        return self
+
+
+class RecordOutOfHoursDecision(Command):
+    decision: PersonalText
+    rationale: Rationale
+    policy_ref: PolicyRef
+    immediate_actions: list[ShortPersonalText] = Field(default_factory=list, max_length=50)
+
+
+class ReviewOutOfHoursDecision(Command):
+    decision_id: UUID
+    outcome: ReviewOutcome
+    rationale: Rationale
+
+
+class MakeReferral(Command):
+    agency: AgencyInput
+    reason: PersonalText
+    consent: Consent
+    consent_rationale: Rationale | None = None
+    lawful_basis: LawfulBasis | None = None
+    reference: Ref | None = None
+
+    @model_validator(mode="after")
+    def _without_consent_needs_reason_and_basis(self) -> Self:
+        # UK GDPR Art 6/9, DPA 2018 Sch 1 para 18: sharing without consent must say why and on
+        # what lawful basis.
+        if self.consent is not Consent.GIVEN:
+            missing = [
+                name for name in ("consent_rationale", "lawful_basis") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"a referral with consent '{self.consent.value}' needs "
+                    + " and ".join(missing)
+                )
+        return self
+
+
+class UpdateReferral(Command):
+    referral_id: UUID
+    status: ReferralUpdateStatus
+    reference: Ref | None = None
+    note: PersonalText | None = None
+
+
+def _level_number(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value in ESCALATION_LEVEL_NUMBERS:
+        return ESCALATION_LEVEL_NUMBERS[value]
+    return value
+
+
+class EscalateCase(Command):
+    level: Annotated[EscalationLevel, BeforeValidator(_level_number)] = Field(
+        description="coordinator (1), safeguarding_lead (2), designated_lead (3) or external; "
+        "the numbers 1-3 are accepted too."
+    )
+    reason: PersonalText
+    urgency: Urgency
+
+
+class AcknowledgeEscalation(Command):
+    escalation_id: UUID
+    note: PersonalText | None = None
+
+
+class ResolveEscalation(Command):
+    escalation_id: UUID
+    outcome: ShortPersonalText
+    rationale: Rationale
+
+
+class AddNote(Command):
+    kind: NoteKind
+    text: PersonalText
+
+
+class CorrectRecord(Command):
+    corrects_event_id: UUID
+    correction: PersonalText
+    reason: Rationale
+
+
+class CloseCase(Command):
+    outcome: ShortPersonalText
+    rationale: Rationale
+
+
+class ReopenCase(Command):
+    reason: Rationale
+
+
+CaseCommand = (
+    OpenCase | RaiseFlag | AssessRisk | AssignCase | TakeModerationAction
+    | RecordOutOfHoursDecision | ReviewOutOfHoursDecision | MakeReferral | UpdateReferral
+    | EscalateCase | AcknowledgeEscalation | ResolveEscalation | AddNote | CorrectRecord
+    | CloseCase | ReopenCase
+)

@@ -1,0 +1,189 @@
+"""Events of the Case aggregate.
+
+THESE CLASSES ARE THE STORAGE FORMAT. Each is stored under the topic
+``domain.case.events:<ClassName>`` and read back forever after: never rename or
+move a class, never remove or retype a field. Add fields only with a default.
+
+Envelope on every event: who (``actor``, ``actor_role``: the authenticated user),
+when (``occurred_at`` from the client, ``recorded_at`` from the server clock), the
+case version, the event id, and for retried writes the ``idempotency_key`` with a
+hash of the request that produced it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.case.vocabulary import (
+    AgencyKind,
+    CaseSource,
+    Category,
+    Consent,
+    EscalationLevel,
+    ModerationAction,
+    NoteKind,
+    ReferralUpdateStatus,
+    ReviewOutcome,
+    RiskLevel,
+    SubjectKind,
+    Urgency,
+)
+from domain.shared import PERSONAL, PolicyRef, Role
+
+# Stored fields are read back forever, so they carry no business validation (a
+# rule tightened later must not make old events unreadable); commands validate.
+Personal = Annotated[str, PERSONAL]
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: SubjectKind
+    ref: str = Field(description="The subject's id in the community or helpline system.")
+    display_name: Annotated[str | None, PERSONAL] = None
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: AgencyKind
+
+
+class CaseEvent(BaseModel):
+    """Envelope shared by every case event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    originator_id: UUID = Field(description="The case id.")
+    originator_version: int = Field(ge=1, description="The case version this event made.")
+    event_id: UUID
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: str
+    actor_role: Role
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.recorded_at
+
+
+class CaseOpened(CaseEvent):
+    subject: Subject
+    source: CaseSource
+    category: Category
+    summary: Personal
+    risk_level: RiskLevel | None = None
+    channel: str | None = None
+
+
+class FlagRaised(CaseEvent):
+    reason: Personal
+    category: Category
+    raised_by_ref: str | None = None
+    content_ref: str | None = None
+    note: Personal | None = None
+
+
+class RiskAssessed(CaseEvent):
+    level: RiskLevel
+    rationale: Personal
+
+
+class CaseAssigned(CaseEvent):
+    assignee: str
+
+
+class ModerationActionTaken(CaseEvent):
+    action: ModerationAction
+    target_ref: str
+    rationale: Personal
+    policy_ref: PolicyRef
+    duration_hours: float | None = None
+
+
+class OutOfHoursDecisionRecorded(CaseEvent):
+    decision_id: UUID
+    decision: Personal
+    immediate_actions: Annotated[list[str], PERSONAL] = Field(default_factory=list)
+    rationale: Personal
+    policy_ref: PolicyRef
+    review_due: AwareDatetime
+
+
+class OutOfHoursDecisionReviewed(CaseEvent):
+    decision_id: UUID
+    outcome: ReviewOutcome
+    rationale: Personal
+
+
+class ReferralMade(CaseEvent):
+    referral_id: UUID
+    agency: Agency
+    reason: Personal
+    consent: Consent
+    consent_rationale: Personal | None = None
+    lawful_basis: str | None = None
+    reference: str | None = None
+
+
+class ReferralUpdated(CaseEvent):
+    referral_id: UUID
+    status: ReferralUpdateStatus
+    reference: str | None = None
+    note: Personal | None = None
+
+
+class CaseEscalated(CaseEvent):
+    escalation_id: UUID
+    level: EscalationLevel
+    reason: Personal
+    urgency: Urgency
+
+
+class EscalationAcknowledged(CaseEvent):
+    escalation_id: UUID
+    note: Personal | None = None
+
+
+class EscalationResolved(CaseEvent):
+    escalation_id: UUID
+    outcome: Personal
+    rationale: Personal
+
+
+class NoteAdded(CaseEvent):
+    kind: NoteKind
+    text: Personal
+
+
+class RecordCorrected(CaseEvent):
+    corrects_event_id: UUID
+    correction: Personal
+    reason: Personal
+
+
+class CaseClosed(CaseEvent):
+    outcome: Personal
+    rationale: Personal
+
+
+class CaseReopened(CaseEvent):
+    reason: Personal
+
+
+EVENT_TYPES: dict[str, type[CaseEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        CaseOpened, FlagRaised, RiskAssessed, CaseAssigned, ModerationActionTaken,
+        OutOfHoursDecisionRecorded, OutOfHoursDecisionReviewed, ReferralMade, ReferralUpdated,
+        CaseEscalated, EscalationAcknowledged, EscalationResolved, NoteAdded, RecordCorrected,
+        CaseClosed, CaseReopened,
+    )
+}

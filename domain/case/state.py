@@ -1,0 +1,426 @@
+"""Case state and ``evolve``: the fold of a case's events.
+
+``evolve`` never raises: it runs on every replay, including replays filtered by
+time (as of T), so an event naming something the filtered history lacks is
+folded as far as it can be and otherwise ignored. All time-derived state comes
+from event times (a suspension's expiry is its ``occurred_at`` plus its duration),
+never from the clock at replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.case.events import (
+    Agency,
+    CaseAssigned,
+    CaseClosed,
+    CaseEscalated,
+    CaseEvent,
+    CaseOpened,
+    CaseReopened,
+    EscalationAcknowledged,
+    EscalationResolved,
+    FlagRaised,
+    ModerationActionTaken,
+    NoteAdded,
+    OutOfHoursDecisionRecorded,
+    OutOfHoursDecisionReviewed,
+    RecordCorrected,
+    ReferralMade,
+    ReferralUpdated,
+    RiskAssessed,
+    Subject,
+)
+from domain.case.vocabulary import (
+    SANCTIONS,
+    CaseSource,
+    CaseStatus,
+    Category,
+    Consent,
+    DecisionStatus,
+    EscalationLevel,
+    EscalationStatus,
+    ModerationAction,
+    ReferralStatus,
+    ReferralUpdateStatus,
+    RiskLevel,
+    Urgency,
+)
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Flag(Item):
+    event_id: UUID
+    category: Category
+    raised_at: datetime
+    raised_by_ref: str | None = None
+    content_ref: str | None = None
+
+
+class OutOfHoursDecision(Item):
+    decision_id: UUID
+    decided_by: str
+    decided_at: datetime
+    review_due: datetime
+    status: DecisionStatus = DecisionStatus.AWAITING_REVIEW
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class Referral(Item):
+    referral_id: UUID
+    agency: Agency
+    consent: Consent
+    lawful_basis: str | None = None
+    made_by: str
+    made_at: datetime
+    status: ReferralStatus = ReferralStatus.AWAITING_ACKNOWLEDGEMENT
+    reference: str | None = None
+    acknowledged_at: datetime | None = None
+    outcome_received_at: datetime | None = None
+    last_followed_up_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+
+
+class Escalation(Item):
+    escalation_id: UUID
+    level: EscalationLevel
+    urgency: Urgency
+    raised_by: str
+    raised_at: datetime
+    status: EscalationStatus = EscalationStatus.RAISED
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class Sanction(Item):
+    event_id: UUID
+    action: ModerationAction
+    target_ref: str
+    imposed_at: datetime
+    expires_at: datetime | None = None
+    lifted_at: datetime | None = None
+    lifted_by_event_id: UUID | None = None
+
+    def is_active(self, at: datetime) -> bool:
+        """In force at ``at``: imposed, not yet lifted and not yet expired (event times only)."""
+        return (
+            self.imposed_at <= at
+            and (self.lifted_at is None or at < self.lifted_at)
+            and (self.expires_at is None or at < self.expires_at)
+        )
+
+
+class Write(Item):
+    """A write made with an Idempotency-Key: which versions it produced, from which request."""
+
+    request_hash: str | None
+    first_version: int
+    last_version: int
+
+
+# Events that count as acting on the concern (the "first action" SLA clock).
+ACTION_EVENTS: tuple[type[CaseEvent], ...] = (
+    RiskAssessed, ModerationActionTaken, OutOfHoursDecisionRecorded, ReferralMade, CaseEscalated,
+    CaseClosed,
+)
+
+
+class CaseState(BaseModel):
+    """A case as its events tell it. Treat as immutable: ``evolve`` returns a new one."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    id: UUID
+    version: int
+    status: CaseStatus
+    subject: Subject
+    source: CaseSource
+    category: Category
+    summary: str
+    risk_level: RiskLevel | None = None
+    channel: str | None = None
+    opened_at: datetime
+    opened_by: str
+    assignee: str | None = None
+    closed_at: datetime | None = None
+    reopened_at: datetime | None = None
+    first_action_at: datetime | None = None
+    last_action_at: datetime | None = None
+    flags: list[Flag] = []
+    decisions: dict[str, OutOfHoursDecision] = {}
+    referrals: dict[str, Referral] = {}
+    escalations: dict[str, Escalation] = {}
+    sanctions: list[Sanction] = []
+    notes: int = 0
+    corrections: dict[str, list[str]] = {}  # corrected event id -> correcting event ids
+    events: dict[str, str] = {}  # event id -> occurred_at (ISO 8601), for corrections
+    writes: dict[str, Write] = {}  # "<actor>\x1f<idempotency key>" -> write
+
+    # --- derived -------------------------------------------------------------------------------
+
+    def pending_reviews(self) -> list[OutOfHoursDecision]:
+        return [d for d in self.decisions.values() if d.status is DecisionStatus.AWAITING_REVIEW]
+
+    def unacknowledged_escalations(self) -> list[Escalation]:
+        return [e for e in self.escalations.values() if e.status is EscalationStatus.RAISED]
+
+    def unresolved_escalations(self) -> list[Escalation]:
+        return [e for e in self.escalations.values() if e.status is not EscalationStatus.RESOLVED]
+
+    def referrals_awaiting_acknowledgement(self) -> list[Referral]:
+        return [
+            r for r in self.referrals.values()
+            if r.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT
+        ]
+
+    def active_sanctions(self, at: datetime) -> list[Sanction]:
+        return [s for s in self.sanctions if s.is_active(at)]
+
+    def time_to_first_action(self) -> timedelta | None:
+        return None if self.first_action_at is None else self.first_action_at - self.opened_at
+
+    def occurred_at_of(self, event_id: UUID) -> datetime | None:
+        value = self.events.get(str(event_id))
+        return None if value is None else datetime.fromisoformat(value)
+
+    def clone(self) -> CaseState:
+        """A copy whose containers may be changed without touching this state."""
+        return self.model_copy(
+            update={
+                "flags": list(self.flags),
+                "decisions": dict(self.decisions),
+                "referrals": dict(self.referrals),
+                "escalations": dict(self.escalations),
+                "sanctions": list(self.sanctions),
+                "corrections": dict(self.corrections),
+                "events": dict(self.events),
+                "writes": dict(self.writes),
+            }
+        )
+
+
+def write_key(actor: str, idempotency_key: str) -> str:
+    return f"{actor}\x1f{idempotency_key}"
+
+
+# --- evolve ------------------------------------------------------------------------------------
+
+def evolve(state: CaseState | None, event: CaseEvent) -> CaseState | None:
+    """Fold one event into a case state, returning a new state (the given one is unchanged)."""
+    return fold(state, (event,))
+
+
+def fold(state: CaseState | None, events: Iterable[CaseEvent]) -> CaseState | None:
+    """Fold events into a copy of ``state``: one copy for the lot, not one per event."""
+    owned = state.clone() if state is not None else None
+    for event in events:
+        owned = apply_in_place(owned, event)
+    return owned
+
+
+def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | None:
+    """Apply one event to a state the caller owns. Never raises on a valid stored event."""
+    if isinstance(event, CaseOpened):
+        state = _opened(event)
+    elif state is None or event.originator_id != state.id:
+        return state
+    else:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(state, event)
+    state.version = event.originator_version
+    state.events[str(event.event_id)] = event.occurred_at.isoformat()
+    if isinstance(event, ACTION_EVENTS):
+        if state.first_action_at is None or event.occurred_at < state.first_action_at:
+            state.first_action_at = event.occurred_at
+    if not isinstance(event, CaseOpened) and (
+        state.last_action_at is None or event.occurred_at > state.last_action_at
+    ):
+        state.last_action_at = event.occurred_at
+    if event.idempotency_key is not None:
+        key = write_key(event.actor, event.idempotency_key)
+        previous = state.writes.get(key)
+        state.writes[key] = Write(
+            request_hash=event.request_hash,
+            first_version=previous.first_version if previous else event.originator_version,
+            last_version=event.originator_version,
+        )
+    _derive_status(state)
+    return state
+
+
+def _derive_status(state: CaseState) -> None:
+    if state.closed_at is not None:
+        state.status = CaseStatus.CLOSED
+    elif state.unresolved_escalations():
+        state.status = CaseStatus.ESCALATED
+    else:
+        state.status = CaseStatus.OPEN
+
+
+def _opened(e: CaseOpened) -> CaseState:
+    return CaseState(
+        id=e.originator_id,
+        version=e.originator_version,
+        status=CaseStatus.OPEN,
+        subject=e.subject,
+        source=e.source,
+        category=e.category,
+        summary=e.summary,
+        risk_level=e.risk_level,
+        channel=e.channel,
+        opened_at=e.occurred_at,
+        opened_by=e.actor,
+        flags=[], decisions={}, referrals={}, escalations={}, sanctions=[],
+        corrections={}, events={}, writes={},
+    )
+
+
+def _flag(s: CaseState, e: FlagRaised) -> None:
+    s.flags.append(Flag(event_id=e.event_id, category=e.category, raised_at=e.occurred_at,
+                        raised_by_ref=e.raised_by_ref, content_ref=e.content_ref))
+
+
+def _risk(s: CaseState, e: RiskAssessed) -> None:
+    s.risk_level = e.level
+
+
+def _assigned(s: CaseState, e: CaseAssigned) -> None:
+    s.assignee = e.assignee
+
+
+def _moderation(s: CaseState, e: ModerationActionTaken) -> None:
+    if e.action in SANCTIONS:
+        expires = None if e.duration_hours is None else e.occurred_at + timedelta(
+            hours=e.duration_hours)
+        s.sanctions.append(Sanction(event_id=e.event_id, action=e.action, target_ref=e.target_ref,
+                                    imposed_at=e.occurred_at, expires_at=expires))
+        return
+    # A lifting action lifts every sanction it can lift on the same target, in force at the time.
+    for i, sanction in enumerate(s.sanctions):
+        if (SANCTIONS.get(sanction.action) is e.action and sanction.target_ref == e.target_ref
+                and sanction.is_active(e.occurred_at)):
+            s.sanctions[i] = sanction.model_copy(
+                update={"lifted_at": e.occurred_at, "lifted_by_event_id": e.event_id})
+
+
+def _ooh_decision(s: CaseState, e: OutOfHoursDecisionRecorded) -> None:
+    s.decisions[str(e.decision_id)] = OutOfHoursDecision(
+        decision_id=e.decision_id, decided_by=e.actor, decided_at=e.occurred_at,
+        review_due=e.review_due)
+
+
+_REVIEWED = {
+    "ratified": DecisionStatus.RATIFIED,
+    "varied": DecisionStatus.VARIED,
+    "overturned": DecisionStatus.OVERTURNED,
+}
+
+
+def _ooh_review(s: CaseState, e: OutOfHoursDecisionReviewed) -> None:
+    decision = s.decisions.get(str(e.decision_id))
+    if decision is not None:
+        s.decisions[str(e.decision_id)] = decision.model_copy(update={
+            "status": _REVIEWED[e.outcome.value], "reviewed_by": e.actor,
+            "reviewed_at": e.occurred_at})
+
+
+def _referral(s: CaseState, e: ReferralMade) -> None:
+    s.referrals[str(e.referral_id)] = Referral(
+        referral_id=e.referral_id, agency=e.agency, consent=e.consent,
+        lawful_basis=e.lawful_basis, made_by=e.actor, made_at=e.occurred_at,
+        reference=e.reference, updated_at=e.occurred_at)
+
+
+def _referral_update(s: CaseState, e: ReferralUpdated) -> None:
+    referral = s.referrals.get(str(e.referral_id))
+    if referral is None:
+        return
+    update: dict[str, Any] = {"updated_at": e.occurred_at}
+    if e.reference is not None:
+        update["reference"] = e.reference
+    if e.status is ReferralUpdateStatus.FOLLOWED_UP:
+        update["last_followed_up_at"] = e.occurred_at
+    else:
+        update["status"] = ReferralStatus(e.status.value)
+        field = {
+            ReferralUpdateStatus.ACKNOWLEDGED: "acknowledged_at",
+            ReferralUpdateStatus.OUTCOME_RECEIVED: "outcome_received_at",
+            ReferralUpdateStatus.CLOSED: "closed_at",
+        }[e.status]
+        update[field] = e.occurred_at
+        if referral.acknowledged_at is None and e.status is not ReferralUpdateStatus.CLOSED:
+            update["acknowledged_at"] = e.occurred_at
+    s.referrals[str(e.referral_id)] = referral.model_copy(update=update)
+
+
+def _escalated(s: CaseState, e: CaseEscalated) -> None:
+    s.escalations[str(e.escalation_id)] = Escalation(
+        escalation_id=e.escalation_id, level=e.level, urgency=e.urgency, raised_by=e.actor,
+        raised_at=e.occurred_at)
+
+
+def _escalation_acknowledged(s: CaseState, e: EscalationAcknowledged) -> None:
+    escalation = s.escalations.get(str(e.escalation_id))
+    if escalation is not None:
+        s.escalations[str(e.escalation_id)] = escalation.model_copy(update={
+            "status": EscalationStatus.ACKNOWLEDGED, "acknowledged_by": e.actor,
+            "acknowledged_at": e.occurred_at})
+
+
+def _escalation_resolved(s: CaseState, e: EscalationResolved) -> None:
+    escalation = s.escalations.get(str(e.escalation_id))
+    if escalation is not None:
+        s.escalations[str(e.escalation_id)] = escalation.model_copy(update={
+            "status": EscalationStatus.RESOLVED, "resolved_by": e.actor,
+            "resolved_at": e.occurred_at})
+
+
+def _note(s: CaseState, e: NoteAdded) -> None:
+    s.notes += 1
+
+
+def _corrected(s: CaseState, e: RecordCorrected) -> None:
+    key = str(e.corrects_event_id)
+    s.corrections[key] = [*s.corrections.get(key, []), str(e.event_id)]
+
+
+def _closed(s: CaseState, e: CaseClosed) -> None:
+    s.closed_at = e.occurred_at
+
+
+def _reopened(s: CaseState, e: CaseReopened) -> None:
+    s.closed_at = None
+    s.reopened_at = e.occurred_at
+
+
+_HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
+    FlagRaised: _flag,
+    RiskAssessed: _risk,
+    CaseAssigned: _assigned,
+    ModerationActionTaken: _moderation,
+    OutOfHoursDecisionRecorded: _ooh_decision,
+    OutOfHoursDecisionReviewed: _ooh_review,
+    ReferralMade: _referral,
+    ReferralUpdated: _referral_update,
+    CaseEscalated: _escalated,
+    EscalationAcknowledged: _escalation_acknowledged,
+    EscalationResolved: _escalation_resolved,
+    NoteAdded: _note,
+    RecordCorrected: _corrected,
+    CaseClosed: _closed,
+    CaseReopened: _reopened,
+}

@@ -1,0 +1,148 @@
+"""The case ledger's vocabulary, as enums carrying the values used in DOMAIN.md and API.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubjectKind(StrEnum):
+    MEMBER = "member"
+    CONTENT = "content"
+    CONTACT = "contact"
+
+
+class CaseSource(StrEnum):
+    FLAG = "flag"
+    HELPLINE_CONTACT = "helpline_contact"
+    STAFF_CONCERN = "staff_concern"
+    AUTOMATED = "automated"
+
+
+class Category(StrEnum):
+    SELF_HARM_RISK = "self_harm_risk"
+    HARM_TO_OTHERS = "harm_to_others"
+    HATE_INCIDENT = "hate_incident"
+    HARASSMENT = "harassment"
+    MEDICAL_MISINFORMATION = "medical_misinformation"
+    SPAM = "spam"
+    OFFENSIVE_CONTENT = "offensive_content"
+    ACCOUNT_ISSUE = "account_issue"
+    COMPLAINT = "complaint"
+    OTHER = "other"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+class ModerationAction(StrEnum):
+    HIDE_CONTENT = "hide_content"
+    REMOVE_CONTENT = "remove_content"
+    RESTORE_CONTENT = "restore_content"
+    WARN_MEMBER = "warn_member"
+    MUTE_MEMBER = "mute_member"
+    SUSPEND_MEMBER = "suspend_member"
+    BAN_MEMBER = "ban_member"
+    REINSTATE_MEMBER = "reinstate_member"
+    LOCK_THREAD = "lock_thread"
+
+
+# Actions that take effect for a while and can be lifted; the value lists what lifts them.
+SANCTIONS: dict[ModerationAction, ModerationAction | None] = {
+    ModerationAction.HIDE_CONTENT: ModerationAction.RESTORE_CONTENT,
+    ModerationAction.REMOVE_CONTENT: ModerationAction.RESTORE_CONTENT,
+    ModerationAction.MUTE_MEMBER: ModerationAction.REINSTATE_MEMBER,
+    ModerationAction.SUSPEND_MEMBER: ModerationAction.REINSTATE_MEMBER,
+    ModerationAction.BAN_MEMBER: ModerationAction.REINSTATE_MEMBER,
+    ModerationAction.LOCK_THREAD: None,
+}
+TIMED_ACTIONS = {ModerationAction.MUTE_MEMBER, ModerationAction.SUSPEND_MEMBER}
+
+
+class ReviewOutcome(StrEnum):
+    RATIFIED = "ratified"
+    VARIED = "varied"
+    OVERTURNED = "overturned"
+
+
+class AgencyKind(StrEnum):
+    POLICE = "police"
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
+    ADULT_SOCIAL_CARE = "adult_social_care"
+    LADO = "lado"
+    MASH = "mash"
+    HEALTH = "health"
+    CRISIS_LINE = "crisis_line"
+    CHARITY = "charity"
+    OTHER = "other"
+
+
+class Consent(StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_SOUGHT = "not_sought"
+
+
+class ReferralStatus(StrEnum):
+    AWAITING_ACKNOWLEDGEMENT = "awaiting_acknowledgement"
+    ACKNOWLEDGED = "acknowledged"
+    OUTCOME_RECEIVED = "outcome_received"
+    FOLLOWED_UP = "followed_up"
+    CLOSED = "closed"
+
+
+class ReferralUpdateStatus(StrEnum):
+    ACKNOWLEDGED = "acknowledged"
+    OUTCOME_RECEIVED = "outcome_received"
+    FOLLOWED_UP = "followed_up"
+    CLOSED = "closed"
+
+
+class EscalationLevel(StrEnum):
+    """1 coordinator -> 2 safeguarding lead -> 3 senior/designated lead, or external."""
+
+    COORDINATOR = "coordinator"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+    DESIGNATED_LEAD = "designated_lead"
+    EXTERNAL = "external"
+
+
+ESCALATION_LEVEL_NUMBERS = {
+    "1": EscalationLevel.COORDINATOR,
+    "2": EscalationLevel.SAFEGUARDING_LEAD,
+    "3": EscalationLevel.DESIGNATED_LEAD,
+}
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    IMMEDIATE = "immediate"
+
+
+class EscalationStatus(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class DecisionStatus(StrEnum):
+    AWAITING_REVIEW = "awaiting_review"
+    RATIFIED = "ratified"
+    VARIED = "varied"
+    OVERTURNED = "overturned"
+
+
+class NoteKind(StrEnum):
+    FACT = "fact"
+    ASSESSMENT = "assessment"
+    NOTE = "note"

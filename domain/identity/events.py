@@ -1,0 +1,40 @@
+"""Events of the User aggregate.
+
+THESE CLASSES ARE THE STORAGE FORMAT (topic ``domain.identity.events:<Class>``):
+never rename or move them; add fields only with defaults. Tokens are stored only
+as SHA-256 hashes of their secret part.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.shared import Role
+
+
+class IdentityEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    originator_id: UUID
+    originator_version: int
+    event_id: UUID
+    recorded_at: AwareDatetime
+    actor: str
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.recorded_at
+
+
+class UserRegistered(IdentityEvent):
+    username: str
+    role: Role
+
+
+class TokenIssued(IdentityEvent):
+    token_id: UUID
+    token_hash: str
+    expires_at: AwareDatetime | None = None

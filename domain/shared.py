@@ -1,0 +1,145 @@
+"""Value types shared by every aggregate.
+
+Fields holding personal data are annotated with ``PERSONAL`` so that storage can
+encrypt them per data subject (and erase them by destroying the key) without the
+domain knowing about it. ``personal_fields(Model)`` lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from uuid import UUID
+from enum import StrEnum
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.errors import InvalidCommand
+
+
+class PersonalData:
+    """Marker: this field holds personal data (names, free text about people)."""
+
+    def __repr__(self) -> str:
+        return "PERSONAL"
+
+
+PERSONAL = PersonalData()
+
+# A placeholder is not a reason. Records must say *why* (DOMAIN.md rule 2).
+_PLACEHOLDERS = {"n/a", "na", "none", "no", "-", "--", "...", "tbc", "tbd", "see above", "as above",
+                 "ok", "yes", "x", "test", "nothing", "because", "no reason"}
+MIN_RATIONALE_CHARS = 10
+
+
+def _check_rationale(value: str) -> str:
+    text = value.strip()
+    if len(text) < MIN_RATIONALE_CHARS or text.lower() in _PLACEHOLDERS:
+        raise ValueError(
+            f"must explain the reason in at least {MIN_RATIONALE_CHARS} characters; "
+            "placeholders such as 'n/a' are not a rationale"
+        )
+    return text
+
+
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+# Free text about people: personal, stripped, bounded.
+PersonalText = Annotated[
+    str,
+    AfterValidator(_strip),
+    StringConstraints(min_length=1, max_length=20_000),
+    PERSONAL,
+]
+ShortPersonalText = Annotated[
+    str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500), PERSONAL
+]
+# A rationale is personal free text that must actually give a reason.
+Rationale = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_check_rationale),
+                      PERSONAL]
+# References to things outside Vigil (member ids, post URLs, agency references): pseudonymous.
+Ref = Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500)]
+Username = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$", to_lower=True)
+]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Role(StrEnum):
+    VOLUNTEER = "volunteer"
+    MODERATOR = "moderator"
+    COORDINATOR = "coordinator"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Value(BaseModel):
+    """Immutable value object."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Actor(Value):
+    """Who is acting: always the authenticated user, never a field the client sends."""
+
+    username: str
+    role: Role
+
+
+class PolicyRef(Value):
+    """The rule a decision was taken under: policy id, version and clause."""
+
+    policy: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=200)]
+    version: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=50)]
+    clause: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=100)]
+
+
+class DecisionContext(Value):
+    """Everything a decision needs from outside the domain, passed in at the edge."""
+
+    actor: Actor
+    now: AwareDatetime = Field(description="Server clock: becomes recorded_at.")
+    event_id: UUID = Field(description="Id for the event the command produces.")
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+def _is_personal(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        base, *metadata = get_args(annotation)
+        return any(m is PERSONAL for m in metadata) or _is_personal(base)
+    return any(_is_personal(arg) for arg in get_args(annotation))
+
+
+def personal_fields(model: type[BaseModel]) -> list[str]:
+    """Names of the model's fields marked PERSONAL (top level; nested models list their own)."""
+    return [
+        name
+        for name, field in model.model_fields.items()
+        if PERSONAL in field.metadata or _is_personal(field.annotation)
+    ]
+
+
+SNAKE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def resolve_occurred_at(occurred_at: datetime | None, ctx: DecisionContext) -> datetime:
+    """Default `occurred_at` to now; refuse the future beyond the allowed clock skew."""
+    if occurred_at is None:
+        return ctx.now
+    if occurred_at.tzinfo is None:
+        raise InvalidCommand(
+            "occurred_at must carry a UTC offset",
+            errors={"occurred_at": "timestamp without offset"},
+        )
+    if occurred_at > ctx.now + ctx.max_clock_skew:
+        raise InvalidCommand(
+            "occurred_at is in the future",
+            errors={"occurred_at": f"later than the server clock ({ctx.now.isoformat()})"},
+        )
+    return occurred_at

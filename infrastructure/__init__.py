@@ -1,0 +1,1 @@
+"""Settings, persistence wiring, clock and logging: everything that touches the outside world."""
