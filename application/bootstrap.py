@@ -3,9 +3,9 @@ settings and clock instead of patching anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -42,7 +42,9 @@ def prepare_store(settings: Settings) -> None:
         schema = env.get("POSTGRES_SCHEMA")
         if schema:
             with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
     else:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -61,5 +63,11 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         user_exists=identity.exists,
     )
-    return Vigil(settings=settings, ledger=ledger, calendar=calendar, cases=cases,
-                 identity=identity, clock=clock)
+    return Vigil(
+        settings=settings,
+        ledger=ledger,
+        calendar=calendar,
+        cases=cases,
+        identity=identity,
+        clock=clock,
+    )

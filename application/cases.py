@@ -64,10 +64,7 @@ class WriteResult:
 def project_case(state: CaseState | None, events: Any) -> CaseState | None:
     """Projector for the repository: a snapshot, then the events after it."""
     for event in events:
-        if isinstance(event, CaseSnapshot):
-            state = event.state
-        else:
-            state = apply_in_place(state, event)
+        state = event.state if isinstance(event, CaseSnapshot) else apply_in_place(state, event)
     return state
 
 
@@ -123,8 +120,11 @@ class CaseService:
                     )
             context = CaseContext(
                 decision=DecisionContext(
-                    actor=actor, now=self._clock(), event_id=uuid4(),
-                    max_clock_skew=self._max_skew, idempotency_key=idempotency_key,
+                    actor=actor,
+                    now=self._clock(),
+                    event_id=uuid4(),
+                    max_clock_skew=self._max_skew,
+                    idempotency_key=idempotency_key,
                     request_hash=request_hash,
                 ),
                 calendar=self._calendar,
@@ -152,11 +152,13 @@ class CaseService:
 
     def _check_references(self, command: CaseCommand) -> None:
         if isinstance(command, AssignCase) and not self._user_exists(command.assignee):
-            raise InvalidCommand("the assignee is not a Vigil user",
-                                 errors={"assignee": "unknown user"})
+            raise InvalidCommand(
+                "the assignee is not a Vigil user", errors={"assignee": "unknown user"}
+            )
 
-    def _replay(self, state: CaseState, actor: Actor, key: str, request_hash: str | None
-                ) -> WriteResult | None:
+    def _replay(
+        self, state: CaseState, actor: Actor, key: str, request_hash: str | None
+    ) -> WriteResult | None:
         write = state.writes.get(write_key(actor.username, key))
         if write is None:
             return None
@@ -164,19 +166,32 @@ class CaseService:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used for a different request; use a new key"
             )
-        events = cast(list[CaseEvent], list(self._ledger.events_of(
-            state.id, gt=write.first_version - 1, lte=write.last_version)))
-        then = state if state.version == write.last_version else self.load(
-            state.id, version=write.last_version)
+        events = cast(
+            list[CaseEvent],
+            list(
+                self._ledger.events_of(state.id, gt=write.first_version - 1, lte=write.last_version)
+            ),
+        )
+        then = (
+            state
+            if state.version == write.last_version
+            else self.load(state.id, version=write.last_version)
+        )
         assert then is not None
         return WriteResult(state=then, events=events, replayed=True)
 
     def _maybe_snapshot(self, state: CaseState) -> None:
         if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
-            self._ledger.snapshots.put([CaseSnapshot(
-                originator_id=state.id, originator_version=state.version,
-                recorded_at=self._clock(), state=state,
-            )])
+            self._ledger.snapshots.put(
+                [
+                    CaseSnapshot(
+                        originator_id=state.id,
+                        originator_version=state.version,
+                        recorded_at=self._clock(),
+                        state=state,
+                    )
+                ]
+            )
 
     def take_snapshot(self, case_id: UUID) -> None:
         """Snapshot a case at its current version (for cases that grew before snapshots)."""
@@ -184,23 +199,31 @@ class CaseService:
         if state is None:
             raise CaseNotFound("no such case")
         assert self._ledger.snapshots is not None
-        self._ledger.snapshots.put([CaseSnapshot(
-            originator_id=state.id, originator_version=state.version,
-            recorded_at=self._clock(), state=state,
-        )])
+        self._ledger.snapshots.put(
+            [
+                CaseSnapshot(
+                    originator_id=state.id,
+                    originator_version=state.version,
+                    recorded_at=self._clock(),
+                    state=state,
+                )
+            ]
+        )
 
     # --- reads ----------------------------------------------------------------------------------
 
     def load(self, case_id: UUID, *, version: int | None = None) -> CaseState | None:
         """The case as of its latest version (or a given one), or None if there is no such case."""
         try:
-            return cast(CaseState, self._ledger.repository.get(
-                case_id, version=version, projector_func=project_case))
+            return self._ledger.repository.get(
+                case_id, version=version, projector_func=project_case
+            )
         except AggregateNotFoundError:
             return None
 
-    def get(self, case_id: UUID, *, as_of: datetime | None = None,
-            basis: Basis = Basis.RECORDED) -> CaseState:
+    def get(
+        self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
+    ) -> CaseState:
         """Current state, or the state as known (recorded basis) / as happened (occurred) at T."""
         if as_of is None:
             state = self.load(case_id)
@@ -210,8 +233,9 @@ class CaseService:
             raise CaseNotFound("no such case" if as_of is None else "no such case at that time")
         return state
 
-    def timeline(self, case_id: UUID, *, as_of: datetime | None = None,
-                 basis: Basis = Basis.RECORDED) -> list[CaseEvent]:
+    def timeline(
+        self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
+    ) -> list[CaseEvent]:
         """The case's events in order; with ``as_of``, only those recorded (or occurred) by T."""
         events = [e for e in self._ledger.events_of(case_id) if isinstance(e, CaseEvent)]
         if not events:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -15,7 +14,7 @@ from domain.errors import InvalidCommand
 from domain.identity.user import User, issue_token, project_user, register, user_id_for
 from domain.shared import Actor, Role
 
-TOKEN_PREFIX = "vgl"
+TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
 
 
 class UnknownUser(InvalidCommand):
@@ -35,8 +34,9 @@ class IdentityService:
 
     def register(self, username: str, role: Role, *, actor: str) -> User:
         """Record a new user with a role."""
-        event = register(self.get(username), username, role, event_id=uuid4(), now=self._clock(),
-                         actor=actor)
+        event = register(
+            self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
+        )
         self._ledger.save(event)
         user = project_user(None, [event])
         assert user is not None
@@ -48,8 +48,16 @@ class IdentityService:
         if user is None:
             raise UnknownUser(f"no user {username!r}", errors={"username": "unknown user"})
         token_id, secret = uuid4(), secrets.token_urlsafe(32)
-        self._ledger.save(issue_token(user, token_id=token_id, secret=secret, event_id=uuid4(),
-                                      now=self._clock(), actor=actor))
+        self._ledger.save(
+            issue_token(
+                user,
+                token_id=token_id,
+                secret=secret,
+                event_id=uuid4(),
+                now=self._clock(),
+                actor=actor,
+            )
+        )
         return f"{TOKEN_PREFIX}_{user.id.hex}_{secret}"
 
     def authenticate(self, token: str) -> Actor | None:
@@ -69,6 +77,6 @@ class IdentityService:
 
     def _load(self, user_id: UUID) -> User | None:
         try:
-            return cast(User, self._ledger.repository.get(user_id, projector_func=project_user))
+            return self._ledger.repository.get(user_id, projector_func=project_user)
         except AggregateNotFoundError:
             return None

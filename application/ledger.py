@@ -25,6 +25,7 @@ class Ledger(Application[UUID]):
             _env.update(env)
         return Environment(name, _env)
 
-    def events_of(self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None
-                  ) -> Iterable[Any]:
+    def events_of(
+        self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None
+    ) -> Iterable[Any]:
         return self.events.get(aggregate_id, gt=gt, lte=lte)

@@ -81,7 +81,9 @@ def parse_weekly_hours(spec: str) -> dict[int, OpeningHours]:
             days, span = part.split()
             opens, closes = (time.fromisoformat(t) for t in span.split("-"))
         except ValueError as exc:
-            raise ValueError(f"cannot read opening hours {part!r}: use 'mon-fri 09:00-17:00'") from exc
+            raise ValueError(
+                f"cannot read opening hours {part!r}: use 'mon-fri 09:00-17:00'"
+            ) from exc
         if "-" in days:
             first, last = (WEEKDAYS.index(d) for d in days.split("-"))
             selected = range(first, last + 1)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from uuid import UUID
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
+from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -28,8 +28,26 @@ class PersonalData:
 PERSONAL = PersonalData()
 
 # A placeholder is not a reason. Records must say *why* (DOMAIN.md rule 2).
-_PLACEHOLDERS = {"n/a", "na", "none", "no", "-", "--", "...", "tbc", "tbd", "see above", "as above",
-                 "ok", "yes", "x", "test", "nothing", "because", "no reason"}
+_PLACEHOLDERS = {
+    "n/a",
+    "na",
+    "none",
+    "no",
+    "-",
+    "--",
+    "...",
+    "tbc",
+    "tbd",
+    "see above",
+    "as above",
+    "ok",
+    "yes",
+    "x",
+    "test",
+    "nothing",
+    "because",
+    "no reason",
+}
 MIN_RATIONALE_CHARS = 10
 
 
@@ -58,13 +76,12 @@ ShortPersonalText = Annotated[
     str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500), PERSONAL
 ]
 # A rationale is personal free text that must actually give a reason.
-Rationale = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_check_rationale),
-                      PERSONAL]
+Rationale = Annotated[
+    str, StringConstraints(max_length=20_000), AfterValidator(_check_rationale), PERSONAL
+]
 # References to things outside Vigil (member ids, post URLs, agency references): pseudonymous.
 Ref = Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500)]
-Username = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$", to_lower=True)
-]
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$", to_lower=True)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

@@ -76,33 +76,37 @@ def recorder_env(settings: Settings) -> dict[str, str]:
         # SQLAlchemy's convention: sqlite:///relative/path.db, sqlite:////absolute/path.db
         if not url.startswith("sqlite:///"):
             raise UnsupportedDatabaseURL("a SQLite URL looks like sqlite:///path/to/vigil.db")
-        path = unquote(url[len("sqlite:///"):].split("?", 1)[0])
+        path = unquote(url[len("sqlite:///") :].split("?", 1)[0])
         if path in ("", ":memory:"):
             raise UnsupportedDatabaseURL(
                 "an in-memory SQLite store would vanish between connections; use a file"
             )
-        env.update({
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
-        })
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        )
         return env
     if is_postgres(url):
         query = parse_qs(parsed.query)
-        env.update({
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parsed.port or 5432),
-            "POSTGRES_USER": unquote(parsed.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-            "POSTGRES_SCHEMA": query.get("schema", [""])[0],
-            "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
-            "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_seconds),
-            "POSTGRES_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
-            "POSTGRES_PRE_PING": "y",
-        })
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
+                "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(parsed.port or 5432),
+                "POSTGRES_USER": unquote(parsed.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+                "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+                "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
+                "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_seconds),
+                "POSTGRES_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
+                "POSTGRES_PRE_PING": "y",
+            }
+        )
         return env
     raise UnsupportedDatabaseURL(
         f"VIGIL_DATABASE_URL must start with sqlite:/// or postgresql://, not {parsed.scheme!r}"
@@ -114,6 +118,7 @@ def postgres_conninfo(url: str) -> str:
     parsed = urlparse(url)
     return (
         f"host={parsed.hostname or '127.0.0.1'} port={parsed.port or 5432} "
-        f"dbname={parsed.path.lstrip('/') or 'postgres'} user={unquote(parsed.username or 'postgres')}"
+        f"dbname={parsed.path.lstrip('/') or 'postgres'} "
+        f"user={unquote(parsed.username or 'postgres')}"
         + (f" password={unquote(parsed.password)}" if parsed.password else "")
     )

@@ -20,7 +20,9 @@ import pytest
 from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
 
-POSTGRES_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REQUIRE_POSTGRES = os.environ.get("VIGIL_REQUIRE_POSTGRES") == "1"
 
 
@@ -69,8 +71,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not postgres_available():
         if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (VIGIL_REQUIRE_POSTGRES=1) but {POSTGRES_URL} "
-                        "is not reachable")
+            pytest.fail(
+                f"PostgreSQL is required (VIGIL_REQUIRE_POSTGRES=1) but {POSTGRES_URL} "
+                "is not reachable"
+            )
         pytest.skip("PostgreSQL not reachable")
     schema = f"vigil_test_{uuid.uuid4().hex[:12]}"
     yield f"{POSTGRES_URL}?schema={schema}"
@@ -80,8 +84,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, environment="test", database_url=database_url,
-                    log_json=True, db_pool_size=10, db_max_overflow=30)
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=database_url,
+        log_json=True,
+        db_pool_size=10,
+        db_max_overflow=30,
+    )
 
 
 @pytest.fixture

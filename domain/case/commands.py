@@ -148,12 +148,13 @@ class MakeReferral(Command):
         # what lawful basis.
         if self.consent is not Consent.GIVEN:
             missing = [
-                name for name in ("consent_rationale", "lawful_basis") if getattr(self, name) is None
+                name
+                for name in ("consent_rationale", "lawful_basis")
+                if getattr(self, name) is None
             ]
             if missing:
                 raise ValueError(
-                    f"a referral with consent '{self.consent.value}' needs "
-                    + " and ".join(missing)
+                    f"a referral with consent '{self.consent.value}' needs " + " and ".join(missing)
                 )
         return self
 
@@ -214,8 +215,20 @@ class ReopenCase(Command):
 
 
 CaseCommand = (
-    OpenCase | RaiseFlag | AssessRisk | AssignCase | TakeModerationAction
-    | RecordOutOfHoursDecision | ReviewOutOfHoursDecision | MakeReferral | UpdateReferral
-    | EscalateCase | AcknowledgeEscalation | ResolveEscalation | AddNote | CorrectRecord
-    | CloseCase | ReopenCase
+    OpenCase
+    | RaiseFlag
+    | AssessRisk
+    | AssignCase
+    | TakeModerationAction
+    | RecordOutOfHoursDecision
+    | ReviewOutOfHoursDecision
+    | MakeReferral
+    | UpdateReferral
+    | EscalateCase
+    | AcknowledgeEscalation
+    | ResolveEscalation
+    | AddNote
+    | CorrectRecord
+    | CloseCase
+    | ReopenCase
 )

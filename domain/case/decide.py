@@ -40,14 +40,20 @@ ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (c.AddNote, c.CorrectRecord, 
 # Which referral updates each referral status allows. "followed_up" (a chase) leaves the status.
 REFERRAL_TRANSITIONS: dict[ReferralStatus, set[ReferralUpdateStatus]] = {
     ReferralStatus.AWAITING_ACKNOWLEDGEMENT: {
-        ReferralUpdateStatus.ACKNOWLEDGED, ReferralUpdateStatus.OUTCOME_RECEIVED,
-        ReferralUpdateStatus.FOLLOWED_UP, ReferralUpdateStatus.CLOSED,
-    },
-    ReferralStatus.ACKNOWLEDGED: {
-        ReferralUpdateStatus.OUTCOME_RECEIVED, ReferralUpdateStatus.FOLLOWED_UP,
+        ReferralUpdateStatus.ACKNOWLEDGED,
+        ReferralUpdateStatus.OUTCOME_RECEIVED,
+        ReferralUpdateStatus.FOLLOWED_UP,
         ReferralUpdateStatus.CLOSED,
     },
-    ReferralStatus.OUTCOME_RECEIVED: {ReferralUpdateStatus.FOLLOWED_UP, ReferralUpdateStatus.CLOSED},
+    ReferralStatus.ACKNOWLEDGED: {
+        ReferralUpdateStatus.OUTCOME_RECEIVED,
+        ReferralUpdateStatus.FOLLOWED_UP,
+        ReferralUpdateStatus.CLOSED,
+    },
+    ReferralStatus.OUTCOME_RECEIVED: {
+        ReferralUpdateStatus.FOLLOWED_UP,
+        ReferralUpdateStatus.CLOSED,
+    },
     ReferralStatus.CLOSED: set(),
 }
 
@@ -76,20 +82,21 @@ def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) ->
     if occurred_at < state.opened_at:
         raise InvalidCommand(
             "occurred_at is before the case was opened",
-            errors={"occurred_at": f"earlier than the case's opening ({state.opened_at.isoformat()})"},
+            errors={
+                "occurred_at": f"earlier than the case's opening ({state.opened_at.isoformat()})"
+            },
         )
     if state.status is CaseStatus.CLOSED and not isinstance(command, ALLOWED_WHEN_CLOSED):
-        raise RuleViolation(
-            "the case is closed: it accepts only notes, corrections and reopening"
-        )
+        raise RuleViolation("the case is closed: it accepts only notes, corrections and reopening")
     handler = _DECIDERS[type(command)]
     fields = handler(state, command, ctx, occurred_at)
     event_type = _EVENT_FOR[type(command)]
     return [event_type(**_envelope(state.id, state.version + 1, occurred_at, dc), **fields)]
 
 
-def _envelope(case_id: UUID, version: int, occurred_at: datetime, dc: DecisionContext
-              ) -> dict[str, Any]:
+def _envelope(
+    case_id: UUID, version: int, occurred_at: datetime, dc: DecisionContext
+) -> dict[str, Any]:
     return {
         "originator_id": case_id,
         "originator_version": version,
@@ -103,13 +110,17 @@ def _envelope(case_id: UUID, version: int, occurred_at: datetime, dc: DecisionCo
     }
 
 
-def _open(cmd: c.OpenCase, case_id: UUID, occurred_at: datetime, dc: DecisionContext
-          ) -> e.CaseOpened:
+def _open(
+    cmd: c.OpenCase, case_id: UUID, occurred_at: datetime, dc: DecisionContext
+) -> e.CaseOpened:
     return e.CaseOpened(
         **_envelope(case_id, 1, occurred_at, dc),
         subject=e.Subject(**cmd.subject.model_dump()),
-        source=cmd.source, category=cmd.category, summary=cmd.summary,
-        risk_level=cmd.risk_level, channel=cmd.channel,
+        source=cmd.source,
+        category=cmd.category,
+        summary=cmd.summary,
+        risk_level=cmd.risk_level,
+        channel=cmd.channel,
     )
 
 
@@ -128,13 +139,15 @@ def _same(s: CaseState, cmd: c.Command, ctx: CaseContext, at: datetime) -> Field
     return cmd.model_dump(exclude={"occurred_at"})
 
 
-def _moderation(s: CaseState, cmd: c.TakeModerationAction, ctx: CaseContext, at: datetime
-                ) -> Fields:
+def _moderation(
+    s: CaseState, cmd: c.TakeModerationAction, ctx: CaseContext, at: datetime
+) -> Fields:
     return {**cmd.model_dump(exclude={"occurred_at", "policy_ref"}), "policy_ref": cmd.policy_ref}
 
 
-def _ooh_decision(s: CaseState, cmd: c.RecordOutOfHoursDecision, ctx: CaseContext, at: datetime
-                  ) -> Fields:
+def _ooh_decision(
+    s: CaseState, cmd: c.RecordOutOfHoursDecision, ctx: CaseContext, at: datetime
+) -> Fields:
     if not ctx.calendar.is_out_of_hours(at):
         local = at.astimezone(ctx.calendar.timezone)
         raise RuleViolation(
@@ -150,13 +163,16 @@ def _ooh_decision(s: CaseState, cmd: c.RecordOutOfHoursDecision, ctx: CaseContex
     }
 
 
-def _ooh_review(s: CaseState, cmd: c.ReviewOutOfHoursDecision, ctx: CaseContext, at: datetime
-                ) -> Fields:
+def _ooh_review(
+    s: CaseState, cmd: c.ReviewOutOfHoursDecision, ctx: CaseContext, at: datetime
+) -> Fields:
     actor = ctx.decision.actor
     decision = s.decisions.get(str(cmd.decision_id))
     if decision is None:
-        raise ItemNotFound("no out-of-hours decision with that id in this case",
-                           errors={"decision_id": "not found"})
+        raise ItemNotFound(
+            "no out-of-hours decision with that id in this case",
+            errors={"decision_id": "not found"},
+        )
     if actor.role is not Role.SAFEGUARDING_LEAD:
         raise NotPermitted("only a safeguarding lead may review an out-of-hours decision")
     if actor.username == decision.decided_by:
@@ -178,12 +194,12 @@ def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime)
     }
 
 
-def _referral_update(s: CaseState, cmd: c.UpdateReferral, ctx: CaseContext, at: datetime
-                     ) -> Fields:
+def _referral_update(s: CaseState, cmd: c.UpdateReferral, ctx: CaseContext, at: datetime) -> Fields:
     referral = s.referrals.get(str(cmd.referral_id))
     if referral is None:
-        raise ItemNotFound("no referral with that id in this case",
-                           errors={"referral_id": "not found"})
+        raise ItemNotFound(
+            "no referral with that id in this case", errors={"referral_id": "not found"}
+        )
     if cmd.status not in REFERRAL_TRANSITIONS[referral.status]:
         raise RuleViolation(
             f"a referral that is {referral.status.value} cannot be marked {cmd.status.value}"
@@ -199,13 +215,15 @@ def _escalate(s: CaseState, cmd: c.EscalateCase, ctx: CaseContext, at: datetime)
 def _escalation(s: CaseState, escalation_id: UUID) -> Any:
     escalation = s.escalations.get(str(escalation_id))
     if escalation is None:
-        raise ItemNotFound("no escalation with that id in this case",
-                           errors={"escalation_id": "not found"})
+        raise ItemNotFound(
+            "no escalation with that id in this case", errors={"escalation_id": "not found"}
+        )
     return escalation
 
 
-def _acknowledge(s: CaseState, cmd: c.AcknowledgeEscalation, ctx: CaseContext, at: datetime
-                 ) -> Fields:
+def _acknowledge(
+    s: CaseState, cmd: c.AcknowledgeEscalation, ctx: CaseContext, at: datetime
+) -> Fields:
     escalation = _escalation(s, cmd.escalation_id)
     if escalation.status is not EscalationStatus.RAISED:
         raise RuleViolation(f"the escalation is already {escalation.status.value}")
@@ -226,8 +244,10 @@ def _resolve(s: CaseState, cmd: c.ResolveEscalation, ctx: CaseContext, at: datet
 def _correct(s: CaseState, cmd: c.CorrectRecord, ctx: CaseContext, at: datetime) -> Fields:
     corrected_at = s.occurred_at_of(cmd.corrects_event_id)
     if corrected_at is None:
-        raise ItemNotFound("a correction must name an event of the same case",
-                           errors={"corrects_event_id": "no such event in this case"})
+        raise ItemNotFound(
+            "a correction must name an event of the same case",
+            errors={"corrects_event_id": "no such event in this case"},
+        )
     _not_before(at, corrected_at, "event it corrects")
     return cmd.model_dump(exclude={"occurred_at"})
 

@@ -181,9 +181,21 @@ class CaseReopened(CaseEvent):
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
     cls.__name__: cls
     for cls in (
-        CaseOpened, FlagRaised, RiskAssessed, CaseAssigned, ModerationActionTaken,
-        OutOfHoursDecisionRecorded, OutOfHoursDecisionReviewed, ReferralMade, ReferralUpdated,
-        CaseEscalated, EscalationAcknowledged, EscalationResolved, NoteAdded, RecordCorrected,
-        CaseClosed, CaseReopened,
+        CaseOpened,
+        FlagRaised,
+        RiskAssessed,
+        CaseAssigned,
+        ModerationActionTaken,
+        OutOfHoursDecisionRecorded,
+        OutOfHoursDecisionReviewed,
+        ReferralMade,
+        ReferralUpdated,
+        CaseEscalated,
+        EscalationAcknowledged,
+        EscalationResolved,
+        NoteAdded,
+        RecordCorrected,
+        CaseClosed,
+        CaseReopened,
     )
 }

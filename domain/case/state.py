@@ -133,7 +133,11 @@ class Write(Item):
 
 # Events that count as acting on the concern (the "first action" SLA clock).
 ACTION_EVENTS: tuple[type[CaseEvent], ...] = (
-    RiskAssessed, ModerationActionTaken, OutOfHoursDecisionRecorded, ReferralMade, CaseEscalated,
+    RiskAssessed,
+    ModerationActionTaken,
+    OutOfHoursDecisionRecorded,
+    ReferralMade,
+    CaseEscalated,
     CaseClosed,
 )
 
@@ -182,7 +186,8 @@ class CaseState(BaseModel):
 
     def referrals_awaiting_acknowledgement(self) -> list[Referral]:
         return [
-            r for r in self.referrals.values()
+            r
+            for r in self.referrals.values()
             if r.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT
         ]
 
@@ -218,6 +223,7 @@ def write_key(actor: str, idempotency_key: str) -> str:
 
 # --- evolve ------------------------------------------------------------------------------------
 
+
 def evolve(state: CaseState | None, event: CaseEvent) -> CaseState | None:
     """Fold one event into a case state, returning a new state (the given one is unchanged)."""
     return fold(state, (event,))
@@ -243,9 +249,10 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
             handler(state, event)
     state.version = event.originator_version
     state.events[str(event.event_id)] = event.occurred_at.isoformat()
-    if isinstance(event, ACTION_EVENTS):
-        if state.first_action_at is None or event.occurred_at < state.first_action_at:
-            state.first_action_at = event.occurred_at
+    if isinstance(event, ACTION_EVENTS) and (
+        state.first_action_at is None or event.occurred_at < state.first_action_at
+    ):
+        state.first_action_at = event.occurred_at
     if not isinstance(event, CaseOpened) and (
         state.last_action_at is None or event.occurred_at > state.last_action_at
     ):
@@ -284,14 +291,27 @@ def _opened(e: CaseOpened) -> CaseState:
         channel=e.channel,
         opened_at=e.occurred_at,
         opened_by=e.actor,
-        flags=[], decisions={}, referrals={}, escalations={}, sanctions=[],
-        corrections={}, events={}, writes={},
+        flags=[],
+        decisions={},
+        referrals={},
+        escalations={},
+        sanctions=[],
+        corrections={},
+        events={},
+        writes={},
     )
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
-    s.flags.append(Flag(event_id=e.event_id, category=e.category, raised_at=e.occurred_at,
-                        raised_by_ref=e.raised_by_ref, content_ref=e.content_ref))
+    s.flags.append(
+        Flag(
+            event_id=e.event_id,
+            category=e.category,
+            raised_at=e.occurred_at,
+            raised_by_ref=e.raised_by_ref,
+            content_ref=e.content_ref,
+        )
+    )
 
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
@@ -304,23 +324,38 @@ def _assigned(s: CaseState, e: CaseAssigned) -> None:
 
 def _moderation(s: CaseState, e: ModerationActionTaken) -> None:
     if e.action in SANCTIONS:
-        expires = None if e.duration_hours is None else e.occurred_at + timedelta(
-            hours=e.duration_hours)
-        s.sanctions.append(Sanction(event_id=e.event_id, action=e.action, target_ref=e.target_ref,
-                                    imposed_at=e.occurred_at, expires_at=expires))
+        expires = (
+            None if e.duration_hours is None else e.occurred_at + timedelta(hours=e.duration_hours)
+        )
+        s.sanctions.append(
+            Sanction(
+                event_id=e.event_id,
+                action=e.action,
+                target_ref=e.target_ref,
+                imposed_at=e.occurred_at,
+                expires_at=expires,
+            )
+        )
         return
     # A lifting action lifts every sanction it can lift on the same target, in force at the time.
     for i, sanction in enumerate(s.sanctions):
-        if (SANCTIONS.get(sanction.action) is e.action and sanction.target_ref == e.target_ref
-                and sanction.is_active(e.occurred_at)):
+        if (
+            SANCTIONS.get(sanction.action) is e.action
+            and sanction.target_ref == e.target_ref
+            and sanction.is_active(e.occurred_at)
+        ):
             s.sanctions[i] = sanction.model_copy(
-                update={"lifted_at": e.occurred_at, "lifted_by_event_id": e.event_id})
+                update={"lifted_at": e.occurred_at, "lifted_by_event_id": e.event_id}
+            )
 
 
 def _ooh_decision(s: CaseState, e: OutOfHoursDecisionRecorded) -> None:
     s.decisions[str(e.decision_id)] = OutOfHoursDecision(
-        decision_id=e.decision_id, decided_by=e.actor, decided_at=e.occurred_at,
-        review_due=e.review_due)
+        decision_id=e.decision_id,
+        decided_by=e.actor,
+        decided_at=e.occurred_at,
+        review_due=e.review_due,
+    )
 
 
 _REVIEWED = {
@@ -333,16 +368,26 @@ _REVIEWED = {
 def _ooh_review(s: CaseState, e: OutOfHoursDecisionReviewed) -> None:
     decision = s.decisions.get(str(e.decision_id))
     if decision is not None:
-        s.decisions[str(e.decision_id)] = decision.model_copy(update={
-            "status": _REVIEWED[e.outcome.value], "reviewed_by": e.actor,
-            "reviewed_at": e.occurred_at})
+        s.decisions[str(e.decision_id)] = decision.model_copy(
+            update={
+                "status": _REVIEWED[e.outcome.value],
+                "reviewed_by": e.actor,
+                "reviewed_at": e.occurred_at,
+            }
+        )
 
 
 def _referral(s: CaseState, e: ReferralMade) -> None:
     s.referrals[str(e.referral_id)] = Referral(
-        referral_id=e.referral_id, agency=e.agency, consent=e.consent,
-        lawful_basis=e.lawful_basis, made_by=e.actor, made_at=e.occurred_at,
-        reference=e.reference, updated_at=e.occurred_at)
+        referral_id=e.referral_id,
+        agency=e.agency,
+        consent=e.consent,
+        lawful_basis=e.lawful_basis,
+        made_by=e.actor,
+        made_at=e.occurred_at,
+        reference=e.reference,
+        updated_at=e.occurred_at,
+    )
 
 
 def _referral_update(s: CaseState, e: ReferralUpdated) -> None:
@@ -369,24 +414,36 @@ def _referral_update(s: CaseState, e: ReferralUpdated) -> None:
 
 def _escalated(s: CaseState, e: CaseEscalated) -> None:
     s.escalations[str(e.escalation_id)] = Escalation(
-        escalation_id=e.escalation_id, level=e.level, urgency=e.urgency, raised_by=e.actor,
-        raised_at=e.occurred_at)
+        escalation_id=e.escalation_id,
+        level=e.level,
+        urgency=e.urgency,
+        raised_by=e.actor,
+        raised_at=e.occurred_at,
+    )
 
 
 def _escalation_acknowledged(s: CaseState, e: EscalationAcknowledged) -> None:
     escalation = s.escalations.get(str(e.escalation_id))
     if escalation is not None:
-        s.escalations[str(e.escalation_id)] = escalation.model_copy(update={
-            "status": EscalationStatus.ACKNOWLEDGED, "acknowledged_by": e.actor,
-            "acknowledged_at": e.occurred_at})
+        s.escalations[str(e.escalation_id)] = escalation.model_copy(
+            update={
+                "status": EscalationStatus.ACKNOWLEDGED,
+                "acknowledged_by": e.actor,
+                "acknowledged_at": e.occurred_at,
+            }
+        )
 
 
 def _escalation_resolved(s: CaseState, e: EscalationResolved) -> None:
     escalation = s.escalations.get(str(e.escalation_id))
     if escalation is not None:
-        s.escalations[str(e.escalation_id)] = escalation.model_copy(update={
-            "status": EscalationStatus.RESOLVED, "resolved_by": e.actor,
-            "resolved_at": e.occurred_at})
+        s.escalations[str(e.escalation_id)] = escalation.model_copy(
+            update={
+                "status": EscalationStatus.RESOLVED,
+                "resolved_by": e.actor,
+                "resolved_at": e.occurred_at,
+            }
+        )
 
 
 def _note(s: CaseState, e: NoteAdded) -> None:

@@ -58,18 +58,34 @@ def register(
     if existing is not None:
         raise RuleViolation(f"user {username!r} already exists")
     return UserRegistered(
-        originator_id=user_id_for(username), originator_version=1, event_id=event_id,
-        recorded_at=now, actor=actor, username=username.lower(), role=role,
+        originator_id=user_id_for(username),
+        originator_version=1,
+        event_id=event_id,
+        recorded_at=now,
+        actor=actor,
+        username=username.lower(),
+        role=role,
     )
 
 
 def issue_token(
-    user: User, *, token_id: UUID, secret: str, event_id: UUID, now: datetime, actor: str,
+    user: User,
+    *,
+    token_id: UUID,
+    secret: str,
+    event_id: UUID,
+    now: datetime,
+    actor: str,
     expires_at: datetime | None = None,
 ) -> TokenIssued:
     return TokenIssued(
-        originator_id=user.id, originator_version=user.version + 1, event_id=event_id,
-        recorded_at=now, actor=actor, token_id=token_id, token_hash=hash_secret(secret),
+        originator_id=user.id,
+        originator_version=user.version + 1,
+        event_id=event_id,
+        recorded_at=now,
+        actor=actor,
+        token_id=token_id,
+        token_hash=hash_secret(secret),
         expires_at=expires_at,
     )
 
@@ -77,14 +93,27 @@ def issue_token(
 def project_user(state: User | None, events: Iterable[IdentityEvent]) -> User | None:
     for event in events:
         if isinstance(event, UserRegistered):
-            state = User(id=event.originator_id, version=event.originator_version,
-                         username=event.username, role=event.role,
-                         registered_at=event.recorded_at, tokens=[])
+            state = User(
+                id=event.originator_id,
+                version=event.originator_version,
+                username=event.username,
+                role=event.role,
+                registered_at=event.recorded_at,
+                tokens=[],
+            )
         elif state is not None and isinstance(event, TokenIssued):
-            state = state.model_copy(update={
-                "version": event.originator_version,
-                "tokens": [*state.tokens, IssuedToken(
-                    token_id=event.token_id, token_hash=event.token_hash,
-                    issued_at=event.recorded_at, expires_at=event.expires_at)],
-            })
+            state = state.model_copy(
+                update={
+                    "version": event.originator_version,
+                    "tokens": [
+                        *state.tokens,
+                        IssuedToken(
+                            token_id=event.token_id,
+                            token_hash=event.token_hash,
+                            issued_at=event.recorded_at,
+                            expires_at=event.expires_at,
+                        ),
+                    ],
+                }
+            )
     return state
