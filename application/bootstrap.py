@@ -61,6 +61,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         snapshot_interval=settings.snapshot_interval,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
         write_retries=settings.write_retries,
+        case_cache_size=settings.case_cache_size,
         user_exists=identity.exists,
     )
     return Vigil(

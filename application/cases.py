@@ -11,7 +11,9 @@ the request, so a retry returns the first answer and appends nothing.
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +63,38 @@ class WriteResult:
     replayed: bool  # True when this answers a retried Idempotency-Key
 
 
+class StateCache:
+    """A small LRU of case states, shared by the threads of one process.
+
+    States are never mutated once built (``fold`` copies), so handing the same object to
+    several readers is safe; a cached state is only a starting point, always fast-forwarded.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._states: OrderedDict[UUID, CaseState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, case_id: UUID) -> CaseState | None:
+        with self._lock:
+            state = self._states.get(case_id)
+            if state is not None:
+                self._states.move_to_end(case_id)
+            return state
+
+    def put(self, state: CaseState) -> None:
+        if self._maxsize <= 0:
+            return
+        with self._lock:
+            current = self._states.get(state.id)
+            if current is not None and current.version > state.version:
+                return  # another thread already cached a later version
+            self._states[state.id] = state
+            self._states.move_to_end(state.id)
+            while len(self._states) > self._maxsize:
+                self._states.popitem(last=False)
+
+
 def project_case(state: CaseState | None, events: Any) -> CaseState | None:
     """Projector for the repository: a snapshot, then the events after it."""
     for event in events:
@@ -79,6 +113,7 @@ class CaseService:
         max_clock_skew_seconds: int,
         write_retries: int,
         user_exists: Callable[[str], bool],
+        case_cache_size: int = 0,
     ) -> None:
         self._ledger = ledger
         self._calendar = calendar
@@ -87,6 +122,7 @@ class CaseService:
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
         self._retries = write_retries
         self._user_exists = user_exists
+        self._cache = StateCache(case_cache_size)
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -122,7 +158,6 @@ class CaseService:
                 decision=DecisionContext(
                     actor=actor,
                     now=self._clock(),
-                    event_id=uuid4(),
                     max_clock_skew=self._max_skew,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
@@ -141,6 +176,7 @@ class CaseService:
                 continue
             new_state = fold(state, events)
             assert new_state is not None
+            self._cache.put(new_state)
             self._maybe_snapshot(new_state)
             return WriteResult(state=new_state, events=events, replayed=False)
         raise Contention(f"the write lost {self._retries} races in a row; try again")
@@ -213,13 +249,30 @@ class CaseService:
     # --- reads ----------------------------------------------------------------------------------
 
     def load(self, case_id: UUID, *, version: int | None = None) -> CaseState | None:
-        """The case as of its latest version (or a given one), or None if there is no such case."""
+        """The case as of its latest version (or a given one), or None if there is no such case.
+
+        The latest version comes from this process's cache fast-forwarded with any newer events
+        from the log (so other writers are always seen), else from the latest snapshot onwards.
+        """
+        if version is None:
+            cached = self._cache.get(case_id)
+            if cached is not None:
+                newer = list(self._ledger.events_of(case_id, gt=cached.version))
+                if not newer:
+                    return cached
+                fresh = fold(cached, newer)
+                assert fresh is not None  # folding onto an existing case never loses it
+                self._cache.put(fresh)
+                return fresh
         try:
-            return self._ledger.repository.get(
+            state = self._ledger.repository.get(
                 case_id, version=version, projector_func=project_case
             )
         except AggregateNotFoundError:
             return None
+        if state is not None and version is None:
+            self._cache.put(state)
+        return state
 
     def get(
         self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED

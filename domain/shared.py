@@ -11,7 +11,6 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
-from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -120,7 +119,6 @@ class DecisionContext(Value):
 
     actor: Actor
     now: AwareDatetime = Field(description="Server clock: becomes recorded_at.")
-    event_id: UUID = Field(description="Id for the event the command produces.")
     max_clock_skew: timedelta = timedelta(minutes=5)
     idempotency_key: str | None = None
     request_hash: str | None = None

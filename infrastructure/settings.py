@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     snapshot_interval: int = Field(default=50, ge=2, description="Snapshot a case every N events.")
+    case_cache_size: int = Field(
+        default=1000, ge=0, description="Case states kept in memory per process (0 = none)."
+    )
     write_retries: int = Field(default=25, ge=1, description="Re-decides after a lost race.")
 
     # PostgreSQL connection pool: sized to FastAPI's threadpool (40 threads by default).

@@ -1,9 +1,9 @@
 """``decide``: a command and the case's state in, new events out, or a typed refusal.
 
-Pure: the actor, the server clock, the new event's id and the service calendar
-come in on the context. One command yields one event; ids of things created
-inside a case (decision, referral, escalation) are the id of the event that
-created them.
+Pure: the actor, the server clock and the service calendar come in on the
+context; event ids derive from the case id and version (``domain.case.ids``).
+One command yields one event; ids of things created inside a case (decision,
+referral, escalation) are the id of the event that created them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from uuid import UUID
 from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case import events as e
+from domain.case.ids import event_id_for, version_in
 from domain.case.state import CaseState
 from domain.case.vocabulary import (
     CaseStatus,
@@ -60,7 +61,7 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, set[ReferralUpdateStatus]] = {
 
 @dataclass(frozen=True)
 class CaseContext:
-    """What a case decision needs from outside: who, when, the new event's id, the calendar."""
+    """What a case decision needs from outside: who, when, the calendar, a new case's id."""
 
     decision: DecisionContext
     calendar: ServiceCalendar
@@ -94,13 +95,18 @@ def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) ->
     return [event_type(**_envelope(state.id, state.version + 1, occurred_at, dc), **fields)]
 
 
+def _next_event_id(s: CaseState) -> UUID:
+    """Things created inside a case take the id of the event that created them."""
+    return event_id_for(s.id, s.version + 1)
+
+
 def _envelope(
     case_id: UUID, version: int, occurred_at: datetime, dc: DecisionContext
 ) -> dict[str, Any]:
     return {
         "originator_id": case_id,
         "originator_version": version,
-        "event_id": dc.event_id,
+        "event_id": event_id_for(case_id, version),
         "occurred_at": occurred_at,
         "recorded_at": dc.now,
         "actor": dc.actor.username,
@@ -158,7 +164,7 @@ def _ooh_decision(
     return {
         **cmd.model_dump(exclude={"occurred_at", "policy_ref"}),
         "policy_ref": cmd.policy_ref,
-        "decision_id": ctx.decision.event_id,
+        "decision_id": _next_event_id(s),
         "review_due": ctx.calendar.end_of_next_working_day(at).astimezone(UTC),
     }
 
@@ -190,7 +196,7 @@ def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime)
     return {
         **cmd.model_dump(exclude={"occurred_at", "agency"}),
         "agency": e.Agency(**cmd.agency.model_dump()),
-        "referral_id": ctx.decision.event_id,
+        "referral_id": _next_event_id(s),
     }
 
 
@@ -209,7 +215,7 @@ def _referral_update(s: CaseState, cmd: c.UpdateReferral, ctx: CaseContext, at: 
 
 
 def _escalate(s: CaseState, cmd: c.EscalateCase, ctx: CaseContext, at: datetime) -> Fields:
-    return {**cmd.model_dump(exclude={"occurred_at"}), "escalation_id": ctx.decision.event_id}
+    return {**cmd.model_dump(exclude={"occurred_at"}), "escalation_id": _next_event_id(s)}
 
 
 def _escalation(s: CaseState, escalation_id: UUID) -> Any:
@@ -242,13 +248,12 @@ def _resolve(s: CaseState, cmd: c.ResolveEscalation, ctx: CaseContext, at: datet
 
 
 def _correct(s: CaseState, cmd: c.CorrectRecord, ctx: CaseContext, at: datetime) -> Fields:
-    corrected_at = s.occurred_at_of(cmd.corrects_event_id)
-    if corrected_at is None:
+    version = version_in(s.id, cmd.corrects_event_id)
+    if version is None or version > s.version:
         raise ItemNotFound(
             "a correction must name an event of the same case",
             errors={"corrects_event_id": "no such event in this case"},
         )
-    _not_before(at, corrected_at, "event it corrects")
     return cmd.model_dump(exclude={"occurred_at"})
 
 

@@ -38,7 +38,7 @@ from domain.case.events import (
     Subject,
 )
 from domain.case.vocabulary import (
-    SANCTIONS,
+    MEMBER_SANCTIONS,
     CaseSource,
     CaseStatus,
     Category,
@@ -56,14 +56,6 @@ from domain.case.vocabulary import (
 
 class Item(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class Flag(Item):
-    event_id: UUID
-    category: Category
-    raised_at: datetime
-    raised_by_ref: str | None = None
-    content_ref: str | None = None
 
 
 class OutOfHoursDecision(Item):
@@ -111,16 +103,10 @@ class Sanction(Item):
     target_ref: str
     imposed_at: datetime
     expires_at: datetime | None = None
-    lifted_at: datetime | None = None
-    lifted_by_event_id: UUID | None = None
 
     def is_active(self, at: datetime) -> bool:
-        """In force at ``at``: imposed, not yet lifted and not yet expired (event times only)."""
-        return (
-            self.imposed_at <= at
-            and (self.lifted_at is None or at < self.lifted_at)
-            and (self.expires_at is None or at < self.expires_at)
-        )
+        """In force at ``at``: imposed, not yet expired (event times only; lifting removes it)."""
+        return self.imposed_at <= at and (self.expires_at is None or at < self.expires_at)
 
 
 class Write(Item):
@@ -129,6 +115,12 @@ class Write(Item):
     request_hash: str | None
     first_version: int
     last_version: int
+    recorded_at: datetime
+
+
+# Idempotency keys are remembered this long (from the write's recorded_at), which keeps a long
+# case's state small; a retry after that is a new request (the usual contract, e.g. Stripe's).
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 # Events that count as acting on the concern (the "first action" SLA clock).
@@ -163,15 +155,20 @@ class CaseState(BaseModel):
     reopened_at: datetime | None = None
     first_action_at: datetime | None = None
     last_action_at: datetime | None = None
-    flags: list[Flag] = []
+    flag_count: int = 0
+    flag_categories: dict[str, int] = {}  # category -> number of flags
+    last_flag_at: datetime | None = None
     decisions: dict[str, OutOfHoursDecision] = {}
     referrals: dict[str, Referral] = {}
     escalations: dict[str, Escalation] = {}
+    # Member sanctions (mute, suspend, ban) that may still be in force: lifted ones, and ones
+    # expired before the latest event, leave the state (the timeline keeps them), so a long case
+    # stays small to load. Content moderation (hide, remove, restore, lock) is in the timeline.
     sanctions: list[Sanction] = []
     notes: int = 0
+    moderation_actions: int = 0
     corrections: dict[str, list[str]] = {}  # corrected event id -> correcting event ids
-    events: dict[str, str] = {}  # event id -> occurred_at (ISO 8601), for corrections
-    writes: dict[str, Write] = {}  # "<actor>\x1f<idempotency key>" -> write
+    writes: dict[str, Write] = {}  # "<actor>\x1f<idempotency key>" -> write, for 24 hours
 
     # --- derived -------------------------------------------------------------------------------
 
@@ -197,21 +194,16 @@ class CaseState(BaseModel):
     def time_to_first_action(self) -> timedelta | None:
         return None if self.first_action_at is None else self.first_action_at - self.opened_at
 
-    def occurred_at_of(self, event_id: UUID) -> datetime | None:
-        value = self.events.get(str(event_id))
-        return None if value is None else datetime.fromisoformat(value)
-
     def clone(self) -> CaseState:
         """A copy whose containers may be changed without touching this state."""
         return self.model_copy(
             update={
-                "flags": list(self.flags),
+                "flag_categories": dict(self.flag_categories),
                 "decisions": dict(self.decisions),
                 "referrals": dict(self.referrals),
                 "escalations": dict(self.escalations),
                 "sanctions": list(self.sanctions),
                 "corrections": dict(self.corrections),
-                "events": dict(self.events),
                 "writes": dict(self.writes),
             }
         )
@@ -248,7 +240,6 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
         if handler is not None:
             handler(state, event)
     state.version = event.originator_version
-    state.events[str(event.event_id)] = event.occurred_at.isoformat()
     if isinstance(event, ACTION_EVENTS) and (
         state.first_action_at is None or event.occurred_at < state.first_action_at
     ):
@@ -257,16 +248,35 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
         state.last_action_at is None or event.occurred_at > state.last_action_at
     ):
         state.last_action_at = event.occurred_at
+    if state.sanctions and state.last_action_at is not None:
+        # Expired before the latest event: cannot be in force at any later moment.
+        horizon = state.last_action_at
+        state.sanctions = [
+            x for x in state.sanctions if x.expires_at is None or x.expires_at > horizon
+        ]
     if event.idempotency_key is not None:
-        key = write_key(event.actor, event.idempotency_key)
-        previous = state.writes.get(key)
-        state.writes[key] = Write(
-            request_hash=event.request_hash,
-            first_version=previous.first_version if previous else event.originator_version,
-            last_version=event.originator_version,
-        )
-    _derive_status(state)
+        _remember_write(state, event)
+    if isinstance(event, _STATUS_EVENTS):
+        _derive_status(state)
     return state
+
+
+def _remember_write(state: CaseState, event: CaseEvent) -> None:
+    assert event.idempotency_key is not None
+    horizon = event.recorded_at - IDEMPOTENCY_WINDOW
+    for stale in [k for k, w in state.writes.items() if w.recorded_at < horizon]:
+        del state.writes[stale]
+    key = write_key(event.actor, event.idempotency_key)
+    previous = state.writes.get(key)
+    state.writes[key] = Write(
+        request_hash=event.request_hash,
+        first_version=previous.first_version if previous else event.originator_version,
+        last_version=event.originator_version,
+        recorded_at=previous.recorded_at if previous else event.recorded_at,
+    )
+
+
+_STATUS_EVENTS = (CaseEscalated, EscalationResolved, CaseClosed, CaseReopened)
 
 
 def _derive_status(state: CaseState) -> None:
@@ -291,27 +301,21 @@ def _opened(e: CaseOpened) -> CaseState:
         channel=e.channel,
         opened_at=e.occurred_at,
         opened_by=e.actor,
-        flags=[],
+        flag_categories={},
         decisions={},
         referrals={},
         escalations={},
         sanctions=[],
         corrections={},
-        events={},
         writes={},
     )
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
-    s.flags.append(
-        Flag(
-            event_id=e.event_id,
-            category=e.category,
-            raised_at=e.occurred_at,
-            raised_by_ref=e.raised_by_ref,
-            content_ref=e.content_ref,
-        )
-    )
+    s.flag_count += 1
+    s.flag_categories[e.category.value] = s.flag_categories.get(e.category.value, 0) + 1
+    if s.last_flag_at is None or e.occurred_at > s.last_flag_at:
+        s.last_flag_at = e.occurred_at
 
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
@@ -323,7 +327,8 @@ def _assigned(s: CaseState, e: CaseAssigned) -> None:
 
 
 def _moderation(s: CaseState, e: ModerationActionTaken) -> None:
-    if e.action in SANCTIONS:
+    s.moderation_actions += 1
+    if e.action in MEMBER_SANCTIONS:
         expires = (
             None if e.duration_hours is None else e.occurred_at + timedelta(hours=e.duration_hours)
         )
@@ -337,16 +342,17 @@ def _moderation(s: CaseState, e: ModerationActionTaken) -> None:
             )
         )
         return
-    # A lifting action lifts every sanction it can lift on the same target, in force at the time.
-    for i, sanction in enumerate(s.sanctions):
-        if (
-            SANCTIONS.get(sanction.action) is e.action
+    # A lifting action lifts every sanction it can lift on the same target, in force at the time;
+    # a lifted sanction leaves the state (the timeline keeps it).
+    s.sanctions = [
+        sanction
+        for sanction in s.sanctions
+        if not (
+            MEMBER_SANCTIONS.get(sanction.action) is e.action
             and sanction.target_ref == e.target_ref
             and sanction.is_active(e.occurred_at)
-        ):
-            s.sanctions[i] = sanction.model_copy(
-                update={"lifted_at": e.occurred_at, "lifted_by_event_id": e.event_id}
-            )
+        )
+    ]
 
 
 def _ooh_decision(s: CaseState, e: OutOfHoursDecisionRecorded) -> None:

@@ -56,14 +56,11 @@ class ModerationAction(StrEnum):
     LOCK_THREAD = "lock_thread"
 
 
-# Actions that take effect for a while and can be lifted; the value lists what lifts them.
-SANCTIONS: dict[ModerationAction, ModerationAction | None] = {
-    ModerationAction.HIDE_CONTENT: ModerationAction.RESTORE_CONTENT,
-    ModerationAction.REMOVE_CONTENT: ModerationAction.RESTORE_CONTENT,
+# Sanctions on a member stay in force until they expire or are lifted; the value lifts them.
+MEMBER_SANCTIONS: dict[ModerationAction, ModerationAction] = {
     ModerationAction.MUTE_MEMBER: ModerationAction.REINSTATE_MEMBER,
     ModerationAction.SUSPEND_MEMBER: ModerationAction.REINSTATE_MEMBER,
     ModerationAction.BAN_MEMBER: ModerationAction.REINSTATE_MEMBER,
-    ModerationAction.LOCK_THREAD: None,
 }
 TIMED_ACTIONS = {ModerationAction.MUTE_MEMBER, ModerationAction.SUSPEND_MEMBER}
 
