@@ -19,6 +19,7 @@ from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
 from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
+from projections.case_summaries import CaseSummaries
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Vigil:
     cases: CaseService
     identity: IdentityService
     clock: Callable[[], datetime]
+    case_summaries: CaseSummaries
 
     def close(self) -> None:
         self.ledger.close()
@@ -71,4 +73,5 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         cases=cases,
         identity=identity,
         clock=clock,
+        case_summaries=CaseSummaries(ledger),
     )

@@ -1,0 +1,372 @@
+"""``case_summaries``: one row per case, for listing and filtering cases (``GET /cases``).
+
+Each row is computed from the case's state (``domain.case.state``) at the version of the
+case's last applied event, so status and the derived counts follow exactly the rules of
+``CaseState`` and nothing of the fold is written twice. To get that state cheaply, a batch
+folds its own events onto the state before them: nothing, when the batch opens the case;
+a state remembered from an earlier batch; else the case loaded from the ledger (from its
+latest snapshot). A row is therefore a pure function of the log, written whole (upsert).
+
+No personal data: subject display names, summaries and free text never reach this table
+(personal fields are crypto-shredded later, and no table may keep them in plain text). The
+subject's ``ref`` is the community's or helpline's own pseudonymous id, stored unencrypted in
+the events too.
+
+Listing order is ``opened_at`` descending, then ``case_id`` descending: both never change,
+so paging with the keyset cursor visits every case exactly once even while cases are worked
+on (a new case appears on the first page, not in the middle of a walk).
+"""
+
+# SQL here names only this module's own tables and columns (constants, quoted by the store);
+# every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from pydantic import BaseModel, ConfigDict, Field
+
+from application.cases import project_case
+from application.ledger import Ledger
+from domain.case.events import CaseEvent
+from domain.case.state import CaseState, fold
+from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
+from domain.errors import InvalidCommand
+from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
+from projections.store import Row, ViewStore
+
+TABLE = "case_summaries"
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+
+class CaseSummary(BaseModel):
+    """One case in a list: what it is about (no personal data), where it stands, what is due."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    version: int = Field(description="The case version this summary reflects.")
+    status: CaseStatus
+    category: Category
+    risk_level: RiskLevel | None
+    source: CaseSource
+    channel: str | None
+    subject_kind: SubjectKind
+    subject_ref: str
+    assignee: str | None
+    opened_at: datetime
+    first_action_at: datetime | None
+    last_action_at: datetime | None
+    closed_at: datetime | None
+    pending_reviews: int = Field(description="Out-of-hours decisions awaiting review.")
+    unacknowledged_escalations: int
+    referrals_awaiting_acknowledgement: int
+    flag_count: int
+    position: int = Field(description="Notification id of the last event applied to this row.")
+
+
+COLUMNS = tuple(CaseSummary.model_fields)
+_TIME_COLUMNS = ("opened_at", "first_action_at", "last_action_at", "closed_at")
+
+
+def summarise(state: CaseState, position: int) -> CaseSummary:
+    """The summary row of a case state (derived counts by CaseState's own rules)."""
+    return CaseSummary(
+        case_id=state.id,
+        version=state.version,
+        status=state.status,
+        category=state.category,
+        risk_level=state.risk_level,
+        source=state.source,
+        channel=state.channel,
+        subject_kind=state.subject.kind,
+        subject_ref=state.subject.ref,
+        assignee=state.assignee,
+        opened_at=state.opened_at,
+        first_action_at=state.first_action_at,
+        last_action_at=state.last_action_at,
+        closed_at=state.closed_at,
+        pending_reviews=len(state.pending_reviews()),
+        unacknowledged_escalations=len(state.unacknowledged_escalations()),
+        referrals_awaiting_acknowledgement=len(state.referrals_awaiting_acknowledgement()),
+        flag_count=state.flag_count,
+        position=position,
+    )
+
+
+class InvalidQuery(InvalidCommand, ValueError):
+    """A list query the view cannot answer (bad filter value or limit): HTTP 422."""
+
+    title = "Invalid query"
+
+
+class InvalidCursor(InvalidQuery):
+    """The cursor was not one this API issued (or was altered): HTTP 422."""
+
+    title = "Invalid cursor"
+
+
+def encode_cursor(opened_at: datetime, case_id: UUID) -> str:
+    """An opaque cursor: the listing key of the last item of a page."""
+    raw = json.dumps([opened_at.isoformat(), str(case_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        opened_at, case_id = json.loads(raw)
+        key = (datetime.fromisoformat(opened_at), UUID(case_id))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidCursor(
+            "the cursor is not valid; use next_cursor from a previous page",
+            errors={"cursor": "invalid cursor"},
+        ) from None
+    if key[0].tzinfo is None:
+        raise InvalidCursor("the cursor is not valid", errors={"cursor": "invalid cursor"})
+    return key
+
+
+class CaseSummariesView(View):
+    name = TABLE
+    version = 1
+
+    def __init__(self, ledger: Ledger, *, state_cache_size: int = 1000) -> None:
+        self._ledger = ledger
+        self._cache_size = state_cache_size
+        # Case states at the version of their last applied event. A state at version v is the
+        # same whatever the view holds (it is the fold of the log), so a rolled-back batch
+        # leaves nothing wrong here.
+        self._states: OrderedDict[UUID, CaseState] = OrderedDict()
+
+    def create_statements(self, store: ViewStore) -> list[str]:
+        table = store.table(TABLE)
+        ts, uid = store.time_type, store.uuid_type
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            f"case_id {uid} PRIMARY KEY, "
+            "version INTEGER NOT NULL, "
+            "status TEXT NOT NULL, "
+            "category TEXT NOT NULL, "
+            "risk_level TEXT, "
+            "source TEXT NOT NULL, "
+            "channel TEXT, "
+            "subject_kind TEXT NOT NULL, "
+            "subject_ref TEXT NOT NULL, "
+            "assignee TEXT, "
+            f"opened_at {ts} NOT NULL, "
+            f"first_action_at {ts}, "
+            f"last_action_at {ts}, "
+            f"closed_at {ts}, "
+            "pending_reviews INTEGER NOT NULL, "
+            "unacknowledged_escalations INTEGER NOT NULL, "
+            "referrals_awaiting_acknowledgement INTEGER NOT NULL, "
+            "flag_count INTEGER NOT NULL, "
+            "position BIGINT NOT NULL)",
+            # The listing order, and the common filters followed by it.
+            f"CREATE INDEX IF NOT EXISTS case_summaries_by_opened "
+            f"ON {table} (opened_at DESC, case_id DESC)",
+            *(
+                f"CREATE INDEX IF NOT EXISTS case_summaries_by_{column} "
+                f"ON {table} ({column}, opened_at DESC, case_id DESC)"
+                for column in ("status", "assignee", "subject_ref", "category", "risk_level")
+            ),
+        ]
+
+    def drop_statements(self, store: ViewStore) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {store.table(TABLE)}"]
+
+    def reset(self) -> None:
+        self._states.clear()
+
+    # --- applying events ------------------------------------------------------------------------
+
+    def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        by_case: dict[UUID, list[Positioned]] = {}
+        for item in batch:
+            if isinstance(item.event, CaseEvent):  # users and other aggregates: not ours
+                by_case.setdefault(item.event.originator_id, []).append(item)
+        upsert = self._upsert_statement(store)
+        statements: list[Statement] = []
+        for case_id, items in by_case.items():
+            events = [item.event for item in items]
+            state = fold(self._state_before(case_id, events[0].originator_version), events)
+            if state is None or state.version != events[-1].originator_version:
+                # Only a log that lost a case's earlier events could get here; evolve never
+                # raises, and neither does the projection.
+                continue
+            self._remember(state)
+            statements.append((upsert, self._row(store, summarise(state, items[-1].position))))
+        return statements
+
+    def _state_before(self, case_id: UUID, version: int) -> CaseState | None:
+        if version <= 1:
+            return None
+        cached = self._states.get(case_id)
+        if cached is not None and cached.version == version - 1:
+            return cached
+        try:
+            state: CaseState | None = self._ledger.repository.get(
+                case_id, version=version - 1, projector_func=project_case
+            )
+        except AggregateNotFoundError:
+            return None
+        return state
+
+    def _remember(self, state: CaseState) -> None:
+        if self._cache_size <= 0:
+            return
+        self._states[state.id] = state
+        self._states.move_to_end(state.id)
+        while len(self._states) > self._cache_size:
+            self._states.popitem(last=False)
+
+    @staticmethod
+    def _upsert_statement(store: ViewStore) -> str:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "case_id")
+        return (
+            f"INSERT INTO {store.table(TABLE)} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join(f'%({c})s' for c in COLUMNS)}) "
+            f"ON CONFLICT (case_id) DO UPDATE SET {updates}"
+        )
+
+    @staticmethod
+    def _row(store: ViewStore, summary: CaseSummary) -> dict[str, Any]:
+        row: dict[str, Any] = summary.model_dump(mode="python")
+        row["case_id"] = store.encode_uuid(summary.case_id)
+        for column in _TIME_COLUMNS:
+            row[column] = store.encode_time(row[column])
+        for column, value in row.items():
+            if isinstance(value, str):
+                row[column] = str(value)  # enums as their plain values
+        return row
+
+
+class CaseSummaries:
+    """The case list: kept up to date with ``catch_up()``, read with ``query()``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        state_cache_size: int = 1000,
+    ) -> None:
+        self._view = CaseSummariesView(ledger, state_cache_size=state_cache_size)
+        self.runner = ViewRunner(ledger, self._view, batch_size=batch_size)
+        self._store = self.runner.store
+
+    def catch_up(self, max_events: int | None = None) -> int:
+        """Apply every event recorded since the view's position; returns how many were read."""
+        return self.runner.catch_up(max_events)
+
+    def position(self) -> int:
+        """The notification id of the last event the view reflects."""
+        return self.runner.position()
+
+    def rebuild(self) -> int:
+        """Drop the view and rebuild it from the start of the log."""
+        return self.runner.rebuild()
+
+    def query(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        risk_level: RiskLevel | str | None = None,
+        category: Category | str | None = None,
+        assignee: str | None = None,
+        subject_ref: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of case summaries, newest case first, and the cursor of the next page (None
+        on the last page). Items are ``CaseSummary.model_dump()``. Raises ``InvalidQuery``
+        (``InvalidCursor`` for a bad cursor) for input the view cannot answer."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidQuery(
+                f"limit must be between 1 and {MAX_LIMIT}",
+                errors={"limit": f"must be between 1 and {MAX_LIMIT}"},
+            )
+        store = self._store
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit + 1}
+        filters: dict[str, str | None] = {
+            "status": _enum_value(CaseStatus, status, "status"),
+            "risk_level": _enum_value(RiskLevel, risk_level, "risk_level"),
+            "category": _enum_value(Category, category, "category"),
+            "assignee": assignee,
+            "subject_ref": subject_ref,
+        }
+        for column, value in filters.items():
+            if value is not None:
+                where.append(f"{column} = %({column})s")
+                params[column] = value
+        if cursor is not None:
+            after_opened, after_id = decode_cursor(cursor)
+            where.append("(opened_at, case_id) < (%(after_opened)s, %(after_id)s)")
+            params["after_opened"] = store.encode_time(after_opened)
+            params["after_id"] = store.encode_uuid(after_id)
+        statement = (
+            f"SELECT {', '.join(COLUMNS)} FROM {store.table(TABLE)} "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY opened_at DESC, case_id DESC LIMIT %(limit)s"
+        )
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        summaries = [self._summary(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = summaries[-1]
+            next_cursor = encode_cursor(last.opened_at, last.case_id)
+        return [s.model_dump() for s in summaries], next_cursor
+
+    def get(self, case_id: UUID) -> CaseSummary | None:
+        """One case's summary, or None if the view has no such case (yet)."""
+        store = self._store
+        with store.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT {', '.join(COLUMNS)} FROM {store.table(TABLE)} "
+                "WHERE case_id = %(case_id)s",
+                {"case_id": store.encode_uuid(case_id)},
+            )
+        return None if row is None else self._summary(row)
+
+    def all(self) -> list[CaseSummary]:
+        """Every row, in case id order (for comparisons and exports; not for requests)."""
+        store = self._store
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT {', '.join(COLUMNS)} FROM {store.table(TABLE)} ORDER BY case_id"
+            )
+        return [self._summary(row) for row in rows]
+
+    def _summary(self, row: Row) -> CaseSummary:
+        store = self._store
+        values = dict(row)
+        values["case_id"] = store.decode_uuid(row["case_id"])
+        for column in _TIME_COLUMNS:
+            values[column] = store.decode_time(row[column])
+        return CaseSummary.model_validate(values)
+
+
+def _enum_value(enum: type[StrEnum], value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(enum(value).value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidQuery(
+            f"{field} must be one of: {allowed}", errors={field: f"must be one of: {allowed}"}
+        ) from None

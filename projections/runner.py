@@ -1,0 +1,265 @@
+"""Following the log into a view, exactly once.
+
+A view turns a batch of events into SQL statements; the runner reads the batch from the
+ledger's notification log, then, in ONE transaction of the view's database, moves the
+view's tracking row from the position it read from to the batch's last notification id
+(compare-and-set) and runs the view's statements. If the process dies before the commit,
+neither happened; if another runner (thread or process) moved the position first, the
+compare-and-set matches no row, the transaction is rolled back and the runner reads again
+from the new position. So every event is applied exactly once, and the view is always the
+fold of the log up to its tracking position.
+
+Following is by polling: eventsourcing 9.5.6's SQLite recorder cannot ``subscribe``, and
+``catch_up`` is what a request calls to read its own writes. On PostgreSQL, notification
+ids follow commit order (the recorder inserts under an EXCLUSIVE table lock), so reading
+``id > position`` never passes over an event committed later with a smaller id.
+
+The runner implements eventsourcing's ``TrackingRecorder`` (``max_tracking_id``,
+``insert_tracking``), so the library's ``wait()``/``has_tracking_id()`` work on a view. The
+library's own ``ProjectionRunner`` is not used: it needs a subscription (PostgreSQL only),
+builds its own application, and commits one event per transaction.
+"""
+
+# SQL here names only this module's own tables and columns (constants, quoted by the store);
+# every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import structlog
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+
+from projections.store import Params, Tx, ViewStore, view_store_for
+
+logger = structlog.get_logger(__name__)
+
+TRACKING_TABLE = "projection_tracking"
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Positioned:
+    """A domain event at its place in the log (its notification id)."""
+
+    position: int
+    event: Any
+
+
+Statement = tuple[str, Params]
+
+
+class View(ABC):
+    """A read model: its own tables, and how a batch of events changes them."""
+
+    name: ClassVar[str]
+    """Names the view's tracking row; also the usual prefix of its tables."""
+    version: ClassVar[int]
+    """Bump when the tables or the fold change: a view stored at another version is rebuilt."""
+
+    @abstractmethod
+    def create_statements(self, store: ViewStore) -> list[str]:
+        """DDL creating the view's tables and indexes if absent."""
+
+    @abstractmethod
+    def drop_statements(self, store: ViewStore) -> list[str]:
+        """DDL dropping the view's tables if present."""
+
+    @abstractmethod
+    def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        """The statements applying ``batch`` (in log order) to the view.
+
+        Called outside the transaction (it may read the ledger); the statements run inside it,
+        after the tracking position has moved, so they must not depend on reading the view.
+        """
+
+    def reset(self) -> None:  # noqa: B027 - optional hook
+        """Forget anything cached in memory about the view's contents (before a rebuild)."""
+
+
+class _Raced(Exception):
+    """Another runner moved the position first; roll back and read again."""
+
+
+class ViewRunner(TrackingRecorder):
+    """Keeps one view up to date with the ledger's log."""
+
+    def __init__(
+        self,
+        ledger: Application[Any],
+        view: View,
+        *,
+        store: ViewStore | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._ledger = ledger
+        self._view = view
+        self._store = store if store is not None else view_store_for(ledger.recorder)
+        self._batch_size = batch_size
+        self._lock = threading.RLock()  # one catch-up at a time in this process
+        self._tracking = self._store.table(TRACKING_TABLE)
+        self.setup()
+
+    @property
+    def store(self) -> ViewStore:
+        return self._store
+
+    @property
+    def view(self) -> View:
+        return self._view
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the tracking table and the view's tables if absent; rebuild a stale version."""
+        with self._lock, self._store.transaction(commit=True) as tx:
+            self._store.setup_lock(tx)
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._tracking} ("
+                "view_name TEXT PRIMARY KEY, "
+                "view_version INTEGER NOT NULL, "
+                "notification_id BIGINT NOT NULL)"
+            )
+            tx.execute(
+                f"INSERT INTO {self._tracking} (view_name, view_version, notification_id) "
+                "VALUES (%(name)s, %(version)s, 0) ON CONFLICT (view_name) DO NOTHING",
+                {"name": self._view.name, "version": self._view.version},
+            )
+            row = tx.fetchone(
+                f"SELECT view_version FROM {self._tracking} WHERE view_name = %(name)s",
+                {"name": self._view.name},
+            )
+            assert row is not None
+            if row["view_version"] != self._view.version:
+                logger.info(
+                    "view_version_changed",
+                    view=self._view.name,
+                    stored=row["view_version"],
+                    current=self._view.version,
+                )
+                self._reset(tx)
+            for statement in self._view.create_statements(self._store):
+                tx.execute(statement)
+
+    def _reset(self, tx: Tx) -> None:
+        for statement in self._view.drop_statements(self._store):
+            tx.execute(statement)
+        for statement in self._view.create_statements(self._store):
+            tx.execute(statement)
+        tx.execute(
+            f"UPDATE {self._tracking} SET notification_id = 0, view_version = %(version)s "
+            "WHERE view_name = %(name)s",
+            {"name": self._view.name, "version": self._view.version},
+        )
+        self._view.reset()
+
+    # --- following the log ----------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The notification id of the last event applied to the view (0: none yet)."""
+        with self._store.transaction(commit=False) as tx:
+            return self._position(tx)
+
+    def _position(self, tx: Tx) -> int:
+        row = tx.fetchone(
+            f"SELECT notification_id FROM {self._tracking} WHERE view_name = %(name)s",
+            {"name": self._view.name},
+        )
+        if row is None:
+            raise RuntimeError(f"the view {self._view.name!r} has not been set up")
+        return int(row["notification_id"])
+
+    def catch_up(self, max_events: int | None = None) -> int:
+        """Apply every event recorded since the view's position (at most ``max_events``), in
+        batches of one transaction each. Returns how many events of the log were consumed
+        (events of other aggregates are consumed without changing the view)."""
+        consumed = 0
+        with self._lock:
+            while max_events is None or consumed < max_events:
+                limit = self._batch_size
+                if max_events is not None:
+                    limit = min(limit, max_events - consumed)
+                applied = self._apply_next_batch(limit)
+                if applied == 0:
+                    break
+                consumed += applied
+        return consumed
+
+    def _apply_next_batch(self, limit: int) -> int:
+        """Read and apply one batch; 0 when the view is up to date."""
+        while True:
+            start = self.position()
+            notifications = self._ledger.recorder.select_notifications(start=start + 1, limit=limit)
+            if not notifications:
+                return 0
+            batch = [
+                Positioned(n.id, self._ledger.mapper.to_domain_event(n)) for n in notifications
+            ]
+            end = notifications[-1].id
+            statements = self._view.changes(self._store, batch)
+            try:
+                with self._store.transaction(commit=True) as tx:
+                    # The compare-and-set comes first: it takes the write lock (SQLite) or the
+                    # tracking row's lock (PostgreSQL) before anything else is done.
+                    moved = tx.fetchone(
+                        f"UPDATE {self._tracking} SET notification_id = %(end)s "
+                        "WHERE view_name = %(name)s AND notification_id = %(start)s "
+                        "RETURNING notification_id",
+                        {"name": self._view.name, "start": start, "end": end},
+                    )
+                    if moved is None:
+                        raise _Raced
+                    for statement, params in statements:
+                        tx.execute(statement, params)
+            except _Raced:
+                logger.debug("view_position_moved", view=self._view.name, read_from=start)
+                continue
+            return len(notifications)
+
+    def rebuild(self) -> int:
+        """Drop the view and apply the whole log again. Returns how many events were consumed.
+
+        The reset is one transaction: readers see the old view until it commits, then an empty
+        view filling up as the rebuild's batches commit.
+        """
+        with self._lock:
+            with self._store.transaction(commit=True) as tx:
+                # Write first (see _apply_next_batch), then drop and recreate.
+                tx.execute(
+                    f"UPDATE {self._tracking} SET notification_id = 0 WHERE view_name = %(name)s",
+                    {"name": self._view.name},
+                )
+                self._reset(tx)
+            return self.catch_up()
+
+    # --- eventsourcing's TrackingRecorder -------------------------------------------------------
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The view's position in the named application's log (None if nothing applied)."""
+        if application_name != self._ledger.name:
+            return None
+        return self.position() or None
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Move the position forward without changing the view (positions never go back)."""
+        if tracking.application_name != self._ledger.name:
+            raise IntegrityError(f"this view follows {self._ledger.name!r} only")
+        with self._lock, self._store.transaction(commit=True) as tx:
+            moved = tx.fetchone(
+                f"UPDATE {self._tracking} SET notification_id = %(end)s "
+                "WHERE view_name = %(name)s AND notification_id < %(end)s "
+                "RETURNING notification_id",
+                {"name": self._view.name, "end": tracking.notification_id},
+            )
+            if moved is None:
+                raise IntegrityError(
+                    f"the view {self._view.name!r} is already at or past {tracking.notification_id}"
+                )
