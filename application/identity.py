@@ -8,13 +8,16 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 
+from application.cases import Contention
 from application.ledger import Ledger
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, RuleViolation
 from domain.identity.user import User, issue_token, project_user, register, user_id_for
 from domain.shared import Actor, Role
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
+_TOKEN_RETRIES = 25
 
 
 class UnknownUser(InvalidCommand):
@@ -37,28 +40,37 @@ class IdentityService:
         event = register(
             self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
         )
-        self._ledger.save(event)
+        try:
+            self._ledger.save(event)
+        except IntegrityError:
+            # Another registration of the same name won the race (the id derives from the name).
+            raise RuleViolation(f"user {username!r} already exists") from None
         user = project_user(None, [event])
         assert user is not None
         return user
 
     def issue_token(self, username: str, *, actor: str) -> str:
         """Issue a new bearer token; the plaintext is returned once and never stored."""
-        user = self.get(username)
-        if user is None:
-            raise UnknownUser(f"no user {username!r}", errors={"username": "unknown user"})
-        token_id, secret = uuid4(), secrets.token_urlsafe(32)
-        self._ledger.save(
-            issue_token(
+        secret = secrets.token_urlsafe(32)
+        # Tokens issued at the same moment race for the user's next version: reload and retry.
+        for _ in range(_TOKEN_RETRIES):
+            user = self.get(username)
+            if user is None:
+                raise UnknownUser(f"no user {username!r}", errors={"username": "unknown user"})
+            event = issue_token(
                 user,
-                token_id=token_id,
+                token_id=uuid4(),
                 secret=secret,
                 event_id=uuid4(),
                 now=self._clock(),
                 actor=actor,
             )
-        )
-        return f"{TOKEN_PREFIX}_{user.id.hex}_{secret}"
+            try:
+                self._ledger.save(event)
+            except IntegrityError:
+                continue
+            return f"{TOKEN_PREFIX}_{user.id.hex}_{secret}"
+        raise Contention("too many tokens issued for this user at once; try again")
 
     def authenticate(self, token: str) -> Actor | None:
         """The user a bearer token belongs to, or None. Never says which part was wrong."""

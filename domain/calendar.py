@@ -80,15 +80,16 @@ def parse_weekly_hours(spec: str) -> dict[int, OpeningHours]:
         try:
             days, span = part.split()
             opens, closes = (time.fromisoformat(t) for t in span.split("-"))
+            # Unknown day names must fail here too, with the same readable message.
+            first_day, dash, last_day = days.partition("-")
+            first = WEEKDAYS.index(first_day)
+            last = WEEKDAYS.index(last_day) if dash else first
         except ValueError as exc:
             raise ValueError(
                 f"cannot read opening hours {part!r}: use 'mon-fri 09:00-17:00'"
             ) from exc
-        if "-" in days:
-            first, last = (WEEKDAYS.index(d) for d in days.split("-"))
-            selected = range(first, last + 1)
-        else:
-            selected = range(WEEKDAYS.index(days), WEEKDAYS.index(days) + 1)
+        # A range may wrap past Sunday ("fri-mon"); it must never silently select no day.
+        selected = [(first + i) % 7 for i in range((last - first) % 7 + 1)]
         for d in selected:
             result[d] = OpeningHours(opens, closes)
     return result

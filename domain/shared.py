@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from domain.errors import InvalidCommand
 
@@ -80,7 +88,17 @@ Rationale = Annotated[
 ]
 # References to things outside Vigil (member ids, post URLs, agency references): pseudonymous.
 Ref = Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500)]
-Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$", to_lower=True)]
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Usernames are case-insensitive (user ids derive from the lower-cased name): lower-case before
+# the pattern is checked, which StringConstraints(to_lower=True) alone does not do.
+Username = Annotated[
+    str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$")
+]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

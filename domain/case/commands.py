@@ -136,7 +136,8 @@ class ReviewOutOfHoursDecision(Command):
 
 class MakeReferral(Command):
     agency: AgencyInput
-    reason: PersonalText
+    # Sharing (or not) is a decision and must say why (information-sharing golden rule 7).
+    reason: Rationale
     consent: Consent
     consent_rationale: Rationale | None = None
     lawful_basis: LawfulBasis | None = None
@@ -179,7 +180,7 @@ class EscalateCase(Command):
         description="coordinator (1), safeguarding_lead (2), designated_lead (3) or external; "
         "the numbers 1-3 are accepted too."
     )
-    reason: PersonalText
+    reason: Rationale  # escalating is a decision: it must say why
     urgency: Urgency
 
 
