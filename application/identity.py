@@ -9,15 +9,17 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from pydantic import TypeAdapter, ValidationError
 
 from application.cases import Contention
 from application.ledger import Ledger
 from domain.errors import InvalidCommand, RuleViolation
 from domain.identity.user import User, issue_token, project_user, register, user_id_for
-from domain.shared import Actor, Role
+from domain.shared import Actor, Role, Username
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
 _TOKEN_RETRIES = 25
+_USERNAME: TypeAdapter[str] = TypeAdapter(Username)
 
 
 class UnknownUser(InvalidCommand):
@@ -37,6 +39,13 @@ class IdentityService:
 
     def register(self, username: str, role: Role, *, actor: str) -> User:
         """Record a new user with a role."""
+        try:
+            username = _USERNAME.validate_python(username)
+        except ValidationError:
+            raise InvalidCommand(
+                "a username is 2-63 characters: lower-case letters, digits, '.', '_' or '-'",
+                errors={"username": "not a valid username"},
+            ) from None
         event = register(
             self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
         )

@@ -23,7 +23,9 @@ class _ClosedDates(Container[date]):
 
 def build_calendar(settings: Settings) -> ServiceCalendar:
     public = None
-    if settings.bank_holidays.strip():
+    always_open = settings.operating_hours.strip().lower() in ("always", "24/7")
+    # A 24/7 service does not close for bank holidays.
+    if settings.bank_holidays.strip() and not always_open:
         country, _, subdiv = settings.bank_holidays.strip().partition("-")
         public = holidays.country_holidays(country, subdiv=subdiv or None)
     return ServiceCalendar(

@@ -89,6 +89,16 @@ def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) ->
         )
     if state.status is CaseStatus.CLOSED and not isinstance(command, ALLOWED_WHEN_CLOSED):
         raise RuleViolation("the case is closed: it accepts only notes, corrections and reopening")
+    if not isinstance(command, ALLOWED_WHEN_CLOSED):
+        for period in state.closed_periods:
+            if period.contains(occurred_at):
+                raise InvalidCommand(
+                    "occurred_at falls in a period when the case was closed",
+                    errors={
+                        "occurred_at": f"the case was closed from {period.closed_at.isoformat()} "
+                        f"until {period.reopened_at.isoformat()}"
+                    },
+                )
     handler = _DECIDERS[type(command)]
     fields = handler(state, command, ctx, occurred_at)
     event_type = _EVENT_FOR[type(command)]
@@ -267,6 +277,8 @@ def _close(s: CaseState, cmd: c.CloseCase, ctx: CaseContext, at: datetime) -> Fi
         raise RuleViolation("the case cannot be closed while " + " and ".join(blockers))
     if s.reopened_at is not None:
         _not_before(at, s.reopened_at, "reopening")
+    if s.last_open_activity_at is not None:
+        _not_before(at, s.last_open_activity_at, "latest recorded action on the case")
     return cmd.model_dump(exclude={"occurred_at"})
 
 

@@ -109,6 +109,16 @@ class Sanction(Item):
         return self.imposed_at <= at and (self.expires_at is None or at < self.expires_at)
 
 
+class ClosedPeriod(Item):
+    """A stretch of time the case was closed, from its closure until it was reopened."""
+
+    closed_at: datetime
+    reopened_at: datetime
+
+    def contains(self, at: datetime) -> bool:
+        return self.closed_at <= at < self.reopened_at
+
+
 class Write(Item):
     """A write made with an Idempotency-Key: which versions it produced, from which request."""
 
@@ -153,6 +163,9 @@ class CaseState(BaseModel):
     assignee: str | None = None
     closed_at: datetime | None = None
     reopened_at: datetime | None = None
+    closed_periods: list[ClosedPeriod] = []
+    # Latest occurred_at among events that need an open case: a closure cannot predate it.
+    last_open_activity_at: datetime | None = None
     first_action_at: datetime | None = None
     last_action_at: datetime | None = None
     flag_count: int = 0
@@ -189,6 +202,9 @@ class CaseState(BaseModel):
         ]
 
     def active_sanctions(self, at: datetime) -> list[Sanction]:
+        """Sanctions in force at ``at``, for ``at`` at or after the latest event (sanctions that
+        expired before it have left the state; for earlier moments fold the timeline as of then).
+        """
         return [s for s in self.sanctions if s.is_active(at)]
 
     def time_to_first_action(self) -> timedelta | None:
@@ -203,6 +219,7 @@ class CaseState(BaseModel):
                 "referrals": dict(self.referrals),
                 "escalations": dict(self.escalations),
                 "sanctions": list(self.sanctions),
+                "closed_periods": list(self.closed_periods),
                 "corrections": dict(self.corrections),
                 "writes": dict(self.writes),
             }
@@ -256,6 +273,10 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
         ]
     if event.idempotency_key is not None:
         _remember_write(state, event)
+    if not isinstance(event, _ALLOWED_WHILE_CLOSED) and (
+        state.last_open_activity_at is None or event.occurred_at > state.last_open_activity_at
+    ):
+        state.last_open_activity_at = event.occurred_at
     if isinstance(event, _STATUS_EVENTS):
         _derive_status(state)
     return state
@@ -277,6 +298,7 @@ def _remember_write(state: CaseState, event: CaseEvent) -> None:
 
 
 _STATUS_EVENTS = (CaseEscalated, EscalationResolved, CaseClosed, CaseReopened)
+_ALLOWED_WHILE_CLOSED = (NoteAdded, RecordCorrected, CaseReopened)
 
 
 def _derive_status(state: CaseState) -> None:
@@ -308,6 +330,7 @@ def _opened(e: CaseOpened) -> CaseState:
         sanctions=[],
         corrections={},
         writes={},
+        closed_periods=[],
     )
 
 
@@ -466,6 +489,8 @@ def _closed(s: CaseState, e: CaseClosed) -> None:
 
 
 def _reopened(s: CaseState, e: CaseReopened) -> None:
+    if s.closed_at is not None:
+        s.closed_periods.append(ClosedPeriod(closed_at=s.closed_at, reopened_at=e.occurred_at))
     s.closed_at = None
     s.reopened_at = e.occurred_at
 

@@ -529,3 +529,13 @@ def test_concurrent_token_issues_all_succeed(vigil: Vigil) -> None:
 
     assert errors == []
     assert all(vigil.identity.authenticate(token) == LEAD for token in tokens)
+
+
+def test_a_username_that_could_never_be_assigned_is_refused_at_registration(vigil: Vigil) -> None:
+    before = vigil.ledger.recorder.max_notification_id()
+    with pytest.raises(InvalidCommand, match="username"):
+        vigil.identity.register("lee smith", Role.COORDINATOR, actor="cli")
+    assert vigil.ledger.recorder.max_notification_id() == before
+    assert (
+        vigil.identity.register("Lee.Smith", Role.COORDINATOR, actor="cli").username == "lee.smith"
+    )

@@ -209,3 +209,9 @@ def test_another_time_zone() -> None:
     assert sydney.is_out_of_hours(
         datetime(2026, 12, 25, 10, 0, tzinfo=ZoneInfo("Australia/Sydney"))
     )
+
+
+def test_a_service_open_always_is_never_out_of_hours_even_on_bank_holidays() -> None:
+    always = calendar(operating_hours="always")
+    assert not always.is_out_of_hours(datetime(2026, 12, 25, 11, 0, tzinfo=UTC))
+    assert not always.is_out_of_hours(datetime(2026, 11, 16, 23, 10, tzinfo=UTC))

@@ -563,6 +563,37 @@ def test_a_reopened_case_accepts_work_again() -> None:
     assert isinstance(event, e.FlagRaised)
 
 
+def test_nothing_but_notes_and_corrections_is_back_dated_into_a_closed_period() -> None:
+    story, ids = _closed_case()
+    closed_at = story.state.closed_at if story.state else None
+    assert closed_at is not None
+    story.given(reopen(), by=LEAD)
+    while_closed = closed_at + timedelta(seconds=30)
+    story.refuses(raise_flag(occurred_at=while_closed), InvalidCommand, match="closed")
+    story.refuses(moderate(occurred_at=while_closed), InvalidCommand, match="closed")
+    # Before the closure it was open: a late-logged flag from then is fine.
+    [flag] = story.when(raise_flag(occurred_at=closed_at - timedelta(minutes=1)))
+    assert isinstance(flag, e.FlagRaised)
+    [note] = story.when(add_note(occurred_at=while_closed))
+    assert isinstance(note, e.NoteAdded)
+    [fix] = story.when(correct(ids["flag"], occurred_at=while_closed))
+    assert isinstance(fix, e.RecordCorrected)
+
+
+def test_a_closure_cannot_predate_the_latest_action_on_the_case() -> None:
+    story = Story.opened()
+    flagged = story.given(raise_flag())
+    story.refuses(
+        close(occurred_at=flagged.occurred_at - timedelta(seconds=1)),
+        InvalidCommand,
+        match="latest recorded action",
+    )
+    # Notes may come after the closure's moment: they do not need an open case.
+    story.given(add_note())
+    [closure] = story.when(close(occurred_at=flagged.occurred_at))
+    assert isinstance(closure, e.CaseClosed)
+
+
 # --- out-of-hours decisions -------------------------------------------------------------------
 
 
