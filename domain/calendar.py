@@ -58,7 +58,8 @@ class ServiceCalendar:
         """The close of the first working window that opens after ``after``.
 
         A decision at 23:10 on Monday is due by Tuesday's close; one at 02:00 on
-        Saturday by Monday's close (or Tuesday's, after a bank holiday Monday).
+        Saturday by Monday's close (or Tuesday's, after a bank holiday Monday). A service
+        with no working day in the coming year gets a day from the decision.
         """
         local = after.astimezone(self.timezone)
         day = local.date() - timedelta(days=1)
@@ -67,7 +68,8 @@ class ServiceCalendar:
             if window is not None and window[0] > local:
                 return window[1]
             day += timedelta(days=1)
-        raise ValueError("the service calendar has no working day within a year")
+        # A service that is never open has no working day: review within a day instead.
+        return after + timedelta(days=1)
 
 
 def parse_weekly_hours(spec: str) -> dict[int, OpeningHours]:

@@ -147,11 +147,11 @@ def test_a_service_open_around_the_clock_is_never_out_of_hours() -> None:
     assert ALWAYS.is_open(london(2026, 12, 25, 3, 0))
 
 
-def test_a_calendar_with_no_working_day_cannot_set_a_deadline() -> None:
+def test_a_service_never_open_gives_a_decision_a_day_for_its_review() -> None:
     never = ServiceCalendar(timezone=LONDON, hours=parse_weekly_hours(""))
-    assert never.is_out_of_hours(london(2026, 11, 17, 12, 0))
-    with pytest.raises(ValueError, match="no working day"):
-        never.end_of_next_working_day(london(2026, 11, 17, 12, 0))
+    decided = london(2026, 11, 17, 12, 0)
+    assert never.is_out_of_hours(decided)
+    assert never.end_of_next_working_day(decided) == decided + timedelta(days=1)
 
 
 @pytest.mark.parametrize(
