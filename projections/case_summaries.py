@@ -55,7 +55,7 @@ class CaseSummary(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    case_id: UUID
+    case_id: UUID = Field(serialization_alias="id", description="The case id.")
     version: int = Field(description="The case version this summary reflects.")
     status: CaseStatus
     category: Category

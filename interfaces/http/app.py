@@ -1,0 +1,142 @@
+"""The FastAPI application: routers, error mapping, middleware and the OpenAPI document.
+
+``create_app`` receives a built ``Vigil`` container (the composition root's product)
+and keeps it in ``app.state``; it reads no environment itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from application.bootstrap import Vigil
+from application.permissions import ALLOWED_ROLES, Permission
+from interfaces.http import cases, escalations, health, moderation, out_of_hours, records, referrals
+from interfaces.http.middleware import install_middleware
+from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """\
+Vigil is the system of record for safeguarding and escalation decisions. Every write appends
+an immutable event; nothing is updated or deleted (mistakes are fixed by corrections).
+
+* **Auth**: `Authorization: Bearer <token>` on everything but `/health` and the docs.
+  401 without a valid token; 403 when the role may not do it (each route lists the roles).
+* **Writes** answer 201 with `{"case": {...}, "events": [...]}` and `ETag: "<version>"`.
+  `occurred_at` (RFC 3339 with offset, default now) may be back-dated to when the case opened,
+  never into the future. `recorded_at` is always the server's clock.
+* **If-Match** (`"3"`, `3` or `W/"3"`) on case writes: 412 if the case has moved on, nothing
+  written; a malformed value is 422.
+* **Idempotency-Key** on writes: a retry with the same key and body returns the first answer
+  and appends nothing; the same key with another body is 422.
+* **Errors** are problem details (RFC 9457, `application/problem+json`) with `type`, `title`,
+  `status`, `detail` and, for field problems, `errors` (field -> message). A refused command
+  writes nothing. An unknown id named in the URL is 404; one named in the body (an assignee,
+  the event a correction names) is 422.
+"""
+
+TAGS = [
+    {"name": "cases", "description": "Open, read (now or as of T), timeline, assign, close."},
+    {"name": "records", "description": "Flags, risk assessments, notes and corrections."},
+    {"name": "moderation", "description": "Moderation actions under a policy clause."},
+    {"name": "out-of-hours", "description": "Out-of-hours decisions and their review."},
+    {"name": "referrals", "description": "Referrals to agencies and their progress."},
+    {"name": "escalations", "description": "Escalations, acknowledgements, resolutions."},
+    {"name": "health", "description": "Liveness."},
+]
+
+
+def create_app(vigil: Vigil) -> FastAPI:
+    """Build the HTTP API over a Vigil container."""
+    app = FastAPI(
+        title="Vigil",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        # /docs and /openapi.json stay public: the contract is not a secret; the data is.
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.vigil = vigil
+    install_problem_handlers(app)
+    install_middleware(app, max_body_bytes=vigil.settings.max_body_bytes)
+    routers = [
+        health.router,
+        cases.router,
+        records.router,
+        moderation.router,
+        out_of_hours.router,
+        referrals.router,
+        escalations.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.openapi = _openapi_builder(app, routers)  # type: ignore[method-assign]
+    return app
+
+
+def _permissions_of(dependant: Dependant) -> Iterator[Permission]:
+    for sub in dependant.dependencies:
+        permission = getattr(sub.call, "vigil_permission", None)
+        if isinstance(permission, Permission):
+            yield permission
+        yield from _permissions_of(sub)
+
+
+def _openapi_builder(app: FastAPI, routers: list[APIRouter]) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        # The routers' own routes carry their full paths (prefix included) and dependants.
+        routes = {
+            (route.path, method.lower()): route
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                route = routes.get((path, method))
+                if route is not None:
+                    _document_permissions(operation, route)
+                _problem_media_type(operation)
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def _document_permissions(operation: dict[str, Any], route: APIRoute) -> None:
+    permissions = sorted(set(_permissions_of(route.dependant)))
+    if not permissions:
+        return
+    roles = sorted({role.value for p in permissions for role in ALLOWED_ROLES[p]})
+    operation["x-permission"] = [p.value for p in permissions]
+    operation["x-allowed-roles"] = roles
+    operation["description"] = (
+        operation.get("description", "").rstrip()
+        + f"\n\nPermission: `{', '.join(p.value for p in permissions)}` "
+        + f"(roles: {', '.join(roles)})."
+    ).strip()
+
+
+def _problem_media_type(operation: dict[str, Any]) -> None:
+    # FastAPI documents every model under the route's own media type; errors are problem+json.
+    for status, response in operation.get("responses", {}).items():
+        content = response.get("content", {})
+        if status[:1] in ("4", "5") and "application/json" in content:
+            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")

@@ -1,0 +1,167 @@
+"""The case itself: open, read (now or as of a past moment), timeline, assign, close, reopen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import AwareDatetime, BaseModel
+
+from application.cases import Basis
+from application.permissions import Permission
+from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
+from domain.case.vocabulary import CaseStatus, Category, RiskLevel
+from domain.shared import Actor
+from interfaces.http import examples
+from interfaces.http.dependencies import CaseId, OpenWrites, VigilDep, Writes, require
+from interfaces.http.docs import (
+    APPEND_ERRORS,
+    LIST_ERRORS,
+    OPEN_ERRORS,
+    READ_ERRORS,
+    read_responses,
+)
+from interfaces.http.docs import write_responses as writes_doc
+from interfaces.http.problems import error_responses
+from interfaces.http.schemas import (
+    CaseAnswer,
+    CaseWriteAnswer,
+    TimelineAnswer,
+    case_read,
+    event_read,
+)
+from projections.case_summaries import DEFAULT_LIMIT, MAX_LIMIT, CaseSummary
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Answer as of this moment (RFC 3339 with offset). Without it: now.",
+        examples=["2026-11-17T10:00:00+00:00"],
+    ),
+]
+BasisQuery = Annotated[
+    Basis,
+    Query(
+        description="With as_of: `recorded` = what Vigil had been told by then (audit: what "
+        "did we know at T); `occurred` = what had happened by then, including things logged "
+        "later (e.g. an out-of-hours decision logged the next morning)."
+    ),
+]
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    responses=writes_doc(*OPEN_ERRORS),
+    response_description="The new case and its CaseOpened event.",
+)
+def open_case(
+    body: Annotated[OpenCase, Body(openapi_examples=examples.OPEN_CASE)],
+    actor: Annotated[Actor, Depends(require(Permission.OPEN))],
+    writes: OpenWrites,
+) -> CaseWriteAnswer:
+    """Open a case about one concern (a flag, a helpline contact, a staff concern, a detector)."""
+    return writes.open(body, actor)
+
+
+class CaseList(BaseModel):
+    """A page of cases, newest first; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+@router.get("/cases", responses=error_responses(*LIST_ERRORS))
+def list_cases(
+    vigil: VigilDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    status: Annotated[CaseStatus | None, Query()] = None,
+    risk_level: Annotated[RiskLevel | None, Query()] = None,
+    category: Annotated[Category | None, Query()] = None,
+    assignee: Annotated[str | None, Query(max_length=63)] = None,
+    subject_ref: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> CaseList:
+    """List cases (no personal data), filtered by status, risk, category, assignee or subject."""
+    # Catching up first means a client always sees its own writes in the list.
+    vigil.case_summaries.catch_up()
+    items, next_cursor = vigil.case_summaries.query(
+        status=status,
+        risk_level=risk_level,
+        category=category,
+        assignee=assignee,
+        subject_ref=subject_ref,
+        limit=limit,
+        cursor=cursor,
+    )
+    return CaseList(items=[CaseSummary(**item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/cases/{case_id}", responses=read_responses(*READ_ERRORS))
+def read_case(
+    case_id: CaseId,
+    vigil: VigilDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    response: Response,
+    as_of: AsOf = None,
+    basis: BasisQuery = Basis.RECORDED,
+) -> CaseAnswer:
+    """Read a case now, or as it was known (recorded) or had happened (occurred) at a moment."""
+    evaluated_at: datetime = as_of if as_of is not None else vigil.clock()
+    state = vigil.cases.get(case_id, as_of=as_of, basis=basis)
+    response.headers["ETag"] = f'"{state.version}"'
+    return CaseAnswer(case=case_read(state, evaluated_at))
+
+
+@router.get("/cases/{case_id}/timeline", responses=read_responses(*READ_ERRORS))
+def read_timeline(
+    case_id: CaseId,
+    vigil: VigilDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    response: Response,
+    as_of: AsOf = None,
+    basis: BasisQuery = Basis.RECORDED,
+) -> TimelineAnswer:
+    """Every event of the case in order, with both clocks and who recorded it."""
+    events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
+    if events:
+        response.headers["ETag"] = f'"{events[-1].originator_version}"'
+    return TimelineAnswer(case_id=case_id, events=[event_read(e) for e in events])
+
+
+@router.post("/cases/{case_id}/assignments", status_code=201, responses=writes_doc(*APPEND_ERRORS))
+def assign_case(
+    case_id: CaseId,
+    body: Annotated[AssignCase, Body(openapi_examples=examples.ASSIGN)],
+    actor: Annotated[Actor, Depends(require(Permission.ASSIGN))],
+    writes: Writes,
+) -> CaseWriteAnswer:
+    """Assign the case to a Vigil user (422 if there is no such user)."""
+    return writes.append(case_id, body, actor)
+
+
+@router.post("/cases/{case_id}/closure", status_code=201, responses=writes_doc(*APPEND_ERRORS))
+def close_case(
+    case_id: CaseId,
+    body: Annotated[CloseCase, Body(openapi_examples=examples.CLOSE)],
+    actor: Annotated[Actor, Depends(require(Permission.CLOSE))],
+    writes: Writes,
+) -> CaseWriteAnswer:
+    """Close the case with an outcome and rationale (409 while reviews or escalations are open)."""
+    return writes.append(case_id, body, actor)
+
+
+@router.post("/cases/{case_id}/reopening", status_code=201, responses=writes_doc(*APPEND_ERRORS))
+def reopen_case(
+    case_id: CaseId,
+    body: Annotated[ReopenCase, Body(openapi_examples=examples.REOPEN)],
+    actor: Annotated[Actor, Depends(require(Permission.REOPEN))],
+    writes: Writes,
+) -> CaseWriteAnswer:
+    """Reopen a closed case, saying why."""
+    return writes.append(case_id, body, actor)

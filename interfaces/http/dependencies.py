@@ -1,0 +1,234 @@
+"""Route dependencies: the container, the authenticated actor, permissions, case writes.
+
+Cheap dependencies are ``async`` so they run on the event loop rather than taking a
+thread; anything that touches the store is a plain ``def`` (the store is synchronous).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from application.bootstrap import Vigil
+from application.cases import WriteResult
+from application.permissions import Permission, check
+from domain.case.commands import CaseCommand
+from domain.shared import Actor
+from interfaces.http.middleware import note_for_log
+from interfaces.http.problems import NotAuthenticated
+from interfaces.http.schemas import CaseWriteAnswer, case_read, event_read
+
+
+async def get_vigil(request: Request) -> Vigil:
+    vigil: Vigil = request.app.state.vigil
+    return vigil
+
+
+VigilDep = Annotated[Vigil, Depends(get_vigil)]
+
+# auto_error=False: a missing token is answered by our own 401 problem, not Starlette's 403.
+_bearer = HTTPBearer(auto_error=False, description="An API token from `vigil users token`.")
+
+
+def authenticated_actor(
+    vigil: VigilDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None:
+        raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
+    actor = vigil.identity.authenticate(credentials.credentials)
+    if actor is None:
+        raise NotAuthenticated("the bearer token is not valid")
+    return actor
+
+
+async def current_actor(
+    request: Request, actor: Annotated[Actor, Depends(authenticated_actor)]
+) -> Actor:
+    # Bound here, on the event loop, so the route's worker thread inherits it (and not a copy
+    # made before it was known).
+    note_for_log(request, actor=actor.username)
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require(permission: Permission | str) -> Callable[..., Coroutine[Any, Any, Actor]]:
+    """A dependency giving the current actor, or 403 unless the permission matrix allows it."""
+    needed = Permission(permission)
+
+    async def permitted_actor(actor: CurrentActor) -> Actor:
+        check(actor, needed)
+        return actor
+
+    # Read back when the OpenAPI schema is built, to document who may call each route.
+    permitted_actor.vigil_permission = needed  # type: ignore[attr-defined]
+    return permitted_actor
+
+
+async def bind_case_id(
+    request: Request,
+    case_id: Annotated[UUID, Path(description="The case id (a UUID).")],
+) -> UUID:
+    note_for_log(request, case_id=str(case_id))
+    return case_id
+
+
+CaseId = Annotated[UUID, Depends(bind_case_id)]
+
+
+_PRINTABLE = r"^[\x20-\x7e]{1,200}$"
+
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=_PRINTABLE,
+            description="Makes the write safe to retry: a retry with the same key and body "
+            "returns the first answer (same status and body) and appends nothing; the same "
+            "key with another body is refused (422). 1-200 printable ASCII characters; keys "
+            "are per user and per case, remembered for 24 hours.",
+            examples=["3f1c9a52-1d7e-4b8e-9a35-2c1f3d8e7a10"],
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+_IF_MATCH = re.compile(r'^(?:W/)?(?:"(\d{1,12})"|(\d{1,12}))$')
+
+
+async def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The case version the write is based on (its ETag): "3", 3 or W/"3". '
+            "If the case has moved on, 412 and nothing is written. `*` or no header: no "
+            "check. A malformed value is 422.",
+            examples=['"3"'],
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _IF_MATCH.match(if_match.strip())
+    version = None if match is None else int(match.group(1) or match.group(2))
+    if version is None or version < 1:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "if_match",
+                    "loc": ("header", "If-Match"),
+                    "msg": 'expected a case version such as "3"',
+                    "input": if_match,
+                }
+            ]
+        )
+    return version
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def request_hash(method: str, path: str, body: BaseModel) -> str:
+    """Fingerprint of a write: same method, path and (parsed, canonical) body -> same hash."""
+    canonical = json.dumps(
+        body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass
+class CaseWrites:
+    """Runs one case write for a route: headers, request hash, execute, answer and ETag."""
+
+    vigil: Vigil
+    request: Request
+    response: Response
+    idempotency_key: str | None
+    expected_version: int | None
+
+    def open(self, command: CaseCommand, actor: Actor) -> CaseWriteAnswer:
+        return self._run(None, command, command, actor)
+
+    def append(
+        self,
+        case_id: UUID,
+        command: CaseCommand,
+        actor: Actor,
+        *,
+        body: BaseModel | None = None,
+    ) -> CaseWriteAnswer:
+        """``body`` is what the client sent when it differs from the command (nested routes)."""
+        return self._run(case_id, command, body or command, actor)
+
+    def _run(
+        self, case_id: UUID | None, command: CaseCommand, body: BaseModel, actor: Actor
+    ) -> CaseWriteAnswer:
+        key = self.idempotency_key
+        result = self.vigil.cases.execute(
+            case_id,
+            command,
+            actor,
+            expected_version=None if case_id is None else self.expected_version,
+            idempotency_key=key,
+            request_hash=(
+                None
+                if key is None
+                else request_hash(self.request.method, self.request.url.path, body)
+            ),
+        )
+        note_for_log(self.request, case_id=str(result.state.id))
+        self.response.headers["ETag"] = f'"{result.state.version}"'
+        if case_id is None:
+            self.response.headers["Location"] = f"/api/v1/cases/{result.state.id}"
+        if result.replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        return write_answer(result)
+
+
+def write_answer(result: WriteResult) -> CaseWriteAnswer:
+    # Judged at the write's own recorded_at, not at the time of asking, so a retried write gets
+    # the same answer byte for byte.
+    evaluated_at = result.events[-1].recorded_at if result.events else result.state.opened_at
+    return CaseWriteAnswer(
+        case=case_read(result.state, evaluated_at),
+        events=[event_read(e) for e in result.events],
+    )
+
+
+async def case_writes(
+    vigil: VigilDep,
+    request: Request,
+    response: Response,
+    key: IdempotencyKey,
+    version: ExpectedVersion,
+) -> CaseWrites:
+    return CaseWrites(vigil, request, response, key, version)
+
+
+async def open_writes(
+    vigil: VigilDep, request: Request, response: Response, key: IdempotencyKey
+) -> CaseWrites:
+    # Opening has no version to match: If-Match is not read (and not documented) here.
+    return CaseWrites(vigil, request, response, key, None)
+
+
+Writes = Annotated[CaseWrites, Depends(case_writes)]
+OpenWrites = Annotated[CaseWrites, Depends(open_writes)]

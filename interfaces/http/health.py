@@ -1,0 +1,23 @@
+"""Liveness and store reachability, for load balancers and uptime checks (no auth)."""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import PersistenceError
+from fastapi import APIRouter
+from starlette.exceptions import HTTPException
+
+from interfaces.http.dependencies import VigilDep
+from interfaces.http.problems import error_responses
+from interfaces.http.schemas import HealthAnswer
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", responses=error_responses(503))
+def health(vigil: VigilDep) -> HealthAnswer:
+    """Say whether the API is up and its store answers."""
+    try:
+        vigil.ledger.recorder.max_notification_id()
+    except PersistenceError as exc:
+        raise HTTPException(503, "the event store does not answer") from exc
+    return HealthAnswer(status="ok")

@@ -1,0 +1,289 @@
+"""Problem details (RFC 9457) for every error the API answers, mapped in this one module.
+
+Each kind of failure has a stable ``type`` URI that clients can branch on; ``errors``
+names the fields at fault (body fields by their dotted path, headers by their name,
+query and path parameters by their name). A refused command has written nothing: the
+domain refuses before the append, and the append is atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from application.cases import Contention
+from domain.errors import (
+    CaseNotFound,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidCommand,
+    ItemNotFound,
+    NotPermitted,
+    RuleViolation,
+    VersionConflict,
+)
+
+PROBLEM_BASE = "https://vigil.invalid/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://vigil.invalid/problems/rule-violation",
+                    "title": "Not allowed in the case's current state",
+                    "status": 409,
+                    "detail": "the case is closed: it accepts only notes, corrections and "
+                    "reopening",
+                    "instance": "/api/v1/cases/0f8e3c1a-4d0b-4c55-9a39-0c6f3a9d2b11/flags",
+                }
+            ]
+        }
+    )
+
+    type: str = Field(description="URI naming the kind of problem; stable, branch on it.")
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, for people.")
+    instance: str | None = Field(default=None, description="The request path.")
+    errors: dict[str, str] | None = Field(
+        default=None, description="Field (dotted body path, header or parameter name) -> message."
+    )
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+class NotAuthenticated(Exception):
+    """No bearer token, or one that does not belong to a live user."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    body = Problem(
+        type=problem_type(slug) if slug != "about:blank" else slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=dict(errors) if errors else None,
+    )
+    return ProblemResponse(
+        body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+    )
+
+
+# Most specific class first: the first match along the exception's MRO wins.
+_DOMAIN: dict[type[DomainError], tuple[int, str]] = {
+    Contention: (503, "contention"),
+    IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    VersionConflict: (412, "version-conflict"),
+    CaseNotFound: (404, "case-not-found"),
+    ItemNotFound: (404, "item-not-found"),
+    NotPermitted: (403, "not-permitted"),
+    RuleViolation: (409, "rule-violation"),
+    InvalidCommand: (422, "invalid-input"),
+    DomainError: (422, "invalid-input"),
+}
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+_MESSAGE_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Pydantic/FastAPI error list -> {field path: message}, several messages joined."""
+    result: dict[str, str] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            # The loc holds a character offset, not a field: the whole body is at fault.
+            loc = []
+            reason = (error.get("ctx") or {}).get("error", "")
+            message = f"not valid JSON ({reason})" if reason else "not valid JSON"
+        for prefix in _MESSAGE_PREFIXES:
+            message = message.removeprefix(prefix)
+        key = ".".join(loc) or "body"
+        result[key] = f"{result[key]}; {message}" if key in result else message
+    return result
+
+
+def _validation_problem(request: Request, errors: dict[str, str]) -> ProblemResponse:
+    listed = "; ".join(f"{field}: {message}" for field, message in errors.items())
+    return problem_response(
+        422,
+        "invalid-input",
+        "Invalid input",
+        f"the request is invalid ({listed})" if listed else "the request is invalid",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _validation_problem(request, field_errors(exc.errors()))
+
+
+async def _pydantic_validation(request: Request, exc: Exception) -> Response:
+    # A command assembled in a route from a validated body and a path id.
+    assert isinstance(exc, ValidationError)
+    return _validation_problem(request, field_errors(exc.errors()))
+
+
+def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in _DOMAIN:
+            status, slug = _DOMAIN[cls]
+            break
+    else:  # pragma: no cover - DomainError itself is mapped
+        status, slug = 422, "invalid-input"
+    named_in_url = bool(exc.errors.keys() & request.path_params.keys())
+    if isinstance(exc, ItemNotFound) and exc.errors and not named_in_url:
+        # The missing thing was named in the body (e.g. corrects_event_id), not in the URL: the
+        # resource addressed exists and the input is at fault, as with an unknown assignee.
+        status, slug = 422, "unknown-reference"
+    return status, slug
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    status, slug = _domain_status(exc, request)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    errors = exc.errors
+    if isinstance(exc, IdempotencyKeyReused) and not errors:
+        errors = {"Idempotency-Key": "already used for a different request"}
+    return problem_response(
+        status,
+        slug,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        errors=errors,
+        headers=headers,
+    )
+
+
+async def _not_authenticated(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotAuthenticated)
+    return problem_response(
+        401,
+        "not-authenticated",
+        "Authentication required",
+        exc.detail,
+        instance=request.url.path,
+        headers={"WWW-Authenticate": 'Bearer realm="vigil"'},
+    )
+
+
+_HTTP_SLUGS = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "Request body too large"),
+    503: ("store-unavailable", "Service unavailable"),
+}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    # Starlette's own answers (unknown route, wrong method) and any HTTPException raised by a
+    # library, reshaped into problem details; their headers (e.g. Allow on 405) are kept.
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("about:blank", _phrase(exc.status_code)))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404:
+        detail = f"no resource at {request.url.path}"
+    return problem_response(
+        exc.status_code,
+        slug,
+        title,
+        detail,
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+def internal_error_response(request_id: str | None, instance: str | None) -> ProblemResponse:
+    """The answer to an unexpected failure: no internals, only how to find it in the logs."""
+    reference = f" (request id {request_id})" if request_id else ""
+    return problem_response(
+        500,
+        "internal-error",
+        "Internal server error",
+        f"the server failed to answer this request; it has been logged{reference}. "
+        "Nothing can be assumed written: read the case to check.",
+        instance=instance,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Normally the request-context middleware answers first (with the request id); this is the
+    # net for an app mounted without it.
+    log.error("unhandled_exception", exc_info=exc)
+    return internal_error_response(None, request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register every error mapping of the API."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ValidationError, _pydantic_validation)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for a route's error answers (media type fixed up in app.openapi)."""
+    descriptions = {
+        401: "No valid bearer token (WWW-Authenticate: Bearer).",
+        403: "The caller's role may not do this.",
+        404: "No such case (or no such decision, referral or escalation named in the URL).",
+        409: "Refused by a domain rule in the case's current state (e.g. the case is closed).",
+        412: "If-Match names a version the case has moved on from; nothing was written.",
+        413: "The body is larger than the configured limit.",
+        422: "Invalid input: a field, the JSON itself, a header (If-Match, Idempotency-Key), "
+        "an unknown reference in the body, or an Idempotency-Key reused with another body.",
+        503: "The write kept losing races with other writers, or the store is unreachable; "
+        "retry (Retry-After).",
+    }
+    return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}

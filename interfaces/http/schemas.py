@@ -1,0 +1,308 @@
+"""What the API answers (``*Read``) and the bodies of the nested write routes.
+
+The case representation is the public view of ``CaseState``: derived lists are spelled
+out, internal bookkeeping (idempotency records) stays inside. Event representations are
+generated from the stored event classes, so a field added to an event shows up here
+and in the OpenAPI schema without a second edit; the storage envelope
+(``originator_id``/``originator_version``, idempotency key and request hash) is replaced
+by ``case_id`` and ``version``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from domain.case.commands import Command
+from domain.case.events import EVENT_TYPES, Agency, CaseEvent, Subject
+from domain.case.state import CaseState
+from domain.case.vocabulary import (
+    CaseSource,
+    CaseStatus,
+    Category,
+    Consent,
+    DecisionStatus,
+    EscalationLevel,
+    EscalationStatus,
+    ModerationAction,
+    ReferralStatus,
+    ReferralUpdateStatus,
+    ReviewOutcome,
+    RiskLevel,
+    Urgency,
+)
+from domain.shared import PersonalText, Rationale, Ref, Role, ShortPersonalText
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+# --- case ----------------------------------------------------------------------------------------
+
+
+class FlagsRead(Read):
+    count: int = Field(description="Flags raised on the case, the opening flag not included.")
+    by_category: dict[str, int] = Field(description="Category -> number of flags.")
+    last_raised_at: datetime | None = None
+
+
+class OutOfHoursDecisionRead(Read):
+    decision_id: UUID
+    status: DecisionStatus
+    decided_by: str
+    decided_at: datetime = Field(description="When the decision was taken (its occurred_at).")
+    review_due: datetime = Field(description="End of the next working day after the decision.")
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class ReferralRead(Read):
+    referral_id: UUID
+    agency: Agency
+    consent: Consent
+    lawful_basis: str | None = None
+    status: ReferralStatus
+    reference: str | None = Field(default=None, description="The agency's reference.")
+    made_by: str
+    made_at: datetime
+    acknowledged_at: datetime | None = None
+    outcome_received_at: datetime | None = None
+    last_followed_up_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+
+
+class EscalationRead(Read):
+    escalation_id: UUID
+    level: EscalationLevel
+    urgency: Urgency
+    status: EscalationStatus
+    raised_by: str
+    raised_at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class SanctionRead(Read):
+    event_id: UUID = Field(description="The moderation action that imposed it.")
+    action: ModerationAction
+    target_ref: str
+    imposed_at: datetime
+    expires_at: datetime | None = Field(
+        default=None, description="occurred_at + duration; none for a ban (until reinstated)."
+    )
+    active: bool = Field(description="In force at the case's evaluated_at.")
+
+
+class CorrectionRead(Read):
+    event_id: UUID = Field(description="The event that was corrected.")
+    corrected_by: list[UUID] = Field(description="The RecordCorrected events, in order.")
+
+
+class CaseRead(Read):
+    """A case as its events tell it, at one moment."""
+
+    id: UUID
+    version: int = Field(description="Number of events; the ETag and the If-Match value.")
+    status: CaseStatus
+    subject: Subject
+    source: CaseSource
+    category: Category
+    summary: str
+    risk_level: RiskLevel | None = None
+    channel: str | None = None
+    assignee: str | None = None
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None = None
+    reopened_at: datetime | None = None
+    first_action_at: datetime | None = None
+    last_action_at: datetime | None = None
+    time_to_first_action_seconds: float | None = Field(
+        default=None, description="From opening to the first action (by occurred_at)."
+    )
+    flags: FlagsRead
+    notes: int = Field(description="Number of notes.")
+    moderation_actions: int = Field(description="Number of moderation actions (see timeline).")
+    out_of_hours_decisions: list[OutOfHoursDecisionRead]
+    referrals: list[ReferralRead]
+    escalations: list[EscalationRead]
+    sanctions: list[SanctionRead] = Field(
+        description="Member sanctions that may be in force (lifted or long-expired ones are in "
+        "the timeline only); `active` is evaluated at evaluated_at."
+    )
+    pending_reviews: list[UUID] = Field(description="Out-of-hours decisions awaiting review.")
+    unacknowledged_escalations: list[UUID]
+    referrals_awaiting_acknowledgement: list[UUID]
+    corrections: list[CorrectionRead]
+    evaluated_at: datetime = Field(
+        description="The moment time-dependent fields (sanction `active`) were evaluated at: "
+        "as_of for a past state, the request time for a current read, the write's recorded_at "
+        "in a write answer (so a retried write answers the same)."
+    )
+
+
+def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
+    """The public view of a case state; sanctions judged at ``evaluated_at`` (event times only)."""
+    to_first = state.time_to_first_action()
+    return CaseRead(
+        id=state.id,
+        version=state.version,
+        status=state.status,
+        subject=state.subject,
+        source=state.source,
+        category=state.category,
+        summary=state.summary,
+        risk_level=state.risk_level,
+        channel=state.channel,
+        assignee=state.assignee,
+        opened_at=state.opened_at,
+        opened_by=state.opened_by,
+        closed_at=state.closed_at,
+        reopened_at=state.reopened_at,
+        first_action_at=state.first_action_at,
+        last_action_at=state.last_action_at,
+        time_to_first_action_seconds=None if to_first is None else to_first.total_seconds(),
+        flags=FlagsRead(
+            count=state.flag_count,
+            by_category=dict(state.flag_categories),
+            last_raised_at=state.last_flag_at,
+        ),
+        notes=state.notes,
+        moderation_actions=state.moderation_actions,
+        out_of_hours_decisions=[
+            OutOfHoursDecisionRead.model_validate(d) for d in state.decisions.values()
+        ],
+        referrals=[ReferralRead.model_validate(r) for r in state.referrals.values()],
+        escalations=[EscalationRead.model_validate(e) for e in state.escalations.values()],
+        sanctions=[
+            SanctionRead(
+                event_id=s.event_id,
+                action=s.action,
+                target_ref=s.target_ref,
+                imposed_at=s.imposed_at,
+                expires_at=s.expires_at,
+                active=s.is_active(evaluated_at),
+            )
+            for s in state.sanctions
+        ],
+        pending_reviews=[d.decision_id for d in state.pending_reviews()],
+        unacknowledged_escalations=[e.escalation_id for e in state.unacknowledged_escalations()],
+        referrals_awaiting_acknowledgement=[
+            r.referral_id for r in state.referrals_awaiting_acknowledgement()
+        ],
+        corrections=[
+            CorrectionRead(event_id=UUID(corrected), corrected_by=[UUID(x) for x in by])
+            for corrected, by in state.corrections.items()
+        ],
+        evaluated_at=evaluated_at,
+    )
+
+
+# --- events --------------------------------------------------------------------------------------
+
+_STORAGE_ONLY = {"originator_id", "originator_version", "idempotency_key", "request_hash"}
+
+
+class EventReadBase(Read):
+    """Every event: who, when (both clocks), which case and version, then its own fields."""
+
+    event_id: UUID
+    type: str = Field(description="The event's kind, e.g. FlagRaised.")
+    case_id: UUID
+    version: int = Field(description="The case version this event made.")
+    occurred_at: datetime = Field(description="When it happened (client-supplied, default now).")
+    recorded_at: datetime = Field(description="When Vigil wrote it (server clock).")
+    actor: str = Field(description="The authenticated user who recorded it.")
+    actor_role: Role
+
+
+def _event_read_model(event_type: type[CaseEvent]) -> type[EventReadBase]:
+    own = {
+        name: (info.annotation, info)
+        for name, info in event_type.model_fields.items()
+        if name not in _STORAGE_ONLY and name not in EventReadBase.model_fields
+    }
+    fields: dict[str, Any] = {
+        "type": (Literal[event_type.__name__], Field(description="The event's kind.")),
+        **own,
+    }
+    return create_model(
+        event_type.__name__ + "Read",
+        __base__=EventReadBase,
+        __doc__=(event_type.__doc__ or event_type.__name__).strip().splitlines()[0],
+        **fields,
+    )
+
+
+EVENT_READ_MODELS: dict[str, type[EventReadBase]] = {
+    name: _event_read_model(cls) for name, cls in EVENT_TYPES.items()
+}
+
+if TYPE_CHECKING:
+    EventRead = EventReadBase
+else:
+    EventRead = Annotated[
+        Union[tuple(EVENT_READ_MODELS.values())],  # noqa: UP007 - built from a tuple at runtime
+        Field(discriminator="type"),
+    ]
+
+
+def event_read(event: CaseEvent) -> EventReadBase:
+    data = event.model_dump(exclude=_STORAGE_ONLY)
+    name = type(event).__name__
+    return EVENT_READ_MODELS[name].model_validate(
+        {**data, "type": name, "case_id": event.originator_id, "version": event.originator_version}
+    )
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+class CaseWriteAnswer(Read):
+    """A write's answer: the case after the write and the events it appended."""
+
+    case: CaseRead
+    events: list[EventRead]
+
+
+class CaseAnswer(Read):
+    case: CaseRead
+
+
+class TimelineAnswer(Read):
+    case_id: UUID
+    events: list[EventRead] = Field(description="In version order.")
+
+
+class HealthAnswer(Read):
+    status: Literal["ok"]
+
+
+# --- bodies of nested routes (the id named in the URL is not repeated in the body) -------------
+
+
+class ReviewBody(Command):
+    outcome: ReviewOutcome
+    rationale: Rationale
+
+
+class ReferralUpdateBody(Command):
+    status: ReferralUpdateStatus
+    reference: Ref | None = Field(default=None, description="The agency's reference.")
+    note: PersonalText | None = None
+
+
+class AcknowledgementBody(Command):
+    note: PersonalText | None = None
+
+
+class ResolutionBody(Command):
+    outcome: ShortPersonalText
+    rationale: Rationale
