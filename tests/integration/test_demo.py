@@ -1,0 +1,175 @@
+"""The demo tells its story through the real services: every rule holds, whatever day it runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from application.bootstrap import Vigil, bootstrap
+from application.demo import DEMO_USERS, StoreNotEmpty, load_demo, store_is_empty
+from application.permissions import Permission, is_allowed
+from domain.case import events as e
+from domain.case.vocabulary import (
+    CaseSource,
+    CaseStatus,
+    Category,
+    Consent,
+    DecisionStatus,
+    EscalationStatus,
+    NoteKind,
+    ReferralStatus,
+)
+from domain.shared import Role
+from infrastructure.settings import Settings
+from tests.conftest import Clock
+
+# What each event asks of its actor's role, as the HTTP API would check it.
+PERMISSION_FOR: dict[type[e.CaseEvent], Permission] = {
+    e.CaseOpened: Permission.OPEN,
+    e.FlagRaised: Permission.FLAG,
+    e.RiskAssessed: Permission.ASSESS_RISK,
+    e.CaseAssigned: Permission.ASSIGN,
+    e.ModerationActionTaken: Permission.MODERATE,
+    e.OutOfHoursDecisionRecorded: Permission.OOH_DECIDE,
+    e.OutOfHoursDecisionReviewed: Permission.OOH_REVIEW,
+    e.ReferralMade: Permission.REFER,
+    e.ReferralUpdated: Permission.UPDATE_REFERRAL,
+    e.CaseEscalated: Permission.ESCALATE,
+    e.EscalationAcknowledged: Permission.ACKNOWLEDGE_ESCALATION,
+    e.EscalationResolved: Permission.RESOLVE_ESCALATION,
+    e.NoteAdded: Permission.NOTE,
+    e.RecordCorrected: Permission.CORRECT,
+    e.CaseClosed: Permission.CLOSE,
+    e.CaseReopened: Permission.REOPEN,
+}
+
+
+def timelines(vigil: Vigil, case_ids: list[UUID]) -> dict[UUID, list[e.CaseEvent]]:
+    return {case_id: vigil.cases.timeline(case_id) for case_id in case_ids}
+
+
+def test_the_demo_fills_an_empty_store_with_every_kind_of_record(vigil: Vigil) -> None:
+    assert store_is_empty(vigil)
+
+    loaded = load_demo(vigil, actor="cli")
+
+    assert [user for user, _ in loaded.tokens] == list(DEMO_USERS)
+    for user, token in loaded.tokens:
+        actor = vigil.identity.authenticate(token)
+        assert actor is not None
+        assert (actor.username, actor.role) == (user.username, user.role)
+    assert {u.role for u in DEMO_USERS} == set(Role)
+    assert Counter(u.role for u in DEMO_USERS)[Role.SAFEGUARDING_LEAD] >= 2
+
+    states = [vigil.cases.get(case_id) for case_id in loaded.case_ids]
+    assert {s.category for s in states} >= {
+        Category.SELF_HARM_RISK,
+        Category.HARASSMENT,
+        Category.HATE_INCIDENT,
+        Category.MEDICAL_MISINFORMATION,
+        Category.SPAM,
+        Category.ACCOUNT_ISSUE,
+    }
+    assert [s.status for s in states].count(CaseStatus.CLOSED) == 1
+    assert all(
+        s.flag_count >= 1 for s in states if s.source in (CaseSource.FLAG, CaseSource.AUTOMATED)
+    )
+
+    decisions = [d for s in states for d in s.decisions.values()]
+    assert loaded.out_of_hours
+    assert len(decisions) == 1
+    (decision,) = decisions
+    assert decision.status is DecisionStatus.RATIFIED
+    assert decision.reviewed_by not in (None, decision.decided_by)
+    assert vigil.calendar.is_out_of_hours(decision.decided_at)
+
+    referrals = [r for s in states for r in s.referrals.values()]
+    assert any(
+        r.consent is Consent.NOT_SOUGHT
+        and r.lawful_basis
+        and r.status is ReferralStatus.ACKNOWLEDGED
+        for r in referrals
+    )
+    escalations = [x for s in states for x in s.escalations.values()]
+    assert any(x.status is EscalationStatus.RESOLVED for x in escalations)
+
+    events = [
+        event for timeline in timelines(vigil, loaded.case_ids).values() for event in timeline
+    ]
+    assert {n.kind for n in events if isinstance(n, e.NoteAdded)} == set(NoteKind)
+    assert any(isinstance(x, e.RecordCorrected) for x in events)
+    assert all(
+        x.policy_ref
+        for x in events
+        if isinstance(x, e.ModerationActionTaken | e.OutOfHoursDecisionRecorded)
+    )
+
+
+def test_every_demo_event_is_back_dated_sensibly_and_allowed_for_its_actor(vigil: Vigil) -> None:
+    loaded = load_demo(vigil, actor="cli")
+
+    for timeline in timelines(vigil, loaded.case_ids).values():
+        opened = timeline[0].occurred_at
+        for event in timeline:
+            assert opened <= event.occurred_at <= event.recorded_at
+            assert is_allowed(event.actor_role, PERMISSION_FOR[type(event)]), (
+                f"{event.actor} ({event.actor_role}) may not record {type(event).__name__}"
+            )
+
+
+def test_the_demo_refuses_a_store_that_is_not_empty(vigil: Vigil) -> None:
+    vigil.identity.register("someone.real", Role.COORDINATOR, actor="cli")
+    before = vigil.ledger.recorder.max_notification_id()
+
+    with pytest.raises(StoreNotEmpty):
+        load_demo(vigil, actor="cli")
+
+    assert vigil.ledger.recorder.max_notification_id() == before
+
+
+# Server clocks (UTC) and calendars the demo must cope with.
+SATURDAY_AFTERNOON = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+MONDAY_BEFORE_OPENING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+AFTER_CHRISTMAS = datetime(2026, 12, 28, 12, 0, tzinfo=UTC)  # bank holiday Monday (Boxing Day)
+CLOCKS_CHANGE = datetime(2027, 3, 29, 10, 30, tzinfo=UTC)  # Monday after British Summer Time starts
+WEDNESDAY_EVENING = datetime(2026, 11, 18, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "hours", "expect_out_of_hours"),
+    [
+        (SATURDAY_AFTERNOON, "mon-fri 09:00-17:00", True),
+        (MONDAY_BEFORE_OPENING, "mon-fri 09:00-17:00", True),
+        (AFTER_CHRISTMAS, "mon-fri 09:00-17:00", True),
+        (CLOCKS_CHANGE, "mon-fri 09:00-17:00", True),
+        (WEDNESDAY_EVENING, "mon-sun 08:00-00:00", True),
+        (WEDNESDAY_EVENING, "always", False),
+        (WEDNESDAY_EVENING, "", False),
+    ],
+)
+def test_the_demo_loads_whatever_the_day_and_calendar(
+    tmp_path: Path, now: datetime, hours: str, expect_out_of_hours: bool
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'vigil.db'}",
+        operating_hours=hours,
+    )
+    vigil = bootstrap(settings, clock=Clock(now))
+    try:
+        loaded = load_demo(vigil, actor="cli")
+
+        assert loaded.out_of_hours is expect_out_of_hours
+        for case_id in loaded.case_ids:
+            for event in vigil.cases.timeline(case_id):
+                assert event.occurred_at <= now
+                if isinstance(event, e.OutOfHoursDecisionRecorded):
+                    assert vigil.calendar.is_out_of_hours(event.occurred_at)
+                    assert now - event.occurred_at < timedelta(days=14)
+    finally:
+        vigil.close()
