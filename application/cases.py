@@ -50,6 +50,15 @@ class Basis(StrEnum):
     OCCURRED = "occurred"
 
 
+@dataclass(frozen=True)
+class CaseChanges:
+    """What changed in a case between two moments, on one basis."""
+
+    before: CaseState | None  # None: the case did not exist yet at ``from_``
+    after: CaseState
+    events: list[CaseEvent]  # recorded (or occurred) after ``from_`` and by ``to``, in order
+
+
 class Contention(DomainError):
     """A write kept losing races; the client may retry."""
 
@@ -61,6 +70,9 @@ class WriteResult:
     state: CaseState
     events: Sequence[CaseEvent]
     replayed: bool  # True when this answers a retried Idempotency-Key
+    # The log position (notification id) of the write's last event: a reader passing it as
+    # min_position sees the write in every view. A replay answers the original position.
+    position: int = 0
 
 
 class StateCache:
@@ -167,7 +179,7 @@ class CaseService:
             )
             events = decide(state, command, context)
             try:
-                self._ledger.save(*events)
+                recordings = self._ledger.save(*events)
             except IntegrityError:
                 if expected_version is not None:
                     raise VersionConflict("the case changed while this write was decided") from None
@@ -178,7 +190,8 @@ class CaseService:
             assert new_state is not None
             self._cache.put(new_state)
             self._maybe_snapshot(new_state)
-            return WriteResult(state=new_state, events=events, replayed=False)
+            position = max((r.notification.id for r in recordings), default=0)
+            return WriteResult(state=new_state, events=events, replayed=False, position=position)
         raise Contention(f"the write lost {self._retries} races in a row; try again")
 
     @staticmethod
@@ -214,7 +227,8 @@ class CaseService:
             else self.load(state.id, version=write.last_version)
         )
         assert then is not None
-        return WriteResult(state=then, events=events, replayed=True)
+        position = self._ledger.notification_id_of(state.id, write.last_version) or 0
+        return WriteResult(state=then, events=events, replayed=True, position=position)
 
     def _maybe_snapshot(self, state: CaseState) -> None:
         if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
@@ -298,3 +312,23 @@ class CaseService:
         if basis is Basis.RECORDED:
             return [e for e in events if e.recorded_at <= as_of]
         return [e for e in events if e.occurred_at <= as_of]
+
+    def changes(
+        self, case_id: UUID, from_: datetime, to: datetime, basis: Basis = Basis.RECORDED
+    ) -> CaseChanges:
+        """The events recorded (or occurred) in (from_, to], and the case as of both moments."""
+        if from_ > to:
+            raise InvalidCommand(
+                "from must not be later than to",
+                errors={"from": "must be at or before to", "to": "must be at or after from"},
+            )
+        by_to = self.timeline(case_id, as_of=to, basis=basis)
+        after = fold(None, by_to)
+        if after is None:
+            raise CaseNotFound("no such case at that time")
+
+        def when(event: CaseEvent) -> datetime:
+            return event.recorded_at if basis is Basis.RECORDED else event.occurred_at
+
+        before = fold(None, [e for e in by_to if when(e) <= from_])
+        return CaseChanges(before=before, after=after, events=[e for e in by_to if when(e) > from_])

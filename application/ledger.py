@@ -12,7 +12,10 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
+from psycopg import sql
 
 
 class Ledger(Application[UUID]):
@@ -24,6 +27,33 @@ class Ledger(Application[UUID]):
         if env is not None:
             _env.update(env)
         return Environment(name, _env)
+
+    def notification_id_of(self, aggregate_id: UUID, version: int) -> int | None:
+        """The log position (notification id) of one stored event, or None if there is none."""
+        recorder: Any = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            statement = sql.SQL(
+                "SELECT notification_id FROM {}.{} "
+                "WHERE originator_id = %s AND originator_version = %s"
+            ).format(
+                sql.Identifier(recorder.datastore.schema),
+                sql.Identifier(recorder.events_table_name),
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (aggregate_id, version))
+                row = cursor.fetchone()
+            return None if row is None else int(row["notification_id"])
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            # The SQLite recorder stores ids as hex and numbers the log by rowid.
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT rowid FROM {recorder.events_table_name} "  # noqa: S608 - a constant
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (aggregate_id.hex, version),
+                )
+                found = cursor.fetchone()
+            return None if found is None else int(found[0])
+        raise TypeError(f"no log positions on {type(recorder).__name__}")
 
     def events_of(
         self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None

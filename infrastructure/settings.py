@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     )
     closed_dates: list[date] = Field(default_factory=list, description="Extra closed dates.")
 
+    # Service-level targets for the work queues (DOMAIN.md "SLA defaults"). Changing one
+    # rebuilds the work-queue view, whose due times are fixed when events are folded.
+    sla_escalation_immediate_minutes: int = Field(default=30, ge=1)
+    sla_escalation_urgent_minutes: int = Field(default=240, ge=1)
+    sla_escalation_routine_working_days: int = Field(default=1, ge=1)
+    sla_referral_ack_working_days: int = Field(default=1, ge=1)
+    sla_referral_chase_working_days: int = Field(default=5, ge=1)
+
     max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     snapshot_interval: int = Field(default=50, ge=2, description="Snapshot a case every N events.")
@@ -57,6 +65,38 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     # The recorder retries a lock timeout 10 times, so N seconds here can mean ~11 N seconds.
     db_lock_timeout_seconds: int = Field(default=0, ge=0, description="0 = wait for the lock.")
+
+    # Read side: the projector that keeps the views up to date, and what readers may wait for.
+    projector_in_process: bool = Field(
+        default=True,
+        description="On PostgreSQL, run the projector inside `vigil serve` (false when a "
+        "separate `vigil project` worker runs). The embedded store always runs it in-process.",
+    )
+    projector_batch_size: int = Field(default=500, ge=1, le=100_000)
+    projector_poll_seconds: float = Field(
+        default=0.2, gt=0, le=60, description="SQLite: how often the projector polls the log."
+    )
+    projector_fallback_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        description="PostgreSQL: poll this often even when no NOTIFY arrives.",
+    )
+    projector_listen: bool = Field(
+        default=True, description="PostgreSQL: be woken by LISTEN/NOTIFY (false: poll only)."
+    )
+    read_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a read with ?min_position waits for the views (then 503).",
+    )
+    ready_max_lag_events: int = Field(
+        default=1000, ge=0, description="/ready fails while a view is more events behind."
+    )
+    ready_max_lag_seconds: float = Field(
+        default=30.0, ge=0, description="/ready fails while a view is longer behind."
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

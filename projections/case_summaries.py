@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -44,6 +44,9 @@ from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, 
 from domain.errors import InvalidCommand
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
 from projections.store import Row, ViewStore
+
+if TYPE_CHECKING:
+    from projections.worker import Projector
 
 TABLE = "case_summaries"
 MAX_LIMIT = 200
@@ -175,10 +178,10 @@ class CaseSummariesView(View):
             "flag_count INTEGER NOT NULL, "
             "position BIGINT NOT NULL)",
             # The listing order, and the common filters followed by it.
-            f"CREATE INDEX IF NOT EXISTS case_summaries_by_opened "
+            f"CREATE INDEX IF NOT EXISTS {store.index('case_summaries_by_opened')} "
             f"ON {table} (opened_at DESC, case_id DESC)",
             *(
-                f"CREATE INDEX IF NOT EXISTS case_summaries_by_{column} "
+                f"CREATE INDEX IF NOT EXISTS {store.index(f'case_summaries_by_{column}')} "
                 f"ON {table} ({column}, opened_at DESC, case_id DESC)"
                 for column in ("status", "assignee", "subject_ref", "category", "risk_level")
             ),
@@ -254,7 +257,11 @@ class CaseSummariesView(View):
 
 
 class CaseSummaries:
-    """The case list: kept up to date with ``catch_up()``, read with ``query()``."""
+    """The case list: kept up to date with ``catch_up()``, read with ``query()``.
+
+    Given the shared ``Projector`` (as the composition root does), catching up and rebuilding
+    go through it, so every view moves together; alone, it runs its own ``ViewRunner``.
+    """
 
     def __init__(
         self,
@@ -262,13 +269,23 @@ class CaseSummaries:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         state_cache_size: int = 1000,
+        projector: Projector | None = None,
     ) -> None:
-        self._view = CaseSummariesView(ledger, state_cache_size=state_cache_size)
+        self._projector = projector
+        if projector is not None:
+            view = projector.view(TABLE)
+            assert isinstance(view, CaseSummariesView)
+            self._view = view
+        else:
+            self._view = CaseSummariesView(ledger, state_cache_size=state_cache_size)
         self.runner = ViewRunner(ledger, self._view, batch_size=batch_size)
         self._store = self.runner.store
 
     def catch_up(self, max_events: int | None = None) -> int:
         """Apply every event recorded since the view's position; returns how many were read."""
+        if self._projector is not None:
+            # Every view moves together; the answer is this view's share.
+            return self._projector.catch_up_counts(max_events).get(TABLE, 0)
         return self.runner.catch_up(max_events)
 
     def position(self) -> int:
@@ -276,7 +293,10 @@ class CaseSummaries:
         return self.runner.position()
 
     def rebuild(self) -> int:
-        """Drop the view and rebuild it from the start of the log."""
+        """Rebuild the view from the start of the log (aside, then swapped in, with a projector;
+        in place without one)."""
+        if self._projector is not None:
+            return self._projector.rebuild([TABLE])
         return self.runner.rebuild()
 
     def query(

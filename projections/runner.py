@@ -56,12 +56,26 @@ Statement = tuple[str, Params]
 
 
 class View(ABC):
-    """A read model: its own tables, and how a batch of events changes them."""
+    """A read model: its own tables, and how a batch of events changes them.
+
+    Name every table with ``store.table(name)`` and every index with ``store.index(name)``,
+    in all four methods: the runtime rebuilds a view aside by handing it a store whose names
+    carry a suffix (``projections.worker``), then renames the tables over the live ones. The
+    shared ``Projector`` (``projections.worker``) runs every view; ``ViewRunner`` runs one.
+    """
 
     name: ClassVar[str]
     """Names the view's tracking row; also the usual prefix of its tables."""
     version: ClassVar[int]
     """Bump when the tables or the fold change: a view stored at another version is rebuilt."""
+
+    def stored_version(self) -> int:
+        """The version kept with the view's tracking row; a view stored at another is rebuilt.
+
+        A view whose fold depends on configuration (the work queues on the service calendar
+        and SLA targets) folds a fingerprint of it in, so changing it rebuilds the view.
+        """
+        return self.version
 
     @abstractmethod
     def create_statements(self, store: ViewStore) -> list[str]:
@@ -85,6 +99,74 @@ class View(ABC):
 
 class _Raced(Exception):
     """Another runner moved the position first; roll back and read again."""
+
+
+def ensure_tracking_table(tx: Tx, store: ViewStore) -> None:
+    tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {store.table(TRACKING_TABLE)} ("
+        "view_name TEXT PRIMARY KEY, "
+        "view_version INTEGER NOT NULL, "
+        "notification_id BIGINT NOT NULL)"
+    )
+
+
+def setup_view(store: ViewStore, view: View) -> None:
+    """In one transaction: the tracking table and the view's row and tables, created if absent;
+    a view stored at another version is dropped and made again (empty, at position 0)."""
+    tracking = store.table(TRACKING_TABLE)
+    with store.transaction(commit=True) as tx:
+        store.setup_lock(tx)
+        ensure_tracking_table(tx, store)
+        tx.execute(
+            f"INSERT INTO {tracking} (view_name, view_version, notification_id) "
+            "VALUES (%(name)s, %(version)s, 0) ON CONFLICT (view_name) DO NOTHING",
+            {"name": view.name, "version": view.stored_version()},
+        )
+        row = tx.fetchone(
+            f"SELECT view_version FROM {tracking} WHERE view_name = %(name)s",
+            {"name": view.name},
+        )
+        assert row is not None
+        if row["view_version"] != view.stored_version():
+            logger.info(
+                "view_version_changed",
+                view=view.name,
+                stored=row["view_version"],
+                current=view.stored_version(),
+            )
+            reset_view(tx, store, view, tracking=tracking, tracking_name=view.name)
+        for statement in view.create_statements(store):
+            tx.execute(statement)
+
+
+def reset_view(tx: Tx, store: ViewStore, view: View, *, tracking: str, tracking_name: str) -> None:
+    """Drop and recreate the view's tables in ``store``; its tracking row (``tracking_name`` in
+    the table ``tracking``, as quoted SQL) back to 0."""
+    for statement in view.drop_statements(store):
+        tx.execute(statement)
+    for statement in view.create_statements(store):
+        tx.execute(statement)
+    tx.execute(
+        f"UPDATE {tracking} SET notification_id = 0, "
+        "view_version = %(version)s WHERE view_name = %(name)s",
+        {"name": tracking_name, "version": view.stored_version()},
+    )
+    view.reset()
+
+
+def run_statements(tx: Tx, statements: Sequence[Statement]) -> None:
+    """Run statements in order; consecutive runs of the same SQL go as one ``executemany``."""
+    i = 0
+    while i < len(statements):
+        sql = statements[i][0]
+        j = i + 1
+        while j < len(statements) and statements[j][0] == sql:
+            j += 1
+        if j - i == 1:
+            tx.execute(sql, statements[i][1])
+        else:
+            tx.executemany(sql, [params for _, params in statements[i:j]])
+        i = j
 
 
 class ViewRunner(TrackingRecorder):
@@ -120,46 +202,13 @@ class ViewRunner(TrackingRecorder):
 
     def setup(self) -> None:
         """Create the tracking table and the view's tables if absent; rebuild a stale version."""
-        with self._lock, self._store.transaction(commit=True) as tx:
-            self._store.setup_lock(tx)
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._tracking} ("
-                "view_name TEXT PRIMARY KEY, "
-                "view_version INTEGER NOT NULL, "
-                "notification_id BIGINT NOT NULL)"
-            )
-            tx.execute(
-                f"INSERT INTO {self._tracking} (view_name, view_version, notification_id) "
-                "VALUES (%(name)s, %(version)s, 0) ON CONFLICT (view_name) DO NOTHING",
-                {"name": self._view.name, "version": self._view.version},
-            )
-            row = tx.fetchone(
-                f"SELECT view_version FROM {self._tracking} WHERE view_name = %(name)s",
-                {"name": self._view.name},
-            )
-            assert row is not None
-            if row["view_version"] != self._view.version:
-                logger.info(
-                    "view_version_changed",
-                    view=self._view.name,
-                    stored=row["view_version"],
-                    current=self._view.version,
-                )
-                self._reset(tx)
-            for statement in self._view.create_statements(self._store):
-                tx.execute(statement)
+        with self._lock:
+            setup_view(self._store, self._view)
 
     def _reset(self, tx: Tx) -> None:
-        for statement in self._view.drop_statements(self._store):
-            tx.execute(statement)
-        for statement in self._view.create_statements(self._store):
-            tx.execute(statement)
-        tx.execute(
-            f"UPDATE {self._tracking} SET notification_id = 0, view_version = %(version)s "
-            "WHERE view_name = %(name)s",
-            {"name": self._view.name, "version": self._view.version},
+        reset_view(
+            tx, self._store, self._view, tracking=self._tracking, tracking_name=self._view.name
         )
-        self._view.reset()
 
     # --- following the log ----------------------------------------------------------------------
 
@@ -217,8 +266,7 @@ class ViewRunner(TrackingRecorder):
                     )
                     if moved is None:
                         raise _Raced
-                    for statement, params in statements:
-                        tx.execute(statement, params)
+                    run_statements(tx, statements)
             except _Raced:
                 logger.debug("view_position_moved", view=self._view.name, read_from=start)
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -33,18 +33,47 @@ class Tx(Protocol):
 
     def fetchone(self, statement: str, params: Params | None = None) -> Row | None: ...
 
+    def executemany(self, statement: str, params: Sequence[Params]) -> None: ...
+
 
 class ViewStore(ABC):
-    """The ledger's database, seen by a view."""
+    """The ledger's database, seen by a view.
+
+    A store may carry a ``suffix``: every table and index name a view asks for (``table()``,
+    ``index()``) then ends with it. That is how a view is rebuilt aside: the runtime hands the
+    view a store with the suffix ``__rebuild``, the view fills tables of that name, and the
+    runtime renames them over the live ones in one transaction (``promote``). So a view must
+    name its tables and indexes through ``table()``/``index()``, never spell them out.
+    """
 
     dialect: Literal["sqlite", "postgresql"]
     # Column types that differ between the dialects.
     uuid_type: str
     time_type: str
 
+    def __init__(self, suffix: str = "") -> None:
+        self.suffix = suffix
+        # Every table name a view asked for (without the suffix): what to rename on promotion.
+        self.tables_seen: set[str] = set()
+
     @abstractmethod
     def table(self, name: str) -> str:
         """The table's name as it must appear in SQL (quoted, schema-qualified on PostgreSQL)."""
+
+    def index(self, name: str) -> str:
+        """An index's name as it must appear in ``CREATE INDEX`` (quoted, never qualified)."""
+        return quote(name + self.suffix)
+
+    @abstractmethod
+    def with_suffix(self, suffix: str) -> ViewStore:
+        """The same database, naming tables and indexes with ``suffix`` appended."""
+
+    @abstractmethod
+    def promote(self, tx: Tx, names: Iterable[str]) -> None:
+        """Rename this (suffixed) store's tables ``names`` to their live names, with their
+        indexes. The live tables must have been dropped in ``tx`` first; the view's own
+        ``create_statements`` on the live store should then run, to recreate any index it
+        could not name with the suffix."""
 
     @abstractmethod
     @contextmanager
@@ -89,17 +118,37 @@ class _SQLiteTx:
         rows = self.fetchall(statement, params)
         return rows[0] if rows else None
 
+    def executemany(self, statement: str, params: Sequence[Params]) -> None:
+        self._cursor.executemany(_PARAM.sub(r":\1", statement), params)
+
 
 class SQLiteViewStore(ViewStore):
     dialect = "sqlite"
     uuid_type = "TEXT"
     time_type = "TEXT"  # ISO 8601 in UTC, fixed width, so text order is time order
 
-    def __init__(self, datastore: SQLiteDatastore) -> None:
+    def __init__(self, datastore: SQLiteDatastore, suffix: str = "") -> None:
+        super().__init__(suffix)
         self._datastore = datastore
 
     def table(self, name: str) -> str:
-        return quote(name)
+        self.tables_seen.add(name)
+        return quote(name + self.suffix)
+
+    def with_suffix(self, suffix: str) -> SQLiteViewStore:
+        return SQLiteViewStore(self._datastore, suffix)
+
+    def promote(self, tx: Tx, names: Iterable[str]) -> None:
+        for name in sorted(names):
+            # SQLite cannot rename an index: drop the suffixed ones; create_statements on the
+            # live store builds them again under their live names.
+            for row in tx.fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %(table)s "
+                "AND sql IS NOT NULL",
+                {"table": name + self.suffix},
+            ):
+                tx.execute(f"DROP INDEX IF EXISTS {quote(row['name'])}")
+            tx.execute(f"ALTER TABLE {quote(name + self.suffix)} RENAME TO {quote(name)}")
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Tx]:
@@ -139,6 +188,9 @@ class _PostgresTx:
         row = self._cursor.fetchone()
         return None if row is None else dict(row)
 
+    def executemany(self, statement: str, params: Sequence[Params]) -> None:
+        self._cursor.executemany(statement, params)
+
 
 # pg_advisory_xact_lock key for view set-up (any constant; "vigilviw" in ASCII).
 _SETUP_LOCK_KEY = 0x76696769_6C766977
@@ -149,12 +201,54 @@ class PostgresViewStore(ViewStore):
     uuid_type = "uuid"
     time_type = "timestamptz"
 
-    def __init__(self, datastore: PostgresDatastore) -> None:
+    def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:
+        super().__init__(suffix)
         self._datastore = datastore
         self._schema = datastore.schema
 
     def table(self, name: str) -> str:
-        return f"{quote(self._schema)}.{quote(name)}"
+        self.tables_seen.add(name)
+        return f"{quote(self._schema)}.{quote(name + self.suffix)}"
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """The pool's own connection parameters, for a connection kept out of the pool."""
+        kwargs = self._datastore.pool.kwargs
+        if not isinstance(kwargs, dict):  # the pool's kwargs may be a callable (not here)
+            raise TypeError("the PostgreSQL pool's connection parameters are not a dict")
+        return {k: v for k, v in kwargs.items() if k != "row_factory"}
+
+    def with_suffix(self, suffix: str) -> PostgresViewStore:
+        return PostgresViewStore(self._datastore, suffix)
+
+    def promote(self, tx: Tx, names: Iterable[str]) -> None:
+        schema = quote(self._schema)
+        for name in sorted(names):
+            tx.execute(f"ALTER TABLE {schema}.{quote(name + self.suffix)} RENAME TO {quote(name)}")
+            # Indexes (the primary key's too, which PostgreSQL named after the side table) and
+            # sequences keep their names through a table rename: give them their live names,
+            # or the next rebuild could not create them again.
+            related = tx.fetchall(
+                "SELECT c.relname AS name, c.relkind AS kind FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %(schema)s AND c.relkind IN ('i', 'S') "
+                "AND (c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = "
+                "(SELECT oid FROM pg_class WHERE relname = %(table)s "
+                "AND relnamespace = n.oid)) "
+                "OR c.oid IN (SELECT objid FROM pg_depend WHERE refobjid = "
+                "(SELECT oid FROM pg_class WHERE relname = %(table)s "
+                "AND relnamespace = n.oid) AND classid = 'pg_class'::regclass))",
+                {"schema": self._schema, "table": name},
+            )
+            for row in related:
+                if self.suffix not in row["name"]:
+                    continue
+                kind = "INDEX" if row["kind"] == "i" else "SEQUENCE"
+                live = row["name"].replace(self.suffix, "", 1)
+                tx.execute(f"ALTER {kind} {schema}.{quote(row['name'])} RENAME TO {quote(live)}")
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Tx]:
@@ -184,3 +278,10 @@ def view_store_for(recorder: ApplicationRecorder) -> ViewStore:
     if isinstance(recorder, PostgresApplicationRecorder):
         return PostgresViewStore(recorder.datastore)
     raise TypeError(f"views are not supported on {type(recorder).__name__}")
+
+
+def listen_connection_kwargs(store: ViewStore) -> dict[str, Any] | None:
+    """Connection parameters for a dedicated LISTEN connection (None: not PostgreSQL)."""
+    if not isinstance(store, PostgresViewStore):
+        return None
+    return store.connection_kwargs()

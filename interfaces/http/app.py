@@ -16,7 +16,20 @@ from fastapi.routing import APIRoute
 
 from application.bootstrap import Vigil
 from application.permissions import ALLOWED_ROLES, Permission
-from interfaces.http import cases, escalations, health, moderation, out_of_hours, records, referrals
+from interfaces.http import (
+    actors,
+    cases,
+    escalations,
+    health,
+    moderation,
+    operations,
+    out_of_hours,
+    queues,
+    records,
+    referrals,
+    subjects,
+)
+from interfaces.http.changes import router as changes_router
 from interfaces.http.middleware import install_middleware
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 
@@ -26,7 +39,8 @@ DESCRIPTION = """\
 Vigil is the system of record for safeguarding and escalation decisions. Every write appends
 an immutable event; nothing is updated or deleted (mistakes are fixed by corrections).
 
-* **Auth**: `Authorization: Bearer <token>` on everything but `/health` and the docs.
+* **Auth**: `Authorization: Bearer <token>` on everything but `/health`, `/ready`, `/metrics`
+  and the docs (those carry no personal data; expose them only where Vigil listens).
   401 without a valid token; 403 when the role may not do it (each route lists the roles).
 * **Writes** answer 201 with `{"case": {...}, "events": [...]}` and `ETag: "<version>"`.
   `occurred_at` (RFC 3339 with offset, default now) may be back-dated to when the case opened,
@@ -35,6 +49,10 @@ an immutable event; nothing is updated or deleted (mistakes are fixed by correct
   written; a malformed value is 422.
 * **Idempotency-Key** on writes: a retry with the same key and body returns the first answer
   and appends nothing; the same key with another body is 422.
+* **Read-your-writes**: a write's answer carries `position` (also the `Vigil-Position` header),
+  its place in the event log. Lists, queues and histories are views that follow the log a
+  moment behind; pass `?min_position=<position>` to wait (up to 5 s) until they include the
+  write, else 503 `projection-lagging` with Retry-After.
 * **Errors** are problem details (RFC 9457, `application/problem+json`) with `type`, `title`,
   `status`, `detail` and, for field problems, `errors` (field -> message). A refused command
   writes nothing. An unknown id named in the URL is 404; one named in the body (an assignee,
@@ -49,6 +67,11 @@ TAGS = [
     {"name": "referrals", "description": "Referrals to agencies and their progress."},
     {"name": "escalations", "description": "Escalations, acknowledgements, resolutions."},
     {"name": "health", "description": "Liveness."},
+    {
+        "name": "operations",
+        "description": "Readiness (views within their lag bound) and Prometheus metrics; no "
+        "token needed and no personal data, like /health: expose them only where Vigil listens.",
+    },
 ]
 
 
@@ -62,18 +85,27 @@ def create_app(vigil: Vigil) -> FastAPI:
         # /docs and /openapi.json stay public: the contract is not a secret; the data is.
         docs_url="/docs",
         redoc_url=None,
+        # Runs the projector while serving (`vigil serve`), when it belongs in this process.
+        lifespan=operations.projector_lifespan(vigil),
     )
     app.state.vigil = vigil
     install_problem_handlers(app)
     install_middleware(app, max_body_bytes=vigil.settings.max_body_bytes)
+    # Added last, so outermost: it times every answer, 413s and 500s included.
+    operations.install_operations(app, vigil)
     routers = [
         health.router,
+        operations.router,
         cases.router,
+        changes_router,
         records.router,
         moderation.router,
         out_of_hours.router,
         referrals.router,
         escalations.router,
+        queues.router,
+        subjects.router,
+        actors.router,
     ]
     for router in routers:
         app.include_router(router)
@@ -108,8 +140,8 @@ def _openapi_builder(app: FastAPI, routers: list[APIRouter]) -> Callable[[], dic
             if isinstance(route, APIRoute)
             for method in route.methods or ()
         }
-        for path, operations in schema.get("paths", {}).items():
-            for method, operation in operations.items():
+        for path, path_item in schema.get("paths", {}).items():
+            for method, operation in path_item.items():
                 route = routes.get((path, method))
                 if route is not None:
                     _document_permissions(operation, route)

@@ -14,7 +14,15 @@ from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.shared import Actor
 from interfaces.http import examples
-from interfaces.http.dependencies import CaseId, OpenWrites, VigilDep, Writes, require
+from interfaces.http.dependencies import (
+    CaseId,
+    MinLogPosition,
+    MinPosition,
+    OpenWrites,
+    VigilDep,
+    Writes,
+    require,
+)
 from interfaces.http.docs import (
     APPEND_ERRORS,
     LIST_ERRORS,
@@ -79,6 +87,7 @@ class CaseList(BaseModel):
 def list_cases(
     vigil: VigilDep,
     actor: Annotated[Actor, Depends(require(Permission.READ))],
+    caught_up: MinPosition,
     status: Annotated[CaseStatus | None, Query()] = None,
     risk_level: Annotated[RiskLevel | None, Query()] = None,
     category: Annotated[Category | None, Query()] = None,
@@ -107,6 +116,7 @@ def read_case(
     case_id: CaseId,
     vigil: VigilDep,
     actor: Annotated[Actor, Depends(require(Permission.READ))],
+    logged: MinLogPosition,
     response: Response,
     as_of: AsOf = None,
     basis: BasisQuery = Basis.RECORDED,
@@ -123,6 +133,7 @@ def read_timeline(
     case_id: CaseId,
     vigil: VigilDep,
     actor: Annotated[Actor, Depends(require(Permission.READ))],
+    logged: MinLogPosition,
     response: Response,
     as_of: AsOf = None,
     basis: BasisQuery = Basis.RECORDED,

@@ -6,6 +6,7 @@ thread; anything that touches the store is a plain ``def`` (the store is synchro
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Path, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -110,6 +112,98 @@ async def idempotency_key(
 
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
+
+# --- read-your-writes ----------------------------------------------------------------------------
+
+POSITION_HEADER = "Vigil-Position"
+_WAIT_STEP_SECONDS = 0.05
+
+
+class ProjectionLagging(Exception):
+    """The views (or the log) did not reach a reader's min_position within the bound: 503."""
+
+    def __init__(self, wanted: int, reached: int, waited: float) -> None:
+        super().__init__(f"position {reached} reached, {wanted} wanted")
+        self.wanted = wanted
+        self.reached = reached
+        self.waited = waited
+
+
+_MIN_POSITION_DESCRIPTION = (
+    "Read-your-writes: the `position` of a write's answer. The read waits (up to "
+    "VIGIL_READ_WAIT_SECONDS, 5 s by default) until {what} that position, then answers; if "
+    "{short} not, 503 `projection-lagging` with Retry-After."
+)
+
+
+async def _wait_until(
+    position: Callable[[], int], wanted: int, timeout: float, wake: Callable[[], None]
+) -> None:
+    # Async and polling, so a waiting read holds no worker thread while it waits.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    wake()
+    while True:
+        reached = await run_in_threadpool(position)
+        if reached >= wanted:
+            return
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise ProjectionLagging(wanted, reached, timeout)
+        await asyncio.sleep(min(_WAIT_STEP_SECONDS, remaining))
+
+
+async def wait_for_views(
+    vigil: VigilDep,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description=_MIN_POSITION_DESCRIPTION.format(
+                what="every view has applied", short="they have"
+            ),
+            examples=[42],
+        ),
+    ] = None,
+) -> int | None:
+    """For reads answered from views (lists, queues, histories)."""
+    if min_position is None:
+        return None
+    projector = vigil.projector
+    await _wait_until(
+        lambda: projector.position(), min_position, vigil.settings.read_wait_seconds, projector.wake
+    )
+    return min_position
+
+
+async def wait_for_log(
+    vigil: VigilDep,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description=_MIN_POSITION_DESCRIPTION.format(
+                what="the event log holds", short="it does"
+            ),
+            examples=[42],
+        ),
+    ] = None,
+) -> int | None:
+    """For reads answered from the event log itself (a case, its timeline): those see every
+    committed write at once, so this only waits for positions not yet written."""
+    if min_position is None:
+        return None
+    await _wait_until(
+        vigil.projector.head, min_position, vigil.settings.read_wait_seconds, lambda: None
+    )
+    return min_position
+
+
+MinPosition = Annotated[int | None, Depends(wait_for_views)]
+"""A view-backed read's ``?min_position=N``: waits (bounded) until every view has applied N."""
+MinLogPosition = Annotated[int | None, Depends(wait_for_log)]
+"""A log-backed read's ``?min_position=N``: waits (bounded) until the log holds N."""
+
 _IF_MATCH = re.compile(r'^(?:W/)?(?:"(\d{1,12})"|(\d{1,12}))$')
 
 
@@ -200,6 +294,7 @@ class CaseWrites:
             self.response.headers["Location"] = f"/api/v1/cases/{result.state.id}"
         if result.replayed:
             self.response.headers["Idempotent-Replayed"] = "true"
+        self.response.headers[POSITION_HEADER] = str(result.position)
         return write_answer(result)
 
 
@@ -210,6 +305,7 @@ def write_answer(result: WriteResult) -> CaseWriteAnswer:
     return CaseWriteAnswer(
         case=case_read(result.state, evaluated_at),
         events=[event_read(e) for e in result.events],
+        position=result.position,
     )
 
 

@@ -270,6 +270,11 @@ class CaseWriteAnswer(Read):
 
     case: CaseRead
     events: list[EventRead]
+    position: int = Field(
+        description="The log position (notification id) of the write's last event. Pass it as "
+        "`?min_position=` to a read to see this write in lists, queues and histories "
+        "(read-your-writes); a retried write answers the original position."
+    )
 
 
 class CaseAnswer(Read):

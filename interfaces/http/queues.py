@@ -1,0 +1,103 @@
+"""Work queues: what is open, what is due, and what is overdue right now (or at ``as_of``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from application.permissions import Permission
+from domain.shared import Actor
+from interfaces.http.dependencies import MinPosition, VigilDep, require
+from interfaces.http.docs import LIST_ERRORS
+from interfaces.http.problems import error_responses
+from interfaces.http.read_models import WorkQueuesDep
+from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
+from projections.work_queues import (
+    DEFAULT_IDLE_DAYS,
+    MAX_IDLE_DAYS,
+    QueueCount,
+    QueueItem,
+    parse_queue,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["queues"])
+
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Judge overdue (and idleness) at this moment (RFC 3339 with offset) instead "
+        "of now. The queue's contents are today's; as_of does not replay the past.",
+        examples=["2026-11-17T10:00:00+00:00"],
+    ),
+]
+IdleDays = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_IDLE_DAYS,
+        description="no_recent_action: a case is idle after this many days without action.",
+    ),
+]
+Assignee = Annotated[
+    str | None,
+    Query(max_length=63, description="Only items on cases assigned to this username."),
+]
+
+
+class QueueList(BaseModel):
+    """Every work queue with its size; ``next_cursor`` is always null (the list is short)."""
+
+    items: list[QueueCount]
+    next_cursor: str | None = None
+    as_of: datetime = Field(description="The moment overdue was judged at.")
+
+
+class QueuePage(BaseModel):
+    """A page of one queue in due order; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[QueueItem]
+    next_cursor: str | None
+    as_of: datetime = Field(description="The moment overdue was judged at.")
+
+
+@router.get("/queues", responses=error_responses(*LIST_ERRORS))
+def list_queues(
+    vigil: VigilDep,
+    queues: WorkQueuesDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    caught_up: MinPosition,
+    as_of: AsOf = None,
+    idle_days: IdleDays = DEFAULT_IDLE_DAYS,
+    assignee: Assignee = None,
+) -> QueueList:
+    """List the work queues with how many items each holds and how many are overdue."""
+    at = as_of if as_of is not None else vigil.clock()
+    queues.catch_up()
+    counts = queues.counts(as_of=at, idle_days=idle_days, assignee=assignee)
+    return QueueList(items=counts, as_of=at)
+
+
+@router.get("/queues/{name}", responses=error_responses(401, 403, 404, 422))
+def read_queue(
+    name: Annotated[str, Path(description="The queue, e.g. unacknowledged_escalations.")],
+    vigil: VigilDep,
+    queues: WorkQueuesDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    caught_up: MinPosition,
+    as_of: AsOf = None,
+    idle_days: IdleDays = DEFAULT_IDLE_DAYS,
+    assignee: Assignee = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> QueuePage:
+    """List one queue's items, soonest due first, each marked overdue or not (404: no queue)."""
+    queue = parse_queue(name)
+    at = as_of if as_of is not None else vigil.clock()
+    queues.catch_up()
+    items, next_cursor = queues.items(
+        queue, as_of=at, idle_days=idle_days, assignee=assignee, limit=limit, cursor=cursor
+    )
+    return QueuePage(items=items, next_cursor=next_cursor, as_of=at)

@@ -1,0 +1,67 @@
+"""Subject history: every case about one member, piece of content or helpline contact."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
+
+from application.permissions import ALLOWED_ROLES, Permission
+from domain.case.vocabulary import SubjectKind
+from domain.shared import Actor
+from interfaces.http.dependencies import MinPosition, require
+from interfaces.http.docs import LIST_ERRORS
+from interfaces.http.problems import error_responses
+from interfaces.http.read_models import SubjectHistoryDep
+from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
+from projections.subject_history import SubjectCase
+
+router = APIRouter(prefix="/api/v1", tags=["subjects"])
+
+
+class SubjectCaseList(BaseModel):
+    """A page of a subject's cases, newest first; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[SubjectCase]
+    next_cursor: str | None
+
+
+def _read_permission_doc() -> dict[str, Any]:
+    # The app documents permissions by matching OpenAPI paths to routes; this route's path has a
+    # converter ({ref:path}) that the OpenAPI path lacks, so it says so itself, the same way.
+    roles = sorted(role.value for role in ALLOWED_ROLES[Permission.READ])
+    return {"x-permission": [Permission.READ.value], "x-allowed-roles": roles}
+
+
+_SUMMARY = "List every case about a subject, newest first (an unknown subject has no cases)."
+
+
+@router.get(
+    "/subjects/{ref:path}/cases",
+    responses=error_responses(*LIST_ERRORS),
+    description=f"{_SUMMARY}\n\nPermission: `{Permission.READ.value}` "
+    f"(roles: {', '.join(_read_permission_doc()['x-allowed-roles'])}).",
+    openapi_extra=_read_permission_doc(),
+)
+def list_subject_cases(
+    ref: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=500,
+            description="The subject's ref (its id in the community or helpline system); "
+            "it may contain '/'.",
+        ),
+    ],
+    history: SubjectHistoryDep,
+    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    caught_up: MinPosition,
+    kind: Annotated[SubjectKind | None, Query(description="Only subjects of this kind.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> SubjectCaseList:
+    """List every case about a subject, newest first (an unknown subject has no cases)."""
+    history.catch_up()
+    items, next_cursor = history.cases(ref, kind=kind, limit=limit, cursor=cursor)
+    return SubjectCaseList(items=items, next_cursor=next_cursor)

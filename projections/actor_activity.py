@@ -1,0 +1,235 @@
+"""``actor_activity``: one row per event, "who did what, when" — what the shift logs read.
+
+Each row is the event's envelope only: its log position, the case (null for events of other
+aggregates, such as user management), the event type, the actor and their role, and both
+clocks. No payload, so no personal data: usernames of staff, ids, enums and times only.
+
+The view only ever appends: a batch becomes a few multi-row INSERT statements (not one per
+event), and nothing is folded or read back. It is listed per actor in log order (by position),
+optionally within a time range on either clock; the indexes lead with the actor so that a
+shift's worth of one person's activity is a short index range.
+"""
+
+# SQL here names only this module's own tables and columns (constants, quoted by the store);
+# every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from application.ledger import Ledger
+from domain.case.events import CaseEvent
+from domain.shared import Role
+from projections.access import ViewAccess
+from projections.case_summaries import InvalidQuery
+from projections.paging import (
+    DEFAULT_LIMIT,
+    check_limit,
+    chunks,
+    decode_cursor,
+    encode_cursor,
+    multi_row_insert,
+)
+from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
+from projections.store import ViewStore
+
+if TYPE_CHECKING:
+    from projections.worker import Projector
+
+TABLE = "actor_activity"
+
+
+class Basis(StrEnum):
+    """Which clock a time range is on: when it was recorded, or when it happened."""
+
+    RECORDED = "recorded"
+    OCCURRED = "occurred"
+
+
+class Activity(BaseModel):
+    """One thing an actor did: which event, on which case, when (both clocks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int = Field(description="The event's place in the log (notification id).")
+    case_id: UUID | None = Field(description="The case; null for events outside cases.")
+    version: int = Field(description="The version of the case (or other aggregate) it made.")
+    event_type: str = Field(examples=["CaseEscalated"])
+    actor: str
+    actor_role: Role | None = Field(description="Null for events that do not record a role.")
+    occurred_at: datetime = Field(description="When it happened (recorded_at if not given).")
+    recorded_at: datetime
+
+
+_COLUMNS = (*Activity.model_fields, "aggregate_id")
+_READ = ", ".join(Activity.model_fields)
+
+
+def activity_row(item: Positioned) -> dict[str, Any] | None:
+    """The envelope of one event, or None for an event without an actor."""
+    event = item.event
+    actor = getattr(event, "actor", None)
+    recorded_at = getattr(event, "recorded_at", None)
+    if not isinstance(actor, str) or not isinstance(recorded_at, datetime):
+        return None
+    role = getattr(event, "actor_role", None)
+    return {
+        "position": item.position,
+        "case_id": event.originator_id if isinstance(event, CaseEvent) else None,
+        "aggregate_id": event.originator_id,
+        "version": event.originator_version,
+        "event_type": type(event).__name__,
+        "actor": actor,
+        "actor_role": None if role is None else str(role),
+        "occurred_at": getattr(event, "occurred_at", None) or recorded_at,
+        "recorded_at": recorded_at,
+    }
+
+
+class ActorActivityView(View):
+    name = "actor_activity"
+    version = 1
+
+    def __init__(self, ledger: Ledger | None = None) -> None:
+        pass  # needs nothing from the ledger: each row is one event's envelope
+
+    # Table and index names go through these, so the runtime may place the view elsewhere.
+    def table(self, store: ViewStore) -> str:
+        return store.table(TABLE)
+
+    def index_name(self, store: ViewStore, suffix: str) -> str:
+        return store.index(f"{TABLE}_{suffix}")
+
+    def create_statements(self, store: ViewStore) -> list[str]:
+        table = self.table(store)
+        ts, uid = store.time_type, store.uuid_type
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "position BIGINT PRIMARY KEY, "
+            f"case_id {uid}, "
+            f"aggregate_id {uid} NOT NULL, "
+            "version INTEGER NOT NULL, "
+            "event_type TEXT NOT NULL, "
+            "actor TEXT NOT NULL, "
+            "actor_role TEXT, "
+            f"occurred_at {ts} NOT NULL, "
+            f"recorded_at {ts} NOT NULL)",
+            # One actor's activity in log order, or within a range on either clock.
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_actor')} "
+            f"ON {table} (actor, position)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_actor_recorded')} "
+            f"ON {table} (actor, recorded_at, position)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_actor_occurred')} "
+            f"ON {table} (actor, occurred_at, position)",
+        ]
+
+    def drop_statements(self, store: ViewStore) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.table(store)}"]
+
+    def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        rows = []
+        for item in batch:
+            row = activity_row(item)
+            if row is not None:
+                rows.append(self._encode(store, row))
+        table = self.table(store)
+        return [multi_row_insert(table, _COLUMNS, some) for some in chunks(rows, len(_COLUMNS))]
+
+    @staticmethod
+    def _encode(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **row,
+            "case_id": None if row["case_id"] is None else store.encode_uuid(row["case_id"]),
+            "aggregate_id": store.encode_uuid(row["aggregate_id"]),
+            "occurred_at": store.encode_time(row["occurred_at"]),
+            "recorded_at": store.encode_time(row["recorded_at"]),
+        }
+
+
+class ActorActivity(ViewAccess[ActorActivityView]):
+    """Who did what, when: kept up to date with ``catch_up()``, read with ``activity()``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        projector: Projector | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        super().__init__(
+            ledger,
+            ActorActivityView,
+            lambda: ActorActivityView(ledger),
+            projector=projector,
+            batch_size=batch_size,
+        )
+
+    def activity(
+        self,
+        actor: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        basis: Basis | str = Basis.RECORDED,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> tuple[list[Activity], str | None]:
+        """A page of the actor's events in log order, within ``[start, end)`` on the chosen
+        clock, and the next page's cursor (None on the last page)."""
+        check_limit(limit)
+        try:
+            clock = f"{Basis(basis).value}_at"
+        except ValueError:
+            raise InvalidQuery(
+                "basis must be recorded or occurred",
+                errors={"basis": "must be one of: recorded, occurred"},
+            ) from None
+        if start is not None and end is not None and end < start:
+            raise InvalidQuery("'to' must not be before 'from'", errors={"to": "before from"})
+        store = self.store
+        where = ["actor = %(actor)s"]
+        params: dict[str, Any] = {"actor": actor, "limit": limit + 1}
+        if start is not None:
+            where.append(f"{clock} >= %(start)s")
+            params["start"] = store.encode_time(start)
+        if end is not None:
+            where.append(f"{clock} < %(end)s")
+            params["end"] = store.encode_time(end)
+        tag = f"actor:{actor}"
+        if cursor is not None:
+            (after,) = decode_cursor(tag, cursor, (int,))
+            where.append("position > %(after)s")
+            params["after"] = after
+        statement = (
+            f"SELECT {_READ} FROM {self.view.table(store)} WHERE {' AND '.join(where)} "
+            "ORDER BY position LIMIT %(limit)s"
+        )
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        items = [self._activity(store, row) for row in rows[:limit]]
+        next_cursor = encode_cursor(tag, [items[-1].position]) if len(rows) > limit else None
+        return items, next_cursor
+
+    def all(self) -> list[Activity]:
+        """Every row in log order (for comparisons; not for requests)."""
+        store = self.store
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(f"SELECT {_READ} FROM {self.view.table(store)} ORDER BY position")
+        return [self._activity(store, row) for row in rows]
+
+    @staticmethod
+    def _activity(store: ViewStore, row: dict[str, Any]) -> Activity:
+        values = dict(row)
+        if row["case_id"] is not None:
+            values["case_id"] = store.decode_uuid(row["case_id"])
+        values["occurred_at"] = store.decode_time(row["occurred_at"])
+        values["recorded_at"] = store.decode_time(row["recorded_at"])
+        values["position"] = int(row["position"])
+        return Activity.model_validate(values)

@@ -1,0 +1,578 @@
+"""``work_queues``: open work items, each with the time it is due, for coordinators and leads.
+
+One row per open item per queue. Rows are a pure function of each case's state (folded with the
+domain's own ``evolve``, see ``projections.case_folds``): whenever a case has events in a batch,
+its rows are deleted and written again from its state after the batch. So an item leaves its
+queue exactly when the case's state says the work is done, and a rebuild gives the same rows.
+
+Queues and due times (all from event times, at fold time, never from the clock at replay):
+
+* ``out_of_hours_reviews``: out-of-hours decisions awaiting review; due at the decision's
+  ``review_due`` (the end of the next working day, fixed when it was recorded).
+* ``unacknowledged_escalations``: due at ``raised_at`` (its occurred_at) plus the
+  acknowledgement target for its urgency: immediate 30 min, urgent 4 h, routine 1 working day.
+* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made.
+* ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due 5 working
+  days after the later of the acknowledgement and the last follow-up (a follow-up restarts it).
+* ``high_risk_open``: open cases assessed high or critical; no due time; critical first, then
+  the longest without action (last action, or opening) first.
+* ``no_recent_action``: open cases whose last action (or opening, if none) is more than N days
+  before the moment asked about (N per request, default 7); due N days after that last action.
+
+Closing a case takes all its items out; reopening puts back whatever is still open. Working
+days follow the service calendar (``projections.sla``). Rows hold no personal data: ids, enums,
+usernames of staff and times only (no names, summaries, agency names or free text).
+"""
+
+# SQL here names only this module's own tables and columns (constants, quoted by the store);
+# every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from application.ledger import Ledger
+from domain.calendar import ServiceCalendar
+from domain.case.state import CaseState
+from domain.case.vocabulary import (
+    AgencyKind,
+    CaseStatus,
+    Category,
+    ReferralStatus,
+    RiskLevel,
+    Urgency,
+)
+from domain.errors import ItemNotFound
+from infrastructure.calendar import build_calendar
+from infrastructure.settings import Settings
+from projections.access import ViewAccess
+from projections.case_folds import CaseFolds, case_folds_for
+from projections.case_summaries import InvalidQuery
+from projections.paging import (
+    DEFAULT_LIMIT,
+    check_limit,
+    chunks,
+    decode_cursor,
+    encode_cursor,
+    multi_row_insert,
+)
+from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
+from projections.sla import DEFAULT_RULES, QueueRules
+from projections.store import Row, ViewStore
+
+if TYPE_CHECKING:
+    from projections.worker import Projector
+
+TABLE = "work_queue_items"
+DEFAULT_IDLE_DAYS = 7
+MAX_IDLE_DAYS = 3650
+
+
+class Queue(StrEnum):
+    OUT_OF_HOURS_REVIEWS = "out_of_hours_reviews"
+    UNACKNOWLEDGED_ESCALATIONS = "unacknowledged_escalations"
+    REFERRALS_AWAITING_ACKNOWLEDGEMENT = "referrals_awaiting_acknowledgement"
+    REFERRALS_AWAITING_FOLLOW_UP = "referrals_awaiting_follow_up"
+    HIGH_RISK_OPEN = "high_risk_open"
+    NO_RECENT_ACTION = "no_recent_action"
+
+
+QUEUE_DESCRIPTIONS: dict[Queue, str] = {
+    Queue.OUT_OF_HOURS_REVIEWS: "Out-of-hours decisions awaiting a safeguarding lead's review; "
+    "due at the end of the next working day after the decision.",
+    Queue.UNACKNOWLEDGED_ESCALATIONS: "Escalations not yet acknowledged; due 30 min (immediate), "
+    "4 h (urgent) or 1 working day (routine) after they were raised.",
+    Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT: "Referrals the agency has not acknowledged; due 1 "
+    "working day after the referral was made (then chase).",
+    Queue.REFERRALS_AWAITING_FOLLOW_UP: "Acknowledged referrals with no outcome yet; chase due 5 "
+    "working days after the acknowledgement or the last follow-up.",
+    Queue.HIGH_RISK_OPEN: "Open cases assessed high or critical risk; critical first, then the "
+    "longest without action. No due time.",
+    Queue.NO_RECENT_ACTION: "Open cases with no action for N days (idle_days, default 7); due N "
+    "days after the last action (or the opening, if none).",
+}
+
+
+class ItemKind(StrEnum):
+    OUT_OF_HOURS_DECISION = "out_of_hours_decision"
+    ESCALATION = "escalation"
+    REFERRAL = "referral"
+    CASE = "case"
+
+
+_RISK_RANK = {RiskLevel.CRITICAL: 0, RiskLevel.HIGH: 1}
+_CASE_QUEUES = (Queue.HIGH_RISK_OPEN, Queue.NO_RECENT_ACTION)
+
+
+class QueueItem(BaseModel):
+    """One piece of open work: what it is, on which case, when it is due, and whether it is late."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: Queue
+    case_id: UUID
+    item_id: UUID = Field(
+        description="The decision_id, escalation_id or referral_id; the case id for case queues."
+    )
+    kind: ItemKind
+    category: Category
+    risk_level: RiskLevel | None
+    assignee: str | None = Field(description="The case's assignee (a username), if any.")
+    urgency: Urgency | None = Field(description="For escalations: their urgency.")
+    agency_kind: AgencyKind | None = Field(description="For referrals: the kind of agency.")
+    since: datetime = Field(
+        description="When this item's clock started: the decision, escalation or referral; the "
+        "acknowledgement or last follow-up of a referral being chased; the case's last action "
+        "(or its opening) for the case queues."
+    )
+    due_at: datetime | None = Field(description="When the work is due (null: no due time).")
+    overdue: bool = Field(description="due_at is before the moment asked about (now or as_of).")
+
+
+class QueueCount(BaseModel):
+    """A queue's size now (or at ``as_of``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Queue
+    description: str
+    total: int
+    overdue: int | None = Field(description="Items past due (null: the queue has no due times).")
+
+
+_COLUMNS = (
+    "queue",
+    "item_id",
+    "case_id",
+    "kind",
+    "category",
+    "risk_level",
+    "risk_rank",
+    "assignee",
+    "urgency",
+    "agency_kind",
+    "since_at",
+    "due_at",
+    "position",
+)
+_READ_COLUMNS = ", ".join(c for c in _COLUMNS if c not in ("risk_rank", "position"))
+
+
+def default_calendar() -> ServiceCalendar:
+    """The calendar of the default settings (without reading the environment)."""
+    return build_calendar(Settings.model_construct())
+
+
+def queue_rows(
+    state: CaseState, calendar: ServiceCalendar, rules: QueueRules = DEFAULT_RULES
+) -> list[dict[str, Any]]:
+    """The queue rows of one case state (plain values; the store encodes ids and times)."""
+    if state.status is CaseStatus.CLOSED:
+        return []
+    base = {
+        "case_id": state.id,
+        "category": state.category.value,
+        "risk_level": None if state.risk_level is None else state.risk_level.value,
+        "risk_rank": None,
+        "assignee": state.assignee,
+        "urgency": None,
+        "agency_kind": None,
+    }
+    rows: list[dict[str, Any]] = []
+
+    def add(
+        queue: Queue,
+        item_id: UUID,
+        kind: ItemKind,
+        since: datetime,
+        due: datetime | None,
+        **extra: Any,
+    ) -> None:
+        rows.append(
+            {
+                **base,
+                "queue": queue.value,
+                "item_id": item_id,
+                "kind": kind.value,
+                "since_at": since,
+                "due_at": due,
+                **extra,
+            }
+        )
+
+    for decision in state.pending_reviews():
+        add(
+            Queue.OUT_OF_HOURS_REVIEWS,
+            decision.decision_id,
+            ItemKind.OUT_OF_HOURS_DECISION,
+            decision.decided_at,
+            decision.review_due,
+        )
+    for escalation in state.unacknowledged_escalations():
+        add(
+            Queue.UNACKNOWLEDGED_ESCALATIONS,
+            escalation.escalation_id,
+            ItemKind.ESCALATION,
+            escalation.raised_at,
+            rules.escalation_due(calendar, escalation.urgency, escalation.raised_at),
+            urgency=escalation.urgency.value,
+        )
+    for referral in state.referrals.values():
+        agency = {"agency_kind": referral.agency.kind.value}
+        if referral.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT:
+            add(
+                Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT,
+                referral.referral_id,
+                ItemKind.REFERRAL,
+                referral.made_at,
+                rules.referral_acknowledged.due(calendar, referral.made_at),
+                **agency,
+            )
+        elif referral.status is ReferralStatus.ACKNOWLEDGED:
+            since = max(
+                t
+                for t in (referral.acknowledged_at, referral.last_followed_up_at, referral.made_at)
+                if t is not None
+            )
+            add(
+                Queue.REFERRALS_AWAITING_FOLLOW_UP,
+                referral.referral_id,
+                ItemKind.REFERRAL,
+                since,
+                rules.referral_chase.due(calendar, since),
+                **agency,
+            )
+    last_activity = state.last_action_at or state.opened_at
+    if state.risk_level in _RISK_RANK:
+        add(
+            Queue.HIGH_RISK_OPEN,
+            state.id,
+            ItemKind.CASE,
+            last_activity,
+            None,
+            risk_rank=_RISK_RANK[state.risk_level],
+        )
+    add(Queue.NO_RECENT_ACTION, state.id, ItemKind.CASE, last_activity, None)
+    return rows
+
+
+class WorkQueuesView(View):
+    name = "work_queues"
+    version = 1
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        calendar: ServiceCalendar | None = None,
+        rules: QueueRules = DEFAULT_RULES,
+        folds: CaseFolds | None = None,
+        fingerprint: str = "",
+    ) -> None:
+        # The calendar and rules are part of the fold: a view built with others must be rebuilt,
+        # so a fingerprint of the settings behind them is part of the stored version.
+        self._calendar = calendar if calendar is not None else default_calendar()
+        self._rules = rules
+        self._folds = folds if folds is not None else case_folds_for(ledger)
+        self._fingerprint = fingerprint
+
+    def stored_version(self) -> int:
+        if not self._fingerprint:
+            return self.version
+        # Fits PostgreSQL's INTEGER: the schema version, then 6 digits of the fingerprint.
+        return self.version * 1_000_000 + zlib.crc32(self._fingerprint.encode()) % 1_000_000
+
+    # Table and index names go through these, so the runtime may place the view elsewhere.
+    def table(self, store: ViewStore) -> str:
+        return store.table(TABLE)
+
+    def index_name(self, store: ViewStore, suffix: str) -> str:
+        return store.index(f"{TABLE}_{suffix}")
+
+    def create_statements(self, store: ViewStore) -> list[str]:
+        table = self.table(store)
+        ts, uid = store.time_type, store.uuid_type
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "queue TEXT NOT NULL, "
+            f"item_id {uid} NOT NULL, "
+            f"case_id {uid} NOT NULL, "
+            "kind TEXT NOT NULL, "
+            "category TEXT NOT NULL, "
+            "risk_level TEXT, "
+            "risk_rank INTEGER, "
+            "assignee TEXT, "
+            "urgency TEXT, "
+            "agency_kind TEXT, "
+            f"since_at {ts} NOT NULL, "
+            f"due_at {ts}, "
+            "position BIGINT NOT NULL, "
+            "PRIMARY KEY (queue, item_id))",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_due')} "
+            f"ON {table} (queue, due_at, item_id)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_since')} "
+            f"ON {table} (queue, since_at, item_id)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_risk')} "
+            f"ON {table} (queue, risk_rank, since_at, item_id)",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_case')} ON {table} (case_id)",
+        ]
+
+    def drop_statements(self, store: ViewStore) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {self.table(store)}"]
+
+    def reset(self) -> None:
+        self._folds.forget()
+
+    def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        folded = self._folds.fold_batch(batch)
+        if not folded:
+            return []
+        table = self.table(store)
+        statements: list[Statement] = []
+        case_ids = [store.encode_uuid(f.state.id) for f in folded]
+        for start in range(0, len(case_ids), 1000):
+            some = case_ids[start : start + 1000]
+            params = {f"c{n}": case_id for n, case_id in enumerate(some)}
+            placeholders = ", ".join(f"%({name})s" for name in params)
+            statements.append((f"DELETE FROM {table} WHERE case_id IN ({placeholders})", params))
+        rows = [
+            self._encode(store, row, f.position)
+            for f in folded
+            for row in queue_rows(f.state, self._calendar, self._rules)
+        ]
+        for some_rows in chunks(rows, len(_COLUMNS)):
+            statements.append(multi_row_insert(table, _COLUMNS, some_rows))
+        return statements
+
+    @staticmethod
+    def _encode(store: ViewStore, row: dict[str, Any], position: int) -> dict[str, Any]:
+        return {
+            **row,
+            "item_id": store.encode_uuid(row["item_id"]),
+            "case_id": store.encode_uuid(row["case_id"]),
+            "since_at": store.encode_time(row["since_at"]),
+            "due_at": store.encode_time(row["due_at"]),
+            "position": position,
+        }
+
+
+# Listing order of each queue: the columns of its keyset, and their types (for the cursor).
+_ORDER: dict[Queue, tuple[tuple[str, ...], tuple[type, ...]]] = {
+    **{
+        queue: (("due_at", "item_id"), (datetime, UUID))
+        for queue in (
+            Queue.OUT_OF_HOURS_REVIEWS,
+            Queue.UNACKNOWLEDGED_ESCALATIONS,
+            Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT,
+            Queue.REFERRALS_AWAITING_FOLLOW_UP,
+        )
+    },
+    Queue.HIGH_RISK_OPEN: (("risk_rank", "since_at", "item_id"), (int, datetime, UUID)),
+    Queue.NO_RECENT_ACTION: (("since_at", "item_id"), (datetime, UUID)),
+}
+
+
+class UnknownQueue(ItemNotFound):
+    """No queue of that name: HTTP 404 (the name is in the URL)."""
+
+    title = "No such queue"
+
+
+def parse_queue(name: str) -> Queue:
+    try:
+        return Queue(name)
+    except ValueError:
+        allowed = ", ".join(q.value for q in Queue)
+        raise UnknownQueue(
+            f"there is no queue named {name!r}; the queues are: {allowed}",
+            errors={"name": f"must be one of: {allowed}"},
+        ) from None
+
+
+class WorkQueues(ViewAccess[WorkQueuesView]):
+    """The work queues: kept up to date with ``catch_up()``, read with ``counts()``/``items()``.
+
+    With the shared ``projector`` its ``work_queues`` view is read (and the calendar and rules
+    are the ones that view was built with); alone, a view of its own is built with them.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        projector: Projector | None = None,
+        calendar: ServiceCalendar | None = None,
+        rules: QueueRules = DEFAULT_RULES,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        super().__init__(
+            ledger,
+            WorkQueuesView,
+            lambda: WorkQueuesView(ledger, calendar=calendar, rules=rules),
+            projector=projector,
+            batch_size=batch_size,
+        )
+
+    def counts(
+        self,
+        *,
+        as_of: datetime,
+        idle_days: int = DEFAULT_IDLE_DAYS,
+        assignee: str | None = None,
+    ) -> list[QueueCount]:
+        """Every queue with its total and how many items are overdue at ``as_of``."""
+        _check_idle_days(idle_days)
+        store = self.store
+        table = self.view.table(store)
+        params: dict[str, Any] = {
+            "as_of": store.encode_time(as_of),
+            "cutoff": store.encode_time(as_of - timedelta(days=idle_days)),
+            "idle": Queue.NO_RECENT_ACTION.value,
+            "assignee": assignee,
+        }
+        mine = " AND assignee = %(assignee)s" if assignee is not None else ""
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                "SELECT queue, COUNT(*) AS total, "
+                "SUM(CASE WHEN due_at < %(as_of)s THEN 1 ELSE 0 END) AS overdue "
+                f"FROM {table} WHERE queue <> %(idle)s{mine} GROUP BY queue",
+                params,
+            )
+            idle = tx.fetchone(
+                f"SELECT COUNT(*) AS total FROM {table} "
+                f"WHERE queue = %(idle)s AND since_at < %(cutoff)s{mine}",
+                params,
+            )
+        found = {row["queue"]: (int(row["total"]), int(row["overdue"] or 0)) for row in rows}
+        idle_total = int(idle["total"]) if idle is not None else 0
+        found[Queue.NO_RECENT_ACTION.value] = (idle_total, idle_total)
+        return [
+            QueueCount(
+                name=queue,
+                description=QUEUE_DESCRIPTIONS[queue],
+                total=found.get(queue.value, (0, 0))[0],
+                overdue=None
+                if queue is Queue.HIGH_RISK_OPEN
+                else found.get(queue.value, (0, 0))[1],
+            )
+            for queue in Queue
+        ]
+
+    def items(
+        self,
+        queue: Queue | str,
+        *,
+        as_of: datetime,
+        idle_days: int = DEFAULT_IDLE_DAYS,
+        assignee: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> tuple[list[QueueItem], str | None]:
+        """A page of one queue in due order, and the cursor of the next page (None at the end).
+        ``overdue`` (and, for no_recent_action, which cases are idle) is judged at ``as_of``."""
+        queue = parse_queue(queue) if not isinstance(queue, Queue) else queue
+        check_limit(limit)
+        _check_idle_days(idle_days)
+        store = self.store
+        order, types = _ORDER[queue]
+        where = ["queue = %(queue)s"]
+        params: dict[str, Any] = {"queue": queue.value, "limit": limit + 1}
+        if assignee is not None:
+            where.append("assignee = %(assignee)s")
+            params["assignee"] = assignee
+        if queue is Queue.NO_RECENT_ACTION:
+            where.append("since_at < %(cutoff)s")
+            params["cutoff"] = store.encode_time(as_of - timedelta(days=idle_days))
+        if cursor is not None:
+            key = decode_cursor(queue.value, cursor, types)
+            names = [f"k{n}" for n in range(len(key))]
+            for name, value, kind in zip(names, key, types, strict=True):
+                params[name] = _encode_key(store, value, kind)
+            where.append(f"({', '.join(order)}) > ({', '.join(f'%({name})s' for name in names)})")
+        statement = (
+            f"SELECT {_READ_COLUMNS}, risk_rank FROM {self.view.table(store)} "
+            f"WHERE {' AND '.join(where)} ORDER BY {', '.join(order)} LIMIT %(limit)s"
+        )
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        page = rows[:limit]
+        items = [self._item(store, row, as_of, idle_days) for row in page]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = encode_cursor(
+                queue.value,
+                [_decode_key(store, last[c], t) for c, t in zip(order, types, strict=True)],
+            )
+        return items, next_cursor
+
+    def all(self) -> list[Row]:
+        """Every row, decoded, in (queue, item id) order (for comparisons; not for requests)."""
+        store = self.store
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(f"SELECT {', '.join(_COLUMNS)} FROM {self.view.table(store)}")
+        decoded = [
+            {
+                **row,
+                "item_id": store.decode_uuid(row["item_id"]),
+                "case_id": store.decode_uuid(row["case_id"]),
+                "since_at": store.decode_time(row["since_at"]),
+                "due_at": store.decode_time(row["due_at"]),
+            }
+            for row in rows
+        ]
+        return sorted(decoded, key=lambda r: (r["queue"], str(r["item_id"])))
+
+    @staticmethod
+    def _item(store: ViewStore, row: Row, as_of: datetime, idle_days: int) -> QueueItem:
+        since = store.decode_time(row["since_at"])
+        assert since is not None
+        due = store.decode_time(row["due_at"])
+        if row["queue"] == Queue.NO_RECENT_ACTION.value:
+            due = since + timedelta(days=idle_days)
+        return QueueItem(
+            queue=row["queue"],
+            case_id=store.decode_uuid(row["case_id"]),
+            item_id=store.decode_uuid(row["item_id"]),
+            kind=row["kind"],
+            category=row["category"],
+            risk_level=row["risk_level"],
+            assignee=row["assignee"],
+            urgency=row["urgency"],
+            agency_kind=row["agency_kind"],
+            since=since,
+            due_at=due,
+            overdue=due is not None and due < as_of,
+        )
+
+
+def _check_idle_days(idle_days: int) -> None:
+    if not 1 <= idle_days <= MAX_IDLE_DAYS:
+        raise InvalidQuery(
+            f"idle_days must be between 1 and {MAX_IDLE_DAYS}",
+            errors={"idle_days": f"must be between 1 and {MAX_IDLE_DAYS}"},
+        )
+
+
+def _encode_key(store: ViewStore, value: Any, kind: type) -> Any:
+    if kind is datetime:
+        return store.encode_time(value)
+    if kind is UUID:
+        return store.encode_uuid(value)
+    return value
+
+
+def _decode_key(store: ViewStore, value: Any, kind: type) -> Any:
+    if kind is datetime:
+        return store.decode_time(value)
+    if kind is UUID:
+        return store.decode_uuid(value)
+    return value
