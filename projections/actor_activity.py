@@ -32,13 +32,11 @@ from projections.case_summaries import InvalidQuery
 from projections.paging import (
     DEFAULT_LIMIT,
     check_limit,
-    chunks,
     decode_cursor,
     encode_cursor,
-    multi_row_insert,
 )
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
-from projections.store import ViewStore
+from projections.store import ViewStore, bulk_insert
 
 if TYPE_CHECKING:
     from projections.worker import Projector
@@ -140,7 +138,7 @@ class ActorActivityView(View):
             if row is not None:
                 rows.append(self._encode(store, row))
         table = self.table(store)
-        return [multi_row_insert(table, _COLUMNS, some) for some in chunks(rows, len(_COLUMNS))]
+        return bulk_insert(store, table, _COLUMNS, rows)
 
     @staticmethod
     def _encode(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:

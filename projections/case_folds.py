@@ -39,7 +39,7 @@ class Folded:
 class CaseFolds:
     """Folds batches of case events into case states, remembering recent ones."""
 
-    def __init__(self, ledger: Ledger, *, cache_size: int = 1000) -> None:
+    def __init__(self, ledger: Ledger, *, cache_size: int = 20_000) -> None:
         self._ledger = ledger
         self._cache_size = cache_size
         self._states: OrderedDict[UUID, CaseState] = OrderedDict()

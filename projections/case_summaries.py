@@ -26,24 +26,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.cases import project_case
 from application.ledger import Ledger
-from domain.case.events import CaseEvent
-from domain.case.state import CaseState, fold
+from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
 from domain.errors import InvalidCommand
+from projections.case_folds import CaseFolds, case_folds_for
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
-from projections.store import Row, ViewStore
+from projections.store import Row, ViewStore, bulk_insert
 
 if TYPE_CHECKING:
     from projections.worker import Projector
@@ -145,13 +142,10 @@ class CaseSummariesView(View):
     name = TABLE
     version = 1
 
-    def __init__(self, ledger: Ledger, *, state_cache_size: int = 1000) -> None:
-        self._ledger = ledger
-        self._cache_size = state_cache_size
-        # Case states at the version of their last applied event. A state at version v is the
-        # same whatever the view holds (it is the fold of the log), so a rolled-back batch
-        # leaves nothing wrong here.
-        self._states: OrderedDict[UUID, CaseState] = OrderedDict()
+    def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
+        # The domain's own fold, shared with the other case views of this ledger: a batch fed to
+        # them all is folded once.
+        self._folds = folds if folds is not None else case_folds_for(ledger)
 
     def create_statements(self, store: ViewStore) -> list[str]:
         table = store.table(TABLE)
@@ -191,57 +185,21 @@ class CaseSummariesView(View):
         return [f"DROP TABLE IF EXISTS {store.table(TABLE)}"]
 
     def reset(self) -> None:
-        self._states.clear()
+        self._folds.forget()
 
     # --- applying events ------------------------------------------------------------------------
 
     def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
-        by_case: dict[UUID, list[Positioned]] = {}
-        for item in batch:
-            if isinstance(item.event, CaseEvent):  # users and other aggregates: not ours
-                by_case.setdefault(item.event.originator_id, []).append(item)
-        upsert = self._upsert_statement(store)
-        statements: list[Statement] = []
-        for case_id, items in by_case.items():
-            events = [item.event for item in items]
-            state = fold(self._state_before(case_id, events[0].originator_version), events)
-            if state is None or state.version != events[-1].originator_version:
-                # Only a log that lost a case's earlier events could get here; evolve never
-                # raises, and neither does the projection.
-                continue
-            self._remember(state)
-            statements.append((upsert, self._row(store, summarise(state, items[-1].position))))
-        return statements
-
-    def _state_before(self, case_id: UUID, version: int) -> CaseState | None:
-        if version <= 1:
-            return None
-        cached = self._states.get(case_id)
-        if cached is not None and cached.version == version - 1:
-            return cached
-        try:
-            state: CaseState | None = self._ledger.repository.get(
-                case_id, version=version - 1, projector_func=project_case
-            )
-        except AggregateNotFoundError:
-            return None
-        return state
-
-    def _remember(self, state: CaseState) -> None:
-        if self._cache_size <= 0:
-            return
-        self._states[state.id] = state
-        self._states.move_to_end(state.id)
-        while len(self._states) > self._cache_size:
-            self._states.popitem(last=False)
-
-    @staticmethod
-    def _upsert_statement(store: ViewStore) -> str:
+        rows = [
+            self._row(store, summarise(f.state, f.position)) for f in self._folds.fold_batch(batch)
+        ]
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "case_id")
-        return (
-            f"INSERT INTO {store.table(TABLE)} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join(f'%({c})s' for c in COLUMNS)}) "
-            f"ON CONFLICT (case_id) DO UPDATE SET {updates}"
+        return bulk_insert(
+            store,
+            store.table(TABLE),
+            COLUMNS,
+            rows,
+            suffix=f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
         )
 
     @staticmethod
@@ -268,7 +226,6 @@ class CaseSummaries:
         ledger: Ledger,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        state_cache_size: int = 1000,
         projector: Projector | None = None,
     ) -> None:
         self._projector = projector
@@ -277,7 +234,7 @@ class CaseSummaries:
             assert isinstance(view, CaseSummariesView)
             self._view = view
         else:
-            self._view = CaseSummariesView(ledger, state_cache_size=state_cache_size)
+            self._view = CaseSummariesView(ledger)
         self.runner = ViewRunner(ledger, self._view, batch_size=batch_size)
         self._store = self.runner.store
 

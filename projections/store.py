@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
@@ -285,3 +286,48 @@ def listen_connection_kwargs(store: ViewStore) -> dict[str, Any] | None:
     if not isinstance(store, PostgresViewStore):
         return None
     return store.connection_kwargs()
+
+
+def bulk_insert(
+    store: ViewStore,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    suffix: str = "",
+) -> list[tuple[str, Params]]:
+    """Statements inserting ``rows``, whose SQL text is the same for every batch.
+
+    The text matters: psycopg parses each new statement text for its placeholders, which for
+    multi-row VALUES lists (thousands of placeholders, different every batch) cost more than
+    PostgreSQL's own work. On PostgreSQL the rows go as ONE JSON parameter, unpacked by
+    ``json_populate_recordset`` into the table's own row type (so no types to repeat here);
+    on SQLite, a one-row INSERT repeated, which the runner sends as one ``executemany``.
+    """
+    if not rows:
+        return []
+    names = ", ".join(columns)
+    tail = f" {suffix}" if suffix else ""
+    if store.dialect == "postgresql":
+        statement = (
+            f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{table}, %(rows)s::json){tail}"
+        )
+        payload = orjson.dumps([{c: row[c] for c in columns} for row in rows])
+        return [(statement, {"rows": payload.decode()})]
+    placeholders = ", ".join(f"%({c})s" for c in columns)
+    statement = f"INSERT INTO {table} ({names}) VALUES ({placeholders}){tail}"  # noqa: S608
+    return [(statement, row) for row in rows]
+
+
+def bulk_delete(
+    store: ViewStore, table: str, column: str, values: Sequence[Any], *, sql_type: str
+) -> list[tuple[str, Params]]:
+    """Statements deleting the rows whose ``column`` is one of ``values`` (fixed SQL text)."""
+    if not values:
+        return []
+    if store.dialect == "postgresql":
+        statement = f"DELETE FROM {table} WHERE {column} = ANY(%(values)s::{sql_type}[])"  # noqa: S608
+        return [(statement, {"values": list(values)})]
+    statement = f"DELETE FROM {table} WHERE {column} = %(value)s"  # noqa: S608
+    return [(statement, {"value": value}) for value in values]

@@ -32,14 +32,12 @@ from projections.case_folds import CaseFolds, case_folds_for
 from projections.paging import (
     DEFAULT_LIMIT,
     check_limit,
-    chunks,
     decode_cursor,
     encode_cursor,
     enum_value,
-    multi_row_insert,
 )
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
-from projections.store import ViewStore
+from projections.store import ViewStore, bulk_insert
 
 if TYPE_CHECKING:
     from projections.worker import Projector
@@ -129,15 +127,13 @@ class SubjectHistoryView(View):
             for f in self._folds.fold_batch(batch)
         ]
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
-        return [
-            multi_row_insert(
-                self.table(store),
-                _COLUMNS,
-                some,
-                suffix=f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-            )
-            for some in chunks(rows, len(_COLUMNS))
-        ]
+        return bulk_insert(
+            store,
+            self.table(store),
+            _COLUMNS,
+            rows,
+            suffix=f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+        )
 
     @staticmethod
     def _encode(store: ViewStore, row: SubjectCase, position: int) -> dict[str, Any]:

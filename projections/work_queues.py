@@ -59,14 +59,12 @@ from projections.case_summaries import InvalidQuery
 from projections.paging import (
     DEFAULT_LIMIT,
     check_limit,
-    chunks,
     decode_cursor,
     encode_cursor,
-    multi_row_insert,
 )
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.sla import DEFAULT_RULES, QueueRules
-from projections.store import Row, ViewStore
+from projections.store import Row, ViewStore, bulk_delete, bulk_insert
 
 if TYPE_CHECKING:
     from projections.worker import Projector
@@ -338,18 +336,13 @@ class WorkQueuesView(View):
         table = self.table(store)
         statements: list[Statement] = []
         case_ids = [store.encode_uuid(f.state.id) for f in folded]
-        for start in range(0, len(case_ids), 1000):
-            some = case_ids[start : start + 1000]
-            params = {f"c{n}": case_id for n, case_id in enumerate(some)}
-            placeholders = ", ".join(f"%({name})s" for name in params)
-            statements.append((f"DELETE FROM {table} WHERE case_id IN ({placeholders})", params))
+        statements += bulk_delete(store, table, "case_id", case_ids, sql_type="uuid")
         rows = [
             self._encode(store, row, f.position)
             for f in folded
             for row in queue_rows(f.state, self._calendar, self._rules)
         ]
-        for some_rows in chunks(rows, len(_COLUMNS)):
-            statements.append(multi_row_insert(table, _COLUMNS, some_rows))
+        statements += bulk_insert(store, table, _COLUMNS, rows)
         return statements
 
     @staticmethod

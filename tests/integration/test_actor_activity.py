@@ -165,7 +165,8 @@ def test_pagination_and_rebuild(vigil: Vigil, clock: Clock, activity: ActorActiv
     assert activity.all() == incremental
 
 
-def test_a_batch_is_a_few_multi_row_statements(vigil: Vigil, clock: Clock) -> None:
+def test_a_batch_goes_as_one_statement_text_whatever_its_size(vigil: Vigil, clock: Clock) -> None:
+    """psycopg parses every new statement text; a fixed text per table keeps that off the path."""
     case_id = open_case(vigil)
     for _ in range(30):
         act(vigil, case_id, AddNote(kind="note", text=SECRET_TEXT))
@@ -173,10 +174,13 @@ def test_a_batch_is_a_few_multi_row_statements(vigil: Vigil, clock: Clock) -> No
     batch = [Positioned(n.id, vigil.ledger.mapper.to_domain_event(n)) for n in notifications]
     store = ActorActivity(vigil.ledger).store
 
-    statements = ActorActivityView().changes(store, batch)
+    whole = ActorActivityView().changes(store, batch)
+    part = ActorActivityView().changes(store, batch[:5])
 
-    assert len(statements) == 1
-    assert len(statements[0][1]) == 31 * 9  # one row of 9 columns per event
+    assert {sql for sql, _ in whole} == {sql for sql, _ in part}
+    assert len({sql for sql, _ in whole}) == 1
+    # PostgreSQL: one statement carrying every row; SQLite: one executemany of a row each.
+    assert len(whole) == (1 if store.dialect == "postgresql" else 31)
 
 
 def test_no_personal_data_reaches_the_table(

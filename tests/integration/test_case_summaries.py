@@ -437,9 +437,10 @@ class Crashing(CaseSummariesView):
 
     def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
         statements = super().changes(store, batch)
-        if self.crash and len(statements) > 1:
+        if self.crash and statements:
             self.crash = False
-            return [statements[0], ("SELECT no_such_column FROM no_such_table", {})]
+            # The batch's rows are written, then the transaction fails before it commits.
+            return [*statements, ("SELECT no_such_column FROM no_such_table", {})]
         return statements
 
 
