@@ -232,17 +232,16 @@ class PostgresViewStore(ViewStore):
             # Indexes (the primary key's too, which PostgreSQL named after the side table) and
             # sequences keep their names through a table rename: give them their live names,
             # or the next rebuild could not create them again.
+            # The table's oid once, by regclass (the nested catalogue lookups this replaces
+            # took ~0.13 s a table); its indexes from pg_index, its sequences from pg_depend.
             related = tx.fetchall(
-                "SELECT c.relname AS name, c.relkind AS kind FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %(schema)s AND c.relkind IN ('i', 'S') "
-                "AND (c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = "
-                "(SELECT oid FROM pg_class WHERE relname = %(table)s "
-                "AND relnamespace = n.oid)) "
-                "OR c.oid IN (SELECT objid FROM pg_depend WHERE refobjid = "
-                "(SELECT oid FROM pg_class WHERE relname = %(table)s "
-                "AND relnamespace = n.oid) AND classid = 'pg_class'::regclass))",
-                {"schema": self._schema, "table": name},
+                "WITH t AS (SELECT %(qualified)s::regclass::oid AS oid) "
+                "SELECT c.relname AS name, c.relkind AS kind FROM pg_class c, t "
+                "WHERE c.relkind IN ('i', 'S') AND ("
+                "c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = t.oid) "
+                "OR c.oid IN (SELECT objid FROM pg_depend "
+                "WHERE refobjid = t.oid AND classid = 'pg_class'::regclass))",
+                {"qualified": f"{schema}.{quote(name)}"},
             )
             for row in related:
                 if self.suffix not in row["name"]:

@@ -37,6 +37,7 @@ One rebuild of a view at a time (the side tables have one name).
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -415,7 +416,10 @@ class Projector:
                     progress(done, total)
 
             started = time.perf_counter()
-            consumed = self._catch_up(slots, None, self._rebuild_batch_size, report)[0]
+            if self._store.dialect == "postgresql":
+                consumed = self._fill_pipelined(slots, self._rebuild_batch_size, report)
+            else:
+                consumed = self._catch_up(slots, None, self._rebuild_batch_size, report)[0]
             for slot in slots:
                 consumed += self._swap_in(slot)
             logger.info(
@@ -427,6 +431,79 @@ class Projector:
         with self._applied:
             self._applied.notify_all()
         return consumed
+
+    def _fill_pipelined(
+        self, slots: list[_Slot], batch_size: int, progress: Callable[[int], None]
+    ) -> int:
+        """Fill freshly reset side tables from the log, writing one batch while the next is
+        read, decoded and folded: PostgreSQL executes on one core while Python works on the
+        other (psycopg releases the GIL while it waits). Batches still commit in log order, each
+        with its compare-and-set on the side tracking rows, so a failure leaves the side
+        tables at a batch boundary (``_swap_in`` then catches them up, or the next rebuild
+        resets them). Returns events read."""
+        pending: queue.Queue[tuple[list[tuple[_Slot, int, list[Statement], int]], int] | None]
+        pending = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def commit_in_order() -> None:
+            while (item := pending.get()) is not None:
+                if failure:
+                    continue  # drain: the reader is about to see the failure and stop
+                work, end = item
+                try:
+                    started = time.perf_counter()
+                    self._commit_batch(work, end)
+                    self._applied_batch(work, end, time.perf_counter() - started)
+                    progress(end)
+                except BaseException as exc:  # reported to the reading thread
+                    failure.append(exc)
+
+        committer = threading.Thread(target=commit_in_order, name="vigil-rebuild-writer")
+        committer.start()
+        consumed, position = 0, 0
+        try:
+            while not failure:
+                notifications = self._ledger.recorder.select_notifications(
+                    start=position + 1, limit=batch_size
+                )
+                if not notifications:
+                    break
+                decode = self._ledger.mapper.to_domain_event
+                batch = [Positioned(n.id, decode(n)) for n in notifications]
+                end = notifications[-1].id
+                work = sorted(
+                    (
+                        (slot, position, slot.view.changes(slot.store, batch), len(batch))
+                        for slot in slots
+                    ),
+                    key=lambda w: w[0].tracking_name,
+                )
+                pending.put((work, end))
+                consumed += len(notifications)
+                position = end
+        finally:
+            pending.put(None)
+            committer.join()
+        if failure:
+            raise failure[0]
+        return consumed
+
+    def _commit_batch(self, work: list[tuple[_Slot, int, list[Statement], int]], end: int) -> None:
+        with self._store.transaction(commit=True) as tx:
+            for slot, start, _, _ in work:
+                moved = tx.fetchone(
+                    f"UPDATE {self._tracking} SET notification_id = %(end)s "
+                    "WHERE view_name = %(name)s AND notification_id = %(start)s "
+                    "RETURNING notification_id",
+                    {"name": slot.tracking_name, "start": start, "end": end},
+                )
+                if moved is None:
+                    raise RuntimeError(
+                        f"the side tables of {slot.view.name} moved during the rebuild: "
+                        "only one rebuild at a time"
+                    )
+            for _, _, statements, _ in work:
+                run_statements(tx, statements)
 
     def _prepare_aside(self, view: View) -> _Slot:
         aside = self._store.with_suffix(REBUILD_SUFFIX)
