@@ -92,31 +92,3 @@ def enum_value(enum: type[StrEnum], value: str | None, field: str) -> str | None
         raise InvalidQuery(
             f"{field} must be one of: {allowed}", errors={field: f"must be one of: {allowed}"}
         ) from None
-
-
-def chunks(
-    rows: Sequence[dict[str, Any]], columns: int, max_params: int = 8000
-) -> list[Sequence[dict[str, Any]]]:
-    """Rows split so that a multi-row INSERT stays under both dialects' parameter limits."""
-    size = max(1, max_params // max(1, columns))
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-def multi_row_insert(
-    table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], *, suffix: str = ""
-) -> tuple[str, dict[str, Any]]:
-    """One ``INSERT ... VALUES (...), (...)`` statement with numbered parameters."""
-    params: dict[str, Any] = {}
-    values = []
-    for n, row in enumerate(rows):
-        names = []
-        for column in columns:
-            name = f"{column}_{n}"
-            params[name] = row[column]
-            names.append(f"%({name})s")
-        values.append(f"({', '.join(names)})")
-    statement = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(values)}"  # noqa: S608
-        + (f" {suffix}" if suffix else "")
-    )
-    return statement, params

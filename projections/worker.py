@@ -357,20 +357,7 @@ class Projector:
                 work.append((slot, start, slot.view.changes(slot.store, items), len(items)))
             work.sort(key=lambda w: w[0].tracking_name)  # one lock order for every projector
             try:
-                with self._store.transaction(commit=True) as tx:
-                    # Compare-and-set first: it takes the write lock (SQLite) or the tracking
-                    # rows' locks (PostgreSQL) before anything else is done.
-                    for slot, start, _, _ in work:
-                        moved = tx.fetchone(
-                            f"UPDATE {self._tracking} SET notification_id = %(end)s "
-                            "WHERE view_name = %(name)s AND notification_id = %(start)s "
-                            "RETURNING notification_id",
-                            {"name": slot.tracking_name, "start": start, "end": end},
-                        )
-                        if moved is None:
-                            raise _Raced
-                    for _, _, statements, _ in work:
-                        run_statements(tx, statements)
+                self._commit_batch(work, end)
             except _Raced:
                 logger.debug("view_position_moved", read_from=low)
                 continue
@@ -452,7 +439,12 @@ class Projector:
                 work, end = item
                 try:
                     started = time.perf_counter()
-                    self._commit_batch(work, end)
+                    try:
+                        self._commit_batch(work, end)
+                    except _Raced:
+                        raise RuntimeError(
+                            "side tables moved during the rebuild: only one rebuild at a time"
+                        ) from None
                     self._applied_batch(work, end, time.perf_counter() - started)
                     progress(end)
                 except BaseException as exc:  # reported to the reading thread
@@ -489,7 +481,11 @@ class Projector:
         return consumed
 
     def _commit_batch(self, work: list[tuple[_Slot, int, list[Statement], int]], end: int) -> None:
+        """One transaction: every slot's tracking row moved from its start to ``end`` (raising
+        ``_Raced`` if another projector moved one first), then every slot's statements."""
         with self._store.transaction(commit=True) as tx:
+            # Compare-and-set first: it takes the write lock (SQLite) or the tracking rows'
+            # locks (PostgreSQL) before anything else is done.
             for slot, start, _, _ in work:
                 moved = tx.fetchone(
                     f"UPDATE {self._tracking} SET notification_id = %(end)s "
@@ -498,10 +494,7 @@ class Projector:
                     {"name": slot.tracking_name, "start": start, "end": end},
                 )
                 if moved is None:
-                    raise RuntimeError(
-                        f"the side tables of {slot.view.name} moved during the rebuild: "
-                        "only one rebuild at a time"
-                    )
+                    raise _Raced
             for _, _, statements, _ in work:
                 run_statements(tx, statements)
 
