@@ -6,24 +6,39 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from application.access import AccessService
 from application.cases import CaseService
+from application.data_protection import DataProtectionService
 from application.identity import IdentityService
+from application.integrity import IntegrityService
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
-from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
+from infrastructure.integrity_keys import SigningKey
+from infrastructure.keys import SubjectKeyring, load_master_key
+from infrastructure.oidc import OidcConfig, OidcVerifier
+from infrastructure.persistence import (
+    attach_keyring,
+    is_postgres,
+    postgres_conninfo,
+    recorder_env,
+)
 from infrastructure.settings import Settings
+from projections.access_log import AccessLog
 from projections.case_summaries import CaseSummaries
+from projections.hash_ledger import HashLedger
 from projections.registry import ViewConfig, build_views
 from projections.runner import View
 from projections.sla import QueueRules, Target
+from projections.store import view_store_for
 from projections.worker import Projector
 
 
@@ -38,6 +53,11 @@ class Vigil:
     case_summaries: CaseSummaries
     views: list[View]
     projector: Projector
+    access: AccessService
+    access_log: AccessLog
+    integrity: IntegrityService
+    data_protection: DataProtectionService
+    keyring: SubjectKeyring
 
     @property
     def follows_in_process(self) -> bool:
@@ -46,6 +66,7 @@ class Vigil:
         return not self.projector.is_postgres or self.settings.projector_in_process
 
     def close(self) -> None:
+        self.integrity.notary.stop_following()
         self.projector.stop_following()
         self.ledger.close()
 
@@ -58,9 +79,13 @@ def prepare_store(settings: Settings) -> None:
         schema = env.get("POSTGRES_SCHEMA")
         if schema:
             with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
+                # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+                # when the schema exists, which the application role of `vigil db init` lacks.
+                found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+                if found.fetchone() is None:
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                    )
     else:
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
 
@@ -79,6 +104,7 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
         },
         referral_acknowledged=Target(working_days=settings.sla_referral_ack_working_days),
         referral_chase=Target(working_days=settings.sla_referral_chase_working_days),
+        approval_decided=Target(working_days=settings.sla_approval_working_days),
     )
     fingerprint = "|".join(
         str(part)
@@ -92,16 +118,43 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
             settings.sla_escalation_routine_working_days,
             settings.sla_referral_ack_working_days,
             settings.sla_referral_chase_working_days,
+            settings.sla_approval_working_days,
         )
     )
     return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
 
 
+def rebuild_parts(
+    settings: Settings, config: ViewConfig | None = None
+) -> tuple[Ledger, list[View]]:
+    """A rebuild's worker process's own ledger (with the subject keyring, as ``bootstrap``) and
+    views (with ``config``, default: the settings'), made from the settings alone
+    (``Projector(rebuild_parts=partial(rebuild_parts, settings))``)."""
+    ledger = Ledger(env=recorder_env(settings))
+    keyring = SubjectKeyring(
+        load_master_key(settings), clock=system_clock, cache_seconds=settings.key_cache_seconds
+    )
+    keyring.attach(view_store_for(ledger.recorder))
+    attach_keyring(ledger, keyring)
+    if config is None:
+        config = view_config(settings, build_calendar(settings))
+    return ledger, build_views(ledger, config)
+
+
 def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Vigil:
     prepare_store(settings)
     ledger = Ledger(env=recorder_env(settings))
+    # Personal fields are sealed with data subject keys kept beside the log (crypto-shredding).
+    keyring = SubjectKeyring(
+        load_master_key(settings), clock=clock, cache_seconds=settings.key_cache_seconds
+    )
+    keyring.attach(view_store_for(ledger.recorder))
+    attach_keyring(ledger, keyring)
     calendar = build_calendar(settings)
-    identity = IdentityService(ledger, clock=clock)
+    oidc = OidcConfig.from_settings(settings)
+    identity = IdentityService(
+        ledger, clock=clock, jwt_verifier=None if oidc is None else OidcVerifier(oidc)
+    )
     cases = CaseService(
         ledger,
         calendar=calendar,
@@ -110,7 +163,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
         write_retries=settings.write_retries,
         case_cache_size=settings.case_cache_size,
-        user_exists=identity.exists,
+        user_exists=identity.is_active,
+        four_eyes=settings.four_eyes_policy,
     )
     views = build_views(ledger, view_config(settings, calendar))
     projector = Projector(
@@ -120,8 +174,42 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         poll_interval=settings.projector_poll_seconds,
         fallback_interval=settings.projector_fallback_poll_seconds,
         listen=settings.projector_listen,
+        rebuild_processes=settings.rebuild_processes,
+        rebuild_parts=partial(rebuild_parts, settings),
+        rebuild_worker_timeout=settings.rebuild_worker_timeout_seconds,
+    )
+    access_log = AccessLog(ledger, projector=projector)
+    access = AccessService(
+        ledger,
+        cases,
+        clock=clock,
+        restricted=settings.restricted_category_set,
+        break_glass_duration=timedelta(minutes=settings.break_glass_minutes),
+        granted_case_ids=access_log.granted_case_ids,
+        find_grant=access_log.grant,
+    )
+    signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
+    notary = HashLedger(
+        ledger,
+        signing_key=signing_key,
+        clock=clock,
+        every_events=settings.checkpoint_every_events,
+        every_seconds=settings.checkpoint_every_seconds,
+        batch_size=settings.hash_ledger_batch_size,
+        poll_interval=settings.hash_ledger_poll_seconds,
     )
     return Vigil(
+        keyring=keyring,
+        data_protection=DataProtectionService(
+            ledger,
+            cases,
+            keyring,
+            clock=clock,
+            retention_years=settings.retention_period_years,
+        ),
+        integrity=IntegrityService(ledger, notary, signing_key),
+        access=access,
+        access_log=access_log,
         settings=settings,
         ledger=ledger,
         calendar=calendar,

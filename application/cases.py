@@ -26,6 +26,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
+from domain.case.approvals import DEFAULT_FOUR_EYES, FourEyesPolicy
 from domain.case.commands import AssignCase, CaseCommand, OpenCase
 from domain.case.decide import CaseContext, decide
 from domain.case.events import CaseEvent
@@ -126,8 +127,10 @@ class CaseService:
         write_retries: int,
         user_exists: Callable[[str], bool],
         case_cache_size: int = 0,
+        four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES,
     ) -> None:
         self._ledger = ledger
+        self._four_eyes = four_eyes
         self._calendar = calendar
         self._clock = clock
         self._snapshot_interval = snapshot_interval
@@ -176,6 +179,7 @@ class CaseService:
                 ),
                 calendar=self._calendar,
                 case_id=case_id,
+                four_eyes=self._four_eyes,
             )
             events = decide(state, command, context)
             try:

@@ -22,6 +22,7 @@ from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case.vocabulary import (
     AgencyKind,
+    ApprovalDecision,
     CaseSource,
     Category,
     Consent,
@@ -157,7 +158,7 @@ def _actor(user: DemoUser) -> Actor:
 
 def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) -> UUID:
     """A risk to life flagged out of hours: the on-call lead's decision, a referral without
-    consent, and the next morning's review by another lead."""
+    consent, and the next morning's reviews of both by another lead."""
     decided = night[0] if night is not None else s.now - timedelta(hours=20)
     t = decided - timedelta(minutes=40)
     case = s.open(
@@ -287,6 +288,17 @@ def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) 
             outcome=ReviewOutcome.RATIFIED,
             rationale="Proportionate: a plan, the means and a time frame justified sharing "
             "without consent, and a welfare check was the least intrusive way to be sure.",
+        ),
+    )
+    s.record(
+        case,
+        PRIYA,
+        morning + timedelta(minutes=2),
+        c.ReviewReferral(
+            referral_id=referral,
+            outcome=ReviewOutcome.RATIFIED,
+            rationale="Sharing without consent was necessary: the member was unreachable and "
+            "at immediate risk; the police needed only the address and the stated plan.",
         ),
     )
     s.record(
@@ -593,7 +605,7 @@ def _medical_misinformation(s: _Story) -> UUID:
 
 
 def _spam(s: _Story) -> UUID:
-    """Clear-cut spam: banned and closed."""
+    """Clear-cut spam: a ban proposed by a moderator, approved by a lead, and closed."""
     t = s.now - timedelta(hours=20)
     case = s.open(
         OLA,
@@ -618,7 +630,8 @@ def _spam(s: _Story) -> UUID:
             raised_by_ref="detector:spam",
         ),
     )
-    s.record(
+    # A ban takes effect only once a second safeguarding lead approves it (four-eyes).
+    ban = s.record(
         case,
         OLA,
         t + timedelta(minutes=5),
@@ -628,6 +641,17 @@ def _spam(s: _Story) -> UUID:
             rationale="The account exists only to advertise unregulated medicines; it has no "
             "other posts.",
             policy_ref=guideline("2.3"),
+        ),
+    )
+    s.record(
+        case,
+        PRIYA,
+        t + timedelta(minutes=20),
+        c.DecideApproval(
+            approval_id=ban,
+            decision=ApprovalDecision.APPROVED,
+            rationale="Checked the 14 posts: a commercial spam account with no other activity, "
+            "so a ban under clause 2.3 is proportionate.",
         ),
     )
     s.record(

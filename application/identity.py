@@ -1,10 +1,13 @@
-"""Users and their API tokens. Tokens are shown once and stored only as hashes."""
+"""Users, their roles and API tokens, all recorded as events. Tokens are shown once and stored
+only as hashes; optionally, an identity provider's JWTs (OpenID Connect) sign users in too."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NoReturn, Protocol
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -12,24 +15,94 @@ from eventsourcing.persistence import IntegrityError
 from pydantic import TypeAdapter, ValidationError
 
 from application.cases import Contention
+from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
-from domain.errors import InvalidCommand, RuleViolation
-from domain.identity.user import User, issue_token, project_user, register, user_id_for
+from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.idempotency import IdempotencyKeyUsed
+from domain.identity import user as users
+from domain.identity.events import IdentityEvent, TokenIssued, UserRegistered
+from domain.identity.user import (
+    DeactivateUser,
+    GrantRole,
+    ReactivateUser,
+    RevokeRole,
+    RevokeToken,
+    User,
+    UserChange,
+    project_user,
+    user_id_for,
+)
 from domain.shared import Actor, Role, Username
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
-_TOKEN_RETRIES = 25
+_RETRIES = 25
 _USERNAME: TypeAdapter[str] = TypeAdapter(Username)
+_REGISTERED_TOPIC = f"{UserRegistered.__module__}:{UserRegistered.__qualname__}"
+_PAGE = 1000
 
 
-class UnknownUser(InvalidCommand):
-    title = "Unknown user"
+class UserNotFound(ItemNotFound):
+    """No user by that name (404 when the name is in the URL)."""
+
+    title = "User not found"
+
+
+class TokenAlreadyIssued(RuleViolation):
+    """A retried token request: its token was issued, and a secret is never shown twice."""
+
+    title = "A token was already issued for this Idempotency-Key"
+
+
+class JwtVerifier(Protocol):
+    def username(self, token: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as its holder receives it: the secret string is here once and nowhere else."""
+
+    token: str
+    token_id: UUID
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserWrite:
+    """A write to a user's record as answered: the user just after it, when it was recorded
+    (answers are judged then, so a retry gets the same one), and whether this answers a
+    retried Idempotency-Key."""
+
+    user: User
+    at: datetime
+    replayed: bool = False
+
+
+def token_user_id(token: str) -> UUID | None:
+    """The user id a Vigil token names (without checking it), for rate limiting; else None."""
+    prefix, _, rest = token.partition("_")
+    user_hex, _, secret = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not secret or len(user_hex) != 32:
+        return None
+    try:
+        return UUID(hex=user_hex)
+    except ValueError:
+        return None
 
 
 class IdentityService:
-    def __init__(self, ledger: Ledger, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        clock: Callable[[], datetime],
+        jwt_verifier: JwtVerifier | None = None,
+    ) -> None:
         self._ledger = ledger
         self._clock = clock
+        self._jwt = jwt_verifier
+        self._keys = WriteKeys(ledger)
+
+    # --- reads ----------------------------------------------------------------------------------
 
     def get(self, username: str) -> User | None:
         return self._load(user_id_for(username))
@@ -37,64 +110,300 @@ class IdentityService:
     def exists(self, username: str) -> bool:
         return self.get(username) is not None
 
+    def is_active(self, username: str) -> bool:
+        """Whether the user exists and may act (cases are assigned only to such users)."""
+        user = self.get(username)
+        return user is not None and user.active
+
+    def list_users(self) -> list[User]:
+        """Every user ever registered, by username (deactivated ones included)."""
+        found = [u for u in (self._load(i) for i in self._user_ids()) if u is not None]
+        return sorted(found, key=lambda u: u.username)
+
+    def active_admins(self) -> list[str]:
+        return [u.username for u in self.list_users() if u.active and Role.ADMIN in u.roles]
+
+    # --- writes ---------------------------------------------------------------------------------
+
     def register(self, username: str, role: Role, *, actor: str) -> User:
         """Record a new user with a role."""
+        return self.register_user(username, role, actor=actor).user
+
+    def register_user(
+        self, username: str, role: Role, *, actor: str, request: KeyedRequest | None = None
+    ) -> UserWrite:
+        """Record a new user with a role; a retried keyed request answers the first time."""
+        username = self._valid_username(username)
+        return self._keys.unless_written(
+            actor,
+            request,
+            lambda: self._register(username, role, actor=actor, request=request),
+            self._replay,
+        )
+
+    def _register(
+        self, username: str, role: Role, *, actor: str, request: KeyedRequest | None
+    ) -> UserWrite:
+        for _ in range(_RETRIES):
+            earlier = self._keys.earlier(actor, request)
+            if earlier is not None:
+                return self._replay(earlier)
+            event = users.register(
+                self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
+            )
+            try:
+                self._ledger.save(event, *self._key_record(actor, request, event))
+            except IntegrityError:
+                # Another registration of the name (the id derives from it), or this request's
+                # own retry, got there first: look again.
+                continue
+            user = project_user(None, [event])
+            assert user is not None
+            return UserWrite(user, event.recorded_at)
+        raise Contention("too many changes to this user at once; try again")
+
+    def grant_role(self, username: str, role: Role, *, actor: str) -> User:
+        """Give a user one more role."""
+        return self.change(username, GrantRole(role=role), actor=actor).user
+
+    def revoke_role(self, username: str, role: Role, *, actor: str) -> User:
+        """Take a role away (never a user's last role, never the last active admin's)."""
+        return self.change(username, RevokeRole(role=role), actor=actor).user
+
+    def deactivate(self, username: str, *, actor: str) -> User:
+        """Stop a user signing in; every token they hold stops working at once."""
+        return self.change(username, DeactivateUser(), actor=actor).user
+
+    def reactivate(self, username: str, *, actor: str) -> User:
+        """Let a deactivated user sign in again (with tokens issued from now on)."""
+        return self.change(username, ReactivateUser(), actor=actor).user
+
+    def revoke_token(self, username: str, token_id: UUID, *, actor: str) -> User:
+        """End one token for good."""
+        return self.change(username, RevokeToken(token_id=token_id), actor=actor).user
+
+    def change(
+        self,
+        username: str,
+        change: UserChange,
+        *,
+        actor: str,
+        request: KeyedRequest | None = None,
+    ) -> UserWrite:
+        """Grant or revoke a role, revoke a token, deactivate or reactivate a user; a retried
+        keyed request answers as the first time and appends nothing."""
+
+        def decide(user: User) -> IdentityEvent:
+            now = self._clock()
+            if isinstance(change, GrantRole):
+                return users.grant_role(user, change.role, event_id=uuid4(), now=now, actor=actor)
+            if isinstance(change, RevokeRole):
+                return users.revoke_role(
+                    user,
+                    change.role,
+                    other_active_admins=self._other_active_admins(user),
+                    event_id=uuid4(),
+                    now=now,
+                    actor=actor,
+                )
+            if isinstance(change, RevokeToken):
+                return users.revoke_token(
+                    user, change.token_id, event_id=uuid4(), now=now, actor=actor
+                )
+            if isinstance(change, DeactivateUser):
+                return users.deactivate(
+                    user,
+                    other_active_admins=self._other_active_admins(user),
+                    event_id=uuid4(),
+                    now=now,
+                    actor=actor,
+                )
+            if isinstance(change, ReactivateUser):
+                return users.reactivate(user, event_id=uuid4(), now=now, actor=actor)
+            raise TypeError(f"not a user change: {type(change).__name__}")
+
+        return self._change(username, decide, actor=actor, request=request)
+
+    def issue_token(
+        self,
+        username: str,
+        *,
+        actor: str,
+        expires_at: datetime | None = None,
+        expires_in: timedelta | None = None,
+    ) -> str:
+        """Issue a new bearer token; the plaintext is returned once and never stored."""
+        return self.issue(username, actor=actor, expires_at=expires_at, expires_in=expires_in).token
+
+    def issue(
+        self,
+        username: str,
+        *,
+        actor: str,
+        expires_at: datetime | None = None,
+        expires_in: timedelta | None = None,
+        request: KeyedRequest | None = None,
+    ) -> IssuedToken:
+        """Issue a new bearer token with its id (to revoke it by) and expiry: at a moment, or
+        a lifetime from the moment it is issued. A retried keyed request is refused
+        (TokenAlreadyIssued): the secret is not kept, so it cannot be shown again."""
+        secret = secrets.token_urlsafe(32)
+        token_id = uuid4()
+
+        def decide(user: User) -> IdentityEvent:
+            now = self._clock()
+            return users.issue_token(
+                user,
+                token_id=token_id,
+                secret=secret,
+                event_id=uuid4(),
+                now=now,
+                actor=actor,
+                expires_at=expires_at if expires_in is None else now + expires_in,
+            )
+
+        user = self._change(
+            username, decide, actor=actor, request=request, replay=self._token_already_issued
+        ).user
+        issued = user.token(token_id)
+        assert issued is not None
+        return IssuedToken(f"{TOKEN_PREFIX}_{user.id.hex}_{secret}", token_id, issued.expires_at)
+
+    # --- authentication -------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Actor | None:
+        """The active user a bearer token belongs to, or None. Never says which part was wrong."""
+        if self._jwt is not None and not token.startswith(f"{TOKEN_PREFIX}_"):
+            username = self._jwt.username(token)
+            user = None if username is None else self._load_by_name(username)
+            return self._actor(user)
+        user_id = token_user_id(token)
+        if user_id is None:
+            return None
+        user = self._load(user_id)
+        secret = token.split("_", 2)[2]
+        if user is None or user.matching_token(secret, self._clock()) is None:
+            return None
+        return self._actor(user)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _actor(user: User | None) -> Actor | None:
+        if user is None or not user.active:
+            return None
+        return Actor(username=user.username, role=user.role, roles=user.roles)
+
+    def _valid_username(self, username: str) -> str:
         try:
-            username = _USERNAME.validate_python(username)
+            return _USERNAME.validate_python(username)
         except ValidationError:
             raise InvalidCommand(
                 "a username is 2-63 characters: lower-case letters, digits, '.', '_' or '-'",
                 errors={"username": "not a valid username"},
             ) from None
-        event = register(
-            self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
-        )
-        try:
-            self._ledger.save(event)
-        except IntegrityError:
-            # Another registration of the same name won the race (the id derives from the name).
-            raise RuleViolation(f"user {username!r} already exists") from None
-        user = project_user(None, [event])
-        assert user is not None
-        return user
 
-    def issue_token(self, username: str, *, actor: str) -> str:
-        """Issue a new bearer token; the plaintext is returned once and never stored."""
-        secret = secrets.token_urlsafe(32)
-        # Tokens issued at the same moment race for the user's next version: reload and retry.
-        for _ in range(_TOKEN_RETRIES):
-            user = self.get(username)
+    def _load_by_name(self, username: str) -> User | None:
+        try:
+            name = _USERNAME.validate_python(username)
+        except ValidationError:
+            return None
+        return self.get(name)
+
+    def _other_active_admins(self, user: User) -> int:
+        return sum(1 for name in self.active_admins() if name != user.username)
+
+    def _change(
+        self,
+        username: str,
+        decide: Callable[[User], IdentityEvent],
+        *,
+        actor: str,
+        request: KeyedRequest | None = None,
+        replay: Callable[[IdempotencyKeyUsed], UserWrite] | None = None,
+    ) -> UserWrite:
+        return self._keys.unless_written(
+            actor,
+            request,
+            lambda: self._change_once(
+                username, decide, actor=actor, request=request, replay=replay
+            ),
+            replay or self._replay,
+        )
+
+    def _change_once(
+        self,
+        username: str,
+        decide: Callable[[User], IdentityEvent],
+        *,
+        actor: str,
+        request: KeyedRequest | None,
+        replay: Callable[[IdempotencyKeyUsed], UserWrite] | None,
+    ) -> UserWrite:
+        # Two changes to one user at once race for its next version: reload, re-decide, retry.
+        # A keyed retry racing its original loses that race, then finds the original's key.
+        for _ in range(_RETRIES):
+            earlier = self._keys.earlier(actor, request)
+            if earlier is not None:
+                return (replay or self._replay)(earlier)
+            user = self._load_by_name(username)
             if user is None:
-                raise UnknownUser(f"no user {username!r}", errors={"username": "unknown user"})
-            event = issue_token(
-                user,
-                token_id=uuid4(),
-                secret=secret,
-                event_id=uuid4(),
-                now=self._clock(),
-                actor=actor,
-            )
+                raise UserNotFound(f"no user {username!r}", errors={"username": "unknown user"})
+            event = decide(user)
             try:
-                self._ledger.save(event)
+                self._ledger.save(event, *self._key_record(actor, request, event))
             except IntegrityError:
                 continue
-            return f"{TOKEN_PREFIX}_{user.id.hex}_{secret}"
-        raise Contention("too many tokens issued for this user at once; try again")
+            changed = project_user(user, [event])
+            assert changed is not None
+            return UserWrite(changed, event.recorded_at)
+        raise Contention("too many changes to this user at once; try again")
 
-    def authenticate(self, token: str) -> Actor | None:
-        """The user a bearer token belongs to, or None. Never says which part was wrong."""
-        prefix, _, rest = token.partition("_")
-        user_hex, _, secret = rest.partition("_")
-        if prefix != TOKEN_PREFIX or not secret:
-            return None
-        try:
-            user_id = UUID(hex=user_hex)
-        except ValueError:
-            return None
-        user = self._load(user_id)
-        if user is None or not user.token_matches(secret, self._clock()):
-            return None
-        return Actor(username=user.username, role=user.role)
+    def _key_record(
+        self, actor: str, request: KeyedRequest | None, event: IdentityEvent
+    ) -> list[IdempotencyKeyUsed]:
+        return self._keys.record(
+            actor,
+            request,
+            target_id=event.originator_id,
+            target_version=event.originator_version,
+            at=event.recorded_at,
+        )
+
+    def _written(self, earlier: IdempotencyKeyUsed) -> list[IdentityEvent]:
+        """The user's events up to the one a keyed write made."""
+        events = list(self._ledger.events_of(earlier.target_id, lte=earlier.target_version))
+        return [e for e in events if isinstance(e, IdentityEvent)]
+
+    def _replay(self, earlier: IdempotencyKeyUsed) -> UserWrite:
+        """The first answer to a keyed write: the user as that write left them."""
+        events = self._written(earlier)
+        user = project_user(None, events)
+        assert user is not None  # so events holds at least its registration
+        return UserWrite(user, events[-1].recorded_at, replayed=True)
+
+    def _token_already_issued(self, earlier: IdempotencyKeyUsed) -> NoReturn:
+        issued = self._written(earlier)[-1]
+        token = f" (token id {issued.token_id})" if isinstance(issued, TokenIssued) else ""
+        raise TokenAlreadyIssued(
+            f"a token was issued for this Idempotency-Key{token}; it cannot be shown again: "
+            "issue another (with a new key), and revoke that one if it was lost"
+        )
+
+    def _user_ids(self) -> Iterator[UUID]:
+        # The registrations in the log (the set of users only grows); read in pages.
+        recorder = self._ledger.recorder
+        start: int | None = None
+        while True:
+            page = recorder.select_notifications(
+                start, _PAGE, topics=[_REGISTERED_TOPIC], inclusive_of_start=start is None
+            )
+            for notification in page:
+                originator = notification.originator_id
+                yield originator if isinstance(originator, UUID) else UUID(str(originator))
+            if len(page) < _PAGE:
+                return
+            start = page[-1].id
 
     def _load(self, user_id: UUID) -> User | None:
         try:

@@ -23,6 +23,8 @@ class Permission(StrEnum):
     MODERATE = "case.moderate"
     OOH_DECIDE = "case.ooh_decide"
     OOH_REVIEW = "case.ooh_review"
+    APPROVE = "case.approve"  # four-eyes: approve or reject a decision held for a second lead
+    REVIEW_REFERRAL = "case.review_referral"  # review a referral made without consent
     REFER = "case.refer"
     UPDATE_REFERRAL = "case.update_referral"
     ESCALATE = "case.escalate"
@@ -33,6 +35,19 @@ class Permission(StrEnum):
     CLOSE = "case.close"
     REOPEN = "case.reopen"
     READ = "case.read"
+    # Restricted cases (application/access.py): the access log and break-glass.
+    ACCESS_LOG_READ = "access.log_read"
+    BREAK_GLASS = "access.break_glass"
+    BREAK_GLASS_REVIEW = "access.break_glass_review"
+    USERS_READ = "users.read"
+    USERS_MANAGE = "users.manage"
+    # Integrity (application/integrity.py): the hash ledger's key and checkpoints, case exports.
+    AUDIT_READ = "audit.read"
+    CASE_EXPORT = "case.export"
+    # Data protection (application/data_protection.py): erasure, legal holds, subject access.
+    ERASE = "subject.erase"
+    LEGAL_HOLD = "subject.legal_hold"
+    SUBJECT_ACCESS = "subject.access_export"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -47,6 +62,7 @@ _VOLUNTEER = frozenset(
         Permission.ESCALATE,
         Permission.CORRECT,
         Permission.READ,
+        Permission.BREAK_GLASS,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -60,15 +76,29 @@ _COORDINATOR = _MODERATOR | {
     Permission.CLOSE,
     Permission.REOPEN,
 }
-_SAFEGUARDING_LEAD = _COORDINATOR | {Permission.OOH_REVIEW}
+# Leads see every restricted case already: they review break-glass use instead of making it.
+_SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
+    Permission.ACCESS_LOG_READ,
+    Permission.BREAK_GLASS_REVIEW,
+    Permission.OOH_REVIEW,
+    Permission.APPROVE,
+    Permission.REVIEW_REFERRAL,
+    Permission.AUDIT_READ,
+    Permission.CASE_EXPORT,
+    Permission.ERASE,
+    Permission.LEGAL_HOLD,
+    Permission.SUBJECT_ACCESS,
+}
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.VOLUNTEER: _VOLUNTEER,
     Role.MODERATOR: _MODERATOR,
     Role.COORDINATOR: _COORDINATOR,
     Role.SAFEGUARDING_LEAD: _SAFEGUARDING_LEAD,
-    Role.AUDITOR: frozenset({Permission.READ}),
-    Role.ADMIN: frozenset(),
+    Role.AUDITOR: frozenset(
+        {Permission.READ, Permission.ACCESS_LOG_READ, Permission.AUDIT_READ, Permission.CASE_EXPORT}
+    ),
+    Role.ADMIN: frozenset({Permission.USERS_READ, Permission.USERS_MANAGE}),
 }
 
 # The same matrix read the other way, for documentation (OpenAPI) and checks.
@@ -82,10 +112,28 @@ def is_allowed(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
 
 
+def permits(actor: Actor, permission: Permission) -> bool:
+    """Whether any of the actor's roles may do this (a user may hold several roles)."""
+    return any(is_allowed(role, permission) for role in actor.roles | {actor.role})
+
+
 def check(actor: Actor, permission: Permission) -> None:
-    """Refuse with NotPermitted unless the actor's role may do this."""
-    if not is_allowed(actor.role, permission):
+    """Refuse with NotPermitted unless one of the actor's roles may do this."""
+    if not permits(actor, permission):
         allowed = ", ".join(role.value for role in ALLOWED_ROLES[permission]) or "no role"
-        raise NotPermitted(
-            f"the role '{actor.role.value}' may not do '{permission.value}' (allowed: {allowed})"
-        )
+        held = sorted(role.value for role in actor.roles | {actor.role})
+        who = f"the role '{held[0]}'" if len(held) == 1 else f"the roles '{', '.join(held)}'"
+        raise NotPermitted(f"{who} may not do '{permission.value}' (allowed: {allowed})")
+
+
+def permission_table_markdown() -> str:
+    """The matrix as a Markdown table (permissions x roles), for the README."""
+    roles = list(Role)
+    lines = [
+        "| Permission | " + " | ".join(f"`{role.value}`" for role in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for permission in Permission:
+        marks = " | ".join("yes" if is_allowed(role, permission) else "" for role in roles)
+        lines.append(f"| `{permission.value}` | {marks} |")
+    return "\n".join(lines) + "\n"

@@ -35,7 +35,12 @@ from application.cases import project_case
 from application.ledger import Ledger
 from domain.case import commands as c
 from domain.shared import Actor, Role
-from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
+from infrastructure.persistence import (
+    attach_keyring,
+    is_postgres,
+    postgres_conninfo,
+    recorder_env,
+)
 from infrastructure.settings import Settings
 
 POLICY = {"policy": "community-guidelines", "version": "2024-03", "clause": "4.2"}
@@ -218,6 +223,7 @@ def main() -> None:
             "CREATE_TABLE": "n",
         }
         plain = Ledger(env=no_snapshot_env)
+        attach_keyring(plain, vigil.ledger.mapper.keyring)  # type: ignore[attr-defined]
         assert plain.snapshots is None
         replayed = plain.repository.get(case_id, projector_func=project_case)
         assert replayed == state, "full replay and snapshot load disagree"

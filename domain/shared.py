@@ -8,6 +8,7 @@ domain knowing about it. ``personal_fields(Model)`` lists them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
@@ -20,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from domain.errors import InvalidCommand
@@ -117,11 +119,44 @@ class Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Which of a user's roles speaks for them where one role is recorded (an event's actor_role): the
+# case roles from the most to the least senior, then the roles that hold no case permission.
+ROLE_PRECEDENCE: tuple[Role, ...] = (
+    Role.SAFEGUARDING_LEAD,
+    Role.COORDINATOR,
+    Role.MODERATOR,
+    Role.VOLUNTEER,
+    Role.AUDITOR,
+    Role.ADMIN,
+)
+
+
+def primary_role(roles: Iterable[Role]) -> Role:
+    """The role recorded for a user who holds several (see ROLE_PRECEDENCE)."""
+    held = set(roles)
+    for role in ROLE_PRECEDENCE:
+        if role in held:
+            return role
+    raise ValueError("a user holds at least one role")
+
+
 class Actor(Value):
-    """Who is acting: always the authenticated user, never a field the client sends."""
+    """Who is acting: always the authenticated user, never a field the client sends.
+
+    ``role`` is the primary role (recorded on events); ``roles`` is every role the user holds,
+    and permissions are checked over all of them. ``roles`` always includes ``role``.
+    """
 
     username: str
     role: Role
+    roles: frozenset[Role] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _holds_its_role(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "role" in data:
+            data = {**data, "roles": frozenset(data.get("roles") or ()) | {data["role"]}}
+        return data
 
 
 class PolicyRef(Value):

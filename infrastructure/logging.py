@@ -27,14 +27,18 @@ SECRET_KEYS = frozenset(
 )
 # A bearer token as IdentityService issues it: vgl_<user id hex>_<secret>.
 _TOKEN = re.compile(r"\bvgl_[0-9a-f]{32}_[A-Za-z0-9_-]+")
+# A JWT (OpenID Connect bearer tokens): base64url header starting '{"', payload, signature.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # The password in scheme://user:password@host.
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 def scrub(text: str) -> str:
-    """Mask Vigil tokens and URL passwords in a piece of text."""
+    """Mask Vigil tokens, JWTs and URL passwords in a piece of text."""
     if "vgl_" in text:
         text = _TOKEN.sub("vgl_" + REDACTED, text)
+    if "eyJ" in text:
+        text = _JWT.sub("jwt_" + REDACTED, text)
     if "://" in text:
         text = _URL_PASSWORD.sub(r"\1" + REDACTED + "@", text)
     return text

@@ -1,23 +1,52 @@
-"""Persistence wiring for eventsourcing: a pydantic mapper, an orjson transcoder, and the
-recorder environment derived from ``VIGIL_DATABASE_URL``.
+"""Persistence wiring for eventsourcing: a pydantic mapper that encrypts personal fields, an
+orjson transcoder, and the recorder environment derived from ``VIGIL_DATABASE_URL``.
 
-Events are stored as the JSON of their pydantic model under the topic
-``module:Class``. Reading goes straight from JSON bytes to the model (one pass in
-pydantic-core), which is what keeps replays and snapshot loads fast.
+Events are stored as the JSON of their pydantic model under the topic ``module:Class``.
+Fields marked ``PERSONAL`` in the domain (``domain.personal.plan_for``) never reach the store
+in plaintext: each value is replaced by an envelope ``vgl1:<key id>:<nonce>:<ciphertext>``
+(AES-256-GCM under the data subject's key, base64url; ``infrastructure.keys``), whose
+associated data binds it to the aggregate id, version and field path, so an envelope cannot
+be moved to another event or field. The key is the case subject's (``kind`` + ``ref``); a
+snapshot's is its case's; an event of another aggregate that holds personal data is keyed by
+that aggregate. Events without personal fields (users, legal holds) are stored as they are.
+
+Reading back (``to_domain_event``) decrypts; a field whose key was destroyed reads as
+``domain.personal.ERASED`` (a list as ``[ERASED]``), which is still a valid event, so replays,
+snapshots and hashes are unaffected by erasure. Projections decode with ``to_view_event``,
+which never decrypts (views hold no personal data): personal fields read as ``WITHHELD``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 import orjson
+from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
+from domain.case.events import CaseEvent, CaseOpened
+from domain.case.snapshot import CaseSnapshot
+from domain.personal import Plan, Step, erased_value, plan_for
+from infrastructure.keys import (
+    DataKey,
+    MasterKeyError,
+    SubjectKeyring,
+    envelope_key_id,
+    is_sealed,
+    open_sealed,
+    seal,
+)
+from infrastructure.recorders import VigilPostgresFactory, VigilSQLiteFactory
 from infrastructure.settings import Settings
+
+WITHHELD = "[withheld]"
+"""What a personal field reads as on the projections' path, which never decrypts."""
 
 
 class OrjsonTranscoder(Transcoder):
@@ -28,12 +57,61 @@ class OrjsonTranscoder(Transcoder):
         return orjson.loads(data)
 
 
+Visit = Callable[[Any, str, Step], Any]
+
+
+def _walk(data: dict[str, Any], plan: Plan, visit: Visit, prefix: str = "") -> None:
+    """Replace each personal value in ``data`` (JSON of a model) by ``visit(value, path, step)``."""
+    for step in plan:
+        value = data.get(step.name)
+        if value is None:
+            continue
+        path = prefix + step.name
+        if step.kind == "value":
+            data[step.name] = visit(value, path, step)
+        elif step.kind == "model":
+            _walk(value, step.plan, visit, path + ".")
+        elif step.kind == "list":
+            for i, item in enumerate(value):
+                _walk(item, step.plan, visit, f"{path}.{i}.")
+        else:
+            for key, item in value.items():
+                _walk(item, step.plan, visit, f"{path}.{key}.")
+
+
+def _associated(originator_id: UUID | str, version: int, path: str) -> bytes:
+    case = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+    return f"vigil:{case}:{version}:{path}".encode()
+
+
 class PydanticMapper(Mapper[Any]):
-    """Maps frozen pydantic events to stored events and back."""
+    """Maps frozen pydantic events to stored events and back, sealing personal fields."""
+
+    keyring: SubjectKeyring | None = None
+    # How to find a case's subject when the key table does not know the case (a store written
+    # before keys were kept): the case's first stored event. Set by ``attach_keyring``.
+    first_event_of: Callable[[UUID], StoredEvent | None] | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         model = cast(BaseModel, domain_event)
-        state = model.__pydantic_serializer__.to_json(model)
+        plan = plan_for(type(model))
+        if plan:
+            data = model.model_dump(mode="json")
+            originator_id, version = domain_event.originator_id, domain_event.originator_version
+            key: DataKey | None = None
+
+            def sealed(value: Any, path: str, step: Step) -> Any:
+                nonlocal key
+                if value == erased_value(step):
+                    return value  # nothing left to protect (a state blanked by an erasure)
+                if key is None:
+                    key = self._key_for(model)
+                return seal(key, orjson.dumps(value), _associated(originator_id, version, path))
+
+            _walk(data, plan, sealed)
+            state = orjson.dumps(data)
+        else:
+            state = model.__pydantic_serializer__.to_json(model)
         if self.compressor:
             state = self.compressor.compress(state)
         if self.cipher:
@@ -45,14 +123,114 @@ class PydanticMapper(Mapper[Any]):
             state=state,
         )
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+    def _state_of(self, stored_event: StoredEvent) -> bytes:
         state = stored_event.state
         if self.cipher:
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
+        return state
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        """The event with its personal fields decrypted, or ERASED where the key is destroyed."""
+        state = self._state_of(stored_event)
         cls = cast(type[BaseModel], resolve_topic(stored_event.topic))
-        return cast(DomainEventProtocol[Any], cls.model_validate_json(state))
+        plan = plan_for(cls)
+        if not plan:
+            return cast(DomainEventProtocol[Any], cls.model_validate_json(state))
+        data = orjson.loads(state)
+        originator_id = stored_event.originator_id
+        version = stored_event.originator_version
+        keyring = self.keyring
+
+        def opened(value: Any, path: str, step: Step) -> Any:
+            if not is_sealed(value):
+                return value  # stored before personal fields were sealed
+            if keyring is None:
+                raise MasterKeyError("no keyring attached: cannot read personal fields")
+            aead = keyring.key_for_reading(envelope_key_id(value))
+            if aead is None:
+                return erased_value(step)
+            return orjson.loads(open_sealed(aead, value, _associated(originator_id, version, path)))
+
+        _walk(data, plan, opened)
+        return cast(DomainEventProtocol[Any], cls.model_validate(data))
+
+    def to_view_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        """The event as projections need it: views hold no personal data, so this path never
+        decrypts (no key, no cost beyond a JSON parse): personal fields read as WITHHELD."""
+        state = self._state_of(stored_event)
+        cls = cast(type[BaseModel], resolve_topic(stored_event.topic))
+        plan = plan_for(cls)
+        if not plan:
+            return cast(DomainEventProtocol[Any], cls.model_validate_json(state))
+        data = orjson.loads(state)
+        _walk(data, plan, _withheld)
+        return cast(DomainEventProtocol[Any], cls.model_validate(data))
+
+    # --- which key ----------------------------------------------------------------------------
+
+    def _key_for(self, model: BaseModel) -> DataKey:
+        keyring = self.keyring
+        if keyring is None:
+            raise MasterKeyError(
+                f"no keyring attached: refusing to store {type(model).__name__}'s personal "
+                "fields in plaintext"
+            )
+        return keyring.key_for_writing(self._subject_hash(keyring, model))
+
+    def _subject_hash(self, keyring: SubjectKeyring, model: BaseModel) -> str:
+        if isinstance(model, CaseOpened):
+            subject_hash = keyring.subject_hash(model.subject.kind, model.subject.ref)
+            keyring.bind_case(model.originator_id, subject_hash)
+            return subject_hash
+        if isinstance(model, CaseSnapshot):
+            subject = model.state.subject
+            return keyring.subject_hash(subject.kind, subject.ref)
+        if isinstance(model, CaseEvent):
+            known = keyring.subject_of_case(model.originator_id)
+            if known is not None:
+                return known
+            opened = self._opening_of(model.originator_id)
+            subject_hash = keyring.subject_hash(opened.subject.kind, opened.subject.ref)
+            keyring.bind_case(model.originator_id, subject_hash)
+            return subject_hash
+        # Personal data in an aggregate that is not a case: a key of its own.
+        return keyring.aggregate_subject_hash(cast(Any, model).originator_id)
+
+    def _opening_of(self, case_id: UUID) -> CaseOpened:
+        stored = None if self.first_event_of is None else self.first_event_of(case_id)
+        event = None if stored is None else self.to_view_event(stored)
+        if not isinstance(event, CaseOpened):
+            raise MasterKeyError(f"case {case_id} has no CaseOpened event: no subject to key by")
+        return event
+
+
+def _withheld(value: Any, path: str, step: Step) -> Any:
+    return [WITHHELD] if step.many else WITHHELD
+
+
+def attach_keyring(application: Application[Any], keyring: SubjectKeyring) -> None:
+    """Give the application's mapper the keyring (already attached to the store)."""
+    mapper = application.mapper
+    if not isinstance(mapper, PydanticMapper):
+        raise TypeError(f"personal fields need the PydanticMapper, not {type(mapper).__name__}")
+    recorder = application.recorder
+
+    def first_event_of(case_id: UUID) -> StoredEvent | None:
+        found = recorder.select_events(case_id, lte=1)
+        return found[0] if found else None
+
+    mapper.keyring = keyring
+    mapper.first_event_of = first_event_of
+
+
+def view_decoder(application: Application[Any]) -> Callable[[StoredEvent], Any]:
+    """How projections decode stored events: without personal data (see ``to_view_event``)."""
+    mapper = application.mapper
+    if isinstance(mapper, PydanticMapper):
+        return mapper.to_view_event
+    return mapper.to_domain_event
 
 
 class UnsupportedDatabaseURL(ValueError):
@@ -83,7 +261,7 @@ def recorder_env(settings: Settings) -> dict[str, str]:
             )
         env.update(
             {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": get_topic(VigilSQLiteFactory),  # append-only tables
                 "SQLITE_DBNAME": path,
                 "SQLITE_LOCK_TIMEOUT": "30",
             }
@@ -93,7 +271,7 @@ def recorder_env(settings: Settings) -> dict[str, str]:
         query = parse_qs(parsed.query)
         env.update(
             {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": get_topic(VigilPostgresFactory),  # append-only tables
                 "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
                 "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
                 "POSTGRES_PORT": str(parsed.port or 5432),

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import parse_weekly_hours
+from domain.case.approvals import DEFAULT_RULES as DEFAULT_FOUR_EYES_RULES
+from domain.case.approvals import FourEyesPolicy
+from domain.case.vocabulary import Category
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,18 @@ class Settings(BaseSettings):
     sla_escalation_routine_working_days: int = Field(default=1, ge=1)
     sla_referral_ack_working_days: int = Field(default=1, ge=1)
     sla_referral_chase_working_days: int = Field(default=5, ge=1)
+    sla_approval_working_days: int = Field(
+        default=1, ge=1, description="Four-eyes: a held decision is due for approval this long."
+    )
+
+    # Four-eyes (issue 5): decisions that take effect only once a second safeguarding lead
+    # approves them. Moderation action names and/or close_critical; '' holds nothing back.
+    four_eyes: str = Field(
+        default=DEFAULT_FOUR_EYES_RULES,
+        description="Comma-separated decisions that need a second safeguarding lead's approval: "
+        "moderation actions (ban_member, suspend_member, ...) and close_critical (closing a "
+        "case whose risk is critical); '' for none.",
+    )
 
     max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -65,6 +80,21 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     # The recorder retries a lock timeout 10 times, so N seconds here can mean ~11 N seconds.
     db_lock_timeout_seconds: int = Field(default=0, ge=0, description="0 = wait for the lock.")
+
+    # `vigil db init` (PostgreSQL): who sets the store up, and the role Vigil then runs as.
+    db_owner_url: str | None = Field(
+        default=None,
+        description="The owner's URL for `vigil db init` (default: VIGIL_DATABASE_URL).",
+    )
+    db_app_role: str | None = Field(
+        default=None,
+        description="The role Vigil runs as, which may not update or delete the event log "
+        "(default: VIGIL_DATABASE_URL's user, when it is not the owner).",
+    )
+    db_app_password: SecretStr | None = Field(
+        default=None,
+        description="The application role's password (default: VIGIL_DATABASE_URL's).",
+    )
 
     # Read side: the projector that keeps the views up to date, and what readers may wait for.
     projector_in_process: bool = Field(
@@ -85,6 +115,20 @@ class Settings(BaseSettings):
     projector_listen: bool = Field(
         default=True, description="PostgreSQL: be woken by LISTEN/NOTIFY (false: poll only)."
     )
+    rebuild_processes: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="PostgreSQL: processes filling the side tables of `vigil rebuild` (each "
+        "handles the events of a share of the aggregates); 1: one process.",
+    )
+    rebuild_worker_timeout_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86_400,
+        description="PostgreSQL: how long a parallel rebuild, its own share done, waits for "
+        "its other processes before failing (a hung process).",
+    )
     read_wait_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -96,6 +140,109 @@ class Settings(BaseSettings):
     )
     ready_max_lag_seconds: float = Field(
         default=30.0, ge=0, description="/ready fails while a view is longer behind."
+    )
+
+    # Restricted cases (issue 5): cases in these categories are readable only by safeguarding
+    # leads, auditors, the assignee and a break-glass grant holder; users who recorded on the
+    # case see their own records. Comma-separated category values; '' restricts nothing.
+    restricted_categories: str = Field(
+        default="self_harm_risk,harm_to_others",
+        description="Comma-separated case categories that are restricted (e.g. "
+        "'self_harm_risk,harm_to_others,hate_incident'); '' for none.",
+    )
+    break_glass_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="How long break-glass access to a restricted case lasts, from the grant.",
+    )
+
+    # Identity and HTTP hardening (issue 5).
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect: the issuer (iss) whose JWTs are accepted as bearer tokens "
+        "beside Vigil's own; '' turns OIDC off. Needs oidc_audience and oidc_jwks_url too.",
+    )
+    oidc_audience: str = Field(default="", description="OIDC: the audience (aud) required.")
+    oidc_jwks_url: str = Field(default="", description="OIDC: where the issuer's JWKS is.")
+    oidc_username_claim: str = Field(
+        default="preferred_username",
+        description="OIDC: the claim holding the Vigil username (roles come from Vigil).",
+    )
+    oidc_algorithms: str = Field(
+        default="RS256,ES256",
+        description="OIDC: comma-separated signature algorithms accepted (never 'none' or HS*).",
+    )
+    oidc_jwks_cache_seconds: int = Field(
+        default=300, ge=0, description="OIDC: how long fetched signing keys are reused."
+    )
+    oidc_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="OIDC: clock skew allowed on exp/nbf/iat."
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications allowed per client address (and per user named by "
+        "a token) within auth_failure_window_seconds before answering 429.",
+    )
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to call the API (CORS); '' (the "
+        "default) sends no CORS headers at all.",
+    )
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Strict-Transport-Security max-age to send (only when Vigil is served "
+        "over HTTPS); 0 sends none.",
+    )
+
+    # Data protection (issue 4): crypto-shredding keys and retention.
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 random bytes: wraps every data subject's key. Losing it loses "
+        "every personal field. Outside production, if neither this nor master_key_file is set, "
+        "<data_dir>/master.key is made at first use (mode 0600).",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="A file holding the master key (base64), e.g. a secret mount."
+    )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long another process may go on decrypting with a subject key after it "
+        "was destroyed (the process that destroys it stops at once).",
+    )
+    retention_years: dict[Category, int] = Field(
+        default_factory=dict,
+        description="Years after closure a case's personal data is kept, per category, as JSON "
+        '({"spam": 2}), over the defaults: self_harm_risk and harm_to_others 25 years (they may '
+        "concern children), every other category retention_default_years.",
+    )
+    retention_default_years: int = Field(
+        default=6, ge=1, le=200, description="Years after closure for categories not named."
+    )
+
+    # Integrity (issue 4): the hash ledger over the event log and its signed checkpoints.
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="The Ed25519 signing key (PEM, PKCS#8) for checkpoints. Unset: "
+        "<data_dir>/signing-key.pem, generated at first use (mode 0600). Every process that "
+        "signs (serve, project) must use the same key.",
+    )
+    checkpoint_every_events: int = Field(
+        default=1000, ge=1, description="Sign a checkpoint each time the log grows this much."
+    )
+    checkpoint_every_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="...or when it grew at all and this long passed since the last checkpoint.",
+    )
+    hash_ledger_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    hash_ledger_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the notary looks for new events."
     )
 
     log_level: str = "INFO"
@@ -115,6 +262,63 @@ class Settings(BaseSettings):
     def _readable_hours(cls, value: str) -> str:
         parse_weekly_hours(value)
         return value
+
+    @field_validator("four_eyes")
+    @classmethod
+    def _known_four_eyes_rules(cls, value: str) -> str:
+        return ",".join(FourEyesPolicy.parse(value).rules)
+
+    @property
+    def four_eyes_policy(self) -> FourEyesPolicy:
+        return FourEyesPolicy.parse(self.four_eyes)
+
+    @field_validator("restricted_categories")
+    @classmethod
+    def _known_categories(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [name for name in names if name not in {c.value for c in Category}]
+        if unknown:
+            raise ValueError(f"unknown categories: {', '.join(unknown)}")
+        return ",".join(names)
+
+    @property
+    def restricted_category_set(self) -> frozenset[str]:
+        """The restricted categories as a set of category values."""
+        return frozenset(p for p in self.restricted_categories.split(",") if p)
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_algorithms(cls, value: str) -> str:
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise ValueError(
+                f"use asymmetric JWT algorithms ({', '.join(sorted(allowed))}), not {unknown}"
+            )
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_audience and self.oidc_jwks_url):
+            raise ValueError("OIDC needs VIGIL_OIDC_AUDIENCE and VIGIL_OIDC_JWKS_URL too")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def retention_period_years(self, category: Category) -> int:
+        """Years after closure that a case of ``category`` keeps its personal data."""
+        if category in self.retention_years:
+            return self.retention_years[category]
+        if category in (Category.SELF_HARM_RISK, Category.HARM_TO_OTHERS):
+            return max(25, self.retention_default_years)
+        return self.retention_default_years
 
     @property
     def resolved_database_url(self) -> str:

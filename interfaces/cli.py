@@ -14,14 +14,18 @@ This module and the HTTP app factory are the only places that read the environme
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, NoReturn
 from urllib.parse import urlparse
+from uuid import UUID
 
 import psycopg
 import typer
@@ -30,11 +34,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from application.bootstrap import Vigil, bootstrap
 from application.demo import DEMO_USERS, load_demo, store_is_empty
+from application.ledger import Ledger
+from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.errors import DomainError
-from domain.shared import Role, Username
+from domain.shared import ROLE_PRECEDENCE, Role, Username
+from infrastructure.db_admin import InitRefused, init_store
+from infrastructure.keys import MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
+from projections.hash_ledger import GUARDED_TABLES, setup_ledger_tables
 from projections.worker import UnknownView
 
 CLI_ACTOR = "cli"  # who the events written from the command line are recorded as
@@ -54,6 +63,8 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+db_app = typer.Typer(help="The database: set it up as its owner.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 _USERNAME = TypeAdapter(Username)
 
@@ -85,7 +96,7 @@ def open_vigil(settings: Settings | None = None) -> Iterator[Vigil]:
         fail(f"invalid settings: VIGIL_LOG_LEVEL: {exc}", EXIT_USAGE)
     try:
         vigil = bootstrap(settings)
-    except UnsupportedDatabaseURL as exc:
+    except (UnsupportedDatabaseURL, MasterKeyError) as exc:
         fail(str(exc), EXIT_USAGE)
     except (psycopg.Error, PersistenceError, OSError) as exc:
         fail(f"cannot open the store ({_store_kind(settings)}): {exc}")
@@ -165,7 +176,12 @@ def project(
             positions=vigil.projector.positions(),
             head=vigil.projector.head(),
         )
-        vigil.projector.run_forever(stop, report_interval=report_every)
+        # The hash ledger's notary follows the log beside the projector (never rebuilt).
+        vigil.integrity.notary.start_in_thread()
+        try:
+            vigil.projector.run_forever(stop, report_interval=report_every)
+        finally:
+            vigil.integrity.notary.stop_following()
 
 
 @app.command()
@@ -303,13 +319,294 @@ def add_user(
 @users_app.command("token")
 def issue_token(
     username: Annotated[str, typer.Argument(help="An existing user.")],
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in",
+            help="Expire after this long: e.g. 90d, 12h, 30m (default: never).",
+        ),
+    ] = None,
 ) -> None:
     """Issue another API token for an existing user (the last line)."""
     name = _username(username)
+    lifetime = None if expires_in is None else _duration(expires_in)
     with open_vigil() as vigil:
-        token = vigil.identity.issue_token(name, actor=CLI_ACTOR)
-    typer.echo(f"New API token for {name} (shown once):", err=True)
-    typer.echo(token)
+        issued = vigil.identity.issue(name, actor=CLI_ACTOR, expires_in=lifetime)
+    expires_at = issued.expires_at
+    until = "never expires" if expires_at is None else f"expires {expires_at.isoformat()}"
+    typer.echo(f"New API token for {name} (id {issued.token_id}, {until}; shown once):", err=True)
+    typer.echo(issued.token)
+
+
+_DURATION = re.compile(r"^(\d{1,6})([dhm])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        fail(f"invalid duration {text!r}: use a number and d, h or m, e.g. 90d", EXIT_USAGE)
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@users_app.command("grant")
+def grant_role(
+    username: Annotated[str, typer.Argument(help="An existing user.")],
+    role: Annotated[Role, typer.Argument(help="The role to add.", case_sensitive=False)],
+) -> None:
+    """Grant a user one more role."""
+    name = _username(username)
+    with open_vigil() as vigil:
+        user = vigil.identity.grant_role(name, role, actor=CLI_ACTOR)
+    typer.echo(f"{name} now holds: {_roles(user.roles)}.", err=True)
+
+
+@users_app.command("revoke")
+def revoke_role(
+    username: Annotated[str, typer.Argument(help="An existing user.")],
+    role: Annotated[Role, typer.Argument(help="The role to take away.", case_sensitive=False)],
+) -> None:
+    """Revoke a role (never a user's only role, nor the last active admin's)."""
+    name = _username(username)
+    with open_vigil() as vigil:
+        user = vigil.identity.revoke_role(name, role, actor=CLI_ACTOR)
+    typer.echo(f"{name} now holds: {_roles(user.roles)}.", err=True)
+
+
+@users_app.command("revoke-token")
+def revoke_token(
+    username: Annotated[str, typer.Argument(help="The token's user.")],
+    token_id: Annotated[str, typer.Argument(help="The token's id (see `vigil users list`).")],
+) -> None:
+    """Revoke one token by its id: it stops working at once."""
+    name = _username(username)
+    try:
+        parsed = UUID(token_id)
+    except ValueError:
+        fail(f"invalid token id {token_id!r}: a UUID, as `vigil users list` shows", EXIT_USAGE)
+    with open_vigil() as vigil:
+        vigil.identity.revoke_token(name, parsed, actor=CLI_ACTOR)
+    typer.echo(f"Revoked token {parsed} of {name}.", err=True)
+
+
+@users_app.command("deactivate")
+def deactivate_user(username: Annotated[str, typer.Argument(help="An existing user.")]) -> None:
+    """Deactivate a user: all their tokens stop working at once, for good."""
+    name = _username(username)
+    with open_vigil() as vigil:
+        vigil.identity.deactivate(name, actor=CLI_ACTOR)
+    typer.echo(f"Deactivated {name}; their tokens no longer work.", err=True)
+
+
+@users_app.command("reactivate")
+def reactivate_user(username: Annotated[str, typer.Argument(help="A deactivated user.")]) -> None:
+    """Reactivate a user (issue them a new token: the old ones stay revoked)."""
+    name = _username(username)
+    with open_vigil() as vigil:
+        vigil.identity.reactivate(name, actor=CLI_ACTOR)
+    typer.echo(f"Reactivated {name}. Issue a token with: vigil users token {name}", err=True)
+
+
+@users_app.command("list")
+def list_users(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per user.")] = False,
+) -> None:
+    """List users: roles, whether active, live tokens (ids and expiry, never the secret)."""
+    with open_vigil() as vigil:
+        now = vigil.clock()
+        found = vigil.identity.list_users()
+    for user in found:
+        live = [t for t in user.tokens if t.live_at(now)]
+        if as_json:
+            record = {
+                "username": user.username,
+                "roles": sorted(r.value for r in user.roles),
+                "active": user.active,
+                "live_tokens": [
+                    {
+                        "token_id": str(t.token_id),
+                        "expires_at": None if t.expires_at is None else t.expires_at.isoformat(),
+                    }
+                    for t in live
+                ],
+            }
+            typer.echo(json.dumps(record))
+            continue
+        state = "active" if user.active else "deactivated"
+        tokens = ", ".join(
+            f"{t.token_id}" + ("" if t.expires_at is None else f" (until {t.expires_at:%Y-%m-%d})")
+            for t in live
+        )
+        typer.echo(f"{user.username}  {_roles(user.roles)}  {state}  tokens: {tokens or 'none'}")
+
+
+def _roles(roles: frozenset[Role]) -> str:
+    return ",".join(role.value for role in ROLE_PRECEDENCE if role in roles)
+
+
+@app.command()
+def permissions(
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown/--plain", help="A Markdown table (for the README) or plain lines."
+        ),
+    ] = True,
+) -> None:
+    """Print the permission matrix: which roles hold which permission."""
+    if markdown:
+        typer.echo(permission_table_markdown(), nl=False)
+        return
+    for permission in Permission:
+        allowed = ", ".join(role.value for role in ALLOWED_ROLES[permission]) or "-"
+        typer.echo(f"{permission.value}  {allowed}")
+
+
+@db_app.command("init")
+def db_init(
+    owner_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Connect as this owner (default VIGIL_DB_OWNER_URL, else VIGIL_DATABASE_URL). "
+            "Prefer the setting: a password on the command line shows in the process list."
+        ),
+    ] = None,
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            help="The role Vigil runs as (default VIGIL_DB_APP_ROLE, else VIGIL_DATABASE_URL's "
+            "user when it is not the owner). Its password: VIGIL_DB_APP_PASSWORD or that URL's."
+        ),
+    ] = None,
+) -> None:
+    """Create the event log and the hash ledger's tables append-only (triggers) and the role
+    Vigil runs as; idempotent."""
+    settings = load_settings()
+    try:
+        report = init_store(
+            settings,
+            ledger_name=Ledger.name,
+            owner_url=owner_url,
+            app_role=app_role,
+            # The hash ledger's tables too, as the owner: the app role only appends to them.
+            append_only_tables=GUARDED_TABLES,
+            create_tables=setup_ledger_tables,
+        )
+    except InitRefused as exc:
+        fail(str(exc))
+    except UnsupportedDatabaseURL as exc:
+        fail(str(exc), EXIT_USAGE)
+    except (psycopg.Error, PersistenceError, OSError) as exc:
+        fail(f"db init failed: {exc}")
+    for line in report.lines():
+        typer.echo(line, err=True)
+
+
+@app.command()
+def verify(
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="The ledger's public key (PEM or base64), repeatable; default: the "
+            "configured signing key's.",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint", help="A checkpoint you kept (JSON, or an export): check it too."
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+) -> None:
+    """Check the whole event log against the hash ledger: every leaf, root, signature and
+    consistency proof. Exits 1 naming the first position that does not match."""
+    from infrastructure.integrity_keys import SigningKeyError
+    from interfaces.integrity_cli import read_checkpoints, read_keys, run_verify
+
+    try:
+        keys = read_keys(public_key or [])
+        trusted = read_checkpoints(checkpoint or [])
+    except SigningKeyError as exc:
+        fail(str(exc), EXIT_USAGE)
+    with open_vigil() as vigil:
+        try:
+            keys = keys or [vigil.integrity.configured_public_key()]
+        except SigningKeyError as exc:
+            fail(str(exc), EXIT_USAGE)
+        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json)
+    raise typer.Exit(code)
+
+
+@app.command("verify-export")
+def verify_export(
+    file: Annotated[Path, typer.Argument(help="A case export (GET /api/v1/cases/{id}/export).")],
+    public_key: Annotated[
+        list[Path],
+        typer.Option("--public-key", help="The ledger's public key (PEM or base64), repeatable."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+) -> None:
+    """Check a case export offline (no database): every stored event, inclusion proof and the
+    checkpoint's signature. Exits 1 naming the first event that does not verify."""
+    from infrastructure.integrity_keys import SigningKeyError
+    from interfaces.integrity_cli import read_keys, run_verify_export
+
+    try:
+        keys = read_keys(public_key)
+    except SigningKeyError as exc:
+        fail(str(exc), EXIT_USAGE)
+    raise typer.Exit(run_verify_export(file, keys, as_json=as_json))
+
+
+@app.command()
+def retention(
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Erase what is due (default: a dry run that only lists)."),
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every subject, not only due and held ones.")
+    ] = False,
+) -> None:
+    """List the subjects whose retention period has run out; with --apply, erase them.
+
+    A subject is due once every one of its cases has been closed for its category's period
+    (VIGIL_RETENTION_YEARS, VIGIL_RETENTION_DEFAULT_YEARS), counted from the closure's
+    occurred_at. Subjects under a legal hold are listed as held and skipped. Each erasure is
+    recorded (SubjectErased, and PersonalDataErased on each case) as made by vigil-retention.
+    """
+    with open_vigil() as vigil:
+        items = vigil.data_protection.retention_review()
+        shown = [i for i in items if show_all or i.status in ("due", "held")]
+        typer.echo(f"{'STATUS':<8}  {'KIND':<8}  {'CASES':>5}  {'DUE':<10}  REF")
+        for item in shown:
+            due = item.due_at.date().isoformat() if item.due_at else "-"
+            typer.echo(
+                f"{item.status:<8}  {item.subject.kind.value:<8}  {len(item.case_ids):>5}  "
+                f"{due:<10}  {item.subject.ref}"
+            )
+        due_count = sum(1 for i in items if i.status == "due")
+        held = sum(1 for i in items if i.status == "held")
+        if held:
+            typer.echo(f"{held} due but under a legal hold: skipped.", err=True)
+        if not apply:
+            typer.echo(
+                f"{due_count} due; dry run, nothing erased (vigil retention --apply erases).",
+                err=True,
+            )
+            return
+        for result in vigil.data_protection.apply_retention():
+            typer.echo(
+                f"erased {result.subject.kind.value} {result.subject.ref}: "
+                f"{len(result.case_ids)} case(s), {len(result.key_ids)} key(s) destroyed",
+                err=True,
+            )
+        typer.echo(f"{due_count} erased.", err=True)
 
 
 def main() -> None:

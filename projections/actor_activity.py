@@ -35,10 +35,12 @@ from projections.paging import (
     decode_cursor,
     encode_cursor,
 )
+from projections.restricted import hidden_cases_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore, bulk_insert
 
 if TYPE_CHECKING:
+    from application.access import Visibility
     from projections.worker import Projector
 
 TABLE = "actor_activity"
@@ -70,6 +72,10 @@ _COLUMNS = (*Activity.model_fields, "aggregate_id")
 _READ = ", ".join(Activity.model_fields)
 
 
+# Per event class: its name, and whether it is a case's (a rebuild asks once per event).
+_CLASSES: dict[type, tuple[str, bool]] = {}
+
+
 def activity_row(item: Positioned) -> dict[str, Any] | None:
     """The envelope of one event, or None for an event without an actor."""
     event = item.event
@@ -77,13 +83,18 @@ def activity_row(item: Positioned) -> dict[str, Any] | None:
     recorded_at = getattr(event, "recorded_at", None)
     if not isinstance(actor, str) or not isinstance(recorded_at, datetime):
         return None
+    cls = type(event)
+    known = _CLASSES.get(cls)
+    if known is None:
+        known = _CLASSES[cls] = (cls.__name__, issubclass(cls, CaseEvent))
+    name, of_case = known
     role = getattr(event, "actor_role", None)
     return {
         "position": item.position,
-        "case_id": event.originator_id if isinstance(event, CaseEvent) else None,
+        "case_id": event.originator_id if of_case else None,
         "aggregate_id": event.originator_id,
         "version": event.originator_version,
-        "event_type": type(event).__name__,
+        "event_type": name,
         "actor": actor,
         "actor_role": None if role is None else str(role),
         "occurred_at": getattr(event, "occurred_at", None) or recorded_at,
@@ -132,23 +143,20 @@ class ActorActivityView(View):
         return [f"DROP TABLE IF EXISTS {self.table(store)}"]
 
     def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        encode_uuid, encode_time = store.encode_uuid, store.encode_time
         rows = []
         for item in batch:
             row = activity_row(item)
-            if row is not None:
-                rows.append(self._encode(store, row))
-        table = self.table(store)
-        return bulk_insert(store, table, _COLUMNS, rows)
-
-    @staticmethod
-    def _encode(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **row,
-            "case_id": None if row["case_id"] is None else store.encode_uuid(row["case_id"]),
-            "aggregate_id": store.encode_uuid(row["aggregate_id"]),
-            "occurred_at": store.encode_time(row["occurred_at"]),
-            "recorded_at": store.encode_time(row["recorded_at"]),
-        }
+            if row is None:
+                continue
+            # Encoded in place: a rebuild makes one row per event of the log.
+            if row["case_id"] is not None:
+                row["case_id"] = encode_uuid(row["case_id"])
+            row["aggregate_id"] = encode_uuid(row["aggregate_id"])
+            row["occurred_at"] = encode_time(row["occurred_at"])
+            row["recorded_at"] = encode_time(row["recorded_at"])
+            rows.append(row)
+        return bulk_insert(store, self.table(store), _COLUMNS, rows)
 
 
 class ActorActivity(ViewAccess[ActorActivityView]):
@@ -178,9 +186,11 @@ class ActorActivity(ViewAccess[ActorActivityView]):
         basis: Basis | str = Basis.RECORDED,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        visibility: Visibility | None = None,
     ) -> tuple[list[Activity], str | None]:
         """A page of the actor's events in log order, within ``[start, end)`` on the chosen
-        clock, and the next page's cursor (None on the last page)."""
+        clock, and the next page's cursor (None on the last page). ``visibility`` leaves out
+        events on restricted cases the reader may not see."""
         check_limit(limit)
         try:
             clock = f"{Basis(basis).value}_at"
@@ -200,6 +210,9 @@ class ActorActivity(ViewAccess[ActorActivityView]):
         if end is not None:
             where.append(f"{clock} < %(end)s")
             params["end"] = store.encode_time(end)
+        hidden = hidden_cases_clause(store, visibility, params, case_id="case_id")
+        if hidden is not None:
+            where.append(hidden)
         tag = f"actor:{actor}"
         if cursor is not None:
             (after,) = decode_cursor(tag, cursor, (int,))

@@ -39,10 +39,12 @@ from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
 from domain.errors import InvalidCommand
 from projections.case_folds import CaseFolds, case_folds_for
+from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
 from projections.store import Row, ViewStore, bulk_insert
 
 if TYPE_CHECKING:
+    from application.access import Visibility
     from projections.worker import Projector
 
 TABLE = "case_summaries"
@@ -193,13 +195,12 @@ class CaseSummariesView(View):
         rows = [
             self._row(store, summarise(f.state, f.position)) for f in self._folds.fold_batch(batch)
         ]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "case_id")
         return bulk_insert(
             store,
             store.table(TABLE),
             COLUMNS,
             rows,
-            suffix=f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            upsert_key=("case_id",),  # the row replaces the case's previous one
         )
 
     @staticmethod
@@ -266,10 +267,12 @@ class CaseSummaries:
         subject_ref: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        visibility: Visibility | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of case summaries, newest case first, and the cursor of the next page (None
         on the last page). Items are ``CaseSummary.model_dump()``. Raises ``InvalidQuery``
-        (``InvalidCursor`` for a bad cursor) for input the view cannot answer."""
+        (``InvalidCursor`` for a bad cursor) for input the view cannot answer. ``visibility``
+        leaves out the restricted cases a reader may not see (application.access)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidQuery(
                 f"limit must be between 1 and {MAX_LIMIT}",
@@ -289,6 +292,9 @@ class CaseSummaries:
             if value is not None:
                 where.append(f"{column} = %({column})s")
                 params[column] = value
+        restricted = restriction_clause(store, visibility, params)
+        if restricted is not None:
+            where.append(restricted)
         if cursor is not None:
             after_opened, after_id = decode_cursor(cursor)
             where.append("(opened_at, case_id) < (%(after_opened)s, %(after_id)s)")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
+from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.case_summaries import CaseSummariesView
 from projections.runner import View
@@ -40,6 +41,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     ),
     lambda ledger, config: SubjectHistoryView(ledger),
     lambda ledger, config: ActorActivityView(ledger),
+    lambda ledger, config: AccessLogView(ledger),
 ]
 
 

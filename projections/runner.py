@@ -26,17 +26,18 @@ builds its own application, and commits one event per transaction.
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
-from projections.store import Params, Tx, ViewStore, view_store_for
+from infrastructure.persistence import view_decoder
+from projections.store import COPY_ROWS, Params, Tx, ViewStore, view_store_for
 
 logger = structlog.get_logger(__name__)
 
@@ -44,9 +45,9 @@ TRACKING_TABLE = "projection_tracking"
 DEFAULT_BATCH_SIZE = 500
 
 
-@dataclass(frozen=True)
-class Positioned:
-    """A domain event at its place in the log (its notification id)."""
+class Positioned(NamedTuple):
+    """A domain event at its place in the log (its notification id). A named tuple: a
+    rebuild makes one per event of the log, and a tuple is the cheapest thing to make."""
 
     position: int
     event: Any
@@ -139,26 +140,50 @@ def setup_view(store: ViewStore, view: View) -> None:
             tx.execute(statement)
 
 
-def reset_view(tx: Tx, store: ViewStore, view: View, *, tracking: str, tracking_name: str) -> None:
+_CREATE_INDEX = re.compile(r"\s*CREATE\s+INDEX\b", re.IGNORECASE)
+
+
+def reset_view(
+    tx: Tx,
+    store: ViewStore,
+    view: View,
+    *,
+    tracking: str,
+    tracking_name: str,
+    defer_indexes: bool = False,
+) -> list[str]:
     """Drop and recreate the view's tables in ``store``; its tracking row (``tracking_name`` in
-    the table ``tracking``, as quoted SQL) back to 0."""
+    the table ``tracking``, as quoted SQL) back to 0. With ``defer_indexes``, the view's
+    (non-unique) ``CREATE INDEX`` statements are not run but returned, to build each index
+    once the tables are filled (one sort, instead of an index entry per row inserted)."""
+    deferred: list[str] = []
     for statement in view.drop_statements(store):
         tx.execute(statement)
     for statement in view.create_statements(store):
-        tx.execute(statement)
+        if defer_indexes and _CREATE_INDEX.match(statement):
+            deferred.append(statement)
+        else:
+            tx.execute(statement)
     tx.execute(
         f"UPDATE {tracking} SET notification_id = 0, "
         "view_version = %(version)s WHERE view_name = %(name)s",
         {"name": tracking_name, "version": view.stored_version()},
     )
     view.reset()
+    return deferred
 
 
 def run_statements(tx: Tx, statements: Sequence[Statement]) -> None:
-    """Run statements in order; consecutive runs of the same SQL go as one ``executemany``."""
+    """Run statements in order; consecutive runs of the same SQL go as one ``executemany``;
+    ``COPY_ROWS`` (from a ``WriteBuffer``) as one ``COPY``."""
     i = 0
     while i < len(statements):
         sql = statements[i][0]
+        if sql == COPY_ROWS:
+            params = statements[i][1]
+            tx.copy_rows(params["table"], params["columns"], params["rows"], params.get("types"))
+            i += 1
+            continue
         j = i + 1
         while j < len(statements) and statements[j][0] == sql:
             j += 1
@@ -249,9 +274,8 @@ class ViewRunner(TrackingRecorder):
             notifications = self._ledger.recorder.select_notifications(start=start + 1, limit=limit)
             if not notifications:
                 return 0
-            batch = [
-                Positioned(n.id, self._ledger.mapper.to_domain_event(n)) for n in notifications
-            ]
+            decode = view_decoder(self._ledger)
+            batch = [Positioned(n.id, decode(n)) for n in notifications]
             end = notifications[-1].id
             statements = self._view.changes(self._store, batch)
             try:

@@ -61,6 +61,8 @@ class QueueRules:
     # An acknowledged referral whose outcome has not come: chase this long after the latest of
     # its acknowledgement and the last follow-up.
     referral_chase: Target = field(default_factory=lambda: Target(working_days=5))
+    # Four-eyes: a decision held for a second safeguarding lead is due this long after the request.
+    approval_decided: Target = field(default_factory=lambda: Target(working_days=1))
 
     def escalation_due(
         self, calendar: ServiceCalendar, urgency: Urgency, raised_at: datetime

@@ -36,10 +36,12 @@ from projections.paging import (
     encode_cursor,
     enum_value,
 )
+from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore, bulk_insert
 
 if TYPE_CHECKING:
+    from application.access import Visibility
     from projections.worker import Projector
 
 TABLE = "subject_history"
@@ -60,6 +62,7 @@ class SubjectCase(BaseModel):
     closed_at: datetime | None
     flag_count: int = Field(description="Flags raised on the case after it was opened.")
     version: int = Field(description="The case version this row reflects.")
+    assignee: str | None = Field(default=None, description="The case's assignee, if any.")
 
 
 _COLUMNS = (*SubjectCase.model_fields, "position")
@@ -78,12 +81,13 @@ def history_row(state: CaseState) -> SubjectCase:
         closed_at=state.closed_at,
         flag_count=state.flag_count,
         version=state.version,
+        assignee=state.assignee,
     )
 
 
 class SubjectHistoryView(View):
     name = "subject_history"
-    version = 1
+    version = 2  # 2: the assignee, so restricted cases show to theirs (application.access)
 
     def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
         self._folds = folds if folds is not None else case_folds_for(ledger)
@@ -110,6 +114,7 @@ class SubjectHistoryView(View):
             f"closed_at {ts}, "
             "flag_count INTEGER NOT NULL, "
             "version INTEGER NOT NULL, "
+            "assignee TEXT, "
             "position BIGINT NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_subject')} "
             f"ON {table} (subject_ref, opened_at DESC, case_id DESC)",
@@ -126,13 +131,12 @@ class SubjectHistoryView(View):
             self._encode(store, history_row(f.state), f.position)
             for f in self._folds.fold_batch(batch)
         ]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
         return bulk_insert(
             store,
             self.table(store),
             _COLUMNS,
             rows,
-            suffix=f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            upsert_key=("case_id",),  # the row replaces the case's previous one
         )
 
     @staticmethod
@@ -173,8 +177,10 @@ class SubjectHistory(ViewAccess[SubjectHistoryView]):
         kind: SubjectKind | str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        visibility: Visibility | None = None,
     ) -> tuple[list[SubjectCase], str | None]:
-        """A page of the subject's cases, newest first, and the next page's cursor (or None)."""
+        """A page of the subject's cases, newest first, and the next page's cursor (or None);
+        ``visibility`` leaves out the restricted cases a reader may not see."""
         check_limit(limit)
         store = self.store
         where = ["subject_ref = %(ref)s"]
@@ -183,6 +189,9 @@ class SubjectHistory(ViewAccess[SubjectHistoryView]):
         if kind_value is not None:
             where.append("subject_kind = %(kind)s")
             params["kind"] = kind_value
+        restricted = restriction_clause(store, visibility, params)
+        if restricted is not None:
+            where.append(restricted)
         tag = f"subject:{subject_ref}"
         if cursor is not None:
             opened_at, case_id = decode_cursor(tag, cursor, (datetime, UUID))

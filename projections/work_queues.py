@@ -14,6 +14,11 @@ Queues and due times (all from event times, at fold time, never from the clock a
 * ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made.
 * ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due 5 working
   days after the later of the acknowledgement and the last follow-up (a follow-up restarts it).
+* ``approvals_awaiting_decision``: decisions held for a second safeguarding lead's approval
+  (four-eyes: a ban, closing a critical case); due 1 working day after the request.
+* ``referrals_awaiting_review``: referrals made without consent (emergency actions, recorded at
+  once) awaiting a lead's review; due at the referral's ``review_due`` (end of the next working
+  day, fixed when it was recorded).
 * ``high_risk_open``: open cases assessed high or critical; no due time; critical first, then
   the longest without action (last action, or opening) first.
 * ``no_recent_action``: open cases whose last action (or opening, if none) is more than N days
@@ -62,11 +67,13 @@ from projections.paging import (
     decode_cursor,
     encode_cursor,
 )
+from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.sla import DEFAULT_RULES, QueueRules
 from projections.store import Row, ViewStore, bulk_delete, bulk_insert
 
 if TYPE_CHECKING:
+    from application.access import Visibility
     from projections.worker import Projector
 
 TABLE = "work_queue_items"
@@ -81,6 +88,8 @@ class Queue(StrEnum):
     REFERRALS_AWAITING_FOLLOW_UP = "referrals_awaiting_follow_up"
     HIGH_RISK_OPEN = "high_risk_open"
     NO_RECENT_ACTION = "no_recent_action"
+    APPROVALS_AWAITING_DECISION = "approvals_awaiting_decision"
+    REFERRALS_AWAITING_REVIEW = "referrals_awaiting_review"
 
 
 QUEUE_DESCRIPTIONS: dict[Queue, str] = {
@@ -96,6 +105,12 @@ QUEUE_DESCRIPTIONS: dict[Queue, str] = {
     "longest without action. No due time.",
     Queue.NO_RECENT_ACTION: "Open cases with no action for N days (idle_days, default 7); due N "
     "days after the last action (or the opening, if none).",
+    Queue.APPROVALS_AWAITING_DECISION: "Four-eyes: decisions (a ban, closing a critical case) "
+    "held until a safeguarding lead other than the requester approves or rejects them; due 1 "
+    "working day after the request.",
+    Queue.REFERRALS_AWAITING_REVIEW: "Referrals made without consent (emergency actions, "
+    "recorded at once) awaiting a safeguarding lead's review; due at the end of the next "
+    "working day after the referral.",
 }
 
 
@@ -104,6 +119,7 @@ class ItemKind(StrEnum):
     ESCALATION = "escalation"
     REFERRAL = "referral"
     CASE = "case"
+    APPROVAL = "approval"
 
 
 _RISK_RANK = {RiskLevel.CRITICAL: 0, RiskLevel.HIGH: 1}
@@ -118,7 +134,8 @@ class QueueItem(BaseModel):
     queue: Queue
     case_id: UUID
     item_id: UUID = Field(
-        description="The decision_id, escalation_id or referral_id; the case id for case queues."
+        description="The decision_id, escalation_id, referral_id or approval_id; the case id "
+        "for case queues."
     )
     kind: ItemKind
     category: Category
@@ -248,6 +265,23 @@ def queue_rows(
                 rules.referral_chase.due(calendar, since),
                 **agency,
             )
+    for approval in state.pending_approvals():
+        add(
+            Queue.APPROVALS_AWAITING_DECISION,
+            approval.approval_id,
+            ItemKind.APPROVAL,
+            approval.requested_at,
+            rules.approval_decided.due(calendar, approval.requested_at),
+        )
+    for referral in state.referrals_awaiting_review():
+        add(
+            Queue.REFERRALS_AWAITING_REVIEW,
+            referral.referral_id,
+            ItemKind.REFERRAL,
+            referral.made_at,
+            referral.review_due,
+            agency_kind=referral.agency.kind.value,
+        )
     last_activity = state.last_action_at or state.opened_at
     if state.risk_level in _RISK_RANK:
         add(
@@ -264,7 +298,7 @@ def queue_rows(
 
 class WorkQueuesView(View):
     name = "work_queues"
-    version = 1
+    version = 2  # 2: four-eyes approvals and referrals awaiting review
 
     def __init__(
         self,
@@ -366,6 +400,8 @@ _ORDER: dict[Queue, tuple[tuple[str, ...], tuple[type, ...]]] = {
             Queue.UNACKNOWLEDGED_ESCALATIONS,
             Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT,
             Queue.REFERRALS_AWAITING_FOLLOW_UP,
+            Queue.APPROVALS_AWAITING_DECISION,
+            Queue.REFERRALS_AWAITING_REVIEW,
         )
     },
     Queue.HIGH_RISK_OPEN: (("risk_rank", "since_at", "item_id"), (int, datetime, UUID)),
@@ -420,8 +456,10 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         as_of: datetime,
         idle_days: int = DEFAULT_IDLE_DAYS,
         assignee: str | None = None,
+        visibility: Visibility | None = None,
     ) -> list[QueueCount]:
-        """Every queue with its total and how many items are overdue at ``as_of``."""
+        """Every queue with its total and how many items are overdue at ``as_of``
+        (``visibility``: without the restricted cases a reader may not see)."""
         _check_idle_days(idle_days)
         store = self.store
         table = self.view.table(store)
@@ -432,6 +470,9 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
             "assignee": assignee,
         }
         mine = " AND assignee = %(assignee)s" if assignee is not None else ""
+        restricted = restriction_clause(store, visibility, params)
+        if restricted is not None:
+            mine += f" AND {restricted}"
         with store.transaction(commit=False) as tx:
             rows = tx.fetchall(
                 "SELECT queue, COUNT(*) AS total, "
@@ -468,6 +509,7 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         assignee: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
+        visibility: Visibility | None = None,
     ) -> tuple[list[QueueItem], str | None]:
         """A page of one queue in due order, and the cursor of the next page (None at the end).
         ``overdue`` (and, for no_recent_action, which cases are idle) is judged at ``as_of``."""
@@ -481,6 +523,9 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         if assignee is not None:
             where.append("assignee = %(assignee)s")
             params["assignee"] = assignee
+        restricted = restriction_clause(store, visibility, params)
+        if restricted is not None:
+            where.append(restricted)
         if queue is Queue.NO_RECENT_ACTION:
             where.append("since_at < %(cutoff)s")
             params["cutoff"] = store.encode_time(as_of - timedelta(days=idle_days))

@@ -29,6 +29,17 @@ further, the side table catches up again first), deletes the side tracking row, 
 tables, renames the side tables (and their indexes) to the live names, and lets the view
 create anything missing. Readers see the old complete view until that commit, then the new one.
 One rebuild of a view at a time (the side tables have one name).
+
+**Filling the side tables fast (PostgreSQL).** One thread reads the log ahead, one decodes and
+folds, one commits (``_fill_pipelined``); each view writes through a ``WriteBuffer``, so a
+row replaced or deleted by later batches (a case's summary, its queue items) is written once,
+by ``COPY``, at the end, and append-only rows go by ``COPY`` with their batch; secondary indexes
+of tables filled at the end are built after their rows; the garbage collector is paused for the
+fill (``tuned_for_bulk``). With ``rebuild_processes`` > 1 and a log of at least
+``parallel_min_events`` events, the fill runs in that many processes (``_fill_parallel``), each
+reading, decoding, folding and writing the events of its share of the aggregates (the last byte
+of the aggregate's id, chosen in the query); the rebuilding process moves the side tracking
+rows once every share is done. Measured by ``bench/projections.py``.
 """
 
 # SQL here names only the tracking table (a constant, quoted by the store); every value is a
@@ -37,19 +48,28 @@ One rebuild of a view at a time (the side tables have one name).
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import multiprocessing.connection
+import os
 import queue
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import structlog
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 from psycopg import sql
 
+from infrastructure.persistence import view_decoder
 from projections.runner import (
     DEFAULT_BATCH_SIZE,
     TRACKING_TABLE,
@@ -60,7 +80,13 @@ from projections.runner import (
     run_statements,
     setup_view,
 )
-from projections.store import ViewStore, listen_connection_kwargs, view_store_for
+from projections.store import (
+    COPY_ROWS,
+    Tx,
+    ViewStore,
+    listen_connection_kwargs,
+    view_store_for,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -68,8 +94,15 @@ REBUILD_SUFFIX = "__rebuild"
 RATE_WINDOW_SECONDS = 60.0
 DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_FALLBACK_INTERVAL = 1.0
-DEFAULT_REBUILD_BATCH_SIZE = 5000
+DEFAULT_REBUILD_BATCH_SIZE = 10_000
+DEFAULT_PARALLEL_MIN_EVENTS = 50_000  # smaller logs: one process (starting another costs ~1 s)
+DEFAULT_PARALLEL_HEAD_START = 20_000  # events the rebuilding process applies as workers start
+# How long the rebuilding process, its own share done, waits for its worker processes.
+DEFAULT_REBUILD_WORKER_TIMEOUT = 1800.0
 PROGRESS_LOG_INTERVAL = 10.0
+INDEX_BUILD_THREADS = 2
+INDEX_BUILD_MEMORY = "256MB"  # maintenance_work_mem for a side table's index build
+BULK_SWITCH_INTERVAL = 0.001  # seconds (see tuned_for_bulk)
 
 
 class UnknownView(ValueError):
@@ -105,6 +138,42 @@ class _Slot:
     tracking_name: str
     view: View
     store: ViewStore
+    deferred_indexes: tuple[str, ...] = ()
+    """``CREATE INDEX`` statements of side tables, to run once they are filled."""
+
+
+RebuildParts = Callable[[], tuple[Application[Any], list[View]]]
+"""Makes a ledger and the views anew, in a rebuild's worker process: a picklable callable (a
+module-level function, or a ``functools.partial`` of one), e.g. from the settings."""
+
+
+# One view's share of a batch: its slot, the position it was read from, its statements, and
+# how many events it was handed.
+_Work = tuple[_Slot, int, list[Statement], int]
+
+
+@contextmanager
+def tuned_for_bulk() -> Iterator[None]:
+    """The interpreter tuned for a rebuild's fill, for as long as it runs.
+
+    The cyclic garbage collector off: a fill allocates millions of objects that reference
+    counting frees (decoded events, rows), and the collector's passes over them (and over
+    everything else alive) took most of the time spent decoding. Nothing in the fill makes
+    reference cycles to speak of (a 100,000-event rebuild leaves a few dozen objects for the
+    collector). And a shorter switch interval: the reading and writing threads mostly wait on
+    PostgreSQL, and with the default 5 ms each of their round trips could wait that long for
+    the decoding thread to let go of the interpreter.
+    """
+    enabled = gc.isenabled()
+    interval = sys.getswitchinterval()
+    gc.disable()
+    sys.setswitchinterval(BULK_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -167,9 +236,26 @@ class Projector:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         fallback_interval: float = DEFAULT_FALLBACK_INTERVAL,
         listen: bool = True,
+        rebuild_processes: int = 1,
+        rebuild_parts: RebuildParts | None = None,
+        parallel_min_events: int = DEFAULT_PARALLEL_MIN_EVENTS,
+        parallel_head_start: int = DEFAULT_PARALLEL_HEAD_START,
+        rebuild_worker_timeout: float = DEFAULT_REBUILD_WORKER_TIMEOUT,
+        set_up: bool = True,
     ) -> None:
+        """``rebuild_processes`` > 1 (PostgreSQL, with ``rebuild_parts``): a rebuild of a log
+        of at least ``parallel_min_events`` events fills the side tables in that many processes
+        (see ``_fill_parallel``; ``parallel_head_start``: see ``share_bounds``); once its own
+        share is done, the rebuilding process waits at most ``rebuild_worker_timeout`` seconds
+        for the others, then fails the rebuild.
+        ``set_up=False``: leave the tables alone (a rebuild's worker process, which only fills
+        side tables the rebuilding process made)."""
         if batch_size < 1 or rebuild_batch_size < 1:
             raise ValueError("batch sizes must be at least 1")
+        if rebuild_processes < 1:
+            raise ValueError("rebuild_processes must be at least 1")
+        if not rebuild_worker_timeout > 0:
+            raise ValueError("rebuild_worker_timeout must be positive")
         names = [view.name for view in views]
         if len(set(names)) != len(names):
             raise ValueError(f"view names must be unique: {names}")
@@ -184,6 +270,11 @@ class Projector:
         self._poll_interval = poll_interval
         self._fallback_interval = fallback_interval
         self._listen = listen
+        self._rebuild_processes = rebuild_processes
+        self._rebuild_parts = rebuild_parts
+        self._parallel_min_events = parallel_min_events
+        self._parallel_head_start = parallel_head_start
+        self._rebuild_worker_timeout = rebuild_worker_timeout
         self._lock = threading.RLock()  # one batch (or rebuild) at a time in this process
         self._applied = threading.Condition()  # notified after every committed batch
         self._wake_event = threading.Event()
@@ -191,7 +282,8 @@ class Projector:
         self._stats: dict[str, _Stats] = {name: _Stats() for name in names}
         self._heads: deque[tuple[float, int]] = deque()  # (when, head) as observed, ascending
         self._follower: Follower | None = None
-        self.setup()
+        if set_up:
+            self.setup()
 
     # --- set-up and inspection --------------------------------------------------------------
 
@@ -346,9 +438,9 @@ class Projector:
                 return None
             started = time.perf_counter()
             end = notifications[-1].id
-            decode = self._ledger.mapper.to_domain_event
+            decode = view_decoder(self._ledger)
             batch = [Positioned(n.id, decode(n)) for n in notifications]
-            work: list[tuple[_Slot, int, list[Statement], int]] = []
+            work: list[_Work] = []
             for slot in slots:
                 start = starts[slot.tracking_name]
                 if start >= end:
@@ -364,9 +456,7 @@ class Projector:
             self._applied_batch(work, end, time.perf_counter() - started)
             return len(notifications), end, {w[0].tracking_name: w[3] for w in work}
 
-    def _applied_batch(
-        self, work: list[tuple[_Slot, int, list[Statement], int]], end: int, seconds: float
-    ) -> None:
+    def _applied_batch(self, work: list[_Work], end: int, seconds: float) -> None:
         now = time.monotonic()
         with self._stats_lock:
             for slot, _, _, count in work:
@@ -403,8 +493,17 @@ class Projector:
                     progress(done, total)
 
             started = time.perf_counter()
-            if self._store.dialect == "postgresql":
-                consumed = self._fill_pipelined(slots, self._rebuild_batch_size, report)
+            if self._store.dialect == "postgresql" and self._parallel_for(total):
+                deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
+                consumed = self._fill_parallel(slots, report, total, deferred)
+                self._build_indexes([s for statements in deferred.values() for s in statements])
+            elif self._store.dialect == "postgresql":
+                deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
+                with tuned_for_bulk():
+                    consumed = self._fill_pipelined(
+                        slots, self._rebuild_batch_size, report, deferred
+                    )
+                self._build_indexes([s for statements in deferred.values() for s in statements])
             else:
                 consumed = self._catch_up(slots, None, self._rebuild_batch_size, report)[0]
             for slot in slots:
@@ -420,83 +519,306 @@ class Projector:
         return consumed
 
     def _fill_pipelined(
-        self, slots: list[_Slot], batch_size: int, progress: Callable[[int], None]
+        self,
+        slots: list[_Slot],
+        batch_size: int,
+        progress: Callable[[int], None],
+        deferred: dict[str, list[str]],
+        *,
+        part: _Share | None = None,
+        until: int | None = None,
+        watch: Callable[[], None] | None = None,
     ) -> int:
         """Fill freshly reset side tables from the log, writing one batch while the next is
         read, decoded and folded: PostgreSQL executes on one core while Python works on the
         other (psycopg releases the GIL while it waits). Batches still commit in log order, each
-        with its compare-and-set on the side tracking rows, so a failure leaves the side
-        tables at a batch boundary (``_swap_in`` then catches them up, or the next rebuild
-        resets them). Returns events read."""
-        pending: queue.Queue[tuple[list[tuple[_Slot, int, list[Statement], int]], int] | None]
-        pending = queue.Queue(maxsize=2)
+        with its compare-and-set on the side tracking rows.
+
+        Each view writes through a ``WriteBuffer`` (the side tables start empty): rows that a
+        later batch would replace or delete (a case's summary, its queue items) are held in
+        memory and written once, by ``COPY``, in a last transaction; append-only rows go by
+        ``COPY`` with their batch. So until the fill ends the side tables lag their tracking
+        rows; nothing reads them meanwhile, and a rebuild that fails leaves them to be reset
+        by the next one.
+
+        ``deferred`` holds each slot's ``CREATE INDEX`` statements not yet run: those of tables
+        written at every batch are run before their first rows (PostgreSQL then keeps them up to
+        date on its own core while this thread decodes); the others are left for after the
+        fill (one sort each, instead of an entry per row). Returns events read.
+
+        ``part``: only the events of the aggregates of that share (``_Share``)
+        are read (chosen by the query, so before decoding), and the tracking rows are left
+        alone (the rebuilding process moves them once every share is done; see
+        ``_fill_parallel``). ``until``: read no further than that position. ``watch``: called
+        before each batch is decoded; what it raises stops the fill at once (nothing more is
+        committed) and is raised."""
+        pending: queue.Queue[tuple[list[_Work], int] | None] = queue.Queue(maxsize=2)
         failure: list[BaseException] = []
+        buffered = {slot.tracking_name: slot.store.buffered() for slot in slots}
+        ordered = sorted(slots, key=lambda slot: slot.tracking_name)  # the lock order
 
         def commit_in_order() -> None:
-            while (item := pending.get()) is not None:
-                if failure:
-                    continue  # drain: the reader is about to see the failure and stop
-                work, end = item
-                try:
-                    started = time.perf_counter()
-                    try:
-                        self._commit_batch(work, end)
-                    except _Raced:
-                        raise RuntimeError(
-                            "side tables moved during the rebuild: only one rebuild at a time"
-                        ) from None
-                    self._applied_batch(work, end, time.perf_counter() - started)
-                    progress(end)
-                except BaseException as exc:  # reported to the reading thread
-                    failure.append(exc)
+            try:
+                with self._store.session() as transaction:
+                    while (item := pending.get()) is not None:
+                        if failure:
+                            continue  # drain: the reader is about to see the failure and stop
+                        work, end = item
+                        started = time.perf_counter()
+                        try:
+                            # Side tables are thrown away if the rebuild does not finish: their
+                            # batches need not wait for the disk (the swap's transaction does).
+                            self._commit_batch(
+                                work,
+                                end,
+                                durable=False,
+                                transaction=transaction,
+                                track=part is None,
+                            )
+                        except _Raced:
+                            raise RuntimeError(
+                                "side tables moved during the rebuild: only one rebuild at a time"
+                            ) from None
+                        self._applied_batch(work, end, time.perf_counter() - started)
+                        progress(end)
+            except BaseException as exc:  # reported to the reading thread
+                failure.append(exc)
+                while pending.get() is not None:
+                    pass  # drain, so the reading thread never blocks on a full queue
 
         committer = threading.Thread(target=commit_in_order, name="vigil-rebuild-writer")
         committer.start()
         consumed, position = 0, 0
+        reader = _ReadAhead(self._ledger.recorder, batch_size, until, part)
         try:
-            while not failure:
-                notifications = self._ledger.recorder.select_notifications(
-                    start=position + 1, limit=batch_size
-                )
-                if not notifications:
+            for notifications in reader:
+                if failure:
                     break
-                decode = self._ledger.mapper.to_domain_event
+                if watch is not None:
+                    watch()
+                decode = view_decoder(self._ledger)
                 batch = [Positioned(n.id, decode(n)) for n in notifications]
                 end = notifications[-1].id
-                work = sorted(
-                    (
-                        (slot, position, slot.view.changes(slot.store, batch), len(batch))
-                        for slot in slots
-                    ),
-                    key=lambda w: w[0].tracking_name,
-                )
+                work: list[_Work] = []
+                for slot in ordered:
+                    store = buffered[slot.tracking_name]
+                    assert store.buffer is not None
+                    statements = store.buffer.route(slot.view.changes(store, batch))
+                    streamed = store.buffer.flush_streaming()
+                    waiting = deferred[slot.tracking_name]
+                    if streamed and waiting:
+                        tables = {params["table"] for sql, params in streamed if sql == COPY_ROWS}
+                        now = [s for s in waiting if any(f" ON {t} " in s for t in tables)]
+                        deferred[slot.tracking_name] = [s for s in waiting if s not in now]
+                        statements = [(s, {}) for s in now] + statements
+                    work.append((slot, position, statements + streamed, len(batch)))
                 pending.put((work, end))
                 consumed += len(notifications)
                 position = end
+            if not failure:
+                # What the buffers still hold, in a last transaction (its compare-and-set
+                # moves nothing: every slot is at the end already).
+                final: list[_Work] = []
+                for slot in ordered:
+                    held = buffered[slot.tracking_name].buffer
+                    assert held is not None
+                    final.append((slot, position, held.flush(), 0))
+                if any(statements for _, _, statements, _ in final):
+                    pending.put((final, position))
+        except BaseException as exc:
+            failure.append(exc)  # the writing thread commits nothing more
+            raise
         finally:
+            reader.close()
             pending.put(None)
             committer.join()
         if failure:
             raise failure[0]
         return consumed
 
-    def _commit_batch(self, work: list[tuple[_Slot, int, list[Statement], int]], end: int) -> None:
+    def _parallel_for(self, events: int) -> bool:
+        return (
+            self._rebuild_processes > 1
+            and self._rebuild_parts is not None
+            and events >= max(1, self._parallel_min_events)
+        )
+
+    def _fill_parallel(
+        self,
+        slots: list[_Slot],
+        progress: Callable[[int], None],
+        until: int,
+        deferred: dict[str, list[str]],
+    ) -> int:
+        """Fill freshly reset side tables up to position ``until`` in ``rebuild_processes``
+        processes: each reads (the query picks them), decodes, folds and writes only the
+        events of its share of the aggregates (``share_bounds``); this process does the first,
+        worker processes (``spawn``ed, each with its own connections, ledger and views made by
+        ``rebuild_parts``) the others. Every view's rows are those of one aggregate (a case's
+        summary, queue items and history from the case's own events; a break-glass grant and
+        its review in one stream) or of one event (actor activity, access log entries), so the
+        shares write disjoint rows and together exactly what one process would. Once every
+        share is done, the side tracking rows move from 0 to ``until`` in one transaction;
+        ``_swap_in`` catches up from there. Any failure ends the other processes and drops
+        the side tables: a worker's failure is noticed between this process's batches (its
+        own share is abandoned at once), and a worker not done ``rebuild_worker_timeout``
+        seconds after this process's share is taken as hung. Returns events read (every share
+        together)."""
+        count = self._rebuild_processes
+        shares = share_bounds(count, until, self._parallel_head_start)
+        parts = self._rebuild_parts
+        assert parts is not None
+        versions = {slot.view.name: slot.view.stored_version() for slot in slots}
+        context = multiprocessing.get_context("spawn")
+        workers = _Workers()
+        started = time.perf_counter()
+        try:
+            for index in range(1, count):
+                receiving, sending = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_fill_share,
+                    args=(
+                        parts,
+                        versions,
+                        shares[index],
+                        until,
+                        self._rebuild_batch_size,
+                        sending,
+                    ),
+                    name=f"vigil-rebuild-{index}",
+                    daemon=True,
+                )
+                process.start()
+                sending.close()
+                workers.add(index, shares[index], process, receiving)
+            with tuned_for_bulk():
+                consumed = self._fill_pipelined(
+                    slots,
+                    self._rebuild_batch_size,
+                    progress,
+                    deferred,  # this process creates those of streamed tables early
+                    part=shares[0],
+                    until=until,
+                    watch=workers.check,
+                )
+            consumed += workers.wait(self._rebuild_worker_timeout)
+            with self._store.transaction(commit=True) as tx:
+                moved = tx.fetchall(
+                    f"UPDATE {self._tracking} SET notification_id = %(until)s "
+                    "WHERE view_name = ANY(%(names)s) AND notification_id = 0 "
+                    "RETURNING view_name",
+                    {"until": until, "names": [slot.tracking_name for slot in slots]},
+                )
+                if len(moved) != len(slots):
+                    raise RuntimeError(
+                        "side tables moved during the rebuild: only one rebuild at a time"
+                    )
+        except BaseException as exc:
+            workers.stop()
+            self._discard_aside(slots)
+            logger.warning("rebuild_failed", error=type(exc).__name__)
+            raise
+        workers.stop()
+        logger.info(
+            "rebuild_filled_in_parallel",
+            processes=count,
+            position=until,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return consumed
+
+    def _discard_aside(self, slots: list[_Slot]) -> None:
+        """Drop the side tables and their tracking rows (a rebuild that failed)."""
+        try:
+            with self._store.transaction(commit=True) as tx:
+                for slot in slots:
+                    for statement in slot.view.drop_statements(slot.store):
+                        tx.execute(statement)
+                    tx.execute(
+                        f"DELETE FROM {self._tracking} WHERE view_name = %(name)s",
+                        {"name": slot.tracking_name},
+                    )
+        except Exception:
+            logger.exception("rebuild_discard_failed")
+
+    def _build_indexes(self, statements: list[str]) -> None:
+        """Create the side tables' deferred indexes, two at a time (PostgreSQL sorts each
+        table once; two connections keep both cores busy)."""
+        if not statements:
+            return
+        started = time.perf_counter()
+
+        def build(statement: str) -> None:
+            with self._store.transaction(commit=True) as tx:
+                tx.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+                tx.execute(statement)
+
+        with ThreadPoolExecutor(max_workers=INDEX_BUILD_THREADS) as pool:
+            # list(): re-raise the first failure here.
+            list(pool.map(build, statements))
+        logger.info(
+            "rebuild_indexes_built",
+            indexes=len(statements),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _commit_batch(
+        self,
+        work: list[_Work],
+        end: int,
+        *,
+        durable: bool = True,
+        transaction: Callable[..., AbstractContextManager[Tx]] | None = None,
+        track: bool = True,
+    ) -> None:
         """One transaction: every slot's tracking row moved from its start to ``end`` (raising
-        ``_Raced`` if another projector moved one first), then every slot's statements."""
-        with self._store.transaction(commit=True) as tx:
+        ``_Raced`` if another projector moved one first), then every slot's statements.
+
+        ``durable=False`` is for side tables being filled (PostgreSQL): the commit does not wait
+        for the WAL to reach the disk (a crash may lose the transaction, whole, never part of
+        it), and the tracking rows move in one statement (one rebuild at a time fills them, so
+        no lock order to keep). ``transaction``: where to open it (default: the store's).
+        ``track=False`` (with ``durable=False``): the tracking rows are not moved (a part of a
+        parallel fill)."""
+        with (transaction or self._store.transaction)(commit=True) as tx:
             # Compare-and-set first: it takes the write lock (SQLite) or the tracking rows'
             # locks (PostgreSQL) before anything else is done.
-            for slot, start, _, _ in work:
-                moved = tx.fetchone(
-                    f"UPDATE {self._tracking} SET notification_id = %(end)s "
-                    "WHERE view_name = %(name)s AND notification_id = %(start)s "
-                    "RETURNING notification_id",
-                    {"name": slot.tracking_name, "start": start, "end": end},
+            if not track:
+                assert not durable
+                assert self._store.dialect == "postgresql"
+                tx.execute("SET LOCAL synchronous_commit TO OFF")
+            elif not durable and self._store.dialect == "postgresql":
+                moved = tx.fetchall(
+                    f"UPDATE {self._tracking} AS t SET notification_id = %(end)s "
+                    "FROM unnest(%(names)s::text[], %(starts)s::bigint[]) AS w(name, start) "
+                    "WHERE t.view_name = w.name AND t.notification_id = w.start "
+                    "RETURNING t.view_name",
+                    {
+                        "end": end,
+                        "names": [slot.tracking_name for slot, _, _, _ in work],
+                        "starts": [start for _, start, _, _ in work],
+                    },
                 )
-                if moved is None:
+                if len(moved) != len(work):
                     raise _Raced
+                tx.execute("SET LOCAL synchronous_commit TO OFF")
+            else:
+                for slot, start, _, _ in work:
+                    if not self._move(tx, slot.tracking_name, start, end):
+                        raise _Raced
             for _, _, statements, _ in work:
                 run_statements(tx, statements)
+
+    def _move(self, tx: Tx, name: str, start: int, end: int) -> bool:
+        """Compare-and-set one tracking row from ``start`` to ``end`` (False: it was not at
+        ``start``)."""
+        moved = tx.fetchone(
+            f"UPDATE {self._tracking} SET notification_id = %(end)s "
+            "WHERE view_name = %(name)s AND notification_id = %(start)s "
+            "RETURNING notification_id",
+            {"name": name, "start": start, "end": end},
+        )
+        return moved is not None
 
     def _prepare_aside(self, view: View) -> _Slot:
         aside = self._store.with_suffix(REBUILD_SUFFIX)
@@ -509,8 +831,16 @@ class Projector:
                 {"name": side, "version": view.stored_version()},
             )
             # Left-overs of an interrupted rebuild go too: it starts from the beginning.
-            reset_view(tx, aside, view, tracking=self._tracking, tracking_name=side)
-        return _Slot(side, view, aside)
+            deferred = reset_view(
+                tx,
+                aside,
+                view,
+                tracking=self._tracking,
+                tracking_name=side,
+                # The pipelined fill (PostgreSQL) builds the indexes once the tables are full.
+                defer_indexes=self._store.dialect == "postgresql",
+            )
+        return _Slot(side, view, aside, tuple(deferred))
 
     def _swap_in(self, slot: _Slot) -> int:
         view, aside = slot.view, slot.store
@@ -655,6 +985,263 @@ class Projector:
 
 class _Raced(Exception):
     """Another projector moved a position first; roll back and read again."""
+
+
+class _Share(NamedTuple):
+    """The aggregates one process of a parallel rebuild applies the events of: those whose id's
+    last byte is from ``low`` to ``high`` (stable, and even for random or name-based UUIDs)."""
+
+    low: int
+    high: int
+
+    def holds(self, aggregate_id: Any) -> bool:
+        return bool(self.low <= (aggregate_id.int & 0xFF) <= self.high)
+
+
+# ``_Share.holds`` in SQL (PostgreSQL).
+_SHARE_CONDITION = "get_byte(uuid_send(originator_id), 15) BETWEEN %s AND %s"
+
+
+def share_bounds(count: int, events: int, head_start: int) -> list[_Share]:
+    """``count`` shares of the aggregates for a rebuild of ``events`` events. The first (the
+    rebuilding process's) is larger by what it can do while the worker processes start
+    (``head_start`` events' worth, spread over them), so all finish together; the others are
+    even."""
+    first = 1 / count + (count - 1) * head_start / (count * max(1, events))
+    cut = min(256 - (count - 1), max(1, round(256 * min(first, 0.9))))
+    rest = 256 - cut
+    shares = [_Share(0, cut - 1)]
+    low = cut
+    for n in range(count - 1):
+        size = rest // (count - 1) + (1 if n < rest % (count - 1) else 0)
+        shares.append(_Share(low, low + size - 1))
+        low += size
+    return shares
+
+
+def _fill_share(
+    parts: RebuildParts,
+    versions: dict[str, int],
+    part: _Share,
+    until: int,
+    batch_size: int,
+    report: Any,
+) -> None:
+    """A rebuild's worker process: fill the side tables with one share of the aggregates'
+    events (``Projector._fill_parallel``), then report ("ok", events read) or ("error", what)
+    through the pipe ``report``; exits non-zero on failure."""
+    try:
+        ledger, views = parts()
+        try:
+            chosen = [view for view in views if view.name in versions]
+            found = {view.name: view.stored_version() for view in chosen}
+            if found != versions:
+                raise RuntimeError(
+                    f"the worker's views are not the rebuilding process's: {found} != {versions}"
+                )
+            projector = Projector(
+                ledger, chosen, rebuild_batch_size=batch_size, listen=False, set_up=False
+            )
+            aside = projector.store.with_suffix(REBUILD_SUFFIX)
+            slots = [_Slot(view.name + REBUILD_SUFFIX, view, aside) for view in chosen]
+            with tuned_for_bulk():
+                read = projector._fill_pipelined(
+                    slots,
+                    batch_size,
+                    lambda _: None,
+                    {slot.tracking_name: [] for slot in slots},
+                    part=part,
+                    until=until,
+                )
+        finally:
+            close = getattr(ledger, "close", None)
+            if close is not None:
+                close()
+        report.send(("ok", read))
+    except BaseException as exc:
+        logger.exception("rebuild_share_failed", share=part.low)
+        report.send(("error", f"{type(exc).__name__}: {exc}"))
+        report.close()
+        raise SystemExit(1) from None
+    report.close()
+    # Done: leave without freeing the fill's millions of objects one by one (seconds, while
+    # the rebuilding process waits); everything was committed and the ledger closed.
+    os._exit(0)
+
+
+class _Workers:
+    """A parallel rebuild's worker processes, as the rebuilding process sees them: each reports
+    ("ok", events read) or ("error", what) through its pipe (``_fill_share``)."""
+
+    def __init__(self) -> None:
+        self._children: list[tuple[int, _Share, Any, Any]] = []  # index, share, process, pipe
+        self._read: dict[int, int] = {}  # the events each worker that is done read
+
+    def add(self, index: int, share: _Share, process: Any, receiving: Any) -> None:
+        self._children.append((index, share, process, receiving))
+
+    def _pending(self) -> list[tuple[int, _Share, Any, Any]]:
+        return [child for child in self._children if child[0] not in self._read]
+
+    def check(self) -> None:
+        """Raise if a worker reported a failure or died without a report; note those done.
+        Cheap (a poll of each pipe and of each process's exit, no waiting): called between
+        the rebuilding process's batches."""
+        for index, share, process, receiving in self._pending():
+            if receiving.poll(0):
+                try:
+                    outcome, detail = receiving.recv()
+                except EOFError:
+                    outcome, detail = (
+                        "error",
+                        f"exited with code {process.exitcode} without a report",
+                    )
+                if outcome != "ok":
+                    raise _worker_failed(index, share, detail)
+                self._read[index] = int(detail)
+            elif process.exitcode is not None and not receiving.poll(0):
+                raise _worker_failed(
+                    index, share, f"exited with code {process.exitcode} without a report"
+                )
+
+    def wait(self, timeout: float) -> int:
+        """Wait for every worker, at most ``timeout`` seconds: the events they read together;
+        raise if one failed, died or is not done in time (hung)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check()
+            pending = self._pending()
+            if not pending:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                index, share, _, _ = pending[0]
+                raise _worker_failed(
+                    index,
+                    share,
+                    f"not done {timeout:g} s after the rebuilding process's share "
+                    "(VIGIL_REBUILD_WORKER_TIMEOUT_SECONDS)",
+                )
+            waiting = [c[3] for c in pending] + [c[2].sentinel for c in pending]
+            multiprocessing.connection.wait(waiting, timeout=remaining)
+        return sum(self._read.values())
+
+    def stop(self) -> None:
+        """End every worker still running (a rebuild that failed) and release them."""
+        for index, _, process, receiving in self._children:
+            if index in self._read:
+                process.join(5.0)  # done: it is leaving on its own
+            if process.is_alive():
+                process.terminate()
+                process.join(5.0)
+                if process.is_alive():
+                    process.kill()
+            process.join()
+            receiving.close()
+
+
+def _worker_failed(index: int, share: _Share, detail: str) -> RuntimeError:
+    return RuntimeError(
+        f"rebuild worker process {index} failed: {detail} (its share: the aggregates whose "
+        f"id ends in a byte from {share.low} to {share.high})"
+    )
+
+
+class _ReadAhead:
+    """The log from its start, in batches, read one or two batches ahead in a thread of its
+    own: PostgreSQL runs the next query while this process decodes and folds the last one.
+    Iterate for the batches; ``close()`` when done (also after a failure)."""
+
+    def __init__(
+        self,
+        recorder: Any,
+        batch_size: int,
+        until: int | None = None,
+        part: _Share | None = None,
+    ) -> None:
+        self._recorder = recorder
+        self._batch_size = batch_size
+        self._until = until
+        self._part = part
+        self._queue: queue.Queue[Sequence[Notification] | BaseException] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vigil-rebuild-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        position = 0
+        try:
+            while not self._stop.is_set():
+                if self._part is not None:
+                    # A share: windows of positions holding about a batch of its events.
+                    assert self._until is not None
+                    if position >= self._until:
+                        self._put([])
+                        return
+                    span = self._part.high - self._part.low + 1
+                    upto = min(self._until, position + self._batch_size * 256 // span)
+                    notifications = self._select_share(position + 1, upto, self._part)
+                    position = upto
+                    if notifications:
+                        self._put(notifications)
+                    continue
+                notifications = self._recorder.select_notifications(
+                    start=position + 1, limit=self._batch_size, stop=self._until
+                )
+                self._put(notifications)
+                if not notifications:
+                    return
+                position = notifications[-1].id
+        except BaseException as exc:  # handed to the iterating thread
+            self._put(exc)
+
+    def _select_share(self, start: int, stop: int, part: _Share) -> Sequence[Notification]:
+        """``select_notifications(start, stop=stop)`` (eventsourcing 9.5.6, PostgreSQL: the same
+        statement and rows), for the events of one share of the aggregates only (``_Share``).
+        A range of positions, not a LIMIT: with a LIMIT, PostgreSQL would sort every row of
+        the share up to ``stop`` for each batch."""
+        recorder = self._recorder
+        statement = sql.SQL(
+            "SELECT * FROM {schema}.{table} WHERE notification_id>=%s AND notification_id <= %s"
+            f" AND {_SHARE_CONDITION} ORDER BY notification_id"
+        ).format(
+            schema=sql.Identifier(recorder.datastore.schema),
+            table=sql.Identifier(recorder.events_table_name),
+        )
+        params = [start, stop, part.low, part.high]
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def _put(self, item: Sequence[Notification] | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Sequence[Notification]]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class _Listener(threading.Thread):

@@ -83,14 +83,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,
         environment="test",
         database_url=database_url,
+        # Keys made at first use (the ledger's signing key) go here, never into the checkout.
+        data_dir=tmp_path / "data",
         log_json=True,
         db_pool_size=10,
         db_max_overflow=30,
+        # Most stories follow one case (often a self-harm risk) through every role, so they run
+        # with no restricted categories; the restricted-case stories (test_restricted_cases.py,
+        # test_access_log.py) override this fixture with the product default.
+        restricted_categories="",
     )
 
 

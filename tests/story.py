@@ -23,6 +23,7 @@ from domain.case.ids import event_id_for
 from domain.case.state import CaseState, fold
 from domain.case.vocabulary import (
     AgencyKind,
+    ApprovalDecision,
     CaseSource,
     Category,
     Consent,
@@ -226,6 +227,28 @@ def close(**fields: Any) -> c.CloseCase:
     return c.CloseCase.model_validate({**values, **fields})
 
 
+def decide_approval(
+    approval_id: UUID, decision: ApprovalDecision = ApprovalDecision.APPROVED, **fields: Any
+) -> c.DecideApproval:
+    values: dict[str, Any] = {
+        "approval_id": approval_id,
+        "decision": decision,
+        "rationale": "Proportionate to what the member did, and consistent with the policy.",
+    }
+    return c.DecideApproval.model_validate({**values, **fields})
+
+
+def review_referral(
+    referral_id: UUID, outcome: ReviewOutcome = ReviewOutcome.RATIFIED, **fields: Any
+) -> c.ReviewReferral:
+    values: dict[str, Any] = {
+        "referral_id": referral_id,
+        "outcome": outcome,
+        "rationale": "Sharing without consent was necessary to protect the member's life.",
+    }
+    return c.ReviewReferral.model_validate({**values, **fields})
+
+
 def reopen(**fields: Any) -> c.ReopenCase:
     return c.ReopenCase.model_validate(
         {"reason": "Member posted again describing the same intent.", **fields}
@@ -280,10 +303,12 @@ class Story:
             self.now = now
         elif advance:
             self.now += self.step
-        [event] = decide(self.state, command, self._context(by, self.now))
-        self.events.append(event)
-        self.state = fold(self.state, [event])
-        return event
+        # One event per command, but an approval also records the decision it puts into effect:
+        # all are kept, the first is returned (it names what the command created).
+        events = decide(self.state, command, self._context(by, self.now))
+        self.events.extend(events)
+        self.state = fold(self.state, events)
+        return events[0]
 
     def when(
         self,

@@ -24,6 +24,7 @@ from domain.case.vocabulary import (
     ESCALATION_LEVEL_NUMBERS,
     TIMED_ACTIONS,
     AgencyKind,
+    ApprovalDecision,
     CaseSource,
     Category,
     Consent,
@@ -36,6 +37,7 @@ from domain.case.vocabulary import (
     SubjectKind,
     Urgency,
 )
+from domain.personal import ErasureTrigger
 from domain.shared import (
     PersonalText,
     PolicyRef,
@@ -160,6 +162,22 @@ class MakeReferral(Command):
         return self
 
 
+class ReviewReferral(Command):
+    """A safeguarding lead (not the referrer) reviews a referral made without consent."""
+
+    referral_id: UUID
+    outcome: ReviewOutcome
+    rationale: Rationale
+
+
+class DecideApproval(Command):
+    """A second safeguarding lead approves or rejects a decision held for four-eyes approval."""
+
+    approval_id: UUID
+    decision: ApprovalDecision
+    rationale: Rationale
+
+
 class UpdateReferral(Command):
     referral_id: UUID
     status: ReferralUpdateStatus
@@ -215,6 +233,16 @@ class ReopenCase(Command):
     reason: Rationale
 
 
+class RecordErasure(Command):
+    """Record on a case that its subject's personal data was erased (by the data-protection
+    service, after destroying the subject's key; never sent by a client)."""
+
+    erasure_id: UUID
+    trigger: ErasureTrigger
+    lawful_basis: LawfulBasis
+    erasure_reason: Annotated[str, StringConstraints(min_length=10, max_length=2000)]
+
+
 CaseCommand = (
     OpenCase
     | RaiseFlag
@@ -232,4 +260,7 @@ CaseCommand = (
     | CorrectRecord
     | CloseCase
     | ReopenCase
+    | DecideApproval
+    | ReviewReferral
+    | RecordErasure
 )

@@ -17,14 +17,20 @@ from uuid import UUID
 from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case import events as e
+from domain.case.approvals import CLOSE_CRITICAL, DEFAULT_FOUR_EYES, FourEyesPolicy
 from domain.case.ids import event_id_for, version_in
-from domain.case.state import CaseState
+from domain.case.state import Approval, CaseState
 from domain.case.vocabulary import (
+    ApprovalDecision,
+    ApprovalKind,
+    ApprovalStatus,
     CaseStatus,
+    Consent,
     DecisionStatus,
     EscalationStatus,
     ReferralStatus,
     ReferralUpdateStatus,
+    RiskLevel,
 )
 from domain.errors import (
     CaseNotFound,
@@ -33,10 +39,16 @@ from domain.errors import (
     NotPermitted,
     RuleViolation,
 )
+from domain.personal import ErasureTrigger
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
 # A closed case accepts only these (DOMAIN.md invariants).
-ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (c.AddNote, c.CorrectRecord, c.ReopenCase)
+ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (
+    c.AddNote,
+    c.CorrectRecord,
+    c.ReopenCase,
+    c.RecordErasure,  # erasure reaches closed cases too (retention acts on closed ones)
+)
 
 # Which referral updates each referral status allows. "followed_up" (a chase) leaves the status.
 REFERRAL_TRANSITIONS: dict[ReferralStatus, set[ReferralUpdateStatus]] = {
@@ -66,6 +78,8 @@ class CaseContext:
     decision: DecisionContext
     calendar: ServiceCalendar
     case_id: UUID | None = None  # for OpenCase: the id of the case to open
+    # Which decisions take effect only on a second safeguarding lead's approval (four-eyes).
+    four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES
 
 
 def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) -> list[e.CaseEvent]:
@@ -99,8 +113,14 @@ def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) ->
                         f"until {period.reopened_at.isoformat()}"
                     },
                 )
+    if isinstance(command, c.DecideApproval):
+        return _decide_approval(state, command, ctx, occurred_at)
     handler = _DECIDERS[type(command)]
     fields = handler(state, command, ctx, occurred_at)
+    rule = _four_eyes_rule(state, command, ctx.four_eyes)
+    if rule is not None:
+        # Valid now (the handler's checks passed), but it takes effect only once approved.
+        return [_approval_requested(state, command, rule, occurred_at, dc)]
     event_type = _EVENT_FOR[type(command)]
     return [event_type(**_envelope(state.id, state.version + 1, occurred_at, dc), **fields)]
 
@@ -203,11 +223,47 @@ def _ooh_review(
 
 
 def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime) -> Fields:
+    # Shared without consent: an emergency action, recorded at once (never held back) and
+    # reviewed afterwards by another lead, by the end of the next working day.
+    review_due = (
+        None
+        if cmd.consent is Consent.GIVEN
+        else ctx.calendar.end_of_next_working_day(at).astimezone(UTC)
+    )
     return {
         **cmd.model_dump(exclude={"occurred_at", "agency"}),
         "agency": e.Agency(**cmd.agency.model_dump()),
         "referral_id": _next_event_id(s),
+        "review_due": review_due,
     }
+
+
+def _referral_review(s: CaseState, cmd: c.ReviewReferral, ctx: CaseContext, at: datetime) -> Fields:
+    actor = ctx.decision.actor
+    referral = s.referrals.get(str(cmd.referral_id))
+    if referral is None:
+        raise ItemNotFound(
+            "no referral with that id in this case", errors={"referral_id": "not found"}
+        )
+    if actor.role is not Role.SAFEGUARDING_LEAD:
+        raise NotPermitted("only a safeguarding lead may review a referral made without consent")
+    if referral.review_status is None:
+        raise RuleViolation(
+            "only a referral made without consent is reviewed; this one was made with consent"
+            if referral.consent is Consent.GIVEN
+            else "this referral was recorded before referrals without consent were reviewed"
+        )
+    if actor.username == referral.made_by:
+        raise RuleViolation(
+            "a referral made without consent must be reviewed by a safeguarding lead other "
+            "than the person who made it"
+        )
+    if referral.review_status is not DecisionStatus.AWAITING_REVIEW:
+        raise RuleViolation(
+            f"the referral has already been reviewed ({referral.review_status.value})"
+        )
+    _not_before(at, referral.made_at, "referral under review")
+    return cmd.model_dump(exclude={"occurred_at"})
 
 
 def _referral_update(s: CaseState, cmd: c.UpdateReferral, ctx: CaseContext, at: datetime) -> Fields:
@@ -268,24 +324,145 @@ def _correct(s: CaseState, cmd: c.CorrectRecord, ctx: CaseContext, at: datetime)
 
 
 def _close(s: CaseState, cmd: c.CloseCase, ctx: CaseContext, at: datetime) -> Fields:
+    _check_closure(s, at)
+    return cmd.model_dump(exclude={"occurred_at"})
+
+
+def _check_closure(s: CaseState, at: datetime, *, approving: UUID | None = None) -> None:
+    """What a closure needs: nothing awaiting a review, an acknowledgement or an approval (but
+    ``approving``, the sign-off of this very closure), and no earlier than the latest action."""
     blockers = []
     if s.pending_reviews():
         blockers.append(f"{len(s.pending_reviews())} out-of-hours decision(s) await review")
+    if s.referrals_awaiting_review():
+        blockers.append(
+            f"{len(s.referrals_awaiting_review())} referral(s) made without consent await review"
+        )
     if s.unacknowledged_escalations():
         blockers.append(f"{len(s.unacknowledged_escalations())} escalation(s) are unacknowledged")
+    pending = [a for a in s.pending_approvals() if a.approval_id != approving]
+    if any(a.kind is ApprovalKind.CLOSURE for a in pending):
+        blockers.append("a closure already awaits a second safeguarding lead's sign-off")
+    others = [a for a in pending if a.kind is not ApprovalKind.CLOSURE]
+    if others:
+        blockers.append(f"{len(others)} decision(s) await a second safeguarding lead's approval")
     if blockers:
         raise RuleViolation("the case cannot be closed while " + " and ".join(blockers))
     if s.reopened_at is not None:
         _not_before(at, s.reopened_at, "reopening")
     if s.last_open_activity_at is not None:
         _not_before(at, s.last_open_activity_at, "latest recorded action on the case")
-    return cmd.model_dump(exclude={"occurred_at"})
+
+
+# --- four-eyes ---------------------------------------------------------------------------------
+
+
+def _four_eyes_rule(s: CaseState, cmd: c.Command, policy: FourEyesPolicy) -> str | None:
+    """The four-eyes rule that holds this decision back until approved, if any."""
+    if isinstance(cmd, c.TakeModerationAction) and cmd.action in policy.actions:
+        return cmd.action.value
+    critical = s.risk_level is RiskLevel.CRITICAL
+    if isinstance(cmd, c.CloseCase) and policy.close_critical and critical:
+        return CLOSE_CRITICAL
+    return None
+
+
+def _approval_requested(
+    s: CaseState, cmd: c.Command, rule: str, at: datetime, dc: DecisionContext
+) -> e.ApprovalRequested:
+    envelope = _envelope(s.id, s.version + 1, at, dc)
+    approval_id = _next_event_id(s)
+    if isinstance(cmd, c.TakeModerationAction):
+        return e.ApprovalRequested(
+            **envelope,
+            approval_id=approval_id,
+            kind=ApprovalKind.MODERATION_ACTION,
+            rule=rule,
+            rationale=cmd.rationale,
+            action=cmd.action,
+            target_ref=cmd.target_ref,
+            policy_ref=cmd.policy_ref,
+            duration_hours=cmd.duration_hours,
+        )
+    assert isinstance(cmd, c.CloseCase)
+    return e.ApprovalRequested(
+        **envelope,
+        approval_id=approval_id,
+        kind=ApprovalKind.CLOSURE,
+        rule=rule,
+        rationale=cmd.rationale,
+        outcome=cmd.outcome,
+    )
+
+
+def _decide_approval(
+    s: CaseState, cmd: c.DecideApproval, ctx: CaseContext, at: datetime
+) -> list[e.CaseEvent]:
+    """Approve (the decision and, in the same write, its effect) or reject a pending decision.
+
+    The effect (ModerationActionTaken or CaseClosed) is recorded by the approver, at the
+    approval's occurred_at: that is when it took effect (a ban is in force, a case closed, from
+    then, not from the request), and the approver is who made it happen in this write. It names
+    the approval and its requester, and carries the proposal's own rationale and policy_ref.
+    """
+    dc = ctx.decision
+    approval = s.approvals.get(str(cmd.approval_id))
+    if approval is None:
+        raise ItemNotFound(
+            "no approval with that id in this case", errors={"approval_id": "not found"}
+        )
+    if dc.actor.role is not Role.SAFEGUARDING_LEAD:
+        raise NotPermitted("only a safeguarding lead may approve or reject a held decision")
+    if dc.actor.username == approval.requested_by:
+        raise RuleViolation(
+            "four-eyes: a held decision must be approved or rejected by a safeguarding lead "
+            "other than the person who proposed it"
+        )
+    if approval.status is not ApprovalStatus.PENDING:
+        raise RuleViolation(f"the approval has already been decided ({approval.status.value})")
+    _not_before(at, approval.requested_at, "request for approval")
+    decided = e.ApprovalDecided(
+        **_envelope(s.id, s.version + 1, at, dc), **cmd.model_dump(exclude={"occurred_at"})
+    )
+    if cmd.decision is ApprovalDecision.REJECTED:
+        return [decided]
+    effect_type, fields = _effect(s, approval, at)
+    effect = effect_type(
+        **_envelope(s.id, s.version + 2, at, dc),
+        **fields,
+        approval_id=approval.approval_id,
+        requested_by=approval.requested_by,
+    )
+    return [decided, effect]
+
+
+def _effect(s: CaseState, approval: Approval, at: datetime) -> tuple[type[e.CaseEvent], Fields]:
+    """The approved decision's event and fields, if the case still allows it (else 409)."""
+    if approval.rationale is None:
+        raise RuleViolation("the proposal's content is not available; ask for it again")
+    if approval.kind is ApprovalKind.CLOSURE:
+        _check_closure(s, at, approving=approval.approval_id)
+        return e.CaseClosed, {"outcome": approval.outcome, "rationale": approval.rationale}
+    return e.ModerationActionTaken, {
+        "action": approval.action,
+        "target_ref": approval.target_ref,
+        "rationale": approval.rationale,
+        "policy_ref": approval.policy_ref,
+        "duration_hours": approval.duration_hours,
+    }
 
 
 def _reopen(s: CaseState, cmd: c.ReopenCase, ctx: CaseContext, at: datetime) -> Fields:
     if s.closed_at is None:
         raise RuleViolation("the case is not closed")
     _not_before(at, s.closed_at, "closure")
+    return cmd.model_dump(exclude={"occurred_at"})
+
+
+def _erasure(s: CaseState, cmd: c.RecordErasure, ctx: CaseContext, at: datetime) -> Fields:
+    lead = ctx.decision.actor.role is Role.SAFEGUARDING_LEAD
+    if cmd.trigger is ErasureTrigger.REQUEST and not lead:
+        raise NotPermitted("only a safeguarding lead may erase a subject's personal data")
     return cmd.model_dump(exclude={"occurred_at"})
 
 
@@ -299,6 +476,7 @@ _DECIDERS: dict[type[c.Command], Decider] = {
     c.RecordOutOfHoursDecision: _ooh_decision,
     c.ReviewOutOfHoursDecision: _ooh_review,
     c.MakeReferral: _referral,
+    c.ReviewReferral: _referral_review,
     c.UpdateReferral: _referral_update,
     c.EscalateCase: _escalate,
     c.AcknowledgeEscalation: _acknowledge,
@@ -307,6 +485,7 @@ _DECIDERS: dict[type[c.Command], Decider] = {
     c.CorrectRecord: _correct,
     c.CloseCase: _close,
     c.ReopenCase: _reopen,
+    c.RecordErasure: _erasure,
 }
 
 _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
@@ -317,6 +496,7 @@ _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
     c.RecordOutOfHoursDecision: e.OutOfHoursDecisionRecorded,
     c.ReviewOutOfHoursDecision: e.OutOfHoursDecisionReviewed,
     c.MakeReferral: e.ReferralMade,
+    c.ReviewReferral: e.ReferralReviewed,
     c.UpdateReferral: e.ReferralUpdated,
     c.EscalateCase: e.CaseEscalated,
     c.AcknowledgeEscalation: e.EscalationAcknowledged,
@@ -325,4 +505,5 @@ _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
     c.CorrectRecord: e.RecordCorrected,
     c.CloseCase: e.CaseClosed,
     c.ReopenCase: e.CaseReopened,
+    c.RecordErasure: e.PersonalDataErased,
 }

@@ -20,6 +20,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.case.vocabulary import (
     AgencyKind,
+    ApprovalDecision,
+    ApprovalKind,
     CaseSource,
     Category,
     Consent,
@@ -32,6 +34,7 @@ from domain.case.vocabulary import (
     SubjectKind,
     Urgency,
 )
+from domain.personal import ErasureTrigger
 from domain.shared import PERSONAL, PolicyRef, Role
 
 # Stored fields are read back forever, so they carry no business validation (a
@@ -106,6 +109,10 @@ class ModerationActionTaken(CaseEvent):
     rationale: Personal
     policy_ref: PolicyRef
     duration_hours: float | None = None
+    # Four-eyes: set when the action took effect on a second lead's approval (the actor is the
+    # approver; requested_by proposed it, with this rationale and policy_ref).
+    approval_id: UUID | None = None
+    requested_by: str | None = None
 
 
 class OutOfHoursDecisionRecorded(CaseEvent):
@@ -131,6 +138,18 @@ class ReferralMade(CaseEvent):
     consent_rationale: Personal | None = None
     lawful_basis: str | None = None
     reference: str | None = None
+    # Made without consent: an emergency action a safeguarding lead other than the referrer
+    # reviews by then (end of the next working day). None: no review (consent given, or
+    # recorded before such reviews existed).
+    review_due: AwareDatetime | None = None
+
+
+class ReferralReviewed(CaseEvent):
+    """A safeguarding lead's review of a referral made without consent."""
+
+    referral_id: UUID
+    outcome: ReviewOutcome
+    rationale: Personal
 
 
 class ReferralUpdated(CaseEvent):
@@ -172,10 +191,52 @@ class RecordCorrected(CaseEvent):
 class CaseClosed(CaseEvent):
     outcome: Personal
     rationale: Personal
+    # Four-eyes (closing a critical case): the sign-off it took effect on, and who proposed it.
+    approval_id: UUID | None = None
+    requested_by: str | None = None
+
+
+class ApprovalRequested(CaseEvent):
+    """A decision held back until a second safeguarding lead approves it (four-eyes).
+
+    Carries the proposed decision in full (the actor proposed it): for a moderation action its
+    action, target_ref, policy_ref and duration_hours; for a closure its outcome. ``rationale``
+    is the proposed decision's own rationale. ``rule`` names the four-eyes rule that held it.
+    """
+
+    approval_id: UUID
+    kind: ApprovalKind
+    rule: str
+    rationale: Personal
+    action: ModerationAction | None = None
+    target_ref: str | None = None
+    policy_ref: PolicyRef | None = None
+    duration_hours: float | None = None
+    outcome: Personal | None = None
+
+
+class ApprovalDecided(CaseEvent):
+    """A second safeguarding lead approved or rejected a pending decision, saying why."""
+
+    approval_id: UUID
+    decision: ApprovalDecision
+    rationale: Personal
 
 
 class CaseReopened(CaseEvent):
     reason: Personal
+
+
+class PersonalDataErased(CaseEvent):
+    """The case subject's personal data was erased (crypto-shredded): every personal field
+    recorded before this event reads as "[erased]". Recorded on each of the subject's cases,
+    closed ones too, by a safeguarding lead's erasure or by retention (``trigger``).
+    ``lawful_basis`` and ``erasure_reason`` are kept in the clear: the trail outlives the data."""
+
+    erasure_id: UUID = Field(description="The SubjectErased event this erasure recorded.")
+    trigger: ErasureTrigger
+    lawful_basis: str
+    erasure_reason: str
 
 
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
@@ -197,5 +258,9 @@ EVENT_TYPES: dict[str, type[CaseEvent]] = {
         RecordCorrected,
         CaseClosed,
         CaseReopened,
+        ApprovalRequested,
+        ApprovalDecided,
+        ReferralReviewed,
+        PersonalDataErased,
     )
 }

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.case.events import (
     Agency,
+    ApprovalDecided,
+    ApprovalRequested,
     CaseAssigned,
     CaseClosed,
     CaseEscalated,
@@ -31,14 +33,19 @@ from domain.case.events import (
     NoteAdded,
     OutOfHoursDecisionRecorded,
     OutOfHoursDecisionReviewed,
+    PersonalDataErased,
     RecordCorrected,
     ReferralMade,
+    ReferralReviewed,
     ReferralUpdated,
     RiskAssessed,
     Subject,
 )
 from domain.case.vocabulary import (
     MEMBER_SANCTIONS,
+    ApprovalDecision,
+    ApprovalKind,
+    ApprovalStatus,
     CaseSource,
     CaseStatus,
     Category,
@@ -52,6 +59,8 @@ from domain.case.vocabulary import (
     RiskLevel,
     Urgency,
 )
+from domain.personal import plan_for, redacted
+from domain.shared import PERSONAL, PolicyRef
 
 
 class Item(BaseModel):
@@ -82,6 +91,35 @@ class Referral(Item):
     last_followed_up_at: datetime | None = None
     closed_at: datetime | None = None
     updated_at: datetime
+    # Made without consent: reviewed by a lead other than the referrer (None: no review needed).
+    review_due: datetime | None = None
+    review_status: DecisionStatus | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class Approval(Item):
+    """A decision held for a second safeguarding lead (four-eyes), and what became of it.
+
+    The proposal's own fields are kept while it is pending (approving it puts them into
+    effect) and dropped once it is decided; the timeline keeps them.
+    """
+
+    approval_id: UUID
+    kind: ApprovalKind
+    rule: str
+    requested_by: str
+    requested_at: datetime
+    action: ModerationAction | None = None
+    target_ref: str | None = None
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    # The proposal, while pending.
+    rationale: Annotated[str | None, PERSONAL] = None
+    policy_ref: PolicyRef | None = None
+    duration_hours: float | None = None
+    outcome: Annotated[str | None, PERSONAL] = None
 
 
 class Escalation(Item):
@@ -141,6 +179,7 @@ ACTION_EVENTS: tuple[type[CaseEvent], ...] = (
     ReferralMade,
     CaseEscalated,
     CaseClosed,
+    ApprovalRequested,  # proposing a ban is acting on the concern, even before it is approved
 )
 
 
@@ -155,7 +194,7 @@ class CaseState(BaseModel):
     subject: Subject
     source: CaseSource
     category: Category
-    summary: str
+    summary: Annotated[str, PERSONAL]
     risk_level: RiskLevel | None = None
     channel: str | None = None
     opened_at: datetime
@@ -174,6 +213,7 @@ class CaseState(BaseModel):
     decisions: dict[str, OutOfHoursDecision] = {}
     referrals: dict[str, Referral] = {}
     escalations: dict[str, Escalation] = {}
+    approvals: dict[str, Approval] = {}  # four-eyes: approval id -> approval
     # Member sanctions (mute, suspend, ban) that may still be in force: lifted ones, and ones
     # expired before the latest event, leave the state (the timeline keeps them), so a long case
     # stays small to load. Content moderation (hide, remove, restore, lock) is in the timeline.
@@ -182,11 +222,26 @@ class CaseState(BaseModel):
     moderation_actions: int = 0
     corrections: dict[str, list[str]] = {}  # corrected event id -> correcting event ids
     writes: dict[str, Write] = {}  # "<actor>\x1f<idempotency key>" -> write, for 24 hours
+    # Usernames that recorded an event on the case (restricted-case access: an involved user may
+    # keep adding to it). None only in snapshots taken before this was kept: then ask the log.
+    participants: list[str] | None = None
+    # When the subject's personal data was erased (PersonalDataErased): the personal fields here
+    # read "[erased]" from then on, as the events before it do.
+    personal_data_erased_at: datetime | None = None
 
     # --- derived -------------------------------------------------------------------------------
 
     def pending_reviews(self) -> list[OutOfHoursDecision]:
         return [d for d in self.decisions.values() if d.status is DecisionStatus.AWAITING_REVIEW]
+
+    def pending_approvals(self) -> list[Approval]:
+        return [a for a in self.approvals.values() if a.status is ApprovalStatus.PENDING]
+
+    def referrals_awaiting_review(self) -> list[Referral]:
+        """Referrals made without consent that no lead has reviewed yet."""
+        return [
+            r for r in self.referrals.values() if r.review_status is DecisionStatus.AWAITING_REVIEW
+        ]
 
     def unacknowledged_escalations(self) -> list[Escalation]:
         return [e for e in self.escalations.values() if e.status is EscalationStatus.RAISED]
@@ -218,10 +273,12 @@ class CaseState(BaseModel):
                 "decisions": dict(self.decisions),
                 "referrals": dict(self.referrals),
                 "escalations": dict(self.escalations),
+                "approvals": dict(self.approvals),
                 "sanctions": list(self.sanctions),
                 "closed_periods": list(self.closed_periods),
                 "corrections": dict(self.corrections),
                 "writes": dict(self.writes),
+                "participants": None if self.participants is None else list(self.participants),
             }
         )
 
@@ -257,11 +314,13 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
         if handler is not None:
             handler(state, event)
     state.version = event.originator_version
+    if state.participants is not None and event.actor not in state.participants:
+        state.participants.append(event.actor)
     if isinstance(event, ACTION_EVENTS) and (
         state.first_action_at is None or event.occurred_at < state.first_action_at
     ):
         state.first_action_at = event.occurred_at
-    if not isinstance(event, CaseOpened) and (
+    if not isinstance(event, (CaseOpened, PersonalDataErased)) and (
         state.last_action_at is None or event.occurred_at > state.last_action_at
     ):
         state.last_action_at = event.occurred_at
@@ -298,7 +357,7 @@ def _remember_write(state: CaseState, event: CaseEvent) -> None:
 
 
 _STATUS_EVENTS = (CaseEscalated, EscalationResolved, CaseClosed, CaseReopened)
-_ALLOWED_WHILE_CLOSED = (NoteAdded, RecordCorrected, CaseReopened)
+_ALLOWED_WHILE_CLOSED = (NoteAdded, RecordCorrected, CaseReopened, PersonalDataErased)
 
 
 def _derive_status(state: CaseState) -> None:
@@ -327,10 +386,12 @@ def _opened(e: CaseOpened) -> CaseState:
         decisions={},
         referrals={},
         escalations={},
+        approvals={},
         sanctions=[],
         corrections={},
         writes={},
         closed_periods=[],
+        participants=[],
     )
 
 
@@ -394,16 +455,21 @@ _REVIEWED = {
 }
 
 
+def _review_of(
+    e: OutOfHoursDecisionReviewed | ReferralReviewed, status_field: str
+) -> dict[str, object]:
+    """The fields a lead's review sets on what it reviews (its outcome, who, when)."""
+    return {
+        status_field: _REVIEWED[e.outcome.value],
+        "reviewed_by": e.actor,
+        "reviewed_at": e.occurred_at,
+    }
+
+
 def _ooh_review(s: CaseState, e: OutOfHoursDecisionReviewed) -> None:
     decision = s.decisions.get(str(e.decision_id))
     if decision is not None:
-        s.decisions[str(e.decision_id)] = decision.model_copy(
-            update={
-                "status": _REVIEWED[e.outcome.value],
-                "reviewed_by": e.actor,
-                "reviewed_at": e.occurred_at,
-            }
-        )
+        s.decisions[str(e.decision_id)] = decision.model_copy(update=_review_of(e, "status"))
 
 
 def _referral(s: CaseState, e: ReferralMade) -> None:
@@ -416,7 +482,48 @@ def _referral(s: CaseState, e: ReferralMade) -> None:
         made_at=e.occurred_at,
         reference=e.reference,
         updated_at=e.occurred_at,
+        review_due=e.review_due,
+        review_status=None if e.review_due is None else DecisionStatus.AWAITING_REVIEW,
     )
+
+
+def _referral_reviewed(s: CaseState, e: ReferralReviewed) -> None:
+    referral = s.referrals.get(str(e.referral_id))
+    if referral is not None:
+        s.referrals[str(e.referral_id)] = referral.model_copy(update=_review_of(e, "review_status"))
+
+
+def _approval_requested(s: CaseState, e: ApprovalRequested) -> None:
+    s.approvals[str(e.approval_id)] = Approval(
+        approval_id=e.approval_id,
+        kind=e.kind,
+        rule=e.rule,
+        requested_by=e.actor,
+        requested_at=e.occurred_at,
+        action=e.action,
+        target_ref=e.target_ref,
+        rationale=e.rationale,
+        policy_ref=e.policy_ref,
+        duration_hours=e.duration_hours,
+        outcome=e.outcome,
+    )
+
+
+def _approval_decided(s: CaseState, e: ApprovalDecided) -> None:
+    approval = s.approvals.get(str(e.approval_id))
+    if approval is not None:
+        approved = e.decision is ApprovalDecision.APPROVED
+        s.approvals[str(e.approval_id)] = approval.model_copy(
+            update={
+                "status": ApprovalStatus.APPROVED if approved else ApprovalStatus.REJECTED,
+                "decided_by": e.actor,
+                "decided_at": e.occurred_at,
+                "rationale": None,
+                "policy_ref": None,
+                "duration_hours": None,
+                "outcome": None,
+            }
+        )
 
 
 def _referral_update(s: CaseState, e: ReferralUpdated) -> None:
@@ -495,6 +602,15 @@ def _reopened(s: CaseState, e: CaseReopened) -> None:
     s.reopened_at = e.occurred_at
 
 
+def _personal_data_erased(s: CaseState, e: PersonalDataErased) -> None:
+    # Blank what the state holds too, so a state cached or snapshotted before the erasure does
+    # not outlive it (the events before this one already read as erased).
+    blank = redacted(s)
+    for step in plan_for(CaseState):
+        setattr(s, step.name, getattr(blank, step.name))
+    s.personal_data_erased_at = e.occurred_at
+
+
 _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     FlagRaised: _flag,
     RiskAssessed: _risk,
@@ -511,4 +627,8 @@ _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     RecordCorrected: _corrected,
     CaseClosed: _closed,
     CaseReopened: _reopened,
+    ApprovalRequested: _approval_requested,
+    ApprovalDecided: _approval_decided,
+    ReferralReviewed: _referral_reviewed,
+    PersonalDataErased: _personal_data_erased,
 }

@@ -139,6 +139,24 @@ class DecisionStatus(StrEnum):
     OVERTURNED = "overturned"
 
 
+class ApprovalKind(StrEnum):
+    """What a four-eyes approval, once granted, puts into effect."""
+
+    MODERATION_ACTION = "moderation_action"
+    CLOSURE = "closure"
+
+
+class ApprovalDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class NoteKind(StrEnum):
     FACT = "fact"
     ASSESSMENT = "assessment"

@@ -38,3 +38,23 @@ class TokenIssued(IdentityEvent):
     token_id: UUID
     token_hash: str
     expires_at: AwareDatetime | None = None
+
+
+class RoleGranted(IdentityEvent):
+    role: Role
+
+
+class RoleRevoked(IdentityEvent):
+    role: Role
+
+
+class TokenRevoked(IdentityEvent):
+    token_id: UUID
+
+
+class UserDeactivated(IdentityEvent):
+    """The user may no longer sign in; every token they held stops working at once, for good."""
+
+
+class UserReactivated(IdentityEvent):
+    """The user may sign in again, with tokens issued from now on."""

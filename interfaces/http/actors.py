@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel
 
-from application.permissions import Permission
-from domain.shared import Actor
-from interfaces.http.dependencies import MinPosition, require
+from interfaces.http.access import Reader
+from interfaces.http.dependencies import MinPosition
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from interfaces.http.read_models import ActorActivityDep
@@ -30,7 +29,7 @@ class ActivityList(BaseModel):
 def list_actor_activity(
     username: Annotated[str, Path(max_length=63, description="The actor's username.")],
     activity: ActorActivityDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     caught_up: MinPosition,
     from_: Annotated[
         AwareDatetime | None,
@@ -50,9 +49,19 @@ def list_actor_activity(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> ActivityList:
-    """List what one person recorded, in log order, within an optional time range (no payload)."""
+    """List what one person recorded, in log order, within an optional time range (no payload).
+
+    Someone else's events on restricted cases you may not see are left out; your own are all
+    listed."""
     activity.catch_up()
+    who = username.strip().lower()
     items, next_cursor = activity.activity(
-        username.strip().lower(), start=from_, end=to, basis=basis, limit=limit, cursor=cursor
+        who,
+        start=from_,
+        end=to,
+        basis=basis,
+        limit=limit,
+        cursor=cursor,
+        visibility=None if who == reader.actor.username else reader.visibility(),
     )
     return ActivityList(items=items, next_cursor=next_cursor)

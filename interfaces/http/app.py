@@ -18,6 +18,7 @@ from application.bootstrap import Vigil
 from application.permissions import ALLOWED_ROLES, Permission
 from interfaces.http import (
     actors,
+    approvals,
     cases,
     escalations,
     health,
@@ -28,10 +29,17 @@ from interfaces.http import (
     records,
     referrals,
     subjects,
+    users,
 )
+from interfaces.http.access import router as access_router
+from interfaces.http.audit import TAG as AUDIT_TAG
+from interfaces.http.audit import router as audit_router
+from interfaces.http.audit import with_notary
 from interfaces.http.changes import router as changes_router
+from interfaces.http.data_protection import router as data_protection_router
 from interfaces.http.middleware import install_middleware
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from interfaces.http.security import install_security
 
 API_VERSION = "1.0.0"
 
@@ -42,6 +50,9 @@ an immutable event; nothing is updated or deleted (mistakes are fixed by correct
 * **Auth**: `Authorization: Bearer <token>` on everything but `/health`, `/ready`, `/metrics`
   and the docs (those carry no personal data; expose them only where Vigil listens).
   401 without a valid token; 403 when the role may not do it (each route lists the roles).
+  A token is a Vigil API token (`vigil users token`, or `POST /api/v1/users/{username}/tokens`)
+  or, where single sign-on is configured, the identity provider's JWT for a Vigil user. After
+  repeated invalid tokens from one address: 429 with Retry-After.
 * **Writes** answer 201 with `{"case": {...}, "events": [...]}` and `ETag: "<version>"`.
   `occurred_at` (RFC 3339 with offset, default now) may be back-dated to when the case opened,
   never into the future. `recorded_at` is always the server's clock.
@@ -66,11 +77,29 @@ TAGS = [
     {"name": "out-of-hours", "description": "Out-of-hours decisions and their review."},
     {"name": "referrals", "description": "Referrals to agencies and their progress."},
     {"name": "escalations", "description": "Escalations, acknowledgements, resolutions."},
+    approvals.TAG,
+    {
+        "name": "users",
+        "description": "Admins only: users, roles, tokens, deactivation. No case content; "
+        "every change is an event.",
+    },
+    {
+        "name": "access",
+        "description": "Restricted cases: the access log (every read of case content: who, "
+        "what, when, why), break-glass access with a reason, and its review by leads.",
+    },
+    AUDIT_TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
         "description": "Readiness (views within their lag bound) and Prometheus metrics; no "
         "token needed and no personal data, like /health: expose them only where Vigil listens.",
+    },
+    {
+        "name": "data protection",
+        "description": "Erasure by crypto-shredding (personal fields are encrypted with a key "
+        'per data subject; destroying it makes them read "[erased]" while the log and its '
+        "hashes stay whole), legal holds, subject access exports.",
     },
 ]
 
@@ -86,11 +115,13 @@ def create_app(vigil: Vigil) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         # Runs the projector while serving (`vigil serve`), when it belongs in this process.
-        lifespan=operations.projector_lifespan(vigil),
+        lifespan=with_notary(vigil, operations.projector_lifespan(vigil)),
     )
     app.state.vigil = vigil
     install_problem_handlers(app)
     install_middleware(app, max_body_bytes=vigil.settings.max_body_bytes)
+    # Around the request context: security headers on every answer, CORS before everything.
+    install_security(app, vigil.settings)
     # Added last, so outermost: it times every answer, 413s and 500s included.
     operations.install_operations(app, vigil)
     routers = [
@@ -103,14 +134,24 @@ def create_app(vigil: Vigil) -> FastAPI:
         out_of_hours.router,
         referrals.router,
         escalations.router,
+        approvals.router,
         queues.router,
         subjects.router,
         actors.router,
+        access_router,
+        users.router,
+        audit_router,
+        data_protection_router,
     ]
     for router in routers:
         app.include_router(router)
     app.openapi = _openapi_builder(app, routers)  # type: ignore[method-assign]
     return app
+
+
+def route_permissions(route: APIRoute) -> frozenset[Permission]:
+    """Every permission a route's dependencies require (empty: a public route)."""
+    return frozenset(_permissions_of(route.dependant))
 
 
 def _permissions_of(dependant: Dependant) -> Iterator[Permission]:

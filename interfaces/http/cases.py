@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
+from application.access import CaseGate, own_events
 from application.cases import Basis
 from application.permissions import Permission
+from domain.access.vocabulary import AccessedRecord
 from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.shared import Actor
 from interfaces.http import examples
+from interfaces.http.access import Reader
 from interfaces.http.dependencies import (
     CaseId,
     MinLogPosition,
@@ -38,6 +41,7 @@ from interfaces.http.schemas import (
     TimelineAnswer,
     case_read,
     event_read,
+    restricted_case_read,
 )
 from projections.case_summaries import DEFAULT_LIMIT, MAX_LIMIT, CaseSummary
 
@@ -86,7 +90,7 @@ class CaseList(BaseModel):
 @router.get("/cases", responses=error_responses(*LIST_ERRORS))
 def list_cases(
     vigil: VigilDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     caught_up: MinPosition,
     status: Annotated[CaseStatus | None, Query()] = None,
     risk_level: Annotated[RiskLevel | None, Query()] = None,
@@ -96,10 +100,15 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> CaseList:
-    """List cases (no personal data), filtered by status, risk, category, assignee or subject."""
+    """List cases (no personal data), filtered by status, risk, category, assignee or subject.
+
+    Restricted cases (VIGIL_RESTRICTED_CATEGORIES) are listed only to safeguarding leads,
+    auditors, their assignee and holders of an active break-glass grant; to anyone else they
+    are absent, whatever the filters."""
     # Catching up first means a client always sees its own writes in the list.
     vigil.case_summaries.catch_up()
     items, next_cursor = vigil.case_summaries.query(
+        visibility=reader.visibility(),
         status=status,
         risk_level=risk_level,
         category=category,
@@ -115,34 +124,53 @@ def list_cases(
 def read_case(
     case_id: CaseId,
     vigil: VigilDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     logged: MinLogPosition,
     response: Response,
     as_of: AsOf = None,
     basis: BasisQuery = Basis.RECORDED,
 ) -> CaseAnswer:
-    """Read a case now, or as it was known (recorded) or had happened (occurred) at a moment."""
+    """Read a case now, or as it was known (recorded) or had happened (occurred) at a moment.
+
+    Every read is recorded in the access log (who, when, `purpose`) before it is answered. A
+    restricted case answers 404 to a user without access, exactly as a missing case; to a user
+    who recorded on it (without full access), its restricted form."""
     evaluated_at: datetime = as_of if as_of is not None else vigil.clock()
-    state = vigil.cases.get(case_id, as_of=as_of, basis=basis)
-    response.headers["ETag"] = f'"{state.version}"'
-    return CaseAnswer(case=case_read(state, evaluated_at))
+
+    def produce(gate: CaseGate) -> CaseAnswer:
+        state = gate.state if as_of is None else vigil.cases.get(case_id, as_of=as_of, basis=basis)
+        response.headers["ETag"] = f'"{state.version}"'
+        if not gate.full:
+            return CaseAnswer(case=restricted_case_read(state, evaluated_at))
+        return CaseAnswer(case=case_read(state, evaluated_at))
+
+    return reader.read(case_id, AccessedRecord.CASE, produce)
 
 
 @router.get("/cases/{case_id}/timeline", responses=read_responses(*READ_ERRORS))
 def read_timeline(
     case_id: CaseId,
     vigil: VigilDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     logged: MinLogPosition,
     response: Response,
     as_of: AsOf = None,
     basis: BasisQuery = Basis.RECORDED,
 ) -> TimelineAnswer:
-    """Every event of the case in order, with both clocks and who recorded it."""
-    events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
-    if events:
-        response.headers["ETag"] = f'"{events[-1].originator_version}"'
-    return TimelineAnswer(case_id=case_id, events=[event_read(e) for e in events])
+    """Every event of the case in order, with both clocks and who recorded it.
+
+    Recorded in the access log before it is answered. On a restricted case: 404 without
+    access; only your own events if you recorded on it without full access."""
+
+    def produce(gate: CaseGate) -> TimelineAnswer:
+        events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
+        if events:
+            response.headers["ETag"] = f'"{events[-1].originator_version}"'
+        if not gate.full:
+            events = own_events(events, reader.actor.username)
+        return TimelineAnswer(case_id=case_id, events=[event_read(e) for e in events])
+
+    return reader.read(case_id, AccessedRecord.TIMELINE, produce)
 
 
 @router.post("/cases/{case_id}/assignments", status_code=201, responses=writes_doc(*APPEND_ERRORS))
@@ -163,7 +191,15 @@ def close_case(
     actor: Annotated[Actor, Depends(require(Permission.CLOSE))],
     writes: Writes,
 ) -> CaseWriteAnswer:
-    """Close the case with an outcome and rationale (409 while reviews or escalations are open)."""
+    """Close the case with an outcome and rationale (409 while reviews or escalations are open).
+
+    409 and nothing written while an out-of-hours decision or a referral made without consent
+    awaits review, an escalation is unacknowledged, or a decision awaits a second lead's
+    approval (including an earlier closure awaiting sign-off). Four-eyes: closing a case whose
+    current risk is critical (`close_critical` in `VIGIL_FOUR_EYES`, on by default) is answered
+    201 with an `ApprovalRequested` event; the case closes when a safeguarding lead other than
+    the requester approves it (`POST /cases/{id}/approvals/{approval_id}/decisions`).
+    """
     return writes.append(case_id, body, actor)
 
 

@@ -7,7 +7,6 @@ thread; anything that touches the store is a plain ``def`` (the store is synchro
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from collections.abc import Callable, Coroutine
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import structlog
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -23,12 +23,23 @@ from pydantic import BaseModel
 
 from application.bootstrap import Vigil
 from application.cases import WriteResult
+from application.idempotency import KeyedRequest
+from application.identity import token_user_id
 from application.permissions import Permission, check
+from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
 from domain.shared import Actor
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import NotAuthenticated
-from interfaces.http.schemas import CaseWriteAnswer, case_read, event_read
+from interfaces.http.schemas import (
+    CaseWriteAnswer,
+    case_read,
+    event_read,
+    restricted_case_read,
+)
+from interfaces.http.security import TooManyFailedAttempts, client_key, limiter_of
+
+log = structlog.get_logger(__name__)
 
 
 async def get_vigil(request: Request) -> Vigil:
@@ -43,15 +54,35 @@ _bearer = HTTPBearer(auto_error=False, description="An API token from `vigil use
 
 
 def authenticated_actor(
+    request: Request,
     vigil: VigilDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
-    actor = vigil.identity.authenticate(credentials.credentials)
-    if actor is None:
-        raise NotAuthenticated("the bearer token is not valid")
-    return actor
+    limiter = limiter_of(request)
+    address = client_key(request)
+    if limiter is not None and (wait := limiter.retry_after(address)) is not None:
+        # Too many failures from this address: its credentials are not even looked at.
+        log.warning("authentication_rate_limited", scope="address")
+        raise TooManyFailedAttempts(wait)
+    token = credentials.credentials
+    actor = vigil.identity.authenticate(token)
+    if actor is not None:
+        return actor
+    if limiter is not None:
+        limiter.record_failure(address)
+        user_id = token_user_id(token)
+        if user_id is not None:
+            # Counted per user too (attempts spread over many addresses), but only failures are
+            # refused: a valid token of that user still works, so nobody can lock a user out.
+            user_key = f"user:{user_id}"
+            user_wait = limiter.retry_after(user_key)
+            limiter.record_failure(user_key)
+            if user_wait is not None:
+                log.warning("authentication_rate_limited", scope="user")
+                raise TooManyFailedAttempts(user_wait)
+    raise NotAuthenticated("the bearer token is not valid (unknown, expired or revoked)")
 
 
 async def current_actor(
@@ -102,7 +133,8 @@ async def idempotency_key(
             description="Makes the write safe to retry: a retry with the same key and body "
             "returns the first answer (same status and body) and appends nothing; the same "
             "key with another body is refused (422). 1-200 printable ASCII characters; keys "
-            "are per user and per case, remembered for 24 hours.",
+            "are per user (on case writes, per user and per case) and are remembered for at "
+            "least 24 hours.",
             examples=["3f1c9a52-1d7e-4b8e-9a35-2c1f3d8e7a10"],
         ),
     ] = None,
@@ -240,12 +272,19 @@ async def expected_version(
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
-def request_hash(method: str, path: str, body: BaseModel) -> str:
-    """Fingerprint of a write: same method, path and (parsed, canonical) body -> same hash."""
+def request_hash(vigil: Vigil, method: str, path: str, body: BaseModel | None) -> str:
+    """Fingerprint of a write: same method, path and (parsed, canonical) body -> same hash.
+
+    Keyed (HMAC under a key derived from the master key), never a plain hash: it is stored in
+    the log and the body holds personal text, which a plain hash would let a reader of the log
+    confirm by guessing."""
     canonical = json.dumps(
-        body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        None if body is None else body.model_dump(mode="json"),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
-    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+    return vigil.keyring.fingerprint(f"{method}\n{path}\n{canonical}".encode())
 
 
 @dataclass
@@ -276,6 +315,8 @@ class CaseWrites:
         self, case_id: UUID | None, command: CaseCommand, body: BaseModel, actor: Actor
     ) -> CaseWriteAnswer:
         key = self.idempotency_key
+        # Restricted cases: 404 without access, 403 for what an involved user may not add.
+        level = self.vigil.access.check_write(actor, case_id, command)
         result = self.vigil.cases.execute(
             case_id,
             command,
@@ -285,7 +326,7 @@ class CaseWrites:
             request_hash=(
                 None
                 if key is None
-                else request_hash(self.request.method, self.request.url.path, body)
+                else request_hash(self.vigil, self.request.method, self.request.url.path, body)
             ),
         )
         note_for_log(self.request, case_id=str(result.state.id))
@@ -295,15 +336,23 @@ class CaseWrites:
         if result.replayed:
             self.response.headers["Idempotent-Replayed"] = "true"
         self.response.headers[POSITION_HEADER] = str(result.position)
-        return write_answer(result)
+        if case_id is None:
+            level = self.vigil.access.answer_level(actor, result.state)
+        return write_answer(result, own_records=level is AccessLevel.OWN_RECORDS)
 
 
-def write_answer(result: WriteResult) -> CaseWriteAnswer:
+def write_answer(result: WriteResult, *, own_records: bool = False) -> CaseWriteAnswer:
+    """``own_records``: the writer sees only their own records of this restricted case, so the
+    answer shows the case in its restricted form (the new events are their own)."""
     # Judged at the write's own recorded_at, not at the time of asking, so a retried write gets
     # the same answer byte for byte.
     evaluated_at = result.events[-1].recorded_at if result.events else result.state.opened_at
     return CaseWriteAnswer(
-        case=case_read(result.state, evaluated_at),
+        case=(
+            restricted_case_read(result.state, evaluated_at)
+            if own_records
+            else case_read(result.state, evaluated_at)
+        ),
         events=[event_read(e) for e in result.events],
         position=result.position,
     )
@@ -328,3 +377,55 @@ async def open_writes(
 
 Writes = Annotated[CaseWrites, Depends(case_writes)]
 OpenWrites = Annotated[CaseWrites, Depends(open_writes)]
+
+
+# --- Idempotency-Key on writes outside cases --------------------------------------------------
+
+
+@dataclass
+class KeyedWrites:
+    """A non-case write's Idempotency-Key with its request's fingerprint, for the service, and
+    the Idempotent-Replayed header for an answer that repeats the first one."""
+
+    vigil: Vigil
+    request: Request
+    response: Response
+    key: str | None
+
+    def request_for(self, body: BaseModel | None = None) -> KeyedRequest | None:
+        """None without a key: the write goes ahead as an ordinary one."""
+        if self.key is None:
+            return None
+        return KeyedRequest(
+            self.key, request_hash(self.vigil, self.request.method, self.request.url.path, body)
+        )
+
+    def answered(self, *, replayed: bool) -> None:
+        if replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+
+
+async def keyed_writes(
+    vigil: VigilDep, request: Request, response: Response, key: IdempotencyKey
+) -> KeyedWrites:
+    return KeyedWrites(vigil, request, response, key)
+
+
+Keyed = Annotated[KeyedWrites, Depends(keyed_writes)]
+"""A write route's Idempotency-Key (documented on the route, as on case writes)."""
+
+
+def keyed_answer(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI for a keyed write's success answer: a retry gets it again, marked replayed."""
+    return {
+        status: {
+            "description": f"{description} A retry with the same Idempotency-Key and body gets "
+            "this same answer (header Idempotent-Replayed) and appends nothing.",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "true when this answers a retried Idempotency-Key.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    }

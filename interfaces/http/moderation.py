@@ -28,5 +28,12 @@ def take_moderation_action(
     actor: Annotated[Actor, Depends(require(Permission.MODERATE))],
     writes: Writes,
 ) -> CaseWriteAnswer:
-    """Record a moderation action with its rationale and policy clause (expiry from occurred_at)."""
+    """Record a moderation action with its rationale and policy clause (expiry from occurred_at).
+
+    Four-eyes: an action named in `VIGIL_FOUR_EYES` (`ban_member` by default) does not take
+    effect yet. It is answered 201 with an `ApprovalRequested` event (the write is the request),
+    listed in the case's `pending_approvals` and the `approvals_awaiting_decision` queue, and
+    takes effect only when a safeguarding lead other than the requester approves it
+    (`POST /cases/{id}/approvals/{approval_id}/decisions`).
+    """
     return writes.append(case_id, body, actor)

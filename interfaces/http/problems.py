@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.cases import Contention
+from application.data_protection import SubjectNotFound
+from application.identity import TokenAlreadyIssued
 from domain.errors import (
     CaseNotFound,
     DomainError,
@@ -30,6 +32,7 @@ from domain.errors import (
     RuleViolation,
     VersionConflict,
 )
+from domain.subject.subject import LegalHoldInForce
 
 PROBLEM_BASE = "https://vigil.invalid/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -107,7 +110,10 @@ def problem_response(
 # Most specific class first: the first match along the exception's MRO wins.
 _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     Contention: (503, "contention"),
+    LegalHoldInForce: (409, "legal-hold"),
+    SubjectNotFound: (404, "subject-not-found"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
+    TokenAlreadyIssued: (409, "token-already-issued"),
     VersionConflict: (412, "version-conflict"),
     CaseNotFound: (404, "case-not-found"),
     ItemNotFound: (404, "item-not-found"),

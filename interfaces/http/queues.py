@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from application.permissions import Permission
-from domain.shared import Actor
-from interfaces.http.dependencies import MinPosition, VigilDep, require
+from application.permissions import Permission, check
+from interfaces.http.access import Reader
+from interfaces.http.dependencies import MinPosition, VigilDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from interfaces.http.read_models import WorkQueuesDep
+from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 from projections.work_queues import (
     DEFAULT_IDLE_DAYS,
@@ -55,6 +56,14 @@ class QueueList(BaseModel):
     as_of: datetime = Field(description="The moment overdue was judged at.")
 
 
+class BreakGlassPage(BaseModel):
+    """The break_glass_reviews queue: grants awaiting a safeguarding lead's review."""
+
+    items: list[BreakGlassItem]
+    next_cursor: str | None
+    as_of: datetime = Field(description="The moment overdue and active were judged at.")
+
+
 class QueuePage(BaseModel):
     """A page of one queue in due order; pass ``next_cursor`` back as ``cursor`` for the next."""
 
@@ -67,16 +76,22 @@ class QueuePage(BaseModel):
 def list_queues(
     vigil: VigilDep,
     queues: WorkQueuesDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     caught_up: MinPosition,
     as_of: AsOf = None,
     idle_days: IdleDays = DEFAULT_IDLE_DAYS,
     assignee: Assignee = None,
 ) -> QueueList:
-    """List the work queues with how many items each holds and how many are overdue."""
+    """List the work queues with how many items each holds and how many are overdue.
+
+    Items on restricted cases count only for those who may see them (leads, auditors, the
+    assignee, a break-glass holder). Safeguarding leads and auditors also have
+    `break_glass_reviews` (GET /api/v1/queues/break_glass_reviews)."""
     at = as_of if as_of is not None else vigil.clock()
     queues.catch_up()
-    counts = queues.counts(as_of=at, idle_days=idle_days, assignee=assignee)
+    counts = queues.counts(
+        as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
+    )
     return QueueList(items=counts, as_of=at)
 
 
@@ -85,19 +100,37 @@ def read_queue(
     name: Annotated[str, Path(description="The queue, e.g. unacknowledged_escalations.")],
     vigil: VigilDep,
     queues: WorkQueuesDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     caught_up: MinPosition,
     as_of: AsOf = None,
     idle_days: IdleDays = DEFAULT_IDLE_DAYS,
     assignee: Assignee = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> QueuePage:
-    """List one queue's items, soonest due first, each marked overdue or not (404: no queue)."""
-    queue = parse_queue(name)
+) -> QueuePage | BreakGlassPage:
+    """List one queue's items, soonest due first, each marked overdue or not (404: no queue).
+
+    Items on restricted cases are listed only to those who may see the case.
+    `break_glass_reviews` (safeguarding leads and auditors only, 403 for others): break-glass
+    grants not yet reviewed, oldest first, due at the end of the next working day after the
+    grant; a lead's review (POST /api/v1/break-glass/{grant_id}/reviews) takes one out."""
     at = as_of if as_of is not None else vigil.clock()
+    if name == BREAK_GLASS_QUEUE:
+        check(reader.actor, Permission.ACCESS_LOG_READ)
+        vigil.access_log.catch_up()
+        grants, next_grant = vigil.access_log.awaiting_review(
+            vigil.calendar, as_of=at, limit=limit, cursor=cursor
+        )
+        return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
+    queue = parse_queue(name)
     queues.catch_up()
     items, next_cursor = queues.items(
-        queue, as_of=at, idle_days=idle_days, assignee=assignee, limit=limit, cursor=cursor
+        queue,
+        as_of=at,
+        idle_days=idle_days,
+        assignee=assignee,
+        limit=limit,
+        cursor=cursor,
+        visibility=reader.visibility(),
     )
     return QueuePage(items=items, next_cursor=next_cursor, as_of=at)

@@ -20,6 +20,9 @@ from domain.case.commands import Command
 from domain.case.events import EVENT_TYPES, Agency, CaseEvent, Subject
 from domain.case.state import CaseState
 from domain.case.vocabulary import (
+    ApprovalDecision,
+    ApprovalKind,
+    ApprovalStatus,
     CaseSource,
     CaseStatus,
     Category,
@@ -34,6 +37,7 @@ from domain.case.vocabulary import (
     RiskLevel,
     Urgency,
 )
+from domain.personal import erased_paths
 from domain.shared import PersonalText, Rationale, Ref, Role, ShortPersonalText
 
 
@@ -74,6 +78,31 @@ class ReferralRead(Read):
     last_followed_up_at: datetime | None = None
     closed_at: datetime | None = None
     updated_at: datetime
+    review_status: DecisionStatus | None = Field(
+        default=None,
+        description="Made without consent: awaiting_review until a safeguarding lead other "
+        "than the referrer ratifies, varies or overturns it; null when no review is needed.",
+    )
+    review_due: datetime | None = Field(
+        default=None, description="End of the next working day after the referral."
+    )
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class ApprovalRead(Read):
+    """A decision held for a second safeguarding lead's approval (four-eyes)."""
+
+    approval_id: UUID
+    kind: ApprovalKind = Field(description="What approving it puts into effect.")
+    rule: str = Field(description="The four-eyes rule that held it, e.g. ban_member.")
+    status: ApprovalStatus
+    requested_by: str
+    requested_at: datetime
+    action: ModerationAction | None = Field(default=None, description="For a moderation action.")
+    target_ref: str | None = Field(default=None, description="For a moderation action.")
+    decided_by: str | None = None
+    decided_at: datetime | None = None
 
 
 class EscalationRead(Read):
@@ -138,6 +167,15 @@ class CaseRead(Read):
         "the timeline only); `active` is evaluated at evaluated_at."
     )
     pending_reviews: list[UUID] = Field(description="Out-of-hours decisions awaiting review.")
+    approvals: list[ApprovalRead] = Field(
+        default=[], description="Decisions held for a second lead's approval (four-eyes)."
+    )
+    pending_approvals: list[UUID] = Field(
+        default=[], description="Approvals awaiting a second safeguarding lead's decision."
+    )
+    referrals_awaiting_review: list[UUID] = Field(
+        default=[], description="Referrals made without consent awaiting a lead's review."
+    )
     unacknowledged_escalations: list[UUID]
     referrals_awaiting_acknowledgement: list[UUID]
     corrections: list[CorrectionRead]
@@ -145,6 +183,14 @@ class CaseRead(Read):
         description="The moment time-dependent fields (sanction `active`) were evaluated at: "
         "as_of for a past state, the request time for a current read, the write's recorded_at "
         "in a write answer (so a retried write answers the same)."
+    )
+    personal_data_erased_at: datetime | None = Field(
+        default=None,
+        description="When the subject's personal data was erased (PersonalDataErased): "
+        'summary and subject.display_name then read "[erased]".',
+    )
+    erased_fields: list[str] = Field(
+        default=[], description='Personal fields of the case that read "[erased]".'
     )
 
 
@@ -193,6 +239,9 @@ def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
             for s in state.sanctions
         ],
         pending_reviews=[d.decision_id for d in state.pending_reviews()],
+        approvals=[ApprovalRead.model_validate(a) for a in state.approvals.values()],
+        pending_approvals=[a.approval_id for a in state.pending_approvals()],
+        referrals_awaiting_review=[r.referral_id for r in state.referrals_awaiting_review()],
         unacknowledged_escalations=[e.escalation_id for e in state.unacknowledged_escalations()],
         referrals_awaiting_acknowledgement=[
             r.referral_id for r in state.referrals_awaiting_acknowledgement()
@@ -202,6 +251,8 @@ def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
             for corrected, by in state.corrections.items()
         ],
         evaluated_at=evaluated_at,
+        personal_data_erased_at=state.personal_data_erased_at,
+        erased_fields=[p for p in erased_paths(state) if not p.startswith("approvals.")],
     )
 
 
@@ -221,6 +272,12 @@ class EventReadBase(Read):
     recorded_at: datetime = Field(description="When Vigil wrote it (server clock).")
     actor: str = Field(description="The authenticated user who recorded it.")
     actor_role: Role
+    erased_fields: list[str] = Field(
+        default=[],
+        description="Personal fields of this event whose data subject's data was erased "
+        '(crypto-shredded): each reads "[erased]" (a list reads ["[erased]"]). Dotted paths, '
+        "e.g. subject.display_name.",
+    )
 
 
 def _event_read_model(event_type: type[CaseEvent]) -> type[EventReadBase]:
@@ -258,17 +315,50 @@ def event_read(event: CaseEvent) -> EventReadBase:
     data = event.model_dump(exclude=_STORAGE_ONLY)
     name = type(event).__name__
     return EVENT_READ_MODELS[name].model_validate(
-        {**data, "type": name, "case_id": event.originator_id, "version": event.originator_version}
+        {
+            **data,
+            "type": name,
+            "case_id": event.originator_id,
+            "version": event.originator_version,
+            "erased_fields": erased_paths(event),
+        }
     )
 
 
 # --- answers -------------------------------------------------------------------------------------
 
 
+class RestrictedCaseRead(Read):
+    """A restricted case as someone who recorded on it (without full access) sees it: where it
+    stands, nothing of what others recorded. Their own records are in the timeline."""
+
+    id: UUID
+    version: int = Field(description="Number of events; the ETag and the If-Match value.")
+    status: CaseStatus
+    category: Category
+    restricted: Literal[True] = True
+    access: Literal["own_records"] = Field(
+        default="own_records",
+        description="Only the events you recorded are shown to you (GET .../timeline); a "
+        "safeguarding lead, an auditor, the assignee or a break-glass grant sees the rest.",
+    )
+    evaluated_at: datetime
+
+
+def restricted_case_read(state: CaseState, evaluated_at: datetime) -> RestrictedCaseRead:
+    return RestrictedCaseRead(
+        id=state.id,
+        version=state.version,
+        status=state.status,
+        category=state.category,
+        evaluated_at=evaluated_at,
+    )
+
+
 class CaseWriteAnswer(Read):
     """A write's answer: the case after the write and the events it appended."""
 
-    case: CaseRead
+    case: CaseRead | RestrictedCaseRead
     events: list[EventRead]
     position: int = Field(
         description="The log position (notification id) of the write's last event. Pass it as "
@@ -278,7 +368,10 @@ class CaseWriteAnswer(Read):
 
 
 class CaseAnswer(Read):
-    case: CaseRead
+    case: CaseRead | RestrictedCaseRead = Field(
+        description="The case; on a restricted case seen with own-records access only, the "
+        "restricted form (id, version, status, category)."
+    )
 
 
 class TimelineAnswer(Read):
@@ -295,6 +388,13 @@ class HealthAnswer(Read):
 
 class ReviewBody(Command):
     outcome: ReviewOutcome
+    rationale: Rationale
+
+
+class ApprovalDecisionBody(Command):
+    decision: ApprovalDecision = Field(
+        description="approved: the held decision takes effect now; rejected: it never does."
+    )
     rationale: Rationale
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from application.permissions import ALLOWED_ROLES, Permission
+from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
-from domain.shared import Actor
-from interfaces.http.dependencies import MinPosition, require
+from interfaces.http.access import Reader
+from interfaces.http.dependencies import MinPosition
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from interfaces.http.read_models import SubjectHistoryDep
@@ -34,7 +35,11 @@ def _read_permission_doc() -> dict[str, Any]:
     return {"x-permission": [Permission.READ.value], "x-allowed-roles": roles}
 
 
-_SUMMARY = "List every case about a subject, newest first (an unknown subject has no cases)."
+_SUMMARY = (
+    "List every case about a subject, newest first (an unknown subject has no cases). "
+    "Restricted cases are listed only to those who may see them; every read is recorded in "
+    "the access log (`purpose` as a query parameter or the Vigil-Purpose header)."
+)
 
 
 @router.get(
@@ -55,7 +60,7 @@ def list_subject_cases(
         ),
     ],
     history: SubjectHistoryDep,
-    actor: Annotated[Actor, Depends(require(Permission.READ))],
+    reader: Reader,
     caught_up: MinPosition,
     kind: Annotated[SubjectKind | None, Query(description="Only subjects of this kind.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -63,5 +68,9 @@ def list_subject_cases(
 ) -> SubjectCaseList:
     """List every case about a subject, newest first (an unknown subject has no cases)."""
     history.catch_up()
-    items, next_cursor = history.cases(ref, kind=kind, limit=limit, cursor=cursor)
+    items, next_cursor = history.cases(
+        ref, kind=kind, limit=limit, cursor=cursor, visibility=reader.visibility()
+    )
+    # A subject's records: the read is recorded in the access log before it is answered.
+    reader.record_subject(AccessedRecord.SUBJECT_HISTORY, ref)
     return SubjectCaseList(items=items, next_cursor=next_cursor)

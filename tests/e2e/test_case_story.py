@@ -40,8 +40,8 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
 
     def write(client: Any, path: str, body: dict[str, Any], actor: str) -> dict[str, Any]:
         answer = created(client.post(f"/api/v1/cases/{case_id}{path}", json=body))
-        (event,) = answer["events"]
-        expected.append((event["type"], actor, event["occurred_at"], clock()))
+        for event in answer["events"]:  # one, but two for an approval (it and its effect)
+            expected.append((event["type"], actor, event["occurred_at"], clock()))
         return answer
 
     # Tuesday 09:30: the volunteer opens the case from last night's flag, back-dated to it.
@@ -176,6 +176,8 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
     referral_id = referred["events"][0]["referral_id"]
     assert referred["events"][0]["consent"] == "not_sought"
     assert referred["case"]["referrals_awaiting_acknowledgement"] == [referral_id]
+    # An emergency action: recorded at once, and waiting for a lead's review.
+    assert referred["case"]["referrals_awaiting_review"] == [referral_id]
 
     # 10:40: the lead reached the member; the escalation is resolved.
     step(20)
@@ -215,8 +217,21 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
     assert reviewed["case"]["pending_reviews"] == []
     assert reviewed["case"]["out_of_hours_decisions"][0]["reviewed_by"] == "lee"
 
+    # 11:32: and the referral made without consent, which she ratifies too.
+    step(2)
+    referral_reviewed = write(
+        lead,
+        f"/referrals/{referral_id}/reviews",
+        {
+            "outcome": "ratified",
+            "rationale": "Risk to life and the member unreachable: sharing was necessary.",
+        },
+        "lee",
+    )
+    assert referral_reviewed["case"]["referrals_awaiting_review"] == []
+
     # 11:40 and 11:45: a fact in the member's words, then a professional judgement.
-    step(10)
+    step(8)
     fact = write(
         volunteer,
         "/notes",
@@ -249,9 +264,10 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
         }
     ]
 
-    # 12:00: the coordinator closes the case; at 12:30 a note still goes on it.
+    # 12:00: the coordinator closes the case: its risk is critical, so a second safeguarding
+    # lead signs the closure off (four-eyes) at 12:05. At 12:30 a note still goes on it.
     step(10)
-    closed = write(
+    asked = write(
         coordinator,
         "/closure",
         {
@@ -260,9 +276,23 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
         },
         "priya",
     )
+    assert asked["case"]["status"] == "open"
+    [sign_off] = asked["case"]["pending_approvals"]
+    step(5)
+    closed = write(
+        on_call_lead,
+        f"/approvals/{sign_off}/decisions",
+        {
+            "decision": "approved",
+            "rationale": "Safety plan agreed and both the night decision and referral reviewed.",
+        },
+        "dana",
+    )
     assert closed["case"]["status"] == "closed"
+    assert [e["type"] for e in closed["events"]] == ["ApprovalDecided", "CaseClosed"]
+    assert closed["events"][1]["requested_by"] == "priya"
     closed_at = clock()
-    step(30)
+    step(25)
     write(volunteer, "/notes", {"kind": "note", "text": "Member thanked the team."}, "amara")
     refused = volunteer.post(
         f"/api/v1/cases/{case_id}/flags",
@@ -279,16 +309,16 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
         "priya",
     )
     assert reopened["case"]["status"] == "open"
-    assert reopened["case"]["version"] == len(expected) == 18
+    assert reopened["case"]["version"] == len(expected) == 21
 
     # The timeline tells all of it, in order, with both clocks and who recorded each event.
     timeline = coordinator.get(f"/api/v1/cases/{case_id}/timeline")
     assert timeline.status_code == 200
-    assert timeline.headers["etag"] == '"18"'
+    assert timeline.headers["etag"] == '"21"'
     body = timeline.json()
     assert body["case_id"] == case_id
     events = body["events"]
-    assert [e["version"] for e in events] == list(range(1, 19))
+    assert [e["version"] for e in events] == list(range(1, 22))
     assert [(e["type"], e["actor"], e["occurred_at"]) for e in events] == [
         (kind, actor, occurred) for kind, actor, occurred, _ in expected
     ]

@@ -90,6 +90,8 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
         "referrals_awaiting_follow_up": (0, 0),
         "high_risk_open": (1, None),
         "no_recent_action": (0, 0),
+        "approvals_awaiting_decision": (0, 0),
+        "referrals_awaiting_review": (0, 0),  # the referral was made with consent
     }
     assert all(q["description"] for q in listing["items"])
 
@@ -249,6 +251,7 @@ def test_subject_history_over_http(api: Api) -> None:
         "closed_at",
         "flag_count",
         "version",
+        "assignee",
     }
     assert "Sam" not in str(cases)
     assert ok(volunteer.get("/api/v1/subjects/nobody/cases")) == {"items": [], "next_cursor": None}

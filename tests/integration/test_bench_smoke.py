@@ -1,7 +1,7 @@
-"""``bench/projections.py`` still runs: a tiny log, a short load, every figure printed.
+"""The PostgreSQL benchmarks still run: a small log, every figure printed, their schema dropped.
 
-PostgreSQL only (the benchmark's store): skipped without a server, failed when
-VIGIL_REQUIRE_POSTGRES=1.
+``bench/projections.py`` (rebuild and lag) and ``bench/verify.py`` (the hash ledger). PostgreSQL
+only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIRE_POSTGRES=1.
 """
 
 from __future__ import annotations
@@ -20,43 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.postgres
 
-
-def test_the_projection_benchmark_prints_its_figures() -> None:
-    if not postgres_available():
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (VIGIL_REQUIRE_POSTGRES=1): {POSTGRES_URL}")
-        pytest.skip("PostgreSQL not reachable")
-    schema = f"bench_smoke_{uuid.uuid4().hex[:12]}"
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / "projections.py"),
-                "--events",
-                "5000",
-                "--lag-seconds",
-                "2",
-                "--write-rate",
-                "100",
-                "--database-url",
-                f"{POSTGRES_URL.split('?')[0]}?schema={schema}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        with psycopg.connect(POSTGRES_URL.split("?")[0]) as conn:
-            left = conn.execute(
-                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
-            ).fetchone()
-    finally:
-        with psycopg.connect(POSTGRES_URL.split("?")[0], autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
-    for figure in (
+PROJECTIONS = (
+    "projections.py",
+    ["--events", "5000", "--lag-seconds", "2", "--write-rate", "100"],
+    [
         "built the log:",
         "(a) raw sequential read",
         "(b) rebuild of all views together",
@@ -64,7 +31,59 @@ def test_the_projection_benchmark_prints_its_figures() -> None:
         "(d) lag under load:",
         "p50",
         "p99",
-    ):
+    ],
+)
+VERIFY = (
+    "verify.py",
+    ["--events", "3000", "--seed-events", "1000", "--checkpoint-every", "100"],
+    [
+        "(a) notary catch-up",
+        "(b) raw sequential read",
+        "(c) the same rows",
+        "(d) verify",
+        "(e) verify / raw read",
+        "PASS  verify finds the untouched log intact",
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "figures"), [PROJECTIONS, VERIFY], ids=["projections", "verify"]
+)
+def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
+    script: str, arguments: list[str], figures: list[str]
+) -> None:
+    if not postgres_available():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (VIGIL_REQUIRE_POSTGRES=1): {POSTGRES_URL}")
+        pytest.skip("PostgreSQL not reachable")
+    server = POSTGRES_URL.split("?")[0]
+    schema = f"bench_smoke_{uuid.uuid4().hex[:12]}"
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / script),
+                *arguments,
+                "--database-url",
+                f"{server}?schema={schema}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        with psycopg.connect(server) as conn:
+            left = conn.execute(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+            ).fetchone()
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for figure in figures:
         assert figure in out, out
     assert out.count("PASS") + out.count("FAIL") == 2, out
     assert left is None, "the benchmark left its schema behind"

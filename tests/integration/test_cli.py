@@ -62,9 +62,17 @@ def vigil(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedPro
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Vigil]:
-    """A fresh bootstrap of the store the CLI writes to, for checking what it wrote."""
-    app = bootstrap(Settings(_env_file=None, environment="test", database_url=database_url))
+def store(database_url: str, tmp_path: Path) -> Iterator[Vigil]:
+    """A fresh bootstrap of the store the CLI writes to, for checking what it wrote (with the
+    CLI's data directory, so both use the same master and signing keys)."""
+    app = bootstrap(
+        Settings(
+            _env_file=None,
+            environment="test",
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+        )
+    )
     try:
         yield app
     finally:

@@ -20,6 +20,7 @@ from domain.case.vocabulary import (
     Consent,
     DecisionStatus,
     EscalationStatus,
+    ModerationAction,
     NoteKind,
     ReferralStatus,
 )
@@ -45,6 +46,9 @@ PERMISSION_FOR: dict[type[e.CaseEvent], Permission] = {
     e.RecordCorrected: Permission.CORRECT,
     e.CaseClosed: Permission.CLOSE,
     e.CaseReopened: Permission.REOPEN,
+    e.ApprovalRequested: Permission.MODERATE,  # the demo's only held decision is a ban
+    e.ApprovalDecided: Permission.APPROVE,
+    e.ReferralReviewed: Permission.REVIEW_REFERRAL,
 }
 
 
@@ -107,6 +111,19 @@ def test_the_demo_fills_an_empty_store_with_every_kind_of_record(vigil: Vigil) -
         for x in events
         if isinstance(x, e.ModerationActionTaken | e.OutOfHoursDecisionRecorded)
     )
+    # Four-eyes: the ban was proposed by one person and approved by a lead who is someone else.
+    [ban] = [
+        x
+        for x in events
+        if isinstance(x, e.ModerationActionTaken) and x.action is ModerationAction.BAN_MEMBER
+    ]
+    assert ban.approval_id is not None
+    assert ban.requested_by not in (None, ban.actor)
+    assert ban.actor_role is Role.SAFEGUARDING_LEAD
+    # The referral made without consent was reviewed by a lead other than the referrer.
+    assert all(r.review_status is DecisionStatus.RATIFIED for r in referrals if r.review_due)
+    assert any(r.review_due and r.reviewed_by not in (None, r.made_by) for r in referrals)
+    assert all(not s.pending_approvals() and not s.referrals_awaiting_review() for s in states)
 
 
 def test_every_demo_event_is_back_dated_sensibly_and_allowed_for_its_actor(vigil: Vigil) -> None:

@@ -21,12 +21,11 @@ from pydantic import BaseModel
 from application.bootstrap import Vigil
 from domain.case import events as e
 from domain.case.state import fold
-from domain.case.vocabulary import ModerationAction, NoteKind, ReferralUpdateStatus
+from domain.case.vocabulary import Consent, ModerationAction, NoteKind, ReferralUpdateStatus
 from domain.identity import events as identity_events
 from domain.shared import PolicyRef, personal_fields
+from domain.subject.subject import EraseSubject
 from infrastructure.persistence import (
-    OrjsonTranscoder,
-    PydanticMapper,
     is_postgres,
     postgres_conninfo,
     recorder_env,
@@ -36,12 +35,14 @@ from tests.story import (
     COORDINATOR,
     LEAD,
     MODERATOR,
+    OTHER_LEAD,
     acknowledge,
     add_note,
     assess_risk,
     assign,
     close,
     correct,
+    decide_approval,
     escalate,
     moderate,
     ooh_decision,
@@ -51,6 +52,7 @@ from tests.story import (
     reopen,
     resolve,
     review,
+    review_referral,
     suspend,
     update_referral,
 )
@@ -83,8 +85,24 @@ def _every_event(vigil: Vigil, clock: Clock) -> UUID:
     step(resolve(escalation.event_id), LEAD)
     note = step(add_note(NoteKind.ASSESSMENT))
     step(correct(note.event_id))
-    step(close(), LEAD)
+    emergency = step(refer(Consent.NOT_SOUGHT))
+    step(review_referral(emergency.event_id), LEAD)
+    ban = step(moderate(ModerationAction.BAN_MEMBER, "member-4411"), MODERATOR)
+    step(decide_approval(ban.event_id), LEAD)  # four-eyes: the ban takes effect
+    sign_off = step(close(), LEAD)  # the risk is critical: a sign-off
+    step(decide_approval(sign_off.event_id), OTHER_LEAD)
     step(reopen(), LEAD)
+    clock.advance(minutes=5)
+    subject = vigil.cases.get(case_id).subject
+    vigil.data_protection.erase(  # PersonalDataErased, last: every personal field then erased
+        subject.ref,
+        EraseSubject(
+            kind=subject.kind,
+            lawful_basis="UK GDPR Art 17(1)(a)",
+            reason="The member asked for erasure; the concern is resolved.",
+        ),
+        LEAD,
+    )
     return case_id
 
 
@@ -136,7 +154,7 @@ def test_events_are_stored_under_stable_topics_as_json(vigil: Vigil, clock: Cloc
 def test_stored_events_read_back_equal(vigil: Vigil, clock: Clock) -> None:
     case_id = _every_event(vigil, clock)
     timeline = vigil.cases.timeline(case_id)
-    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    mapper = vigil.ledger.mapper  # seals personal fields with the store's subject keys
 
     for event in timeline:
         stored = mapper.to_stored_event(event)  # type: ignore[arg-type]
@@ -178,6 +196,10 @@ PERSONAL: dict[type[BaseModel], set[str]] = {
     e.RecordCorrected: {"correction", "reason"},
     e.CaseClosed: {"outcome", "rationale"},
     e.CaseReopened: {"reason"},
+    e.PersonalDataErased: set(),
+    e.ApprovalRequested: {"rationale", "outcome"},
+    e.ApprovalDecided: {"rationale"},
+    e.ReferralReviewed: {"rationale"},
     identity_events.UserRegistered: set(),
     identity_events.TokenIssued: set(),
 }
@@ -195,7 +217,10 @@ NOT_PERSONAL = {
     "reference",  # an agency's reference number
     "channel",
     "lawful_basis",  # a legal reference such as "UK GDPR Art 6(1)(e)"
+    "erasure_reason",  # why data was erased: the trail that outlives it (no personal data)
     "assignee",  # a staff username
+    "requested_by",  # four-eyes: the staff username that proposed the decision
+    "rule",  # four-eyes: the rule that held a decision (ban_member, close_critical)
     "name",  # Agency.name: an organisation
     "policy",
     "version",

@@ -21,6 +21,7 @@ from domain.case.commands import (
     AssessRisk,
     AssignCase,
     CloseCase,
+    DecideApproval,
     EscalateCase,
     MakeReferral,
     OpenCase,
@@ -273,7 +274,12 @@ def test_closing_a_case_takes_its_items_out_and_reopening_brings_them_back(
     assert len(items(queues, Queue.HIGH_RISK_OPEN, as_of=clock())) == 1
 
     clock.advance(hours=1)
-    act(vigil, case_id, CloseCase(outcome="referred", rationale="the MASH has taken this on"))
+    # A critical case closes on a second lead's sign-off (four-eyes).
+    request = act(vigil, case_id, CloseCase(outcome="referred", rationale="the MASH has taken it"))
+    approval = DecideApproval(
+        approval_id=request.event_id, decision="approved", rationale="the MASH has it in hand"
+    )
+    act(vigil, case_id, approval, SAM)
     for queue in Queue:
         assert items(queues, queue, as_of=clock() + timedelta(days=30)) == []
 

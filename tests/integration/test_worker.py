@@ -22,6 +22,7 @@ import pytest
 
 from application.bootstrap import Vigil, bootstrap
 from domain.case.commands import OpenCase, RaiseFlag, SubjectInput
+from domain.case.vocabulary import RiskLevel
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from projections.case_summaries import CaseSummaries, CaseSummariesView
@@ -29,7 +30,9 @@ from projections.runner import Positioned, Statement, View
 from projections.store import ViewStore
 from projections.worker import REBUILD_SUFFIX, Projector, UnknownView
 from tests.conftest import Clock
+from tests.integration.projection_checks import dump
 from tests.integration.test_cli import vigil_command
+from tests.story import acknowledge, assess_risk, assign, close, escalate, resolve
 
 CORA = Actor(username="cora", role=Role.COORDINATOR)
 SECRET_NAME = "Jo Bloggs-Secretname"
@@ -418,6 +421,41 @@ def test_rebuilding_every_view_gives_the_views_the_log_gives(vigil: Vigil, clock
     assert vigil.case_summaries.all() == before
 
 
+def test_a_rebuild_in_small_batches_gives_every_view_what_following_the_log_gives(
+    vigil: Vigil, clock: Clock
+) -> None:
+    # Given cases worked on over many batches: summaries rewritten, queue items written, taken
+    # out (acknowledged, de-escalated, closed) and written again
+    vigil.identity.register("lee", Role.SAFEGUARDING_LEAD, actor="test-setup")
+    lead = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
+    cases = some_events(vigil, cases=3, flags=1)
+    for n, case_id in enumerate(cases):
+        clock.advance(minutes=7)
+        escalated = vigil.cases.execute(case_id, escalate(), CORA).state
+        [escalation] = escalated.escalations.values()
+        vigil.cases.execute(case_id, assess_risk(RiskLevel.HIGH), lead)
+        vigil.cases.execute(case_id, acknowledge(escalation.escalation_id), lead)
+        vigil.cases.execute(case_id, assign("lee"), lead)
+        vigil.cases.execute(case_id, resolve(escalation.escalation_id), lead)
+        vigil.cases.execute(case_id, assess_risk(RiskLevel.LOW), lead)
+        flag(vigil, case_id)
+        if n == 0:
+            vigil.cases.execute(case_id, close(), lead)
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    followed = dump(store, vigil.views)
+    live_indexes = {view.name: indexes(store, view.name) for view in vigil.views}
+
+    # When every view is rebuilt aside, three events a batch
+    rebuilder = Projector(vigil.ledger, vigil.views, rebuild_batch_size=3)
+    assert rebuilder.rebuild() == head(vigil)
+
+    # Then every table holds what following the log gave it, with the same indexes
+    assert dump(store, vigil.views) == followed
+    assert {view.name: indexes(store, view.name) for view in vigil.views} == live_indexes
+    assert set(vigil.projector.positions().values()) == {head(vigil)}
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -434,9 +472,15 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def store(database_url: str, clock: Clock) -> Iterator[Vigil]:
+def store(database_url: str, clock: Clock, tmp_path: Path) -> Iterator[Vigil]:
     app = bootstrap(
-        Settings(_env_file=None, environment="test", database_url=database_url), clock=clock
+        Settings(
+            _env_file=None,
+            environment="test",
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+        ),
+        clock=clock,
     )
     try:
         yield app
@@ -528,6 +572,7 @@ def test_vigil_project_follows_the_log_until_sigterm(
     events = [line["event"] for line in lines]
     assert "projector_following" in events
     assert "projection_progress" in events
-    assert events[-1] == "projector_stopped"
+    # Both followers of `vigil project` stop cleanly on SIGTERM: the views and the hash ledger.
+    assert set(events[-2:]) == {"projector_stopped", "notary_stopped"}
     assert SECRET_NAME not in stderr
     assert store.case_summaries.position() == position

@@ -57,6 +57,7 @@ from tests.story import (
     close,
     context,
     correct,
+    decide_approval,
     escalate,
     moderate,
     new_id,
@@ -67,6 +68,7 @@ from tests.story import (
     reopen,
     resolve,
     review,
+    review_referral,
     suspend,
     update_referral,
 )
@@ -512,6 +514,8 @@ REFUSED_WHEN_CLOSED: dict[str, Callable[[dict[str, UUID]], c.CaseCommand]] = {
     "acknowledge": lambda ids: acknowledge(ids["escalation"]),
     "resolve": lambda ids: resolve(ids["escalation"]),
     "close": lambda ids: close(),
+    "decide_approval": lambda ids: decide_approval(new_id()),
+    "review_referral": lambda ids: review_referral(ids["referral"]),
 }
 
 
@@ -520,7 +524,7 @@ def test_every_case_command_is_covered_by_the_closed_case_tests() -> None:
         type(build({"decision": new_id(), "referral": new_id(), "escalation": new_id()}))
         for build in REFUSED_WHEN_CLOSED.values()
     }
-    allowed = {c.AddNote, c.CorrectRecord, c.ReopenCase}
+    allowed = {c.AddNote, c.CorrectRecord, c.ReopenCase, c.RecordErasure}  # erasure: below
     every = set(c.CaseCommand.__args__) - {c.OpenCase}  # type: ignore[attr-defined]
     assert covered | allowed == every
 

@@ -32,6 +32,7 @@ from tests.story import (
     assign,
     close,
     correct,
+    decide_approval,
     escalate,
     moderate,
     ooh_decision,
@@ -265,7 +266,8 @@ def test_replaying_the_same_events_later_gives_the_same_state() -> None:
 
 def test_a_ban_has_no_expiry() -> None:
     story = Story.opened()
-    story.given(moderate(ModerationAction.BAN_MEMBER, "member-4411"), by=MODERATOR)
+    requested = story.given(moderate(ModerationAction.BAN_MEMBER, "member-4411"), by=MODERATOR)
+    story.given(decide_approval(requested.event_id), by=LEAD)  # four-eyes
     [ban] = story.case.active_sanctions(TUESDAY_MORNING + timedelta(days=3650))
     assert ban.expires_at is None
 
@@ -274,7 +276,8 @@ def test_reinstating_a_member_lifts_their_sanctions_only() -> None:
     story = Story.opened()
     story.given(suspend(hours=48, target_ref="member-4411"), by=MODERATOR)
     story.given(moderate(ModerationAction.MUTE_MEMBER, "member-4411"), by=MODERATOR)
-    story.given(moderate(ModerationAction.BAN_MEMBER, "member-9"), by=MODERATOR)
+    ban = story.given(moderate(ModerationAction.BAN_MEMBER, "member-9"), by=MODERATOR)
+    story.given(decide_approval(ban.event_id), by=LEAD)  # four-eyes
 
     lifted = story.given(moderate(ModerationAction.REINSTATE_MEMBER, "member-4411"), by=MODERATOR)
 

@@ -1,0 +1,498 @@
+"""Who may see which case, the access log, and break-glass: the one place these are decided.
+
+Restricted cases are those whose category is one of the service's restricted categories
+(``VIGIL_RESTRICTED_CATEGORIES``, default self-harm risk and harm to others). A case's category
+is fixed when it is opened (no event changes it), so a case is restricted for all its life.
+The rule, a pure function of the actor, the case's facts and any break-glass grant
+(``case_access``):
+
+* an unrestricted case: everyone who may read cases sees all of it (as before);
+* safeguarding leads, auditors and the case's current assignee: all of it (``full``);
+* a user holding an active break-glass grant on it: all of it (``break_glass``);
+* a user who has recorded an event on it ("involved"): only the events they recorded
+  (``own_records``), and they may keep adding the frontline kinds (flags, notes, moderation
+  actions, out-of-hours decisions, escalations);
+* anyone else: ``none``, answered exactly like a case that does not exist (404), on reads and
+  writes alike, so a restricted case's existence does not leak.
+
+Every read of case content goes through ``AccessService.read`` (or ``record`` for reads not
+about one case): the access is decided, the content produced, and a ``CaseRecordAccessed``
+event appended, synchronously, before the content is returned. If that append fails, the read
+fails (fail closed). Each record is an aggregate of its own, so concurrent reads never contend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.persistence import IntegrityError
+
+from application.cases import CaseService
+from application.idempotency import KeyedRequest, WriteKeys
+from application.ledger import Ledger
+from application.permissions import Permission, permits
+from domain.access.events import (
+    BreakGlassAccessGranted,
+    BreakGlassAccessReviewed,
+    CaseRecordAccessed,
+)
+from domain.access.vocabulary import AccessedRecord, AccessLevel, AccessPurpose, GrantReviewOutcome
+from domain.case.commands import (
+    AddNote,
+    CaseCommand,
+    EscalateCase,
+    OpenCase,
+    RaiseFlag,
+    RecordOutOfHoursDecision,
+    TakeModerationAction,
+)
+from domain.case.events import CaseEvent
+from domain.case.state import CaseState
+from domain.errors import CaseNotFound, ItemNotFound, NotPermitted, RuleViolation
+from domain.idempotency import IdempotencyKeyUsed
+from domain.shared import Actor, Role
+
+BREAK_GLASS_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/break-glass")
+
+# Roles that see every restricted case in full.
+FULL_READERS: frozenset[Role] = frozenset({Role.SAFEGUARDING_LEAD, Role.AUDITOR})
+
+# What an involved user (or a break-glass holder) may keep adding to a restricted case: the work
+# that must not stop at the wall. The role's own permissions still apply on top.
+FRONTLINE_COMMANDS: tuple[type[CaseCommand], ...] = (
+    RaiseFlag,
+    AddNote,
+    TakeModerationAction,
+    RecordOutOfHoursDecision,
+    EscalateCase,
+)
+
+T = TypeVar("T")
+E = TypeVar("E", BreakGlassAccessGranted, BreakGlassAccessReviewed)
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[E]):
+    """A break-glass grant or review as answered: the event, its log position, and whether this
+    answers a retried Idempotency-Key (then nothing was appended)."""
+
+    event: E
+    position: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A break-glass grant: who, which case, from when until when (from the event's times)."""
+
+    grant_id: UUID
+    case_id: UUID
+    username: str
+    granted_at: datetime
+    expires_at: datetime
+
+    def is_active(self, at: datetime) -> bool:
+        return self.granted_at <= at < self.expires_at
+
+
+def is_restricted(category: str, restricted: Collection[str]) -> bool:
+    return category in restricted
+
+
+def reads_every_case(actor: Actor) -> bool:
+    """Safeguarding leads and auditors (by any role the user holds) see restricted cases."""
+    return bool(FULL_READERS & ({actor.role} | set(actor.roles)))
+
+
+def case_access(
+    actor: Actor,
+    *,
+    category: str,
+    assignee: str | None,
+    participants: Collection[str],
+    restricted: Collection[str],
+    grant: Grant | None,
+    at: datetime,
+) -> AccessLevel:
+    """How much of one case ``actor`` may see at ``at``: the whole rule, in one place."""
+    if not permits(actor, Permission.READ):
+        return AccessLevel.NONE
+    if not is_restricted(category, restricted):
+        return AccessLevel.FULL
+    if reads_every_case(actor) or (assignee is not None and assignee == actor.username):
+        return AccessLevel.FULL
+    if grant is not None and grant.is_active(at):
+        return AccessLevel.BREAK_GLASS
+    if actor.username in participants:
+        return AccessLevel.OWN_RECORDS
+    return AccessLevel.NONE
+
+
+def own_events(events: Sequence[CaseEvent], username: str) -> list[CaseEvent]:
+    """The events ``username`` recorded: all an involved user may read of a restricted case."""
+    return [e for e in events if e.actor == username]
+
+
+@dataclass(frozen=True)
+class CaseGate:
+    """The outcome of an access check: the case now, how much the actor may see, any grant."""
+
+    state: CaseState
+    level: AccessLevel
+    grant: Grant | None
+
+    @property
+    def full(self) -> bool:
+        return self.level in (AccessLevel.FULL, AccessLevel.BREAK_GLASS)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which restricted cases a list may show one actor: the ones assigned to them and the ones
+    they hold an active break-glass grant on. Lists hide every other restricted case."""
+
+    restricted: tuple[str, ...]
+    username: str
+    granted_case_ids: tuple[UUID, ...]
+
+
+class AccessService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        cases: CaseService,
+        *,
+        clock: Callable[[], datetime],
+        restricted: frozenset[str],
+        break_glass_duration: timedelta,
+        granted_case_ids: Callable[[str, datetime], list[UUID]] | None = None,
+        find_grant: Callable[[UUID], Grant | None] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._cases = cases
+        self._clock = clock
+        self.restricted = restricted
+        self.break_glass_duration = break_glass_duration
+        # From the access-log view (wired by the composition root): lists need the case ids of a
+        # user's active grants; reviews find a grant by its id.
+        self._granted_case_ids = granted_case_ids
+        self._find_grant = find_grant
+        self._keys = WriteKeys(ledger)
+
+    # --- the rule applied to a case -------------------------------------------------------------
+
+    def gate(self, actor: Actor, case_id: UUID) -> CaseGate:
+        """The case and the actor's access to it; CaseNotFound (404) if they have none."""
+        state = self._cases.load(case_id)
+        if state is None:
+            raise CaseNotFound("no such case")
+        level, grant = self.access_to(actor, state)
+        if level is AccessLevel.NONE:
+            raise CaseNotFound("no such case")  # the same answer as a case that does not exist
+        return CaseGate(state=state, level=level, grant=grant)
+
+    def access_to(self, actor: Actor, state: CaseState) -> tuple[AccessLevel, Grant | None]:
+        if not is_restricted(state.category.value, self.restricted):
+            return case_access(
+                actor,
+                category=state.category.value,
+                assignee=state.assignee,
+                participants=(),
+                restricted=self.restricted,
+                grant=None,
+                at=self._clock(),
+            ), None
+        grant = None
+        if not reads_every_case(actor) and state.assignee != actor.username:
+            grant = self.active_grant(actor.username, state.id)
+        participants: Collection[str] = (
+            state.participants
+            if state.participants is not None
+            else {e.actor for e in self._cases.timeline(state.id)}
+        )
+        level = case_access(
+            actor,
+            category=state.category.value,
+            assignee=state.assignee,
+            participants=participants,
+            restricted=self.restricted,
+            grant=grant,
+            at=self._clock(),
+        )
+        return level, grant if level is AccessLevel.BREAK_GLASS else None
+
+    def visibility(self, actor: Actor) -> Visibility | None:
+        """What a list must hide from ``actor`` (None: nothing, they see every case)."""
+        if not self.restricted or reads_every_case(actor):
+            return None
+        granted = (
+            self._granted_case_ids(actor.username, self._clock())
+            if self._granted_case_ids is not None
+            else []
+        )
+        return Visibility(
+            restricted=tuple(sorted(self.restricted)),
+            username=actor.username,
+            granted_case_ids=tuple(granted),
+        )
+
+    def check_write(self, actor: Actor, case_id: UUID | None, command: CaseCommand) -> AccessLevel:
+        """Refuse a write the actor may not make to this case (404 without access; 403 for a
+        kind an involved user may not add); answers the access level the answer is shown at."""
+        if case_id is None or isinstance(command, OpenCase):
+            return AccessLevel.FULL
+        state = self._cases.load(case_id)
+        if state is None:
+            return AccessLevel.FULL  # the write itself answers 404
+        level, _ = self.access_to(actor, state)
+        if level is AccessLevel.NONE:
+            raise CaseNotFound("no such case")
+        if level is not AccessLevel.FULL and not isinstance(command, FRONTLINE_COMMANDS):
+            raise NotPermitted(
+                "this case is restricted: without full access you may add flags, notes, "
+                "moderation actions, out-of-hours decisions and escalations; ask a safeguarding "
+                "lead or the case's assignee for anything else"
+            )
+        return level
+
+    def answer_level(self, actor: Actor, state: CaseState) -> AccessLevel:
+        """How much of the case a write's answer may show its writer."""
+        level, _ = self.access_to(actor, state)
+        return level
+
+    # --- the access log -------------------------------------------------------------------------
+
+    def read(
+        self,
+        actor: Actor,
+        case_id: UUID,
+        what: AccessedRecord,
+        produce: Callable[[CaseGate], T],
+        *,
+        purpose: AccessPurpose = AccessPurpose.CASE_WORK,
+        request_id: str | None = None,
+    ) -> T:
+        """Check access, produce the content, record the read, then hand the content back.
+
+        404 without access; nothing is recorded for a refused or failed read. If recording
+        fails, the read fails too: no content leaves without its record.
+        """
+        gate = self.gate(actor, case_id)
+        content = produce(gate)
+        self.record(
+            actor,
+            what,
+            case_id=case_id,
+            purpose=purpose,
+            request_id=request_id,
+            level=gate.level,
+            grant=gate.grant,
+        )
+        return content
+
+    def record(
+        self,
+        actor: Actor,
+        what: AccessedRecord,
+        *,
+        case_id: UUID | None = None,
+        subject_ref: str | None = None,
+        purpose: AccessPurpose = AccessPurpose.CASE_WORK,
+        request_id: str | None = None,
+        level: AccessLevel = AccessLevel.FULL,
+        grant: Grant | None = None,
+    ) -> CaseRecordAccessed:
+        """Append one access record (its own aggregate, version 1)."""
+        record_id = uuid4()
+        event = CaseRecordAccessed(
+            originator_id=record_id,
+            originator_version=1,
+            event_id=record_id,
+            recorded_at=self._clock(),
+            accessed_by=actor.username,
+            accessed_by_role=actor.role,
+            what=what,
+            case_id=case_id,
+            subject_ref=subject_ref,
+            purpose=purpose,
+            access=level,
+            grant_id=None if grant is None else grant.grant_id,
+            request_id=request_id,
+        )
+        self._ledger.save(event)
+        return event
+
+    # --- break-glass ----------------------------------------------------------------------------
+
+    @staticmethod
+    def grant_stream(username: str, case_id: UUID) -> UUID:
+        """One stream per (user, case) holds that user's grants on that case, and their reviews."""
+        return uuid5(BREAK_GLASS_NAMESPACE, f"{username}\x1f{case_id}")
+
+    def grants(self, username: str, case_id: UUID) -> list[Grant]:
+        stream = self.grant_stream(username, case_id)
+        return [
+            Grant(
+                grant_id=e.event_id,
+                case_id=e.case_id,
+                username=e.actor,
+                granted_at=e.recorded_at,
+                expires_at=e.expires_at,
+            )
+            for e in self._ledger.events_of(stream)
+            if isinstance(e, BreakGlassAccessGranted)
+        ]
+
+    def active_grant(self, username: str, case_id: UUID) -> Grant | None:
+        now = self._clock()
+        active = [g for g in self.grants(username, case_id) if g.is_active(now)]
+        return active[-1] if active else None
+
+    def break_glass(
+        self, actor: Actor, case_id: UUID, reason: str, *, request: KeyedRequest | None = None
+    ) -> Recorded[BreakGlassAccessGranted]:
+        """Grant ``actor`` full access to a restricted case they cannot otherwise read, for the
+        break-glass duration from now; refused (nothing written) if they need none. A retried
+        keyed request answers the first grant again (even once it has expired)."""
+        earlier = self._keys.earlier(actor.username, request)
+        if earlier is not None:
+            return self._replay(earlier, BreakGlassAccessGranted)
+        return self._keys.unless_written(
+            actor.username,
+            request,
+            lambda: self._grant(actor, case_id, reason, request),
+            lambda earlier: self._replay(earlier, BreakGlassAccessGranted),
+        )
+
+    def _grant(
+        self, actor: Actor, case_id: UUID, reason: str, request: KeyedRequest | None
+    ) -> Recorded[BreakGlassAccessGranted]:
+        state = self._cases.load(case_id)
+        if state is None:
+            raise CaseNotFound("no such case")
+        if not is_restricted(state.category.value, self.restricted):
+            raise RuleViolation("this case is not restricted: read it without breaking the glass")
+        level, grant = self.access_to(actor, state)
+        if level is AccessLevel.FULL:
+            raise RuleViolation("you already have full access to this case")
+        if grant is not None:
+            raise RuleViolation(
+                f"you already hold break-glass access to this case until "
+                f"{grant.expires_at.isoformat()}"
+            )
+        stream = self.grant_stream(actor.username, case_id)
+        version = len(list(self._ledger.events_of(stream))) + 1
+        now = self._clock()
+        event = BreakGlassAccessGranted(
+            originator_id=stream,
+            originator_version=version,
+            event_id=uuid5(stream, str(version)),
+            recorded_at=now,
+            actor=actor.username,
+            actor_role=actor.role,
+            case_id=case_id,
+            category=state.category.value,
+            reason=reason,
+            expires_at=now + self.break_glass_duration,
+        )
+        try:
+            position = self._save(event, actor, request)
+        except IntegrityError:
+            raise RuleViolation(
+                "another break-glass request for this case by you was recorded at the same "
+                "moment; read the case again"
+            ) from None
+        return Recorded(event, position)
+
+    def review_grant(
+        self,
+        actor: Actor,
+        grant_id: UUID,
+        outcome: GrantReviewOutcome,
+        rationale: str,
+        *,
+        request: KeyedRequest | None = None,
+    ) -> Recorded[BreakGlassAccessReviewed]:
+        """A safeguarding lead's review of a break-glass grant (each grant is reviewed once); a
+        retried keyed request answers the first review again."""
+        earlier = self._keys.earlier(actor.username, request)
+        if earlier is not None:
+            return self._replay(earlier, BreakGlassAccessReviewed)
+        return self._keys.unless_written(
+            actor.username,
+            request,
+            lambda: self._review(actor, grant_id, outcome, rationale, request),
+            lambda earlier: self._replay(earlier, BreakGlassAccessReviewed),
+        )
+
+    def _review(
+        self,
+        actor: Actor,
+        grant_id: UUID,
+        outcome: GrantReviewOutcome,
+        rationale: str,
+        request: KeyedRequest | None,
+    ) -> Recorded[BreakGlassAccessReviewed]:
+        grant = self._find_grant(grant_id) if self._find_grant is not None else None
+        if grant is None:
+            raise ItemNotFound("no such break-glass grant")
+        if grant.username == actor.username:
+            raise NotPermitted("a break-glass grant is reviewed by someone other than its holder")
+        stream = self.grant_stream(grant.username, grant.case_id)
+        events = list(self._ledger.events_of(stream))
+        if any(isinstance(e, BreakGlassAccessReviewed) and e.grant_id == grant_id for e in events):
+            raise RuleViolation("this break-glass grant has already been reviewed")
+        version = len(events) + 1
+        event = BreakGlassAccessReviewed(
+            originator_id=stream,
+            originator_version=version,
+            event_id=uuid5(stream, str(version)),
+            recorded_at=self._clock(),
+            actor=actor.username,
+            actor_role=actor.role,
+            grant_id=grant_id,
+            case_id=grant.case_id,
+            outcome=outcome,
+            rationale=rationale,
+        )
+        try:
+            position = self._save(event, actor, request)
+        except IntegrityError:
+            raise RuleViolation("the grant changed while this review was made; try again") from None
+        return Recorded(event, position)
+
+    def _save(
+        self,
+        event: BreakGlassAccessGranted | BreakGlassAccessReviewed,
+        actor: Actor,
+        request: KeyedRequest | None,
+    ) -> int:
+        """Append the event (with the request's Idempotency-Key, if any): its log position."""
+        key_used = self._keys.record(
+            actor.username,
+            request,
+            target_id=event.originator_id,
+            target_version=event.originator_version,
+            at=event.recorded_at,
+        )
+        recordings = self._ledger.save(event, *key_used)
+        return max((r.notification.id for r in recordings if r.domain_event is event), default=0)
+
+    def _replay(self, earlier: IdempotencyKeyUsed, kind: type[E]) -> Recorded[E]:
+        """The first answer to a keyed grant or review, from the event it appended."""
+        found = list(
+            self._ledger.events_of(
+                earlier.target_id, gt=earlier.target_version - 1, lte=earlier.target_version
+            )
+        )
+        if len(found) != 1 or not isinstance(found[0], kind):
+            # The key's request hash matched, so the path did: this cannot be another kind.
+            raise RuntimeError(
+                f"the Idempotency-Key names {earlier.target_id} v{earlier.target_version}"
+            )
+        position = self._ledger.notification_id_of(earlier.target_id, earlier.target_version)
+        return Recorded(found[0], position or 0, replayed=True)

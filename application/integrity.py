@@ -1,0 +1,472 @@
+"""Integrity: verify the whole log against the hash ledger, export a case with proofs, and read
+the ledger's public key and checkpoints.
+
+**verify** reads one consistent snapshot of the events table and the ledger's tables straight
+through the driver (``projections.hash_ledger.log_snapshot``), in notification order, and:
+
+1. checks every checkpoint's Ed25519 signature with the trusted public keys;
+2. recomputes each event's leaf from its stored bytes and compares it with the ledger's leaf
+   ``i`` (same notification id, same hash): a changed event is ``altered``, a vanished one
+   ``missing``, one the ledger never saw ``inserted``, a shorter log ``truncated``;
+3. rebuilds the tree from the recomputed leaves and compares its root at every checkpoint's
+   size with the signed root (this catches an event changed together with its ledger leaf);
+4. checks the ledger's stored frontier and stored nodes against the recomputed tree, and an
+   RFC 9162 consistency proof between each pair of consecutive checkpoints.
+
+It stops reading at the first event that does not match (everything after it would mismatch
+too) and names it: tree index, notification id, what kind of mismatch. Events after the
+ledger's position are ``pending`` (the notary has not reached them yet), not a failure.
+Memory: 32 bytes per 128 events for the upper tree, plus one 8 KB tile of leaves per checkpoint.
+
+**export** gives a case's events as stored, each with its leaf index and inclusion proof
+against a signed checkpoint covering them all (signed on demand when the latest does not:
+the process answering needs the signing key), plus the checkpoint; ``domain.integrity.export``
+checks such a file offline. The list of events comes from the ledger's own index of the case
+as well as from the events table, so an event deleted from the table shows up as missing.
+"""
+
+# SQL here names only the ledger's own tables and the events table (constants, quoted by the
+# store); it has no values to bind.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from domain.integrity.export import Finding, SignatureCheck, check_checkpoint
+from domain.integrity.ledger import Checkpoint, event_leaf_hash
+from domain.integrity.merkle import (
+    CompactRange,
+    ProofError,
+    consistency_proof,
+    inclusion_proof,
+    node_hash,
+    verify_consistency,
+)
+from infrastructure.integrity_keys import PublicKey, SigningKey, SigningKeyError
+from projections.hash_ledger import (
+    CHECKPOINTS_TABLE,
+    LEDGER_NAME,
+    NODES_TABLE,
+    STATE_TABLE,
+    TILE_HEIGHT,
+    CaseLeaf,
+    HashLedger,
+    LedgerCorrupt,
+    StoredRow,
+    log_snapshot,
+)
+
+DEFAULT_VERIFY_BATCH = 10_000
+
+
+class NoCheckpoint(LedgerCorrupt):
+    """The ledger holds nothing to export yet."""
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found."""
+
+    events: int = 0
+    """Events read from the log (up to the first mismatch, if any)."""
+    ledger_size: int = 0
+    checkpoints: int = 0
+    pending: int = 0
+    """Events after the ledger's position: not yet in the tree."""
+    unsigned: int = 0
+    """Leaves after the last checkpoint: in the tree, not yet signed."""
+    seconds: float = 0.0
+    key_ids: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Finding | None:
+        """The finding at the earliest position (the one to look at first)."""
+        if not self.findings:
+            return None
+        return min(
+            self.findings,
+            key=lambda f: -1 if f.tree_index is None else f.tree_index,
+        )
+
+
+@dataclass(frozen=True)
+class ExportedEvent:
+    version: int
+    leaf: CaseLeaf | None
+    stored: StoredRow | None
+    proof: list[bytes]
+    event: Any | None
+    """The decoded timeline event (as the case service reads it), None if it has none."""
+
+
+@dataclass(frozen=True)
+class CaseExport:
+    case_id: UUID
+    checkpoint: Checkpoint
+    events: list[ExportedEvent]
+
+
+def signature_check(keys: Sequence[PublicKey]) -> SignatureCheck:
+    by_id = {key.key_id: key for key in keys}
+
+    def check(key_id: str, signature: bytes, message: bytes) -> bool | None:
+        key = by_id.get(key_id)
+        return None if key is None else key.verifies(signature, message)
+
+    return check
+
+
+class IntegrityService:
+    def __init__(
+        self, ledger: Application[Any], notary: HashLedger, signing_key: SigningKey
+    ) -> None:
+        self._ledger = ledger
+        self._notary = notary
+        self._key = signing_key
+
+    @property
+    def notary(self) -> HashLedger:
+        return self._notary
+
+    # --- the key and the checkpoints ------------------------------------------------------
+
+    def public_key(self) -> PublicKey:
+        """The public half of the signing key (generated at first use if Vigil may)."""
+        return self._key.public
+
+    def configured_public_key(self) -> PublicKey:
+        """The signing key's public half for checking, never generating one."""
+        if not self._key.exists():
+            raise SigningKeyError(
+                f"no signing key at {self._key.path}: pass the ledger's public key explicitly"
+            )
+        return self._key.public
+
+    def checkpoints(self, *, limit: int, cursor: str | None) -> tuple[list[Checkpoint], str | None]:
+        """A page of checkpoints, newest first; the cursor is the last tree size seen."""
+        before = None
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise ValueError("the cursor is not one this list gave")
+            before = int(cursor)
+        found = self._notary.checkpoints(limit=limit + 1, before_size=before)
+        page = found[:limit]
+        more = len(found) > limit
+        return page, (str(page[-1].tree_size) if more and page else None)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """An RFC 9162 consistency proof between two tree sizes the ledger holds."""
+        size = self._notary.state().tree_size
+        if not 0 <= first <= second <= size:
+            raise ProofError(f"sizes must satisfy 0 <= first <= second <= {size}")
+        return consistency_proof(first, second, self._notary.tree().perfect)
+
+    # --- export ---------------------------------------------------------------------------
+
+    def export_case(self, case_id: UUID, timeline: Sequence[Any]) -> CaseExport:
+        """A case's events as stored, with inclusion proofs against one signed checkpoint."""
+        notary = self._notary
+        notary.catch_up()
+        leaves = {leaf.originator_version: leaf for leaf in notary.case_leaves(case_id)}
+        stored = {row.originator_version: row for row in notary.stored_rows(case_id)}
+        decoded = {event.originator_version: event for event in timeline}
+        if not leaves:
+            raise NoCheckpoint("the hash ledger holds no event of this case yet")
+        checkpoint = notary.ensure_checkpoint(max(leaf.tree_index for leaf in leaves.values()) + 1)
+        tree = notary.tree()
+        events = []
+        for version in sorted(set(leaves) | set(stored) | set(decoded)):
+            leaf = leaves.get(version)
+            proof = (
+                inclusion_proof(leaf.tree_index, checkpoint.tree_size, tree.perfect)
+                if leaf is not None and leaf.tree_index < checkpoint.tree_size
+                else []
+            )
+            events.append(
+                ExportedEvent(version, leaf, stored.get(version), proof, decoded.get(version))
+            )
+        return CaseExport(case_id=case_id, checkpoint=checkpoint, events=events)
+
+    # --- verify ---------------------------------------------------------------------------
+
+    def verify(
+        self,
+        keys: Sequence[PublicKey],
+        *,
+        trusted: Sequence[Checkpoint] = (),
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int = DEFAULT_VERIFY_BATCH,
+    ) -> VerifyReport:
+        """Check the whole log against the ledger, its checkpoints and their signatures.
+        ``trusted`` checkpoints (kept by an auditor) are checked like the stored ones."""
+        started = time.perf_counter()
+        report = VerifyReport(key_ids=[key.key_id for key in keys])
+        check_signature = signature_check(keys)
+        store = self._notary.store
+        with log_snapshot(self._ledger, store) as snapshot:
+            state = snapshot.fetchall(
+                f"SELECT tree_size, notification_id, frontier FROM {store.table(STATE_TABLE)} "
+                f"WHERE name = '{LEDGER_NAME}'"
+            )
+            if not state:
+                report.findings.append(Finding("ledger-state", "the ledger has no state row"))
+                return report
+            ledger_size, ledger_position = int(state[0][0]), int(state[0][1])
+            stored_frontier = bytes(state[0][2])
+            report.ledger_size = ledger_size
+            stored_checkpoints = [
+                Checkpoint(int(r[0]), bytes(r[1]), int(r[2]), str(r[3]), bytes(r[4]))
+                for r in snapshot.fetchall(
+                    "SELECT tree_size, root_hash, timestamp_ms, key_id, signature "
+                    f"FROM {store.table(CHECKPOINTS_TABLE)} ORDER BY tree_size"
+                )
+            ]
+            report.checkpoints = len(stored_checkpoints)
+            everything = sorted([*stored_checkpoints, *trusted], key=lambda c: c.tree_size)
+            for checkpoint in everything:
+                finding = check_checkpoint(checkpoint, check_signature)
+                if finding is not None:
+                    report.findings.append(finding)
+            head = snapshot.fetchall(self._max_position_statement())
+            last_position = int(head[0][0] or 0) if head else 0
+
+            walk = _Walk(everything, ledger_size, ledger_position)
+            leaf_rows = (row for batch in snapshot.leaf_batches(batch_size) for row in batch)
+            for batch in snapshot.event_batches(batch_size):
+                if not walk.feed(batch, leaf_rows):
+                    break
+                if progress is not None:
+                    progress(batch[-1][0], last_position)
+            report.events = walk.events
+            report.pending = walk.pending
+            if walk.finding is None:
+                walk.finish(leaf_rows)
+            if walk.finding is not None:
+                report.findings.append(walk.finding)
+            else:
+                report.findings.extend(
+                    self._check_ledger_tables(snapshot, store, walk, stored_frontier)
+                )
+                report.findings.extend(walk.consistency(stored_checkpoints))
+        last_signed = stored_checkpoints[-1].tree_size if stored_checkpoints else 0
+        report.unsigned = max(0, ledger_size - last_signed)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _max_position_statement(self) -> str:
+        recorder: Any = self._ledger.recorder
+        schema = getattr(recorder.datastore, "schema", None)
+        table = f'"{recorder.events_table_name}"'
+        if schema:
+            return f'SELECT MAX(notification_id) FROM "{schema}".{table}'
+        return f"SELECT MAX(rowid) FROM {table}"
+
+    @staticmethod
+    def _check_ledger_tables(
+        snapshot: Any, store: Any, walk: _Walk, stored_frontier: bytes
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        if stored_frontier != b"".join(walk.stack):
+            findings.append(
+                Finding(
+                    "ledger-state",
+                    "the ledger's stored frontier does not match the tree rebuilt from the events",
+                    tree_index=walk.size - 1 if walk.size else None,
+                )
+            )
+        for level, index, stored in snapshot.fetchall(
+            f"SELECT level, node_index, hash FROM {store.table(NODES_TABLE)} "
+            "ORDER BY level, node_index"
+        ):
+            nodes = walk.levels.get(int(level), [])
+            if int(index) >= len(nodes):
+                continue  # beyond the tree this snapshot rebuilt
+            if bytes(stored) != nodes[int(index)]:
+                findings.append(
+                    Finding(
+                        "ledger-node",
+                        f"the ledger's stored node {index} at level {level} does not match the "
+                        "tree rebuilt from the events (inclusion proofs would fail)",
+                        tree_index=int(index) << int(level),
+                    )
+                )
+                break
+        return findings
+
+
+class _Walk:
+    """The streaming comparison of the log with the ledger, and the tree rebuilt from it."""
+
+    def __init__(
+        self, checkpoints: Sequence[Checkpoint], ledger_size: int, ledger_position: int
+    ) -> None:
+        self.ledger_size = ledger_size
+        self.ledger_position = ledger_position
+        self.size = 0
+        self.events = 0
+        self.pending = 0
+        self.last_nid = 0
+        self.stack: list[bytes] = []
+        self.levels: dict[int, list[bytes]] = {}
+        self.finding: Finding | None = None
+        self.by_size: dict[int, list[Checkpoint]] = {}
+        for checkpoint in checkpoints:
+            self.by_size.setdefault(checkpoint.tree_size, []).append(checkpoint)
+        self.sizes = sorted(self.by_size)
+        self.tiles: dict[int, list[bytes]] = {(s - 1) >> TILE_HEIGHT: [] for s in self.sizes if s}
+
+    def feed(self, batch: Sequence[tuple[int, bytes, int, str, bytes]], leaf_rows: Any) -> bool:
+        """Compare a batch of events; False once a mismatch is found (then stop)."""
+        stack, levels, tiles = self.stack, self.levels, self.tiles
+        by_size = self.by_size
+        ledger_size = self.ledger_size
+        i = self.size
+        for nid, oid, version, topic, state in batch:
+            self.events += 1
+            if i >= ledger_size:
+                if nid <= self.ledger_position:
+                    self.finding = Finding(
+                        "inserted",
+                        "the log holds an event the ledger never recorded, behind the "
+                        "ledger's position",
+                        tree_index=i,
+                        notification_id=nid,
+                    )
+                    return False
+                self.pending += 1
+                continue
+            leaf = event_leaf_hash(nid, oid, version, topic, state)
+            row = next(leaf_rows, None)
+            if row is None or int(row[0]) != i:
+                self.finding = Finding(
+                    "ledger-leaf-missing",
+                    "the ledger's leaf for this position is missing from its table",
+                    tree_index=i,
+                    notification_id=nid,
+                )
+                return False
+            if row[1] != nid:
+                if nid < row[1]:
+                    self.finding = Finding(
+                        "inserted",
+                        f"the log holds an event at notification id {nid} that the ledger "
+                        f"never recorded (its leaf {i} is notification id {row[1]})",
+                        tree_index=i,
+                        notification_id=nid,
+                    )
+                else:
+                    self.finding = Finding(
+                        "missing",
+                        f"the ledger's leaf {i} is the event at notification id {row[1]}, "
+                        "which is no longer in the log (deleted or moved)",
+                        tree_index=i,
+                        notification_id=int(row[1]),
+                    )
+                return False
+            if bytes(row[2]) != leaf:
+                self.finding = Finding(
+                    "altered",
+                    "the stored event does not hash to the ledger's leaf (the event, or the "
+                    "ledger's leaf, was changed)",
+                    tree_index=i,
+                    notification_id=nid,
+                )
+                return False
+            tile = tiles.get(i >> TILE_HEIGHT)
+            if tile is not None:
+                tile.append(leaf)
+            size, h, level = i, leaf, 0
+            while size & 1:
+                h = node_hash(stack.pop(), h)
+                level += 1
+                size >>= 1
+                if level >= TILE_HEIGHT:
+                    levels.setdefault(level, []).append(h)
+            stack.append(h)
+            i += 1
+            self.size = i
+            self.last_nid = nid
+            if i in by_size and not self._roots_match(i, by_size[i]):
+                return False
+        return True
+
+    def _roots_match(self, size: int, checkpoints: list[Checkpoint]) -> bool:
+        root = CompactRange(size, list(self.stack)).root()
+        for checkpoint in checkpoints:
+            if checkpoint.root_hash != root:
+                before = max((s for s in self.sizes if s < size), default=0)
+                self.finding = Finding(
+                    "root-mismatch",
+                    f"the events do not hash to the root signed at tree size {size}: an event "
+                    f"in tree indexes {before}..{size - 1} was changed together with its "
+                    "ledger leaf, or the checkpoint was altered",
+                    tree_index=size - 1,
+                    notification_id=self.last_nid,
+                )
+                return False
+        return True
+
+    def finish(self, leaf_rows: Any) -> None:
+        """After the last event: the ledger must not hold more leaves than the log has events,
+        and no checkpoint may be larger than the tree."""
+        if self.size < self.ledger_size:
+            row = next(leaf_rows, None)
+            self.finding = Finding(
+                "truncated",
+                f"the log ends after {self.size} events but the ledger holds "
+                f"{self.ledger_size} leaves: events are missing from the end",
+                tree_index=self.size,
+                notification_id=None if row is None else int(row[1]),
+            )
+            return
+        beyond = [s for s in self.sizes if s > self.size]
+        if beyond:
+            self.finding = Finding(
+                "checkpoint-beyond-tree",
+                f"a checkpoint claims tree size {beyond[0]} but the ledger holds {self.size}",
+                tree_index=self.size,
+            )
+
+    def perfect(self, level: int, index: int) -> bytes:
+        if level >= TILE_HEIGHT:
+            return self.levels[level][index]
+        start = index << level
+        tile = self.tiles[start >> TILE_HEIGHT]
+        offset = start - ((start >> TILE_HEIGHT) << TILE_HEIGHT)
+        hashes = tile[offset : offset + (1 << level)]
+        while len(hashes) > 1:
+            hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        return hashes[0]
+
+    def consistency(self, checkpoints: Sequence[Checkpoint]) -> list[Finding]:
+        """A consistency proof from the rebuilt tree between each pair of consecutive
+        checkpoints, checked against their signed roots."""
+        for older, newer in itertools.pairwise(checkpoints):
+            try:
+                proof = consistency_proof(older.tree_size, newer.tree_size, self.perfect)
+                verify_consistency(
+                    older.tree_size, newer.tree_size, older.root_hash, newer.root_hash, proof
+                )
+            except (ProofError, KeyError, IndexError) as exc:
+                return [
+                    Finding(
+                        "inconsistent",
+                        f"the checkpoint at tree size {newer.tree_size} does not extend the one "
+                        f"at {older.tree_size}: {exc}",
+                        tree_index=newer.tree_size - 1,
+                    )
+                ]
+        return []

@@ -1,0 +1,542 @@
+"""Keys for crypto-shredding: one data key per data subject, wrapped by a master key.
+
+Personal fields are encrypted before they are stored (``infrastructure.persistence``) with
+the key of the case's data subject. Erasing a subject destroys its keys, so every copy of its
+personal data (events, snapshots, backups of either) becomes unreadable at once, while the
+event log itself is never changed and its hashes still verify.
+
+The master key (32 bytes) comes from settings: ``VIGIL_MASTER_KEY`` (base64) or
+``VIGIL_MASTER_KEY_FILE``; outside production, if neither is set, a key file
+``<VIGIL_DATA_DIR>/master.key`` is made at first use (mode 0600). It is never logged. Three
+keys are derived from it with HKDF-SHA256: one wraps data keys (AES key wrap, RFC 3394), one
+names subjects (HMAC-SHA256 of ``kind:ref``, so a subject's ref cannot be read back from the
+key table), one makes a check value kept in the store, so a wrong master key is refused at
+start instead of looking like erased data.
+
+Tables, in the ledger's own database (SQLite file or PostgreSQL schema), beside the log:
+
+- ``vigil_subject_keys``: ``key_id``, ``subject_hash``, ``wrapped_key`` (NULL once
+  destroyed), ``created_at``, ``destroyed_at``. At most one live key per subject; a subject
+  erased and then met again gets a new key (a new generation), so what is recorded after an
+  erasure stays readable until the next one.
+- ``vigil_subject_cases``: ``case_id`` -> ``subject_hash``, written when a case's first event
+  is encrypted: which key a case's later events use, and which cases an erasure touches.
+- ``vigil_key_meta``: the master key's check value.
+
+Caching: unwrapped keys are kept in memory. Destroying a key takes effect at once in the
+process that destroys it; another process notices within ``VIGIL_KEY_CACHE_SECONDS`` (a key
+read for decryption is re-checked against the table once it is older than that). Encrypting
+always asks the table for the subject's live key, so nothing is ever written under a key that
+is already destroyed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from uuid import UUID, uuid4
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+
+from infrastructure.settings import Settings
+
+KEYS_TABLE = "vigil_subject_keys"
+CASES_TABLE = "vigil_subject_cases"
+META_TABLE = "vigil_key_meta"
+MASTER_KEY_FILE = "master.key"
+
+
+class MasterKeyError(RuntimeError):
+    """The master key is missing, malformed, or not the one this store's keys were made with."""
+
+
+class Tx(Protocol):
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def fetchall(
+        self, statement: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def fetchone(
+        self, statement: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None: ...
+
+
+class KeyDatabase(Protocol):
+    """The ledger's database (a ``projections.store.ViewStore`` fits)."""
+
+    dialect: Literal["sqlite", "postgresql"]
+
+    def table(self, name: str) -> str: ...
+
+    def index(self, name: str) -> str: ...
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Tx]: ...
+
+
+# --- the master key ------------------------------------------------------------------------------
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise MasterKeyError(f"{where} is not base64") from None
+    if len(key) != 32:
+        raise MasterKeyError(f"{where} must be 32 bytes (base64 of 32 random bytes)")
+    return key
+
+
+def new_master_key() -> str:
+    """A new master key, base64: what to put in VIGIL_MASTER_KEY or the key file."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def load_master_key(settings: Settings) -> bytes:
+    """The master key from settings; outside production, made under the data dir if missing."""
+    if settings.master_key is not None:
+        return _decode_key(settings.master_key.get_secret_value(), "VIGIL_MASTER_KEY")
+    if settings.master_key_file is not None:
+        try:
+            text = settings.master_key_file.read_text()
+        except OSError as exc:
+            raise MasterKeyError(f"cannot read VIGIL_MASTER_KEY_FILE: {exc.strerror}") from None
+        return _decode_key(text, "VIGIL_MASTER_KEY_FILE")
+    if settings.environment == "production":
+        raise MasterKeyError(
+            "set VIGIL_MASTER_KEY (base64 of 32 random bytes) or VIGIL_MASTER_KEY_FILE: "
+            "in production Vigil does not make a master key of its own"
+        )
+    path = settings.data_dir / MASTER_KEY_FILE
+    return _decode_key(_read_or_create(path), str(path))
+
+
+def _read_or_create(path: Path) -> str:
+    if path.exists():
+        return path.read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole to a private temporary file, then linked into place: a process starting at
+    # the same moment either links first or reads the complete file the other linked.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_master_key() + "\n")
+        with suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_text()
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
+
+
+# --- subject keys --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A live data subject key, ready to encrypt with."""
+
+    key_id: str
+    aead: AESGCM
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    subject_hash: str
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
+class SubjectKeyring:
+    """Data subject keys in the store's key table, wrapped by the master key."""
+
+    def __init__(
+        self,
+        master_key: bytes,
+        *,
+        clock: Callable[[], datetime],
+        cache_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wrap_key = _derive(master_key, b"vigil/subject-key-wrap/v1")
+        self._name_key = _derive(master_key, b"vigil/subject-name/v1")
+        self._fingerprint_key = _derive(master_key, b"vigil/request-fingerprint/v1")
+        self._check = hmac.new(
+            _derive(master_key, b"vigil/master-key-check/v1"), b"vigil", hashlib.sha256
+        ).hexdigest()
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._db: KeyDatabase | None = None
+        self._lock = threading.Lock()
+        # key_id -> (AESGCM or None when destroyed, monotonic time it was read)
+        self._keys: dict[str, tuple[AESGCM | None, float]] = {}
+        self._case_subjects: dict[UUID, str] = {}
+        # subject_hash -> (its live key, monotonic time it was read): a writer reuses the key for
+        # cache_seconds, the same bound readers have, instead of asking the table per event.
+        self._write_keys: dict[str, tuple[DataKey, float]] = {}
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def attach(self, db: KeyDatabase) -> None:
+        """Use ``db`` (the ledger's database): create the tables if missing, check the key."""
+        self._db = db
+        blob = "bytea" if db.dialect == "postgresql" else "BLOB"
+        time_type = "timestamptz" if db.dialect == "postgresql" else "TEXT"
+        keys, cases, meta = db.table(KEYS_TABLE), db.table(CASES_TABLE), db.table(META_TABLE)
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, "
+            f"subject_hash TEXT NOT NULL, wrapped_key {blob}, created_at {time_type} NOT NULL, "
+            f"destroyed_at {time_type})",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_live')} ON {keys} "
+            "(subject_hash) WHERE destroyed_at IS NULL",
+            f"CREATE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_subject')} ON {keys} "
+            "(subject_hash)",
+            f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, "
+            "subject_hash TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {db.index(CASES_TABLE + '_subject')} ON {cases} "
+            "(subject_hash)",
+            f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]
+        with db.transaction(commit=True) as tx:
+            if not self._tables_exist(db, tx):
+                for statement in statements:
+                    tx.execute(statement)
+            tx.execute(
+                f"INSERT INTO {meta} (name, value) VALUES ('master_key_check', %(check)s) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
+                {"check": self._check},
+            )
+            row = tx.fetchone(
+                f"SELECT value FROM {meta} WHERE name = 'master_key_check'"  # noqa: S608
+            )
+        if row is None or not hmac.compare_digest(str(row["value"]), self._check):
+            raise MasterKeyError(
+                "the master key is not the one this store's subject keys were made with "
+                "(check VIGIL_MASTER_KEY / VIGIL_MASTER_KEY_FILE)"
+            )
+
+    @staticmethod
+    def _tables_exist(db: KeyDatabase, tx: Tx) -> bool:
+        # Look before creating: CREATE ... IF NOT EXISTS needs CREATE on the schema even when the
+        # table exists, which an application role without DDL rights lacks.
+        tables = (KEYS_TABLE, CASES_TABLE, META_TABLE)
+        if db.dialect == "postgresql":
+            found = [
+                tx.fetchone("SELECT to_regclass(%(name)s) AS oid", {"name": db.table(t)})
+                for t in tables
+            ]
+            return all(row is not None and row["oid"] is not None for row in found)
+        rows = tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return set(tables) <= {row["name"] for row in rows}
+
+    def _database(self) -> KeyDatabase:
+        if self._db is None:
+            raise MasterKeyError("the keyring is not attached to a store")
+        return self._db
+
+    # --- naming subjects -------------------------------------------------------------------------
+
+    def subject_hash(self, kind: str, ref: str) -> str:
+        """A data subject's name in the key table: HMAC of ``kind:ref`` (not reversible)."""
+        mac = hmac.new(self._name_key, f"{kind}\x1f{ref}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def aggregate_subject_hash(self, aggregate_id: UUID) -> str:
+        """The 'subject' of personal data in an aggregate that is not a case (its own key)."""
+        mac = hmac.new(self._name_key, f"aggregate\x1f{aggregate_id}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def fingerprint(self, message: bytes) -> str:
+        """A keyed hash (HMAC-SHA-256) of a request, for idempotency: a request body holds
+        personal text, and a plain hash stored in the log would let anyone holding a copy of
+        the log confirm a guessed text, even after the subject's key was destroyed."""
+        return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
+
+    # --- cases -----------------------------------------------------------------------------------
+
+    def bind_case(self, case_id: UUID, subject_hash: str) -> None:
+        """Remember the case's subject (its first event is being stored); first binding wins."""
+        with self._lock:
+            if case_id in self._case_subjects:
+                return
+        db = self._database()
+        with db.transaction(commit=True) as tx:
+            tx.execute(
+                f"INSERT INTO {db.table(CASES_TABLE)} (case_id, subject_hash) "  # noqa: S608
+                "VALUES (%(case_id)s, %(subject_hash)s) ON CONFLICT DO NOTHING",
+                {"case_id": str(case_id), "subject_hash": subject_hash},
+            )
+            row = tx.fetchone(
+                f"SELECT subject_hash FROM {db.table(CASES_TABLE)} "  # noqa: S608
+                "WHERE case_id = %(case_id)s",
+                {"case_id": str(case_id)},
+            )
+        assert row is not None
+        with self._lock:
+            self._case_subjects[case_id] = str(row["subject_hash"])
+
+    def subject_of_case(self, case_id: UUID) -> str | None:
+        with self._lock:
+            known = self._case_subjects.get(case_id)
+        if known is not None:
+            return known
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT subject_hash FROM {db.table(CASES_TABLE)} "  # noqa: S608
+                "WHERE case_id = %(case_id)s",
+                {"case_id": str(case_id)},
+            )
+        if row is None:
+            return None
+        with self._lock:
+            self._case_subjects[case_id] = str(row["subject_hash"])
+        return str(row["subject_hash"])
+
+    def cases_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
+        """Every case bound to one of the subjects, in no particular order."""
+        hashes = sorted(set(subject_hashes))
+        if not hashes:
+            return []
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = [
+                row
+                for subject_hash in hashes
+                for row in tx.fetchall(
+                    f"SELECT case_id FROM {db.table(CASES_TABLE)} "  # noqa: S608
+                    "WHERE subject_hash = %(subject_hash)s",
+                    {"subject_hash": subject_hash},
+                )
+            ]
+        return sorted(UUID(str(row["case_id"])) for row in rows)
+
+    def subjects_with_live_keys(self) -> dict[str, list[UUID]]:
+        """Each subject that still has a live key, with its cases (for retention)."""
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT k.subject_hash AS subject_hash, c.case_id AS case_id "  # noqa: S608
+                f"FROM {db.table(KEYS_TABLE)} k JOIN {db.table(CASES_TABLE)} c "
+                "ON c.subject_hash = k.subject_hash WHERE k.destroyed_at IS NULL "
+                "ORDER BY k.subject_hash, c.case_id"
+            )
+        subjects: dict[str, list[UUID]] = {}
+        for row in rows:
+            subjects.setdefault(str(row["subject_hash"]), []).append(UUID(str(row["case_id"])))
+        return subjects
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def key_for_writing(self, subject_hash: str) -> DataKey:
+        """The subject's live key, made now if it has none (first record, or after erasure).
+
+        Reused from memory for ``cache_seconds``: a key destroyed by another process may be
+        written under for at most that long (what is written then reads as erased), the same
+        bound within which that process's readers may still decrypt. Destruction in this
+        process takes effect at once.
+        """
+        with self._lock:
+            cached = self._write_keys.get(subject_hash)
+        if cached is not None and self._monotonic() - cached[1] < self._cache_seconds:
+            return cached[0]
+        db = self._database()
+        keys = db.table(KEYS_TABLE)
+        select = (
+            f"SELECT key_id, wrapped_key FROM {keys} "  # noqa: S608
+            "WHERE subject_hash = %(subject_hash)s AND destroyed_at IS NULL"
+        )
+        params = {"subject_hash": subject_hash}
+        with db.transaction(commit=False) as tx:
+            row = tx.fetchone(select, params)
+        if row is None:
+            new_key = AESGCM.generate_key(bit_length=256)
+            with db.transaction(commit=True) as tx:
+                # The unique index on live keys settles a race between two first writers.
+                tx.execute(
+                    f"INSERT INTO {keys} (key_id, subject_hash, wrapped_key, created_at) "  # noqa: S608
+                    "VALUES (%(key_id)s, %(subject_hash)s, %(wrapped)s, %(now)s) "
+                    "ON CONFLICT DO NOTHING",
+                    {
+                        "key_id": uuid4().hex,
+                        "subject_hash": subject_hash,
+                        "wrapped": aes_key_wrap(self._wrap_key, new_key),
+                        "now": self._encode_time(self._clock()),
+                    },
+                )
+                row = tx.fetchone(select, params)
+            assert row is not None
+        key_id = str(row["key_id"])
+        aead = self._cached(key_id, fresh_only=False)
+        if aead is None:
+            aead = self._unwrap(key_id, row["wrapped_key"])
+        live = DataKey(key_id=key_id, aead=aead)
+        with self._lock:
+            self._write_keys[subject_hash] = (live, self._monotonic())
+        return live
+
+    def key_for_reading(self, key_id: str) -> AESGCM | None:
+        """The key to decrypt with, or None if it has been destroyed (the data is erased)."""
+        cached = self._keys.get(key_id)
+        if cached is not None and (
+            cached[0] is None or self._monotonic() - cached[1] < self._cache_seconds
+        ):
+            return cached[0]
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT wrapped_key, destroyed_at FROM {db.table(KEYS_TABLE)} "  # noqa: S608
+                "WHERE key_id = %(key_id)s",
+                {"key_id": key_id},
+            )
+        if row is None or row["wrapped_key"] is None or row["destroyed_at"] is not None:
+            with self._lock:
+                self._keys[key_id] = (None, self._monotonic())
+            return None
+        if cached is not None and cached[0] is not None:
+            with self._lock:
+                self._keys[key_id] = (cached[0], self._monotonic())
+            return cached[0]
+        return self._unwrap(key_id, row["wrapped_key"])
+
+    def _cached(self, key_id: str, *, fresh_only: bool) -> AESGCM | None:
+        cached = self._keys.get(key_id)
+        if cached is None or cached[0] is None:
+            return None
+        if fresh_only and self._monotonic() - cached[1] >= self._cache_seconds:
+            return None
+        return cached[0]
+
+    def _unwrap(self, key_id: str, wrapped: Any) -> AESGCM:
+        try:
+            data_key = aes_key_unwrap(self._wrap_key, bytes(wrapped))
+        except InvalidUnwrap:
+            raise MasterKeyError(
+                f"subject key {key_id} does not unwrap under this master key"
+            ) from None
+        aead = AESGCM(data_key)
+        with self._lock:
+            self._keys[key_id] = (aead, self._monotonic())
+        return aead
+
+    def keys_of(self, subject_hashes: Iterable[str]) -> list[KeyRecord]:
+        """Every key the subjects ever had, live or destroyed, oldest first."""
+        db = self._database()
+        records: list[KeyRecord] = []
+        with db.transaction(commit=False) as tx:
+            for subject_hash in sorted(set(subject_hashes)):
+                for row in tx.fetchall(
+                    f"SELECT key_id, subject_hash, created_at, destroyed_at "  # noqa: S608
+                    f"FROM {db.table(KEYS_TABLE)} WHERE subject_hash = %(subject_hash)s",
+                    {"subject_hash": subject_hash},
+                ):
+                    records.append(
+                        KeyRecord(
+                            key_id=str(row["key_id"]),
+                            subject_hash=str(row["subject_hash"]),
+                            created_at=self._decode_time(row["created_at"]),
+                            destroyed_at=None
+                            if row["destroyed_at"] is None
+                            else self._decode_time(row["destroyed_at"]),
+                        )
+                    )
+        return sorted(records, key=lambda r: (r.created_at, r.key_id))
+
+    def destroy(self, subject_hashes: Sequence[str]) -> list[str]:
+        """Destroy the subjects' live keys (crypto-shredding): their ids, oldest first.
+
+        The wrapped key is overwritten with NULL, the row kept with ``destroyed_at`` so the
+        store can tell erased data from a missing key. Effective at once in this process.
+        """
+        db = self._database()
+        keys = db.table(KEYS_TABLE)
+        destroyed: list[str] = []
+        now = self._encode_time(self._clock())
+        with db.transaction(commit=True) as tx:
+            if db.dialect == "sqlite":
+                # Zero freed space so the old wrapped key does not linger in the file's pages.
+                tx.execute("PRAGMA secure_delete = ON")
+            for subject_hash in sorted(set(subject_hashes)):
+                rows = tx.fetchall(
+                    f"SELECT key_id FROM {keys} WHERE subject_hash = %(subject_hash)s "  # noqa: S608
+                    "AND destroyed_at IS NULL",
+                    {"subject_hash": subject_hash},
+                )
+                tx.execute(
+                    f"UPDATE {keys} SET wrapped_key = NULL, destroyed_at = %(now)s "  # noqa: S608
+                    "WHERE subject_hash = %(subject_hash)s AND destroyed_at IS NULL",
+                    {"subject_hash": subject_hash, "now": now},
+                )
+                destroyed.extend(str(row["key_id"]) for row in rows)
+        with self._lock:
+            for key_id in destroyed:
+                self._keys[key_id] = (None, self._monotonic())
+            for subject_hash in subject_hashes:
+                self._write_keys.pop(subject_hash, None)
+        return destroyed
+
+    def _encode_time(self, value: datetime) -> Any:
+        db = self._database()
+        return value if db.dialect == "postgresql" else value.isoformat(timespec="microseconds")
+
+    @staticmethod
+    def _decode_time(value: Any) -> datetime:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+# --- sealing values ----------------------------------------------------------------------------
+
+ENVELOPE_PREFIX = "vgl1:"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def seal(key: DataKey, plaintext: bytes, associated: bytes) -> str:
+    """``vgl1:<key id>:<nonce>:<ciphertext and tag>`` (AES-256-GCM, base64url)."""
+    nonce = secrets.token_bytes(12)
+    sealed = key.aead.encrypt(nonce, plaintext, associated)
+    return f"{ENVELOPE_PREFIX}{key.key_id}:{_b64(nonce)}:{_b64(sealed)}"
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(ENVELOPE_PREFIX)
+
+
+def envelope_key_id(envelope: str) -> str:
+    return envelope[len(ENVELOPE_PREFIX) :].split(":", 1)[0]
+
+
+def open_sealed(aead: AESGCM, envelope: str, associated: bytes) -> bytes:
+    try:
+        _, nonce, sealed = envelope[len(ENVELOPE_PREFIX) :].split(":")
+        return aead.decrypt(_unb64(nonce), _unb64(sealed), associated)
+    except (ValueError, InvalidTag):
+        raise MasterKeyError("a sealed personal field does not decrypt (tampered?)") from None

@@ -1,0 +1,353 @@
+"""Data protection: erasure (crypto-shredding), legal holds and subject access exports.
+
+A subject is named by its ``ref`` in the URL (it may contain '/') and its ``kind`` in the body
+(or the ``kind`` query parameter of the export). Safeguarding leads only. The writes accept
+Idempotency-Key: a retry with the same key and body answers as the first time and appends
+nothing (where a plain repeat would be refused: already erased, already on hold).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from application.data_protection import HoldResult, SubjectRecord
+from application.permissions import ALLOWED_ROLES, Permission
+from domain.access.vocabulary import AccessedRecord
+from domain.case.vocabulary import SubjectKind
+from domain.personal import ERASED, ErasureTrigger
+from domain.shared import Actor, Role
+from domain.subject.events import SubjectEvent
+from domain.subject.subject import EraseSubject, LiftLegalHold, PlaceLegalHold
+from interfaces.http.access import Reader
+from interfaces.http.dependencies import (
+    POSITION_HEADER,
+    Keyed,
+    VigilDep,
+    keyed_answer,
+    require,
+)
+from interfaces.http.problems import Problem, error_responses
+from interfaces.http.schemas import CaseRead, EventRead, case_read, event_read
+
+router = APIRouter(prefix="/api/v1", tags=["data protection"])
+
+SubjectRefPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=500,
+        description="The subject's ref (its id in the community or helpline system); it may "
+        "contain '/'.",
+    ),
+]
+
+
+def _permission_doc(permission: Permission) -> dict[str, Any]:
+    # The app documents permissions by matching OpenAPI paths to routes; these paths have a
+    # converter ({ref:path}) that the OpenAPI path lacks, so they say so themselves.
+    roles = sorted(role.value for role in ALLOWED_ROLES[permission])
+    return {"x-permission": [permission.value], "x-allowed-roles": roles}
+
+
+def _describe(text: str, permission: Permission) -> str:
+    roles = ", ".join(_permission_doc(permission)["x-allowed-roles"])
+    return f"{text}\n\nPermission: `{permission.value}` (roles: {roles})."
+
+
+def _errors(
+    done: tuple[int, str] | None = None, **described: str
+) -> dict[int | str, dict[str, Any]]:
+    """``done``: a write's success (status, what it answers), with its Idempotency-Key retry."""
+    responses = {**(keyed_answer(*done) if done else {}), **error_responses(401, 403, 422)}
+    for status, description in described.items():
+        responses[int(status.removeprefix("s"))] = {"model": Problem, "description": description}
+    return responses
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+class SubjectName(BaseModel):
+    kind: SubjectKind
+    ref: str
+
+
+class SubjectEventRead(BaseModel):
+    """A decision about a subject's data as a whole: a legal hold placed or lifted, an erasure."""
+
+    event_id: UUID
+    type: str = Field(examples=["LegalHoldPlaced"])
+    version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    actor_role: Role
+    reason: str
+    reference: str | None = None
+    trigger: ErasureTrigger | None = Field(default=None, description="SubjectErased only.")
+    lawful_basis: str | None = Field(default=None, description="SubjectErased only.")
+    case_ids: list[UUID] | None = Field(default=None, description="SubjectErased only.")
+    key_ids: list[str] | None = Field(default=None, description="SubjectErased only.")
+
+
+def subject_event_read(event: SubjectEvent) -> SubjectEventRead:
+    data = event.model_dump(exclude={"originator_id", "originator_version", "subject_kind"})
+    return SubjectEventRead.model_validate(
+        {**data, "type": type(event).__name__, "version": event.originator_version}
+    )
+
+
+class ErasureAnswer(BaseModel):
+    """The erasure as recorded: the subject's keys are destroyed and each case records it."""
+
+    subject: SubjectName
+    erasure: SubjectEventRead
+    case_ids: list[UUID] = Field(description="Cases that recorded PersonalDataErased.")
+    keys_destroyed: int
+    position: int = Field(description="Log position of the last event written (read-your-writes).")
+
+
+class LegalHoldAnswer(BaseModel):
+    subject: SubjectName
+    on_hold: bool
+    event: SubjectEventRead
+    position: int = Field(description="Log position of the event (read-your-writes).")
+
+
+class SubjectKeyRead(BaseModel):
+    """One generation of the subject's key: destroyed ones mark erasures."""
+
+    key_id: str
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
+class HeldCase(BaseModel):
+    case: CaseRead
+    events: list[EventRead] = Field(description="The whole timeline, decrypted where held.")
+
+
+class HeldSubject(BaseModel):
+    subject: SubjectName
+    legal_hold: bool
+    history: list[SubjectEventRead] = Field(description="Legal holds and erasures, in order.")
+    keys: list[SubjectKeyRead]
+    cases: list[HeldCase]
+
+
+class SubjectAccessExport(BaseModel):
+    """Everything Vigil holds about a person (or item), decrypted: for a subject access request.
+
+    Erased fields read "[erased]" and are listed in each event's ``erased_fields``."""
+
+    ref: str
+    generated_at: datetime
+    subjects: list[HeldSubject] = Field(description="One per kind the ref is known as.")
+
+
+def _hold_answer(result: HoldResult, response: Response, keyed: Keyed) -> LegalHoldAnswer:
+    response.headers[POSITION_HEADER] = str(result.position)
+    keyed.answered(replayed=result.replayed)
+    return LegalHoldAnswer(
+        subject=SubjectName(kind=result.subject.kind, ref=result.subject.ref),
+        on_hold=result.state.on_hold,
+        event=subject_event_read(result.event),
+        position=result.position,
+    )
+
+
+def _held(record: SubjectRecord, now: datetime) -> HeldSubject:
+    return HeldSubject(
+        subject=SubjectName(kind=record.subject.kind, ref=record.subject.ref),
+        legal_hold=record.state is not None and record.state.on_hold,
+        history=[subject_event_read(e) for e in record.history],
+        keys=[
+            SubjectKeyRead(key_id=k.key_id, created_at=k.created_at, destroyed_at=k.destroyed_at)
+            for k in record.keys
+        ],
+        cases=[
+            HeldCase(
+                case=case_read(c.state, now),
+                events=[event_read(e) for e in c.timeline],
+            )
+            for c in record.cases
+        ],
+    )
+
+
+# --- bodies --------------------------------------------------------------------------------------
+
+_ERASE_EXAMPLES = {
+    "request": {
+        "summary": "A right-to-erasure request",
+        "value": {
+            "kind": "member",
+            "lawful_basis": "UK GDPR Art 17(1)(a): no longer necessary",
+            "reason": "Member asked for erasure; no safeguarding concern open, no hold.",
+        },
+    }
+}
+_HOLD_EXAMPLES = {
+    "police": {
+        "summary": "A police request to preserve records",
+        "value": {
+            "kind": "member",
+            "reason": "Police asked us to preserve all records pending an investigation.",
+            "reference": "Police ref 24/1234",
+        },
+    }
+}
+_LIFT_EXAMPLES = {
+    "closed": {
+        "summary": "The investigation has ended",
+        "value": {"kind": "member", "reason": "Police confirmed the investigation has closed."},
+    }
+}
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+_ERASE = (
+    "Erase a subject's personal data (crypto-shredding): destroy its key, so every personal "
+    "field recorded about it (display name, summaries, notes, rationales...) reads "
+    '"[erased]" in every timeline, state and export from now on. Recorded as SubjectErased '
+    "(with the lawful basis and reason, kept in the clear: do not put personal data in them) "
+    "and as PersonalDataErased on each of the subject's cases, closed ones too. The event "
+    "log is never changed, so its hashes still verify. Refused with 409 `legal-hold` while a "
+    "legal hold is in force, 409 `rule-violation` if nothing readable is left to erase, 404 if "
+    "Vigil holds nothing about the subject; a refusal writes nothing. Another Vigil process "
+    "stops decrypting within VIGIL_KEY_CACHE_SECONDS (5 s)."
+)
+
+
+@router.post(
+    "/subjects/{ref:path}/erasure",
+    status_code=201,
+    summary="Erase a subject's personal data",
+    description=_describe(_ERASE, Permission.ERASE),
+    openapi_extra=_permission_doc(Permission.ERASE),
+    responses=_errors(
+        (201, "Erased: the erasure as recorded."),
+        s404="Vigil holds nothing about this subject.",
+        s409="Under a legal hold (`legal-hold`), or already erased (`rule-violation`).",
+        s503="The subject kept changing; retry.",
+    ),
+)
+def erase_subject(
+    ref: SubjectRefPath,
+    body: Annotated[EraseSubject, Body(openapi_examples=_ERASE_EXAMPLES)],
+    actor: Annotated[Actor, Depends(require(Permission.ERASE))],
+    vigil: VigilDep,
+    response: Response,
+    keyed: Keyed,
+) -> ErasureAnswer:
+    """Erase a subject's personal data (crypto-shredding)."""
+    command = EraseSubject(kind=body.kind, lawful_basis=body.lawful_basis, reason=body.reason)
+    result = vigil.data_protection.erase(ref, command, actor, request=keyed.request_for(body))
+    response.headers[POSITION_HEADER] = str(result.position)
+    keyed.answered(replayed=result.replayed)
+    return ErasureAnswer(
+        subject=SubjectName(kind=result.subject.kind, ref=result.subject.ref),
+        erasure=subject_event_read(result.event),
+        case_ids=result.case_ids,
+        keys_destroyed=len(result.key_ids),
+        position=result.position,
+    )
+
+
+_PLACE = (
+    "Place a legal hold on a subject: erasure (and retention) of its data is refused until "
+    "the hold is lifted. Recorded as LegalHoldPlaced; the reason and reference are kept in the "
+    "clear. 409 if a hold is already in force."
+)
+
+
+@router.post(
+    "/subjects/{ref:path}/legal-hold",
+    status_code=201,
+    summary="Place a legal hold on a subject",
+    description=_describe(_PLACE, Permission.LEGAL_HOLD),
+    openapi_extra=_permission_doc(Permission.LEGAL_HOLD),
+    responses=_errors(
+        (201, "Placed: the hold as recorded."),
+        s409="A legal hold is already in force.",
+        s503="Retry.",
+    ),
+)
+def place_legal_hold(
+    ref: SubjectRefPath,
+    body: Annotated[PlaceLegalHold, Body(openapi_examples=_HOLD_EXAMPLES)],
+    actor: Annotated[Actor, Depends(require(Permission.LEGAL_HOLD))],
+    vigil: VigilDep,
+    response: Response,
+    keyed: Keyed,
+) -> LegalHoldAnswer:
+    """Place a legal hold on a subject's data."""
+    result = vigil.data_protection.place_hold(ref, body, actor, request=keyed.request_for(body))
+    return _hold_answer(result, response, keyed)
+
+
+_LIFT = (
+    "Lift the legal hold in force on a subject, saying why (JSON body, as on the POST). "
+    "Recorded as LegalHoldLifted. 409 if no hold is in force."
+)
+
+
+@router.delete(
+    "/subjects/{ref:path}/legal-hold",
+    summary="Lift a subject's legal hold",
+    description=_describe(_LIFT, Permission.LEGAL_HOLD),
+    openapi_extra=_permission_doc(Permission.LEGAL_HOLD),
+    responses=_errors(
+        (200, "Lifted: the lift as recorded."), s409="No legal hold is in force.", s503="Retry."
+    ),
+)
+def lift_legal_hold(
+    ref: SubjectRefPath,
+    body: Annotated[LiftLegalHold, Body(openapi_examples=_LIFT_EXAMPLES)],
+    actor: Annotated[Actor, Depends(require(Permission.LEGAL_HOLD))],
+    vigil: VigilDep,
+    response: Response,
+    keyed: Keyed,
+) -> LegalHoldAnswer:
+    """Lift the legal hold on a subject's data."""
+    result = vigil.data_protection.lift_hold(ref, body, actor, request=keyed.request_for(body))
+    return _hold_answer(result, response, keyed)
+
+
+_EXPORT = (
+    "Everything Vigil holds about a subject, for a subject access request: each of its cases "
+    "with the case as it stands and its whole timeline, decrypted; its legal holds and "
+    f'erasures; its key generations. Personal data already erased reads "{ERASED}" and is '
+    "named in each event's `erased_fields`. Without `kind`, every kind the ref is known as. "
+    "Read straight from the event log (no lag). 404 if Vigil holds nothing about the subject."
+)
+
+
+@router.get(
+    "/subjects/{ref:path}/sar-export",
+    summary="Export everything held about a subject (subject access request)",
+    description=_describe(_EXPORT, Permission.SUBJECT_ACCESS),
+    openapi_extra=_permission_doc(Permission.SUBJECT_ACCESS),
+    responses=_errors(s404="Vigil holds nothing about this subject."),
+)
+def export_subject(
+    ref: SubjectRefPath,
+    actor: Annotated[Actor, Depends(require(Permission.SUBJECT_ACCESS))],
+    vigil: VigilDep,
+    reader: Reader,
+    kind: Annotated[SubjectKind | None, Query(description="Only this kind of subject.")] = None,
+) -> SubjectAccessExport:
+    """Export everything held about a subject, decrypted (subject access request)."""
+    now = vigil.clock()
+    records = vigil.data_protection.export(ref, kind)
+    # Recorded in the access log (application.access) before the export is returned.
+    reader.record_subject(AccessedRecord.SUBJECT_ACCESS_EXPORT, ref)
+    return SubjectAccessExport(
+        ref=ref, generated_at=now, subjects=[_held(record, now) for record in records]
+    )

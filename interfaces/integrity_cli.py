@@ -1,0 +1,166 @@
+"""``vigil verify`` and ``vigil verify-export``: what they print and how they exit.
+
+Both print their verdict on stdout (one line, or JSON with ``--json``) and exit 0 when
+everything verifies, 1 when something does not (naming the first position that does not
+match), 2 for bad input (an unreadable key or file). ``verify-export`` needs no database and
+no settings: only the file and the ledger's public key.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from application.bootstrap import Vigil
+from application.integrity import VerifyReport, signature_check
+from domain.integrity.export import Finding, check_export
+from domain.integrity.ledger import Checkpoint
+from infrastructure.integrity_keys import PublicKey, SigningKeyError, read_public_key
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+MAX_FINDINGS_SHOWN = 20
+
+
+def read_keys(paths: Sequence[Path]) -> list[PublicKey]:
+    """Public keys from files; raises SigningKeyError naming the file that is not one."""
+    return [read_public_key(path) for path in paths]
+
+
+def read_checkpoints(paths: Sequence[Path]) -> list[Checkpoint]:
+    """Checkpoints an auditor kept (JSON as the API or an export gives them)."""
+    found = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and "checkpoint" in data:
+                data = data["checkpoint"]  # an export: its checkpoint
+            found.append(Checkpoint.from_json(data))
+        except (OSError, ValueError, TypeError) as exc:
+            raise SigningKeyError(f"{path} is not a readable checkpoint: {exc}") from None
+    return found
+
+
+def run_verify(
+    vigil: Vigil,
+    keys: Sequence[PublicKey],
+    trusted: Sequence[Checkpoint],
+    *,
+    progress: bool,
+    as_json: bool,
+) -> int:
+    """Verify the whole log; print the verdict; the exit code."""
+    head = int(vigil.ledger.recorder.max_notification_id() or 0)
+    with typer.progressbar(
+        length=max(1, head),
+        label="Verifying the log",
+        file=sys.stderr,
+        hidden=not progress,
+        show_pos=True,
+    ) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = max(1, total)
+            bar.update(done - bar.pos)
+
+        report = vigil.integrity.verify(keys, trusted=trusted, progress=advance)
+    if as_json:
+        typer.echo(json.dumps(report_json(report)))
+    else:
+        for line in report_lines(report):
+            typer.echo(line)
+    return EXIT_OK if report.ok else EXIT_MISMATCH
+
+
+def report_json(report: VerifyReport) -> dict[str, Any]:
+    first = report.first
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "ledger_size": report.ledger_size,
+        "checkpoints": report.checkpoints,
+        "pending": report.pending,
+        "unsigned": report.unsigned,
+        "seconds": round(report.seconds, 3),
+        "key_ids": report.key_ids,
+        "first": None if first is None else finding_json(first),
+        "findings": [finding_json(f) for f in report.findings],
+    }
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": finding.kind,
+        "tree_index": finding.tree_index,
+        "notification_id": finding.notification_id,
+        "version": finding.version,
+        "detail": finding.detail,
+    }
+
+
+def report_lines(report: VerifyReport) -> list[str]:
+    rate = report.events / report.seconds if report.seconds > 0 else 0.0
+    summary = (
+        f"{report.events:,} events, {report.ledger_size:,} leaves, {report.checkpoints:,} "
+        f"checkpoints (keys {', '.join(report.key_ids)}) in {report.seconds:.1f} s "
+        f"({rate:,.0f} events/s)"
+    )
+    first = report.first
+    if first is None:
+        lines = [f"OK: the log matches the hash ledger: {summary}."]
+        if report.pending:
+            lines.append(f"{report.pending:,} newer events are not in the ledger yet (pending).")
+        if report.unsigned:
+            lines.append(f"{report.unsigned:,} leaves are after the last checkpoint (unsigned).")
+        return lines
+    lines = [f"FAIL: {first}", f"checked: {summary}"]
+    others = [f for f in report.findings if f is not first]
+    lines.extend(f"also: {f}" for f in others[:MAX_FINDINGS_SHOWN])
+    return lines
+
+
+def run_verify_export(path: Path, keys: Sequence[PublicKey], *, as_json: bool) -> int:
+    """Check an export file offline; print the verdict; the exit code."""
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        typer.echo(f"vigil: cannot read {path}: {exc.strerror}", err=True)
+        return EXIT_USAGE
+    except ValueError as exc:
+        typer.echo(f"vigil: {path} is not JSON: {exc}", err=True)
+        return EXIT_USAGE
+    if not isinstance(document, dict):
+        typer.echo(f"vigil: {path} is not a case export", err=True)
+        return EXIT_USAGE
+    findings = check_export(document, signature_check(keys))
+    events = document.get("events")
+    count = len(events) if isinstance(events, list) else 0
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": not findings,
+                    "case_id": document.get("case_id"),
+                    "events": count,
+                    "findings": [finding_json(f) for f in findings],
+                }
+            )
+        )
+    elif not findings:
+        checkpoint = document.get("checkpoint") or {}
+        typer.echo(
+            f"OK: {count} events of case {document.get('case_id')} are in the log as stored, "
+            f"proven against the checkpoint at tree size {checkpoint.get('tree_size')} signed "
+            f"by key {checkpoint.get('key_id')} at {checkpoint.get('signed_at')}."
+        )
+    else:
+        typer.echo(f"FAIL: {findings[0]}")
+        for finding in findings[1:MAX_FINDINGS_SHOWN]:
+            typer.echo(f"also: {finding}")
+    return EXIT_MISMATCH if findings else EXIT_OK

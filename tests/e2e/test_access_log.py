@@ -1,0 +1,113 @@
+"""The access log over real HTTP: every read of case content is recorded (who, what, when, why)
+before it is answered, none lost under concurrent reads, and only leads and auditors read it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from infrastructure.settings import Settings
+from tests.e2e.support import Api, assert_problem, open_case
+
+SUBJECT = "forum-member-48213"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"restricted_categories": "self_harm_risk,harm_to_others"})
+
+
+def ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def access_log(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = ok(client.get("/api/v1/audit/access", params=query))
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+def test_each_read_of_case_content_is_logged_with_who_what_and_why(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    casey = api.user("casey", "coordinator")
+    auditor = api.user("aud", "auditor")
+    case = open_case(casey, category="harassment")["id"]
+    other = open_case(casey, category="spam", subject={"kind": "member", "ref": "m-2"})["id"]
+
+    ok(casey.get(f"/api/v1/cases/{case}", headers={"X-Request-Id": "read-1"}))
+    ok(casey.get(f"/api/v1/cases/{case}/timeline", params={"purpose": "supervision"}))
+    ok(lead.get(f"/api/v1/cases/{case}/changes", params={"from": "2026-01-01T00:00:00Z"}))
+    ok(lead.get(f"/api/v1/subjects/{SUBJECT}/cases", headers={"Vigil-Purpose": "audit"}))
+    ok(casey.get(f"/api/v1/cases/{other}"))
+    # Lists of cases and queues show no case content: not logged. Failed reads: not logged.
+    ok(casey.get("/api/v1/cases"))
+    assert_problem(casey.get(f"/api/v1/cases/{uuid.uuid4()}"), 404, "case-not-found")
+    assert_problem(
+        casey.get(f"/api/v1/cases/{case}", params={"purpose": "curiosity"}), 422, "invalid-input"
+    )
+
+    entries = access_log(auditor, case_id=case)
+    assert [(e["username"], e["role"], e["what"], e["purpose"]) for e in entries] == [
+        ("casey", "coordinator", "case", "case_work"),
+        ("casey", "coordinator", "timeline", "supervision"),
+        ("priya", "safeguarding_lead", "changes", "case_work"),
+    ]
+    assert entries[0]["request_id"] == "read-1"
+    assert all(e["recorded_at"] == "2026-11-17T09:30:00Z" for e in entries)
+    (history,) = access_log(lead, user="priya", **{"from": "2026-11-17T09:30:00Z"})[1:]
+    assert (history["what"], history["subject_ref"], history["purpose"]) == (
+        "subject_history",
+        SUBJECT,
+        "audit",
+    )
+    assert len(access_log(lead, user="casey")) == 3
+    assert access_log(lead, to="2026-11-17T09:30:00Z") == []
+
+    # Only leads and auditors read the log; bad filters are refused.
+    assert_problem(casey.get("/api/v1/audit/access"), 403, "not-permitted")
+    assert_problem(
+        lead.get(
+            "/api/v1/audit/access",
+            params={"from": "2026-11-18T00:00:00Z", "to": "2026-11-17T00:00:00Z"},
+        ),
+        422,
+        "invalid-input",
+    )
+
+
+def test_no_read_goes_unlogged_under_concurrent_reads(api: Api) -> None:
+    """Many readers at once, over real HTTP: exactly one log entry per answered read."""
+    lead = api.user("priya", "safeguarding_lead")
+    case = open_case(lead)["id"]
+    readers = [api.user(f"reader{n}", "auditor") for n in range(4)] + [lead]
+    answered: list[str] = []
+    lock = threading.Lock()
+
+    def read(n: int) -> None:
+        client = readers[n % len(readers)]
+        request_id = f"conc-{n}"
+        path = f"/api/v1/cases/{case}" + ("/timeline" if n % 2 else "")
+        response = client.get(path, headers={"X-Request-Id": request_id})
+        if response.status_code == 200:
+            with lock:
+                answered.append(request_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(read, range(80)))
+
+    assert len(answered) == 80
+    logged = [e["request_id"] for e in access_log(lead, case_id=case)]
+    assert sorted(logged) == sorted(answered)

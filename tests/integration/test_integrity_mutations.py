@@ -1,0 +1,423 @@
+"""Tampering is caught: the negative tests of transparency-dev/merkle, played against Vigil's store.
+
+Given a log of two interleaved cases, notarised with a checkpoint every 5 events, an attacker
+with the database's owner rights (the append-only triggers of the log and of the ledger's own
+tables disabled or dropped, as an owner could) changes it behind Vigil's back. Then ``vigil
+verify`` (the CLI, as an auditor runs it) exits 1 naming the first position that does not
+match, and an export of the case made afterwards fails ``vigil verify-export`` naming the
+event. Each test also checks that, before the attack, both said OK: a check that could not pass
+would prove nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typer.testing import CliRunner
+
+from application.bootstrap import Vigil, bootstrap
+from domain.case import commands as c
+from domain.integrity.ledger import checkpoint_message, key_id_of
+from domain.shared import Actor, Role
+from infrastructure.settings import Settings
+from interfaces.cli import app
+from interfaces.http.audit import export_read
+from projections.hash_ledger import GUARDED_TABLES
+from tests.conftest import POSTGRES_URL, Clock
+
+LEAD = Actor(username="priya.lead", role=Role.SAFEGUARDING_LEAD)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        checkpoint_every_events=5,
+        db_pool_size=3,
+        db_max_overflow=3,
+        restricted_categories="",
+    )
+
+
+@dataclass
+class Log:
+    vigil: Vigil
+    settings: Settings
+    case_a: UUID
+    case_b: UUID
+    workdir: Path
+    public_key_file: Path
+
+    def leaves_of(self, case_id: UUID) -> dict[int, tuple[int, int]]:
+        """version -> (tree index, notification id)"""
+        return {
+            leaf.originator_version: (leaf.tree_index, leaf.notification_id)
+            for leaf in self.vigil.integrity.notary.case_leaves(case_id)
+        }
+
+    def verify(self) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(
+            app,
+            ["verify", "--no-progress", "--json", "--public-key", str(self.public_key_file)],
+            env={
+                "VIGIL_DATABASE_URL": self.settings.resolved_database_url,
+                "VIGIL_DATA_DIR": str(self.settings.data_dir),
+                "VIGIL_LOG_LEVEL": "WARNING",
+                "VIGIL_DB_POOL_SIZE": "2",
+                "VIGIL_DB_MAX_OVERFLOW": "2",
+            },
+        )
+        assert result.exit_code in (0, 1), (result.output, result.exception)
+        assert result.stdout.strip(), (result.output, result.exception)
+        return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+    def export(self, case_id: UUID, name: str = "export.json") -> Path:
+        vigil = self.vigil
+        try:
+            timeline = vigil.cases.timeline(case_id)
+        except Exception:  # a forged event may not even decode: the stored forms still go out
+            timeline = []
+        export = vigil.integrity.export_case(case_id, timeline)
+        path = self.workdir / name
+        path.write_text(export_read(export, vigil.clock()).model_dump_json())
+        return path
+
+    def verify_export(self, path: Path) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(
+            app,
+            ["verify-export", str(path), "--public-key", str(self.public_key_file), "--json"],
+            env={"VIGIL_DATABASE_URL": "postgresql://nowhere.invalid/none"},  # never opened
+        )
+        assert result.exit_code in (0, 1), result.output
+        return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def log(
+    settings: Settings, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Log]:
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    vigil = bootstrap(settings, clock=clock)
+    try:
+        vigil.identity.register(LEAD.username, LEAD.role, actor="setup")
+        open_case = c.OpenCase(
+            subject={"kind": "member", "ref": "member-1"},
+            source="flag",
+            category="harassment",
+            summary="Repeated unwanted messages.",
+        )
+        case_a = vigil.cases.execute(None, open_case, LEAD).state.id
+        case_b = vigil.cases.execute(None, open_case, LEAD).state.id
+        for i in range(9):
+            for case_id in (case_a, case_b):
+                note = c.AddNote(kind="fact", text=f"Member sent message number {i} tonight.")
+                vigil.cases.execute(case_id, note, LEAD)
+        vigil.integrity.notary.catch_up()
+        key = tmp_path / "ledger.pub"
+        key.write_text(vigil.integrity.public_key().pem)
+        given = Log(vigil, settings, case_a, case_b, tmp_path, key)
+        code, verdict = given.verify()
+        assert code == 0, verdict
+        assert verdict["ok"], verdict
+        assert verdict["events"] == 21, verdict
+        assert given.verify_export(given.export(case_b, "before.json"))[0] == 0
+        yield given
+    finally:
+        vigil.close()
+
+
+# --- the attacker: raw SQL as the database's owner -----------------------------------------
+
+
+class Attacker:
+    def __init__(self, log: Log) -> None:
+        self.vigil = log.vigil
+        recorder: Any = log.vigil.ledger.recorder
+        self.pg = log.vigil.integrity.notary.store.dialect == "postgresql"
+        if self.pg:
+            schema = recorder.datastore.schema
+            self.events = f'"{schema}"."{recorder.events_table_name}"'
+            self.schema = schema
+            self.nid = "notification_id"
+            self.conn: Any = psycopg.connect(POSTGRES_URL, autocommit=True)
+            # Switch the append-only guard off, as the owner may: on the log and on the
+            # ledger's own tables (the notary's next start switches it on again).
+            for table in [self.events, *(self.table(name) for name in GUARDED_TABLES)]:
+                self.conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        else:
+            self.events = f'"{recorder.events_table_name}"'
+            self.nid = "rowid"
+            self.conn = sqlite3.connect(recorder.datastore.pool.db_name, isolation_level=None)
+            for (name,) in self.conn.execute(
+                "SELECT name FROM sqlite_master "
+                "WHERE type = 'trigger' AND tbl_name IN (?, ?, ?, ?)",
+                (recorder.events_table_name, *GUARDED_TABLES),
+            ).fetchall():
+                self.conn.execute(f'DROP TRIGGER "{name}"')
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"' if self.pg else f'"{name}"'
+
+    def run(self, statement: str, *params: Any) -> list[Any]:
+        statement = statement.replace("?", "%s") if self.pg else statement
+        cursor = self.conn.execute(statement, params)
+        try:
+            return list(cursor.fetchall())
+        except psycopg.ProgrammingError:
+            return []
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.fixture
+def attacker(log: Log) -> Iterator[Attacker]:
+    a = Attacker(log)
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+def assert_caught(log: Log, kind: set[str], tree_index: int, notification_id: int | None) -> None:
+    code, verdict = log.verify()
+    assert code == 1, verdict
+    first = verdict["first"]
+    assert first["kind"] in kind, verdict
+    assert first["tree_index"] == tree_index, verdict
+    if notification_id is not None:
+        assert first["notification_id"] == notification_id, verdict
+
+
+def assert_export_fails(log: Log, version: int | None, kinds: set[str]) -> dict[str, Any]:
+    code, verdict = log.verify_export(log.export(log.case_b))
+    assert code == 1, verdict
+    first = verdict["findings"][0]
+    assert first["kind"] in kinds, verdict
+    if version is not None:
+        assert first["version"] == version, verdict
+    return verdict
+
+
+# --- the mutations ---------------------------------------------------------------------------
+
+
+def test_a_bit_flipped_in_a_stored_event_is_caught(log: Log, attacker: Attacker) -> None:
+    index, nid = log.leaves_of(log.case_b)[3]
+    [(state,)] = attacker.run(f"SELECT state FROM {attacker.events} WHERE {attacker.nid} = ?", nid)
+    text = bytes(state)
+    at = text.index(b'"actor":"') + 9  # 'p' -> 'q': still valid JSON, another author
+    altered = text[:at] + bytes([text[at] ^ 0x01]) + text[at + 1 :]
+    attacker.run(f"UPDATE {attacker.events} SET state = ? WHERE {attacker.nid} = ?", altered, nid)
+
+    assert_caught(log, {"altered"}, index, nid)
+    assert_export_fails(log, 3, {"altered", "bad-proof"})
+
+
+def test_a_deleted_event_is_caught(log: Log, attacker: Attacker) -> None:
+    index, nid = log.leaves_of(log.case_b)[2]
+    attacker.run(f"DELETE FROM {attacker.events} WHERE {attacker.nid} = ?", nid)
+
+    assert_caught(log, {"missing"}, index, nid)
+    assert_export_fails(log, 2, {"missing-event"})
+
+
+def test_two_swapped_events_are_caught(log: Log, attacker: Attacker) -> None:
+    leaves = log.leaves_of(log.case_b)
+    (index, first), (_, second) = leaves[2], leaves[4]
+    swap = f"UPDATE {attacker.events} SET {attacker.nid} = ? WHERE {attacker.nid} = ?"
+    attacker.run(swap, -1, first)
+    attacker.run(swap, first, second)
+    attacker.run(swap, second, -1)
+
+    assert_caught(log, {"altered"}, index, first)
+    assert_export_fails(log, 2, {"altered", "bad-proof"})
+
+
+def test_an_event_inserted_into_history_is_caught(log: Log, attacker: Attacker) -> None:
+    leaves = log.leaves_of(log.case_b)
+    index, nid = leaves[3]
+    # Make room at `nid` (renumbering everything after it), then write a forged note there.
+    attacker.run(
+        f"UPDATE {attacker.events} SET {attacker.nid} = {attacker.nid} + 1000000 "
+        f"WHERE {attacker.nid} >= ?",
+        nid,
+    )
+    attacker.run(
+        f"UPDATE {attacker.events} SET {attacker.nid} = {attacker.nid} - 999999 "
+        f"WHERE {attacker.nid} >= 1000000",
+    )
+    [(oid, topic, state)] = attacker.run(
+        f"SELECT originator_id, topic, state FROM {attacker.events} WHERE {attacker.nid} = ?",
+        nid + 1,
+    )
+    forged_version = max(leaves) + 1
+    attacker.run(
+        f"INSERT INTO {attacker.events} (originator_id, originator_version, topic, state, "
+        f"{attacker.nid}) VALUES (?, ?, ?, ?, ?)",
+        oid,
+        forged_version,
+        topic,
+        bytes(state),
+        nid,
+    )
+
+    assert_caught(log, {"altered", "inserted"}, index, nid)
+    verdict = assert_export_fails(log, None, {"bad-proof", "not-in-ledger", "altered"})
+    assert verdict["findings"][0]["version"] is not None
+
+
+def test_a_truncated_tail_is_caught(log: Log, attacker: Attacker) -> None:
+    leaves = log.leaves_of(log.case_b)
+    last = max(leaves)
+    index, nid = leaves[last - 1]
+    attacker.run(f"DELETE FROM {attacker.events} WHERE {attacker.nid} >= ?", nid)
+
+    assert_caught(log, {"truncated"}, index, nid)
+    assert_export_fails(log, last - 1, {"missing-event"})
+
+
+def test_an_altered_checkpoint_is_caught(log: Log, attacker: Attacker) -> None:
+    checkpoints = attacker.table("vigil_checkpoints")
+    [(size, root)] = attacker.run(
+        f"SELECT tree_size, root_hash FROM {checkpoints} ORDER BY tree_size DESC LIMIT 1"
+    )
+    forged = bytes([bytes(root)[0] ^ 0x80]) + bytes(root)[1:]
+    attacker.run(f"UPDATE {checkpoints} SET root_hash = ? WHERE tree_size = ?", forged, size)
+
+    assert_caught(log, {"bad-signature", "root-mismatch"}, size - 1, None)
+    _, verdict = log.verify()
+    assert {f["kind"] for f in verdict["findings"]} == {"bad-signature", "root-mismatch"}
+    assert_export_fails(log, None, {"bad-signature"})
+
+
+def test_a_checkpoint_signed_with_another_key_is_caught(log: Log, attacker: Attacker) -> None:
+    checkpoints = attacker.table("vigil_checkpoints")
+    [(size, ms)] = attacker.run(
+        f"SELECT tree_size, timestamp_ms FROM {checkpoints} ORDER BY tree_size DESC LIMIT 1"
+    )
+    theirs = Ed25519PrivateKey.generate()
+    key_id = key_id_of(theirs.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    forged_root = bytes(32)
+    signature = theirs.sign(checkpoint_message(int(size), forged_root, int(ms), key_id))
+    attacker.run(
+        f"UPDATE {checkpoints} SET root_hash = ?, key_id = ?, signature = ? WHERE tree_size = ?",
+        forged_root,
+        key_id,
+        signature,
+        size,
+    )
+
+    assert_caught(log, {"unknown-key", "root-mismatch"}, size - 1, None)
+    assert_export_fails(log, None, {"unknown-key"})
+
+
+def test_a_checkpoint_resigned_under_our_key_id_is_caught(log: Log, attacker: Attacker) -> None:
+    checkpoints = attacker.table("vigil_checkpoints")
+    [(size, ms, key_id)] = attacker.run(
+        f"SELECT tree_size, timestamp_ms, key_id FROM {checkpoints} ORDER BY tree_size LIMIT 1"
+    )
+    forged_root = bytes(32)
+    signature = Ed25519PrivateKey.generate().sign(
+        checkpoint_message(int(size), forged_root, int(ms), str(key_id))
+    )
+    attacker.run(
+        f"UPDATE {checkpoints} SET root_hash = ?, signature = ? WHERE tree_size = ?",
+        forged_root,
+        signature,
+        size,
+    )
+
+    assert_caught(log, {"bad-signature", "root-mismatch"}, size - 1, None)
+
+
+def test_a_tampered_proof_is_caught(log: Log, attacker: Attacker) -> None:
+    # In the database: a ledger leaf next to one of case B's (a sibling in its proofs).
+    index, _ = log.leaves_of(log.case_b)[2]
+    sibling = index ^ 1
+    leaves = attacker.table("vigil_hash_leaves")
+    [(nid, leaf)] = attacker.run(
+        f"SELECT notification_id, leaf_hash FROM {leaves} WHERE tree_index = ?", sibling
+    )
+    forged = bytes([bytes(leaf)[0] ^ 0x01]) + bytes(leaf)[1:]
+    attacker.run(f"UPDATE {leaves} SET leaf_hash = ? WHERE tree_index = ?", forged, sibling)
+
+    assert_caught(log, {"altered"}, sibling, nid)
+    # Every other event's proof passes through that leaf: the first event already fails.
+    assert_export_fails(log, 1, {"bad-proof"})
+
+
+# --- the same attacks on an export file, after it left the server ----------------------------
+
+FileMutation = Callable[[dict[str, Any]], tuple[str, int | None]]
+"""Changes an export in place; returns the kind and version the first finding must name."""
+
+
+def _flip_state(doc: dict[str, Any]) -> int:
+    event = doc["events"][2]
+    state = bytearray(base64.b64decode(event["stored"]["state"]))
+    state[-5] ^= 0x01
+    event["stored"]["state"] = base64.b64encode(bytes(state)).decode()
+    return "altered", 3
+
+
+def _drop_event(doc: dict[str, Any]) -> int:
+    del doc["events"][1]
+    return "missing-event", 2
+
+
+def _swap_events(doc: dict[str, Any]) -> int:
+    events = doc["events"]
+    events[1], events[3] = events[3], events[1]
+    return "missing-event", 2
+
+
+def _insert_event(doc: dict[str, Any]) -> int:
+    events = doc["events"]
+    forged = json.loads(json.dumps(events[2]))
+    events.insert(2, forged)
+    return "missing-event", 4
+
+
+def _tamper_proof(doc: dict[str, Any]) -> int:
+    proof = doc["events"][4]["inclusion_proof"]
+    raw = bytearray(base64.b64decode(proof[0]))
+    raw[0] ^= 0x08
+    proof[0] = base64.b64encode(bytes(raw)).decode()
+    return "bad-proof", 5
+
+
+def _claim_bigger_tree(doc: dict[str, Any]) -> int:
+    doc["checkpoint"]["tree_size"] += 1
+    return "bad-signature", None
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [_flip_state, _drop_event, _swap_events, _insert_event, _tamper_proof, _claim_bigger_tree],
+)
+def test_a_changed_export_file_is_caught(log: Log, mutate: FileMutation) -> None:
+    path = log.export(log.case_b)
+    document = json.loads(path.read_text())
+    kind, version = mutate(document)
+    path.write_text(json.dumps(document))
+
+    code, verdict = log.verify_export(path)
+
+    assert code == 1, verdict
+    first = verdict["findings"][0]
+    assert (first["kind"], first["version"]) == (kind, version), verdict

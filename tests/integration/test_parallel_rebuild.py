@@ -1,0 +1,358 @@
+"""A rebuild filled by several processes gives exactly the tables one process gives.
+
+On PostgreSQL, ``Projector.rebuild`` may fill the side tables in ``rebuild_processes``
+processes, each applying the events of its share of the aggregates (``share_bounds``).
+Given a log (a random interleaving of many cases' histories with reads and break-glass access;
+or one case touching every event class), the views followed live, rebuilt by one process and
+rebuilt by two or three hold the same rows and the same indexes. A worker process that fails
+fails the rebuild at once (the rebuilding process abandons its own share), a worker process
+that hangs fails it after the timeout: the side tables are dropped, the other processes
+stopped and the live views untouched.
+
+PostgreSQL only: SQLite rebuilds in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from application.bootstrap import Vigil, bootstrap, rebuild_parts
+from application.ledger import Ledger
+from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
+from domain.shared import Actor, Role
+from infrastructure.settings import Settings
+from projections.registry import ViewConfig
+from projections.runner import View
+from projections.worker import REBUILD_SUFFIX, Projector, share_bounds
+from tests.conftest import Clock
+from tests.integration.projection_checks import dump
+from tests.integration.test_persistence import _every_event
+from tests.integration.test_projection_properties import History, Writer
+from tests.integration.test_worker import indexes
+from tests.story import LEAD, open_case
+from tests.unit.test_properties import ACTORS, INTENTIONS
+
+
+def on_postgres(test: Callable[..., None]) -> Callable[..., None]:
+    marked: Callable[..., None] = pytest.mark.postgres(
+        pytest.mark.parametrize("database_url", ["postgres"], indirect=True)(test)
+    )
+    return marked
+
+
+VAL = Actor(username="val", role=Role.VOLUNTEER)
+
+
+@pytest.fixture
+def vigil(settings: Settings, clock: Clock) -> Iterator[Vigil]:
+    # The product default: self-harm risk and harm to others are restricted (break glass).
+    restricted = settings.model_copy(update={"restricted_categories": "self_harm_risk"})
+    app = bootstrap(restricted, clock=clock)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def random_log(vigil: Vigil, clock: Clock, seed: int, cases: int = 24) -> list[UUID]:
+    """Cases' random histories (the property tests' intentions), interleaved at random, with
+    reads of case records, break-glass grants on restricted cases and their reviews."""
+    rng = random.Random(seed)
+    for username, role in (("lee", Role.SAFEGUARDING_LEAD), ("casey", Role.COORDINATOR)):
+        vigil.identity.register(username, role, actor="test-setup")
+    names = sorted(INTENTIONS)
+    steps = [
+        [
+            (
+                rng.choice(names),
+                rng.randrange(1000),
+                rng.choice(ACTORS),
+                rng.randint(1, 600),
+                None if rng.random() < 0.8 else rng.randint(0, 300),
+            )
+            for _ in range(rng.randint(3, 14))
+        ]
+        for _ in range(cases)
+    ]
+    order = [case for case, case_steps in enumerate(steps) for _ in range(len(case_steps) + 1)]
+    rng.shuffle(order)
+    # Openings come first within a case: Writer takes a case's writes in the order given.
+    history = History(steps, order, {}, 10)
+    writer = Writer(vigil, clock)
+    for case in order:
+        writer.write(case, history)
+        story = writer.stories[case]
+        if rng.random() < 0.15:
+            vigil.access.record(LEAD, AccessedRecord.CASE, case_id=story.case.id)
+    case_ids = [story.case.id for story in writer.stories.values()]
+    restricted = [s.case.id for s in writer.stories.values() if s.case.category == "self_harm_risk"]
+    for n, case_id in enumerate(restricted[:4]):
+        grant = vigil.access.break_glass(VAL, case_id, "A welfare call came in.").event
+        if n % 2 == 0:
+            vigil.projector.catch_up()  # a review finds its grant in the access log
+            vigil.access.review_grant(
+                LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Checked with the caller."
+            )
+    return case_ids
+
+
+def parallel(
+    vigil: Vigil,
+    processes: int,
+    config: ViewConfig | None = None,
+    *,
+    parts: Callable[[], tuple[Ledger, list[View]]] | None = None,
+    batch_size: int = 7,
+    **options: Any,
+) -> Projector:
+    """A projector rebuilding in ``processes`` processes whatever the log's length."""
+    return Projector(
+        vigil.ledger,
+        vigil.views,
+        rebuild_batch_size=batch_size,
+        rebuild_processes=processes,
+        rebuild_parts=parts or partial(rebuild_parts, vigil.settings, config),
+        parallel_min_events=0,
+        parallel_head_start=0,  # even shares, so a small log has cases in each
+        listen=False,
+        **options,
+    )
+
+
+def failing_parts(marker: Path) -> tuple[Ledger, list[View]]:
+    """A worker process's parts that fail at once (after saying so in ``marker``)."""
+    marker.write_text(str(os.getpid()))
+    raise RuntimeError("the worker could not start")
+
+
+def hanging_parts(marker: Path) -> tuple[Ledger, list[View]]:
+    """A worker process's parts that never come (after saying so in ``marker``)."""
+    marker.write_text(str(os.getpid()))
+    time.sleep(3600)
+    raise AssertionError("unreachable: the rebuild stops this process")
+
+
+def wait_for_file(marker: Path, done: int, total: int) -> None:
+    """A progress callback: the first batch waits for the worker process to have started."""
+    for _ in range(600):
+        if done == 0 or marker.exists():
+            return
+        time.sleep(0.1)
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def share_events(vigil: Vigil, processes: int, index: int) -> int:
+    """How many of the log's events fall in share ``index`` (even shares)."""
+    share = share_bounds(processes, head(vigil), 0)[index]
+    log = vigil.ledger.recorder.select_notifications(start=1, limit=head(vigil))
+    return sum(1 for n in log if share.holds(n.originator_id))
+
+
+def head(vigil: Vigil) -> int:
+    return int(vigil.ledger.recorder.max_notification_id() or 0)
+
+
+def side_tables(vigil: Vigil) -> list[str]:
+    store = vigil.projector.store
+    with store.transaction(commit=False) as tx:
+        found = tx.fetchall(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %(schema)s",
+            {"schema": getattr(store, "schema", "")},
+        )
+    return sorted(row["tablename"] for row in found if REBUILD_SUFFIX in row["tablename"])
+
+
+def assert_parallel_equals_serial(vigil: Vigil, processes: int) -> None:
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    followed = dump(store, vigil.views)
+    live_indexes = {view.name: indexes(store, view.name) for view in vigil.views}
+    assert all(followed.values()), "every view's tables should have rows"
+
+    # When every view is rebuilt by one process
+    serial = Projector(vigil.ledger, vigil.views, rebuild_batch_size=7, listen=False)
+    assert serial.rebuild() == head(vigil)
+    assert dump(store, vigil.views) == followed
+
+    # And again by several, each applying its share of the aggregates
+    assert parallel(vigil, processes).rebuild() == head(vigil)
+
+    # Then every table holds what following the log (and one process) gave it
+    assert dump(store, vigil.views) == followed
+    assert {view.name: indexes(store, view.name) for view in vigil.views} == live_indexes
+    assert set(vigil.projector.positions().values()) == {head(vigil)}
+    assert side_tables(vigil) == []
+
+
+@on_postgres
+@pytest.mark.parametrize("processes", [2, 3])
+def test_a_random_log_rebuilt_in_parallel_equals_the_serial_rebuild(
+    vigil: Vigil, clock: Clock, processes: int
+) -> None:
+    # Given many cases' histories interleaved, with reads and break-glass grants and reviews
+    case_ids = random_log(vigil, clock, seed=processes)
+    # (whose cases fall in every share)
+    shares = share_bounds(processes, head(vigil), 0)
+    assert all(any(share.holds(case_id) for case_id in case_ids) for share in shares)
+    assert_parallel_equals_serial(vigil, processes)
+
+
+@on_postgres
+def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuild(
+    vigil: Vigil, clock: Clock
+) -> None:
+    # Given a case touching every case event class (erasure last), other cases, user
+    # registrations, reads, and a break-glass grant and its review
+    _every_event(vigil, clock)
+    vigil.identity.register("casey", Role.COORDINATOR, actor="admin")
+    restricted = vigil.cases.execute(None, open_case(category="self_harm_risk"), LEAD).state.id
+    others = [vigil.cases.execute(None, open_case(), LEAD).state.id for _ in range(6)]
+    grant = vigil.access.break_glass(VAL, restricted, "A welfare call came in.").event
+    vigil.access.record(VAL, AccessedRecord.CASE, case_id=restricted)
+    vigil.projector.catch_up()  # a review finds its grant in the access log
+    vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
+    assert all(any(share.holds(case_id) for case_id in others) for share in share_bounds(2, 1, 0))
+    assert_parallel_equals_serial(vigil, 2)
+
+
+@on_postgres
+def test_a_failing_worker_process_fails_the_rebuild_and_leaves_the_live_views(
+    vigil: Vigil, clock: Clock
+) -> None:
+    # Given views following a log
+    random_log(vigil, clock, seed=7, cases=6)
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    before = dump(store, vigil.views)
+    positions = vigil.projector.positions()
+
+    # When a worker process cannot make the same views (another SLA configuration)
+    other = ViewConfig(fingerprint="another configuration")
+    with pytest.raises(RuntimeError, match="rebuild worker process 1 failed"):
+        parallel(vigil, 2, other).rebuild()
+
+    # Then the live views and positions are as they were, and the side tables are gone
+    assert dump(store, vigil.views) == before
+    assert vigil.projector.positions() == positions
+    assert side_tables(vigil) == []
+    # And the next rebuild succeeds
+    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert dump(store, vigil.views) == before
+
+
+@on_postgres
+def test_a_worker_failing_early_fails_the_rebuild_before_the_rebuilding_process_s_share_is_done(
+    vigil: Vigil, clock: Clock, tmp_path: Path
+) -> None:
+    # Given views following a log, the rebuilding process's share one event per batch
+    random_log(vigil, clock, seed=11)
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    before = dump(store, vigil.views)
+    positions = vigil.projector.positions()
+    own = share_events(vigil, 2, 0)
+    assert own >= 60
+
+    # When the worker process fails as it starts, while the rebuilding process works through
+    # its share (each batch slowed down once the worker has failed, so finishing the share
+    # would take seconds after the failure)
+    marker = tmp_path / "worker"
+    batches_after_failure = 0
+
+    def slowed(done: int, total: int) -> None:
+        nonlocal batches_after_failure
+        if done == 0:
+            return
+        wait_for_file(marker, done, total)  # the worker process needs a moment to start
+        batches_after_failure += 1
+        time.sleep(0.05)
+
+    projector = parallel(vigil, 2, parts=partial(failing_parts, marker), batch_size=1)
+    with pytest.raises(
+        RuntimeError, match="rebuild worker process 1 failed: RuntimeError: the worker could not"
+    ) as failed:
+        projector.rebuild(progress=slowed)
+
+    # Then the rebuild failed within a few of the rebuilding process's batches, not at the end
+    # of its share, naming the worker's share
+    assert marker.exists()
+    assert "the aggregates whose id ends in a byte from 128 to 255" in str(failed.value)
+    assert 1 <= batches_after_failure < own // 4
+    # And the live views and positions are as they were, and the side tables are gone
+    assert dump(store, vigil.views) == before
+    assert vigil.projector.positions() == positions
+    assert side_tables(vigil) == []
+    # And the next rebuild succeeds
+    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert dump(store, vigil.views) == before
+
+
+@on_postgres
+def test_a_hung_worker_fails_the_rebuild_after_the_timeout_and_is_stopped(
+    vigil: Vigil, clock: Clock, tmp_path: Path
+) -> None:
+    # Given views following a log
+    random_log(vigil, clock, seed=5, cases=6)
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    before = dump(store, vigil.views)
+    positions = vigil.projector.positions()
+
+    assert share_events(vigil, 2, 0) > 0
+
+    # When a worker process hangs (the rebuilding process's share ends only once it does), and
+    # the rebuild waits at most 1 s for it after its own share
+    marker = tmp_path / "worker"
+    projector = parallel(vigil, 2, parts=partial(hanging_parts, marker), rebuild_worker_timeout=1.0)
+    with pytest.raises(RuntimeError, match="rebuild worker process 1 failed: not done 1 s after"):
+        projector.rebuild(progress=partial(wait_for_file, marker))
+
+    # Then the hung process was stopped
+    assert marker.exists(), "the worker process should have started"
+    assert is_gone(int(marker.read_text()))
+    # And the live views and positions are as they were, and the side tables are gone
+    assert dump(store, vigil.views) == before
+    assert vigil.projector.positions() == positions
+    assert side_tables(vigil) == []
+    # And the next rebuild succeeds
+    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert dump(store, vigil.views) == before
+
+
+def test_the_worker_timeout_must_be_positive(vigil: Vigil) -> None:
+    with pytest.raises(ValueError, match="rebuild_worker_timeout must be positive"):
+        Projector(vigil.ledger, vigil.views, rebuild_worker_timeout=0, set_up=False)
+
+
+@pytest.mark.parametrize("count", [2, 3, 5, 16])
+@pytest.mark.parametrize("events", [1, 100_000, 1_000_000])
+def test_the_shares_hold_every_aggregate_once_the_first_larger_for_short_logs(
+    count: int, events: int
+) -> None:
+    shares = share_bounds(count, events, 20_000)
+    held = [byte for share in shares for byte in range(share.low, share.high + 1)]
+    assert held == list(range(256))
+    sizes = [share.high - share.low + 1 for share in shares]
+    assert min(sizes) >= 1
+    assert max(sizes[1:]) - min(sizes[1:]) <= 1  # the worker processes' shares are even
+    assert sizes[0] >= max(sizes[1:])  # the rebuilding process, which starts first, does more
+    if events == 100_000 and count == 2:
+        assert sizes[0] > 0.55 * 256
+    even = share_bounds(count, events, 0)
+    assert max(s.high - s.low for s in even) - min(s.high - s.low for s in even) <= 1

@@ -1,0 +1,214 @@
+"""The User aggregate as stories: given its events, when a command, then an event or a refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.identity import user as users
+from domain.identity.events import (
+    IdentityEvent,
+    RoleGranted,
+    RoleRevoked,
+    TokenIssued,
+    TokenRevoked,
+    UserDeactivated,
+    UserReactivated,
+)
+from domain.identity.user import User, hash_secret, project_user
+from domain.shared import Actor, Role, primary_role
+
+NOW = datetime(2026, 11, 17, 9, 30, tzinfo=UTC)
+ADMIN = "alex.admin"
+
+
+def registered(role: Role = Role.COORDINATOR, name: str = "kit") -> list[IdentityEvent]:
+    return [users.register(None, name, role, event_id=uuid4(), now=NOW, actor=ADMIN)]
+
+
+def given(events: list[IdentityEvent]) -> User:
+    user = project_user(None, events)
+    assert user is not None
+    return user
+
+
+def then(events: list[IdentityEvent], new: IdentityEvent) -> User:
+    """The new event follows on, and folding it gives the user after the command."""
+    before = given(events)
+    assert new.originator_id == before.id
+    assert new.originator_version == before.version + 1
+    assert new.actor == ADMIN
+    return given([*events, new])
+
+
+def issued(events: list[IdentityEvent], secret: str, **kw: object) -> TokenIssued:
+    return users.issue_token(
+        given(events),
+        token_id=uuid4(),
+        secret=secret,
+        event_id=uuid4(),
+        now=NOW,
+        actor=ADMIN,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_a_granted_role_adds_to_the_roles_and_the_primary_role_is_the_most_senior() -> None:
+    history = registered(Role.COORDINATOR)
+
+    event = users.grant_role(
+        given(history), Role.SAFEGUARDING_LEAD, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+
+    assert isinstance(event, RoleGranted)
+    user = then(history, event)
+    assert user.roles == {Role.COORDINATOR, Role.SAFEGUARDING_LEAD}
+    assert user.role is Role.SAFEGUARDING_LEAD
+
+
+def test_a_role_held_already_is_not_granted_again() -> None:
+    with pytest.raises(RuleViolation, match="already holds"):
+        users.grant_role(
+            given(registered(Role.AUDITOR)), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN
+        )
+
+
+def test_a_revoked_role_is_gone_but_a_user_keeps_at_least_one() -> None:
+    history = registered(Role.COORDINATOR)
+    history.append(
+        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+    )
+
+    event = users.revoke_role(
+        given(history), Role.COORDINATOR, other_active_admins=1, event_id=uuid4(), now=NOW,
+        actor=ADMIN,
+    )  # fmt: skip
+
+    assert isinstance(event, RoleRevoked)
+    history.append(event)
+    assert then(history[:-1], event).roles == {Role.AUDITOR}
+    with pytest.raises(RuleViolation, match="at least one role"):
+        users.revoke_role(
+            given(history), Role.AUDITOR, other_active_admins=1, event_id=uuid4(), now=NOW,
+            actor=ADMIN,
+        )  # fmt: skip
+    with pytest.raises(RuleViolation, match="does not hold"):
+        users.revoke_role(
+            given(history), Role.ADMIN, other_active_admins=1, event_id=uuid4(), now=NOW,
+            actor=ADMIN,
+        )  # fmt: skip
+
+
+def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
+    history = registered(Role.ADMIN, "alex")
+    history.append(
+        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+    )
+    alex = given(history)
+
+    with pytest.raises(RuleViolation, match="last active admin"):
+        users.revoke_role(
+            alex, Role.ADMIN, other_active_admins=0, event_id=uuid4(), now=NOW, actor=ADMIN
+        )
+    with pytest.raises(RuleViolation, match="last active admin"):
+        users.deactivate(alex, other_active_admins=0, event_id=uuid4(), now=NOW, actor=ADMIN)
+
+    # With another admin active, both are allowed.
+    revoked = users.revoke_role(
+        alex, Role.ADMIN, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    assert then(history, revoked).roles == {Role.AUDITOR}
+    deactivated = users.deactivate(
+        alex, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    assert then(history, deactivated).active is False
+
+
+def test_a_token_is_live_until_it_expires_and_only_its_hash_is_kept() -> None:
+    history = registered()
+    event = issued(history, "s3cret", expires_at=NOW + timedelta(days=1))
+
+    user = then(history, event)
+
+    assert event.token_hash == hash_secret("s3cret")
+    assert "s3cret" not in event.model_dump_json()
+    assert user.token_matches("s3cret", NOW)
+    assert user.token_matches("s3cret", NOW + timedelta(hours=23, minutes=59))
+    assert not user.token_matches("s3cret", NOW + timedelta(days=1))
+    assert not user.token_matches("other", NOW)
+
+
+def test_a_token_cannot_expire_in_the_past() -> None:
+    with pytest.raises(InvalidCommand, match="future"):
+        issued(registered(), "s3cret", expires_at=NOW)
+
+
+def test_a_revoked_token_stops_matching_and_cannot_be_revoked_twice() -> None:
+    history = registered()
+    first = issued(history, "one")
+    history.append(first)
+    history.append(issued(history, "two"))
+
+    event = users.revoke_token(
+        given(history), first.token_id, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+
+    assert event == TokenRevoked(
+        originator_id=given(history).id,
+        originator_version=4,
+        event_id=event.event_id,
+        recorded_at=NOW,
+        actor=ADMIN,
+        token_id=first.token_id,
+    )
+    user = then(history, event)
+    assert not user.token_matches("one", NOW)
+    assert user.token_matches("two", NOW)
+    with pytest.raises(RuleViolation, match="already revoked"):
+        users.revoke_token(user, first.token_id, event_id=uuid4(), now=NOW, actor=ADMIN)
+    with pytest.raises(ItemNotFound):
+        users.revoke_token(user, UUID(int=7), event_id=uuid4(), now=NOW, actor=ADMIN)
+
+
+def test_deactivation_ends_every_token_for_good_even_after_reactivation() -> None:
+    history = registered()
+    history.append(issued(history, "before"))
+    deactivated = users.deactivate(
+        given(history), other_active_admins=0, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    assert isinstance(deactivated, UserDeactivated)
+    history.append(deactivated)
+    user = given(history)
+    assert not user.active
+    assert not user.token_matches("before", NOW)
+    with pytest.raises(RuleViolation, match="deactivated"):
+        issued(history, "during")
+    with pytest.raises(RuleViolation, match="deactivated"):
+        users.grant_role(user, Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+    with pytest.raises(RuleViolation, match="already deactivated"):
+        users.deactivate(user, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN)
+
+    reactivated = users.reactivate(user, event_id=uuid4(), now=NOW, actor=ADMIN)
+    assert isinstance(reactivated, UserReactivated)
+    history.append(reactivated)
+    history.append(issued(history, "after"))
+    user = given(history)
+
+    assert user.active
+    assert not user.token_matches("before", NOW)
+    assert user.token_matches("after", NOW)
+    with pytest.raises(RuleViolation, match="is active"):
+        users.reactivate(user, event_id=uuid4(), now=NOW, actor=ADMIN)
+
+
+def test_an_actor_always_holds_its_primary_role() -> None:
+    assert Actor(username="kit", role=Role.COORDINATOR).roles == {Role.COORDINATOR}
+    both = Actor(username="kit", role=Role.COORDINATOR, roles=frozenset({Role.ADMIN}))
+    assert both.roles == {Role.COORDINATOR, Role.ADMIN}
+    assert primary_role([Role.ADMIN, Role.AUDITOR]) is Role.AUDITOR
+    assert primary_role([Role.ADMIN, Role.VOLUNTEER, Role.SAFEGUARDING_LEAD]) is (
+        Role.SAFEGUARDING_LEAD
+    )
