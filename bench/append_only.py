@@ -33,7 +33,7 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
 from application.ledger import Ledger
-from infrastructure.db_admin import init_store
+from infrastructure.db_admin import drop_role, init_store
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
 
@@ -123,9 +123,7 @@ def main() -> None:
         with psycopg.connect(base, autocommit=True) as conn:
             for schema in (stock_schema, vigil_schema):
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(f'DROP OWNED BY "{role}"')
-                conn.execute(f'DROP ROLE "{role}"')
+            drop_role(conn, role)
 
 
 if __name__ == "__main__":

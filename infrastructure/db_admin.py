@@ -346,6 +346,40 @@ def _keep_ownership(
     install_lock_function(conn, schema, tables[0], replace=True)
 
 
+# pg_advisory_xact_lock(key, hashtext(database)): a GRANT or REVOKE on the database rewrites its
+# one catalog row (pg_database.datacl) without a row lock, so two sessions doing it at once (two
+# `db init`s on different schemas, or dropping a role that holds CONNECT) fail with "tuple
+# concurrently updated". Whoever changes the database's privileges takes this lock first.
+DATABASE_PRIVILEGES_LOCK_KEY = 0x76696764  # "vigd"
+
+
+def lock_database_privileges(conn: psycopg.Connection[Any]) -> None:
+    """Hold the database-privileges lock until the end of the current transaction (the caller
+    must be inside one, or the lock is gone before the change it guards)."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and conn.autocommit:
+        raise RuntimeError("lock_database_privileges needs an open transaction")
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(current_database()))",
+        (DATABASE_PRIVILEGES_LOCK_KEY,),
+    )
+
+
+def drop_role(conn: psycopg.Connection[Any], role: str) -> None:
+    """End the role's sessions, drop what it owns and its privileges (CONNECT on the database
+    among them), then the role: for operators retiring an application role, and for tests."""
+    with conn.transaction():
+        lock_database_privileges(conn)
+        cur = conn.cursor(row_factory=tuple_row)
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        if cur.fetchone() is None:
+            return
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
 def _grant(
     conn: psycopg.Connection[Any],
     schema: str,
@@ -355,6 +389,7 @@ def _grant(
     report: InitReport,
 ) -> None:
     app = sql.Identifier(role)
+    lock_database_privileges(conn)
     conn.execute(
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
             sql.Identifier(str(conn.info.dbname)), app

@@ -29,7 +29,7 @@ from eventsourcing.persistence import StoredEvent
 
 from application.bootstrap import Vigil, bootstrap
 from application.ledger import Ledger
-from infrastructure.db_admin import InitRefused, init_store, plan_init
+from infrastructure.db_admin import InitRefused, drop_role, init_store, plan_init
 from infrastructure.persistence import recorder_env
 from infrastructure.recorders import StoreNotInitialised
 from infrastructure.settings import Settings
@@ -136,12 +136,14 @@ class PgStore:
         return name
 
 
-@pytest.fixture
-def pg_store() -> Iterator[PgStore]:
+def require_postgres() -> None:
     if not postgres_available():
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required but {POSTGRES_URL} is not reachable")
         pytest.skip("PostgreSQL not reachable")
+
+
+def new_pg_store() -> PgStore:
     token = uuid.uuid4().hex[:10]
     schema, role = f"vigil_test_imm_{token}", f"vigil_app_{token}"
     parsed = urlparse(POSTGRES_URL)
@@ -149,24 +151,28 @@ def pg_store() -> Iterator[PgStore]:
         f"postgresql://{role}:app-secret@{parsed.hostname}:{parsed.port or 5432}"
         f"{parsed.path}?schema={schema}"
     )
-    store = PgStore(
+    return PgStore(
         schema=schema,
         owner_url=f"{POSTGRES_URL}?schema={schema}",
         app_role=role,
         app_url=app_url,
         roles=[role],
     )
-    yield store
+
+
+def remove_pg_store(store: PgStore) -> None:
     with store.owner() as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{store.schema}" CASCADE')
         for name in store.roles:
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                    (name,),
-                )
-                conn.execute(f'DROP OWNED BY "{name}"')
-                conn.execute(f'DROP ROLE "{name}"')
+            drop_role(conn, name)
+
+
+@pytest.fixture
+def pg_store() -> Iterator[PgStore]:
+    require_postgres()
+    store = new_pg_store()
+    yield store
+    remove_pg_store(store)
 
 
 def count(conn: psycopg.Connection[Any], table: str) -> int:
@@ -471,6 +477,64 @@ def test_a_column_update_grant_does_not_allow_the_lock_eventsourcing_takes(
         conn.execute(f"SET ROLE {other}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
             conn.execute(f"LOCK TABLE {events} IN EXCLUSIVE MODE")
+
+
+@pytest.mark.postgres
+def test_db_inits_of_several_schemas_at_once_and_roles_retired_meanwhile_all_succeed() -> None:
+    # GRANT CONNECT ON DATABASE and DROP OWNED BY rewrite the database's one catalog row; run at
+    # the same moment from two sessions they failed with "tuple concurrently updated" (seen in CI,
+    # two test workers). Given stores being set up at once while other roles are retired.
+    require_postgres()
+    stores = [new_pg_store() for _ in range(6)]
+    retiring = [stores[0].new_role("LOGIN") for _ in range(6)]
+    with stores[0].owner() as conn:
+        for role in retiring:
+            conn.execute(f"GRANT CONNECT ON DATABASE {conn.info.dbname} TO {role}")
+    stores[0].roles = [stores[0].app_role]
+    start = threading.Barrier(len(stores) + len(retiring))
+    failures: list[BaseException] = []
+
+    def init(store: PgStore) -> None:
+        start.wait()
+        try:
+            store.init()
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    def retire(role: str) -> None:
+        start.wait()
+        try:
+            with stores[0].owner() as conn:
+                drop_role(conn, role)
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=init, args=(store,)) for store in stores]
+    threads += [threading.Thread(target=retire, args=(role,)) for role in retiring]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        # Then every init and every retirement went through.
+        assert failures == []
+        with stores[0].owner() as conn:
+            gone = conn.execute(
+                "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (retiring,)
+            ).fetchone()
+            granted = conn.execute(
+                "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s) "
+                "AND has_database_privilege(rolname, current_database(), 'CONNECT')",
+                ([store.app_role for store in stores],),
+            ).fetchone()
+        assert gone == (0,)
+        assert granted == (len(stores),)
+    finally:
+        for store in stores:
+            remove_pg_store(store)
+        with stores[0].owner() as conn:
+            for role in retiring:
+                drop_role(conn, role)
 
 
 # --- PostgreSQL: commit order under the application role ----------------------------------------

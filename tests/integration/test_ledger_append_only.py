@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.shared import Actor, Role
+from infrastructure.db_admin import drop_role
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
 from interfaces.cli import app
@@ -288,13 +289,7 @@ def app_store() -> Iterator[AppStore]:
     yield store
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                (role,),
-            )
-            conn.execute(f'DROP OWNED BY "{role}"')
-            conn.execute(f'DROP ROLE "{role}"')
+        drop_role(conn, role)
 
 
 def test_db_init_makes_the_ledgers_history_the_owners_and_the_app_role_only_appends(
