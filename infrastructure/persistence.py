@@ -188,15 +188,23 @@ class PydanticMapper(Mapper[Any]):
             subject = model.state.subject
             return keyring.subject_hash(subject.kind, subject.ref)
         if isinstance(model, CaseEvent):
-            known = keyring.subject_of_case(model.originator_id)
-            if known is not None:
-                return known
-            opened = self._opening_of(model.originator_id)
-            subject_hash = keyring.subject_hash(opened.subject.kind, opened.subject.ref)
-            keyring.bind_case(model.originator_id, subject_hash)
-            return subject_hash
-        # Personal data in an aggregate that is not a case: a key of its own.
+            return self._case_subject_hash(keyring, model.originator_id)
+        case_id = getattr(model, "case_id", None)
+        if isinstance(case_id, UUID):
+            # Written about a case in another stream (a break-glass reason, its review): under
+            # the case's subject's key, so erasing the subject erases these words too.
+            return self._case_subject_hash(keyring, case_id)
+        # Personal data in an aggregate that is about no case: a key of its own.
         return keyring.aggregate_subject_hash(cast(Any, model).originator_id)
+
+    def _case_subject_hash(self, keyring: SubjectKeyring, case_id: UUID) -> str:
+        known = keyring.subject_of_case(case_id)
+        if known is not None:
+            return known
+        opened = self._opening_of(case_id)
+        subject_hash = keyring.subject_hash(opened.subject.kind, opened.subject.ref)
+        keyring.bind_case(case_id, subject_hash)
+        return subject_hash
 
     def _opening_of(self, case_id: UUID) -> CaseOpened:
         stored = None if self.first_event_of is None else self.first_event_of(case_id)

@@ -20,6 +20,8 @@ from pydantic import SecretStr
 
 from application.bootstrap import Vigil, bootstrap
 from application.data_protection import SubjectNotFound
+from domain.access.events import BreakGlassAccessGranted, BreakGlassAccessReviewed
+from domain.access.vocabulary import GrantReviewOutcome
 from domain.case import commands as c
 from domain.case.events import CaseOpened, NoteAdded, OutOfHoursDecisionRecorded, PersonalDataErased
 from domain.case.vocabulary import (
@@ -40,7 +42,7 @@ from infrastructure.keys import KEYS_TABLE, MasterKeyError, new_master_key
 from infrastructure.persistence import WITHHELD, is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
 from tests.conftest import Clock
-from tests.story import COORDINATOR, LEAD, MONDAY_NIGHT, OTHER_LEAD
+from tests.story import COORDINATOR, LEAD, MONDAY_NIGHT, OTHER_LEAD, VOLUNTEER
 
 POLICY = PolicyRef(policy="community-guidelines", version="2024-03", clause="4.2")
 
@@ -314,6 +316,50 @@ def test_the_timeline_shows_the_erasure_and_every_personal_field_as_erased(
     # Replaying the case as of before the erasure cannot bring the data back either.
     past = vigil.cases.get(case_id, as_of=erased.recorded_at - timedelta(microseconds=1))
     assert past.summary == ERASED
+
+
+def test_a_break_glass_reason_and_its_review_are_erased_with_the_subject(
+    settings: Settings, clock: Clock
+) -> None:
+    # Given a restricted case about the subject, opened by a volunteer breaking the glass with a
+    # reason that names the member, and a lead's review of that grant that names them too.
+    restricted = settings.model_copy(update={"restricted_categories": "self_harm_risk"})
+    vigil = bootstrap(restricted, clock=clock)
+    try:
+        case_id = open_case(vigil, "forum-member-4242", NAME, SECRETS["summary"])
+        grant = vigil.access.break_glass(
+            VOLUNTEER, case_id, "Marrowgate's friend called the line about Thistle Lane (skellig)."
+        ).event
+        vigil.projector.catch_up()  # a grant is found for review through its queue
+        vigil.access.review_grant(
+            OTHER_LEAD,
+            grant.event_id,
+            GrantReviewOutcome.APPROPRIATE,
+            "Marrowgate's risk justified it (tarnwhistle).",
+        )
+        stream = vigil.access.grant_stream(VOLUNTEER.username, case_id)
+        before = list(vigil.ledger.events_of(stream))
+        assert [type(e) for e in before] == [BreakGlassAccessGranted, BreakGlassAccessReviewed]
+        assert "skellig" in before[0].reason  # type: ignore[union-attr]
+
+        # When the subject is erased.
+        erase(vigil)
+
+        # Then neither the reason nor the rationale can be read any more; the grant's facts
+        # (who, which case, when, until when, the outcome) stay.
+        granted, reviewed = vigil.ledger.events_of(stream)
+        assert isinstance(granted, BreakGlassAccessGranted)
+        assert isinstance(reviewed, BreakGlassAccessReviewed)
+        assert (granted.reason, reviewed.rationale) == (ERASED, ERASED)
+        assert (granted.actor, granted.case_id, granted.expires_at) == (
+            VOLUNTEER.username,
+            case_id,
+            grant.expires_at,
+        )
+        assert reviewed.outcome is GrantReviewOutcome.APPROPRIATE
+        assert plaintext_found(vigil, ["skellig", "tarnwhistle"]) == []
+    finally:
+        vigil.close()
 
 
 def test_another_process_stops_decrypting_once_the_key_is_destroyed(
