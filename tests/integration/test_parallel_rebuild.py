@@ -200,6 +200,17 @@ def assert_parallel_equals_serial(vigil: Vigil, processes: int) -> None:
     assert side_tables(vigil) == []
 
 
+def every_share_holds_a_case(vigil: Vigil, processes: int, case_ids: list[UUID]) -> list[UUID]:
+    """Open plain cases until each process's share holds one of ``case_ids``. Case ids are
+    random and a share is a range of their last byte, so a fixed number of cases left a share
+    empty now and then (6 cases, 2 shares: 1 run in 32, seen in CI)."""
+    shares = share_bounds(processes, head(vigil), 0)
+    while not all(any(share.holds(case_id) for case_id in case_ids) for share in shares):
+        assert len(case_ids) < 200, "case ids are not spread over the shares"
+        case_ids.append(vigil.cases.execute(None, open_case(), LEAD).state.id)
+    return case_ids
+
+
 @on_postgres
 @pytest.mark.parametrize("processes", [2, 3])
 def test_a_random_log_rebuilt_in_parallel_equals_the_serial_rebuild(
@@ -208,8 +219,7 @@ def test_a_random_log_rebuilt_in_parallel_equals_the_serial_rebuild(
     # Given many cases' histories interleaved, with reads and break-glass grants and reviews
     case_ids = random_log(vigil, clock, seed=processes)
     # (whose cases fall in every share)
-    shares = share_bounds(processes, head(vigil), 0)
-    assert all(any(share.holds(case_id) for case_id in case_ids) for share in shares)
+    every_share_holds_a_case(vigil, processes, case_ids)
     assert_parallel_equals_serial(vigil, processes)
 
 
@@ -222,12 +232,12 @@ def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuil
     _every_event(vigil, clock)
     vigil.identity.register("casey", Role.COORDINATOR, actor="admin")
     restricted = vigil.cases.execute(None, open_case(category="self_harm_risk"), LEAD).state.id
-    others = [vigil.cases.execute(None, open_case(), LEAD).state.id for _ in range(6)]
+    others = every_share_holds_a_case(vigil, 2, [])
     grant = vigil.access.break_glass(VAL, restricted, "A welfare call came in.").event
     vigil.access.record(VAL, AccessedRecord.CASE, case_id=restricted)
     vigil.projector.catch_up()  # a review finds its grant in the access log
     vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
-    assert all(any(share.holds(case_id) for case_id in others) for share in share_bounds(2, 1, 0))
+    assert len(others) >= 2
     assert_parallel_equals_serial(vigil, 2)
 
 
