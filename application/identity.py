@@ -22,6 +22,7 @@ from domain.idempotency import IdempotencyKeyUsed
 from domain.identity import user as users
 from domain.identity.events import IdentityEvent, TokenIssued, UserRegistered
 from domain.identity.user import (
+    ADMINISTRATORS_ID,
     DeactivateUser,
     GrantRole,
     ReactivateUser,
@@ -342,16 +343,28 @@ class IdentityService:
     ) -> UserWrite:
         # Two changes to one user at once race for its next version: reload, re-decide, retry.
         # A keyed retry racing its original loses that race, then finds the original's key.
+        # Removals of two admins race for the administrators' stream's next version the same
+        # way, so each is decided again from a count that includes the other.
         for _ in range(_RETRIES):
             earlier = self._keys.earlier(actor, request)
             if earlier is not None:
                 return (replay or self._replay)(earlier)
+            administrators = self._administrators_version()  # before decide counts the admins
             user = self._load_by_name(username)
             if user is None:
                 raise UserNotFound(f"no user {username!r}", errors={"username": "unknown user"})
             event = decide(user)
+            guard = (
+                [
+                    users.admin_removed(
+                        user, event, administrators_version=administrators, event_id=uuid4()
+                    )
+                ]
+                if users.removes_an_admin(user, event)
+                else []
+            )
             try:
-                self._ledger.save(event, *self._key_record(actor, request, event))
+                self._ledger.save(event, *guard, *self._key_record(actor, request, event))
             except IntegrityError:
                 continue
             changed = project_user(user, [event])
@@ -389,6 +402,10 @@ class IdentityService:
             f"a token was issued for this Idempotency-Key{token}; it cannot be shown again: "
             "issue another (with a new key), and revoke that one if it was lost"
         )
+
+    def _administrators_version(self) -> int:
+        last = self._ledger.recorder.select_events(ADMINISTRATORS_ID, desc=True, limit=1)
+        return last[0].originator_version if last else 0
 
     def _user_ids(self) -> Iterator[UUID]:
         # The registrations in the log (the set of users only grows); read in pages.

@@ -58,3 +58,12 @@ class UserDeactivated(IdentityEvent):
 
 class UserReactivated(IdentityEvent):
     """The user may sign in again, with tokens issued from now on."""
+
+
+class AdministratorRemoved(IdentityEvent):
+    """An active admin stopped being one (the role revoked, or the user deactivated). Stored on
+    the administrators' stream, at its next version, in the same transaction as the user's own
+    event: two removals decided from the same count of admins cannot both be stored, so a race
+    between two admins removing each other cannot leave nobody to manage users."""
+
+    username: str

@@ -3,7 +3,9 @@
 Rules kept here, whoever asks (CLI or admin endpoint):
 - a user holds at least one role (revoking the last one is refused: deactivate instead);
 - the last active admin can neither lose the role nor be deactivated, so someone can always
-  manage users (the caller counts the other active admins; the domain does no I/O);
+  manage users (the caller counts the other active admins; the domain does no I/O). Each
+  removal of an admin is also recorded on one administrators' stream (``admin_removed``) at
+  the version the caller read before counting, so two removals from one count cannot both land;
 - a deactivated user has no live token: deactivation ends every token for good, and a
   reactivated user signs in with tokens issued afterwards;
 - a token is live until it expires or is revoked; only the SHA-256 of its secret is stored.
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
 from domain.identity.events import (
+    AdministratorRemoved,
     IdentityEvent,
     RoleGranted,
     RoleRevoked,
@@ -34,6 +37,8 @@ from domain.identity.events import (
 from domain.shared import Role, primary_role
 
 USERS_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/users")
+# The administrators' stream (no username can be this name: a unit separator is not allowed).
+ADMINISTRATORS_ID = uuid5(USERS_NAMESPACE, "\x1fadministrators")
 
 
 class UserChange(BaseModel):
@@ -227,6 +232,30 @@ def reactivate(user: User, *, event_id: UUID, now: datetime, actor: str) -> User
     if user.active:
         raise RuleViolation(f"user {user.username!r} is active")
     return UserReactivated(**_envelope(user, event_id, now, actor))
+
+
+def removes_an_admin(user: User, event: IdentityEvent) -> bool:
+    """Whether the event takes an active admin away: what the last-admin rule guards."""
+    if not (user.active and Role.ADMIN in user.roles):
+        return False
+    if isinstance(event, RoleRevoked):
+        return event.role is Role.ADMIN
+    return isinstance(event, UserDeactivated)
+
+
+def admin_removed(
+    user: User, event: IdentityEvent, *, administrators_version: int, event_id: UUID
+) -> AdministratorRemoved:
+    """The administrators' stream's record of the removal, at the version after the one read
+    before the other active admins were counted."""
+    return AdministratorRemoved(
+        originator_id=ADMINISTRATORS_ID,
+        originator_version=administrators_version + 1,
+        event_id=event_id,
+        recorded_at=event.recorded_at,
+        actor=event.actor,
+        username=user.username,
+    )
 
 
 def _evolve(state: User, event: IdentityEvent) -> User:

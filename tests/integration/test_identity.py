@@ -20,7 +20,8 @@ from application.bootstrap import Vigil, bootstrap
 from application.identity import UserNotFound
 from application.permissions import Permission, check, permits
 from domain.errors import NotPermitted, RuleViolation
-from domain.identity.events import RoleGranted, UserDeactivated
+from domain.identity.events import AdministratorRemoved, RoleGranted, UserDeactivated
+from domain.identity.user import ADMINISTRATORS_ID
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from tests.conftest import Clock
@@ -108,6 +109,41 @@ def test_the_last_active_admin_cannot_be_removed_and_a_refusal_writes_nothing(
     vigil.identity.reactivate("bo", actor="alex")
     vigil.identity.revoke_role("alex", Role.ADMIN, actor="bo")
     assert vigil.identity.active_admins() == ["bo"]
+
+
+def test_two_admins_removing_each_other_at_once_leave_one_admin(
+    vigil: Vigil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two active admins.
+    vigil.identity.register("alex", Role.ADMIN, actor="cli")
+    vigil.identity.register("bo", Role.ADMIN, actor="cli")
+    # When alex deactivates bo and, after alex's request has counted the other admins (bo)
+    # but before it is stored, bo's deactivation of alex is stored: a deterministic
+    # interleaving of two requests arriving together.
+    count_admins = vigil.identity._other_active_admins
+    interleaved: list[str] = []
+
+    def count_then_let_the_other_request_in(user: Any) -> int:
+        counted = count_admins(user)
+        if not interleaved:
+            interleaved.append("bo deactivates alex")
+            vigil.identity.deactivate("alex", actor="bo")
+        return counted
+
+    monkeypatch.setattr(vigil.identity, "_other_active_admins", count_then_let_the_other_request_in)
+    before = appended(vigil)
+
+    # Then alex's request is decided again from the new count, and refused.
+    with pytest.raises(RuleViolation, match="last active admin"):
+        vigil.identity.deactivate("bo", actor="alex")
+    assert interleaved == ["bo deactivates alex"]
+    assert vigil.identity.active_admins() == ["bo"]
+    # Only bo's deactivation of alex and its record on the administrators' stream were stored.
+    assert appended(vigil) == before + 2
+    removals = list(vigil.ledger.events_of(ADMINISTRATORS_ID))
+    assert [(type(e), e.username, e.actor) for e in removals] == [
+        (AdministratorRemoved, "alex", "bo")
+    ]
 
 
 def test_users_are_listed_by_name_with_their_state(vigil: Vigil) -> None:

@@ -127,6 +127,38 @@ def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
     assert then(history, deactivated).active is False
 
 
+def test_only_taking_an_active_admin_away_is_recorded_on_the_administrators_stream() -> None:
+    history = registered(Role.ADMIN, "alex")
+    history.append(
+        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+    )
+    alex = given(history)
+    revoke_admin = users.revoke_role(
+        alex, Role.ADMIN, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    revoke_auditor = users.revoke_role(
+        alex, Role.AUDITOR, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    deactivate = users.deactivate(
+        alex, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN
+    )
+    kit = given(registered(Role.COORDINATOR, "kit"))
+    kit_out = users.deactivate(kit, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN)
+
+    assert users.removes_an_admin(alex, revoke_admin)
+    assert users.removes_an_admin(alex, deactivate)
+    assert not users.removes_an_admin(alex, revoke_auditor)
+    assert not users.removes_an_admin(kit, kit_out)
+    # An inactive admin losing the role takes no active admin away.
+    gone = given([*history, deactivate])
+    assert not users.removes_an_admin(gone, revoke_admin)
+
+    removed = users.admin_removed(alex, deactivate, administrators_version=3, event_id=uuid4())
+    assert (removed.originator_id, removed.originator_version) == (users.ADMINISTRATORS_ID, 4)
+    assert (removed.username, removed.actor, removed.recorded_at) == ("alex", ADMIN, NOW)
+    assert users.ADMINISTRATORS_ID not in {users.user_id_for(n) for n in ("alex", "kit")}
+
+
 def test_a_token_is_live_until_it_expires_and_only_its_hash_is_kept() -> None:
     history = registered()
     event = issued(history, "s3cret", expires_at=NOW + timedelta(days=1))
