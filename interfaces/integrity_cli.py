@@ -104,20 +104,33 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def report_lines(report: VerifyReport) -> list[str]:
     rate = report.events / report.seconds if report.seconds > 0 else 0.0
+    keys = _count(len(report.key_ids), "key", "keys").split(" ", 1)[1]
     summary = (
-        f"{report.events:,} events, {report.ledger_size:,} leaves, {report.checkpoints:,} "
-        f"checkpoints (keys {', '.join(report.key_ids)}) in {report.seconds:.1f} s "
+        f"{_count(report.events, 'event', 'events')}, "
+        f"{_count(report.ledger_size, 'leaf', 'leaves')}, "
+        f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} "
+        f"({keys} {', '.join(report.key_ids)}) in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
     first = report.first
     if first is None:
         lines = [f"OK: the log matches the hash ledger: {summary}."]
         if report.pending:
-            lines.append(f"{report.pending:,} newer events are not in the ledger yet (pending).")
+            lines.append(
+                f"{_count(report.pending, 'newer event is', 'newer events are')} not in the "
+                "ledger yet (pending)."
+            )
         if report.unsigned:
-            lines.append(f"{report.unsigned:,} leaves are after the last checkpoint (unsigned).")
+            lines.append(
+                f"{_count(report.unsigned, 'leaf is', 'leaves are')} after the last checkpoint "
+                "(unsigned)."
+            )
         return lines
     lines = [f"FAIL: {first}", f"checked: {summary}"]
     others = [f for f in report.findings if f is not first]
