@@ -3,7 +3,10 @@
 A write loads the case (from its latest snapshot onwards), decides, and appends.
 If another writer got there first (the version is taken), it reloads and decides
 again, unless the client pinned a version with If-Match, in which case the race
-is the client's to resolve (412). Writes carrying an Idempotency-Key are
+is the client's to resolve (412). Within one process, writes to one case queue for
+it (a lock per stripe of case ids), so only writers in other processes race: under
+a burst, a writer that kept losing would otherwise back off longer and longer while
+newer ones went first, until it gave up. Writes carrying an Idempotency-Key are
 recognised from the events themselves: each event records the key and a hash of
 the request, so a retry returns the first answer and appends nothing.
 """
@@ -58,6 +61,10 @@ class CaseChanges:
     before: CaseState | None  # None: the case did not exist yet at ``from_``
     after: CaseState
     events: list[CaseEvent]  # recorded (or occurred) after ``from_`` and by ``to``, in order
+
+
+# Stripes of case ids whose writes queue in one process (a case's writes always in the same one).
+_WRITE_STRIPES = 256
 
 
 class Contention(DomainError):
@@ -138,6 +145,7 @@ class CaseService:
         self._retries = write_retries
         self._user_exists = user_exists
         self._cache = StateCache(case_cache_size)
+        self._queues = [threading.RLock() for _ in range(_WRITE_STRIPES)]
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -156,6 +164,20 @@ class CaseService:
             case_id = self.case_id_for(actor, idempotency_key) if idempotency_key else uuid4()
         assert case_id is not None
         self._check_references(command)
+        with self._queues[case_id.int % _WRITE_STRIPES]:
+            return self._write(
+                case_id, command, actor, expected_version, idempotency_key, request_hash
+            )
+
+    def _write(
+        self,
+        case_id: UUID,
+        command: CaseCommand,
+        actor: Actor,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        request_hash: str | None,
+    ) -> WriteResult:
         for attempt in range(self._retries):
             state = self.load(case_id)
             if idempotency_key is not None and state is not None:

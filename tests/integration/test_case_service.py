@@ -323,18 +323,27 @@ def _race(threads: int, work: Callable[[int], Any]) -> tuple[list[Any], list[Bas
     return results, errors
 
 
-def test_concurrent_writers_all_succeed_in_one_contiguous_history(vigil: Vigil) -> None:
+def test_concurrent_writers_in_two_processes_all_succeed_in_one_contiguous_history(
+    vigil: Vigil, settings: Settings, clock: Clock
+) -> None:
+    # Given the store served by two processes (each its own Vigil): within one, writes to a
+    # case queue for it; between the two they race for each version, and the loser retries.
     case_id = open_one(vigil)
+    other_process = bootstrap(settings, clock=clock)
     threads, writes = 12, 5
 
     def work(n: int) -> list[UUID]:
         actor = Actor(username=f"writer{n}", role=Role.COORDINATOR)
+        app = (vigil, other_process)[n % 2]
         return [
-            vigil.cases.execute(case_id, add_note(text=f"note {n}.{i}"), actor).events[0].event_id
+            app.cases.execute(case_id, add_note(text=f"note {n}.{i}"), actor).events[0].event_id
             for i in range(writes)
         ]
 
-    results, errors = _race(threads, work)
+    try:
+        results, errors = _race(threads, work)
+    finally:
+        other_process.close()
 
     assert errors == []
     timeline = vigil.cases.timeline(case_id)
