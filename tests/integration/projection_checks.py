@@ -168,9 +168,11 @@ def projector(ledger: Ledger, views: Sequence[View], *, batch_size: int = 500) -
 
 
 def child_main() -> None:
-    """A follower process: ``python -c '...child_main()' DATABASE_URL BATCH_SIZE``.
+    """A follower process: ``python -c '...child_main()' DATABASE_URL BATCH_SIZE [stepped]``.
 
-    Prints ``ready`` once set up, then catches every view up and prints ``done``.
+    Prints ``ready`` once set up, then catches every view up and prints ``done``. Stepped, it
+    prints ``applying`` as the witness is given each batch and waits for a line on stdin before
+    going on, so a test can kill it at a batch of its choosing, while it still has work to do.
     """
     from application.bootstrap import bootstrap
     from infrastructure.logging import configure_logging
@@ -181,7 +183,18 @@ def child_main() -> None:
     settings = Settings(_env_file=None, environment="test", database_url=url, log_level="WARNING")
     configure_logging(settings)
     vigil = bootstrap(settings)
-    follower = projector(vigil.ledger, all_views(vigil.ledger), batch_size=batch_size)
+    views = all_views(vigil.ledger)
+    if sys.argv[3:] == ["stepped"]:
+        witness = views[-1]
+        original = witness.changes
+
+        def stepped(store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+            print("applying", flush=True)
+            sys.stdin.readline()
+            return original(store, batch)
+
+        object.__setattr__(witness, "changes", stepped)
+    follower = projector(vigil.ledger, views, batch_size=batch_size)
     print("ready", flush=True)
     follower.catch_up()
     print("done", flush=True)

@@ -29,7 +29,13 @@ from eventsourcing.persistence import StoredEvent
 
 from application.bootstrap import Vigil, bootstrap
 from application.ledger import Ledger
-from infrastructure.db_admin import InitRefused, drop_role, init_store, plan_init
+from infrastructure.db_admin import (
+    InitRefused,
+    drop_role,
+    init_store,
+    lock_database_privileges,
+    plan_init,
+)
 from infrastructure.persistence import recorder_env
 from infrastructure.recorders import StoreNotInitialised
 from infrastructure.settings import Settings
@@ -487,7 +493,8 @@ def test_db_inits_of_several_schemas_at_once_and_roles_retired_meanwhile_all_suc
     require_postgres()
     stores = [new_pg_store() for _ in range(6)]
     retiring = [stores[0].new_role("LOGIN") for _ in range(6)]
-    with stores[0].owner() as conn:
+    with stores[0].owner() as conn, conn.transaction():
+        lock_database_privileges(conn)  # another test worker may be changing them too
         for role in retiring:
             conn.execute(f"GRANT CONNECT ON DATABASE {conn.info.dbname} TO {role}")
     stores[0].roles = [stores[0].app_role]

@@ -329,17 +329,28 @@ def test_a_follower_process_killed_mid_batch_loses_and_repeats_nothing(
                     "from tests.integration.projection_checks import child_main; child_main()",
                     url,
                     "1",  # one event per transaction: many commits to land a kill among
+                    "stepped",
                 ],
                 cwd=ROOT,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
+            # Killed at a batch chosen at random among the first half of what it has to do
+            # (each round writes more), a moment after it is let go on with that batch: in
+            # the middle of its work, whatever the speed of the machine.
+            kill_at = rng.randint(1, WRITES_PER_ROUND // 2)
             try:
                 assert child.stdout is not None
+                assert child.stdin is not None
                 while (line := child.stdout.readline()) and line.strip() != "ready":
                     pass  # anything printed before it is not ours to judge
                 assert line.strip() == "ready", "the follower process did not start"
-                time.sleep(rng.uniform(0.0, 0.15))
+                for _ in range(kill_at):
+                    assert child.stdout.readline().strip() == "applying"
+                    child.stdin.write("go\n")
+                    child.stdin.flush()
+                time.sleep(rng.uniform(0.0, 0.005))
                 child.send_signal(signal.SIGKILL)
                 out, _ = child.communicate(timeout=30)
             finally:
@@ -353,7 +364,7 @@ def test_a_follower_process_killed_mid_batch_loses_and_repeats_nothing(
             store = view_store_for(vigil.ledger.recorder)
             witness = positions(vigil.ledger, all_views(vigil.ledger))["test_applied_events"]
             assert applied(store) == [p for p in log_positions(vigil.ledger) if p <= witness]
-        assert interrupted > 0, "no kill landed while the follower was working"
+        assert interrupted == KILL_ROUNDS, "a kill landed after the follower had finished"
         final = projector(vigil.ledger, all_views(vigil.ledger))
         final.catch_up()
         assert_views_are_the_log(vigil, final)
