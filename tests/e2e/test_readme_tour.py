@@ -12,13 +12,12 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import REPO, free_port, get, vigil_command
+from tests.integration.test_cli import REPO, serving, vigil_command
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
 
@@ -48,32 +47,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         check=False,
     )
     assert demo.returncode == 0, demo.stderr
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen(
-        [*vigil_command(), "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "vigil serve exited early"
-            try:
-                if get(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "vigil serve did not answer /health in 60 s"
-            time.sleep(0.2)
+    with serving(env, tmp_path, tmp_path / "serve.log") as base:
         yield base, env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_readme_tour_runs_as_written(

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -207,41 +208,47 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+@contextmanager
+def serving(env: dict[str, str], cwd: Path, log: Path, timeout: float = 60) -> Iterator[str]:
+    """`vigil serve` on a free port, as a user starts it, until it answers /health; yields its
+    base URL and stops it afterwards (its output goes to ``log``)."""
+    port = free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*vigil_command(), "serve", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert server.poll() is None, "vigil serve exited early"
+                try:
+                    if get(f"{base}/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, f"vigil serve did not answer in {timeout} s"
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 def test_serve_answers_health_and_logs_json_without_tokens(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     token = last_line(vigil(env, tmp_path, "users", "add", "ana.audit", "--role", "auditor").stdout)
-    port = free_port()
-    log_file = (tmp_path / "serve.log").open("w+")
-    server = subprocess.Popen(
-        [*vigil_command(), "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, "vigil serve exited early"
-            try:
-                if get(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "vigil serve did not answer /health in 30 s"
-            time.sleep(0.2)
+    log = tmp_path / "serve.log"
+    with serving(env, tmp_path, log) as base:
         unknown_case = f"{base}/api/v1/cases/{uuid4()}"
         assert get(unknown_case, token)[0] == 404  # authenticated, then not found
         assert get(unknown_case, "vgl_wrong")[0] == 401
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-        log_file.seek(0)
-        output = log_file.read()
-        log_file.close()
+    output = log.read_text()
 
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert any(line.get("url") == base for line in lines), output
