@@ -20,9 +20,15 @@ from application.permissions import ALLOWED_ROLES, Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
 from domain.personal import ERASED, ErasureTrigger
-from domain.shared import Actor, Role
+from domain.shared import Actor, Rationale, Role
 from domain.subject.events import SubjectEvent
-from domain.subject.subject import EraseSubject, LiftLegalHold, PlaceLegalHold
+from domain.subject.subject import (
+    EraseSubject,
+    LawfulBasis,
+    LiftLegalHold,
+    PlaceLegalHold,
+    SubjectCommand,
+)
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import (
     POSITION_HEADER,
@@ -70,6 +76,14 @@ def _errors(
 
 
 # --- answers -------------------------------------------------------------------------------------
+
+
+class ErasureRequest(SubjectCommand):
+    """An erasure asked for over HTTP: always at a request (retention erases by `vigil
+    retention --apply`), so there is no trigger to choose."""
+
+    lawful_basis: LawfulBasis = Field(description="The lawful basis, e.g. UK GDPR Art 17(1)(a).")
+    reason: Rationale = Field(description="Why; kept in the clear, so no personal data.")
 
 
 class SubjectName(BaseModel):
@@ -240,7 +254,7 @@ _ERASE = (
 )
 def erase_subject(
     ref: SubjectRefPath,
-    body: Annotated[EraseSubject, Body(openapi_examples=_ERASE_EXAMPLES)],
+    body: Annotated[ErasureRequest, Body(openapi_examples=_ERASE_EXAMPLES)],
     actor: Annotated[Actor, Depends(require(Permission.ERASE))],
     vigil: VigilDep,
     response: Response,

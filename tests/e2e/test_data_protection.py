@@ -70,6 +70,13 @@ def test_only_a_lead_may_erase_and_bad_input_writes_nothing(api: Api) -> None:
             "invalid-input",
             errors=["kind"],
         )
+        # Retention erases by `vigil retention --apply`; over HTTP an erasure is a request.
+        assert_problem(
+            priya.post(f"/api/v1/subjects/{REF}/erasure", json={**ERASE, "trigger": "retention"}),
+            422,
+            "invalid-input",
+            errors=["trigger"],
+        )
         assert_problem(
             priya.post("/api/v1/subjects/no-such-member/erasure", json=ERASE),
             404,
