@@ -228,6 +228,33 @@ def test_a_retried_write_returns_the_first_answer_and_appends_nothing(
     assert first.events[0].idempotency_key == "note-1"
 
 
+def test_a_case_write_key_is_kept_a_day_and_forgotten_after_a_later_keyed_write(
+    vigil: Vigil, clock: Clock
+) -> None:
+    # Given a keyed note, and a day less a minute later another keyed write on the case.
+    case_id = open_one(vigil)
+    first = vigil.cases.execute(
+        case_id, add_note(), COORDINATOR, idempotency_key="note-1", request_hash="h1"
+    )
+    clock.advance(hours=23, minutes=59)
+    vigil.cases.execute(case_id, raise_flag(), MODERATOR, idempotency_key="flag-1")
+    # When the note is retried: within the day it answers as the first time.
+    assert vigil.cases.execute(
+        case_id, add_note(), COORDINATOR, idempotency_key="note-1", request_hash="h1"
+    ).replayed
+    # When, more than a day after the note, another keyed write lets the case forget its key.
+    clock.advance(minutes=2)
+    vigil.cases.execute(case_id, raise_flag(), MODERATOR, idempotency_key="flag-2")
+    before = appended(vigil)
+    late = vigil.cases.execute(
+        case_id, add_note(), COORDINATOR, idempotency_key="note-1", request_hash="h1"
+    )
+    # Then the late retry is a new write (as the README's "Retrying writes" says).
+    assert not late.replayed
+    assert late.events[0].event_id != first.events[0].event_id
+    assert appended(vigil) == before + 1
+
+
 def test_a_reused_key_with_another_request_is_refused(vigil: Vigil) -> None:
     case_id = open_one(vigil)
     vigil.cases.execute(case_id, add_note(), COORDINATOR, idempotency_key="k", request_hash="h1")
