@@ -44,13 +44,24 @@ def scrub(text: str) -> str:
     return text
 
 
+def _clean(key: object, value: object) -> object:
+    """The value with secrets masked: under a key that names a secret, all of it; in text,
+    what looks like one; in dicts, lists and tuples, at any depth."""
+    if isinstance(key, str) and key.lower() in SECRET_KEYS:
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _clean(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(None, item) for item in value)
+    return value
+
+
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Mask secrets in every value of a log line, whoever logged it."""
     for key, value in event_dict.items():
-        if key.lower() in SECRET_KEYS:
-            event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            event_dict[key] = scrub(value)
+        event_dict[key] = _clean(key, value)
     return event_dict
 
 
@@ -98,8 +109,10 @@ def configure_logging(settings: Settings) -> None:
             structlog.processors.JSONRenderer(sort_keys=False),
         ]
     else:
-        # A plain traceback: rich's default shows local variables, and locals can hold tokens.
+        # A plain traceback (rich's default shows local variables, and locals can hold tokens),
+        # made text before redaction as in JSON, so a token in an exception's message is masked.
         final = [
+            structlog.processors.format_exc_info,
             redact_secrets,
             structlog.dev.ConsoleRenderer(
                 colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback

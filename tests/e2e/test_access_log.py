@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
+from eventsourcing.persistence import OperationalError
 
 from infrastructure.settings import Settings
-from tests.e2e.support import Api, assert_problem, open_case
+from tests.e2e.support import SELF_HARM_POST, Api, assert_problem, open_case
 
 SUBJECT = "forum-member-48213"
 
@@ -111,3 +113,86 @@ def test_no_read_goes_unlogged_under_concurrent_reads(api: Api) -> None:
     assert len(answered) == 80
     logged = [e["request_id"] for e in access_log(lead, case_id=case)]
     assert sorted(logged) == sorted(answered)
+
+
+def test_a_read_whose_access_record_cannot_be_written_fails_and_shows_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: no case content leaves without its access record."""
+    lead = api.user("priya", "safeguarding_lead")
+    auditor = api.user("aud", "auditor")
+    case = open_case(lead)["id"]
+    summary = SELF_HARM_POST["summary"]
+
+    def database_refuses(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("the database refused the access record")
+
+    # Given the access log cannot be appended to (the database refuses the write)
+    with (
+        monkeypatch.context() as broken,
+        api.writes_nothing(),
+        structlog.testing.capture_logs(
+            processors=[structlog.contextvars.merge_contextvars]
+        ) as logs,
+    ):
+        broken.setattr(api.vigil.access, "record", database_refuses)
+        # When the lead reads the case and its timeline
+        read = lead.get(f"/api/v1/cases/{case}")
+        timeline = lead.get(f"/api/v1/cases/{case}/timeline")
+
+    # Then both reads fail, as problem details, and show none of the case
+    for answer in (read, timeline):
+        problem = assert_problem(answer, 500, "internal-error")
+        assert summary not in answer.text
+        assert "insulin" not in answer.text
+        assert SUBJECT not in answer.text
+        assert "case" not in problem
+        assert "events" not in problem
+    assert access_log(auditor, case_id=case) == []
+    assert [line["path"] for line in logs if line["event"] == "request_failed"] == [
+        f"/api/v1/cases/{case}",
+        f"/api/v1/cases/{case}/timeline",
+    ]
+
+    # And once the log can be written again, a read answers and is logged
+    assert ok(lead.get(f"/api/v1/cases/{case}"))["case"]["summary"] == summary
+    assert [(e["username"], e["what"]) for e in access_log(auditor, case_id=case)] == [
+        ("priya", "case")
+    ]
+
+
+def test_case_exports_and_subject_access_exports_are_each_logged_once(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    auditor = api.user("aud", "auditor")
+    case = open_case(lead, category="harassment")["id"]
+
+    # When an auditor exports the case for an audit
+    export = ok(auditor.get(f"/api/v1/cases/{case}/export", params={"purpose": "audit"}))
+    assert export["case_id"] == case
+    # Then exactly one entry records it, as an export, with its purpose
+    (entry,) = access_log(lead, case_id=case)
+    assert (entry["username"], entry["role"], entry["what"], entry["purpose"]) == (
+        "aud",
+        "auditor",
+        "export",
+        "audit",
+    )
+    assert entry["case_id"] == case
+
+    # When a lead exports everything held about the subject
+    sar = ok(
+        lead.get(
+            f"/api/v1/subjects/{SUBJECT}/sar-export",
+            params={"purpose": "subject_access_request"},
+        )
+    )
+    assert sar["ref"] == SUBJECT
+    # Then exactly one entry records it, as a subject access export of that subject
+    (entry,) = access_log(auditor, user="priya")
+    assert (entry["role"], entry["what"], entry["subject_ref"], entry["purpose"]) == (
+        "safeguarding_lead",
+        "sar",
+        SUBJECT,
+        "subject_access_request",
+    )
+    assert len(access_log(auditor, case_id=case)) == 1  # the export's entry, nothing more

@@ -232,6 +232,22 @@ def test_repeated_failed_sign_ins_from_one_address_are_answered_429(api: Api) ->
     assert api.client().get("/health").status_code == 200  # public routes are untouched
 
 
+def test_requests_without_a_token_are_not_failed_attempts(api: Api) -> None:
+    limit = api.vigil.settings.auth_failure_limit
+    kit = api.user("kit", "coordinator")
+    anonymous = api.client()
+
+    # Given more requests without any token than the limit allows, all from one address
+    for _ in range(limit + 2):
+        assert_problem(anonymous.get("/api/v1/cases"), 401, "not-authenticated")
+
+    # Then a wrong token from that address is still checked (401, not 429)...
+    wrong = api.client("vgl_" + "0" * 32 + "_guess")
+    assert_problem(wrong.get("/api/v1/cases"), 401, "not-authenticated")
+    # ...and a valid one still works
+    assert kit.get("/api/v1/cases").status_code == 200
+
+
 def test_bad_tokens_in_a_users_name_are_slowed_but_never_lock_the_user_out(
     vigil: Vigil,
 ) -> None:
