@@ -261,6 +261,10 @@ class IntegrityService:
                     self._check_ledger_tables(snapshot, store, walk, stored_frontier)
                 )
                 report.findings.extend(walk.consistency(stored_checkpoints))
+            # Last, so that at one position what the log itself shows is named first.
+            report.findings.extend(
+                _missing_from_ledger(trusted, stored_checkpoints, check_signature)
+            )
         last_signed = stored_checkpoints[-1].tree_size if stored_checkpoints else 0
         report.unsigned = max(0, ledger_size - last_signed)
         report.seconds = time.perf_counter() - started
@@ -305,6 +309,28 @@ class IntegrityService:
                 )
                 break
         return findings
+
+
+def _missing_from_ledger(
+    kept: Sequence[Checkpoint],
+    stored: Sequence[Checkpoint],
+    check_signature: SignatureCheck,
+) -> list[Finding]:
+    """A checkpoint an auditor kept, validly signed by us, that the ledger no longer holds:
+    deleted (or replaced) since it was kept, whether or not the events were rolled back too."""
+    held = set(stored)
+    return [
+        Finding(
+            "checkpoint-missing",
+            f"the kept checkpoint of tree size {checkpoint.tree_size} (signed "
+            f"{checkpoint.signed_at.isoformat()} by key {checkpoint.key_id}) is not among the "
+            "ledger's checkpoints: it was deleted or replaced after it was kept",
+            tree_index=checkpoint.tree_size - 1,
+        )
+        for checkpoint in kept
+        if checkpoint not in held
+        and check_signature(checkpoint.key_id, checkpoint.signature, checkpoint.message())
+    ]
 
 
 class _Walk:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +31,14 @@ from typer.testing import CliRunner
 from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.integrity.ledger import checkpoint_message, key_id_of
+from domain.integrity.merkle import CompactRange
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from interfaces.cli import app
-from interfaces.http.audit import export_read
-from projections.hash_ledger import GUARDED_TABLES
+from interfaces.http.audit import checkpoint_read, export_read
+from projections.hash_ledger import GUARDED_TABLES, LEDGER_NAME
 from tests.conftest import POSTGRES_URL, Clock
+from tests.integration.test_cli import vigil_command
 
 LEAD = Actor(username="priya.lead", role=Role.SAFEGUARDING_LEAD)
 
@@ -421,3 +425,211 @@ def test_a_changed_export_file_is_caught(log: Log, mutate: FileMutation) -> None
     assert code == 1, verdict
     first = verdict["findings"][0]
     assert (first["kind"], first["version"]) == (kind, version), verdict
+
+
+# --- a rolled-back signed history: only a checkpoint kept elsewhere shows it -----------------
+#
+# An auditor keeps the latest checkpoint as GET /api/v1/audit/checkpoints gives it. The owner
+# then deletes the newest checkpoints and, to stay self-consistent, the leaves and events after
+# the one left last, and puts the ledger's state row back as it was then. The stored ledger
+# agrees with itself, so ``vigil verify`` says OK; ``vigil verify --checkpoint kept.json`` (the
+# real command, in its own process) must not.
+
+
+def keep_latest_checkpoint(log: Log, name: str = "kept.json") -> tuple[Path, dict[str, Any]]:
+    """What an auditor keeps: the newest item of GET /api/v1/audit/checkpoints (the route's
+    service and model, written as the route serialises it)."""
+    [latest], _ = log.vigil.integrity.checkpoints(limit=1, cursor=None)
+    path = log.workdir / name
+    path.write_text(checkpoint_read(latest).model_dump_json())
+    return path, json.loads(path.read_text())
+
+
+def verify_keeping(log: Log, *kept: Path) -> tuple[int, dict[str, Any]]:
+    """``vigil verify --checkpoint FILE...`` as an auditor runs it: the installed command."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    options = [arg for path in kept for arg in ("--checkpoint", str(path))]
+    key = str(log.public_key_file)
+    result = subprocess.run(
+        [*vigil_command(), "verify", "--no-progress", "--json", "--public-key", key, *options],
+        env={
+            **clean,
+            "VIGIL_DATABASE_URL": log.settings.resolved_database_url,
+            "VIGIL_DATA_DIR": str(log.settings.data_dir),
+            "VIGIL_LOG_LEVEL": "WARNING",
+            "VIGIL_DB_POOL_SIZE": "2",
+            "VIGIL_DB_MAX_OVERFLOW": "2",
+        },
+        cwd=log.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode in (0, 1), (result.stdout, result.stderr)
+    assert result.stdout.strip(), result.stderr
+    return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def stored_sizes(attacker: Attacker) -> list[int]:
+    checkpoints = attacker.table("vigil_checkpoints")
+    return [int(s) for (s,) in attacker.run(f"SELECT tree_size FROM {checkpoints} ORDER BY 1")]
+
+
+def roll_back(attacker: Attacker, to_size: int) -> None:
+    """The owner's full rollback to the checkpoint at ``to_size``: every later checkpoint, leaf
+    and event deleted, the ledger's state row as it was right after that checkpoint."""
+    checkpoints = attacker.table("vigil_checkpoints")
+    leaves = attacker.table("vigil_hash_leaves")
+    # A tree this small has no stored node (only subtrees of 256 leaves and more are stored).
+    assert attacker.run(f"SELECT COUNT(*) FROM {attacker.table('vigil_hash_nodes')}") == [(0,)]
+    [(end, ms)] = attacker.run(
+        f"SELECT notification_id, timestamp_ms FROM {checkpoints} WHERE tree_size = ?", to_size
+    )
+    frontier = CompactRange()
+    for (leaf,) in attacker.run(
+        f"SELECT leaf_hash FROM {leaves} WHERE tree_index < ? ORDER BY tree_index", to_size
+    ):
+        frontier.append(bytes(leaf))
+    attacker.run(f"DELETE FROM {checkpoints} WHERE tree_size > ?", to_size)
+    attacker.run(f"DELETE FROM {leaves} WHERE tree_index >= ?", to_size)
+    attacker.run(f"DELETE FROM {attacker.events} WHERE {attacker.nid} > ?", end)
+    attacker.run(
+        f"UPDATE {attacker.table('vigil_hash_ledger')} SET tree_size = ?, notification_id = ?, "
+        "frontier = ?, checkpoint_size = ?, checkpoint_ms = ? WHERE name = ?",
+        to_size,
+        end,
+        frontier.to_bytes(),
+        to_size,
+        ms,
+        LEDGER_NAME,
+    )
+
+
+def test_a_rolled_back_history_passes_verify_but_not_against_a_kept_checkpoint(
+    log: Log,
+) -> None:
+    kept, item = keep_latest_checkpoint(log)
+    assert verify_keeping(log, kept)[0] == 0  # before: the kept checkpoint matches the log
+    attacker = Attacker(log)  # only now: every start of vigil switches the guard on again
+    try:
+        sizes = stored_sizes(attacker)
+        assert sizes[-1] == item["tree_size"], sizes
+        older = sizes[-3]  # the two newest checkpoints go
+
+        roll_back(attacker, older)
+    finally:
+        attacker.close()
+
+    # Without the kept checkpoint the rollback does not show: the ledger agrees with itself.
+    code, verdict = verify_keeping(log)
+    assert code == 0, verdict
+    assert (verdict["events"], verdict["checkpoints"]) == (older, len(sizes) - 2), verdict
+    # With it, verify names it: signed for a longer log than the one left.
+    code, verdict = verify_keeping(log, kept)
+    assert code == 1, verdict
+    first = verdict["first"]
+    assert (first["kind"], first["tree_index"]) == ("checkpoint-beyond-tree", older), verdict
+    assert f"tree size {item['tree_size']}" in first["detail"], verdict
+
+
+def test_a_rolled_back_and_rewritten_history_fails_against_a_kept_checkpoint(
+    log: Log, attacker: Attacker
+) -> None:
+    kept, item = keep_latest_checkpoint(log)
+    size = item["tree_size"]
+    sizes = stored_sizes(attacker)
+    roll_back(attacker, sizes[-3])
+    # ... then the log grows again, past the kept size, with other events: newly signed.
+    vigil = log.vigil
+    other = c.OpenCase(
+        subject={"kind": "member", "ref": "member-2"},
+        source="flag",
+        category="harassment",
+        summary="Another story.",
+    )
+    case_id = vigil.cases.execute(None, other, LEAD).state.id
+    while stored_sizes(attacker)[-1] <= size:
+        vigil.cases.execute(case_id, c.AddNote(kind="fact", text="Written later."), LEAD)
+        vigil.integrity.notary.catch_up()
+
+    code, verdict = verify_keeping(log)
+    assert code == 0, verdict  # the rewritten ledger agrees with itself
+    code, verdict = verify_keeping(log, kept)
+    assert code == 1, verdict
+    first = verdict["first"]
+    assert (first["kind"], first["tree_index"]) == ("root-mismatch", size - 1), verdict
+    assert f"root signed at tree size {size}" in first["detail"], verdict
+
+
+def test_kept_checkpoints_that_match_the_log_pass(log: Log) -> None:
+    kept, _ = keep_latest_checkpoint(log)
+    [*_, older], _ = log.vigil.integrity.checkpoints(limit=3, cursor=None)
+    kept_older = log.workdir / "older.json"
+    kept_older.write_text(checkpoint_read(older).model_dump_json())
+    export = log.export(log.case_a)  # an export's checkpoint can be kept too
+
+    code, verdict = verify_keeping(log, kept, kept_older, export)
+
+    assert code == 0, verdict
+    assert verdict["ok"], verdict
+    assert verdict["first"] is None, verdict
+
+
+def _flip_root(item: dict[str, Any]) -> set[str]:
+    root = bytearray(base64.b64decode(item["root_hash"]))
+    root[0] ^= 0x80
+    item["root_hash"] = base64.b64encode(bytes(root)).decode()
+    return {"bad-signature", "root-mismatch"}
+
+
+def _sign_with_their_key(item: dict[str, Any]) -> set[str]:
+    theirs = Ed25519PrivateKey.generate()
+    key_id = key_id_of(theirs.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    root = base64.b64decode(item["root_hash"])  # the true root: only the signer is wrong
+    message = checkpoint_message(item["tree_size"], root, item["timestamp_ms"], key_id)
+    item["key_id"], item["signature"] = key_id, base64.b64encode(theirs.sign(message)).decode()
+    return {"unknown-key"}
+
+
+def _forge_under_our_key_id(item: dict[str, Any]) -> set[str]:
+    root = bytes(32)
+    message = checkpoint_message(item["tree_size"], root, item["timestamp_ms"], item["key_id"])
+    forged = Ed25519PrivateKey.generate().sign(message)
+    item["root_hash"], item["signature"] = (base64.b64encode(v).decode() for v in (root, forged))
+    return {"bad-signature", "root-mismatch"}
+
+
+@pytest.mark.parametrize("tamper", [_flip_root, _sign_with_their_key, _forge_under_our_key_id])
+def test_a_tampered_kept_checkpoint_fails(
+    log: Log, tamper: Callable[[dict[str, Any]], set[str]]
+) -> None:
+    kept, item = keep_latest_checkpoint(log)
+    kinds = tamper(item)
+    kept.write_text(json.dumps(item))
+
+    code, verdict = verify_keeping(log, kept)
+
+    assert code == 1, verdict
+    assert verdict["first"]["kind"] in kinds, verdict
+    assert verdict["first"]["tree_index"] == item["tree_size"] - 1, verdict
+    assert {f["kind"] for f in verdict["findings"]} == kinds, verdict
+
+
+def test_deleted_checkpoints_show_against_a_kept_checkpoint(log: Log) -> None:
+    kept, item = keep_latest_checkpoint(log)
+    assert verify_keeping(log, kept)[0] == 0
+    attacker = Attacker(log)
+    try:
+        sizes = stored_sizes(attacker)
+        checkpoints = attacker.table("vigil_checkpoints")
+        attacker.run(f"DELETE FROM {checkpoints} WHERE tree_size > ?", sizes[-3])
+    finally:
+        attacker.close()
+
+    code, verdict = verify_keeping(log)
+    assert code == 0, verdict  # the signed history ends earlier; nothing else differs
+    assert verdict["checkpoints"] == len(sizes) - 2, verdict
+    code, verdict = verify_keeping(log, kept)
+    assert code == 1, verdict
+    assert f"tree size {item['tree_size']}" in verdict["first"]["detail"], verdict
