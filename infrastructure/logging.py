@@ -54,7 +54,9 @@ def _clean(key: object, value: object) -> object:
     if isinstance(value, dict):
         return {k: _clean(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_clean(None, item) for item in value)
+        # A plain list or tuple back: a namedtuple's own type would not take one argument.
+        cleaned = [_clean(None, item) for item in value]
+        return cleaned if isinstance(value, list) else tuple(cleaned)
     return value
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections import namedtuple
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,3 +185,11 @@ def test_a_token_in_an_exception_message_is_masked_in_the_traceback(
     assert "parse_failed" in err
     assert "ValueError: could not parse" in err
     assert SECRET not in err
+
+
+def test_a_namedtuple_in_a_field_is_cleaned_not_broken() -> None:
+    Pair = namedtuple("Pair", "token note")
+
+    cleaned = redact_secrets(None, "info", {"event": "pair", "pair": Pair(TOKEN, "kept")})
+
+    assert cleaned["pair"] == (f"vgl_{REDACTED}", "kept")
