@@ -63,6 +63,7 @@ from projections.hash_ledger import (
     StoredRow,
     log_snapshot,
 )
+from projections.paging import MAX_POSITION
 
 DEFAULT_VERIFY_BATCH = 10_000
 
@@ -159,7 +160,7 @@ class IntegrityService:
         """A page of checkpoints, newest first; the cursor is the last tree size seen."""
         before = None
         if cursor is not None:
-            if not cursor.isdigit():
+            if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_POSITION:
                 raise ValueError("the cursor is not one this list gave")
             before = int(cursor)
         found = self._notary.checkpoints(limit=limit + 1, before_size=before)

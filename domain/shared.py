@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
 
@@ -25,6 +25,27 @@ from pydantic import (
 )
 
 from domain.errors import InvalidCommand
+
+# The moments Vigil takes from a client (when something occurred, a page's as-of, a cursor's key):
+# in UTC, from 1900 up to the year 3000. A UTC offset can carry a valid-looking time out of
+# Python's range (0001-01-01T00:00+14:00 is before year 1 in UTC) and the views store UTC, so an
+# unbounded time once written would stop every view at that event for good.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(3000, 1, 1, tzinfo=UTC)
+MOMENT_RANGE = "between 1900-01-01 and 2999-12-31 (UTC)"
+
+
+def within_moment_range(value: datetime) -> datetime:
+    """The value if it lies in Vigil's range of moments; ValueError otherwise (422 at the edge).
+    Aware datetimes compare by their UTC instant, so no conversion can overflow here."""
+    if value.tzinfo is None:
+        raise ValueError("a moment must carry a UTC offset")
+    if not EARLIEST_MOMENT <= value < LATEST_MOMENT:
+        raise ValueError(f"must be {MOMENT_RANGE}")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(within_moment_range)]
 
 
 class PersonalData:

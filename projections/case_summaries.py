@@ -38,6 +38,7 @@ from application.ledger import Ledger
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
 from domain.errors import InvalidCommand
+from domain.shared import within_moment_range
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
@@ -129,15 +130,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         opened_at, case_id = json.loads(raw)
-        key = (datetime.fromisoformat(opened_at), UUID(case_id))
+        return within_moment_range(datetime.fromisoformat(opened_at)), UUID(case_id)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise InvalidCursor(
             "the cursor is not valid; use next_cursor from a previous page",
             errors={"cursor": "invalid cursor"},
         ) from None
-    if key[0].tzinfo is None:
-        raise InvalidCursor("the cursor is not valid", errors={"cursor": "invalid cursor"})
-    return key
 
 
 class CaseSummariesView(View):

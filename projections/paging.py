@@ -15,10 +15,13 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.shared import within_moment_range
 from projections.case_summaries import InvalidCursor, InvalidQuery
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+# The largest position or id a cursor may carry: a signed 64-bit integer (BIGINT, SQLite INTEGER).
+MAX_POSITION = 2**63 - 1
 
 
 def check_limit(limit: int) -> None:
@@ -62,15 +65,14 @@ def decode_cursor(tag: str, cursor: str, types: Sequence[type]) -> list[Any]:
     for value, kind in zip(parts[1:], types, strict=True):
         try:
             if kind is datetime:
-                moment = datetime.fromisoformat(value)
-                if moment.tzinfo is None:
-                    raise ValueError("naive time")
-                key.append(moment)
+                key.append(within_moment_range(datetime.fromisoformat(value)))
             elif kind is UUID:
                 key.append(UUID(value))
             elif kind is int:
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise ValueError("not an integer")
+                if not 0 <= value <= MAX_POSITION:  # a log position or a BIGINT id
+                    raise ValueError("out of range")
                 key.append(value)
             else:
                 if not isinstance(value, str):

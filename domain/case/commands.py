@@ -11,7 +11,6 @@ from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,6 +38,7 @@ from domain.case.vocabulary import (
 )
 from domain.personal import ErasureTrigger
 from domain.shared import (
+    Moment,
     PersonalText,
     PolicyRef,
     Rationale,
@@ -53,10 +53,10 @@ MAX_SANCTION_HOURS = 24 * 366 * 5
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Moment | None = Field(
         default=None,
         description="When it happened (RFC 3339 with offset). Defaults to now; may be back-dated "
-        "to when the case opened, never in the future.",
+        "to when the case opened, never in the future; from 1900 on.",
     )
 
 

@@ -16,12 +16,12 @@ from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from application.access import AccessService, CaseGate, Visibility
 from application.permissions import Permission
 from domain.access.vocabulary import AccessedRecord, AccessPurpose, GrantReviewOutcome
-from domain.shared import Actor, Rationale
+from domain.shared import Actor, Moment, Rationale
 from interfaces.http.dependencies import (
     POSITION_HEADER,
     CaseId,
@@ -137,10 +137,10 @@ def read_access_log(
         str | None, Query(max_length=63, description="Only entries by this username.")
     ] = None,
     from_: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(alias="from", description="From this moment (inclusive), by recorded time."),
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="Until this moment (exclusive).")] = None,
+    to: Annotated[Moment | None, Query(description="Until this moment (exclusive).")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> AccessLogPage:

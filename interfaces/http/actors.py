@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from domain.shared import Moment
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import MinPosition
 from interfaces.http.docs import LIST_ERRORS
@@ -32,11 +33,11 @@ def list_actor_activity(
     reader: Reader,
     caught_up: MinPosition,
     from_: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(alias="from", description="From this moment (inclusive), on the chosen clock."),
     ] = None,
     to: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(description="Until this moment (exclusive), on the chosen clock."),
     ] = None,
     basis: Annotated[

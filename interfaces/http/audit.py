@@ -34,6 +34,7 @@ from interfaces.http.dependencies import CaseId, VigilDep, require
 from interfaces.http.docs import LIST_ERRORS, READ_ERRORS
 from interfaces.http.problems import error_responses, problem_response
 from interfaces.http.schemas import EventRead, event_read
+from projections.paging import MAX_POSITION
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -226,8 +227,10 @@ def list_checkpoints(
 def consistency_proof(
     vigil: VigilDep,
     actor: AuditReader,
-    first: Annotated[int, Query(ge=0, description="The older tree size (a checkpoint's).")],
-    second: Annotated[int, Query(ge=0, description="The newer tree size.")],
+    first: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="The older tree size (a checkpoint's).")
+    ],
+    second: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The newer tree size.")],
 ) -> ConsistencyProofRead:
     """An RFC 9162 consistency proof that the tree of size `first` is a prefix of `second`:
     an auditor who kept an older checkpoint checks a newer one extends it, never rewrites it."""

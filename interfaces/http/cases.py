@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from application.access import CaseGate, own_events
 from application.cases import Basis
@@ -14,7 +14,7 @@ from application.permissions import Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
-from domain.shared import Actor
+from domain.shared import Actor, Moment
 from interfaces.http import examples
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import (
@@ -49,7 +49,7 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 AsOf = Annotated[
-    AwareDatetime | None,
+    Moment | None,
     Query(
         description="Answer as of this moment (RFC 3339 with offset). Without it: now.",
         examples=["2026-11-17T10:00:00+00:00"],

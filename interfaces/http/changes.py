@@ -12,7 +12,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from application.access import CaseGate
 from application.cases import Basis
@@ -20,6 +20,7 @@ from domain.access.vocabulary import AccessedRecord
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.errors import NotPermitted
+from domain.shared import Moment
 from interfaces.http.access import Reader
 from interfaces.http.cases import BasisQuery
 from interfaces.http.dependencies import CaseId, VigilDep
@@ -95,7 +96,7 @@ def summarise(before: CaseState | None, after: CaseState) -> ChangeSummary:
 
 
 From = Annotated[
-    AwareDatetime,
+    Moment,
     Query(
         alias="from",
         description="Start of the window (excluded), RFC 3339 with offset.",
@@ -103,7 +104,7 @@ From = Annotated[
     ),
 ]
 To = Annotated[
-    AwareDatetime | None,
+    Moment | None,
     Query(
         description="End of the window (included), RFC 3339 with offset; at or after `from`. "
         "Without it: now.",

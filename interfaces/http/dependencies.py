@@ -38,6 +38,7 @@ from interfaces.http.schemas import (
     restricted_case_read,
 )
 from interfaces.http.security import TooManyFailedAttempts, client_key, limiter_of
+from projections.paging import MAX_POSITION
 
 log = structlog.get_logger(__name__)
 
@@ -191,6 +192,7 @@ async def wait_for_views(
         int | None,
         Query(
             ge=0,
+            le=MAX_POSITION,
             description=_MIN_POSITION_DESCRIPTION.format(
                 what="every view has applied", short="they have"
             ),
@@ -214,6 +216,7 @@ async def wait_for_log(
         int | None,
         Query(
             ge=0,
+            le=MAX_POSITION,
             description=_MIN_POSITION_DESCRIPTION.format(
                 what="the event log holds", short="it does"
             ),

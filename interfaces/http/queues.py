@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from application.permissions import Permission, check
+from domain.shared import Moment
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import MinPosition, VigilDep
 from interfaces.http.docs import LIST_ERRORS
@@ -27,7 +28,7 @@ from projections.work_queues import (
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
 AsOf = Annotated[
-    AwareDatetime | None,
+    Moment | None,
     Query(
         description="Judge overdue (and idleness) at this moment (RFC 3339 with offset) instead "
         "of now. The queue's contents are today's; as_of does not replay the past.",
