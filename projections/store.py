@@ -50,6 +50,17 @@ class Tx(Protocol):
         ...
 
 
+def in_utc(value: datetime) -> datetime:
+    """The time in UTC, as views store it. Only a time stored before client times were bounded
+    (domain.shared.Moment) can fall before year 1 or after 9999 in UTC: it takes the edge of the
+    range, rather than failing on that event for good (the log cannot be changed)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if value.year < 5000 else datetime.max
+        return edge.replace(tzinfo=UTC)
+
+
 class ViewStore(ABC):
     """The ledger's database, seen by a view.
 
@@ -209,7 +220,7 @@ class SQLiteViewStore(ViewStore):
     def encode_time(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return in_utc(value).isoformat(timespec="microseconds")
 
     def decode_time(self, value: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
@@ -392,7 +403,7 @@ class PostgresViewStore(ViewStore):
         tx.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _SETUP_LOCK_KEY})
 
     def encode_time(self, value: datetime | None) -> Any:
-        return value
+        return None if value is None else in_utc(value)
 
     def decode_time(self, value: Any) -> datetime | None:
         return value if value is None else value.astimezone(UTC)

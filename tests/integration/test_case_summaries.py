@@ -564,3 +564,28 @@ def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> 
     assert len(incremental) == 24
     vigil.case_summaries.rebuild()
     assert vigil.case_summaries.all() == incremental
+
+
+def test_a_stored_time_before_year_one_in_utc_does_not_stop_the_views(
+    vigil: Vigil, clock: Clock
+) -> None:
+    # Given a case opened, before client times were bounded, as occurring at a time whose UTC
+    # instant is before year 1 (the command built without validation, as an older release
+    # accepted it), and a case after it.
+    odd = OpenCase.model_construct(
+        subject=SubjectInput(kind="member", ref="member-1"),
+        source="flag",
+        category="spam",
+        summary="Link spam.",
+        occurred_at=datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
+    )
+    odd_case = vigil.cases.execute(None, odd, CORA).state.id
+    later = open_case(vigil)
+
+    # When the views catch up, then every event is applied and both cases are listed.
+    assert vigil.projector.catch_up() == log_length(vigil)
+    items, _ = vigil.case_summaries.query()
+    assert {item["case_id"] for item in items} == {odd_case, later}
+    # And a rebuild from the log gives the same.
+    vigil.projector.rebuild()
+    assert vigil.case_summaries.query()[0] == items
