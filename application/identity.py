@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn, Protocol
@@ -46,6 +47,25 @@ class UserNotFound(ItemNotFound):
     """No user by that name (404 when the name is in the URL)."""
 
     title = "User not found"
+
+
+class UserRuleViolation(RuleViolation):
+    """The user's record does not allow the change (409 ``rule-violation``, as ever): the
+    domain's refusal, titled for a user rather than a case."""
+
+    title = "Not allowed in the user's current state"
+
+
+@contextmanager
+def _user_rules() -> Iterator[None]:
+    # The user rules (domain.identity.user) raise the domain's plain RuleViolation, whose title
+    # speaks of a case; subclasses (TokenAlreadyIssued) carry their own title and pass through.
+    try:
+        yield
+    except RuleViolation as exc:
+        if type(exc) is not RuleViolation:
+            raise
+        raise UserRuleViolation(exc.detail, errors=exc.errors) from exc
 
 
 class TokenAlreadyIssued(RuleViolation):
@@ -149,9 +169,15 @@ class IdentityService:
             earlier = self._keys.earlier(actor, request)
             if earlier is not None:
                 return self._replay(earlier)
-            event = users.register(
-                self.get(username), username, role, event_id=uuid4(), now=self._clock(), actor=actor
-            )
+            with _user_rules():
+                event = users.register(
+                    self.get(username),
+                    username,
+                    role,
+                    event_id=uuid4(),
+                    now=self._clock(),
+                    actor=actor,
+                )
             try:
                 self._ledger.save(event, *self._key_record(actor, request, event))
             except IntegrityError:
@@ -353,7 +379,8 @@ class IdentityService:
             user = self._load_by_name(username)
             if user is None:
                 raise UserNotFound(f"no user {username!r}", errors={"username": "unknown user"})
-            event = decide(user)
+            with _user_rules():
+                event = decide(user)
             guard = (
                 [
                     users.admin_removed(

@@ -6,6 +6,7 @@ and keeps it in ``app.state``; it reads no environment itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,10 +39,19 @@ from interfaces.http.audit import with_notary
 from interfaces.http.changes import router as changes_router
 from interfaces.http.data_protection import router as data_protection_router
 from interfaces.http.middleware import install_middleware
-from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from interfaces.http.problems import (
+    ERROR_DESCRIPTIONS,
+    PROBLEM_MEDIA_TYPE,
+    PROJECTION_LAGGING_DESCRIPTION,
+    install_problem_handlers,
+)
 from interfaces.http.security import install_security
 
 API_VERSION = "1.0.0"
+
+_PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+# FastAPI's own 422 shape: never answered (every 422 is a Problem), dropped from the document.
+_UNUSED_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 DESCRIPTION = """\
 Vigil is the system of record for safeguarding and escalation decisions. Every write appends
@@ -186,7 +196,8 @@ def _openapi_builder(app: FastAPI, routers: list[APIRouter]) -> Callable[[], dic
                 route = routes.get((path, method))
                 if route is not None:
                     _document_permissions(operation, route)
-                _problem_media_type(operation)
+                _document_errors(operation)
+        _drop_unreferenced(schema, _UNUSED_SCHEMAS)
         app.openapi_schema = schema
         return schema
 
@@ -207,9 +218,47 @@ def _document_permissions(operation: dict[str, Any], route: APIRoute) -> None:
     ).strip()
 
 
-def _problem_media_type(operation: dict[str, Any]) -> None:
-    # FastAPI documents every model under the route's own media type; errors are problem+json.
-    for status, response in operation.get("responses", {}).items():
-        content = response.get("content", {})
-        if status[:1] in ("4", "5") and "application/json" in content:
-            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+def _document_errors(operation: dict[str, Any]) -> None:
+    """Document the errors an operation can meet by how it is called, whatever its route
+    declares, and every error answer as a Problem in application/problem+json."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    parameters = {p.get("name") for p in operation.get("parameters", [])}
+    needed: list[int] = []
+    if operation.get("security"):
+        needed += [401, 429]  # no valid token; too many invalid ones (security.py)
+    if operation.get("x-permission"):
+        needed.append(403)
+    if "requestBody" in operation:
+        needed += [413, 422]  # the size limit (middleware.py); a body that is not this JSON
+    if parameters:
+        needed.append(422)
+    for code in needed:
+        responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
+    if "min_position" in parameters:
+        lagging = responses.setdefault("503", {"description": PROJECTION_LAGGING_DESCRIPTION})
+        if "projection-lagging" not in lagging.get("description", ""):
+            lagging["description"] = (
+                f"{lagging.get('description', '').rstrip()} Or {PROJECTION_LAGGING_DESCRIPTION}"
+            ).strip()
+    for status, response in responses.items():
+        if status[:1] not in ("4", "5"):
+            continue
+        if status == "422" and response.get("description") == "Validation Error":
+            response["description"] = ERROR_DESCRIPTIONS[422]  # FastAPI's own, for parameters
+        # FastAPI documents every model under the route's own media type (and its own 422
+        # shape); errors are Problems, in problem+json.
+        content = response.setdefault("content", {})
+        problem = content.pop("application/json", None) or content.get(PROBLEM_MEDIA_TYPE, {})
+        response["content"] = {PROBLEM_MEDIA_TYPE: {**problem, "schema": dict(_PROBLEM_SCHEMA)}}
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _drop_unreferenced(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    # In order: a schema may be referred to only by one dropped before it.
+    components = schema.get("components", {}).get("schemas", {})
+    for name in names:
+        if name not in components:
+            continue
+        kept = components.pop(name)
+        if f'"#/components/schemas/{name}"' in json.dumps(schema):
+            components[name] = kept

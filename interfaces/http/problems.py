@@ -230,10 +230,31 @@ def _phrase(status: int) -> str:
         return "HTTP error"
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why a body could not be read as JSON text, when FastAPI's body reader answered 400.
+
+    FastAPI maps a JSONDecodeError to a validation error (422) but any other failure of
+    ``json.loads`` (bytes that are not UTF-8, nesting deeper than the parser allows) to a bare
+    400, raised from the failure: the same fault, so the same answer.
+    """
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return "not valid JSON (not UTF-8 text)"
+    if isinstance(cause, RecursionError):
+        return "not valid JSON (nested too deeply)"
+    if isinstance(cause, ValueError):
+        return "not valid JSON"
+    return None
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     # Starlette's own answers (unknown route, wrong method) and any HTTPException raised by a
     # library, reshaped into problem details; their headers (e.g. Allow on 405) are kept.
     assert isinstance(exc, StarletteHTTPException)
+    if (unreadable := _unreadable_body(exc)) is not None:
+        return _validation_problem(request, {"body": unreadable})
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("about:blank", _phrase(exc.status_code)))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404:
@@ -278,18 +299,34 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+# What each error status means wherever it is documented (routes, and app.openapi for the
+# answers every authenticated operation, body or min_position can meet).
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    401: "`not-authenticated`: no valid bearer token (WWW-Authenticate: Bearer).",
+    403: "`not-permitted`: the caller's role may not do this.",
+    404: "No such case (or no such decision, referral or escalation named in the URL).",
+    409: "Refused by a domain rule in the current state of what is addressed (e.g. the case "
+    "is closed, the user is deactivated).",
+    412: "If-Match names a version the case has moved on from; nothing was written.",
+    413: "`body-too-large`: the body is larger than the configured limit; nothing was written.",
+    422: "Invalid input: a field, the JSON itself (or a body that is not UTF-8 JSON text), a "
+    "header (If-Match, Idempotency-Key), a query or path parameter, an unknown reference in the "
+    "body, or an Idempotency-Key reused with another body.",
+    429: "`too-many-failed-attempts`: too many requests with invalid tokens from this address "
+    "(or naming this user); retry after Retry-After seconds. A valid token is not refused for "
+    "its user's failures, only for its address's.",
+    503: "The write kept losing races with other writers, or the store is unreachable; "
+    "retry (Retry-After).",
+}
+
+PROJECTION_LAGGING_DESCRIPTION = (
+    "`projection-lagging`: what this read shows did not reach `min_position` within the wait "
+    "(VIGIL_READ_WAIT_SECONDS); retry (Retry-After)."
+)
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for a route's error answers (media type fixed up in app.openapi)."""
-    descriptions = {
-        401: "No valid bearer token (WWW-Authenticate: Bearer).",
-        403: "The caller's role may not do this.",
-        404: "No such case (or no such decision, referral or escalation named in the URL).",
-        409: "Refused by a domain rule in the case's current state (e.g. the case is closed).",
-        412: "If-Match names a version the case has moved on from; nothing was written.",
-        413: "The body is larger than the configured limit.",
-        422: "Invalid input: a field, the JSON itself, a header (If-Match, Idempotency-Key), "
-        "an unknown reference in the body, or an Idempotency-Key reused with another body.",
-        503: "The write kept losing races with other writers, or the store is unreachable; "
-        "retry (Retry-After).",
+    return {
+        status: {"model": Problem, "description": ERROR_DESCRIPTIONS[status]} for status in statuses
     }
-    return {status: {"model": Problem, "description": descriptions[status]} for status in statuses}

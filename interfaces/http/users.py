@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from application.identity import UserNotFound, UserWrite
 from application.permissions import Permission
+from domain.errors import InvalidCommand
 from domain.identity.user import (
     DeactivateUser,
     GrantRole,
@@ -45,6 +46,8 @@ UsernamePath = Annotated[
 
 READ_ERRORS = (401, 403, 404)
 WRITE_ERRORS = (401, 403, 404, 409, 413, 422, 503)
+# The longest a token may live, whether asked as a lifetime or as a moment.
+MAX_TOKEN_DAYS = 3650
 
 
 class TokenRead(BaseModel):
@@ -98,10 +101,12 @@ class TokenCreate(BaseModel):
     )
 
     expires_in_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Expire this many days from now."
+        default=None, ge=1, le=MAX_TOKEN_DAYS, description="Expire this many days from now."
     )
     expires_at: AwareDatetime | None = Field(
-        default=None, description="Expire at this moment (RFC 3339 with offset)."
+        default=None,
+        description="Expire at this moment (RFC 3339 with offset): in the future, and at most "
+        f"{MAX_TOKEN_DAYS} days from now.",
     )
 
     @model_validator(mode="after")
@@ -258,6 +263,12 @@ def issue_token(
 ) -> TokenIssuedAnswer:
     """Issue a bearer token for the user, shown in this answer and never again."""
     lifetime = None if body.expires_in_days is None else timedelta(days=body.expires_in_days)
+    longest = timedelta(days=MAX_TOKEN_DAYS)
+    if body.expires_at is not None and body.expires_at - vigil.clock() > longest:
+        raise InvalidCommand(
+            f"a token expires at most {MAX_TOKEN_DAYS} days from now",
+            errors={"expires_at": f"more than {MAX_TOKEN_DAYS} days from now"},
+        )
     issued = vigil.identity.issue(
         username,
         actor=actor.username,

@@ -475,3 +475,19 @@ def test_malformed_json_is_invalid_input(api: Api, team: Team) -> None:
             team.volunteer, case, "/notes", {"kind": "note", "text": "Hi", "actor": "someone"}
         )
     assert_problem(extra, 422, "invalid-input", errors=["actor"])
+
+
+def test_a_body_that_is_not_utf8_or_nests_too_deep_is_invalid_input(api: Api, team: Team) -> None:
+    # Given a case, when a body arrives that cannot even be decoded as JSON text
+    case = open_case(team.volunteer)
+
+    for raw, reason in ((b"{\xff}", "UTF-8"), (b"[" * 5000 + b"]" * 5000, "nested")):
+        with api.writes_nothing():
+            refused = team.volunteer.post(
+                f"/api/v1/cases/{case['id']}/notes",
+                content=raw,
+                headers={"Content-Type": "application/json"},
+            )
+        # Then it is invalid input, like any malformed JSON, naming the body, and nothing is written
+        problem = assert_problem(refused, 422, "invalid-input", errors=["body"])
+        assert reason in problem["errors"]["body"]

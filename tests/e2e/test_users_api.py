@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -122,6 +123,59 @@ def test_unknown_users_are_404_and_bad_input_is_422_writing_nothing(api: Api) ->
             "invalid-input",
             errors=["expires_at"],
         )
+
+
+def test_refusals_by_a_users_record_speak_of_the_user_not_a_case(api: Api) -> None:
+    # Given a deactivated user and a revoked token
+    admin = api.user("alex.admin", "admin")
+    token_id = api.vigil.identity.issue("alex.admin", actor="e2e-setup").token_id
+    admin.delete(f"{USERS}/alex.admin/tokens/{token_id}")
+    api.user("kit", "coordinator")
+    assert admin.post(f"{USERS}/kit/deactivation").status_code == 201
+
+    # When an admin asks for what the user's record does not allow
+    with api.writes_nothing():
+        refusals = [
+            admin.post(f"{USERS}/kit/deactivation"),
+            admin.post(f"{USERS}/alex.admin/reactivation"),
+            admin.post(f"{USERS}/kit/tokens", json={}),
+            admin.post(f"{USERS}/kit/roles", json={"role": "auditor"}),
+            admin.post(USERS, json={"username": "kit", "role": "volunteer"}),
+            admin.delete(f"{USERS}/alex.admin/tokens/{token_id}"),
+        ]
+
+    # Then each is a 409 of the same type as ever, titled for a user, not a case
+    for refused in refusals:
+        problem = assert_problem(refused, 409, "rule-violation")
+        assert problem["title"] == "Not allowed in the user's current state", problem
+
+
+def test_a_token_expires_at_most_ten_years_from_now_however_it_is_asked(api: Api) -> None:
+    # Given an admin, and the server's clock
+    admin = api.user("alex.admin", "admin")
+    now = api.vigil.clock()
+
+    # When a token is asked to expire further away than 3650 days, by a moment
+    with api.writes_nothing():
+        far = [
+            admin.post(f"{USERS}/alex.admin/tokens", json={"expires_at": moment})
+            for moment in (
+                "9999-12-31T23:59:59-14:00",
+                (now + timedelta(days=3650, seconds=1)).isoformat(),
+            )
+        ]
+        by_days = admin.post(f"{USERS}/alex.admin/tokens", json={"expires_in_days": 3651})
+
+    # Then it is refused as invalid input naming the field, as a lifetime over the cap is
+    for refused in far:
+        assert_problem(refused, 422, "invalid-input", errors=["expires_at"])
+    assert_problem(by_days, 422, "invalid-input", errors=["expires_in_days"])
+    # and the cap itself is allowed
+    at_cap = admin.post(
+        f"{USERS}/alex.admin/tokens",
+        json={"expires_at": (now + timedelta(days=3650)).isoformat()},
+    )
+    assert at_cap.status_code == 201, at_cap.text
 
 
 def test_users_events_name_the_admin_who_acted(api: Api) -> None:
