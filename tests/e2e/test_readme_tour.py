@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import REPO, serving, vigil_command
+from tests.integration.test_cli import REPO, serving, vigil, vigil_command
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
 
@@ -37,15 +37,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`vigil demo` then `vigil serve` in a fresh data directory (SQLite), as `make run` does."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env = {**clean, "VIGIL_DATA_DIR": str(tmp_path / "data")}
-    demo = subprocess.run(
-        [*vigil_command(), "demo"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    demo = vigil(env, tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr
     with serving(env, tmp_path, tmp_path / "serve.log") as base:
         yield base, env
@@ -55,8 +47,8 @@ def test_the_readme_tour_runs_as_written(
     served: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     base, env = served
-    vigil = " ".join(shlex.quote(part) for part in vigil_command())
-    script = tour_script().replace("http://127.0.0.1:8000", base).replace(".venv/bin/vigil", vigil)
+    cli = " ".join(shlex.quote(part) for part in vigil_command())
+    script = tour_script().replace("http://127.0.0.1:8000", base).replace(".venv/bin/vigil", cli)
     # Then print what the tour left in its variables, to check below.
     script = f'set -euo pipefail\n{script}\necho "TOUR CASE=$CASE DECISION=$DECISION"\n'
     tour = tmp_path / "tour"
