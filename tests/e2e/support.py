@@ -20,6 +20,18 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 COMMUNITY_GUIDELINES = {"policy": "community-guidelines", "version": "2024-03", "clause": "4.2"}
 OUT_OF_HOURS_POLICY = {"policy": "out-of-hours-safeguarding", "version": "2025-01", "clause": "3.1"}
 
+# A ban (four-eyes by default) and a second lead's approval of it.
+BAN = {
+    "action": "ban_member",
+    "target_ref": "forum-member-48213",
+    "rationale": "Sent threats to three members after two warnings and a suspension.",
+    "policy_ref": COMMUNITY_GUIDELINES,
+}
+APPROVE = {
+    "decision": "approved",
+    "rationale": "Threats after a suspension: a ban is proportionate under clause 4.2.",
+}
+
 SELF_HARM_POST = {
     "subject": {"kind": "member", "ref": "forum-member-48213", "display_name": "Sam"},
     "source": "flag",

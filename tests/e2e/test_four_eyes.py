@@ -13,23 +13,14 @@ from typing import Any
 import httpx
 
 from tests.e2e.support import (
-    COMMUNITY_GUIDELINES,
+    APPROVE,
+    BAN,
     Api,
     assert_problem,
     created,
     open_case,
 )
 
-BAN = {
-    "action": "ban_member",
-    "target_ref": "forum-member-48213",
-    "rationale": "Sent threats to three members after two warnings and a suspension.",
-    "policy_ref": COMMUNITY_GUIDELINES,
-}
-APPROVE = {
-    "decision": "approved",
-    "rationale": "Threats after a suspension: a ban is proportionate under clause 4.2.",
-}
 REJECT = {
     "decision": "rejected",
     "rationale": "The crisis team has not seen the member yet; keep the case open.",

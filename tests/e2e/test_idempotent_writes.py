@@ -20,7 +20,8 @@ import httpx
 from domain.shared import Role
 from tests.conftest import Clock
 from tests.e2e.support import (
-    COMMUNITY_GUIDELINES,
+    APPROVE,
+    BAN,
     SELF_HARM_POST,
     Api,
     assert_problem,
@@ -265,17 +266,6 @@ def test_one_key_is_one_request_across_these_writes(api: Api) -> None:
 
 
 # --- four-eyes case writes -----------------------------------------------------------------------
-
-BAN = {
-    "action": "ban_member",
-    "target_ref": "forum-member-48213",
-    "rationale": "Sent threats to three members after two warnings and a suspension.",
-    "policy_ref": COMMUNITY_GUIDELINES,
-}
-APPROVE = {
-    "decision": "approved",
-    "rationale": "Threats after a suspension: a ban is proportionate under clause 4.2.",
-}
 
 
 def test_an_approval_decision_and_a_referral_review_are_safe_to_retry(api: Api) -> None:
