@@ -120,6 +120,7 @@ class Approval(Item):
     policy_ref: PolicyRef | None = None
     duration_hours: float | None = None
     outcome: Annotated[str | None, PERSONAL] = None
+    level: RiskLevel | None = None  # a risk assessment's proposed level
 
 
 class Escalation(Item):
@@ -196,6 +197,8 @@ class CaseState(BaseModel):
     category: Category
     summary: Annotated[str, PERSONAL]
     risk_level: RiskLevel | None = None
+    # Whether the risk was critical at any point: closing such a case needs a second lead.
+    ever_critical: bool = False
     channel: str | None = None
     opened_at: datetime
     opened_by: str
@@ -379,6 +382,7 @@ def _opened(e: CaseOpened) -> CaseState:
         category=e.category,
         summary=e.summary,
         risk_level=e.risk_level,
+        ever_critical=e.risk_level is RiskLevel.CRITICAL,
         channel=e.channel,
         opened_at=e.occurred_at,
         opened_by=e.actor,
@@ -404,6 +408,7 @@ def _flag(s: CaseState, e: FlagRaised) -> None:
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
     s.risk_level = e.level
+    s.ever_critical = s.ever_critical or e.level is RiskLevel.CRITICAL
 
 
 def _assigned(s: CaseState, e: CaseAssigned) -> None:
@@ -506,6 +511,7 @@ def _approval_requested(s: CaseState, e: ApprovalRequested) -> None:
         policy_ref=e.policy_ref,
         duration_hours=e.duration_hours,
         outcome=e.outcome,
+        level=e.level,
     )
 
 

@@ -279,7 +279,10 @@ def test_a_policy_can_hold_suspensions_too_and_let_critical_closures_through() -
 
 
 def test_the_policy_reads_rule_names_and_refuses_unknown_ones() -> None:
-    assert FourEyesPolicy.parse("ban_member, close_critical") == DEFAULT_FOUR_EYES
+    assert (
+        FourEyesPolicy.parse("ban_member, close_critical, lower_critical, long_sanction")
+        == DEFAULT_FOUR_EYES
+    )
     assert FourEyesPolicy.parse("") == NO_FOUR_EYES
     assert FourEyesPolicy.parse("close_critical,suspend_member").rules == [
         "suspend_member",

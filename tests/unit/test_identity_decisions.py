@@ -26,7 +26,18 @@ ADMIN = "alex.admin"
 
 
 def registered(role: Role = Role.COORDINATOR, name: str = "kit") -> list[IdentityEvent]:
-    return [users.register(None, name, role, event_id=uuid4(), now=NOW, actor=ADMIN)]
+    return [
+        users.register(
+            None,
+            name,
+            role,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
+    ]
 
 
 def given(events: list[IdentityEvent]) -> User:
@@ -47,11 +58,11 @@ def then(events: list[IdentityEvent], new: IdentityEvent) -> User:
 def issued(events: list[IdentityEvent], secret: str, **kw: object) -> TokenIssued:
     return users.issue_token(
         given(events),
+        by=ADMIN,
         token_id=uuid4(),
         secret=secret,
         event_id=uuid4(),
         now=NOW,
-        actor=ADMIN,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -60,7 +71,13 @@ def test_a_granted_role_adds_to_the_roles_and_the_primary_role_is_the_most_senio
     history = registered(Role.COORDINATOR)
 
     event = users.grant_role(
-        given(history), Role.SAFEGUARDING_LEAD, event_id=uuid4(), now=NOW, actor=ADMIN
+        given(history),
+        Role.SAFEGUARDING_LEAD,
+        by=ADMIN,
+        reads_cases=False,
+        grant_id=uuid4(),
+        event_id=uuid4(),
+        now=NOW,
     )
 
     assert isinstance(event, RoleGranted)
@@ -72,14 +89,28 @@ def test_a_granted_role_adds_to_the_roles_and_the_primary_role_is_the_most_senio
 def test_a_role_held_already_is_not_granted_again() -> None:
     with pytest.raises(RuleViolation, match="already holds"):
         users.grant_role(
-            given(registered(Role.AUDITOR)), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN
+            given(registered(Role.AUDITOR)),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
         )
 
 
 def test_a_revoked_role_is_gone_but_a_user_keeps_at_least_one() -> None:
     history = registered(Role.COORDINATOR)
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
 
     event = users.revoke_role(
@@ -105,7 +136,15 @@ def test_a_revoked_role_is_gone_but_a_user_keeps_at_least_one() -> None:
 def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
     history = registered(Role.ADMIN, "alex")
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
     alex = given(history)
 
@@ -130,7 +169,15 @@ def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
 def test_only_taking_an_active_admin_away_is_recorded_on_the_administrators_stream() -> None:
     history = registered(Role.ADMIN, "alex")
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
     alex = given(history)
     revoke_admin = users.revoke_role(
@@ -219,7 +266,15 @@ def test_deactivation_ends_every_token_for_good_even_after_reactivation() -> Non
     with pytest.raises(RuleViolation, match="deactivated"):
         issued(history, "during")
     with pytest.raises(RuleViolation, match="deactivated"):
-        users.grant_role(user, Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            user,
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     with pytest.raises(RuleViolation, match="already deactivated"):
         users.deactivate(user, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN)
 
