@@ -385,7 +385,11 @@ def _four_eyes_rule(s: CaseState, cmd: c.Command, policy: FourEyesPolicy) -> str
 def _approval_requested(
     s: CaseState, cmd: c.Command, rule: str, at: datetime, dc: DecisionContext
 ) -> e.ApprovalRequested:
-    envelope = _envelope(s.id, s.version + 1, at, dc)
+    issuer = dc.actor.credential_issued_by
+    envelope = {
+        **_envelope(s.id, s.version + 1, at, dc),
+        "requester_credential_issued_by": None if issuer == dc.actor.username else issuer,
+    }
     approval_id = _next_event_id(s)
     if isinstance(cmd, c.TakeModerationAction):
         return e.ApprovalRequested(
@@ -444,7 +448,10 @@ def _decide_approval(
         )
     # People, not usernames: a lead signed in with a token the requester issued, or holding the
     # role only because the requester gave it alone, could be the requester under another name.
-    if not dc.actor.stands_apart_from(approval.requested_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
+    puppeteer = approval.requester_credential_issued_by
+    if puppeteer == dc.actor.username or not dc.actor.stands_apart_from(
+        approval.requested_by, acting_as=(Role.SAFEGUARDING_LEAD,)
+    ):
         raise RuleViolation(
             "four-eyes: the approver must be a second person: not signed in with a credential "
             "the requester issued, nor a safeguarding lead by the requester's grant alone"

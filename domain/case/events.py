@@ -218,6 +218,9 @@ class ApprovalRequested(CaseEvent):
     duration_hours: float | None = None
     outcome: Personal | None = None
     level: RiskLevel | None = None
+    # Who issued the credential the requester signed in with (None: the requester, single
+    # sign-on, or before this was kept): that person is not a second person on this request.
+    requester_credential_issued_by: str | None = None
 
 
 class ApprovalDecided(CaseEvent):

@@ -121,6 +121,7 @@ class Approval(Item):
     duration_hours: float | None = None
     outcome: Annotated[str | None, PERSONAL] = None
     level: RiskLevel | None = None  # a risk assessment's proposed level
+    requester_credential_issued_by: str | None = None
 
 
 class Escalation(Item):
@@ -512,6 +513,7 @@ def _approval_requested(s: CaseState, e: ApprovalRequested) -> None:
         duration_hours=e.duration_hours,
         outcome=e.outcome,
         level=e.level,
+        requester_credential_issued_by=e.requester_credential_issued_by,
     )
 
 

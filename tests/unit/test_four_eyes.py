@@ -600,3 +600,15 @@ def test_a_lead_by_the_requesters_grant_alone_is_not_a_second_person() -> None:
     # A lead whose role a second person approved, signed in with a credential of their own, is.
     [decided, _] = story.when(decide_approval(requested.approval_id), by=LEAD)
     assert isinstance(decided, e.ApprovalDecided)
+
+
+def test_a_lead_who_issued_the_requesters_credential_is_not_a_second_person() -> None:
+    # The lead enrolled the coordinator and kept their first token: the request may be theirs.
+    story = Story.opened()
+    puppet = COORDINATOR.model_copy(update={"credential_issued_by": "lee"})
+    requested = requested_ban(story, by=puppet)
+    assert requested.requester_credential_issued_by == "lee"
+
+    story.refuses(decide_approval(requested.approval_id), RuleViolation, by=LEAD)
+    [decided, _] = story.when(decide_approval(requested.approval_id), by=OTHER_LEAD)
+    assert isinstance(decided, e.ApprovalDecided)
