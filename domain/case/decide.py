@@ -218,10 +218,11 @@ def _ooh_review(
         )
     if actor.role is not Role.SAFEGUARDING_LEAD:
         raise NotPermitted("only a safeguarding lead may review an out-of-hours decision")
-    if actor.username == decision.decided_by:
+    if not actor.stands_apart_from(decision.decided_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
         raise RuleViolation(
             "an out-of-hours decision must be reviewed by a safeguarding lead other than "
-            "the person who took it"
+            "the person who took it (a second person: not signed in with a credential they "
+            "issued, nor a lead by their grant alone)"
         )
     if decision.status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(f"the decision has already been reviewed ({decision.status.value})")
@@ -260,10 +261,11 @@ def _referral_review(s: CaseState, cmd: c.ReviewReferral, ctx: CaseContext, at: 
             if referral.consent is Consent.GIVEN
             else "this referral was recorded before referrals without consent were reviewed"
         )
-    if actor.username == referral.made_by:
+    if not actor.stands_apart_from(referral.made_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
         raise RuleViolation(
             "a referral made without consent must be reviewed by a safeguarding lead other "
-            "than the person who made it"
+            "than the person who made it (a second person: not signed in with a credential "
+            "they issued, nor a lead by their grant alone)"
         )
     if referral.review_status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(

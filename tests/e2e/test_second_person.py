@@ -136,3 +136,25 @@ def test_a_lead_signed_in_with_a_token_the_requester_issued_cannot_approve_their
     priya = api.user("priya.lead", "safeguarding_lead")
     approved = created(priya.post(decision, json=APPROVE))
     assert [e["type"] for e in approved["events"]] == ["ApprovalDecided", "ModerationActionTaken"]
+
+
+def test_a_lead_who_issued_the_requesters_token_cannot_approve_the_request(api: Api) -> None:
+    # Alex is an admin and a lead; Kit's first token came from Alex, so Alex may be Kit.
+    alex = api.user("alex.admin", "admin")
+    api.vigil.identity.grant_role("alex.admin", Role.SAFEGUARDING_LEAD, actor=SETUP)
+    api.vigil.identity.register("kit.coordinator", Role.COORDINATOR, actor=SETUP)
+    first = alex.post(f"{USERS}/kit.coordinator/tokens", json={})
+    assert first.status_code == 201, first.text
+    as_kit = api.client(first.json()["token"])
+    case = open_case(as_kit, category="harassment")
+    path = f"/api/v1/cases/{case['id']}"
+    [request] = created(as_kit.post(f"{path}/moderation-actions", json=BAN))["events"]
+    assert request["requester_credential_issued_by"] == "alex.admin"
+    decision = f"{path}/approvals/{request['approval_id']}/decisions"
+
+    with api.writes_nothing():
+        refused = alex.post(decision, json=APPROVE)
+
+    assert_problem(refused, 409, "rule-violation")
+    priya = api.user("priya.lead", "safeguarding_lead")
+    assert created(priya.post(decision, json=APPROVE))["case"]["sanctions"]

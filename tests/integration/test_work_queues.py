@@ -320,7 +320,8 @@ def test_high_risk_cases_are_listed_critical_first_until_the_risk_is_lowered(
     request = act(
         vigil, critical, AssessRisk(level="low", rationale="the member is safe with family now")
     )
-    assert [i.case_id for i in items(queues, Queue.HIGH_RISK_OPEN, as_of=clock())][0] == critical
+    still = items(queues, Queue.HIGH_RISK_OPEN, as_of=clock())
+    assert (still[0].case_id, still[0].risk_level) == (critical, "critical")
     approval = DecideApproval(
         approval_id=request.event_id, decision="approved", rationale="safe with family, agreed"
     )

@@ -442,6 +442,10 @@ def test_the_referrer_cannot_review_their_own_referral() -> None:
     story = Story.opened()
     referral = story.given(refer(Consent.NOT_SOUGHT), by=LEAD)
     story.refuses(review_referral(referral.event_id), RuleViolation, by=LEAD, match="other than")
+    stand_in = OTHER_LEAD.model_copy(update={"credential_issued_by": LEAD.username})
+    story.refuses(
+        review_referral(referral.event_id), RuleViolation, by=stand_in, match="second person"
+    )
 
 
 def test_only_a_safeguarding_lead_reviews_a_referral() -> None:
