@@ -166,10 +166,12 @@ class User(BaseModel):
         return next((t for t in self.tokens if t.token_id == token_id), None)
 
 
-def _envelope(user: User, event_id: UUID, now: datetime, actor: str) -> dict[str, Any]:
+def _envelope(
+    user: User, event_id: UUID, now: datetime, actor: str, *, step: int = 1
+) -> dict[str, Any]:
     return {
         "originator_id": user.id,
-        "originator_version": user.version + 1,
+        "originator_version": user.version + step,
         "event_id": event_id,
         "recorded_at": now,
         "actor": actor,
@@ -273,10 +275,7 @@ def decide_role_grant(
         return [decided]
     _require_active(user, "grant a role")
     granted = RoleGranted(
-        **{
-            **_envelope(user, event_ids[1], now, by.username),
-            "originator_version": user.version + 2,
-        },
+        **_envelope(user, event_ids[1], now, by.username, step=2),
         role=grant.role,
         grant_id=grant_id,
         requested_by=grant.requested_by,
