@@ -17,7 +17,8 @@ out; that matters because every key a counter could have is something an attacke
 - The user a Vigil token names (``vgl_<user id>_<secret>``): the id is no secret and anyone can
   write a token naming it, which is why this key may only ever refuse failures. It is there so
   that bad tokens spread over many addresses are slowed and logged too; past the limit, failures
-  naming that user (their own expired token included) are answered 429 instead of 401.
+  naming that user (their own expired token included) are answered 429 instead of 401. A
+  failed JWT is counted by address only: the user it names is as unproven as the rest of it.
 
 Nothing else can be a key: before a credential is verified, the request holds nothing an
 attacker cannot choose, and after, it is a success and is not counted. Nor is the limit what
