@@ -22,6 +22,7 @@ from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
+from infrastructure.files import make_private_dir
 from infrastructure.integrity_keys import SigningKey
 from infrastructure.keys import SubjectKeyring, load_master_key
 from infrastructure.oidc import OidcConfig, OidcVerifier
@@ -87,7 +88,7 @@ def prepare_store(settings: Settings) -> None:
                         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                     )
     else:
-        Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(env["SQLITE_DBNAME"]).parent)
 
 
 def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:

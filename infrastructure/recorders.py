@@ -22,6 +22,7 @@ takes ROW EXCLUSIVE) still conflicts with it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,10 +36,14 @@ from eventsourcing.postgres import (
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
+    SQLiteConnectionPool,
     SQLiteFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 from psycopg.rows import tuple_row
+
+from infrastructure.files import create_private_file
 
 APPEND_ONLY_FUNCTION = "vigil_append_only"
 REFUSAL = "the table is append-only: Vigil never updates or deletes a recorded event"
@@ -331,3 +336,13 @@ class VigilSQLiteAggregateRecorder(SQLiteAggregateRecorder):
 class VigilSQLiteFactory(SQLiteFactory):
     aggregate_recorder_class = VigilSQLiteAggregateRecorder
     application_recorder_class = VigilSQLiteApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        environment = env if isinstance(env, Environment) else Environment(env=env)
+        name = environment.get(self.SQLITE_DBNAME)
+        in_memory = name is not None and SQLiteConnectionPool.detect_memory_mode(name)
+        if name and not name.startswith("file:") and not in_memory:
+            # SQLite would create the store 0644 (less the umask) and gives its -wal and -shm
+            # files the store's own mode: created owner-only first, all three are.
+            create_private_file(Path(name))
+        super().__init__(environment)
