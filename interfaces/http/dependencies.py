@@ -160,7 +160,7 @@ def declared_query_parameters(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-_DECLARED: dict[int, frozenset[str]] = {}
+_DECLARED = "_vigil_query_parameters"  # kept on the route: computed once per route
 
 
 async def refuse_unknown_query_parameters(request: Request) -> None:
@@ -171,9 +171,10 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    declared = _DECLARED.get(id(route))
-    if declared is None:
-        declared = _DECLARED.setdefault(id(route), declared_query_parameters(route.dependant))
+    declared = getattr(route, _DECLARED, None)
+    if not isinstance(declared, frozenset):
+        declared = declared_query_parameters(route.dependant)
+        setattr(route, _DECLARED, declared)
     unknown = sorted(set(request.query_params.keys()) - declared)
     if not unknown:
         return
