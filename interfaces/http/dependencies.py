@@ -17,7 +17,9 @@ from uuid import UUID
 import structlog
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -131,6 +133,50 @@ async def idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
+# --- query parameters ----------------------------------------------------------------------------
+
+
+def declared_query_parameters(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route takes: its own and those of every dependency, by the name
+    a client sends (the alias, e.g. `from`)."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= declared_query_parameters(sub)
+    return frozenset(names)
+
+
+_DECLARED = "_vigil_query_parameters"  # kept on the route: computed once per route
+
+
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """422 naming every query parameter the route does not take (on every route).
+
+    A misspelt or invented filter (`?opened_after=`) would otherwise be ignored and the answer
+    would look filtered when it is not."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = getattr(route, _DECLARED, None)
+    if not isinstance(declared, frozenset):
+        declared = declared_query_parameters(route.dependant)
+        setattr(route, _DECLARED, declared)
+    unknown = sorted(set(request.query_params.keys()) - declared)
+    if not unknown:
+        return
+    takes = ", ".join(sorted(declared)) or "none"
+    raise RequestValidationError(
+        [
+            {
+                "type": "unknown_query_parameter",
+                "loc": ("query", name),
+                "msg": f"unknown query parameter; this operation takes: {takes}",
+                "input": None,
+            }
+            for name in unknown
+        ]
+    )
+
+
 # --- read-your-writes ----------------------------------------------------------------------------
 
 POSITION_HEADER = "Vigil-Position"
@@ -150,8 +196,27 @@ class ProjectionLagging(Exception):
 _MIN_POSITION_DESCRIPTION = (
     "Read-your-writes: the `position` of a write's answer. The read waits (up to "
     "VIGIL_READ_WAIT_SECONDS, 5 s by default) until {what} that position, then answers; if "
-    "{short} not, 503 `projection-lagging` with Retry-After."
+    "{short} not, 503 `projection-lagging` with Retry-After. A position beyond the log's head "
+    "(one no write has been given) is 422 at once."
 )
+
+
+async def _refuse_beyond_head(vigil: Vigil, wanted: int) -> None:
+    # Every write answers with a position the log already holds, so one beyond its head was
+    # never given out: waiting for it would only hold the request for the full wait.
+    head = await run_in_threadpool(vigil.projector.head)
+    if wanted > head:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "beyond_log_head",
+                    "loc": ("query", "min_position"),
+                    "msg": f"is beyond the event log's head ({head}): no write has been given "
+                    "that position; pass the `position` of a write's answer",
+                    "input": wanted,
+                }
+            ]
+        )
 
 
 async def _wait_until(
@@ -188,6 +253,7 @@ async def wait_for_views(
     """For reads answered from views (lists, queues, histories)."""
     if min_position is None:
         return None
+    await _refuse_beyond_head(vigil, min_position)
     projector = vigil.projector
     await _wait_until(
         lambda: projector.position(), min_position, vigil.settings.read_wait_seconds, projector.wake
@@ -213,6 +279,7 @@ async def wait_for_log(
     committed write at once, so this only waits for positions not yet written."""
     if min_position is None:
         return None
+    await _refuse_beyond_head(vigil, min_position)
     await _wait_until(
         vigil.projector.head, min_position, vigil.settings.read_wait_seconds, lambda: None
     )

@@ -176,6 +176,37 @@ def test_a_restricted_case_never_reaches_users_who_may_not_see_it(ward: Ward) ->
         assert ward.restricted in seen["activity priya"]
 
 
+def test_queues_replayed_as_of_a_past_moment_keep_the_wall(ward: Ward, clock: Clock) -> None:
+    # Given the ward's cases, written at 09:30, and an hour later
+    clock.advance(hours=1)
+    past = {"as_of": "2026-11-17T09:45:00Z", "idle_days": 1}
+
+    def replayed(client: httpx.Client) -> dict[str, set[str]]:
+        found = {}
+        for queue in Queue:
+            found[queue.value] = case_ids(walk(client, f"/api/v1/queues/{queue.value}", **past))
+        listing = ok(client.get("/api/v1/queues", params=past))
+        assert listing["replayed"] is True
+        found["counts"] = {
+            str(q["total"]) for q in listing["items"] if q["name"] == "unacknowledged_escalations"
+        }
+        return found
+
+    # When the queues are asked for as they stood at 09:45, replayed from the log
+    for role, outsider in ward.outsiders.items():
+        seen = replayed(outsider)
+        # Then a restricted case is as absent from the past as from today's queues
+        for queue, ids in seen.items():
+            assert ward.restricted not in ids, (role, queue)
+        assert ward.ordinary in seen["unacknowledged_escalations"], role
+        assert seen["counts"] == {"1"}, role
+    # while those who may see it find it there, with its two escalations counted
+    for reader in (ward.lead, ward.auditor, ward.ash):
+        seen = replayed(reader)
+        assert ward.restricted in seen["unacknowledged_escalations"]
+        assert seen["counts"] == {"3"}
+
+
 def test_whoever_recorded_on_a_restricted_case_keeps_adding_to_it_and_sees_only_their_own(
     ward: Ward,
 ) -> None:
