@@ -114,7 +114,11 @@ class VerifyReport:
             return None
         return min(
             self.findings,
-            key=lambda f: -1 if f.tree_index is None else f.tree_index,
+            # A snapshot's finding last: an event changed under it is the cause to look at.
+            key=lambda f: (
+                f.aggregate_id is not None,
+                -1 if f.tree_index is None else f.tree_index,
+            ),
         )
 
 

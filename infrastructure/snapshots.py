@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import structlog
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -45,6 +44,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg import sql
 
 from infrastructure.keys import UnsealedValue
+from infrastructure.logging import get_logger
 
 PREFIX = b"vsnap1:"
 GENESIS = bytes(32)
@@ -53,7 +53,7 @@ LOOKBACK = 4
 
 Mac = Callable[[bytes], bytes]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

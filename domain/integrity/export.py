@@ -45,8 +45,8 @@ class Finding:
     def where(self) -> str:
         parts = []
         if self.aggregate_id is not None:
-            parts.append(f"aggregate {self.aggregate_id}")
-        if self.version is not None:
+            parts.append(f"aggregate {self.aggregate_id} version {self.version}")
+        elif self.version is not None:
             parts.append(f"event version {self.version}")
         if self.tree_index is not None:
             parts.append(f"tree index {self.tree_index}")
