@@ -330,7 +330,10 @@ class IntegrityService:
                     "stored up to its version (changed or missing since)",
                 )
             elif unwrap_snapshot(bytes(row.state)) is not None:
-                kind, detail = "snapshot-altered", f"changed after Vigil wrote it: {found}"
+                kind, detail = (
+                    "snapshot-altered",
+                    f"{found}: changed after Vigil wrote it, or made without Vigil's key",
+                )
             elif self._is_fold_of_log(row):
                 continue  # written before snapshots had a MAC, and true (the loader ignores it)
             else:
