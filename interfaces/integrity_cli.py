@@ -85,6 +85,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "events": report.events,
         "ledger_size": report.ledger_size,
         "checkpoints": report.checkpoints,
+        "snapshots": report.snapshots,
         "pending": report.pending,
         "unsigned": report.unsigned,
         "seconds": round(report.seconds, 3),
@@ -100,6 +101,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "tree_index": finding.tree_index,
         "notification_id": finding.notification_id,
         "version": finding.version,
+        "aggregate_id": finding.aggregate_id,
         "detail": finding.detail,
     }
 
@@ -115,7 +117,8 @@ def report_lines(report: VerifyReport) -> list[str]:
         f"{_count(report.events, 'event', 'events')}, "
         f"{_count(report.ledger_size, 'leaf', 'leaves')}, "
         f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} "
-        f"({keys} {', '.join(report.key_ids)}) in {report.seconds:.1f} s "
+        f"({keys} {', '.join(report.key_ids)}), "
+        f"{_count(report.snapshots, 'snapshot', 'snapshots')} in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
     first = report.first
