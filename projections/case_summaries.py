@@ -140,7 +140,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 class CaseSummariesView(View):
     name = TABLE
-    version = 1
+    version = 2  # 2: referrals to a crisis line do not count as awaiting acknowledgement
 
     def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
         # The domain's own fold, shared with the other case views of this ledger: a batch fed to

@@ -11,7 +11,8 @@ Queues and due times (all from event times, at fold time, never from the clock a
   ``review_due`` (the end of the next working day, fixed when it was recorded).
 * ``unacknowledged_escalations``: due at ``raised_at`` (its occurred_at) plus the
   acknowledgement target for its urgency: immediate 30 min, urgent 4 h, routine 1 working day.
-* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made.
+* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made; never
+  a referral to an agency that does not acknowledge (a crisis line: see the case vocabulary).
 * ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due 5 working
   days after the later of the acknowledgement and the last follow-up (a follow-up restarts it).
 * ``approvals_awaiting_decision``: decisions held for a second safeguarding lead's approval
@@ -245,7 +246,7 @@ def queue_rows(
         )
     for referral in state.referrals.values():
         agency = {"agency_kind": referral.agency.kind.value}
-        if referral.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT:
+        if referral.awaiting_acknowledgement:
             add(
                 Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT,
                 referral.referral_id,
@@ -301,7 +302,9 @@ def queue_rows(
 
 class WorkQueuesView(View):
     name = "work_queues"
-    version = 2  # 2: four-eyes approvals and referrals awaiting review
+    # 2: four-eyes approvals and referrals awaiting review; 3: referrals to agencies that never
+    # acknowledge (a crisis line) do not wait for an acknowledgement
+    version = 3
 
     def __init__(
         self,

@@ -69,7 +69,8 @@ BasisQuery = Annotated[
     "/cases",
     status_code=201,
     responses=writes_doc(*OPEN_ERRORS),
-    response_description="The new case and its CaseOpened event.",
+    response_description="Where the new case stands (no subject or summary) and its CaseOpened "
+    "event.",
 )
 def open_case(
     body: Annotated[OpenCase, Body(openapi_examples=examples.OPEN_CASE)],

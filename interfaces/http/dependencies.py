@@ -34,8 +34,11 @@ from domain.shared import Actor
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import NotAuthenticated
 from interfaces.http.schemas import (
+    CaseStateRead,
+    CaseStatusRead,
     CaseWriteAnswer,
-    case_read,
+    RestrictedCaseRead,
+    case_state_read,
     event_read,
     restricted_case_read,
 )
@@ -371,7 +374,7 @@ class CaseWrites:
     ) -> CaseWriteAnswer:
         key = self.idempotency_key
         # Restricted cases: 404 without access, 403 for what an involved user may not add.
-        level = self.vigil.access.check_write(actor, case_id, command)
+        self.vigil.access.check_write(actor, case_id, command)
         result = self.vigil.cases.execute(
             case_id,
             command,
@@ -391,25 +394,27 @@ class CaseWrites:
         if result.replayed:
             self.response.headers["Idempotent-Replayed"] = "true"
         self.response.headers[POSITION_HEADER] = str(result.position)
-        if case_id is None:
-            level = self.vigil.access.answer_level(actor, result.state)
-        return write_answer(result, own_records=level is AccessLevel.OWN_RECORDS)
+        # The answer shows what the writer may see of the case now (the same rule as a read):
+        # a write may have taken their access away (an assignee reassigning the case).
+        return write_answer(result, self.vigil.access.answer_level(actor, result.state))
 
 
-def write_answer(result: WriteResult, *, own_records: bool = False) -> CaseWriteAnswer:
-    """``own_records``: the writer sees only their own records of this restricted case, so the
-    answer shows the case in its restricted form (the new events are their own)."""
+def write_answer(result: WriteResult, level: AccessLevel) -> CaseWriteAnswer:
+    """The case after the write as ``level`` lets its writer see it, never its content (so the
+    answer needs no access record), and the new events, which are the writer's own."""
     # Judged at the write's own recorded_at, not at the time of asking, so a retried write gets
     # the same answer byte for byte.
     evaluated_at = result.events[-1].recorded_at if result.events else result.state.opened_at
+    state = result.state
+    case: CaseStateRead | RestrictedCaseRead | CaseStatusRead
+    if level in (AccessLevel.FULL, AccessLevel.BREAK_GLASS):
+        case = case_state_read(state, evaluated_at)
+    elif level is AccessLevel.OWN_RECORDS:
+        case = restricted_case_read(state, evaluated_at)
+    else:
+        case = CaseStatusRead(id=state.id, version=state.version, status=state.status)
     return CaseWriteAnswer(
-        case=(
-            restricted_case_read(result.state, evaluated_at)
-            if own_records
-            else case_read(result.state, evaluated_at)
-        ),
-        events=[event_read(e) for e in result.events],
-        position=result.position,
+        case=case, events=[event_read(e) for e in result.events], position=result.position
     )
 
 

@@ -73,7 +73,7 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
         casey.post(
             f"/api/v1/cases/{case['id']}/referrals",
             json={
-                "agency": {"name": "Local crisis team", "kind": "crisis_line"},
+                "agency": {"name": "Local crisis team", "kind": "health"},
                 "reason": "Risk to life stated by the member",
                 "consent": "given",
             },
@@ -151,6 +151,37 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
     assert "Sam" not in everything
     assert "insulin" not in everything
     assert "Local crisis team" not in everything
+
+
+def test_a_referral_to_a_crisis_line_does_not_wait_for_an_acknowledgement(api: Api) -> None:
+    """A crisis line answers the person, never the referrer: waiting for it to acknowledge
+    would keep an item overdue in a coordinator's queue for ever."""
+    casey = api.user("casey", "coordinator")
+    case = open_case(casey)["id"]
+
+    def refer(name: str, kind: str) -> str:
+        body = {"agency": {"name": name, "kind": kind}, "reason": "Risk to life stated"}
+        answer = created(
+            casey.post(f"/api/v1/cases/{case}/referrals", json={**body, "consent": "given"})
+        )
+        referral_id: str = answer["events"][0]["referral_id"]
+        return referral_id
+
+    # When Casey refers the case to a crisis line and to adult social care
+    refer("Samaritans", "crisis_line")
+    social_care = refer("Northshire Adult Social Care", "adult_social_care")
+
+    # Then only the social care referral waits for an acknowledgement: in the queue, its count
+    # and the case (as read and as listed)
+    waiting = walk(casey, "/api/v1/queues/referrals_awaiting_acknowledgement")
+    assert [i["item_id"] for i in waiting] == [social_care]
+    sizes = {q["name"]: q["total"] for q in ok(casey.get("/api/v1/queues"))["items"]}
+    assert sizes["referrals_awaiting_acknowledgement"] == 1
+    assert ok(casey.get(f"/api/v1/cases/{case}"))["case"]["referrals_awaiting_acknowledgement"] == [
+        social_care
+    ]
+    (listed,) = ok(casey.get("/api/v1/cases"))["items"]
+    assert listed["referrals_awaiting_acknowledgement"] == 1
 
 
 def test_queue_pagination_and_no_recent_action(api: Api) -> None:
