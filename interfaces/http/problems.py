@@ -334,8 +334,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     429: "`too-many-failed-attempts`: too many requests with invalid tokens from this address "
     "(or naming this user); retry after Retry-After seconds. A valid token is not refused for "
     "its user's failures, only for its address's.",
-    503: "The write kept losing races with other writers, or the store is unreachable; "
-    "retry (Retry-After).",
+    503: "`store-unavailable`: the store did not answer within VIGIL_STORE_TIMEOUT_SECONDS; "
+    "or, for a write, `contention`: it kept losing races with other writers. Retry after "
+    "Retry-After.",
 }
 
 PROJECTION_LAGGING_DESCRIPTION = (
