@@ -83,7 +83,8 @@ def prepare_store(settings: Settings) -> None:
             postgres_conninfo(url),
             host=env["POSTGRES_HOST"],
             port=env["POSTGRES_PORT"],
-            timeout=settings.db_connect_timeout_seconds,
+            attempt_timeout=settings.db_connect_timeout_seconds,
+            within=settings.store_timeout_seconds,
         )
         schema = env.get("POSTGRES_SCHEMA")
         if schema:

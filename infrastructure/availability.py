@@ -14,6 +14,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -28,6 +29,7 @@ _SQLITE_UNAVAILABLE = (
     "attempt to write a readonly database",
     "disk i/o error",
 )
+RETRY_INTERVAL_SECONDS = 0.5
 _LIBPQ_PREFIXES = re.compile(
     r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?'
 )
@@ -84,14 +86,21 @@ def is_pool_timeout(exc: BaseException) -> bool:
     return False
 
 
-def check_postgres(conninfo: str, *, host: str, port: int | str, timeout: int) -> None:
-    """Connect once, directly, and say in one line why that fails (the pool only says that it
-    could not get a connection in time; it logs the reason on its own logger)."""
-    try:
-        with psycopg.connect(conninfo, connect_timeout=timeout):
-            pass
-    except psycopg.Error as exc:
-        raise StoreUnavailable(postgres_reason(exc, host=host, port=port)) from exc
+def check_postgres(
+    conninfo: str, *, host: str, port: int | str, attempt_timeout: int, within: float
+) -> None:
+    """Connect directly, trying again for ``within`` seconds (a server starting up, or out of
+    connection slots, may answer a moment later), and say in one line why the last attempt
+    failed: the pool would only say that it got no connection in time."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with psycopg.connect(conninfo, connect_timeout=attempt_timeout):
+                return
+        except psycopg.Error as exc:
+            if time.monotonic() + RETRY_INTERVAL_SECONDS >= deadline:
+                raise StoreUnavailable(postgres_reason(exc, host=host, port=port)) from exc
+        time.sleep(RETRY_INTERVAL_SECONDS)
 
 
 def check_sqlite_directory(database: Path) -> None:

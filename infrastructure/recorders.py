@@ -48,7 +48,6 @@ from infrastructure.availability import (
     StoreUnavailable,
     is_pool_timeout,
     is_sqlite_unavailable,
-    postgres_reason,
 )
 
 APPEND_ONLY_FUNCTION = "vigil_append_only"
@@ -366,9 +365,7 @@ class VigilPostgresDatastore(PostgresDatastore):
             assert isinstance(kwargs, dict)
             where = f"{kwargs['host']}:{kwargs['port']}"
             if lost:
-                cause = exc.__cause__ or exc
-                reason = postgres_reason(cause, host=kwargs["host"], port=kwargs["port"])
-                raise StoreUnavailable(f"lost the connection to {where}: {reason}") from exc
+                raise StoreUnavailable(f"lost the connection to {where}: {exc}") from exc
             raise StoreUnavailable(
                 f"no connection to {where} within {self.pool.timeout:g} s"
             ) from exc
