@@ -39,7 +39,7 @@ from application.ledger import Ledger
 from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.errors import DomainError
 from domain.shared import ROLE_PRECEDENCE, Role, Username
-from infrastructure.availability import StoreUnavailable
+from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
 from infrastructure.keys import MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
@@ -502,6 +502,15 @@ def db_init(
         fail(str(exc))
     except UnsupportedDatabaseURL as exc:
         fail(str(exc), EXIT_USAGE)
+    except StoreUnavailable as exc:
+        fail(f"db init failed: {exc.reason}")
+    except psycopg.OperationalError as exc:
+        if not str(exc).startswith("connection failed"):
+            fail(f"db init failed: {exc}")
+        # Not connected at all: say why in one line, as every other command does.
+        parsed = urlparse(owner_url or settings.db_owner_url or settings.resolved_database_url)
+        reason = postgres_reason(exc, host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432)
+        fail(f"db init failed: {reason}")
     except (psycopg.Error, PersistenceError, OSError) as exc:
         fail(f"db init failed: {exc}")
     for line in report.lines():

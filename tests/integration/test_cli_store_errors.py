@@ -147,3 +147,15 @@ def test_verify_before_the_first_checkpoint_says_nothing_is_signed_yet(
     assert result.stdout.startswith("OK: "), result.stdout
     assert "Nothing is signed yet" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_db_init_names_nothing_listening_in_one_line(tmp_path: Path) -> None:
+    # The owner's first step, before any other command: the same one line
+    port = free_port()
+    env = clean_env(
+        VIGIL_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/vigil",
+        VIGIL_DATA_DIR=str(tmp_path / "data"),
+    )
+    assert_one_line_refusal(
+        vigil(env, tmp_path, "db", "init"), f"nothing is listening at 127.0.0.1:{port}"
+    )
