@@ -21,6 +21,8 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from psycopg_pool import PoolTimeout
 
+from infrastructure.files import make_private_dir
+
 # What SQLite says when the file cannot be opened, written or locked in time: the store is
 # unavailable (a corrupt file is not: that is a fault to look at, not to retry).
 _SQLITE_UNAVAILABLE = (
@@ -104,11 +106,12 @@ def check_postgres(
 
 
 def check_sqlite_directory(database: Path) -> None:
-    """Make the SQLite file's directory if missing, and check it can be written (SQLite keeps
-    its write-ahead log beside the file): else say which directory and why, in one line."""
+    """Make the SQLite file's directory if missing (owner-only), and check it can be written
+    (SQLite keeps its write-ahead log beside the file): else say which directory and why, in
+    one line."""
     directory = database.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
     except OSError as exc:
         raise StoreUnavailable(
             f"cannot create the data directory {directory}: {_strerror(exc)}"

@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from infrastructure.files import make_private_dir
 from infrastructure.settings import Settings
 
 KEYS_TABLE = "vigil_subject_keys"
@@ -130,7 +131,7 @@ def load_master_key(settings: Settings) -> bytes:
 def _read_or_create(path: Path) -> str:
     if path.exists():
         return path.read_text()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     # Written whole to a private temporary file, then linked into place: a process starting at
     # the same moment either links first or reads the complete file the other linked.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")

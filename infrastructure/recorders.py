@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,6 +38,7 @@ from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteConnection,
+    SQLiteConnectionPool,
     SQLiteDatastore,
     SQLiteFactory,
 )
@@ -49,6 +51,7 @@ from infrastructure.availability import (
     is_pool_timeout,
     is_sqlite_unavailable,
 )
+from infrastructure.files import create_private_file
 
 APPEND_ONLY_FUNCTION = "vigil_append_only"
 REFUSAL = "the table is append-only: Vigil never updates or deletes a recorded event"
@@ -436,8 +439,15 @@ class VigilSQLiteFactory(SQLiteFactory):
     aggregate_recorder_class = VigilSQLiteAggregateRecorder
     application_recorder_class = VigilSQLiteApplicationRecorder
 
-    def __init__(self, env: Environment | EnvType | None):
-        super().__init__(env)
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        environment = env if isinstance(env, Environment) else Environment(env=env)
+        name = environment.get(self.SQLITE_DBNAME)
+        in_memory = name is not None and SQLiteConnectionPool.detect_memory_mode(name)
+        if name and not name.startswith("file:") and not in_memory:
+            # SQLite would create the store 0644 (less the umask) and gives its -wal and -shm
+            # files the store's own mode: created owner-only first, all three are.
+            create_private_file(Path(name))
+        super().__init__(environment)
         old = self.datastore
         self.datastore = VigilSQLiteDatastore(
             db_name=old.pool.db_name,

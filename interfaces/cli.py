@@ -142,6 +142,7 @@ def serve(
     import uvicorn
 
     from interfaces.http.app import create_app
+    from interfaces.http.security import forwarded_header_options
 
     settings = load_settings()
     with open_vigil(settings) as vigil:
@@ -156,7 +157,14 @@ def serve(
         )
         # log_config=None keeps our logging; the app logs each request itself (with its request
         # id and without the client's address), so uvicorn's access log would only repeat it.
-        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            api,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            **forwarded_header_options(settings.trusted_proxy_list),
+        )
 
 
 @app.command()

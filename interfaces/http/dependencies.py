@@ -37,7 +37,7 @@ from interfaces.http.schemas import (
     event_read,
     restricted_case_read,
 )
-from interfaces.http.security import TooManyFailedAttempts, client_key, limiter_of
+from interfaces.http.security import count_failure
 from projections.paging import MAX_POSITION
 
 log = structlog.get_logger(__name__)
@@ -61,28 +61,13 @@ def authenticated_actor(
 ) -> Actor:
     if credentials is None:
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
-    limiter = limiter_of(request)
-    address = client_key(request)
-    if limiter is not None and (wait := limiter.retry_after(address)) is not None:
-        # Too many failures from this address: its credentials are not even looked at.
-        log.warning("authentication_rate_limited", scope="address")
-        raise TooManyFailedAttempts(wait)
     token = credentials.credentials
     actor = vigil.identity.authenticate(token)
     if actor is not None:
+        # Never refused for failures, its own or anyone's: failures are counted by keys an
+        # attacker can choose, so a valid token must not depend on them.
         return actor
-    if limiter is not None:
-        limiter.record_failure(address)
-        user_id = token_user_id(token)
-        if user_id is not None:
-            # Counted per user too (attempts spread over many addresses), but only failures are
-            # refused: a valid token of that user still works, so nobody can lock a user out.
-            user_key = f"user:{user_id}"
-            user_wait = limiter.retry_after(user_key)
-            limiter.record_failure(user_key)
-            if user_wait is not None:
-                log.warning("authentication_rate_limited", scope="user")
-                raise TooManyFailedAttempts(user_wait)
+    count_failure(request, token_user_id(token))
     raise NotAuthenticated("the bearer token is not valid (unknown, expired or revoked)")
 
 
