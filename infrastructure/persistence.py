@@ -285,7 +285,8 @@ def recorder_env(settings: Settings) -> dict[str, str]:
             {
                 "PERSISTENCE_MODULE": get_topic(VigilSQLiteFactory),  # append-only tables
                 "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30",
+                # A lock held longer than this by another process: the store is unavailable.
+                "SQLITE_LOCK_TIMEOUT": str(settings.store_timeout_seconds),
             }
         )
         return env
@@ -302,7 +303,10 @@ def recorder_env(settings: Settings) -> dict[str, str]:
                 "POSTGRES_SCHEMA": query.get("schema", [""])[0],
                 "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
                 "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
-                "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_seconds),
+                # eventsourcing's name for how long a caller waits for the pool's connection;
+                # each attempt the pool makes is bounded by the connect timeout.
+                "POSTGRES_CONNECT_TIMEOUT": str(settings.store_timeout_seconds),
+                "POSTGRES_CONNECT_ATTEMPT_TIMEOUT": str(settings.db_connect_timeout_seconds),
                 "POSTGRES_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
                 "POSTGRES_PRE_PING": "y",
             }

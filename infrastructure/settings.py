@@ -78,7 +78,17 @@ class Settings(BaseSettings):
     # PostgreSQL connection pool: sized to FastAPI's threadpool (40 threads by default).
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
-    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_connect_timeout_seconds: int = Field(
+        default=5, ge=1, description="PostgreSQL: how long one connection attempt may take."
+    )
+    store_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="How long a request or command waits for a store that does not answer (no "
+        "connection to PostgreSQL, a locked SQLite file) before giving up: 503 "
+        "store-unavailable with Retry-After over HTTP, exit 1 on the command line.",
+    )
     # The recorder retries a lock timeout 10 times, so N seconds here can mean ~11 N seconds.
     db_lock_timeout_seconds: int = Field(default=0, ge=0, description="0 = wait for the lock.")
 

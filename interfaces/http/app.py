@@ -232,6 +232,7 @@ def _document_errors(operation: dict[str, Any]) -> None:
     needed: list[int] = []
     if operation.get("security"):
         needed += [401, 429]  # no valid token; too many invalid ones (security.py)
+        needed.append(503)  # the token is checked against the store: store-unavailable
     if operation.get("x-permission"):
         needed.append(403)
     if "requestBody" in operation:

@@ -36,8 +36,11 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.subject.subject import LegalHoldInForce
+from infrastructure.availability import StoreUnavailable
 
 PROBLEM_BASE = "https://vigil.invalid/problems/"
+# Seconds a client is asked to wait before trying a store that did not answer again.
+STORE_RETRY_AFTER_SECONDS = 5
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
@@ -206,6 +209,21 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # The reason (host, port, file) is for the operator's log, not for every client.
+    assert isinstance(exc, StoreUnavailable)
+    log.warning("store_unavailable", reason=exc.reason)
+    return problem_response(
+        503,
+        "store-unavailable",
+        "Service unavailable",
+        "the event store does not answer; retry after Retry-After seconds (a write retried "
+        "with the same Idempotency-Key is never recorded twice)",
+        instance=request.url.path,
+        headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _not_authenticated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotAuthenticated)
     return problem_response(
@@ -323,6 +341,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _pydantic_validation)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
@@ -346,8 +365,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     429: "`too-many-failed-attempts`: too many requests with invalid tokens from this address "
     "(or naming this user); retry after Retry-After seconds. A valid token is not refused for "
     "its user's failures, only for its address's.",
-    503: "The write kept losing races with other writers, or the store is unreachable; "
-    "retry (Retry-After).",
+    503: "`store-unavailable`: the store did not answer within VIGIL_STORE_TIMEOUT_SECONDS; "
+    "or, for a write, `contention`: it kept losing races with other writers. Retry after "
+    "Retry-After.",
 }
 
 PROJECTION_LAGGING_DESCRIPTION = (

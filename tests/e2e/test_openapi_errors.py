@@ -37,6 +37,7 @@ def expected_errors(operation: dict[str, Any]) -> set[str]:
     expected: set[str] = set()
     if operation.get("security"):
         expected |= {"401", "429"}  # no valid token; too many invalid ones from this address
+        expected.add("503")  # the token is checked against the store: store-unavailable
     if operation.get("x-permission"):
         expected.add("403")
     if "requestBody" in operation:
