@@ -38,10 +38,15 @@ class Finding:
     tree_index: int | None = None
     notification_id: int | None = None
     version: int | None = None
+    aggregate_id: str | None = None
+    """The aggregate (case) whose record it is, where the finding is not one event's (a
+    snapshot: ``aggregate_id`` and ``version``)."""
 
     def where(self) -> str:
         parts = []
-        if self.version is not None:
+        if self.aggregate_id is not None:
+            parts.append(f"aggregate {self.aggregate_id} version {self.version}")
+        elif self.version is not None:
             parts.append(f"event version {self.version}")
         if self.tree_index is not None:
             parts.append(f"tree index {self.tree_index}")

@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 import structlog
-from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -27,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.bootstrap import Vigil
+from infrastructure.availability import StoreUnavailable
 from interfaces.http.dependencies import ProjectionLagging, VigilDep
 from interfaces.http.problems import Problem, problem_response
 from projections.worker import Projector, ViewStatus
@@ -89,18 +88,7 @@ def ready(vigil: VigilDep, request: Request) -> Any:
     """Say whether this instance should get traffic: the store answers and every view is
     within VIGIL_READY_MAX_LAG_EVENTS events and VIGIL_READY_MAX_LAG_SECONDS seconds."""
     settings = vigil.settings
-    try:
-        statuses = vigil.projector.status()
-    except (PersistenceError, psycopg.Error):
-        log.warning("ready_store_unavailable")
-        return problem_response(
-            503,
-            "store-unavailable",
-            "Service unavailable",
-            "the event store does not answer",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
+    statuses = vigil.projector.status()  # an unreachable store: 503 store-unavailable
     lagging = {
         s.name: f"{s.lag_events} events and {s.lag_seconds:g} s behind the log"
         for s in statuses
@@ -133,7 +121,7 @@ class ProjectionCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             statuses = self._projector.status()
-        except (PersistenceError, psycopg.Error):
+        except StoreUnavailable:
             log.warning("metrics_store_unavailable")
             return
         position = GaugeMetricFamily(
