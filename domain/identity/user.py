@@ -230,7 +230,7 @@ def grant_role(
     _require_active(user, "grant a role")
     if role in user.roles:
         raise RuleViolation(f"user {user.username!r} already holds the role '{role.value}'")
-    if any(g.role is role for g in user.pending_grants.values()):
+    if isinstance(by, Actor) and any(g.role is role for g in user.pending_grants.values()):
         raise RuleViolation(
             f"the role '{role.value}' for {user.username!r} already awaits a second person's "
             "approval"
@@ -274,6 +274,11 @@ def decide_role_grant(
     if decision == "rejected":
         return [decided]
     _require_active(user, "grant a role")
+    if grant.role in user.roles:
+        raise RuleViolation(
+            f"user {user.username!r} already holds the role '{grant.role.value}': reject the "
+            "request instead"
+        )
     granted = RoleGranted(
         **_envelope(user, event_ids[1], now, by.username, step=2),
         role=grant.role,

@@ -325,7 +325,7 @@ def enrolled_by(person: Actor, role: Role, name: str = "kit") -> list[IdentityEv
     ]
 
 
-def asked(history: list[IdentityEvent], role: Role, by: Actor) -> IdentityEvent:
+def asked(history: list[IdentityEvent], role: Role, by: Actor | str) -> IdentityEvent:
     return users.grant_role(
         given(history),
         role,
@@ -447,3 +447,15 @@ def test_a_token_a_user_issues_themselves_is_traced_to_whoever_issued_the_one_th
     assert (own.issued_by, own.issued_with) == ("kit", first.token_id)
     [_, minted] = given([*history, own]).tokens
     assert minted.origin == ADMIN
+
+
+def test_a_request_for_a_role_the_host_operator_granted_meanwhile_is_rejected_not_approved() -> (
+    None
+):
+    history = registered(Role.VOLUNTEER)
+    history.append(asked(history, Role.COORDINATOR, by=ALEX))
+    history.append(asked(history, Role.COORDINATOR, by="cli"))  # the host grants at once
+
+    assert given(history).roles == {Role.VOLUNTEER, Role.COORDINATOR}
+    with pytest.raises(RuleViolation, match="reject the request"):
+        decided(history, by=PRIYA)
