@@ -379,7 +379,8 @@ def _four_eyes_rule(s: CaseState, cmd: c.Command, policy: FourEyesPolicy) -> str
     if isinstance(cmd, c.AssessRisk) and policy.lower_critical and critical:
         return LOWER_CRITICAL if cmd.level is not RiskLevel.CRITICAL else None
     # Critical at any point: lowering the risk first must not open a way round the sign-off.
-    if isinstance(cmd, c.CloseCase) and policy.close_critical and (critical or s.ever_critical):
+    once = s.ever_critical is not False  # unknown (an older snapshot) counts as critical once
+    if isinstance(cmd, c.CloseCase) and policy.close_critical and (critical or once):
         return CLOSE_CRITICAL
     return None
 

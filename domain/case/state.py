@@ -211,8 +211,9 @@ class CaseState(BaseModel):
     category: Category
     summary: Annotated[str, PERSONAL]
     risk_level: RiskLevel | None = None
-    # Whether the risk was critical at any point: closing such a case needs a second lead.
-    ever_critical: bool = False
+    # Whether the risk was critical at any point: closing such a case needs a second lead. None
+    # only in snapshots taken before this was kept: unknown, so taken as critical once.
+    ever_critical: bool | None = None
     channel: str | None = None
     opened_at: datetime
     opened_by: str
@@ -419,7 +420,8 @@ def _flag(s: CaseState, e: FlagRaised) -> None:
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
     s.risk_level = e.level
-    s.ever_critical = s.ever_critical or e.level is RiskLevel.CRITICAL
+    if e.level is RiskLevel.CRITICAL:
+        s.ever_critical = True
 
 
 def _assigned(s: CaseState, e: CaseAssigned) -> None:

@@ -616,3 +616,14 @@ def test_a_lead_who_issued_the_requesters_credential_is_not_a_second_person() ->
     story.refuses(decide_approval(requested.approval_id), RuleViolation, by=LEAD)
     [decided, _] = story.when(decide_approval(requested.approval_id), by=OTHER_LEAD)
     assert isinstance(decided, e.ApprovalDecided)
+
+
+def test_a_case_from_a_snapshot_older_than_the_critical_history_closes_only_on_a_sign_off() -> None:
+    # Such a snapshot cannot say whether the case was ever critical: the safe answer is yes.
+    story = Story.opened()
+    older = story.case.model_copy(update={"ever_critical": None})
+
+    [event] = decide(older, close(), story._context(COORDINATOR, story.now + HOUR))
+
+    assert isinstance(event, e.ApprovalRequested)
+    assert event.rule == "close_critical"
