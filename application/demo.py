@@ -311,7 +311,8 @@ def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) 
             "check-in from the support team for the next month; the post stays hidden.",
         ),
     )
-    s.record(
+    # Lowering a critical risk takes effect only once a second safeguarding lead approves it.
+    lowered = s.record(
         case,
         PRIYA,
         morning + timedelta(minutes=6),
@@ -319,6 +320,17 @@ def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) 
             level=RiskLevel.HIGH,
             rationale="No longer immediate (family present, police visited) but the stated "
             "intent calls for close support.",
+        ),
+    )
+    s.record(
+        case,
+        JUDE,
+        morning + timedelta(minutes=8),
+        c.DecideApproval(
+            approval_id=lowered,
+            decision=ApprovalDecision.APPROVED,
+            rationale="Agreed: the member is safe with family tonight and replying to us, so "
+            "the risk is high rather than critical.",
         ),
     )
     s.record(case, PRIYA, morning + timedelta(minutes=10), c.AssignCase(assignee=KIT.username))

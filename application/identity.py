@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from application.cases import Contention
 from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
+from application.permissions import reads_case_content
 from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.identity import user as users
@@ -25,6 +26,7 @@ from domain.identity.events import IdentityEvent, TokenIssued, UserRegistered
 from domain.identity.user import (
     ADMINISTRATORS_ID,
     DeactivateUser,
+    DecideRoleGrant,
     GrantRole,
     ReactivateUser,
     RevokeRole,
@@ -98,6 +100,10 @@ class UserWrite:
     replayed: bool = False
 
 
+def _name(actor: Actor | str) -> str:
+    return actor.username if isinstance(actor, Actor) else actor
+
+
 def token_user_id(token: str) -> UUID | None:
     """The user id a Vigil token names (without checking it), for rate limiting; else None."""
     prefix, _, rest = token.partition("_")
@@ -146,27 +152,34 @@ class IdentityService:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def register(self, username: str, role: Role, *, actor: str) -> User:
+    def register(self, username: str, role: Role, *, actor: Actor | str) -> User:
         """Record a new user with a role."""
         return self.register_user(username, role, actor=actor).user
 
     def register_user(
-        self, username: str, role: Role, *, actor: str, request: KeyedRequest | None = None
+        self,
+        username: str,
+        role: Role,
+        *,
+        actor: Actor | str,
+        request: KeyedRequest | None = None,
     ) -> UserWrite:
-        """Record a new user with a role; a retried keyed request answers the first time."""
+        """Record a new user with a role (only asked for, when a person enrols someone with a
+        role that reads case content); a retried keyed request answers the first time.
+        ``actor`` is a signed-in person, or the host operator by name (the CLI)."""
         username = self._valid_username(username)
         return self._keys.unless_written(
-            actor,
+            _name(actor),
             request,
             lambda: self._register(username, role, actor=actor, request=request),
             self._replay,
         )
 
     def _register(
-        self, username: str, role: Role, *, actor: str, request: KeyedRequest | None
+        self, username: str, role: Role, *, actor: Actor | str, request: KeyedRequest | None
     ) -> UserWrite:
         for _ in range(_RETRIES):
-            earlier = self._keys.earlier(actor, request)
+            earlier = self._keys.earlier(_name(actor), request)
             if earlier is not None:
                 return self._replay(earlier)
             with _user_rules():
@@ -174,12 +187,14 @@ class IdentityService:
                     self.get(username),
                     username,
                     role,
+                    by=actor,
+                    reads_cases=reads_case_content(role),
+                    grant_id=uuid4(),
                     event_id=uuid4(),
                     now=self._clock(),
-                    actor=actor,
                 )
             try:
-                self._ledger.save(event, *self._key_record(actor, request, event))
+                self._ledger.save(event, *self._key_record(_name(actor), request, event))
             except IntegrityError:
                 # Another registration of the name (the id derives from it), or this request's
                 # own retry, got there first: look again.
@@ -189,23 +204,23 @@ class IdentityService:
             return UserWrite(user, event.recorded_at)
         raise Contention("too many changes to this user at once; try again")
 
-    def grant_role(self, username: str, role: Role, *, actor: str) -> User:
-        """Give a user one more role."""
+    def grant_role(self, username: str, role: Role, *, actor: Actor | str) -> User:
+        """Give a user one more role (or ask a second person to, see ``change``)."""
         return self.change(username, GrantRole(role=role), actor=actor).user
 
-    def revoke_role(self, username: str, role: Role, *, actor: str) -> User:
+    def revoke_role(self, username: str, role: Role, *, actor: Actor | str) -> User:
         """Take a role away (never a user's last role, never the last active admin's)."""
         return self.change(username, RevokeRole(role=role), actor=actor).user
 
-    def deactivate(self, username: str, *, actor: str) -> User:
+    def deactivate(self, username: str, *, actor: Actor | str) -> User:
         """Stop a user signing in; every token they hold stops working at once."""
         return self.change(username, DeactivateUser(), actor=actor).user
 
-    def reactivate(self, username: str, *, actor: str) -> User:
+    def reactivate(self, username: str, *, actor: Actor | str) -> User:
         """Let a deactivated user sign in again (with tokens issued from now on)."""
         return self.change(username, ReactivateUser(), actor=actor).user
 
-    def revoke_token(self, username: str, token_id: UUID, *, actor: str) -> User:
+    def revoke_token(self, username: str, token_id: UUID, *, actor: Actor | str) -> User:
         """End one token for good."""
         return self.change(username, RevokeToken(token_id=token_id), actor=actor).user
 
@@ -214,16 +229,38 @@ class IdentityService:
         username: str,
         change: UserChange,
         *,
-        actor: str,
+        actor: Actor | str,
         request: KeyedRequest | None = None,
     ) -> UserWrite:
-        """Grant or revoke a role, revoke a token, deactivate or reactivate a user; a retried
-        keyed request answers as the first time and appends nothing."""
+        """Grant or revoke a role, decide a requested grant, revoke a token, deactivate or
+        reactivate a user; a retried keyed request answers as the first time and appends
+        nothing. A person granting a role that reads case content, or any role to themselves,
+        records a request that a second person decides (``DecideRoleGrant``)."""
+        name = _name(actor)
 
-        def decide(user: User) -> IdentityEvent:
+        def decide(user: User) -> IdentityEvent | list[IdentityEvent]:
             now = self._clock()
             if isinstance(change, GrantRole):
-                return users.grant_role(user, change.role, event_id=uuid4(), now=now, actor=actor)
+                return users.grant_role(
+                    user,
+                    change.role,
+                    by=actor,
+                    reads_cases=reads_case_content(change.role),
+                    grant_id=uuid4(),
+                    event_id=uuid4(),
+                    now=now,
+                )
+            if isinstance(change, DecideRoleGrant):
+                if not isinstance(actor, Actor):
+                    raise TypeError("a role grant is decided by a signed-in person")
+                return users.decide_role_grant(
+                    user,
+                    change.grant_id,
+                    change.decision,
+                    by=actor,
+                    event_ids=(uuid4(), uuid4()),
+                    now=now,
+                )
             if isinstance(change, RevokeRole):
                 return users.revoke_role(
                     user,
@@ -231,11 +268,11 @@ class IdentityService:
                     other_active_admins=self._other_active_admins(user),
                     event_id=uuid4(),
                     now=now,
-                    actor=actor,
+                    actor=name,
                 )
             if isinstance(change, RevokeToken):
                 return users.revoke_token(
-                    user, change.token_id, event_id=uuid4(), now=now, actor=actor
+                    user, change.token_id, event_id=uuid4(), now=now, actor=name
                 )
             if isinstance(change, DeactivateUser):
                 return users.deactivate(
@@ -243,10 +280,10 @@ class IdentityService:
                     other_active_admins=self._other_active_admins(user),
                     event_id=uuid4(),
                     now=now,
-                    actor=actor,
+                    actor=name,
                 )
             if isinstance(change, ReactivateUser):
-                return users.reactivate(user, event_id=uuid4(), now=now, actor=actor)
+                return users.reactivate(user, event_id=uuid4(), now=now, actor=name)
             raise TypeError(f"not a user change: {type(change).__name__}")
 
         return self._change(username, decide, actor=actor, request=request)
@@ -255,7 +292,7 @@ class IdentityService:
         self,
         username: str,
         *,
-        actor: str,
+        actor: Actor | str,
         expires_at: datetime | None = None,
         expires_in: timedelta | None = None,
     ) -> str:
@@ -266,14 +303,15 @@ class IdentityService:
         self,
         username: str,
         *,
-        actor: str,
+        actor: Actor | str,
         expires_at: datetime | None = None,
         expires_in: timedelta | None = None,
         request: KeyedRequest | None = None,
     ) -> IssuedToken:
         """Issue a new bearer token with its id (to revoke it by) and expiry: at a moment, or
-        a lifetime from the moment it is issued. A retried keyed request is refused
-        (TokenAlreadyIssued): the secret is not kept, so it cannot be shown again."""
+        a lifetime from the moment it is issued. A person issues tokens for themselves, or a
+        user's first credential at enrolment; the host operator (a name: "cli") any. A
+        retried keyed request is refused (TokenAlreadyIssued): the secret is not kept."""
         secret = secrets.token_urlsafe(32)
         token_id = uuid4()
 
@@ -281,11 +319,11 @@ class IdentityService:
             now = self._clock()
             return users.issue_token(
                 user,
+                by=actor,
                 token_id=token_id,
                 secret=secret,
                 event_id=uuid4(),
                 now=now,
-                actor=actor,
                 expires_at=expires_at if expires_in is None else now + expires_in,
             )
 
@@ -303,23 +341,18 @@ class IdentityService:
         if self._jwt is not None and not token.startswith(f"{TOKEN_PREFIX}_"):
             username = self._jwt.username(token)
             user = None if username is None else self._load_by_name(username)
-            return self._actor(user)
+            return None if user is None else user.actor()
         user_id = token_user_id(token)
         if user_id is None:
             return None
         user = self._load(user_id)
         secret = token.split("_", 2)[2]
-        if user is None or user.matching_token(secret, self._clock()) is None:
+        matched = None if user is None else user.matching_token(secret, self._clock())
+        if user is None or matched is None:
             return None
-        return self._actor(user)
+        return user.actor(matched)
 
     # --- internals ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _actor(user: User | None) -> Actor | None:
-        if user is None or not user.active:
-            return None
-        return Actor(username=user.username, role=user.role, roles=user.roles)
 
     def _valid_username(self, username: str) -> str:
         try:
@@ -343,17 +376,17 @@ class IdentityService:
     def _change(
         self,
         username: str,
-        decide: Callable[[User], IdentityEvent],
+        decide: Callable[[User], IdentityEvent | list[IdentityEvent]],
         *,
-        actor: str,
+        actor: Actor | str,
         request: KeyedRequest | None = None,
         replay: Callable[[IdempotencyKeyUsed], UserWrite] | None = None,
     ) -> UserWrite:
         return self._keys.unless_written(
-            actor,
+            _name(actor),
             request,
             lambda: self._change_once(
-                username, decide, actor=actor, request=request, replay=replay
+                username, decide, actor=_name(actor), request=request, replay=replay
             ),
             replay or self._replay,
         )
@@ -361,7 +394,7 @@ class IdentityService:
     def _change_once(
         self,
         username: str,
-        decide: Callable[[User], IdentityEvent],
+        decide: Callable[[User], IdentityEvent | list[IdentityEvent]],
         *,
         actor: str,
         request: KeyedRequest | None,
@@ -380,7 +413,9 @@ class IdentityService:
             if user is None:
                 raise UserNotFound(f"no user {username!r}", errors={"username": "unknown user"})
             with _user_rules():
-                event = decide(user)
+                decided = decide(user)
+            written = decided if isinstance(decided, list) else [decided]
+            event = written[-1]
             guard = (
                 [
                     users.admin_removed(
@@ -391,10 +426,10 @@ class IdentityService:
                 else []
             )
             try:
-                self._ledger.save(event, *guard, *self._key_record(actor, request, event))
+                self._ledger.save(*written, *guard, *self._key_record(actor, request, event))
             except IntegrityError:
                 continue
-            changed = project_user(user, [event])
+            changed = project_user(user, written)
             assert changed is not None
             return UserWrite(changed, event.recorded_at)
         raise Contention("too many changes to this user at once; try again")

@@ -41,6 +41,10 @@ class Permission(StrEnum):
     BREAK_GLASS_REVIEW = "access.break_glass_review"
     USERS_READ = "users.read"
     USERS_MANAGE = "users.manage"
+    # The second person on a role grant that needs one (domain/identity/user.py).
+    USERS_APPROVE_GRANT = "users.approve_grant"
+    # Issue oneself a token (tokens after the first go to their user only).
+    OWN_TOKENS = "users.own_tokens"
     # Integrity (application/integrity.py): the hash ledger's key and checkpoints, case exports.
     AUDIT_READ = "audit.read"
     CASE_EXPORT = "case.export"
@@ -56,6 +60,7 @@ class Permission(StrEnum):
 # safeguarding lead. Auditors read, never write. Admins manage users, not cases.
 _VOLUNTEER = frozenset(
     {
+        Permission.OWN_TOKENS,
         Permission.OPEN,
         Permission.FLAG,
         Permission.NOTE,
@@ -88,6 +93,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.ERASE,
     Permission.LEGAL_HOLD,
     Permission.SUBJECT_ACCESS,
+    Permission.USERS_APPROVE_GRANT,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -96,9 +102,22 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.COORDINATOR: _COORDINATOR,
     Role.SAFEGUARDING_LEAD: _SAFEGUARDING_LEAD,
     Role.AUDITOR: frozenset(
-        {Permission.READ, Permission.ACCESS_LOG_READ, Permission.AUDIT_READ, Permission.CASE_EXPORT}
+        {
+            Permission.READ,
+            Permission.ACCESS_LOG_READ,
+            Permission.AUDIT_READ,
+            Permission.CASE_EXPORT,
+            Permission.OWN_TOKENS,
+        }
     ),
-    Role.ADMIN: frozenset({Permission.USERS_READ, Permission.USERS_MANAGE}),
+    Role.ADMIN: frozenset(
+        {
+            Permission.USERS_READ,
+            Permission.USERS_MANAGE,
+            Permission.USERS_APPROVE_GRANT,
+            Permission.OWN_TOKENS,
+        }
+    ),
 }
 
 # The same matrix read the other way, for documentation (OpenAPI) and checks.
@@ -110,6 +129,17 @@ ALLOWED_ROLES: Mapping[Permission, tuple[Role, ...]] = {
 
 def is_allowed(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def reads_case_content(role: Role) -> bool:
+    """Whether a role reads case content: granting it gives case access, so a second person
+    must approve it (domain/identity/user.py)."""
+    return is_allowed(role, Permission.READ)
+
+
+def roles_allowed(permissions: frozenset[Permission]) -> tuple[Role, ...]:
+    """The roles that hold every one of these permissions: who may call a route needing them."""
+    return tuple(role for role in Role if all(is_allowed(role, p) for p in permissions))
 
 
 def permits(actor: Actor, permission: Permission) -> bool:

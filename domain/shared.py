@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, get_args, get_origin
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -341,6 +342,12 @@ class Actor(Value):
     username: str
     role: Role
     roles: frozenset[Role] = frozenset()
+    # Who else could be acting under this name: whoever issued the credential in use (a token
+    # the user issued themselves is traced back to the one they used to issue it), and who,
+    # alone, gave each role. Four-eyes rules compare people through these, not usernames.
+    credential_id: UUID | None = None
+    credential_issued_by: str | None = None
+    roles_granted_alone_by: tuple[tuple[Role, str], ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -348,6 +355,15 @@ class Actor(Value):
         if isinstance(data, dict) and "role" in data:
             data = {**data, "roles": frozenset(data.get("roles") or ()) | {data["role"]}}
         return data
+
+    def stands_apart_from(self, other: str, acting_as: Iterable[Role]) -> bool:
+        """Whether this actor is a second person beside ``other``: not ``other``, not signed in
+        with a credential ``other`` issued, and holding one of ``acting_as`` not given by
+        ``other`` alone."""
+        if other in (self.username, self.credential_issued_by):
+            return False
+        alone = {role for role, grantor in self.roles_granted_alone_by if grantor == other}
+        return any(role in self.roles and role not in alone for role in acting_as)
 
 
 class PolicyRef(Value):

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import parse_weekly_hours
 from domain.case.approvals import DEFAULT_RULES as DEFAULT_FOUR_EYES_RULES
-from domain.case.approvals import FourEyesPolicy
+from domain.case.approvals import DEFAULT_SANCTION_DAYS, FourEyesPolicy
 from domain.case.vocabulary import Category
 
 
@@ -63,8 +63,15 @@ class Settings(BaseSettings):
     four_eyes: str = Field(
         default=DEFAULT_FOUR_EYES_RULES,
         description="Comma-separated decisions that need a second safeguarding lead's approval: "
-        "moderation actions (ban_member, suspend_member, ...) and close_critical (closing a "
-        "case whose risk is critical); '' for none.",
+        "moderation actions (ban_member, suspend_member, ...), close_critical (closing a "
+        "case whose risk is or was critical), lower_critical (lowering a critical risk) and "
+        "long_sanction (a mute or suspension longer than four_eyes_sanction_days); '' for none.",
+    )
+    four_eyes_sanction_days: int = Field(
+        default=DEFAULT_SANCTION_DAYS,
+        ge=1,
+        le=3650,
+        description="Under long_sanction: the longest mute or suspension one person may impose.",
     )
 
     max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
@@ -287,7 +294,7 @@ class Settings(BaseSettings):
 
     @property
     def four_eyes_policy(self) -> FourEyesPolicy:
-        return FourEyesPolicy.parse(self.four_eyes)
+        return FourEyesPolicy.parse(self.four_eyes, sanction_days=self.four_eyes_sanction_days)
 
     @field_validator("restricted_categories")
     @classmethod

@@ -435,6 +435,7 @@ def list_users(
             record = {
                 "username": user.username,
                 "roles": sorted(r.value for r in user.roles),
+                "awaiting_approval": sorted(g.role.value for g in user.pending_grants.values()),
                 "active": user.active,
                 "live_tokens": [
                     {
@@ -451,7 +452,11 @@ def list_users(
             f"{t.token_id}" + ("" if t.expires_at is None else f" (until {t.expires_at:%Y-%m-%d})")
             for t in live
         )
-        typer.echo(f"{user.username}  {_roles(user.roles)}  {state}  tokens: {tokens or 'none'}")
+        waiting = _roles(frozenset(g.role for g in user.pending_grants.values()))
+        awaiting = f"  awaiting approval: {waiting}" if waiting else ""
+        typer.echo(
+            f"{user.username}  {_roles(user.roles)}{awaiting}  {state}  tokens: {tokens or 'none'}"
+        )
 
 
 def _roles(roles: frozenset[Role]) -> str:

@@ -11,7 +11,11 @@ domain stays pure. Rules, by name:
 
 * a moderation action's name (``ban_member`` by default; ``suspend_member``, ... may be added):
   that action always needs approval;
-* ``close_critical``: closing a case whose current risk level is critical (a sign-off).
+* ``close_critical``: closing a case whose risk level is, or was at any point, critical (a
+  sign-off);
+* ``lower_critical``: a risk assessment that lowers a critical risk;
+* ``long_sanction``: a mute or suspension longer than the policy's length (30 days by default,
+  ``VIGIL_FOUR_EYES_SANCTION_DAYS``), an indefinite mute included.
 
 Emergency actions are never held back (a referral made without consent, by phone at night, has
 already happened): they are recorded at once and a lead reviews them afterwards, like
@@ -25,7 +29,10 @@ from dataclasses import dataclass
 from domain.case.vocabulary import ModerationAction
 
 CLOSE_CRITICAL = "close_critical"
-DEFAULT_RULES = "ban_member,close_critical"
+LOWER_CRITICAL = "lower_critical"
+LONG_SANCTION = "long_sanction"
+DEFAULT_RULES = "ban_member,close_critical,lower_critical,long_sanction"
+DEFAULT_SANCTION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -34,29 +41,44 @@ class FourEyesPolicy:
 
     actions: frozenset[ModerationAction] = frozenset({ModerationAction.BAN_MEMBER})
     close_critical: bool = True
+    lower_critical: bool = True
+    long_sanction: bool = True
+    # How long a mute or suspension one person may impose, under ``long_sanction``.
+    sanction_days: int = DEFAULT_SANCTION_DAYS
 
     @classmethod
-    def parse(cls, text: str) -> FourEyesPolicy:
+    def parse(cls, text: str, *, sanction_days: int = DEFAULT_SANCTION_DAYS) -> FourEyesPolicy:
         """From a comma-separated list of rules (``ban_member,close_critical``; '' for none)."""
         names = [part.strip().lower() for part in text.split(",") if part.strip()]
-        known = {a.value for a in ModerationAction} | {CLOSE_CRITICAL}
+        flags = (CLOSE_CRITICAL, LOWER_CRITICAL, LONG_SANCTION)
+        known = {a.value for a in ModerationAction} | set(flags)
         unknown = [name for name in names if name not in known]
         if unknown:
             raise ValueError(
                 f"unknown four-eyes rule(s) {', '.join(unknown)}: use moderation actions "
-                f"({', '.join(a.value for a in ModerationAction)}) or {CLOSE_CRITICAL}"
+                f"({', '.join(a.value for a in ModerationAction)}) or {', '.join(flags)}"
             )
         return cls(
-            actions=frozenset(ModerationAction(n) for n in names if n != CLOSE_CRITICAL),
+            actions=frozenset(ModerationAction(n) for n in names if n not in flags),
             close_critical=CLOSE_CRITICAL in names,
+            lower_critical=LOWER_CRITICAL in names,
+            long_sanction=LONG_SANCTION in names,
+            sanction_days=sanction_days,
         )
 
     @property
     def rules(self) -> list[str]:
         """The policy as rule names, in a stable order."""
         names = sorted(a.value for a in self.actions)
-        return [*names, CLOSE_CRITICAL] if self.close_critical else names
+        flags = (
+            (CLOSE_CRITICAL, self.close_critical),
+            (LOWER_CRITICAL, self.lower_critical),
+            (LONG_SANCTION, self.long_sanction),
+        )
+        return [*names, *(name for name, on in flags if on)]
 
 
 DEFAULT_FOUR_EYES = FourEyesPolicy()
-NO_FOUR_EYES = FourEyesPolicy(actions=frozenset(), close_critical=False)
+NO_FOUR_EYES = FourEyesPolicy(
+    actions=frozenset(), close_critical=False, lower_critical=False, long_sanction=False
+)

@@ -17,10 +17,17 @@ from uuid import UUID
 from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case import events as e
-from domain.case.approvals import CLOSE_CRITICAL, DEFAULT_FOUR_EYES, FourEyesPolicy
+from domain.case.approvals import (
+    CLOSE_CRITICAL,
+    DEFAULT_FOUR_EYES,
+    LONG_SANCTION,
+    LOWER_CRITICAL,
+    FourEyesPolicy,
+)
 from domain.case.ids import event_id_for, version_in
 from domain.case.state import Approval, CaseState
 from domain.case.vocabulary import (
+    TIMED_ACTIONS,
     ApprovalDecision,
     ApprovalKind,
     ApprovalStatus,
@@ -211,10 +218,11 @@ def _ooh_review(
         )
     if actor.role is not Role.SAFEGUARDING_LEAD:
         raise NotPermitted("only a safeguarding lead may review an out-of-hours decision")
-    if actor.username == decision.decided_by:
+    if not actor.stands_apart_from(decision.decided_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
         raise RuleViolation(
             "an out-of-hours decision must be reviewed by a safeguarding lead other than "
-            "the person who took it"
+            "the person who took it (a second person: not signed in with a credential they "
+            "issued, nor a lead by their grant alone)"
         )
     if decision.status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(f"the decision has already been reviewed ({decision.status.value})")
@@ -253,10 +261,11 @@ def _referral_review(s: CaseState, cmd: c.ReviewReferral, ctx: CaseContext, at: 
             if referral.consent is Consent.GIVEN
             else "this referral was recorded before referrals without consent were reviewed"
         )
-    if actor.username == referral.made_by:
+    if not actor.stands_apart_from(referral.made_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
         raise RuleViolation(
             "a referral made without consent must be reviewed by a safeguarding lead other "
-            "than the person who made it"
+            "than the person who made it (a second person: not signed in with a credential "
+            "they issued, nor a lead by their grant alone)"
         )
     if referral.review_status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(
@@ -359,10 +368,19 @@ def _check_closure(s: CaseState, at: datetime, *, approving: UUID | None = None)
 
 def _four_eyes_rule(s: CaseState, cmd: c.Command, policy: FourEyesPolicy) -> str | None:
     """The four-eyes rule that holds this decision back until approved, if any."""
-    if isinstance(cmd, c.TakeModerationAction) and cmd.action in policy.actions:
-        return cmd.action.value
+    if isinstance(cmd, c.TakeModerationAction):
+        if cmd.action in policy.actions:
+            return cmd.action.value
+        longest = policy.sanction_days * 24
+        too_long = cmd.duration_hours is None or cmd.duration_hours > longest
+        if policy.long_sanction and cmd.action in TIMED_ACTIONS and too_long:
+            return LONG_SANCTION
     critical = s.risk_level is RiskLevel.CRITICAL
-    if isinstance(cmd, c.CloseCase) and policy.close_critical and critical:
+    if isinstance(cmd, c.AssessRisk) and policy.lower_critical and critical:
+        return LOWER_CRITICAL if cmd.level is not RiskLevel.CRITICAL else None
+    # Critical at any point: lowering the risk first must not open a way round the sign-off.
+    once = s.ever_critical is not False  # unknown (an older snapshot) counts as critical once
+    if isinstance(cmd, c.CloseCase) and policy.close_critical and (critical or once):
         return CLOSE_CRITICAL
     return None
 
@@ -370,7 +388,11 @@ def _four_eyes_rule(s: CaseState, cmd: c.Command, policy: FourEyesPolicy) -> str
 def _approval_requested(
     s: CaseState, cmd: c.Command, rule: str, at: datetime, dc: DecisionContext
 ) -> e.ApprovalRequested:
-    envelope = _envelope(s.id, s.version + 1, at, dc)
+    issuer = dc.actor.credential_issued_by
+    envelope = {
+        **_envelope(s.id, s.version + 1, at, dc),
+        "requester_credential_issued_by": None if issuer == dc.actor.username else issuer,
+    }
     approval_id = _next_event_id(s)
     if isinstance(cmd, c.TakeModerationAction):
         return e.ApprovalRequested(
@@ -383,6 +405,15 @@ def _approval_requested(
             target_ref=cmd.target_ref,
             policy_ref=cmd.policy_ref,
             duration_hours=cmd.duration_hours,
+        )
+    if isinstance(cmd, c.AssessRisk):
+        return e.ApprovalRequested(
+            **envelope,
+            approval_id=approval_id,
+            kind=ApprovalKind.RISK_ASSESSMENT,
+            rule=rule,
+            rationale=cmd.rationale,
+            level=cmd.level,
         )
     assert isinstance(cmd, c.CloseCase)
     return e.ApprovalRequested(
@@ -418,6 +449,16 @@ def _decide_approval(
             "four-eyes: a held decision must be approved or rejected by a safeguarding lead "
             "other than the person who proposed it"
         )
+    # People, not usernames: a lead signed in with a token the requester issued, or holding the
+    # role only because the requester gave it alone, could be the requester under another name.
+    puppeteer = approval.requester_credential_issued_by
+    if puppeteer == dc.actor.username or not dc.actor.stands_apart_from(
+        approval.requested_by, acting_as=(Role.SAFEGUARDING_LEAD,)
+    ):
+        raise RuleViolation(
+            "four-eyes: the approver must be a second person: not signed in with a credential "
+            "the requester issued, nor a safeguarding lead by the requester's grant alone"
+        )
     if approval.status is not ApprovalStatus.PENDING:
         raise RuleViolation(f"the approval has already been decided ({approval.status.value})")
     _not_before(at, approval.requested_at, "request for approval")
@@ -443,6 +484,8 @@ def _effect(s: CaseState, approval: Approval, at: datetime) -> tuple[type[e.Case
     if approval.kind is ApprovalKind.CLOSURE:
         _check_closure(s, at, approving=approval.approval_id)
         return e.CaseClosed, {"outcome": approval.outcome, "rationale": approval.rationale}
+    if approval.kind is ApprovalKind.RISK_ASSESSMENT:
+        return e.RiskAssessed, {"level": approval.level, "rationale": approval.rationale}
     return e.ModerationActionTaken, {
         "action": approval.action,
         "target_ref": approval.target_ref,

@@ -97,6 +97,9 @@ class FlagRaised(CaseEvent):
 class RiskAssessed(CaseEvent):
     level: RiskLevel
     rationale: Personal
+    # Four-eyes (lowering a critical risk): the approval it took effect on, and who proposed it.
+    approval_id: UUID | None = None
+    requested_by: str | None = None
 
 
 class CaseAssigned(CaseEvent):
@@ -200,7 +203,8 @@ class ApprovalRequested(CaseEvent):
     """A decision held back until a second safeguarding lead approves it (four-eyes).
 
     Carries the proposed decision in full (the actor proposed it): for a moderation action its
-    action, target_ref, policy_ref and duration_hours; for a closure its outcome. ``rationale``
+    action, target_ref, policy_ref and duration_hours; for a closure its outcome; for a risk
+    assessment lowering a critical risk its level. ``rationale``
     is the proposed decision's own rationale. ``rule`` names the four-eyes rule that held it.
     """
 
@@ -213,6 +217,10 @@ class ApprovalRequested(CaseEvent):
     policy_ref: PolicyRef | None = None
     duration_hours: float | None = None
     outcome: Personal | None = None
+    level: RiskLevel | None = None
+    # Who issued the credential the requester signed in with (None: the requester, single
+    # sign-on, or before this was kept): that person is not a second person on this request.
+    requester_credential_issued_by: str | None = None
 
 
 class ApprovalDecided(CaseEvent):

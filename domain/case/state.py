@@ -133,6 +133,8 @@ class Approval(Item):
     policy_ref: PolicyRef | None = None
     duration_hours: float | None = None
     outcome: Annotated[str | None, PERSONAL] = None
+    level: RiskLevel | None = None  # a risk assessment's proposed level
+    requester_credential_issued_by: str | None = None
 
 
 class Escalation(Item):
@@ -209,6 +211,9 @@ class CaseState(BaseModel):
     category: Category
     summary: Annotated[str, PERSONAL]
     risk_level: RiskLevel | None = None
+    # Whether the risk was critical at any point: closing such a case needs a second lead. None
+    # only in snapshots taken before this was kept: unknown, so taken as critical once.
+    ever_critical: bool | None = None
     channel: str | None = None
     opened_at: datetime
     opened_by: str
@@ -389,6 +394,7 @@ def _opened(e: CaseOpened) -> CaseState:
         category=e.category,
         summary=e.summary,
         risk_level=e.risk_level,
+        ever_critical=e.risk_level is RiskLevel.CRITICAL,
         channel=e.channel,
         opened_at=e.occurred_at,
         opened_by=e.actor,
@@ -414,6 +420,8 @@ def _flag(s: CaseState, e: FlagRaised) -> None:
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
     s.risk_level = e.level
+    if e.level is RiskLevel.CRITICAL:
+        s.ever_critical = True
 
 
 def _assigned(s: CaseState, e: CaseAssigned) -> None:
@@ -516,6 +524,8 @@ def _approval_requested(s: CaseState, e: ApprovalRequested) -> None:
         policy_ref=e.policy_ref,
         duration_hours=e.duration_hours,
         outcome=e.outcome,
+        level=e.level,
+        requester_credential_issued_by=e.requester_credential_issued_by,
     )
 
 

@@ -149,6 +149,7 @@ class ApprovalKind(StrEnum):
 
     MODERATION_ACTION = "moderation_action"
     CLOSURE = "closure"
+    RISK_ASSESSMENT = "risk_assessment"  # lowering a critical risk
 
 
 class ApprovalDecision(StrEnum):

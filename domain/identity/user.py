@@ -8,7 +8,14 @@ Rules kept here, whoever asks (CLI or admin endpoint):
   the version the caller read before counting, so two removals from one count cannot both land;
 - a deactivated user has no live token: deactivation ends every token for good, and a
   reactivated user signs in with tokens issued afterwards;
-- a token is live until it expires or is revoked; only the SHA-256 of its secret is stored.
+- a token is live until it expires or is revoked; only the SHA-256 of its secret is stored;
+- no single person gains case access or acts as another: a person (not the host operator,
+  whose shell reaches the store anyway) who grants a role that reads case content, or any role
+  to themselves, only asks for it (``RoleGrantRequested``); it takes effect when a second
+  person approves it, one who stands apart from the requester and the grantee (not signed in
+  with a credential either issued, nor relying on a role either gave alone);
+- tokens go to their user: a person issues tokens for themselves, and an admin issues a user's
+  first credential at enrolment, never another; every token records who issued it.
 """
 
 from __future__ import annotations
@@ -17,16 +24,18 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.errors import InvalidCommand, ItemNotFound, NotPermitted, RuleViolation
 from domain.identity.events import (
     AdministratorRemoved,
     IdentityEvent,
+    RoleGrantDecided,
     RoleGranted,
+    RoleGrantRequested,
     RoleRevoked,
     TokenIssued,
     TokenRevoked,
@@ -34,7 +43,7 @@ from domain.identity.events import (
     UserReactivated,
     UserRegistered,
 )
-from domain.shared import Role, primary_role
+from domain.shared import Actor, Role, primary_role
 
 USERS_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/users")
 # The administrators' stream (no username can be this name: a unit separator is not allowed).
@@ -49,6 +58,13 @@ class UserChange(BaseModel):
 
 class GrantRole(UserChange):
     role: Role
+
+
+class DecideRoleGrant(UserChange):
+    """A second person approves or rejects a requested role grant."""
+
+    grant_id: UUID
+    decision: Literal["approved", "rejected"]
 
 
 class RevokeRole(UserChange):
@@ -83,24 +99,55 @@ class IssuedToken(BaseModel):
     issued_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    issued_by: str | None = None
+    # Who else has held the secret's line: the issuer, or for a token the user issued
+    # themselves, the origin of the token they were signed in with.
+    origin: str | None = None
 
     def live_at(self, at: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
+
+
+class PendingGrant(BaseModel):
+    """A role asked for by one person, awaiting a second person's decision."""
+
+    grant_id: UUID
+    role: Role
+    requested_by: str
+    requested_at: datetime
 
 
 class User(BaseModel):
     id: UUID
     version: int
     username: str
-    roles: frozenset[Role]
+    roles: frozenset[Role]  # in force (empty while an enrolment's only role awaits approval)
     registered_at: datetime
     active: bool = True
     tokens: list[IssuedToken] = []
+    pending_grants: dict[str, PendingGrant] = {}
+    # Roles in force that one person gave alone (no second person approved them): role -> who.
+    granted_alone_by: dict[Role, str] = {}
 
     @property
     def role(self) -> Role:
-        """The primary role: the one recorded on the events this user writes."""
-        return primary_role(self.roles)
+        """The primary role: the one recorded on the events this user writes (while nothing
+        is in force yet, the role asked for at enrolment)."""
+        return primary_role(self.roles or {g.role for g in self.pending_grants.values()})
+
+    def actor(self, token: IssuedToken | None = None) -> Actor | None:
+        """The user as an actor signed in with ``token`` (None: through single sign-on), or
+        None when they may not act (deactivated, or no role in force yet)."""
+        if not self.active or not self.roles:
+            return None
+        return Actor(
+            username=self.username,
+            role=primary_role(self.roles),
+            roles=self.roles,
+            credential_id=None if token is None else token.token_id,
+            credential_issued_by=None if token is None else token.origin,
+            roles_granted_alone_by=tuple(sorted(self.granted_alone_by.items())),
+        )
 
     def token_matches(self, secret: str, at: datetime) -> bool:
         return self.matching_token(secret, at) is not None
@@ -119,19 +166,36 @@ class User(BaseModel):
         return next((t for t in self.tokens if t.token_id == token_id), None)
 
 
-def _envelope(user: User, event_id: UUID, now: datetime, actor: str) -> dict[str, Any]:
+def _envelope(
+    user: User, event_id: UUID, now: datetime, actor: str, *, step: int = 1
+) -> dict[str, Any]:
     return {
         "originator_id": user.id,
-        "originator_version": user.version + 1,
+        "originator_version": user.version + step,
         "event_id": event_id,
         "recorded_at": now,
         "actor": actor,
     }
 
 
+def _name(by: Actor | str) -> str:
+    """Who acts: a signed-in person, or the host operator by name ("cli")."""
+    return by.username if isinstance(by, Actor) else by
+
+
 def register(
-    existing: User | None, username: str, role: Role, *, event_id: UUID, now: datetime, actor: str
+    existing: User | None,
+    username: str,
+    role: Role,
+    *,
+    by: Actor | str,
+    reads_cases: bool,
+    grant_id: UUID,
+    event_id: UUID,
+    now: datetime,
 ) -> UserRegistered:
+    """Enrol a user. A person enrolling someone with a role that reads case content only asks
+    for the role (``grant_id``): it is in force once a second person approves it."""
     if existing is not None:
         raise RuleViolation(f"user {username!r} already exists")
     return UserRegistered(
@@ -139,9 +203,10 @@ def register(
         originator_version=1,
         event_id=event_id,
         recorded_at=now,
-        actor=actor,
+        actor=_name(by),
         username=username.lower(),
         role=role,
+        grant_id=grant_id if isinstance(by, Actor) and reads_cases else None,
     )
 
 
@@ -150,11 +215,77 @@ def _require_active(user: User, doing: str) -> None:
         raise RuleViolation(f"user {user.username!r} is deactivated: reactivate them to {doing}")
 
 
-def grant_role(user: User, role: Role, *, event_id: UUID, now: datetime, actor: str) -> RoleGranted:
+def grant_role(
+    user: User,
+    role: Role,
+    *,
+    by: Actor | str,
+    reads_cases: bool,
+    grant_id: UUID,
+    event_id: UUID,
+    now: datetime,
+) -> RoleGranted | RoleGrantRequested:
+    """Grant a role, or, when a person grants one that reads case content or any role to
+    themselves, record the request for a second person to decide."""
     _require_active(user, "grant a role")
     if role in user.roles:
         raise RuleViolation(f"user {user.username!r} already holds the role '{role.value}'")
-    return RoleGranted(**_envelope(user, event_id, now, actor), role=role)
+    if isinstance(by, Actor) and any(g.role is role for g in user.pending_grants.values()):
+        raise RuleViolation(
+            f"the role '{role.value}' for {user.username!r} already awaits a second person's "
+            "approval"
+        )
+    envelope = _envelope(user, event_id, now, _name(by))
+    if isinstance(by, Actor) and (reads_cases or by.username == user.username):
+        return RoleGrantRequested(**envelope, grant_id=grant_id, role=role)
+    return RoleGranted(**envelope, role=role)
+
+
+# Who may be the second person on a role grant.
+GRANT_APPROVERS = (Role.ADMIN, Role.SAFEGUARDING_LEAD)
+
+
+def decide_role_grant(
+    user: User,
+    grant_id: UUID,
+    decision: Literal["approved", "rejected"],
+    *,
+    by: Actor,
+    event_ids: tuple[UUID, UUID],
+    now: datetime,
+) -> list[IdentityEvent]:
+    """A second person's decision on a requested grant: approved, the role is in force in the
+    same write (``RoleGranted`` naming the request); rejected, nothing more."""
+    grant = user.pending_grants.get(str(grant_id))
+    if grant is None:
+        raise ItemNotFound(
+            f"user {user.username!r} has no role grant awaiting a decision with that id",
+            errors={"grant_id": "not found"},
+        )
+    for other, who in ((grant.requested_by, "asked for it"), (user.username, "would hold it")):
+        if not by.stands_apart_from(other, acting_as=GRANT_APPROVERS):
+            raise RuleViolation(
+                f"a role grant is decided by a second person: not whoever {who}, nor anyone "
+                "signed in with a credential they issued or relying on a role they gave alone"
+            )
+    decided = RoleGrantDecided(
+        **_envelope(user, event_ids[0], now, by.username), grant_id=grant_id, decision=decision
+    )
+    if decision == "rejected":
+        return [decided]
+    _require_active(user, "grant a role")
+    if grant.role in user.roles:
+        raise RuleViolation(
+            f"user {user.username!r} already holds the role '{grant.role.value}': reject the "
+            "request instead"
+        )
+    granted = RoleGranted(
+        **_envelope(user, event_ids[1], now, by.username, step=2),
+        role=grant.role,
+        grant_id=grant_id,
+        requested_by=grant.requested_by,
+    )
+    return [decided, granted]
 
 
 def revoke_role(
@@ -183,23 +314,33 @@ def revoke_role(
 def issue_token(
     user: User,
     *,
+    by: Actor | str,
     token_id: UUID,
     secret: str,
     event_id: UUID,
     now: datetime,
-    actor: str,
     expires_at: datetime | None = None,
 ) -> TokenIssued:
+    """A token for the user: issued by the user themselves, by the host operator, or by a
+    person enrolling them (their first credential, and no other)."""
     _require_active(user, "issue a token")
+    for_self = isinstance(by, Actor) and by.username == user.username
+    if isinstance(by, Actor) and not for_self and user.tokens:
+        raise NotPermitted(
+            f"{user.username!r} already has a credential: further tokens are issued by their "
+            "user (POST /api/v1/users/me/tokens) or by the host operator (vigil users token)"
+        )
     if expires_at is not None and expires_at <= now:
         raise InvalidCommand(
             "a token must expire in the future", errors={"expires_at": "not in the future"}
         )
     return TokenIssued(
-        **_envelope(user, event_id, now, actor),
+        **_envelope(user, event_id, now, _name(by)),
         token_id=token_id,
         token_hash=hash_secret(secret),
         expires_at=expires_at,
+        issued_by=_name(by),
+        issued_with=by.credential_id if for_self and isinstance(by, Actor) else None,
     )
 
 
@@ -262,6 +403,9 @@ def _evolve(state: User, event: IdentityEvent) -> User:
     """Never raises: it runs on every replay. Unknown events only move the version."""
     update: dict[str, object] = {"version": event.originator_version}
     if isinstance(event, TokenIssued):
+        issued_by = event.issued_by or event.actor
+        parent = None if event.issued_with is None else state.token(event.issued_with)
+        origin = parent.origin if issued_by == state.username and parent is not None else issued_by
         update["tokens"] = [
             *state.tokens,
             IssuedToken(
@@ -269,6 +413,8 @@ def _evolve(state: User, event: IdentityEvent) -> User:
                 token_hash=event.token_hash,
                 issued_at=event.recorded_at,
                 expires_at=event.expires_at,
+                issued_by=issued_by,
+                origin=origin,
             ),
         ]
     elif isinstance(event, TokenRevoked):
@@ -280,8 +426,29 @@ def _evolve(state: User, event: IdentityEvent) -> User:
         ]
     elif isinstance(event, RoleGranted):
         update["roles"] = state.roles | {event.role}
+        alone = {k: v for k, v in state.granted_alone_by.items() if k is not event.role}
+        update["granted_alone_by"] = (
+            alone if event.requested_by is not None else {**alone, event.role: event.actor}
+        )
+    elif isinstance(event, RoleGrantRequested):
+        update["pending_grants"] = {
+            **state.pending_grants,
+            str(event.grant_id): PendingGrant(
+                grant_id=event.grant_id,
+                role=event.role,
+                requested_by=event.actor,
+                requested_at=event.recorded_at,
+            ),
+        }
+    elif isinstance(event, RoleGrantDecided):
+        update["pending_grants"] = {
+            k: v for k, v in state.pending_grants.items() if k != str(event.grant_id)
+        }
     elif isinstance(event, RoleRevoked):
         update["roles"] = state.roles - {event.role} or state.roles
+        update["granted_alone_by"] = {
+            k: v for k, v in state.granted_alone_by.items() if k is not event.role
+        }
     elif isinstance(event, UserDeactivated):
         update["active"] = False
         update["tokens"] = [
@@ -296,13 +463,25 @@ def _evolve(state: User, event: IdentityEvent) -> User:
 def project_user(state: User | None, events: Iterable[IdentityEvent]) -> User | None:
     for event in events:
         if isinstance(event, UserRegistered):
+            held = event.grant_id is not None
             state = User(
                 id=event.originator_id,
                 version=event.originator_version,
                 username=event.username,
-                roles=frozenset({event.role}),
+                roles=frozenset() if held else frozenset({event.role}),
                 registered_at=event.recorded_at,
                 tokens=[],
+                pending_grants={
+                    str(event.grant_id): PendingGrant(
+                        grant_id=event.grant_id,
+                        role=event.role,
+                        requested_by=event.actor,
+                        requested_at=event.recorded_at,
+                    )
+                }
+                if event.grant_id is not None
+                else {},
+                granted_alone_by={} if held else {event.role: event.actor},
             )
         elif state is not None:
             state = _evolve(state, event)

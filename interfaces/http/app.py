@@ -7,6 +7,7 @@ and keeps it in ``app.state``; it reads no environment itself.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from application.bootstrap import Vigil
-from application.permissions import ALLOWED_ROLES, Permission
+from application.permissions import Permission, roles_allowed
 from interfaces.http import (
     actors,
     approvals,
@@ -165,6 +166,9 @@ def create_app(vigil: Vigil) -> FastAPI:
     return app
 
 
+_CONVERTER = re.compile(r":\w+}")
+
+
 def route_permissions(route: APIRoute) -> frozenset[Permission]:
     """Every permission a route's dependencies require (empty: a public route)."""
     return frozenset(_permissions_of(route.dependant))
@@ -190,8 +194,9 @@ def _openapi_builder(app: FastAPI, routers: list[APIRouter]) -> Callable[[], dic
             tags=app.openapi_tags,
         )
         # The routers' own routes carry their full paths (prefix included) and dependants.
+        # Starlette's path converters ({ref:path}) are not part of the OpenAPI path.
         routes = {
-            (route.path, method.lower()): route
+            (_CONVERTER.sub("}", route.path), method.lower()): route
             for router in routers
             for route in router.routes
             if isinstance(route, APIRoute)
@@ -214,7 +219,8 @@ def _document_permissions(operation: dict[str, Any], route: APIRoute) -> None:
     permissions = sorted(set(_permissions_of(route.dependant)))
     if not permissions:
         return
-    roles = sorted({role.value for p in permissions for role in ALLOWED_ROLES[p]})
+    # A route needs every permission its dependencies require: the roles holding all of them.
+    roles = sorted(role.value for role in roles_allowed(frozenset(permissions)))
     operation["x-permission"] = [p.value for p in permissions]
     operation["x-allowed-roles"] = roles
     operation["description"] = (

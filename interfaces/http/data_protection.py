@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from application.data_protection import HoldResult, SubjectRecord
-from application.permissions import ALLOWED_ROLES, Permission
+from application.permissions import Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
 from domain.personal import ERASED, ErasureTrigger
@@ -51,18 +51,6 @@ SubjectRefPath = Annotated[
         "contain '/'.",
     ),
 ]
-
-
-def _permission_doc(permission: Permission) -> dict[str, Any]:
-    # The app documents permissions by matching OpenAPI paths to routes; these paths have a
-    # converter ({ref:path}) that the OpenAPI path lacks, so they say so themselves.
-    roles = sorted(role.value for role in ALLOWED_ROLES[permission])
-    return {"x-permission": [permission.value], "x-allowed-roles": roles}
-
-
-def _describe(text: str, permission: Permission) -> str:
-    roles = ", ".join(_permission_doc(permission)["x-allowed-roles"])
-    return f"{text}\n\nPermission: `{permission.value}` (roles: {roles})."
 
 
 def _errors(
@@ -243,8 +231,7 @@ _ERASE = (
     "/subjects/{ref:path}/erasure",
     status_code=201,
     summary="Erase a subject's personal data",
-    description=_describe(_ERASE, Permission.ERASE),
-    openapi_extra=_permission_doc(Permission.ERASE),
+    description=_ERASE,
     responses=_errors(
         (201, "Erased: the erasure as recorded."),
         s404="Vigil holds nothing about this subject.",
@@ -285,8 +272,7 @@ _PLACE = (
     "/subjects/{ref:path}/legal-hold",
     status_code=201,
     summary="Place a legal hold on a subject",
-    description=_describe(_PLACE, Permission.LEGAL_HOLD),
-    openapi_extra=_permission_doc(Permission.LEGAL_HOLD),
+    description=_PLACE,
     responses=_errors(
         (201, "Placed: the hold as recorded."),
         s409="A legal hold is already in force.",
@@ -315,8 +301,7 @@ _LIFT = (
 @router.delete(
     "/subjects/{ref:path}/legal-hold",
     summary="Lift a subject's legal hold",
-    description=_describe(_LIFT, Permission.LEGAL_HOLD),
-    openapi_extra=_permission_doc(Permission.LEGAL_HOLD),
+    description=_LIFT,
     responses=_errors(
         (200, "Lifted: the lift as recorded."), s409="No legal hold is in force.", s503="Retry."
     ),
@@ -346,8 +331,7 @@ _EXPORT = (
 @router.get(
     "/subjects/{ref:path}/sar-export",
     summary="Export everything held about a subject (subject access request)",
-    description=_describe(_EXPORT, Permission.SUBJECT_ACCESS),
-    openapi_extra=_permission_doc(Permission.SUBJECT_ACCESS),
+    description=_EXPORT,
     responses=_errors(s404="Vigil holds nothing about this subject."),
 )
 def export_subject(

@@ -107,6 +107,7 @@ class ApprovalRead(Read):
     requested_at: datetime
     action: ModerationAction | None = Field(default=None, description="For a moderation action.")
     target_ref: str | None = Field(default=None, description="For a moderation action.")
+    level: RiskLevel | None = Field(default=None, description="For a risk assessment.")
     decided_by: str | None = None
     decided_at: datetime | None = None
 

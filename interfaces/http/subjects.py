@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from application.permissions import ALLOWED_ROLES, Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
 from interfaces.http.access import Reader
@@ -28,13 +27,6 @@ class SubjectCaseList(BaseModel):
     next_cursor: str | None
 
 
-def _read_permission_doc() -> dict[str, Any]:
-    # The app documents permissions by matching OpenAPI paths to routes; this route's path has a
-    # converter ({ref:path}) that the OpenAPI path lacks, so it says so itself, the same way.
-    roles = sorted(role.value for role in ALLOWED_ROLES[Permission.READ])
-    return {"x-permission": [Permission.READ.value], "x-allowed-roles": roles}
-
-
 _SUMMARY = (
     "List every case about a subject, newest first (an unknown subject has no cases). "
     "Restricted cases are listed only to those who may see them; every read is recorded in "
@@ -45,9 +37,7 @@ _SUMMARY = (
 @router.get(
     "/subjects/{ref:path}/cases",
     responses=error_responses(*LIST_ERRORS),
-    description=f"{_SUMMARY}\n\nPermission: `{Permission.READ.value}` "
-    f"(roles: {', '.join(_read_permission_doc()['x-allowed-roles'])}).",
-    openapi_extra=_read_permission_doc(),
+    description=_SUMMARY,
 )
 def list_subject_cases(
     ref: Annotated[

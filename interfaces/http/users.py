@@ -2,6 +2,11 @@
 tokens, deactivate and reactivate. Everything here is an event (actor: the admin who asked);
 nothing here shows case content, and no token is ever shown twice.
 
+No single person gains case access or acts as another: a role that reads case content, or any
+role for oneself, is only asked for here and takes effect when a second person (another admin
+or a safeguarding lead) approves it; an admin issues a user's first credential at enrolment and
+no other (later tokens: ``POST /users/me/tokens``, by the user).
+
 Every write accepts Idempotency-Key: a retry with the same key and request answers as the first
 time (same status and body) and appends nothing; the same key with another request is 422. The
 exception is issuing a token: its secret is never stored, so a retry cannot show it again and is
@@ -17,11 +22,13 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from application.identity import IssuedToken as NewToken
 from application.identity import UserNotFound, UserWrite
 from application.permissions import Permission
 from domain.errors import InvalidCommand
 from domain.identity.user import (
     DeactivateUser,
+    DecideRoleGrant,
     GrantRole,
     IssuedToken,
     ReactivateUser,
@@ -37,6 +44,8 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 
 Reader = Annotated[Actor, Depends(require(Permission.USERS_READ))]
 Manager = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
+GrantApprover = Annotated[Actor, Depends(require(Permission.USERS_APPROVE_GRANT))]
+TokenHolder = Annotated[Actor, Depends(require(Permission.OWN_TOKENS))]
 UsernamePath = Annotated[
     str,
     Path(
@@ -58,16 +67,38 @@ class TokenRead(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     status: Literal["live", "expired", "revoked"]
+    issued_by: str | None = Field(
+        default=None,
+        description="Who issued it: the user, the admin who enrolled them (first credential), "
+        "or the host operator (`cli`).",
+    )
+
+
+class PendingGrantRead(BaseModel):
+    """A role asked for, not in force until a second person approves it."""
+
+    grant_id: UUID
+    role: Role
+    requested_by: str
+    requested_at: datetime
 
 
 class UserRead(BaseModel):
     username: str
     role: Role = Field(description="The primary role, recorded on the events the user writes.")
-    roles: list[Role] = Field(description="Every role held; permissions are their union.")
+    roles: list[Role] = Field(
+        description="Every role in force; permissions are their union. Empty while the role "
+        "asked for at enrolment awaits a second person's approval."
+    )
     active: bool
     registered_at: datetime
     version: int = Field(description="How many events the user's record holds.")
     tokens: list[TokenRead]
+    pending_grants: list[PendingGrantRead] = Field(
+        default_factory=list,
+        description="Roles asked for, awaiting a second person's decision "
+        "(`POST /users/{username}/role-grants/{grant_id}/decisions`).",
+    )
 
 
 class UserList(BaseModel):
@@ -87,6 +118,14 @@ class UserCreate(BaseModel):
         description="2-63 characters: lower-case letters, digits, '.', '_' or '-'."
     )
     role: Role
+
+
+class RoleGrantDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"decision": "approved"}]}
+    )
+
+    decision: Literal["approved", "rejected"]
 
 
 class RoleGrant(BaseModel):
@@ -144,8 +183,13 @@ def user_read(user: User, now: datetime) -> UserRead:
                 expires_at=t.expires_at,
                 revoked_at=t.revoked_at,
                 status=_status(t, now),
+                issued_by=t.issued_by,
             )
             for t in user.tokens
+        ],
+        pending_grants=[
+            PendingGrantRead(**g.model_dump())
+            for g in sorted(user.pending_grants.values(), key=lambda g: g.requested_at)
         ],
     )
 
@@ -191,9 +235,10 @@ def register_user(
     response: Response,
     keyed: Keyed,
 ) -> UserRead:
-    """Register a user with a role (409 if the name is taken). Issue a token separately."""
+    """Register a user with a role (409 if the name is taken); a role that reads case content
+    awaits a second person's approval. Issue their first token with POST .../tokens."""
     write = vigil.identity.register_user(
-        body.username, body.role, actor=actor.username, request=keyed.request_for(body)
+        body.username, body.role, actor=actor, request=keyed.request_for(body)
     )
     response.headers["Location"] = f"/api/v1/users/{write.user.username}"
     return _answer(write, keyed)
@@ -209,9 +254,35 @@ def grant_role(
     body: Annotated[RoleGrant, Body()],
     keyed: Keyed,
 ) -> UserRead:
-    """Grant one more role (409 if held already, or the user is deactivated)."""
+    """Grant one more role (409 if held already, or the user is deactivated). A role that reads
+    case content, or any role for oneself, is only asked for: it is listed under
+    `pending_grants` until a second person decides it."""
     write = vigil.identity.change(
-        username, GrantRole(role=body.role), actor=actor.username, request=keyed.request_for(body)
+        username, GrantRole(role=body.role), actor=actor, request=keyed.request_for(body)
+    )
+    return _answer(write, keyed)
+
+
+@router.post(
+    "/users/{username}/role-grants/{grant_id}/decisions",
+    status_code=201,
+    responses=_write_doc(201, "The user after it."),
+)
+def decide_role_grant(
+    vigil: VigilDep,
+    actor: GrantApprover,
+    username: UsernamePath,
+    grant_id: Annotated[UUID, Path(description="The grant's id (from `pending_grants`).")],
+    body: Annotated[RoleGrantDecision, Body()],
+    keyed: Keyed,
+) -> UserRead:
+    """Approve or reject a requested role, as the second person: not whoever asked for it or
+    would hold it, nor anyone signed in with a credential they issued (409)."""
+    write = vigil.identity.change(
+        username,
+        DecideRoleGrant(grant_id=grant_id, decision=body.decision),
+        actor=actor,
+        request=keyed.request_for(body),
     )
     return _answer(write, keyed)
 
@@ -227,7 +298,7 @@ def revoke_role(
     """Revoke a role: recorded as an event (nothing is deleted). Refused (409) for a role not
     held, a user's only role (deactivate instead) and the last active admin's admin role."""
     write = vigil.identity.change(
-        username, RevokeRole(role=role), actor=actor.username, request=keyed.request_for()
+        username, RevokeRole(role=role), actor=actor, request=keyed.request_for()
     )
     return _answer(write, keyed)
 
@@ -240,10 +311,61 @@ _ON_RETRY = (
 )
 
 
+def _issue(
+    vigil: VigilDep, actor: Actor, username: str, body: TokenCreate, keyed: Keyed
+) -> TokenIssuedAnswer:
+    lifetime = None if body.expires_in_days is None else timedelta(days=body.expires_in_days)
+    longest = timedelta(days=MAX_TOKEN_DAYS)
+    if body.expires_at is not None and body.expires_at - vigil.clock() > longest:
+        raise InvalidCommand(
+            f"a token expires at most {MAX_TOKEN_DAYS} days from now",
+            errors={"expires_at": f"more than {MAX_TOKEN_DAYS} days from now"},
+        )
+    issued: NewToken = vigil.identity.issue(
+        username,
+        actor=actor,
+        expires_at=body.expires_at,
+        expires_in=lifetime,
+        request=keyed.request_for(body),
+    )
+    user = vigil.identity.get(username.lower())
+    assert user is not None
+    return TokenIssuedAnswer(
+        token=issued.token,
+        token_id=issued.token_id,
+        expires_at=issued.expires_at,
+        user=user_read(user, vigil.clock()),
+    )
+
+
+@router.post(
+    "/users/me/tokens",
+    status_code=201,
+    description="Issue yourself another bearer token, shown in this answer and never again. "
+    "It records the token you signed in with, so it is traced to whoever issued that one.\n\n"
+    + _ON_RETRY,
+    responses={
+        **error_responses(*WRITE_ERRORS),
+        409: {
+            "model": Problem,
+            "description": "This is a retry of a request that issued a token "
+            "(`token-already-issued`).",
+        },
+    },
+)
+def issue_own_token(
+    vigil: VigilDep, actor: TokenHolder, body: Annotated[TokenCreate, Body()], keyed: Keyed
+) -> TokenIssuedAnswer:
+    """Issue yourself a bearer token, shown in this answer and never again."""
+    return _issue(vigil, actor, actor.username, body, keyed)
+
+
 @router.post(
     "/users/{username}/tokens",
     status_code=201,
-    description="Issue a bearer token for the user, shown in this answer and never again.\n\n"
+    description="Issue a user's first bearer token at enrolment (or your own), shown in this "
+    "answer and never again. A user who has had a token gets further ones only from "
+    "themselves (`POST /users/me/tokens`) or the host operator (`vigil users token`): 403.\n\n"
     + _ON_RETRY,
     responses={
         **error_responses(*WRITE_ERRORS),
@@ -261,29 +383,8 @@ def issue_token(
     body: Annotated[TokenCreate, Body()],
     keyed: Keyed,
 ) -> TokenIssuedAnswer:
-    """Issue a bearer token for the user, shown in this answer and never again."""
-    lifetime = None if body.expires_in_days is None else timedelta(days=body.expires_in_days)
-    longest = timedelta(days=MAX_TOKEN_DAYS)
-    if body.expires_at is not None and body.expires_at - vigil.clock() > longest:
-        raise InvalidCommand(
-            f"a token expires at most {MAX_TOKEN_DAYS} days from now",
-            errors={"expires_at": f"more than {MAX_TOKEN_DAYS} days from now"},
-        )
-    issued = vigil.identity.issue(
-        username,
-        actor=actor.username,
-        expires_at=body.expires_at,
-        expires_in=lifetime,
-        request=keyed.request_for(body),
-    )
-    user = vigil.identity.get(username.lower())
-    assert user is not None
-    return TokenIssuedAnswer(
-        token=issued.token,
-        token_id=issued.token_id,
-        expires_at=issued.expires_at,
-        user=user_read(user, vigil.clock()),
-    )
+    """Issue a user's first bearer token at enrolment, shown in this answer and never again."""
+    return _issue(vigil, actor, username, body, keyed)
 
 
 @router.delete(
@@ -300,7 +401,7 @@ def revoke_token(
     write = vigil.identity.change(
         username,
         RevokeToken(token_id=token_id),
-        actor=actor.username,
+        actor=actor,
         request=keyed.request_for(),
     )
     return _answer(write, keyed)
@@ -316,7 +417,7 @@ def deactivate_user(
 ) -> UserRead:
     """Deactivate a user: every token stops working at once, for good (409 for the last admin)."""
     write = vigil.identity.change(
-        username, DeactivateUser(), actor=actor.username, request=keyed.request_for()
+        username, DeactivateUser(), actor=actor, request=keyed.request_for()
     )
     return _answer(write, keyed)
 
@@ -331,6 +432,6 @@ def reactivate_user(
 ) -> UserRead:
     """Reactivate a user; their old tokens stay revoked: issue a new one."""
     write = vigil.identity.change(
-        username, ReactivateUser(), actor=actor.username, request=keyed.request_for()
+        username, ReactivateUser(), actor=actor, request=keyed.request_for()
     )
     return _answer(write, keyed)

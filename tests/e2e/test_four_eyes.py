@@ -15,6 +15,7 @@ import httpx
 from tests.e2e.support import (
     APPROVE,
     BAN,
+    COMMUNITY_GUIDELINES,
     Api,
     assert_problem,
     created,
@@ -24,6 +25,14 @@ from tests.e2e.support import (
 REJECT = {
     "decision": "rejected",
     "rationale": "The crisis team has not seen the member yet; keep the case open.",
+}
+LOW = {"level": "low", "rationale": "The member replied and is safe with family tonight."}
+SUSPEND = {
+    "action": "suspend_member",
+    "target_ref": "forum-member-48213",
+    "rationale": "Repeated abuse of other members after a warning.",
+    "policy_ref": COMMUNITY_GUIDELINES,
+    "duration_hours": 24,
 }
 CLOSE = {
     "outcome": "Member supported by the crisis team",
@@ -196,6 +205,65 @@ def test_a_critical_case_closes_only_on_a_second_leads_sign_off(api: Api) -> Non
         "ApprovalDecided",
         "CaseClosed",
     ]
+
+
+def test_a_coordinator_cannot_lower_a_critical_risk_and_close_the_case_alone(api: Api) -> None:
+    # Issue 11, finding 3: a critical case opened, assessed low and closed by one coordinator.
+    casey = api.user("casey", "coordinator")
+    lee = api.user("lee", "safeguarding_lead")
+    case = open_case(casey, risk_level="critical", category="harassment")
+    path = f"/api/v1/cases/{case['id']}"
+
+    # Lowering the risk is only asked for: the case stays critical.
+    lowered = created(casey.post(f"{path}/risk-assessments", json=LOW))
+    [request] = lowered["events"]
+    assert (request["type"], request["kind"], request["rule"], request["level"]) == (
+        "ApprovalRequested",
+        "risk_assessment",
+        "lower_critical",
+        "low",
+    )
+    assert lowered["case"]["risk_level"] == "critical"
+
+    # Approved by a lead: the assessment takes effect, recorded by the approver.
+    approved = created(
+        lee.post(f"{path}/approvals/{request['approval_id']}/decisions", json=APPROVE)
+    )
+    _, assessed = approved["events"]
+    assert (assessed["type"], assessed["level"], assessed["actor"], assessed["requested_by"]) == (
+        "RiskAssessed",
+        "low",
+        "lee",
+        "casey",
+    )
+    assert approved["case"]["risk_level"] == "low"
+
+    # Low now, but critical once: closing it still needs a second lead's sign-off.
+    [closure] = created(casey.post(f"{path}/closure", json=CLOSE))["events"]
+    assert (closure["type"], closure["rule"]) == ("ApprovalRequested", "close_critical")
+    assert ok(casey.get(path))["case"]["status"] == "open"
+
+
+def test_a_moderator_cannot_impose_a_long_suspension_or_mute_alone(api: Api) -> None:
+    # Issue 11, finding 7: a moderator alone imposed a five-year suspension.
+    ola = api.user("ola", "moderator")
+    lee = api.user("lee", "safeguarding_lead")
+    case = open_case(ola, category="harassment")
+    path = f"/api/v1/cases/{case['id']}/moderation-actions"
+    five_years = {**SUSPEND, "duration_hours": 5 * 365 * 24}
+    indefinite_mute = {**SUSPEND, "action": "mute_member"}
+    del indefinite_mute["duration_hours"]
+
+    held = [
+        created(ola.post(path, json=body))["events"][0] for body in (five_years, indefinite_mute)
+    ]
+
+    assert [(x["type"], x["rule"]) for x in held] == [("ApprovalRequested", "long_sanction")] * 2
+    case_now = ok(lee.get(f"/api/v1/cases/{case['id']}"))["case"]
+    assert case_now["sanctions"] == []
+    # Within the limit (30 days by default) a moderator still acts at once.
+    [week] = created(ola.post(path, json={**SUSPEND, "duration_hours": 7 * 24}))["events"]
+    assert (week["type"], week["action"]) == ("ModerationActionTaken", "suspend_member")
 
 
 def test_a_referral_without_consent_at_night_is_recorded_at_once_and_reviewed_next_day(

@@ -70,6 +70,7 @@ def refused_as_reused(api: Api, send: Send) -> None:
 
 def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, clock: Clock) -> None:
     ada = api.user("ada", "admin")
+    lee = api.user("lee", "safeguarding_lead")  # the second person on grants of case roles
     amara = {"username": "amara.volunteer", "role": "volunteer"}
     user = "/api/v1/users/amara.volunteer"
 
@@ -81,6 +82,8 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
     clock.advance(minutes=1)
     again = retried(api, register, first, status=201)
     assert again.headers["location"] == f"{user}"
+    [enrolment] = again.json()["pending_grants"]
+    assert (again.json()["roles"], enrolment["role"]) == ([], "volunteer")
     refused_as_reused(
         api,
         lambda: ada.post(
@@ -96,10 +99,22 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
     )
     assert ada.get("/api/v1/users/amara.two").status_code == 404
 
+    def approve(grant_id: str, name: str) -> Send:
+        path = f"{user}/role-grants/{grant_id}/decisions"
+        return lambda: lee.post(path, json={"decision": "approved"}, headers=key(name))
+
+    approve_enrolment = approve(enrolment["grant_id"], "approve-1")
+    enrolled = retried(api, approve_enrolment, approve_enrolment(), status=201)
+    assert (enrolled.json()["roles"], enrolled.json()["pending_grants"]) == (["volunteer"], [])
+
     def grant() -> httpx.Response:
         return ada.post(f"{user}/roles", json={"role": "moderator"}, headers=key("grant-1"))
 
-    granted = retried(api, grant, grant(), status=201)
+    asked = retried(api, grant, grant(), status=201)
+    [request] = asked.json()["pending_grants"]
+    assert (asked.json()["roles"], request["role"]) == (["volunteer"], "moderator")
+    approve_grant = approve(request["grant_id"], "approve-2")
+    granted = retried(api, approve_grant, approve_grant(), status=201)
     assert granted.json()["roles"] == ["moderator", "volunteer"]
     refused_as_reused(
         api,
@@ -116,7 +131,9 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
         api, lambda: ada.delete(f"{user}/roles/volunteer", headers=key("revoke-role-1"))
     )
 
-    token, other_token = created_token(ada, user), created_token(ada, user)
+    # The first credential from the admin who enrolled her, the next from amara herself.
+    token, secret = created_token(ada, user)
+    other_token, _ = created_token(api.client(secret), "/api/v1/users/me")
     token_path = f"{user}/tokens/{token}"
 
     def revoke_token() -> httpx.Response:
@@ -146,11 +163,11 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
         assert_problem(ada.post("/api/v1/users", json=amara), 409, "rule-violation")
 
 
-def created_token(admin: httpx.Client, user: str) -> str:
-    answer = admin.post(f"{user}/tokens", json={})
+def created_token(issuer: httpx.Client, user: str) -> tuple[str, str]:
+    """A new token's id and secret."""
+    answer = issuer.post(f"{user}/tokens", json={})
     assert answer.status_code == 201, answer.text
-    token_id: str = answer.json()["token_id"]
-    return token_id
+    return answer.json()["token_id"], answer.json()["token"]
 
 
 def test_a_retried_token_request_is_refused_because_a_secret_is_shown_once(api: Api) -> None:

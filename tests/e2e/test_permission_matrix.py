@@ -9,6 +9,7 @@ For each route: no token -> 401; a role the matrix refuses -> 403; a role it all
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from enum import Enum
 from typing import Any, get_args
@@ -149,3 +150,29 @@ def test_every_route_answers_every_role_as_the_matrix_says(api: Api, caller: str
     assert checked >= 30
     if role is not None and role is not Role.ADMIN:
         assert outcomes.get(200, 0) >= 3, outcomes  # reads of lists and queues succeed
+
+
+def test_the_openapi_document_lists_exactly_the_roles_the_matrix_allows(api: Api) -> None:
+    # Issue 11, finding 7: /cases/{id}/export listed three roles the code refuses.
+    schema = api.client().get("/openapi.json").json()
+    # Starlette's path converters ({ref:path}) are not part of the documented path.
+    routes = {
+        (method, re.sub(r":\w+}", "}", route.path)): route
+        for method, route in _api_routes(api.vigil)
+    }
+    compared = 0
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            route = routes[(method.upper(), path)]
+            needed = route_permissions(route)
+            if not needed:
+                assert "x-allowed-roles" not in operation, (method, path)
+                continue
+            # A route needs every permission it declares: the roles holding all of them.
+            allowed = sorted(r.value for r in Role if all(is_allowed(r, p) for p in needed))
+            assert operation["x-allowed-roles"] == allowed, (method, path)
+            assert operation["x-permission"] == sorted(p.value for p in needed), (method, path)
+            compared += 1
+    assert compared >= 30
+    export = schema["paths"]["/api/v1/cases/{case_id}/export"]["get"]
+    assert export["x-allowed-roles"] == ["auditor", "safeguarding_lead"]

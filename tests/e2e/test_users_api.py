@@ -24,19 +24,29 @@ USERS = "/api/v1/users"
 
 def test_an_admin_registers_a_user_issues_a_token_and_revokes_it(api: Api) -> None:
     admin = api.user("alex.admin", "admin")
+    lead = api.user("priya.lead", "safeguarding_lead")
 
     registered = admin.post(USERS, json={"username": "Amara", "role": "volunteer"})
     assert registered.status_code == 201, registered.text
     assert registered.headers["location"] == f"{USERS}/amara"
-    assert registered.json()["roles"] == ["volunteer"]
+    # A volunteer reads case content: the role waits for a second person.
+    assert registered.json()["roles"] == []
+    [grant] = registered.json()["pending_grants"]
+    assert (grant["role"], grant["requested_by"]) == ("volunteer", "alex.admin")
 
     issued = admin.post(f"{USERS}/amara/tokens", json={"expires_in_days": 30})
     assert issued.status_code == 201, issued.text
     answer = issued.json()
     amara = api.client(answer["token"])
+    assert_problem(amara.get("/api/v1/cases"), 401, "not-authenticated")
+    approved = lead.post(
+        f"{USERS}/amara/role-grants/{grant['grant_id']}/decisions", json={"decision": "approved"}
+    )
+    assert approved.status_code == 201, approved.text
     assert amara.get("/api/v1/cases").status_code == 200
     assert answer["expires_at"]
     assert [t["status"] for t in answer["user"]["tokens"]] == ["live"]
+    assert answer["user"]["tokens"][0]["issued_by"] == "alex.admin"
     assert answer["token"] not in admin.get(f"{USERS}/amara").text  # shown once only
 
     revoked = admin.delete(f"{USERS}/amara/tokens/{answer['token_id']}")
@@ -51,10 +61,18 @@ def test_an_admin_registers_a_user_issues_a_token_and_revokes_it(api: Api) -> No
 
 def test_roles_are_granted_and_revoked_and_take_effect_at_once(api: Api) -> None:
     admin = api.user("alex.admin", "admin")
+    other_admin = api.user("sam.admin", "admin")
     kit = api.user("kit", "volunteer")
     assert kit.post("/api/v1/cases/" + str(uuid4()) + "/closure", json={}).status_code == 403
 
-    granted = admin.post(f"{USERS}/kit/roles", json={"role": "coordinator"})
+    asked = admin.post(f"{USERS}/kit/roles", json={"role": "coordinator"})
+    assert asked.status_code == 201, asked.text
+    [grant] = asked.json()["pending_grants"]
+    assert kit.post("/api/v1/cases/" + str(uuid4()) + "/closure", json={}).status_code == 403
+
+    granted = other_admin.post(
+        f"{USERS}/kit/role-grants/{grant['grant_id']}/decisions", json={"decision": "approved"}
+    )
 
     assert granted.status_code == 201, granted.text
     assert granted.json()["role"] == "coordinator"
@@ -336,8 +354,7 @@ def test_no_token_reaches_the_logs(api: Api) -> None:
         assert api.client(wrong).get("/api/v1/cases").status_code == 401
         jwt_like = api.client("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
         assert jwt_like.get("/api/v1/cases").status_code == 401
-        admin = api.user("alex.admin", "admin")
-        issued = admin.post("/api/v1/users/amara/tokens", json={}).json()["token"]
+        issued = volunteer.post("/api/v1/users/me/tokens", json={}).json()["token"]
         # The server writes its access line just after answering: wait (bounded) for it.
         deadline = time.monotonic() + 5
         while len([line for line in logs if line["event"] == "request"]) < 4:

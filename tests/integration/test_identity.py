@@ -27,6 +27,13 @@ from infrastructure.settings import Settings
 from tests.conftest import Clock
 
 
+def person(actor: Actor | None) -> Actor | None:
+    """Who signed in and with which roles (leaving aside how their credential came about)."""
+    if actor is None:
+        return None
+    return Actor(username=actor.username, role=actor.role, roles=actor.roles)
+
+
 def appended(vigil: Vigil) -> int:
     return vigil.ledger.recorder.max_notification_id() or 0
 
@@ -38,7 +45,7 @@ def test_roles_are_granted_and_revoked_and_permissions_are_their_union(vigil: Vi
     vigil.identity.grant_role("kit", Role.ADMIN, actor="alex")
 
     kit = vigil.identity.authenticate(token)
-    assert kit == Actor(username="kit", role=Role.COORDINATOR, roles={Role.ADMIN})
+    assert person(kit) == Actor(username="kit", role=Role.COORDINATOR, roles={Role.ADMIN})
     assert permits(kit, Permission.CLOSE)
     assert permits(kit, Permission.USERS_MANAGE)
     stored = vigil.identity.get("kit")
@@ -74,7 +81,9 @@ def test_a_deactivated_users_tokens_stop_working_at_once(vigil: Vigil) -> None:
 
     assert [vigil.identity.authenticate(t) for t in tokens] == [None, None]
     fresh = vigil.identity.issue_token("kit", actor="alex")
-    assert vigil.identity.authenticate(fresh) == Actor(username="kit", role=Role.COORDINATOR)
+    assert person(vigil.identity.authenticate(fresh)) == Actor(
+        username="kit", role=Role.COORDINATOR
+    )
 
 
 def test_an_expired_token_is_refused_and_a_revoked_one_too(vigil: Vigil, clock: Clock) -> None:
@@ -250,7 +259,7 @@ def test_a_jwt_from_the_identity_provider_signs_in_a_vigil_user_with_vigil_roles
     rsa_token = jwks.sign({"preferred_username": "Kit.Coordinator", "roles": ["admin"]})
     ec_token = jwks.sign({"preferred_username": "kit.coordinator"}, kid="e1", alg="ES256")
 
-    assert sso.identity.authenticate(rsa_token) == Actor(
+    assert person(sso.identity.authenticate(rsa_token)) == Actor(
         username="kit.coordinator", role=Role.COORDINATOR
     )
     assert sso.identity.authenticate(ec_token) is not None

@@ -227,6 +227,8 @@ NOT_PERSONAL = {
     "clause",
     "username",  # staff usernames
     "token_hash",
+    "issued_by",  # a token's issuer: a staff username or "cli"
+    "requester_credential_issued_by",  # four-eyes: a staff username
 }
 
 

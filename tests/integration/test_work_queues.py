@@ -316,7 +316,16 @@ def test_high_risk_cases_are_listed_critical_first_until_the_risk_is_lowered(
     ] == [high_new]
     assert counts(queues, clock())["high_risk_open"] == (3, None)
 
-    act(vigil, critical, AssessRisk(level="low", rationale="the member is safe with family now"))
+    # Lowering a critical risk takes effect on a second lead's approval (four-eyes).
+    request = act(
+        vigil, critical, AssessRisk(level="low", rationale="the member is safe with family now")
+    )
+    still = items(queues, Queue.HIGH_RISK_OPEN, as_of=clock())
+    assert (still[0].case_id, still[0].risk_level) == (critical, "critical")
+    approval = DecideApproval(
+        approval_id=request.event_id, decision="approved", rationale="safe with family, agreed"
+    )
+    act(vigil, critical, approval, SAM)
     listed = items(queues, Queue.HIGH_RISK_OPEN, as_of=clock())
     assert [i.case_id for i in listed] == [high_old, high_new]
 

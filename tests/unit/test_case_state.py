@@ -252,7 +252,7 @@ def test_a_suspension_logged_late_expires_from_when_it_happened_not_when_it_was_
 def test_replaying_the_same_events_later_gives_the_same_state() -> None:
     story = Story.opened()
     story.given(suspend(hours=1), by=MODERATOR)
-    story.given(moderate(ModerationAction.MUTE_MEMBER, "member-2"), by=MODERATOR)
+    story.given(moderate(ModerationAction.MUTE_MEMBER, "member-2", duration_hours=72), by=MODERATOR)
     story.given(add_note())
 
     # A replay a year on reads the same: nothing in the fold looks at the clock.

@@ -52,6 +52,7 @@ from tests.story import (
     moderate,
     new_id,
     ooh_decision,
+    open_case,
     refer,
     replay,
     review,
@@ -279,7 +280,10 @@ def test_a_policy_can_hold_suspensions_too_and_let_critical_closures_through() -
 
 
 def test_the_policy_reads_rule_names_and_refuses_unknown_ones() -> None:
-    assert FourEyesPolicy.parse("ban_member, close_critical") == DEFAULT_FOUR_EYES
+    assert (
+        FourEyesPolicy.parse("ban_member, close_critical, lower_critical, long_sanction")
+        == DEFAULT_FOUR_EYES
+    )
     assert FourEyesPolicy.parse("") == NO_FOUR_EYES
     assert FourEyesPolicy.parse("close_critical,suspend_member").rules == [
         "suspend_member",
@@ -438,6 +442,10 @@ def test_the_referrer_cannot_review_their_own_referral() -> None:
     story = Story.opened()
     referral = story.given(refer(Consent.NOT_SOUGHT), by=LEAD)
     story.refuses(review_referral(referral.event_id), RuleViolation, by=LEAD, match="other than")
+    stand_in = OTHER_LEAD.model_copy(update={"credential_issued_by": LEAD.username})
+    story.refuses(
+        review_referral(referral.event_id), RuleViolation, by=stand_in, match="second person"
+    )
 
 
 def test_only_a_safeguarding_lead_reviews_a_referral() -> None:
@@ -481,3 +489,141 @@ def test_a_referral_recorded_before_reviews_existed_is_not_queued_for_review() -
     assert state is not None
     assert state.referrals_awaiting_review() == []
     assert state.referrals[str(old.referral_id)].review_status is None
+
+
+# --- issue 11: lowering a critical risk, a case critical once, long sanctions, people -----------
+
+
+def test_lowering_a_critical_risk_is_held_for_a_second_lead() -> None:
+    story = critical_case()
+
+    [event] = story.when(assess_risk(RiskLevel.LOW), by=COORDINATOR)
+
+    assert isinstance(event, e.ApprovalRequested)
+    assert (event.kind, event.rule, event.level) == (
+        ApprovalKind.RISK_ASSESSMENT,
+        "lower_critical",
+        RiskLevel.LOW,
+    )
+
+
+def test_an_approved_lowering_takes_effect_recorded_by_the_approver() -> None:
+    story = critical_case()
+    requested = story.given(assess_risk(RiskLevel.LOW), by=COORDINATOR)
+
+    story.given(decide_approval(requested.event_id), by=OTHER_LEAD)
+
+    effect = story.events[-1]
+    assert isinstance(effect, e.RiskAssessed)
+    assert (effect.level, effect.actor, effect.requested_by, effect.approval_id) == (
+        RiskLevel.LOW,
+        "lou",
+        "casey",
+        requested.event_id,
+    )
+    assert story.case.risk_level is RiskLevel.LOW
+
+
+def test_a_case_that_was_critical_once_still_closes_only_on_a_sign_off() -> None:
+    story = critical_case()
+    requested = story.given(assess_risk(RiskLevel.LOW), by=COORDINATOR)
+    story.given(decide_approval(requested.event_id), by=OTHER_LEAD)
+
+    [event] = story.when(close(), by=COORDINATOR)
+
+    assert isinstance(event, e.ApprovalRequested)
+    assert event.rule == "close_critical"
+
+
+def test_a_case_opened_critical_counts_as_critical_once() -> None:
+    story = Story.opened()
+    story.given(assess_risk(RiskLevel.HIGH), by=LEAD)
+    assert story.case.ever_critical is False
+    opened_critical = Story.opened(open_case(risk_level=RiskLevel.CRITICAL))
+
+    assert opened_critical.case.ever_critical is True
+
+
+def test_raising_a_risk_to_critical_or_keeping_it_there_is_not_held() -> None:
+    story = critical_case()
+
+    [again] = story.when(assess_risk(RiskLevel.CRITICAL), by=COORDINATOR)
+
+    assert isinstance(again, e.RiskAssessed)
+
+
+@pytest.mark.parametrize(
+    ("command", "held"),
+    [
+        (suspend(hours=30 * 24), False),
+        (suspend(hours=30 * 24 + 1), True),
+        (suspend(hours=5 * 365 * 24), True),
+        (moderate(ModerationAction.MUTE_MEMBER, "member-4411", duration_hours=24), False),
+        (moderate(ModerationAction.MUTE_MEMBER, "member-4411"), True),  # indefinite
+    ],
+)
+def test_a_mute_or_suspension_beyond_the_set_length_needs_a_second_lead(
+    command: c.TakeModerationAction, held: bool
+) -> None:
+    story = Story.opened()
+
+    [event] = story.when(command, by=MODERATOR)
+
+    assert isinstance(event, e.ApprovalRequested) is held
+    if held:
+        assert isinstance(event, e.ApprovalRequested)
+        assert event.rule == "long_sanction"
+
+
+def test_the_set_length_is_the_policys() -> None:
+    story = Story.opened()
+    policy = FourEyesPolicy.parse("long_sanction", sanction_days=7)
+    ctx = replace(story._context(MODERATOR, story.now + HOUR), four_eyes=policy)
+
+    [held] = decide(story.state, suspend(hours=8 * 24), ctx)
+
+    assert isinstance(held, e.ApprovalRequested)
+
+
+def test_a_lead_signed_in_with_a_credential_the_requester_issued_is_not_a_second_person() -> None:
+    story = Story.opened()
+    requested = requested_ban(story, by=COORDINATOR)
+    puppet = LEAD.model_copy(update={"credential_issued_by": "casey"})
+
+    error = story.refuses(decide_approval(requested.approval_id), RuleViolation, by=puppet)
+
+    assert "second person" in error.detail
+
+
+def test_a_lead_by_the_requesters_grant_alone_is_not_a_second_person() -> None:
+    story = Story.opened()
+    requested = requested_ban(story, by=COORDINATOR)
+    made_lead = LEAD.model_copy(update={"roles_granted_alone_by": ((LEAD.role, "casey"),)})
+
+    story.refuses(decide_approval(requested.approval_id), RuleViolation, by=made_lead)
+    # A lead whose role a second person approved, signed in with a credential of their own, is.
+    [decided, _] = story.when(decide_approval(requested.approval_id), by=LEAD)
+    assert isinstance(decided, e.ApprovalDecided)
+
+
+def test_a_lead_who_issued_the_requesters_credential_is_not_a_second_person() -> None:
+    # The lead enrolled the coordinator and kept their first token: the request may be theirs.
+    story = Story.opened()
+    puppet = COORDINATOR.model_copy(update={"credential_issued_by": "lee"})
+    requested = requested_ban(story, by=puppet)
+    assert requested.requester_credential_issued_by == "lee"
+
+    story.refuses(decide_approval(requested.approval_id), RuleViolation, by=LEAD)
+    [decided, _] = story.when(decide_approval(requested.approval_id), by=OTHER_LEAD)
+    assert isinstance(decided, e.ApprovalDecided)
+
+
+def test_a_case_from_a_snapshot_older_than_the_critical_history_closes_only_on_a_sign_off() -> None:
+    # Such a snapshot cannot say whether the case was ever critical: the safe answer is yes.
+    story = Story.opened()
+    older = story.case.model_copy(update={"ever_critical": None})
+
+    [event] = decide(older, close(), story._context(COORDINATOR, story.now + HOUR))
+
+    assert isinstance(event, e.ApprovalRequested)
+    assert event.rule == "close_critical"

@@ -7,11 +7,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.errors import InvalidCommand, ItemNotFound, NotPermitted, RuleViolation
 from domain.identity import user as users
 from domain.identity.events import (
     IdentityEvent,
+    RoleGrantDecided,
     RoleGranted,
+    RoleGrantRequested,
     RoleRevoked,
     TokenIssued,
     TokenRevoked,
@@ -26,7 +28,18 @@ ADMIN = "alex.admin"
 
 
 def registered(role: Role = Role.COORDINATOR, name: str = "kit") -> list[IdentityEvent]:
-    return [users.register(None, name, role, event_id=uuid4(), now=NOW, actor=ADMIN)]
+    return [
+        users.register(
+            None,
+            name,
+            role,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
+    ]
 
 
 def given(events: list[IdentityEvent]) -> User:
@@ -47,11 +60,11 @@ def then(events: list[IdentityEvent], new: IdentityEvent) -> User:
 def issued(events: list[IdentityEvent], secret: str, **kw: object) -> TokenIssued:
     return users.issue_token(
         given(events),
+        by=ADMIN,
         token_id=uuid4(),
         secret=secret,
         event_id=uuid4(),
         now=NOW,
-        actor=ADMIN,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -60,7 +73,13 @@ def test_a_granted_role_adds_to_the_roles_and_the_primary_role_is_the_most_senio
     history = registered(Role.COORDINATOR)
 
     event = users.grant_role(
-        given(history), Role.SAFEGUARDING_LEAD, event_id=uuid4(), now=NOW, actor=ADMIN
+        given(history),
+        Role.SAFEGUARDING_LEAD,
+        by=ADMIN,
+        reads_cases=False,
+        grant_id=uuid4(),
+        event_id=uuid4(),
+        now=NOW,
     )
 
     assert isinstance(event, RoleGranted)
@@ -72,14 +91,28 @@ def test_a_granted_role_adds_to_the_roles_and_the_primary_role_is_the_most_senio
 def test_a_role_held_already_is_not_granted_again() -> None:
     with pytest.raises(RuleViolation, match="already holds"):
         users.grant_role(
-            given(registered(Role.AUDITOR)), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN
+            given(registered(Role.AUDITOR)),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
         )
 
 
 def test_a_revoked_role_is_gone_but_a_user_keeps_at_least_one() -> None:
     history = registered(Role.COORDINATOR)
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
 
     event = users.revoke_role(
@@ -105,7 +138,15 @@ def test_a_revoked_role_is_gone_but_a_user_keeps_at_least_one() -> None:
 def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
     history = registered(Role.ADMIN, "alex")
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
     alex = given(history)
 
@@ -130,7 +171,15 @@ def test_the_last_active_admin_keeps_the_role_and_stays_active() -> None:
 def test_only_taking_an_active_admin_away_is_recorded_on_the_administrators_stream() -> None:
     history = registered(Role.ADMIN, "alex")
     history.append(
-        users.grant_role(given(history), Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            given(history),
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     )
     alex = given(history)
     revoke_admin = users.revoke_role(
@@ -219,7 +268,15 @@ def test_deactivation_ends_every_token_for_good_even_after_reactivation() -> Non
     with pytest.raises(RuleViolation, match="deactivated"):
         issued(history, "during")
     with pytest.raises(RuleViolation, match="deactivated"):
-        users.grant_role(user, Role.AUDITOR, event_id=uuid4(), now=NOW, actor=ADMIN)
+        users.grant_role(
+            user,
+            Role.AUDITOR,
+            by=ADMIN,
+            reads_cases=False,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
     with pytest.raises(RuleViolation, match="already deactivated"):
         users.deactivate(user, other_active_admins=1, event_id=uuid4(), now=NOW, actor=ADMIN)
 
@@ -244,3 +301,161 @@ def test_an_actor_always_holds_its_primary_role() -> None:
     assert primary_role([Role.ADMIN, Role.VOLUNTEER, Role.SAFEGUARDING_LEAD]) is (
         Role.SAFEGUARDING_LEAD
     )
+
+
+# --- issue 11: no single person gains case access or acts as another ---------------------------
+
+ALEX = Actor(username=ADMIN, role=Role.ADMIN)
+SAM = Actor(username="sam.admin", role=Role.ADMIN)
+PRIYA = Actor(username="priya.lead", role=Role.SAFEGUARDING_LEAD)
+
+
+def enrolled_by(person: Actor, role: Role, name: str = "kit") -> list[IdentityEvent]:
+    return [
+        users.register(
+            None,
+            name,
+            role,
+            by=person,
+            reads_cases=role is not Role.ADMIN,
+            grant_id=uuid4(),
+            event_id=uuid4(),
+            now=NOW,
+        )
+    ]
+
+
+def asked(history: list[IdentityEvent], role: Role, by: Actor | str) -> IdentityEvent:
+    return users.grant_role(
+        given(history),
+        role,
+        by=by,
+        reads_cases=role is not Role.ADMIN,
+        grant_id=uuid4(),
+        event_id=uuid4(),
+        now=NOW,
+    )
+
+
+def decided(history: list[IdentityEvent], by: Actor) -> list[IdentityEvent]:
+    [grant] = given(history).pending_grants.values()
+    return users.decide_role_grant(
+        given(history), grant.grant_id, "approved", by=by, event_ids=(uuid4(), uuid4()), now=NOW
+    )
+
+
+def test_a_person_granting_a_role_that_reads_cases_only_asks_for_it() -> None:
+    history = registered(Role.VOLUNTEER)
+
+    event = asked(history, Role.COORDINATOR, by=ALEX)
+
+    assert isinstance(event, RoleGrantRequested)
+    user = given([*history, event])
+    assert user.roles == {Role.VOLUNTEER}
+    [pending] = user.pending_grants.values()
+    assert (pending.role, pending.requested_by) == (Role.COORDINATOR, ADMIN)
+
+
+def test_any_role_for_oneself_is_only_asked_for_but_admin_for_another_is_granted() -> None:
+    alex = registered(Role.ADMIN, name=ADMIN)
+    kit = registered(Role.VOLUNTEER)
+
+    assert isinstance(asked(alex, Role.AUDITOR, by=ALEX), RoleGrantRequested)
+    assert isinstance(asked(kit, Role.ADMIN, by=ALEX), RoleGranted)
+
+
+def test_a_second_person_approves_and_the_role_is_in_force_in_the_same_write() -> None:
+    history = registered(Role.VOLUNTEER)
+    history.append(asked(history, Role.COORDINATOR, by=ALEX))
+
+    approval, granted = decided(history, by=PRIYA)
+
+    assert isinstance(approval, RoleGrantDecided)
+    assert isinstance(granted, RoleGranted)
+    assert (approval.originator_version, approval.actor) == (3, "priya.lead")
+    assert (granted.actor, granted.requested_by, granted.originator_version) == (
+        "priya.lead",
+        ADMIN,
+        4,
+    )
+    user = given([*history, approval, granted])
+    assert user.roles == {Role.VOLUNTEER, Role.COORDINATOR}
+    assert user.pending_grants == {}
+    assert Role.COORDINATOR not in user.granted_alone_by
+
+
+@pytest.mark.parametrize(
+    "approver",
+    [
+        ALEX,  # the requester
+        Actor(username="kit", role=Role.ADMIN),  # the grantee
+        SAM.model_copy(update={"credential_issued_by": ADMIN}),  # signed in with Alex's token
+        SAM.model_copy(update={"roles_granted_alone_by": ((Role.ADMIN, ADMIN),)}),  # Alex's admin
+    ],
+    ids=["requester", "grantee", "credential-from-requester", "role-from-requester-alone"],
+)
+def test_only_a_person_apart_from_the_requester_and_the_grantee_may_decide(
+    approver: Actor,
+) -> None:
+    history = registered(Role.VOLUNTEER)
+    history.append(asked(history, Role.SAFEGUARDING_LEAD, by=ALEX))
+
+    with pytest.raises(RuleViolation, match="second person"):
+        decided(history, by=approver)
+
+
+def test_enrolled_by_a_person_with_a_case_role_the_user_can_act_only_once_approved() -> None:
+    history = enrolled_by(ALEX, Role.SAFEGUARDING_LEAD)
+
+    waiting = given(history)
+    assert (waiting.roles, waiting.role) == (frozenset(), Role.SAFEGUARDING_LEAD)
+    assert waiting.actor() is None
+
+    approved = given([*history, *decided(history, by=SAM)])
+    acting = approved.actor()
+    assert acting is not None
+    assert acting.roles == {Role.SAFEGUARDING_LEAD}
+
+
+def issue(history: list[IdentityEvent], by: Actor | str) -> TokenIssued:
+    return users.issue_token(
+        given(history), by=by, token_id=uuid4(), secret="s3cret", event_id=uuid4(), now=NOW
+    )
+
+
+def test_an_admin_issues_the_first_credential_and_no_other() -> None:
+    history = enrolled_by(ALEX, Role.ADMIN)
+    first = issue(history, ALEX)
+    assert (first.issued_by, first.actor) == (ADMIN, ADMIN)
+
+    with pytest.raises(NotPermitted, match="users/me/tokens"):
+        issue([*history, first], ALEX)
+    # The host operator may, as a recovery path.
+    assert issue([*history, first], "cli").issued_by == "cli"
+
+
+def test_a_token_a_user_issues_themselves_is_traced_to_whoever_issued_the_one_they_used() -> None:
+    history = enrolled_by(ALEX, Role.ADMIN)
+    history.append(issue(history, ALEX))
+    first = given(history).tokens[0]
+    kit = given(history).actor(first)
+    assert kit is not None
+    assert kit.credential_issued_by == ADMIN
+
+    own = issue(history, kit)
+
+    assert (own.issued_by, own.issued_with) == ("kit", first.token_id)
+    [_, minted] = given([*history, own]).tokens
+    assert minted.origin == ADMIN
+
+
+def test_a_request_for_a_role_the_host_operator_granted_meanwhile_is_rejected_not_approved() -> (
+    None
+):
+    history = registered(Role.VOLUNTEER)
+    history.append(asked(history, Role.COORDINATOR, by=ALEX))
+    history.append(asked(history, Role.COORDINATOR, by="cli"))  # the host grants at once
+
+    assert given(history).roles == {Role.VOLUNTEER, Role.COORDINATOR}
+    with pytest.raises(RuleViolation, match="reject the request"):
+        decided(history, by=PRIYA)
