@@ -16,9 +16,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 
 from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
+
+# Log as production does (one JSON line per failure), not structlog's default console with rich
+# tracebacks showing every local, which on a busy machine take longer to draw than a client
+# waits for its 500. Tests of logging itself configure their own and put this back.
+structlog.configure(
+    processors=[structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+)
 
 POSTGRES_URL = os.environ.get(
     "VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

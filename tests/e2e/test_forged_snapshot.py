@@ -22,7 +22,6 @@ from uuid import UUID
 import httpx
 import orjson
 import pytest
-import structlog
 
 from application.bootstrap import Vigil, bootstrap
 from domain.case.events import NoteAdded
@@ -223,21 +222,6 @@ def test_a_snapshot_forged_by_the_database_role_changes_nothing_anyone_sees(
         running.stop()
 
 
-@pytest.fixture
-def plain_log_lines() -> Iterator[None]:
-    """Log as in production (one JSON line per failure), not the development console's
-    tracebacks with every local, which take longer to draw than the client waits."""
-    saved = structlog.get_config()
-    structlog.configure(
-        processors=[structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    )
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
-
-
-@pytest.mark.usefixtures("plain_log_lines")
 def test_a_personal_field_inserted_in_plaintext_is_refused_not_shown(story: Story) -> None:
     # Given the attacker appends a note to the case with its text in plaintext, where Vigil
     # only ever stores a sealed value.
