@@ -207,7 +207,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             clock=clock,
             retention_years=settings.retention_period_years,
         ),
-        integrity=IntegrityService(ledger, notary, signing_key),
+        integrity=IntegrityService(
+            ledger, notary, signing_key, projector=projector, keyring=keyring
+        ),
         access=access,
         access_log=access_log,
         settings=settings,

@@ -40,6 +40,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from application.integrity_views import check_beside_the_log
 from domain.integrity.export import Finding, SignatureCheck, check_checkpoint
 from domain.integrity.ledger import Checkpoint, event_leaf_hash
 from domain.integrity.merkle import (
@@ -51,6 +52,7 @@ from domain.integrity.merkle import (
     verify_consistency,
 )
 from infrastructure.integrity_keys import PublicKey, SigningKey, SigningKeyError
+from infrastructure.keys import SubjectKeyring
 from projections.hash_ledger import (
     CHECKPOINTS_TABLE,
     LEDGER_NAME,
@@ -64,6 +66,7 @@ from projections.hash_ledger import (
     log_snapshot,
 )
 from projections.paging import MAX_POSITION
+from projections.worker import Projector
 
 DEFAULT_VERIFY_BATCH = 10_000
 
@@ -85,6 +88,8 @@ class VerifyReport:
     unsigned: int = 0
     """Leaves after the last checkpoint: in the tree, not yet signed."""
     seconds: float = 0.0
+    views_seconds: float | None = None
+    """How long comparing the views with their rebuild took (None: not compared)."""
     key_ids: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
@@ -97,9 +102,14 @@ class VerifyReport:
         """The finding at the earliest position (the one to look at first)."""
         if not self.findings:
             return None
+        # The log first: views and keys are checked against it, so a fault in the log
+        # shows in them too.
         return min(
             self.findings,
-            key=lambda f: -1 if f.tree_index is None else f.tree_index,
+            key=lambda f: (
+                f.view is not None or f.key_id is not None,
+                -1 if f.tree_index is None else f.tree_index,
+            ),
         )
 
 
@@ -132,11 +142,19 @@ def signature_check(keys: Sequence[PublicKey]) -> SignatureCheck:
 
 class IntegrityService:
     def __init__(
-        self, ledger: Application[Any], notary: HashLedger, signing_key: SigningKey
+        self,
+        ledger: Application[Any],
+        notary: HashLedger,
+        signing_key: SigningKey,
+        *,
+        projector: Projector | None = None,
+        keyring: SubjectKeyring | None = None,
     ) -> None:
         self._ledger = ledger
         self._notary = notary
         self._key = signing_key
+        self._projector = projector
+        self._keyring = keyring
 
     @property
     def notary(self) -> HashLedger:
@@ -210,9 +228,12 @@ class IntegrityService:
         trusted: Sequence[Checkpoint] = (),
         progress: Callable[[int, int], None] | None = None,
         batch_size: int = DEFAULT_VERIFY_BATCH,
+        views: bool = True,
     ) -> VerifyReport:
-        """Check the whole log against the ledger, its checkpoints and their signatures.
-        ``trusted`` checkpoints (kept by an auditor) are checked like the stored ones."""
+        """Check the whole log against the ledger, its checkpoints and their signatures; then
+        the views and subject keys against the log (``views``: rebuild each view aside and
+        compare rows too). ``trusted`` checkpoints (kept by an auditor) are checked like the
+        stored ones."""
         started = time.perf_counter()
         report = VerifyReport(key_ids=[key.key_id for key in keys])
         check_signature = signature_check(keys)
@@ -266,6 +287,11 @@ class IntegrityService:
             report.findings.extend(
                 _missing_from_ledger(trusted, stored_checkpoints, check_signature)
             )
+        beside, compare_seconds = check_beside_the_log(
+            self._ledger, self._projector, self._keyring, views=views
+        )
+        report.findings.extend(beside)
+        report.views_seconds = compare_seconds if views and self._projector else None
         last_signed = stored_checkpoints[-1].tree_size if stored_checkpoints else 0
         report.unsigned = max(0, ledger_size - last_signed)
         report.seconds = time.perf_counter() - started

@@ -464,6 +464,17 @@ class SubjectKeyring:
                     )
         return sorted(records, key=lambda r: (r.created_at, r.key_id))
 
+    def destroyed_key_ids(self) -> list[str]:
+        """Every key that reads as destroyed (its wrapped key gone, or a destruction time set),
+        however it came to be so: ``vigil verify`` holds each against a recorded erasure."""
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT key_id FROM {db.table(KEYS_TABLE)} "  # noqa: S608
+                "WHERE wrapped_key IS NULL OR destroyed_at IS NOT NULL ORDER BY key_id"
+            )
+        return [str(row["key_id"]) for row in rows]
+
     def destroy(self, subject_hashes: Sequence[str]) -> list[str]:
         """Destroy the subjects' live keys (crypto-shredding): their ids, oldest first.
 

@@ -522,9 +522,18 @@ def verify(
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Also rebuild every view aside and compare its rows with the live view's "
+            "(timed on its own). View positions and subject keys are checked either way.",
+        ),
+    ] = True,
 ) -> None:
     """Check the whole event log against the hash ledger: every leaf, root, signature and
-    consistency proof. Exits 1 naming the first position that does not match."""
+    consistency proof; then the views and subject keys against the log. Exits 1 naming the
+    first position that does not match."""
     from infrastructure.integrity_keys import SigningKeyError
     from interfaces.integrity_cli import read_checkpoints, read_keys, run_verify
 
@@ -538,7 +547,7 @@ def verify(
             keys = keys or [vigil.integrity.configured_public_key()]
         except SigningKeyError as exc:
             fail(str(exc), EXIT_USAGE)
-        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json)
+        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json, views=views)
     raise typer.Exit(code)
 
 

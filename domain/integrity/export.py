@@ -38,9 +38,17 @@ class Finding:
     tree_index: int | None = None
     notification_id: int | None = None
     version: int | None = None
+    view: str | None = None
+    """The view a finding about a view names (``vigil verify``'s view checks)."""
+    key_id: str | None = None
+    """The subject key a finding about a key names."""
 
     def where(self) -> str:
         parts = []
+        if self.view is not None:
+            parts.append(f"view {self.view}")
+        if self.key_id is not None:
+            parts.append(f"subject key {self.key_id}")
         if self.version is not None:
             parts.append(f"event version {self.version}")
         if self.tree_index is not None:
