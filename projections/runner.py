@@ -359,7 +359,9 @@ class ViewRunner(TrackingRecorder):
         return self.position() or None
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        """Move the position forward without changing the view (positions never go back)."""
+        """Move the position forward without changing the view (positions never go back).
+        The events passed over are not counted as applied: ``vigil verify`` reports the view
+        as having skipped them, which it has."""
         if tracking.application_name != self._ledger.name:
             raise IntegrityError(f"this view follows {self._ledger.name!r} only")
         with self._lock, self._store.transaction(commit=True) as tx:
