@@ -32,18 +32,18 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from pydantic import TypeAdapter, ValidationError
 
-from application.bootstrap import Vigil, bootstrap
+from application.bootstrap import Vigil, bootstrap, setup_owner_tables
 from application.demo import DEMO_USERS, load_demo, store_is_empty
 from application.ledger import Ledger
 from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.errors import DomainError
 from domain.shared import ROLE_PRECEDENCE, Role, Username
 from infrastructure.db_admin import InitRefused, init_store
-from infrastructure.keys import MasterKeyError
+from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE, MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
-from projections.hash_ledger import GUARDED_TABLES, setup_ledger_tables
+from projections.hash_ledger import GUARDED_TABLES
 from projections.worker import UnknownView
 
 CLI_ACTOR = "cli"  # who the events written from the command line are recorded as
@@ -490,7 +490,11 @@ def db_init(
             app_role=app_role,
             # The hash ledger's tables too, as the owner: the app role only appends to them.
             append_only_tables=GUARDED_TABLES,
-            create_tables=setup_ledger_tables,
+            create_tables=setup_owner_tables,
+            # The subject keys: the app role reads and adds them, and destroys them only
+            # through the owner's function, which wants the erasure in the log first.
+            owner_tables=[KEYS_TABLE],
+            owner_functions=[f"{DESTROY_FUNCTION}(text, timestamptz)"],
         )
     except InitRefused as exc:
         fail(str(exc))

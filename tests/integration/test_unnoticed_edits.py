@@ -9,7 +9,9 @@ role's credentials edits them by hand, as the attack in issue 11 did:
   shows it, and a view said ready with lag 0;
 - deletes a row of the access log: a read vanishes from the auditor's view;
 - sets a subject key's ``wrapped_key`` to NULL: a subject's data reads as erased though no one
-  erased it.
+  erased it. On PostgreSQL ``vigil db init`` now refuses the application role that (the owner
+  keeps the key table; keys are destroyed through the owner's function, only those an erasure
+  in the log names), so there the owner makes the edit.
 
 Then ``vigil verify`` (the installed command, as an auditor runs it) exits 1 naming each, and
 ``GET /ready`` (over HTTP) refuses traffic while a view's position passed events it never
@@ -29,6 +31,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 
 from application.bootstrap import Vigil, bootstrap
@@ -36,7 +39,7 @@ from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind, Urgency
 from domain.personal import ERASED
 from domain.subject.subject import EraseSubject
-from infrastructure.keys import KEYS_TABLE
+from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE
 from infrastructure.settings import Settings
 from interfaces.http import create_app
 from projections.work_queues import Queue, WorkQueues
@@ -48,6 +51,7 @@ from tests.integration.test_db_immutability import (
     new_pg_store,
     remove_pg_store,
     require_postgres,
+    run_db_init,
 )
 from tests.story import AUDITOR, COORDINATOR, LEAD, escalate, open_case
 
@@ -59,10 +63,11 @@ class Store:
     settings: Settings
     pg: PgStore | None
 
-    def run(self, statement: str, *params: Any) -> None:
-        """One statement as the application role (psycopg's placeholders on both stores)."""
+    def run(self, statement: str, *params: Any, as_owner: bool = False) -> None:
+        """One statement as the application role, or as the owner (psycopg's placeholders on
+        both stores; SQLite has no roles: the file's user)."""
         if self.pg is not None:
-            with self.pg.app() as conn:
+            with self.pg.owner() if as_owner else self.pg.app() as conn:
                 conn.execute(f'SET search_path TO "{self.pg.schema}"')
                 conn.execute(statement, params)
             return
@@ -93,7 +98,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     require_postgres()
     pg = new_pg_store()
     try:
-        pg.init()  # vigil db init: the owner makes the log; Vigil runs as the application role
+        # vigil db init: the owner makes the log and keeps the key table; Vigil runs as the
+        # application role.
+        done = run_db_init(pg, tmp_path)
+        assert done.returncode == 0, done.stderr
         yield Store(
             Settings(
                 _env_file=None,
@@ -282,8 +290,22 @@ def test_a_key_destroyed_without_an_erasure_is_caught_by_verify(store: Store, vi
     assert verify(store)[0] == 0
     [key] = vigil.keyring.keys_of([vigil.keyring.subject_hash("member", "member-4411")])
 
-    # When the application role overwrites the member's wrapped key with NULL.
-    store.run(f"UPDATE {KEYS_TABLE} SET wrapped_key = NULL WHERE key_id = %s", key.key_id)
+    destroy = f"UPDATE {KEYS_TABLE} SET wrapped_key = NULL WHERE key_id = %s"
+    if store.pg is not None:
+        # On PostgreSQL the application role may not do it: it has no UPDATE on the key table,
+        # and the owner's function destroys only keys an erasure in the log names.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            store.run(destroy, key.key_id)
+        with store.pg.app() as conn:
+            conn.execute(f'SET search_path TO "{store.pg.schema}"')
+            destroyed = conn.execute(
+                f"SELECT * FROM {DESTROY_FUNCTION}(%s, now())", (key.subject_hash,)
+            ).fetchall()
+        assert destroyed == []
+        assert [k.destroyed_at for k in vigil.keyring.keys_of([key.subject_hash])] == [None]
+
+    # When the store's owner (on SQLite, the file's user) overwrites the wrapped key with NULL.
+    store.run(destroy, key.key_id, as_owner=True)
 
     # Then the case's personal data reads as erased (the attack) ...
     restarted = bootstrap(store.settings)  # a fresh process: no key cached
@@ -321,6 +343,9 @@ def test_writes_an_erasure_and_a_rebuild_all_verify(store: Store, vigil: Vigil) 
     vigil.access.record(LEAD, AccessedRecord.TIMELINE, case_id=erased)
     vigil.projector.catch_up()
     signed(vigil)
+    # (The erasure destroyed the member's key: on PostgreSQL through the owner's function.)
+    subject = vigil.keyring.subject_hash("member", "member-2")
+    assert [k.destroyed_at is not None for k in vigil.keyring.keys_of([subject])] == [True]
     # Then verify passes, comparing every view with its rebuild.
     code, verdict = verify(store)
     assert code == 0, verdict
