@@ -11,7 +11,7 @@ The rule, a pure function of the actor, the case's facts and any break-glass gra
 * a user holding an active break-glass grant on it: all of it (``break_glass``);
 * a user who has recorded an event on it ("involved"): only the events they recorded
   (``own_records``), and they may keep adding the frontline kinds (flags, notes, moderation
-  actions, out-of-hours decisions, escalations);
+  actions, out-of-hours decisions, escalations, referrals);
 * anyone else: ``none``, answered exactly like a case that does not exist (404), on reads and
   writes alike, so a restricted case's existence does not leak.
 
@@ -45,6 +45,7 @@ from domain.case.commands import (
     AddNote,
     CaseCommand,
     EscalateCase,
+    MakeReferral,
     OpenCase,
     RaiseFlag,
     RecordOutOfHoursDecision,
@@ -62,13 +63,17 @@ BREAK_GLASS_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/break-glass"
 FULL_READERS: frozenset[Role] = frozenset({Role.SAFEGUARDING_LEAD, Role.AUDITOR})
 
 # What an involved user (or a break-glass holder) may keep adding to a restricted case: the work
-# that must not stop at the wall. The role's own permissions still apply on top.
+# that must not stop at the wall. The role's own permissions still apply on top. A referral is
+# among them: whoever may act on a restricted case out of hours (record the decision, escalate)
+# must be able to call in a crisis line or the police from it there and then, not wait for a
+# lead; a referral without consent is reviewed by a lead afterwards, like the decision itself.
 FRONTLINE_COMMANDS: tuple[type[CaseCommand], ...] = (
     RaiseFlag,
     AddNote,
     TakeModerationAction,
     RecordOutOfHoursDecision,
     EscalateCase,
+    MakeReferral,
 )
 
 T = TypeVar("T")
@@ -246,16 +251,16 @@ class AccessService:
         if case_id is None or isinstance(command, OpenCase):
             return AccessLevel.FULL
         state = self._cases.load(case_id)
-        if state is None:
-            return AccessLevel.FULL  # the write itself answers 404
-        level, _ = self.access_to(actor, state)
+        level = AccessLevel.NONE if state is None else self.access_to(actor, state)[0]
         if level is AccessLevel.NONE:
+            # A missing case and a case hidden from this actor answer alike, and before anything
+            # in the body (an unknown assignee, say) is looked at, so neither tells them apart.
             raise CaseNotFound("no such case")
         if level is not AccessLevel.FULL and not isinstance(command, FRONTLINE_COMMANDS):
             raise NotPermitted(
                 "this case is restricted: without full access you may add flags, notes, "
-                "moderation actions, out-of-hours decisions and escalations; ask a safeguarding "
-                "lead or the case's assignee for anything else"
+                "moderation actions, out-of-hours decisions, escalations and referrals; ask a "
+                "safeguarding lead or the case's assignee for anything else"
             )
         return level
 

@@ -22,6 +22,7 @@ from application.integrity_views import ERASURE_TOPIC
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
+from infrastructure.availability import check_postgres, check_sqlite_directory
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
 from infrastructure.integrity_keys import SigningKey
@@ -80,10 +81,19 @@ class Vigil:
 
 
 def prepare_store(settings: Settings) -> None:
-    """Make sure the store's container exists: the data directory, or the PostgreSQL schema."""
+    """Make sure the store's container exists: the data directory, or the PostgreSQL schema.
+    Raises ``StoreUnavailable`` saying, in one line, why the store cannot be reached."""
     url = settings.resolved_database_url
     env = recorder_env(settings)
     if is_postgres(url):
+        # Once, directly: the pool would only say it got no connection in time, not why.
+        check_postgres(
+            postgres_conninfo(url),
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            attempt_timeout=settings.db_connect_timeout_seconds,
+            within=settings.store_timeout_seconds,
+        )
         schema = env.get("POSTGRES_SCHEMA")
         if schema:
             with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
@@ -95,7 +105,7 @@ def prepare_store(settings: Settings) -> None:
                         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                     )
     else:
-        Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_directory(Path(env["SQLITE_DBNAME"]))
 
 
 def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:

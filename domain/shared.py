@@ -8,6 +8,7 @@ domain knowing about it. ``personal_fields(Model)`` lists them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -45,7 +46,30 @@ def within_moment_range(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(within_moment_range)]
+# RFC 3339 (a date, a time and an offset); a space may stand for the T, as RFC 3339 allows.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def rfc3339_only(value: Any) -> Any:
+    """Refuse what is not an RFC 3339 date-time with an offset before pydantic reads it.
+
+    Pydantic takes a number (or a string of digits) as a Unix time, so `as_of=0.5` would mean
+    1970: a client that sent a number meant something else, and is told so (422)."""
+    if isinstance(value, datetime):
+        return value  # built in code, not sent by a client
+    if isinstance(value, str) and _RFC3339.match(value.strip()):
+        return value.strip()
+    raise ValueError(
+        "must be an RFC 3339 date-time with a UTC offset, e.g. 2026-11-17T10:00:00+00:00 "
+        "(a number is not taken as a time)"
+    )
+
+
+Moment = Annotated[
+    AwareDatetime, BeforeValidator(rfc3339_only), AfterValidator(within_moment_range)
+]
 
 
 class PersonalData:
@@ -79,14 +103,119 @@ _PLACEHOLDERS = {
     "no reason",
 }
 MIN_RATIONALE_CHARS = 10
+MIN_RATIONALE_WORDS = 2
+
+# Bidirectional embedding, override and isolate controls: they reorder how text is shown, so a
+# record could read differently on screen from what was stored (U+202A-U+202E, U+2066-U+2069).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\n\r\t")
+
+# Scripts written without spaces between words: there one run of letters can be a sentence.
+_UNSPACED_SCRIPTS = ("CJK ", "HIRAGANA", "KATAKANA", "THAI", "LAO ", "KHMER", "MYANMAR", "TIBETAN")
+
+
+_CONTROL_NAMES = {
+    "\x00": "NULL",
+    "\t": "CHARACTER TABULATION",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESCAPE",
+    "\x7f": "DELETE",
+}
+
+
+def describe_character(char: str) -> str:
+    """A character as a person can identify it: 'U+202E RIGHT-TO-LEFT OVERRIDE'."""
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "")
+    if not name and unicodedata.category(char) == "Cc":
+        name = "(a control character)"
+    return f"U+{ord(char):04X} {name}".rstrip()
+
+
+def forbidden_character(value: str, *, multiline: bool = False) -> tuple[int, str] | None:
+    """The first character text may not hold (its index and itself), or None.
+
+    Control characters (NUL, escape, C1...) and unpaired surrogates are never text, and
+    bidirectional overrides and isolates make a record read differently from what it holds.
+    Multi-line text may hold line breaks and tabs."""
+    for index, char in enumerate(value):
+        if multiline and char in _LINE_BREAKS:
+            continue
+        if char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+            return index, char
+    return None
+
+
+def forbidden_character_message(index: int, char: str, *, multiline: bool = False) -> str:
+    allowed = " (line breaks and tabs are)" if multiline else ""
+    return (
+        f"must not contain {describe_character(char)} (at character {index + 1}): "
+        f"control and bidirectional-override characters are not allowed{allowed}"
+    )
+
+
+def _check_characters(value: str, *, multiline: bool) -> str:
+    found = forbidden_character(value, multiline=multiline)
+    if found is not None:
+        raise ValueError(forbidden_character_message(*found, multiline=multiline))
+    return value
+
+
+def check_text(value: str) -> str:
+    """Multi-line free text: no control characters but line breaks and tabs, no bidi overrides."""
+    return _check_characters(value, multiline=True)
+
+
+def check_line(value: str) -> str:
+    """One line of text (a name, a reference): no control characters, no bidi overrides."""
+    return _check_characters(value, multiline=False)
+
+
+def _is_word_character(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LMN"
+
+
+def _words(text: str) -> list[str]:
+    words: list[str] = []
+    current: list[str] = []
+    for char in text:
+        if _is_word_character(char):
+            current.append(char)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return words
+
+
+def _unspaced(word: str) -> bool:
+    return any(unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS) for char in word)
 
 
 def _check_rationale(value: str) -> str:
     text = value.strip()
-    if len(text) < MIN_RATIONALE_CHARS or text.lower() in _PLACEHOLDERS:
+    # Format characters (zero-width spaces and joiners, direction marks) are invisible: they do
+    # not count towards a reason, but are kept where they join letters (Persian, Hindi...).
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+    words = _words(visible)
+    shown = [c for c in visible if not c.isspace()]
+    in_words = sum(len(word) for word in words)
+    if (
+        len(visible) < MIN_RATIONALE_CHARS
+        or visible.lower() in _PLACEHOLDERS
+        # A reason is words: not a run of punctuation or symbols, ...
+        or in_words * 2 < len(shown)
+        # ... nor one token (asdfasdfas), unless in a script written without spaces.
+        or (
+            len({w.casefold() for w in words}) < MIN_RATIONALE_WORDS
+            and not any(_unspaced(w) for w in words)
+        )
+    ):
         raise ValueError(
-            f"must explain the reason in at least {MIN_RATIONALE_CHARS} characters; "
-            "placeholders such as 'n/a' are not a rationale"
+            f"must explain the reason in words: at least {MIN_RATIONALE_CHARS} characters and "
+            f"{MIN_RATIONALE_WORDS} different words; placeholders such as 'n/a', a single word, "
+            "runs of punctuation or invisible characters are not a rationale"
         )
     return text
 
@@ -95,32 +224,73 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
+# One line of text (names, references, policy clauses): stripped, no control characters.
+Line = Annotated[str, AfterValidator(check_line), AfterValidator(_strip)]
+# Free text over several lines: stripped, no control characters but line breaks and tabs.
+Text = Annotated[str, AfterValidator(check_text), AfterValidator(_strip)]
+
 # Free text about people: personal, stripped, bounded.
 PersonalText = Annotated[
-    str,
-    AfterValidator(_strip),
+    Text,
     StringConstraints(min_length=1, max_length=20_000),
     PERSONAL,
 ]
-ShortPersonalText = Annotated[
-    str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500), PERSONAL
-]
+ShortPersonalText = Annotated[Line, StringConstraints(min_length=1, max_length=500), PERSONAL]
 # A rationale is personal free text that must actually give a reason.
 Rationale = Annotated[
-    str, StringConstraints(max_length=20_000), AfterValidator(_check_rationale), PERSONAL
+    str,
+    StringConstraints(max_length=20_000),
+    AfterValidator(check_text),
+    AfterValidator(_check_rationale),
+    PERSONAL,
 ]
 # References to things outside Vigil (member ids, post URLs, agency references): pseudonymous.
-Ref = Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=500)]
+Ref = Annotated[Line, StringConstraints(min_length=1, max_length=500)]
 
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-# Usernames are case-insensitive (user ids derive from the lower-cased name): lower-case before
-# the pattern is checked, which StringConstraints(to_lower=True) alone does not do.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+_USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def username_problem(name: str) -> str | None:
+    """Why ``name`` (already lower-cased) is not a username, in words; None if it is one."""
+    if _USERNAME.match(name):
+        return None
+    for char in name:
+        if char not in _USERNAME_CHARACTERS:
+            shown = (
+                f"'{char}' ({describe_character(char)})"
+                if char.isprintable()
+                else (describe_character(char))
+            )
+            return (
+                "usernames use lower-case Latin letters, digits, '.', '_' and '-'; "
+                f"{shown} is not one of them"
+            )
+    if not 2 <= len(name) <= 63:
+        return f"a username is 2 to 63 characters long, not {len(name)}"
+    return "a username starts with a Latin letter or a digit"
+
+
+def _username(value: Any) -> Any:
+    # Usernames are case-insensitive (user ids derive from the lower-cased name): lower-case
+    # before checking. A look-alike letter (Cyrillic U+0445 for Latin 'x') is named in the answer.
+    value = _lower(value)
+    if isinstance(value, str) and (problem := username_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
 Username = Annotated[
-    str, BeforeValidator(_lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$")
+    str,
+    BeforeValidator(_username),
+    # The same rule, for the schema; never reached, as _username explains a mismatch first.
+    StringConstraints(pattern=USERNAME_PATTERN),
 ]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -183,9 +353,9 @@ class Actor(Value):
 class PolicyRef(Value):
     """The rule a decision was taken under: policy id, version and clause."""
 
-    policy: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=200)]
-    version: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=50)]
-    clause: Annotated[str, AfterValidator(_strip), StringConstraints(min_length=1, max_length=100)]
+    policy: Annotated[Line, StringConstraints(min_length=1, max_length=200)]
+    version: Annotated[Line, StringConstraints(min_length=1, max_length=50)]
+    clause: Annotated[Line, StringConstraints(min_length=1, max_length=100)]
 
 
 class DecisionContext(Value):

@@ -39,6 +39,7 @@ from eventsourcing.utils import Environment
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from infrastructure.files import make_private_dir
 from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
 from infrastructure.recorders import (
     APPEND_ONLY_FUNCTION,
@@ -233,7 +234,7 @@ def _create_log_tables(
 
 def _init_sqlite(env: dict[str, str], ledger_name: str, *, asked_for_role: bool) -> InitReport:
     path = Path(env["SQLITE_DBNAME"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     existed = path.exists()
     _create_log_tables(env, ledger_name)
     report = InitReport(store=f"SQLite {path}")
@@ -242,7 +243,8 @@ def _init_sqlite(env: dict[str, str], ledger_name: str, *, asked_for_role: bool)
     report.notes.append(
         "SQLite: triggers refuse UPDATE and DELETE on stored_events and stored_snapshots "
         "(Vigil creates them at every start too). SQLite has no TRUNCATE and no roles, so "
-        "there is no application role: keep the file writable by Vigil's user only."
+        "there is no application role: Vigil creates the file (and its -wal and -shm) "
+        "readable and writable by its own user only (0600); keep it so."
     )
     if asked_for_role:
         report.notes.append("The application role applies to PostgreSQL only; ignored here.")

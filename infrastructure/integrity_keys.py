@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from domain.integrity.ledger import key_id_of
+from infrastructure.files import make_private_dir
 
 logger = structlog.get_logger(__name__)
 
@@ -140,7 +141,7 @@ class SigningKey:
     def _write_new(self) -> None:
         """Write a fresh key atomically with mode 0600; if another process got there first,
         theirs is kept (link fails on an existing name)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

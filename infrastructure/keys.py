@@ -7,11 +7,12 @@ event log itself is never changed and its hashes still verify.
 
 The master key (32 bytes) comes from settings: ``VIGIL_MASTER_KEY`` (base64) or
 ``VIGIL_MASTER_KEY_FILE``; outside production, if neither is set, a key file
-``<VIGIL_DATA_DIR>/master.key`` is made at first use (mode 0600). It is never logged. Three
-keys are derived from it with HKDF-SHA256: one wraps data keys (AES key wrap, RFC 3394), one
+``<VIGIL_DATA_DIR>/master.key`` is made at first use (mode 0600). It is never logged. Keys
+are derived from it with HKDF-SHA256: one wraps data keys (AES key wrap, RFC 3394), one
 names subjects (HMAC-SHA256 of ``kind:ref``, so a subject's ref cannot be read back from the
 key table), one makes a check value kept in the store, so a wrong master key is refused at
-start instead of looking like erased data.
+start instead of looking like erased data; others key request fingerprints and the MACs of
+snapshots (``infrastructure.snapshots``).
 
 Tables, in the ledger's own database (SQLite file or PostgreSQL schema), beside the log:
 
@@ -54,6 +55,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
+from infrastructure.files import make_private_dir
 from infrastructure.settings import Settings
 
 KEYS_TABLE = "vigil_subject_keys"
@@ -106,6 +108,11 @@ def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str)
 
 class MasterKeyError(RuntimeError):
     """The master key is missing, malformed, or not the one this store's keys were made with."""
+
+
+class UnsealedValue(ValueError):
+    """A personal field read back without its seal, where Vigil only ever stores a sealed
+    value (or the erased marker): the row was written by something other than Vigil."""
 
 
 class Tx(Protocol):
@@ -172,7 +179,7 @@ def load_master_key(settings: Settings) -> bytes:
 def _read_or_create(path: Path) -> str:
     if path.exists():
         return path.read_text()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     # Written whole to a private temporary file, then linked into place: a process starting at
     # the same moment either links first or reads the complete file the other linked.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -224,6 +231,7 @@ class SubjectKeyring:
         self._wrap_key = _derive(master_key, b"vigil/subject-key-wrap/v1")
         self._name_key = _derive(master_key, b"vigil/subject-name/v1")
         self._fingerprint_key = _derive(master_key, b"vigil/request-fingerprint/v1")
+        self._snapshot_key = _derive(master_key, b"vigil/snapshot-mac/v1")
         self._check = hmac.new(
             _derive(master_key, b"vigil/master-key-check/v1"), b"vigil", hashlib.sha256
         ).hexdigest()
@@ -307,6 +315,11 @@ class SubjectKeyring:
         personal text, and a plain hash stored in the log would let anyone holding a copy of
         the log confirm a guessed text, even after the subject's key was destroyed."""
         return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
+
+    def snapshot_mac(self, message: bytes) -> bytes:
+        """A MAC (HMAC-SHA-256) over a snapshot as stored: only a process holding the master
+        key can make one, so a snapshot inserted by anyone else is recognised and ignored."""
+        return hmac.new(self._snapshot_key, message, hashlib.sha256).digest()
 
     # --- cases -----------------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 The token only proves who someone is; what they may do comes from Vigil's own record of
 that user (roles, active), so a provider cannot grant a role. Signing keys come from the
 issuer's JWKS, fetched over HTTP and cached; only asymmetric algorithms from settings are
-accepted (never ``none``, never an HMAC secret), and ``exp``, ``iss`` and ``aud`` must be
-present and right (``nbf`` and ``iat`` are checked when present).
+accepted (never ``none``, never an HMAC secret), the key the token's ``kid`` names must be of
+the kind its ``alg`` verifies with, and ``exp``, ``iss`` and ``aud`` must be present and right
+(``nbf`` and ``iat`` are checked when present). A token wrong in any way is refused as
+invalid (401, and counted as a failed sign-in), never answered 500.
 """
 
 from __future__ import annotations
@@ -12,11 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from infrastructure.logging import get_logger
 from infrastructure.settings import Settings
 
 log = get_logger(__name__)
+
+# The kind of public key each family of the allowed algorithms verifies with (by the
+# algorithm's first two letters: RS256, PS384, ES256, EdDSA).
+_KEY_KINDS: dict[str, type | tuple[type, ...]] = {
+    "RS": rsa.RSAPublicKey,
+    "PS": rsa.RSAPublicKey,
+    "ES": ec.EllipticCurvePublicKey,
+    "Ed": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,11 @@ class OidcConfig:
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
             leeway_seconds=settings.oidc_leeway_seconds,
         )
+
+
+def _key_fits(key: object, algorithm: str) -> bool:
+    kind = _KEY_KINDS.get(algorithm[:2])
+    return kind is not None and isinstance(key, kind)
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -74,10 +91,15 @@ class OidcVerifier:
                 log.info("oidc_rejected", reason="algorithm not allowed")
                 return None
             key = self._keys.get_signing_key_from_jwt(token)
+            if not _key_fits(key.key, header["alg"]):
+                # The header names the algorithm, the kid names the key: an RSA algorithm
+                # with an EC key (or the reverse) is a bad token, not a fault of ours.
+                log.info("oidc_rejected", reason="the algorithm does not fit the kid's key")
+                return None
             claims = jwt.decode(
                 token,
                 key=key.key,
-                algorithms=list(self.config.algorithms),
+                algorithms=[header["alg"]],
                 audience=self.config.audience,
                 issuer=self.config.issuer,
                 leeway=self.config.leeway_seconds,
@@ -89,7 +111,9 @@ class OidcVerifier:
         except jwt.PyJWKClientError:
             log.info("oidc_rejected", reason="no signing key for the token's kid")
             return None
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
+            # InvalidTokenError, and InvalidKeyError (e.g. an EC key on another curve than
+            # the algorithm's): whatever the token got wrong, it is refused, never a 500.
             log.info("oidc_rejected", reason=type(exc).__name__)
             return None
         username = claims.get(self.config.username_claim)

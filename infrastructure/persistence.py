@@ -12,8 +12,11 @@ that aggregate. Events without personal fields (users, legal holds) are stored a
 
 Reading back (``to_domain_event``) decrypts; a field whose key was destroyed reads as
 ``domain.personal.ERASED`` (a list as ``[ERASED]``), which is still a valid event, so replays,
-snapshots and hashes are unaffected by erasure. Projections decode with ``to_view_event``,
-which never decrypts (views hold no personal data): personal fields read as ``WITHHELD``.
+snapshots and hashes are unaffected by erasure. A personal field found in plaintext (other than
+the erased marker) is refused with ``UnsealedValue``: Vigil never stored it so. Snapshots also
+carry a MAC, checked on loading (``infrastructure.snapshots``). Projections decode with
+``to_view_event``, which never decrypts (views hold no personal data): personal fields read as
+``WITHHELD``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from infrastructure.keys import (
     DataKey,
     MasterKeyError,
     SubjectKeyring,
+    UnsealedValue,
     envelope_key_id,
     is_sealed,
     open_sealed,
@@ -44,6 +48,7 @@ from infrastructure.keys import (
 )
 from infrastructure.recorders import VigilPostgresFactory, VigilSQLiteFactory
 from infrastructure.settings import Settings
+from infrastructure.snapshots import SnapshotStore
 
 WITHHELD = "[withheld]"
 """What a personal field reads as on the projections' path, which never decrypts."""
@@ -145,7 +150,14 @@ class PydanticMapper(Mapper[Any]):
 
         def opened(value: Any, path: str, step: Step) -> Any:
             if not is_sealed(value):
-                return value  # stored before personal fields were sealed
+                if value == erased_value(step):
+                    return value  # written blank by an erasure: nothing was sealed
+                # Vigil seals every personal value it stores: plaintext here was put in the
+                # store by something else, and is never shown as if it were the record.
+                raise UnsealedValue(
+                    f"the store is corrupt: {cls.__name__} {originator_id} version {version} "
+                    f"holds its personal field {path} unsealed"
+                )
             if keyring is None:
                 raise MasterKeyError("no keyring attached: cannot read personal fields")
             aead = keyring.key_for_reading(envelope_key_id(value))
@@ -231,6 +243,8 @@ def attach_keyring(application: Application[Any], keyring: SubjectKeyring) -> No
 
     mapper.keyring = keyring
     mapper.first_event_of = first_event_of
+    if isinstance(application.snapshots, SnapshotStore):
+        application.snapshots.mac = keyring.snapshot_mac
 
 
 def view_decoder(application: Application[Any]) -> Callable[[StoredEvent], Any]:
@@ -271,7 +285,8 @@ def recorder_env(settings: Settings) -> dict[str, str]:
             {
                 "PERSISTENCE_MODULE": get_topic(VigilSQLiteFactory),  # append-only tables
                 "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "30",
+                # A lock held longer than this by another process: the store is unavailable.
+                "SQLITE_LOCK_TIMEOUT": str(settings.store_timeout_seconds),
             }
         )
         return env
@@ -288,7 +303,10 @@ def recorder_env(settings: Settings) -> dict[str, str]:
                 "POSTGRES_SCHEMA": query.get("schema", [""])[0],
                 "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
                 "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
-                "POSTGRES_CONNECT_TIMEOUT": str(settings.db_connect_timeout_seconds),
+                # eventsourcing's name for how long a caller waits for the pool's connection;
+                # each attempt the pool makes is bounded by the connect timeout.
+                "POSTGRES_CONNECT_TIMEOUT": str(settings.store_timeout_seconds),
+                "POSTGRES_CONNECT_ATTEMPT_TIMEOUT": str(settings.db_connect_timeout_seconds),
                 "POSTGRES_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
                 "POSTGRES_PRE_PING": "y",
             }

@@ -21,7 +21,9 @@ takes ROW EXCLUSIVE) still conflicts with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,10 +37,21 @@ from eventsourcing.postgres import (
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
     SQLiteFactory,
 )
+from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
-from psycopg.rows import tuple_row
+from psycopg.rows import DictRow, tuple_row
+
+from infrastructure.availability import (
+    StoreUnavailable,
+    is_pool_timeout,
+    is_sqlite_unavailable,
+)
+from infrastructure.files import create_private_file
 
 APPEND_ONLY_FUNCTION = "vigil_append_only"
 REFUSAL = "the table is append-only: Vigil never updates or deletes a recorded event"
@@ -295,9 +308,86 @@ class VigilPostgresAggregateRecorder(_PostgresAppendOnly, PostgresAggregateRecor
         self._ensure()
 
 
+class VigilPostgresDatastore(PostgresDatastore):
+    """eventsourcing's datastore, saying ``StoreUnavailable`` when no connection can be had
+    within the pool's timeout, or the one in use is lost, instead of an ``OperationalError``
+    that each recorder method would retry ten times (a minute of waiting per request)."""
+
+    def __init__(self, *args: Any, connect_attempt_timeout: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each attempt the pool makes in the background gives up too: a host that swallows
+        # packets would otherwise hold the pool's workers, and the pool would never recover.
+        assert isinstance(self.pool.kwargs, dict)
+        self.pool.kwargs["connect_timeout"] = connect_attempt_timeout
+
+    @classmethod
+    def like(
+        cls, other: PostgresDatastore, *, connect_attempt_timeout: int
+    ) -> VigilPostgresDatastore:
+        """The same store, pool and settings as ``other`` (eventsourcing's factory makes that
+        one; its pool is never opened)."""
+        pool = other.pool
+        kwargs = pool.kwargs
+        assert isinstance(kwargs, dict)
+        return cls(
+            dbname=kwargs["dbname"],
+            host=kwargs["host"],
+            port=kwargs["port"],
+            user=kwargs["user"],
+            password=kwargs["password"],
+            connect_timeout=pool.timeout,
+            idle_in_transaction_session_timeout=other.idle_in_transaction_session_timeout,
+            pool_size=pool.min_size,
+            max_overflow=pool.max_size - pool.min_size,
+            max_waiting=pool.max_waiting,
+            conn_max_age=pool.max_lifetime,
+            pre_ping=other.pre_ping,
+            lock_timeout=other.lock_timeout,
+            schema=other.schema,
+            pool_open_timeout=other.pool_open_timeout,
+            get_password_func=pool.get_password_func,
+            single_row_tracking=other.single_row_tracking,
+            originator_id_type="text" if other.originator_id_type == "text" else "uuid",
+            enable_db_functions=other.enable_db_functions,
+            connect_attempt_timeout=connect_attempt_timeout,
+        )
+
+    @contextmanager
+    def get_connection(self) -> Iterator[psycopg.Connection[DictRow]]:
+        conn: psycopg.Connection[DictRow] | None = None
+        try:
+            with super().get_connection() as conn:
+                yield conn
+        except StoreUnavailable:
+            raise
+        except PersistenceError as exc:
+            lost = conn is not None and (conn.broken or conn.closed)
+            if not (is_pool_timeout(exc) or lost):
+                raise
+            kwargs = self.pool.kwargs
+            assert isinstance(kwargs, dict)
+            where = f"{kwargs['host']}:{kwargs['port']}"
+            if lost:
+                raise StoreUnavailable(f"lost the connection to {where}: {exc}") from exc
+            raise StoreUnavailable(
+                f"no connection to {where} within {self.pool.timeout:g} s"
+            ) from exc
+
+
 class VigilPostgresFactory(PostgresFactory):
     aggregate_recorder_class = VigilPostgresAggregateRecorder
     application_recorder_class = VigilPostgresApplicationRecorder
+
+    # Seconds each connection attempt may take (libpq's connect_timeout); POSTGRES_CONNECT_TIMEOUT
+    # is how long a caller waits for the pool to hand out a connection.
+    POSTGRES_CONNECT_ATTEMPT_TIMEOUT = "POSTGRES_CONNECT_ATTEMPT_TIMEOUT"
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        attempt = int(self.env.get(self.POSTGRES_CONNECT_ATTEMPT_TIMEOUT) or "5")
+        self.datastore = VigilPostgresDatastore.like(
+            self.datastore, connect_attempt_timeout=attempt
+        )
 
 
 # --- SQLite -------------------------------------------------------------------------------------
@@ -328,6 +418,41 @@ class VigilSQLiteAggregateRecorder(SQLiteAggregateRecorder):
         return _with_triggers(super().construct_create_table_statements(), self.events_table_name)
 
 
+class VigilSQLiteDatastore(SQLiteDatastore):
+    """eventsourcing's datastore, saying ``StoreUnavailable`` when the file cannot be opened,
+    written or locked within SQLITE_LOCK_TIMEOUT."""
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
+        try:
+            with super().get_connection(commit=commit) as conn:
+                yield conn
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if not is_sqlite_unavailable(exc):
+                raise
+            raise StoreUnavailable(f"the SQLite store {self.pool.db_name}: {exc}") from exc
+
+
 class VigilSQLiteFactory(SQLiteFactory):
     aggregate_recorder_class = VigilSQLiteAggregateRecorder
     application_recorder_class = VigilSQLiteApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        environment = env if isinstance(env, Environment) else Environment(env=env)
+        name = environment.get(self.SQLITE_DBNAME)
+        in_memory = name is not None and SQLiteConnectionPool.detect_memory_mode(name)
+        if name and not name.startswith("file:") and not in_memory:
+            # SQLite would create the store 0644 (less the umask) and gives its -wal and -shm
+            # files the store's own mode: created owner-only first, all three are.
+            create_private_file(Path(name))
+        super().__init__(environment)
+        old = self.datastore
+        self.datastore = VigilSQLiteDatastore(
+            db_name=old.pool.db_name,
+            lock_timeout=old.pool.lock_timeout,
+            single_row_tracking=old.single_row_tracking,
+            originator_id_type="text" if old.originator_id_type == "text" else "uuid",
+        )
+        old.close()

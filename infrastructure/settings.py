@@ -6,6 +6,7 @@ receives it, so nothing else reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -77,7 +78,17 @@ class Settings(BaseSettings):
     # PostgreSQL connection pool: sized to FastAPI's threadpool (40 threads by default).
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
-    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_connect_timeout_seconds: int = Field(
+        default=5, ge=1, description="PostgreSQL: how long one connection attempt may take."
+    )
+    store_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="How long a request or command waits for a store that does not answer (no "
+        "connection to PostgreSQL, a locked SQLite file) before giving up: 503 "
+        "store-unavailable with Retry-After over HTTP, exit 1 on the command line.",
+    )
     # The recorder retries a lock timeout 10 times, so N seconds here can mean ~11 N seconds.
     db_lock_timeout_seconds: int = Field(default=0, ge=0, description="0 = wait for the lock.")
 
@@ -186,6 +197,12 @@ class Settings(BaseSettings):
         "a token) within auth_failure_window_seconds before answering 429.",
     )
     auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto `vigil serve` believes; '' (the default) "
+        "believes no forwarded header: the client is the peer address.",
+    )
     cors_origins: str = Field(
         default="",
         description="Comma-separated browser origins allowed to call the API (CORS); '' (the "
@@ -307,6 +324,29 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        proxies = []
+        for name in (part.strip() for part in value.split(",") if part.strip()):
+            try:
+                # Normalised, as uvicorn reads them strictly: 10.0.0.7/24 is 10.0.0.0/24.
+                if "/" in name:
+                    proxies.append(str(ipaddress.ip_network(name, strict=False)))
+                else:
+                    proxies.append(str(ipaddress.ip_address(name)))
+            except ValueError:
+                # '*' or a host name would let anyone who can reach Vigil say who they are.
+                raise ValueError(
+                    f"{name!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                ) from None
+        return ",".join(proxies)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies' addresses and networks (empty: forwarded headers are ignored)."""
+        return [name for name in self.trusted_proxies.split(",") if name]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from application.ledger import Ledger
 from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.errors import DomainError
 from domain.shared import ROLE_PRECEDENCE, Role, Username
+from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
 from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE, MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
@@ -98,13 +100,17 @@ def open_vigil(settings: Settings | None = None) -> Iterator[Vigil]:
         vigil = bootstrap(settings)
     except (UnsupportedDatabaseURL, MasterKeyError) as exc:
         fail(str(exc), EXIT_USAGE)
-    except (psycopg.Error, PersistenceError, OSError) as exc:
+    except StoreUnavailable as exc:
+        fail(f"cannot open the store: {exc.reason}")
+    except (psycopg.Error, PersistenceError, sqlite3.Error, OSError) as exc:
         fail(f"cannot open the store ({_store_kind(settings)}): {exc}")
     try:
         yield vigil
     except DomainError as exc:
         fail(exc.detail)
-    except (psycopg.Error, PersistenceError) as exc:
+    except StoreUnavailable as exc:
+        fail(f"the store does not answer: {exc.reason}")
+    except (psycopg.Error, PersistenceError, sqlite3.Error) as exc:
         fail(f"the store failed ({_store_kind(settings)}): {exc}")
     finally:
         vigil.close()
@@ -136,6 +142,7 @@ def serve(
     import uvicorn
 
     from interfaces.http.app import create_app
+    from interfaces.http.security import forwarded_header_options
 
     settings = load_settings()
     with open_vigil(settings) as vigil:
@@ -150,7 +157,14 @@ def serve(
         )
         # log_config=None keeps our logging; the app logs each request itself (with its request
         # id and without the client's address), so uvicorn's access log would only repeat it.
-        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            api,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            **forwarded_header_options(settings.trusted_proxy_list),
+        )
 
 
 @app.command()
@@ -500,6 +514,15 @@ def db_init(
         fail(str(exc))
     except UnsupportedDatabaseURL as exc:
         fail(str(exc), EXIT_USAGE)
+    except StoreUnavailable as exc:
+        fail(f"db init failed: {exc.reason}")
+    except psycopg.OperationalError as exc:
+        if not str(exc).startswith("connection failed"):
+            fail(f"db init failed: {exc}")
+        # Not connected at all: say why in one line, as every other command does.
+        parsed = urlparse(owner_url or settings.db_owner_url or settings.resolved_database_url)
+        reason = postgres_reason(exc, host=parsed.hostname or "127.0.0.1", port=parsed.port or 5432)
+        fail(f"db init failed: {reason}")
     except (psycopg.Error, PersistenceError, OSError) as exc:
         fail(f"db init failed: {exc}")
     for line in report.lines():
@@ -537,7 +560,8 @@ def verify(
 ) -> None:
     """Check the whole event log against the hash ledger: every leaf, root, signature and
     consistency proof; then the views and subject keys against the log. Exits 1 naming the
-    first position that does not match."""
+    first position that does not match; before the first checkpoint, says that nothing is signed
+    yet and checks the events (exit 0 if they match)."""
     from infrastructure.integrity_keys import SigningKeyError
     from interfaces.integrity_cli import read_checkpoints, read_keys, run_verify
 
@@ -550,7 +574,10 @@ def verify(
         try:
             keys = keys or [vigil.integrity.configured_public_key()]
         except SigningKeyError as exc:
-            fail(str(exc), EXIT_USAGE)
+            # Before the first checkpoint no key need exist: nothing is signed yet, and the
+            # events are checked all the same. A stored checkpoint without its key is a fault.
+            if trusted or vigil.integrity.checkpoints(limit=1, cursor=None)[0]:
+                fail(str(exc), EXIT_USAGE)
         code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json, views=views)
     raise typer.Exit(code)
 

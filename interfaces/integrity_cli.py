@@ -86,6 +86,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "events": report.events,
         "ledger_size": report.ledger_size,
         "checkpoints": report.checkpoints,
+        "snapshots": report.snapshots,
         "pending": report.pending,
         "unsigned": report.unsigned,
         "seconds": round(report.seconds, 3),
@@ -102,6 +103,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "tree_index": finding.tree_index,
         "notification_id": finding.notification_id,
         "version": finding.version,
+        "aggregate_id": finding.aggregate_id,
         "detail": finding.detail,
     }
     if finding.view is not None:
@@ -118,11 +120,13 @@ def _count(n: int, one: str, many: str) -> str:
 def report_lines(report: VerifyReport) -> list[str]:
     rate = report.events / report.seconds if report.seconds > 0 else 0.0
     keys = _count(len(report.key_ids), "key", "keys").split(" ", 1)[1]
+    keys = f"{keys} {', '.join(report.key_ids)}" if report.key_ids else "no key"
     summary = (
         f"{_count(report.events, 'event', 'events')}, "
         f"{_count(report.ledger_size, 'leaf', 'leaves')}, "
         f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} "
-        f"({keys} {', '.join(report.key_ids)}) in {report.seconds:.1f} s "
+        f"({keys}), "
+        f"{_count(report.snapshots, 'snapshot', 'snapshots')} in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
     if report.views_seconds is not None:
@@ -130,6 +134,12 @@ def report_lines(report: VerifyReport) -> list[str]:
     first = report.first
     if first is None:
         lines = [f"OK: the log matches the hash ledger: {summary}."]
+        if not report.checkpoints:
+            lines.append(
+                "Nothing is signed yet: the store holds no checkpoint. The notary (in `vigil "
+                "serve` or `vigil project`) signs the first after VIGIL_CHECKPOINT_EVERY_EVENTS "
+                "events, or VIGIL_CHECKPOINT_EVERY_SECONDS seconds after the log grew."
+            )
         if report.pending:
             lines.append(
                 f"{_count(report.pending, 'newer event is', 'newer events are')} not in the "

@@ -140,7 +140,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 class CaseSummariesView(View):
     name = TABLE
-    version = 1
+    version = 2  # 2: referrals to a crisis line do not count as awaiting acknowledgement
 
     def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
         # The domain's own fold, shared with the other case views of this ledger: a batch fed to
@@ -263,12 +263,15 @@ class CaseSummaries:
         category: Category | str | None = None,
         assignee: str | None = None,
         subject_ref: str | None = None,
+        opened_from: datetime | None = None,
+        opened_to: datetime | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
         visibility: Visibility | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of case summaries, newest case first, and the cursor of the next page (None
-        on the last page). Items are ``CaseSummary.model_dump()``. Raises ``InvalidQuery``
+        on the last page); ``opened_from`` (inclusive) and ``opened_to`` (exclusive) bound the
+        case's ``opened_at``. Items are ``CaseSummary.model_dump()``. Raises ``InvalidQuery``
         (``InvalidCursor`` for a bad cursor) for input the view cannot answer. ``visibility``
         leaves out the restricted cases a reader may not see (application.access)."""
         if not 1 <= limit <= MAX_LIMIT:
@@ -290,6 +293,12 @@ class CaseSummaries:
             if value is not None:
                 where.append(f"{column} = %({column})s")
                 params[column] = value
+        if opened_from is not None:
+            where.append("opened_at >= %(opened_from)s")
+            params["opened_from"] = store.encode_time(opened_from)
+        if opened_to is not None:
+            where.append("opened_at < %(opened_to)s")
+            params["opened_to"] = store.encode_time(opened_to)
         restricted = restriction_clause(store, visibility, params)
         if restricted is not None:
             where.append(restricted)

@@ -11,7 +11,8 @@ Queues and due times (all from event times, at fold time, never from the clock a
   ``review_due`` (the end of the next working day, fixed when it was recorded).
 * ``unacknowledged_escalations``: due at ``raised_at`` (its occurred_at) plus the
   acknowledgement target for its urgency: immediate 30 min, urgent 4 h, routine 1 working day.
-* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made.
+* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made; never
+  a referral to an agency that does not acknowledge (a crisis line: see the case vocabulary).
 * ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due 5 working
   days after the later of the acknowledgement and the last follow-up (a follow-up restarts it).
 * ``approvals_awaiting_decision``: decisions held for a second safeguarding lead's approval
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -46,7 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
-from domain.case.state import CaseState
+from domain.case.events import CaseAssigned, CaseEvent
+from domain.case.state import CaseState, apply_in_place
 from domain.case.vocabulary import (
     AgencyKind,
     CaseStatus,
@@ -57,6 +60,7 @@ from domain.case.vocabulary import (
 )
 from domain.errors import ItemNotFound
 from infrastructure.calendar import build_calendar
+from infrastructure.persistence import view_decoder
 from infrastructure.settings import Settings
 from projections.access import ViewAccess
 from projections.case_folds import CaseFolds, case_folds_for
@@ -242,7 +246,7 @@ def queue_rows(
         )
     for referral in state.referrals.values():
         agency = {"agency_kind": referral.agency.kind.value}
-        if referral.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT:
+        if referral.awaiting_acknowledgement:
             add(
                 Queue.REFERRALS_AWAITING_ACKNOWLEDGEMENT,
                 referral.referral_id,
@@ -298,7 +302,9 @@ def queue_rows(
 
 class WorkQueuesView(View):
     name = "work_queues"
-    version = 2  # 2: four-eyes approvals and referrals awaiting review
+    # 2: four-eyes approvals and referrals awaiting review; 3: referrals to agencies that never
+    # acknowledge (a crisis line) do not wait for an acknowledgement
+    version = 3
 
     def __init__(
         self,
@@ -315,6 +321,10 @@ class WorkQueuesView(View):
         self._rules = rules
         self._folds = folds if folds is not None else case_folds_for(ledger)
         self._fingerprint = fingerprint
+
+    def rows_of(self, state: CaseState) -> list[dict[str, Any]]:
+        """The queue rows of one case state, by this view's calendar and rules."""
+        return queue_rows(state, self._calendar, self._rules)
 
     def stored_version(self) -> int:
         if not self._fingerprint:
@@ -449,6 +459,123 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
             projector=projector,
             batch_size=batch_size,
         )
+        self._ledger = ledger
+
+    # --- as Vigil knew it at a past moment --------------------------------------------------------
+
+    def replay(self, as_of: datetime) -> Replayed:
+        """Every queue row as Vigil knew it at ``as_of`` (recorded basis).
+
+        The view holds only today's rows, so the past is read from the log: every case folded
+        from the events recorded by ``as_of``, the rule of a case read as of that moment
+        (``CaseService.get(as_of=)``), then given the view's own rows. It reads the whole log
+        (events without personal data), so it costs what a rebuild of this view costs."""
+        recorder = self._ledger.recorder
+        decode = view_decoder(self._ledger)
+        head = int(recorder.max_notification_id() or 0)
+        states: dict[UUID, CaseState] = {}
+        assignees: dict[UUID, str | None] = {}
+        start = 1
+        while start <= head:
+            notifications = recorder.select_notifications(
+                start=start, limit=_REPLAY_BATCH, stop=head
+            )
+            if not notifications:
+                break
+            for notification in notifications:
+                event = decode(notification)
+                if not isinstance(event, CaseEvent):
+                    continue
+                if isinstance(event, CaseAssigned):
+                    assignees[event.originator_id] = event.assignee
+                if event.recorded_at <= as_of:
+                    # Owned here: folded in place, one event at a time.
+                    state = apply_in_place(states.get(event.originator_id), event)
+                    if state is not None:
+                        states[state.id] = state
+            start = notifications[-1].id + 1
+        rows = [row for state in states.values() for row in self.view.rows_of(state)]
+        return Replayed(rows=rows, assignees=assignees)
+
+    def replayed_counts(
+        self,
+        replayed: Replayed,
+        *,
+        as_of: datetime,
+        idle_days: int = DEFAULT_IDLE_DAYS,
+        assignee: str | None = None,
+        visibility: Visibility | None = None,
+    ) -> list[QueueCount]:
+        """``counts()`` over replayed rows: each queue's total and overdue at ``as_of``."""
+        _check_idle_days(idle_days)
+        cutoff = as_of - timedelta(days=idle_days)
+        totals: dict[str, list[int]] = {}
+        for row in replayed.visible(visibility, assignee):
+            if row["queue"] == Queue.NO_RECENT_ACTION.value:
+                if row["since_at"] < cutoff:
+                    counted = totals.setdefault(row["queue"], [0, 0])
+                    counted[0] += 1
+                    counted[1] += 1
+                continue
+            counted = totals.setdefault(row["queue"], [0, 0])
+            counted[0] += 1
+            counted[1] += int(row["due_at"] is not None and row["due_at"] < as_of)
+        return [
+            QueueCount(
+                name=queue,
+                description=QUEUE_DESCRIPTIONS[queue],
+                total=totals.get(queue.value, [0, 0])[0],
+                overdue=None
+                if queue is Queue.HIGH_RISK_OPEN
+                else totals.get(queue.value, [0, 0])[1],
+            )
+            for queue in Queue
+        ]
+
+    def replayed_items(
+        self,
+        replayed: Replayed,
+        queue: Queue | str,
+        *,
+        as_of: datetime,
+        idle_days: int = DEFAULT_IDLE_DAYS,
+        assignee: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        visibility: Visibility | None = None,
+    ) -> tuple[list[QueueItem], str | None]:
+        """``items()`` over replayed rows: a page of one queue in due order at ``as_of``."""
+        queue = parse_queue(queue) if not isinstance(queue, Queue) else queue
+        check_limit(limit)
+        _check_idle_days(idle_days)
+        order, types = _ORDER[queue]
+        cutoff = as_of - timedelta(days=idle_days)
+        rows = [
+            row
+            for row in replayed.visible(visibility, assignee)
+            if row["queue"] == queue.value
+            and (queue is not Queue.NO_RECENT_ACTION or row["since_at"] < cutoff)
+        ]
+
+        def key(row: dict[str, Any]) -> tuple[Any, ...]:
+            # As the SQL orders them; a missing due time sorts last.
+            return tuple(
+                (row[column] is None, row[column] if row[column] is not None else 0)
+                for column in order
+            )
+
+        rows.sort(key=key)
+        if cursor is not None:
+            after = decode_cursor(queue.value, cursor, types)
+            after_key = tuple((False, value) for value in after)
+            rows = [row for row in rows if key(row) > after_key]
+        page = rows[:limit]
+        items = [_replayed_item(row, as_of, idle_days) for row in page]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page[-1]
+            next_cursor = encode_cursor(queue.value, [last[column] for column in order])
+        return items, next_cursor
 
     def counts(
         self,
@@ -590,6 +717,53 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
             due_at=due,
             overdue=due is not None and due < as_of,
         )
+
+
+_REPLAY_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Queue rows as known at a past moment, and each case's assignee now (who may see it)."""
+
+    rows: list[dict[str, Any]]
+    assignees: dict[UUID, str | None]
+
+    def visible(self, visibility: Visibility | None, assignee: str | None) -> list[dict[str, Any]]:
+        """The rows one reader may see (by the access rule of today, as every list applies it),
+        on cases assigned to ``assignee`` at the time if given."""
+        restricted = set(visibility.restricted) if visibility is not None else set()
+        granted = set(visibility.granted_case_ids) if visibility is not None else set()
+        return [
+            row
+            for row in self.rows
+            if (assignee is None or row["assignee"] == assignee)
+            and (
+                row["category"] not in restricted
+                or self.assignees.get(row["case_id"]) == getattr(visibility, "username", None)
+                or row["case_id"] in granted
+            )
+        ]
+
+
+def _replayed_item(row: dict[str, Any], as_of: datetime, idle_days: int) -> QueueItem:
+    due: datetime | None = row["due_at"]
+    if row["queue"] == Queue.NO_RECENT_ACTION.value:
+        due = row["since_at"] + timedelta(days=idle_days)
+    return QueueItem(
+        queue=row["queue"],
+        case_id=row["case_id"],
+        item_id=row["item_id"],
+        kind=row["kind"],
+        category=row["category"],
+        risk_level=row["risk_level"],
+        assignee=row["assignee"],
+        urgency=row["urgency"],
+        agency_kind=row["agency_kind"],
+        since=row["since_at"],
+        due_at=due,
+        overdue=due is not None and due < as_of,
+    )
 
 
 def _check_idle_days(idle_days: int) -> None:

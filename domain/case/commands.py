@@ -38,12 +38,14 @@ from domain.case.vocabulary import (
 )
 from domain.personal import ErasureTrigger
 from domain.shared import (
+    Line,
     Moment,
     PersonalText,
     PolicyRef,
     Rationale,
     Ref,
     ShortPersonalText,
+    Text,
     Username,
 )
 
@@ -65,18 +67,18 @@ class SubjectInput(BaseModel):
 
     kind: SubjectKind
     ref: Ref
-    display_name: Annotated[str | None, StringConstraints(min_length=1, max_length=200)] = None
+    display_name: Annotated[Line, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class AgencyInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[Line, StringConstraints(min_length=1, max_length=200)]
     kind: AgencyKind
 
 
 Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-LawfulBasis = Annotated[str, StringConstraints(min_length=3, max_length=500)]
+LawfulBasis = Annotated[Line, StringConstraints(min_length=3, max_length=500)]
 
 
 class OpenCase(Command):
@@ -240,7 +242,7 @@ class RecordErasure(Command):
     erasure_id: UUID
     trigger: ErasureTrigger
     lawful_basis: LawfulBasis
-    erasure_reason: Annotated[str, StringConstraints(min_length=10, max_length=2000)]
+    erasure_reason: Annotated[Text, StringConstraints(min_length=10, max_length=2000)]
 
 
 CaseCommand = (

@@ -42,6 +42,7 @@ from domain.case.events import (
     Subject,
 )
 from domain.case.vocabulary import (
+    AGENCIES_THAT_NEVER_ACKNOWLEDGE,
     MEMBER_SANCTIONS,
     ApprovalDecision,
     ApprovalKind,
@@ -96,6 +97,18 @@ class Referral(Item):
     review_status: DecisionStatus | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+
+    @property
+    def acknowledgement_expected(self) -> bool:
+        """Whether the agency ever acknowledges a referral (a crisis line does not)."""
+        return self.agency.kind not in AGENCIES_THAT_NEVER_ACKNOWLEDGE
+
+    @property
+    def awaiting_acknowledgement(self) -> bool:
+        """Made, not yet acknowledged, by an agency that acknowledges referrals."""
+        return (
+            self.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT and self.acknowledgement_expected
+        )
 
 
 class Approval(Item):
@@ -250,11 +263,8 @@ class CaseState(BaseModel):
         return [e for e in self.escalations.values() if e.status is not EscalationStatus.RESOLVED]
 
     def referrals_awaiting_acknowledgement(self) -> list[Referral]:
-        return [
-            r
-            for r in self.referrals.values()
-            if r.status is ReferralStatus.AWAITING_ACKNOWLEDGEMENT
-        ]
+        """Referrals the agency has yet to acknowledge (never those to a crisis line)."""
+        return [r for r in self.referrals.values() if r.awaiting_acknowledgement]
 
     def active_sanctions(self, at: datetime) -> list[Sanction]:
         """Sanctions in force at ``at``, for ``at`` at or after the latest event (sanctions that

@@ -83,6 +83,11 @@ class AgencyKind(StrEnum):
     OTHER = "other"
 
 
+# Agencies that take a referral and never acknowledge it (a crisis line answers the person, not
+# us): their referrals do not wait for an acknowledgement that will never come.
+AGENCIES_THAT_NEVER_ACKNOWLEDGE: frozenset[AgencyKind] = frozenset({AgencyKind.CRISIS_LINE})
+
+
 class Consent(StrEnum):
     GIVEN = "given"
     REFUSED = "refused"

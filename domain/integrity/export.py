@@ -38,6 +38,9 @@ class Finding:
     tree_index: int | None = None
     notification_id: int | None = None
     version: int | None = None
+    aggregate_id: str | None = None
+    """The aggregate (case) whose record it is, where the finding is not one event's (a
+    snapshot: ``aggregate_id`` and ``version``)."""
     view: str | None = None
     """The view a finding about a view names (``vigil verify``'s view checks)."""
     key_id: str | None = None
@@ -49,7 +52,9 @@ class Finding:
             parts.append(f"view {self.view}")
         if self.key_id is not None:
             parts.append(f"subject key {self.key_id}")
-        if self.version is not None:
+        if self.aggregate_id is not None:
+            parts.append(f"aggregate {self.aggregate_id} version {self.version}")
+        elif self.version is not None:
             parts.append(f"event version {self.version}")
         if self.tree_index is not None:
             parts.append(f"tree index {self.tree_index}")

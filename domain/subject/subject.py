@@ -18,11 +18,13 @@ from domain.case.ids import event_id_for
 from domain.case.vocabulary import SubjectKind
 from domain.errors import NotPermitted, RuleViolation
 from domain.personal import ErasureTrigger
-from domain.shared import DecisionContext, Rationale, Role
+from domain.shared import DecisionContext, Line, Rationale, Role
 from domain.subject.events import LegalHoldLifted, LegalHoldPlaced, SubjectErased, SubjectEvent
 
-LawfulBasis = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LawfulBasis = Annotated[
+    Line, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
+]
+Reference = Annotated[Line, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class LegalHoldInForce(RuleViolation):

@@ -8,7 +8,7 @@ view, which leaves out the restricted cases the reader may not see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -81,15 +81,21 @@ class CaseReader:
             request_id=self.request_id,
         )
 
-    def record_subject(self, what: AccessedRecord, subject_ref: str) -> None:
-        """Log a read of a subject's records (their history, a subject access export)."""
-        self.access.record(
-            self.actor,
-            what,
-            subject_ref=subject_ref,
-            purpose=self.purpose,
-            request_id=self.request_id,
-        )
+    def record_subject(
+        self, what: AccessedRecord, subject_ref: str, case_ids: Sequence[UUID] = ()
+    ) -> None:
+        """Log a read of a subject's records (their history, a subject access export): one
+        entry per case whose content it shows (``case_ids``), so the log of each of those cases
+        names it too; one entry for the subject when it shows no case's content."""
+        for case_id in dict.fromkeys(case_ids) or [None]:
+            self.access.record(
+                self.actor,
+                what,
+                case_id=case_id,
+                subject_ref=subject_ref,
+                purpose=self.purpose,
+                request_id=self.request_id,
+            )
 
     def visibility(self) -> Visibility | None:
         """Which restricted cases lists must leave out for this reader (None: none)."""
@@ -207,7 +213,7 @@ def break_glass(
     reason. The grant is an event in the log: it appears in the access log and in the
     `break_glass_reviews` queue for safeguarding leads, and every read under it is logged as
     `break_glass`. While it lasts you may read the case and add the frontline kinds (flags,
-    notes, moderation actions, out-of-hours decisions, escalations).
+    notes, moderation actions, out-of-hours decisions, escalations, referrals).
 
     Refused, writing nothing: 422 without a real reason; 409 if the case is not restricted or
     you already have access (full, or an active grant); 404 if there is no such case. With an

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -38,6 +38,7 @@ from interfaces.http.audit import router as audit_router
 from interfaces.http.audit import with_notary
 from interfaces.http.changes import router as changes_router
 from interfaces.http.data_protection import router as data_protection_router
+from interfaces.http.dependencies import refuse_unknown_query_parameters
 from interfaces.http.middleware import install_middleware
 from interfaces.http.problems import (
     ERROR_DESCRIPTIONS,
@@ -74,6 +75,9 @@ an immutable event; nothing is updated or deleted (mistakes are fixed by correct
   its place in the event log. Lists, queues and histories are views that follow the log a
   moment behind; pass `?min_position=<position>` to wait (up to 5 s) until they include the
   write, else 503 `projection-lagging` with Retry-After.
+* **Query parameters** an operation does not take are refused (422 naming them), as are
+  control and bidirectional-override characters in the path or the query. Date-times are RFC
+  3339 with an offset, never numbers.
 * **Errors** are problem details (RFC 9457, `application/problem+json`) with `type`, `title`,
   `status`, `detail` and, for field problems, `errors` (field -> message). A refused command
   writes nothing. An unknown id named in the URL is 404; one named in the body (an assignee,
@@ -126,6 +130,8 @@ def create_app(vigil: Vigil) -> FastAPI:
         redoc_url=None,
         # Runs the projector while serving (`vigil serve`), when it belongs in this process.
         lifespan=with_notary(vigil, operations.projector_lifespan(vigil)),
+        # On every route: a query parameter the route does not take is refused, not ignored.
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.state.vigil = vigil
     install_problem_handlers(app)
@@ -226,12 +232,14 @@ def _document_errors(operation: dict[str, Any]) -> None:
     needed: list[int] = []
     if operation.get("security"):
         needed += [401, 429]  # no valid token; too many invalid ones (security.py)
+        needed.append(503)  # the token is checked against the store: store-unavailable
     if operation.get("x-permission"):
         needed.append(403)
     if "requestBody" in operation:
         needed += [413, 422]  # the size limit (middleware.py); a body that is not this JSON
-    if parameters:
-        needed.append(422)
+    # Every operation refuses a query parameter it does not take, and control characters in
+    # the path or query (dependencies.py, middleware.py).
+    needed.append(422)
     for code in needed:
         responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
     if "min_position" in parameters:

@@ -69,7 +69,8 @@ BasisQuery = Annotated[
     "/cases",
     status_code=201,
     responses=writes_doc(*OPEN_ERRORS),
-    response_description="The new case and its CaseOpened event.",
+    response_description="Where the new case stands (no subject or summary) and its CaseOpened "
+    "event.",
 )
 def open_case(
     body: Annotated[OpenCase, Body(openapi_examples=examples.OPEN_CASE)],
@@ -97,11 +98,28 @@ def list_cases(
     category: Annotated[Category | None, Query()] = None,
     assignee: Annotated[str | None, Query(max_length=63)] = None,
     subject_ref: Annotated[str | None, Query(max_length=500)] = None,
+    opened_from: Annotated[
+        Moment | None,
+        Query(
+            description="Only cases opened at or after this moment (RFC 3339 with offset), "
+            "by the case's opened_at (when it occurred).",
+            examples=["2026-11-01T00:00:00+00:00"],
+        ),
+    ] = None,
+    opened_to: Annotated[
+        Moment | None,
+        Query(
+            description="Only cases opened before this moment (exclusive).",
+            examples=["2026-12-01T00:00:00+00:00"],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> CaseList:
-    """List cases (no personal data), filtered by status, risk, category, assignee or subject.
+    """List cases (no personal data), filtered by status, risk, category, assignee, subject or
+    when they were opened.
 
+    Any other query parameter is refused (422), so a list never looks filtered when it is not.
     Restricted cases (VIGIL_RESTRICTED_CATEGORIES) are listed only to safeguarding leads,
     auditors, their assignee and holders of an active break-glass grant; to anyone else they
     are absent, whatever the filters."""
@@ -114,6 +132,8 @@ def list_cases(
         category=category,
         assignee=assignee,
         subject_ref=subject_ref,
+        opened_from=opened_from,
+        opened_to=opened_to,
         limit=limit,
         cursor=cursor,
     )

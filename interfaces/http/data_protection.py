@@ -360,8 +360,13 @@ def export_subject(
     """Export everything held about a subject, decrypted (subject access request)."""
     now = vigil.clock()
     records = vigil.data_protection.export(ref, kind)
-    # Recorded in the access log (application.access) before the export is returned.
-    reader.record_subject(AccessedRecord.SUBJECT_ACCESS_EXPORT, ref)
+    # Recorded in the access log (application.access) before the export is returned: one entry
+    # per case it shows, so the export is found in each of those cases' access log.
+    reader.record_subject(
+        AccessedRecord.SUBJECT_ACCESS_EXPORT,
+        ref,
+        [case.state.id for record in records for case in record.cases],
+    )
     return SubjectAccessExport(
         ref=ref, generated_at=now, subjects=[_held(record, now) for record in records]
     )

@@ -17,7 +17,9 @@ from uuid import UUID
 import structlog
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -32,12 +34,15 @@ from domain.shared import Actor
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import NotAuthenticated
 from interfaces.http.schemas import (
+    CaseStateRead,
+    CaseStatusRead,
     CaseWriteAnswer,
-    case_read,
+    RestrictedCaseRead,
+    case_state_read,
     event_read,
     restricted_case_read,
 )
-from interfaces.http.security import TooManyFailedAttempts, client_key, limiter_of
+from interfaces.http.security import count_failure
 from projections.paging import MAX_POSITION
 
 log = structlog.get_logger(__name__)
@@ -61,28 +66,13 @@ def authenticated_actor(
 ) -> Actor:
     if credentials is None:
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
-    limiter = limiter_of(request)
-    address = client_key(request)
-    if limiter is not None and (wait := limiter.retry_after(address)) is not None:
-        # Too many failures from this address: its credentials are not even looked at.
-        log.warning("authentication_rate_limited", scope="address")
-        raise TooManyFailedAttempts(wait)
     token = credentials.credentials
     actor = vigil.identity.authenticate(token)
     if actor is not None:
+        # Never refused for failures, its own or anyone's: failures are counted by keys an
+        # attacker can choose, so a valid token must not depend on them.
         return actor
-    if limiter is not None:
-        limiter.record_failure(address)
-        user_id = token_user_id(token)
-        if user_id is not None:
-            # Counted per user too (attempts spread over many addresses), but only failures are
-            # refused: a valid token of that user still works, so nobody can lock a user out.
-            user_key = f"user:{user_id}"
-            user_wait = limiter.retry_after(user_key)
-            limiter.record_failure(user_key)
-            if user_wait is not None:
-                log.warning("authentication_rate_limited", scope="user")
-                raise TooManyFailedAttempts(user_wait)
+    count_failure(request, token_user_id(token))
     raise NotAuthenticated("the bearer token is not valid (unknown, expired or revoked)")
 
 
@@ -146,6 +136,50 @@ async def idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
+# --- query parameters ----------------------------------------------------------------------------
+
+
+def declared_query_parameters(dependant: Dependant) -> frozenset[str]:
+    """The query parameters a route takes: its own and those of every dependency, by the name
+    a client sends (the alias, e.g. `from`)."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= declared_query_parameters(sub)
+    return frozenset(names)
+
+
+_DECLARED = "_vigil_query_parameters"  # kept on the route: computed once per route
+
+
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """422 naming every query parameter the route does not take (on every route).
+
+    A misspelt or invented filter (`?opened_after=`) would otherwise be ignored and the answer
+    would look filtered when it is not."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = getattr(route, _DECLARED, None)
+    if not isinstance(declared, frozenset):
+        declared = declared_query_parameters(route.dependant)
+        setattr(route, _DECLARED, declared)
+    unknown = sorted(set(request.query_params.keys()) - declared)
+    if not unknown:
+        return
+    takes = ", ".join(sorted(declared)) or "none"
+    raise RequestValidationError(
+        [
+            {
+                "type": "unknown_query_parameter",
+                "loc": ("query", name),
+                "msg": f"unknown query parameter; this operation takes: {takes}",
+                "input": None,
+            }
+            for name in unknown
+        ]
+    )
+
+
 # --- read-your-writes ----------------------------------------------------------------------------
 
 POSITION_HEADER = "Vigil-Position"
@@ -165,8 +199,27 @@ class ProjectionLagging(Exception):
 _MIN_POSITION_DESCRIPTION = (
     "Read-your-writes: the `position` of a write's answer. The read waits (up to "
     "VIGIL_READ_WAIT_SECONDS, 5 s by default) until {what} that position, then answers; if "
-    "{short} not, 503 `projection-lagging` with Retry-After."
+    "{short} not, 503 `projection-lagging` with Retry-After. A position beyond the log's head "
+    "(one no write has been given) is 422 at once."
 )
+
+
+async def _refuse_beyond_head(vigil: Vigil, wanted: int) -> None:
+    # Every write answers with a position the log already holds, so one beyond its head was
+    # never given out: waiting for it would only hold the request for the full wait.
+    head = await run_in_threadpool(vigil.projector.head)
+    if wanted > head:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "beyond_log_head",
+                    "loc": ("query", "min_position"),
+                    "msg": f"is beyond the event log's head ({head}): no write has been given "
+                    "that position; pass the `position` of a write's answer",
+                    "input": wanted,
+                }
+            ]
+        )
 
 
 async def _wait_until(
@@ -203,6 +256,7 @@ async def wait_for_views(
     """For reads answered from views (lists, queues, histories)."""
     if min_position is None:
         return None
+    await _refuse_beyond_head(vigil, min_position)
     projector = vigil.projector
     await _wait_until(
         lambda: projector.position(), min_position, vigil.settings.read_wait_seconds, projector.wake
@@ -228,6 +282,7 @@ async def wait_for_log(
     committed write at once, so this only waits for positions not yet written."""
     if min_position is None:
         return None
+    await _refuse_beyond_head(vigil, min_position)
     await _wait_until(
         vigil.projector.head, min_position, vigil.settings.read_wait_seconds, lambda: None
     )
@@ -319,7 +374,7 @@ class CaseWrites:
     ) -> CaseWriteAnswer:
         key = self.idempotency_key
         # Restricted cases: 404 without access, 403 for what an involved user may not add.
-        level = self.vigil.access.check_write(actor, case_id, command)
+        self.vigil.access.check_write(actor, case_id, command)
         result = self.vigil.cases.execute(
             case_id,
             command,
@@ -339,25 +394,27 @@ class CaseWrites:
         if result.replayed:
             self.response.headers["Idempotent-Replayed"] = "true"
         self.response.headers[POSITION_HEADER] = str(result.position)
-        if case_id is None:
-            level = self.vigil.access.answer_level(actor, result.state)
-        return write_answer(result, own_records=level is AccessLevel.OWN_RECORDS)
+        # The answer shows what the writer may see of the case now (the same rule as a read):
+        # a write may have taken their access away (an assignee reassigning the case).
+        return write_answer(result, self.vigil.access.answer_level(actor, result.state))
 
 
-def write_answer(result: WriteResult, *, own_records: bool = False) -> CaseWriteAnswer:
-    """``own_records``: the writer sees only their own records of this restricted case, so the
-    answer shows the case in its restricted form (the new events are their own)."""
+def write_answer(result: WriteResult, level: AccessLevel) -> CaseWriteAnswer:
+    """The case after the write as ``level`` lets its writer see it, never its content (so the
+    answer needs no access record), and the new events, which are the writer's own."""
     # Judged at the write's own recorded_at, not at the time of asking, so a retried write gets
     # the same answer byte for byte.
     evaluated_at = result.events[-1].recorded_at if result.events else result.state.opened_at
+    state = result.state
+    case: CaseStateRead | RestrictedCaseRead | CaseStatusRead
+    if level in (AccessLevel.FULL, AccessLevel.BREAK_GLASS):
+        case = case_state_read(state, evaluated_at)
+    elif level is AccessLevel.OWN_RECORDS:
+        case = restricted_case_read(state, evaluated_at)
+    else:
+        case = CaseStatusRead(id=state.id, version=state.version, status=state.status)
     return CaseWriteAnswer(
-        case=(
-            restricted_case_read(result.state, evaluated_at)
-            if own_records
-            else case_read(result.state, evaluated_at)
-        ),
-        events=[event_read(e) for e in result.events],
-        position=result.position,
+        case=case, events=[event_read(e) for e in result.events], position=result.position
     )
 
 

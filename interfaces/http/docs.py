@@ -23,7 +23,8 @@ LIST_ERRORS = (401, 403, 422)
 def write_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         201: {
-            "description": "Appended: the case after the write and the new events. A retry "
+            "description": "Appended: where the case stands after the write (no subject, "
+            "summary or referral details: read the case for those) and the new events. A retry "
             "with the same Idempotency-Key gets this same answer (header Idempotent-Replayed).",
             "headers": {
                 **ETAG_HEADER,

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import uuid4
 
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interfaces.http.problems import internal_error_response, problem_response
+from domain.shared import forbidden_character, forbidden_character_message
+from interfaces.http.problems import internal_error_response, problem_response, route_patterns
 
 log = structlog.get_logger(__name__)
 
@@ -166,7 +168,75 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
+class PathCharactersMiddleware:
+    """422 for a path or query string holding control or bidirectional-override characters.
+
+    Such a character in a path parameter (a subject ref, a username) would otherwise meet the
+    router as it is: a line break stops a route's pattern from matching (an undocumented 404),
+    a NUL reaches the database. Refused before routing, naming the parameter that holds it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        errors = self._path_errors(scope) or self._query_errors(scope)
+        if not errors:
+            await self.app(scope, receive, send)
+            return
+        listed = "; ".join(f"{field}: {message}" for field, message in errors.items())
+        response = problem_response(
+            422,
+            "invalid-input",
+            "Invalid input",
+            f"the request is invalid ({listed})",
+            instance=_printable(scope["path"]),
+            errors=errors,
+        )
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _path_errors(scope: Scope) -> dict[str, str]:
+        path: str = scope["path"]
+        found = forbidden_character(path)
+        if found is None:
+            return {}
+        index, char = found
+        message = forbidden_character_message(index, char)
+        # Which parameter holds it: match the routes against the path with every forbidden
+        # character replaced, and take the parameter whose value spans the first of them.
+        clean = "".join("_" if forbidden_character(c) else c for c in path)
+        for pattern, _ in route_patterns(scope.get("app")):
+            matched = pattern.match(clean)
+            if matched is None:
+                continue
+            for name in matched.groupdict():
+                start, end = matched.span(name)
+                if start <= index < end:
+                    return {name: forbidden_character_message(index - start, char)}
+        return {"path": message}
+
+    @staticmethod
+    def _query_errors(scope: Scope) -> dict[str, str]:
+        query = scope.get("query_string", b"").decode("latin-1")
+        errors: dict[str, str] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            for text in (key, value):
+                found = forbidden_character(text)
+                if found is not None:
+                    errors.setdefault(_printable(key), forbidden_character_message(*found))
+        return errors
+
+
+def _printable(text: str) -> str:
+    # Echoed in an answer: forbidden characters are shown as their code points.
+    return "".join(f"\\u{ord(c):04x}" if forbidden_character(c) else c for c in text)
+
+
 def install_middleware(app: Any, *, max_body_bytes: int) -> None:
     """Order matters: the last added runs first, so the request context wraps everything."""
+    app.add_middleware(PathCharactersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -15,9 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 import structlog
-from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -27,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.bootstrap import Vigil
+from infrastructure.availability import StoreUnavailable
 from interfaces.http.dependencies import ProjectionLagging, VigilDep
 from interfaces.http.problems import Problem, problem_response
 from projections.worker import Projector, ViewStatus
@@ -91,19 +90,8 @@ def ready(vigil: VigilDep, request: Request) -> Any:
     every event up to its position, and is within VIGIL_READY_MAX_LAG_EVENTS events and
     VIGIL_READY_MAX_LAG_SECONDS seconds."""
     settings = vigil.settings
-    try:
-        statuses = vigil.projector.status()
-        broken = [c for c in vigil.projector.continuity() if not c.consistent]
-    except (PersistenceError, psycopg.Error):
-        log.warning("ready_store_unavailable")
-        return problem_response(
-            503,
-            "store-unavailable",
-            "Service unavailable",
-            "the event store does not answer",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
+    statuses = vigil.projector.status()  # an unreachable store: 503 store-unavailable
+    broken = [c for c in vigil.projector.continuity() if not c.consistent]
     if broken:
         # A view whose position passed events it never applied answers wrongly while it says
         # it is up to date: only a rebuild (``vigil rebuild``) mends it.
@@ -150,7 +138,7 @@ class ProjectionCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             statuses = self._projector.status()
-        except (PersistenceError, psycopg.Error):
+        except StoreUnavailable:
             log.warning("metrics_store_unavailable")
             return
         position = GaugeMetricFamily(

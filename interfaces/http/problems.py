@@ -8,6 +8,7 @@ domain refuses before the append, and the append is atomic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -16,8 +17,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from application.cases import Contention
 from application.data_protection import SubjectNotFound
@@ -33,8 +36,11 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.subject.subject import LegalHoldInForce
+from infrastructure.availability import StoreUnavailable
 
 PROBLEM_BASE = "https://vigil.invalid/problems/"
+# Seconds a client is asked to wait before trying a store that did not answer again.
+STORE_RETRY_AFTER_SECONDS = 5
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
@@ -203,6 +209,21 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # The reason (host, port, file) is for the operator's log, not for every client.
+    assert isinstance(exc, StoreUnavailable)
+    log.warning("store_unavailable", reason=exc.reason)
+    return problem_response(
+        503,
+        "store-unavailable",
+        "Service unavailable",
+        "the event store does not answer; retry after Retry-After seconds (a write retried "
+        "with the same Idempotency-Key is never recorded twice)",
+        instance=request.url.path,
+        headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _not_authenticated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotAuthenticated)
     return problem_response(
@@ -257,16 +278,42 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return _validation_problem(request, {"body": unreadable})
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("about:blank", _phrase(exc.status_code)))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = exc.headers
     if exc.status_code == 404:
         detail = f"no resource at {request.url.path}"
+    if exc.status_code == 405:
+        # The router names the methods of the first route it matched; a path served by several
+        # routes (GET and POST /cases) takes the methods of all of them.
+        allowed = allowed_methods(request)
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
     return problem_response(
         exc.status_code,
         slug,
         title,
         detail,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def route_patterns(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each route of the app (included routers' routes too) as its path pattern and methods."""
+    patterns = []
+    for context in iter_route_contexts(getattr(app, "routes", ())):
+        if context.path is not None:
+            regex, _, _ = compile_path(context.path)
+            patterns.append((regex, frozenset(context.methods or ())))
+    return patterns
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path."""
+    methods: set[str] = set()
+    for pattern, route_methods in route_patterns(request.app):
+        if pattern.match(request.scope["path"]):
+            methods |= route_methods
+    return sorted(methods)
 
 
 def internal_error_response(request_id: str | None, instance: str | None) -> ProblemResponse:
@@ -294,6 +341,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _pydantic_validation)
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
@@ -311,12 +359,15 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "`body-too-large`: the body is larger than the configured limit; nothing was written.",
     422: "Invalid input: a field, the JSON itself (or a body that is not UTF-8 JSON text), a "
     "header (If-Match, Idempotency-Key), a query or path parameter, an unknown reference in the "
-    "body, or an Idempotency-Key reused with another body.",
+    "body, or an Idempotency-Key reused with another body. Also a query parameter the operation "
+    "does not take, and a control or bidirectional-override character in the path or query, "
+    "each named in `errors`.",
     429: "`too-many-failed-attempts`: too many requests with invalid tokens from this address "
     "(or naming this user); retry after Retry-After seconds. A valid token is not refused for "
     "its user's failures, only for its address's.",
-    503: "The write kept losing races with other writers, or the store is unreachable; "
-    "retry (Retry-After).",
+    503: "`store-unavailable`: the store did not answer within VIGIL_STORE_TIMEOUT_SECONDS; "
+    "or, for a write, `contention`: it kept losing races with other writers. Retry after "
+    "Retry-After.",
 }
 
 PROJECTION_LAGGING_DESCRIPTION = (

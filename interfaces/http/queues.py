@@ -16,6 +16,7 @@ from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from interfaces.http.read_models import WorkQueuesDep
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
+from projections.case_summaries import InvalidQuery
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 from projections.work_queues import (
     DEFAULT_IDLE_DAYS,
@@ -30,11 +31,19 @@ router = APIRouter(prefix="/api/v1", tags=["queues"])
 AsOf = Annotated[
     Moment | None,
     Query(
-        description="Judge overdue (and idleness) at this moment (RFC 3339 with offset) instead "
-        "of now. The queue's contents are today's; as_of does not replay the past.",
+        description="Answer as of this moment (RFC 3339 with offset) instead of now. A past "
+        "moment is replayed: what was in each queue as Vigil knew it then (events recorded by "
+        "as_of, as a case read with basis=recorded), overdue judged at as_of; this reads the "
+        "whole log, so it is slower than a read of now. A later moment judges today's items "
+        "at it (what will be overdue by then).",
         examples=["2026-11-17T10:00:00+00:00"],
     ),
 ]
+REPLAYED = Field(
+    default=False,
+    description="true when as_of was in the past and the answer was replayed from the log as "
+    "Vigil knew it then; false for today's queues.",
+)
 IdleDays = Annotated[
     int,
     Query(
@@ -55,6 +64,7 @@ class QueueList(BaseModel):
     items: list[QueueCount]
     next_cursor: str | None = None
     as_of: datetime = Field(description="The moment overdue was judged at.")
+    replayed: bool = REPLAYED
 
 
 class BreakGlassPage(BaseModel):
@@ -71,6 +81,7 @@ class QueuePage(BaseModel):
     items: list[QueueItem]
     next_cursor: str | None
     as_of: datetime = Field(description="The moment overdue was judged at.")
+    replayed: bool = REPLAYED
 
 
 @router.get("/queues", responses=error_responses(*LIST_ERRORS))
@@ -87,8 +98,21 @@ def list_queues(
 
     Items on restricted cases count only for those who may see them (leads, auditors, the
     assignee, a break-glass holder). Safeguarding leads and auditors also have
-    `break_glass_reviews` (GET /api/v1/queues/break_glass_reviews)."""
-    at = as_of if as_of is not None else vigil.clock()
+    `break_glass_reviews` (GET /api/v1/queues/break_glass_reviews).
+
+    With a past `as_of`, the counts are replayed from the log: what each queue held, and how
+    much of it was overdue, as Vigil knew it at that moment."""
+    now = vigil.clock()
+    at = as_of if as_of is not None else now
+    if at < now:
+        counts = queues.replayed_counts(
+            queues.replay(at),
+            as_of=at,
+            idle_days=idle_days,
+            assignee=assignee,
+            visibility=reader.visibility(),
+        )
+        return QueueList(items=counts, as_of=at, replayed=True)
     queues.catch_up()
     counts = queues.counts(
         as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
@@ -114,16 +138,38 @@ def read_queue(
     Items on restricted cases are listed only to those who may see the case.
     `break_glass_reviews` (safeguarding leads and auditors only, 403 for others): break-glass
     grants not yet reviewed, oldest first, due at the end of the next working day after the
-    grant; a lead's review (POST /api/v1/break-glass/{grant_id}/reviews) takes one out."""
-    at = as_of if as_of is not None else vigil.clock()
+    grant; a lead's review (POST /api/v1/break-glass/{grant_id}/reviews) takes one out.
+
+    With a past `as_of`, a work queue is replayed from the log as Vigil knew it then;
+    `break_glass_reviews` is not replayed and refuses a past `as_of` (422)."""
+    now = vigil.clock()
+    at = as_of if as_of is not None else now
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
+        if at < now:
+            raise InvalidQuery(
+                "break_glass_reviews answers for now or a later moment; it does not replay "
+                "the past",
+                errors={"as_of": "must not be in the past for break_glass_reviews"},
+            )
         vigil.access_log.catch_up()
         grants, next_grant = vigil.access_log.awaiting_review(
             vigil.calendar, as_of=at, limit=limit, cursor=cursor
         )
         return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
     queue = parse_queue(name)
+    if at < now:
+        items, next_cursor = queues.replayed_items(
+            queues.replay(at),
+            queue,
+            as_of=at,
+            idle_days=idle_days,
+            assignee=assignee,
+            limit=limit,
+            cursor=cursor,
+            visibility=reader.visibility(),
+        )
+        return QueuePage(items=items, next_cursor=next_cursor, as_of=at, replayed=True)
     queues.catch_up()
     items, next_cursor = queues.items(
         queue,

@@ -20,6 +20,7 @@ from domain.case.commands import Command
 from domain.case.events import EVENT_TYPES, Agency, CaseEvent, Subject
 from domain.case.state import CaseState
 from domain.case.vocabulary import (
+    AgencyKind,
     ApprovalDecision,
     ApprovalKind,
     ApprovalStatus,
@@ -71,6 +72,11 @@ class ReferralRead(Read):
     lawful_basis: str | None = None
     status: ReferralStatus
     reference: str | None = Field(default=None, description="The agency's reference.")
+    acknowledgement_expected: bool = Field(
+        default=True,
+        description="False for an agency that never acknowledges a referral (a crisis line): "
+        "its referral does not wait in referrals_awaiting_acknowledgement.",
+    )
     made_by: str
     made_at: datetime
     acknowledged_at: datetime | None = None
@@ -355,10 +361,107 @@ def restricted_case_read(state: CaseState, evaluated_at: datetime) -> Restricted
     )
 
 
-class CaseWriteAnswer(Read):
-    """A write's answer: the case after the write and the events it appended."""
+# --- the case in a write's answer ---------------------------------------------------------------
 
-    case: CaseRead | RestrictedCaseRead
+# A write's answer shows where the case stands, never what it says: no subject, no summary, no
+# referral details (agency name, reference, lawful basis). Those are case content, shown only by
+# a read, which the access log records; a write's answer is not logged (a retried write answers
+# again and appends nothing), so it must carry nothing a read would have to log. What it does
+# carry is what the writer needs for the next step (the version for If-Match, the status, the
+# ids of what is open) and what lists and queues show without logging.
+CONTENT_FIELDS = frozenset({"subject", "summary"})
+REFERRAL_DETAILS = frozenset({"agency", "reference", "lawful_basis"})
+
+
+class ReferralStateRead(Read):
+    """A referral as a write's answer shows it: where it stands, not its details."""
+
+    referral_id: UUID
+    agency_kind: AgencyKind
+    consent: Consent
+    status: ReferralStatus
+    acknowledgement_expected: bool
+    made_by: str
+    made_at: datetime
+    acknowledged_at: datetime | None = None
+    outcome_received_at: datetime | None = None
+    last_followed_up_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+    review_status: DecisionStatus | None = None
+    review_due: datetime | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+
+class CaseStateRead(Read):
+    """A case as a write's answer shows it: every field of a read but its content (subject,
+    summary, referral details), which only a logged read shows (`GET /cases/{id}`)."""
+
+    id: UUID
+    version: int = Field(description="Number of events; the ETag and the If-Match value.")
+    status: CaseStatus
+    source: CaseSource
+    category: Category
+    risk_level: RiskLevel | None = None
+    channel: str | None = None
+    assignee: str | None = None
+    opened_at: datetime
+    opened_by: str
+    closed_at: datetime | None = None
+    reopened_at: datetime | None = None
+    first_action_at: datetime | None = None
+    last_action_at: datetime | None = None
+    time_to_first_action_seconds: float | None = None
+    flags: FlagsRead
+    notes: int
+    moderation_actions: int
+    out_of_hours_decisions: list[OutOfHoursDecisionRead]
+    referrals: list[ReferralStateRead]
+    escalations: list[EscalationRead]
+    sanctions: list[SanctionRead]
+    pending_reviews: list[UUID]
+    approvals: list[ApprovalRead] = []
+    pending_approvals: list[UUID] = []
+    referrals_awaiting_review: list[UUID] = []
+    unacknowledged_escalations: list[UUID]
+    referrals_awaiting_acknowledgement: list[UUID]
+    corrections: list[CorrectionRead]
+    evaluated_at: datetime
+    personal_data_erased_at: datetime | None = None
+    erased_fields: list[str] = []
+
+
+def case_state_read(state: CaseState, evaluated_at: datetime) -> CaseStateRead:
+    """The case after a write, without its content (see CONTENT_FIELDS)."""
+    full = case_read(state, evaluated_at)
+    return CaseStateRead.model_validate(
+        {
+            **full.model_dump(exclude={*CONTENT_FIELDS, "referrals"}),
+            "referrals": [
+                {**r.model_dump(exclude=set(REFERRAL_DETAILS)), "agency_kind": r.agency.kind}
+                for r in full.referrals
+            ],
+        }
+    )
+
+
+class CaseStatusRead(Read):
+    """The least a write's answer shows: for a writer without the right to read the case."""
+
+    id: UUID
+    version: int = Field(description="Number of events; the ETag and the If-Match value.")
+    status: CaseStatus
+
+
+class CaseWriteAnswer(Read):
+    """A write's answer: where the case stands after the write, and the events it appended.
+
+    The case carries no content (no subject, summary or referral details: read the case for
+    those, and the read is logged); to a writer who sees only their own records of a restricted
+    case, only its restricted form."""
+
+    case: CaseStateRead | RestrictedCaseRead | CaseStatusRead
     events: list[EventRead]
     position: int = Field(
         description="The log position (notification id) of the write's last event. Pass it as "

@@ -1,22 +1,42 @@
 """HTTP hardening: a limit on failed authentication, security headers, and CORS (closed unless
 configured).
 
-Failed authentication is counted per client address and per user a Vigil token names, in a
-sliding window held in this process's memory. A client address over the limit is answered
-429 without its credentials being checked at all; a request whose token names a user who is
-over the limit is answered 429 instead of 401 when it fails, but a valid token for that user
-still works, so nobody can lock a colleague out by sending bad tokens in their name.
-Successful requests are never counted or slowed.
+Failed authentication is counted in a sliding window held in this process's memory, and only
+failures are ever refused: a request's credential is always checked first, and a valid,
+unexpired, unrevoked one is answered whatever the counters say. A counter can slow whoever keeps
+sending bad credentials (429 with Retry-After instead of 401, and a log line), never lock anyone
+out; that matters because every key a counter could have is something an attacker can choose:
+
+- The client address: the TCP peer, or, only when the peer is one of ``VIGIL_TRUSTED_PROXIES``,
+  the client that proxy names in X-Forwarded-For (uvicorn resolves it; ``vigil serve`` passes it
+  the setting). Forwarded headers from anyone else are ignored, so a client cannot start a fresh
+  counter by naming another address in a header. An IPv6 client is counted by its /64, the block
+  one subscriber is given, so hopping between its addresses does not start fresh counters either.
+  Clients sharing an address (one NAT, or a proxy not listed as trusted) share a counter: their
+  failures slow each other, their valid tokens still work.
+- The user a Vigil token names (``vgl_<user id>_<secret>``): the id is no secret and anyone can
+  write a token naming it, which is why this key may only ever refuse failures. It is there so
+  that bad tokens spread over many addresses are slowed and logged too; past the limit, failures
+  naming that user (their own expired token included) are answered 429 instead of 401. A
+  failed JWT is counted by address only: the user it names is as unproven as the rest of it.
+
+Nothing else can be a key: before a credential is verified, the request holds nothing an
+attacker cannot choose, and after, it is a success and is not counted. Nor is the limit what
+stops guessing (a token's secret is 256 random bits; a JWT's signature cannot be forged), so
+every credential is checked, even from an address over the limit. Requests without a
+credential are not failures.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -83,10 +103,47 @@ class FailedAuthLimiter:
 
 
 def client_key(request: Request) -> str:
-    # The peer address as the server saw it; behind a reverse proxy, run uvicorn with
-    # --proxy-headers and --forwarded-allow-ips so this is the real client.
+    """The failure counter of the request's client address (see the module docstring)."""
+    # uvicorn has already put the real client here when the peer is a trusted proxy.
     host = request.client.host if request.client else "unknown"
-    return f"address:{host}"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"address:{host}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        return f"address:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"address:{address}"
+
+
+def count_failure(request: Request, token_user: UUID | None) -> None:
+    """Count a failed authentication against its address (and the user its token names);
+    raise TooManyFailedAttempts if either was already over the limit."""
+    limiter = limiter_of(request)
+    if limiter is None:
+        return
+    keys = [client_key(request)]
+    if token_user is not None:
+        keys.append(f"user:{token_user}")
+    waits = {key: wait for key in keys if (wait := limiter.retry_after(key)) is not None}
+    for key in keys:
+        limiter.record_failure(key)
+    if waits:
+        log.warning(
+            "authentication_rate_limited",
+            scope=",".join(key.partition(":")[0] for key in waits),
+        )
+        raise TooManyFailedAttempts(max(waits.values()))
+
+
+def forwarded_header_options(trusted_proxies: list[str]) -> dict[str, Any]:
+    """uvicorn's options that make it believe X-Forwarded-For/-Proto from these proxies only.
+
+    uvicorn's own default believes them from 127.0.0.1, so a client on the same host (or
+    behind a local proxy that passes the header on) could name any address it liked.
+    """
+    return {"proxy_headers": bool(trusted_proxies), "forwarded_allow_ips": list(trusted_proxies)}
 
 
 def limiter_of(request: Request) -> FailedAuthLimiter | None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from application.identity import UserNotFound, UserWrite
 from application.permissions import Permission
@@ -29,7 +29,7 @@ from domain.identity.user import (
     RevokeToken,
     User,
 )
-from domain.shared import ROLE_PRECEDENCE, Actor, Role, Username
+from domain.shared import ROLE_PRECEDENCE, Actor, Moment, Role, Username
 from interfaces.http.dependencies import Keyed, VigilDep, keyed_answer, require
 from interfaces.http.problems import Problem, error_responses
 
@@ -103,7 +103,7 @@ class TokenCreate(BaseModel):
     expires_in_days: int | None = Field(
         default=None, ge=1, le=MAX_TOKEN_DAYS, description="Expire this many days from now."
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Moment | None = Field(
         default=None,
         description="Expire at this moment (RFC 3339 with offset): in the future, and at most "
         f"{MAX_TOKEN_DAYS} days from now.",

@@ -15,13 +15,14 @@ from starlette.types import ASGIApp
 
 from application.bootstrap import Vigil
 from interfaces.http import create_app
+from interfaces.http.security import forwarded_header_options
 from tests.e2e.support import Api
 
 
 class LiveServer:
     """uvicorn in a background thread, on a socket bound before it starts (no port races)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, trusted_proxies: list[str] | None = None) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -33,6 +34,8 @@ class LiveServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=2,
+            # As `vigil serve` runs it: forwarded headers believed from these proxies only.
+            **forwarded_header_options(trusted_proxies or []),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -55,7 +58,7 @@ class LiveServer:
 
 @pytest.fixture
 def server(vigil: Vigil) -> Iterator[LiveServer]:
-    live = LiveServer(create_app(vigil))
+    live = LiveServer(create_app(vigil), trusted_proxies=vigil.settings.trusted_proxy_list)
     live.start()
     try:
         yield live

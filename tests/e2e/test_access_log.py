@@ -195,4 +195,32 @@ def test_case_exports_and_subject_access_exports_are_each_logged_once(api: Api) 
         SUBJECT,
         "subject_access_request",
     )
-    assert len(access_log(auditor, case_id=case)) == 1  # the export's entry, nothing more
+    assert entry["case_id"] == case  # the case it showed: found in that case's log too
+    # The case's log: the auditor's export and the subject access export, nothing more
+    assert [e["what"] for e in access_log(auditor, case_id=case)] == ["export", "sar"]
+
+
+def test_a_subject_access_export_is_in_the_access_log_of_every_case_it_shows(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    auditor = api.user("aud", "auditor")
+    # Given two cases about one member, one of them restricted, and a case about someone else
+    first = open_case(lead, category="harassment")["id"]
+    second = open_case(lead)["id"]
+    other = open_case(lead, subject={"kind": "member", "ref": "someone-else"})["id"]
+
+    # When a lead exports everything held about the member
+    sar = ok(lead.get(f"/api/v1/subjects/{SUBJECT}/sar-export"))
+    shown = {held["case"]["id"] for s in sar["subjects"] for held in s["cases"]}
+    assert shown == {first, second}
+
+    # Then the access log of each case it shows names the export, once
+    for case in (first, second):
+        (entry,) = access_log(auditor, case_id=case)
+        assert (entry["username"], entry["what"], entry["subject_ref"], entry["case_id"]) == (
+            "priya",
+            "sar",
+            SUBJECT,
+            case,
+        )
+    # And the case it does not show has no entry
+    assert access_log(auditor, case_id=other) == []

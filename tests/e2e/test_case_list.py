@@ -89,3 +89,51 @@ def test_bad_list_queries_are_problems(api: Api) -> None:
     assert_problem(api.client().get("/api/v1/cases"), 401, "not-authenticated")
     admin = api.user("ada", "admin")
     assert_problem(admin.get("/api/v1/cases"), 403, "not-permitted")
+
+
+def test_a_filter_the_list_does_not_know_is_refused_not_ignored(api: Api) -> None:
+    # Given cases opened over three days
+    coordinator = api.user("casey", "coordinator")
+    for day in (14, 15, 16):
+        open_case(coordinator, occurred_at=f"2026-11-{day}T12:00:00Z")
+
+    # When a lead asks for cases "opened after" Sunday, a filter the list does not have
+    with api.writes_nothing():
+        refused = coordinator.get("/api/v1/cases", params={"opened_after": "2026-11-15T00:00:00Z"})
+
+    # Then the answer is not an unfiltered list that looks filtered, but a 422 naming it
+    problem = assert_problem(refused, 422, "invalid-input", errors=["opened_after"])
+    assert "opened_from" in problem["errors"]["opened_after"]  # and what may be asked instead
+    two = coordinator.get("/api/v1/cases", params={"status": "open", "foo": "1", "bar": "2"})
+    assert set(assert_problem(two, 422, "invalid-input", errors=["foo", "bar"])["errors"]) == {
+        "foo",
+        "bar",
+    }
+
+
+def test_cases_are_listed_by_when_they_were_opened(api: Api) -> None:
+    # Given cases opened on Saturday, Sunday and Monday
+    coordinator = api.user("casey", "coordinator")
+    saturday, sunday, monday = (
+        open_case(coordinator, occurred_at=f"2026-11-{day}T12:00:00Z")["id"] for day in (14, 15, 16)
+    )
+
+    def opened(**params: str) -> list[str]:
+        answer = coordinator.get("/api/v1/cases", params=params)
+        assert answer.status_code == 200, answer.text
+        return _ids(answer.json())
+
+    # Then opened_from is inclusive and opened_to exclusive, on the case's opened_at
+    assert opened(opened_from="2026-11-15T12:00:00Z") == [monday, sunday]
+    assert opened(opened_to="2026-11-15T12:00:00Z") == [saturday]
+    assert opened(opened_from="2026-11-15T00:00:00+01:00", opened_to="2026-11-16T00:00:00Z") == [
+        sunday
+    ]
+    # and they are moments like any other: an offset, never a bare number
+    for bad in ("1731672000", "2026-11-15", "2026-11-15T00:00:00"):
+        assert_problem(
+            coordinator.get("/api/v1/cases", params={"opened_from": bad}),
+            422,
+            "invalid-input",
+            errors=["opened_from"],
+        )

@@ -175,7 +175,9 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
     )
     referral_id = referred["events"][0]["referral_id"]
     assert referred["events"][0]["consent"] == "not_sought"
-    assert referred["case"]["referrals_awaiting_acknowledgement"] == [referral_id]
+    # A crisis line never acknowledges a referral: it does not wait for one.
+    assert referred["case"]["referrals_awaiting_acknowledgement"] == []
+    assert referred["case"]["referrals"][0]["acknowledgement_expected"] is False
     # An emergency action: recorded at once, and waiting for a lead's review.
     assert referred["case"]["referrals_awaiting_review"] == [referral_id]
 
@@ -192,7 +194,7 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
     )
     assert resolved["case"]["status"] == "open"
 
-    # 11:00: the crisis line acknowledges the referral.
+    # 11:00: the crisis line calls back with a reference after all; it is recorded.
     step(20)
     updated = write(
         coordinator,
@@ -200,8 +202,11 @@ def test_a_self_harm_case_from_flag_to_reopening(api: Api, clock: Clock) -> None
         {"status": "acknowledged", "reference": "SAM-2026-11-0042"},
         "priya",
     )
-    assert updated["case"]["referrals_awaiting_acknowledgement"] == []
-    assert updated["case"]["referrals"][0]["reference"] == "SAM-2026-11-0042"
+    assert updated["case"]["referrals"][0]["status"] == "acknowledged"
+    # The reference is a referral detail: a read shows it (and is logged), the answer does not.
+    assert "reference" not in updated["case"]["referrals"][0]
+    read = coordinator.get(f"/api/v1/cases/{case_id}").json()["case"]
+    assert read["referrals"][0]["reference"] == "SAM-2026-11-0042"
 
     # 11:30: another lead reviews the night decision and ratifies it.
     step(30)

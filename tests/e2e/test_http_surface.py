@@ -129,3 +129,59 @@ def test_the_access_log_names_who_and_which_case_but_no_body_or_token(api: Api) 
     assert token not in logged
     assert "Sam" not in logged
     assert "insulin" not in logged
+
+
+def test_a_wrong_method_is_told_every_method_of_the_path(api: Api) -> None:
+    # Given paths served by more than one operation
+    lead = api.user("dana", "safeguarding_lead")
+
+    for method, path, allowed in (
+        ("DELETE", "/api/v1/cases", {"GET", "POST"}),
+        ("PUT", "/api/v1/subjects/member-1/legal-hold", {"POST", "DELETE"}),
+        ("PATCH", "/api/v1/users/dana/tokens", {"POST"}),
+    ):
+        # When one is asked with a method none of them takes
+        with api.writes_nothing():
+            answer = lead.request(method, path)
+
+        # Then the 405 lists every method the path answers, not only the first route's
+        problem = assert_problem(answer, 405, "method-not-allowed")
+        assert set(answer.headers["allow"].split(", ")) == allowed, (path, answer.headers)
+        assert all(m in problem["detail"] for m in allowed)
+
+
+def test_a_path_parameter_with_a_control_character_is_invalid_input(api: Api) -> None:
+    # Given the operations that take a free-form ref or a username in their path
+    lead = api.user("dana", "safeguarding_lead")
+    admin = api.user("ada", "admin")
+    schema = api.client().get("/openapi.json").json()["paths"]
+    asked = [
+        (lead, "GET", "/api/v1/subjects/{}/cases", "/api/v1/subjects/{ref}/cases", "ref"),
+        (lead, "GET", "/api/v1/subjects/{}/sar-export?kind=member", None, "ref"),
+        (lead, "POST", "/api/v1/subjects/{}/legal-hold", None, "ref"),
+        (
+            lead,
+            "GET",
+            "/api/v1/actors/{}/activity",
+            "/api/v1/actors/{username}/activity",
+            "username",
+        ),
+        (admin, "GET", "/api/v1/users/{}", "/api/v1/users/{username}", "username"),
+        (admin, "POST", "/api/v1/users/{}/tokens", None, "username"),
+    ]
+
+    for client, method, template, documented_at, name in asked:
+        for character in ("%00", "%0A", "%1B", "%E2%80%AE"):  # NUL, LF, ESC, RIGHT-TO-LEFT OVERRIDE
+            # When the parameter holds a control or bidi-override character
+            with api.writes_nothing():
+                answer = client.request(method, template.format(f"member{character}1"), json={})
+
+            # Then it is the documented 422 naming the parameter, on every route alike (never
+            # an undocumented 404 because a line break stopped the route from matching)
+            problem = assert_problem(answer, 422, "invalid-input", errors=[name])
+            assert "U+" in problem["errors"][name]
+        if documented_at is not None:
+            assert "422" in schema[documented_at]["get"]["responses"]
+    # A query value holding one is refused the same way, by its name
+    refused = lead.get("/api/v1/cases", params={"subject_ref": "member\x001"})
+    assert_problem(refused, 422, "invalid-input", errors=["subject_ref"])

@@ -6,9 +6,11 @@ without its error answers fails here rather than in a client's generated code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from uuid import uuid4
 
-from tests.e2e.support import Api
+from tests.e2e.support import Api, assert_problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -35,13 +37,15 @@ def expected_errors(operation: dict[str, Any]) -> set[str]:
     expected: set[str] = set()
     if operation.get("security"):
         expected |= {"401", "429"}  # no valid token; too many invalid ones from this address
+        expected.add("503")  # the token is checked against the store: store-unavailable
     if operation.get("x-permission"):
         expected.add("403")
     if "requestBody" in operation:
-        expected |= {"413", "422"}  # over the size limit; not JSON, or not this JSON
+        expected.add("413")  # over the size limit
+    # A query parameter the operation does not take, a control character in the path; and a
+    # body or parameter that is not what the operation takes.
+    expected.add("422")
     parameters = {p["name"] for p in operation.get("parameters", [])}
-    if parameters:
-        expected.add("422")
     if "min_position" in parameters:
         expected.add("503")  # projection-lagging
     return expected
@@ -99,3 +103,26 @@ def test_the_documented_answers_say_which_problem_each_is(api: Api) -> None:
         ("/api/v1/subjects/{ref}/legal-hold", "delete"),
     ):
         assert "body-too-large" in paths[path][method]["responses"]["413"]["description"]
+
+
+def test_every_read_refuses_a_query_parameter_it_does_not_take(api: Api) -> None:
+    # Given every GET operation the running server publishes
+    lead = api.user("dana", "safeguarding_lead")
+    paths = lead.get("/openapi.json").json()["paths"]
+    reads = [path for path, item in paths.items() if "get" in item]
+    assert {"/api/v1/cases", "/api/v1/queues", "/health"} <= set(reads)
+
+    for path in reads:
+        url = re.sub(r"\{[^}]+\}", str(uuid4()), path)
+        # When it is asked with a parameter it does not take
+        with api.writes_nothing():
+            answer = lead.get(url, params={"opened_after": "2026-11-15T00:00:00Z"})
+
+        # Then it refuses it by name rather than answer as if it were not there
+        problem = assert_problem(answer, 422, "invalid-input", errors=["opened_after"])
+        assert "unknown query parameter" in problem["errors"]["opened_after"], path
+        # and an operation's own parameters are never refused as unknown
+        documented = {p["name"] for p in paths[path]["get"].get("parameters", [])}
+        for name in documented & {"limit", "min_position", "purpose"}:
+            asked = lead.get(url, params={name: "x"})
+            assert "unknown query parameter" not in asked.text, (path, name)

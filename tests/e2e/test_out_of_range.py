@@ -121,3 +121,77 @@ def _opening() -> dict[str, object]:
         "category": "spam",
         "summary": "Repeated link spam in the garden forum.",
     }
+
+
+# What pydantic alone would take as a Unix time: 0.5 is 1970-01-01T00:00:00.5Z.
+BARE_NUMBERS = ("0.5", "0", "1763372400", "-1")
+
+
+def test_a_bare_number_is_not_a_moment(api: Api, lead: httpx.Client) -> None:
+    # Given a case, and every place a client gives Vigil a date-time
+    case = created(lead.post("/api/v1/cases", json=_opening()))["case"]
+    auditor = api.user("audrey", "auditor")
+    admin = api.user("ada", "admin")
+    asked = [
+        (auditor, "/api/v1/audit/access", "from"),
+        (auditor, "/api/v1/audit/access", "to"),
+        (lead, "/api/v1/actors/dana/activity", "from"),
+        (lead, "/api/v1/actors/dana/activity", "to"),
+        (lead, f"/api/v1/cases/{case['id']}", "as_of"),
+        (lead, f"/api/v1/cases/{case['id']}/timeline", "as_of"),
+        (lead, f"/api/v1/cases/{case['id']}/changes", "from"),
+        (lead, "/api/v1/queues", "as_of"),
+        (lead, "/api/v1/queues/high_risk_open", "as_of"),
+        (lead, "/api/v1/cases", "opened_from"),
+    ]
+
+    # When one is a bare number, then it is refused (not read as a moment in 1970)
+    for client, path, field in asked:
+        for number in BARE_NUMBERS:
+            with api.writes_nothing():  # not even an access-log entry for a case read
+                answer = client.get(path, params={field: number})
+            problem = assert_problem(answer, 422, "invalid-input", errors=[field])
+            assert "RFC 3339" in problem["errors"][field], (path, field)
+    # and in a body, as a JSON number or a string of digits, nothing is written
+    for number in (0.5, 0, "1763372400"):
+        with api.writes_nothing():
+            assert_problem(
+                lead.post(
+                    f"/api/v1/cases/{case['id']}/notes",
+                    json={"kind": "note", "text": "Called back.", "occurred_at": number},
+                ),
+                422,
+                "invalid-input",
+                errors=["occurred_at"],
+            )
+            assert_problem(
+                lead.post("/api/v1/cases", json={**_opening(), "occurred_at": number}),
+                422,
+                "invalid-input",
+                errors=["occurred_at"],
+            )
+            assert_problem(
+                admin.post("/api/v1/users/dana/tokens", json={"expires_at": number}),
+                422,
+                "invalid-input",
+                errors=["expires_at"],
+            )
+
+
+def test_a_position_no_write_was_given_is_refused_at_once(api: Api, lead: httpx.Client) -> None:
+    # Given a case written at some position of the log
+    written = created(lead.post("/api/v1/cases", json=_opening()))
+    case, head = written["case"], written["position"]
+
+    # When a read asks to wait for a position beyond the log's head (but within a BIGINT)
+    for path in ("/api/v1/cases", f"/api/v1/cases/{case['id']}", "/api/v1/queues"):
+        with api.writes_nothing():
+            beyond = lead.get(path, params={"min_position": head + 1_000_000})
+
+        # Then it is refused as input no write ever produced (not held for the whole wait, then
+        # 503 as if the views were lagging), naming the parameter and the head
+        problem = assert_problem(beyond, 422, "invalid-input", errors=["min_position"])
+        assert str(head) in problem["errors"]["min_position"]
+    # while the write's own position is read as before
+    read = lead.get(f"/api/v1/cases/{case['id']}", params={"min_position": head})
+    assert read.status_code == 200, read.text

@@ -7,8 +7,10 @@ each item due at the time its own events say, overdue judged at the moment asked
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from tests.conftest import Clock
 from tests.e2e.support import (
     COMMUNITY_GUIDELINES,
     OUT_OF_HOURS_POLICY,
@@ -71,7 +73,7 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
         casey.post(
             f"/api/v1/cases/{case['id']}/referrals",
             json={
-                "agency": {"name": "Local crisis team", "kind": "crisis_line"},
+                "agency": {"name": "Local crisis team", "kind": "health"},
                 "reason": "Risk to life stated by the member",
                 "consent": "given",
             },
@@ -149,6 +151,37 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
     assert "Sam" not in everything
     assert "insulin" not in everything
     assert "Local crisis team" not in everything
+
+
+def test_a_referral_to_a_crisis_line_does_not_wait_for_an_acknowledgement(api: Api) -> None:
+    """A crisis line answers the person, never the referrer: waiting for it to acknowledge
+    would keep an item overdue in a coordinator's queue for ever."""
+    casey = api.user("casey", "coordinator")
+    case = open_case(casey)["id"]
+
+    def refer(name: str, kind: str) -> str:
+        body = {"agency": {"name": name, "kind": kind}, "reason": "Risk to life stated"}
+        answer = created(
+            casey.post(f"/api/v1/cases/{case}/referrals", json={**body, "consent": "given"})
+        )
+        referral_id: str = answer["events"][0]["referral_id"]
+        return referral_id
+
+    # When Casey refers the case to a crisis line and to adult social care
+    refer("Samaritans", "crisis_line")
+    social_care = refer("Northshire Adult Social Care", "adult_social_care")
+
+    # Then only the social care referral waits for an acknowledgement: in the queue, its count
+    # and the case (as read and as listed)
+    waiting = walk(casey, "/api/v1/queues/referrals_awaiting_acknowledgement")
+    assert [i["item_id"] for i in waiting] == [social_care]
+    sizes = {q["name"]: q["total"] for q in ok(casey.get("/api/v1/queues"))["items"]}
+    assert sizes["referrals_awaiting_acknowledgement"] == 1
+    assert ok(casey.get(f"/api/v1/cases/{case}"))["case"]["referrals_awaiting_acknowledgement"] == [
+        social_care
+    ]
+    (listed,) = ok(casey.get("/api/v1/cases"))["items"]
+    assert listed["referrals_awaiting_acknowledgement"] == 1
 
 
 def test_queue_pagination_and_no_recent_action(api: Api) -> None:
@@ -332,3 +365,78 @@ def test_the_new_routes_are_documented(api: Api) -> None:
         assert "admin" not in operation["x-allowed-roles"]
         assert "auditor" in operation["x-allowed-roles"]
         assert {"401", "403", "422"} <= set(operation["responses"])
+
+
+def test_queues_as_of_a_past_moment_are_replayed_as_vigil_knew_them(api: Api, clock: Clock) -> None:
+    casey = api.user("casey", "coordinator")
+    lee = api.user("lee", "safeguarding_lead")
+    auditor = api.user("audrey", "auditor")
+
+    # Given two escalations logged at 09:30 on Tuesday: one urgent, raised at 08:00 (due 12:00),
+    # one immediate, raised at 09:20 (due 09:50)
+    case = open_case(casey, occurred_at="2026-11-17T07:50:00Z")
+    raised = [
+        created(
+            casey.post(
+                f"/api/v1/cases/{case['id']}/escalations",
+                json={
+                    "level": 2,
+                    "reason": "The member has stopped replying to us",
+                    "urgency": urgency,
+                    "occurred_at": occurred_at,
+                },
+            )
+        )["events"][0]["escalation_id"]
+        for urgency, occurred_at in (
+            ("urgent", "2026-11-17T08:00:00Z"),
+            ("immediate", "2026-11-17T09:20:00Z"),
+        )
+    ]
+    # and a lead who acknowledged both, late, at 12:45
+    clock.set(datetime(2026, 11, 17, 12, 45, tzinfo=UTC))
+    for escalation_id in raised:
+        created(
+            lee.post(
+                f"/api/v1/cases/{case['id']}/escalations/{escalation_id}/acknowledgements", json={}
+            )
+        )
+    clock.set(datetime(2026, 11, 17, 13, 0, tzinfo=UTC))
+    now = ok(auditor.get("/api/v1/queues"))
+    assert sizes(now)["unacknowledged_escalations"] == (0, 0)
+    assert now["replayed"] is False
+
+    # When an auditor asks how the queues stood at 12:30
+    then = ok(auditor.get("/api/v1/queues", params={"as_of": "2026-11-17T12:30:00Z"}))
+
+    # Then they are replayed from the log: both escalations waiting, both overdue by then
+    assert then["replayed"] is True
+    assert at(then["as_of"]) == at("2026-11-17T12:30:00+00:00")
+    assert sizes(then)["unacknowledged_escalations"] == (2, 2)
+    assert sizes(then)["high_risk_open"] == (1, None)
+    # and the queue itself, page by page in due order, says the same
+    items = walk(
+        casey, "/api/v1/queues/unacknowledged_escalations", as_of="2026-11-17T12:30:00Z", limit=1
+    )
+    assert [i["item_id"] for i in items] == list(reversed(raised))
+    assert [at(i["due_at"]) for i in items] == [
+        at("2026-11-17T09:50:00+00:00"),
+        at("2026-11-17T12:00:00+00:00"),
+    ]
+    assert all(i["overdue"] for i in items)
+    # At 09:40 they were waiting and not yet overdue
+    assert sizes(ok(auditor.get("/api/v1/queues", params={"as_of": "2026-11-17T09:40:00Z"})))[
+        "unacknowledged_escalations"
+    ] == (2, 0)
+    # and at 09:00 Vigil had been told of nothing (they were logged at 09:30): the recorded basis
+    early = ok(auditor.get("/api/v1/queues", params={"as_of": "2026-11-17T09:00:00Z"}))
+    assert all(q["total"] == 0 for q in early["items"]), early
+    # The break-glass queue is not replayed: a past moment there is refused, not misanswered
+    with api.writes_nothing():
+        refused = lee.get(
+            "/api/v1/queues/break_glass_reviews", params={"as_of": "2026-11-17T12:30:00Z"}
+        )
+    assert_problem(refused, 422, "invalid-input", errors=["as_of"])
+
+
+def sizes(listing: dict[str, Any]) -> dict[str, tuple[int, int | None]]:
+    return {q["name"]: (q["total"], q["overdue"]) for q in listing["items"]}

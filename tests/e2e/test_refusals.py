@@ -491,3 +491,149 @@ def test_a_body_that_is_not_utf8_or_nests_too_deep_is_invalid_input(api: Api, te
         # Then it is invalid input, like any malformed JSON, naming the body, and nothing is written
         problem = assert_problem(refused, 422, "invalid-input", errors=["body"])
         assert reason in problem["errors"]["body"]
+
+
+# Text that is no reason at all, as an insider tried it: invisible, punctuation, one token.
+NOT_REASONS = ("\u200b" * 40, "..........", "asdfasdfas", "asdf asdf asdf", "\u2060 . , ; \u200b !")
+# Real reasons in other languages and scripts are words like any other.
+REASONS_ELSEWHERE = (
+    "Mae'r aelod wedi dweud bod ganddo gynllun heno.",  # Welsh
+    "Członek opisał plan samookaleczenia na dziś wieczór.",  # Polish
+    "أخبرنا العضو أنه يخطط لإيذاء نفسه الليلة",  # Arabic
+    "会员表示今晚有自残的计划",  # Chinese, written without spaces
+)
+
+
+def test_a_reason_is_words_in_any_language_and_nothing_else(api: Api, team: Team) -> None:
+    # Given a case, a subject and the places a decision must say why
+    case = open_case(team.volunteer)
+    decisions = [
+        (
+            team.moderator,
+            f"/api/v1/cases/{case['id']}/risk-assessments",
+            {"level": "high"},
+            "rationale",
+        ),
+        (
+            team.volunteer,
+            f"/api/v1/cases/{case['id']}/escalations",
+            {"level": 2, "urgency": "urgent"},
+            "reason",
+        ),
+        (
+            team.coordinator,
+            f"/api/v1/cases/{case['id']}/referrals",
+            referral(),
+            "consent_rationale",
+        ),
+        (team.lead, "/api/v1/subjects/forum-member-48213/legal-hold", {"kind": "member"}, "reason"),
+        (team.volunteer, f"/api/v1/cases/{case['id']}/break-glass", {}, "reason"),
+    ]
+
+    # When each is given text that is not a reason, then it is refused naming the field
+    for client, path, body, field in decisions:
+        for text in NOT_REASONS:
+            with api.writes_nothing():
+                refused = client.post(path, json={**body, field: text})
+            problem = assert_problem(refused, 422, "invalid-input", errors=[field])
+            assert "words" in problem["errors"][field], problem
+
+    # and a reason in Welsh, Polish, Arabic or Chinese is taken like one in English
+    for text in REASONS_ELSEWHERE:
+        created(
+            post(team.moderator, case, "/risk-assessments", {"level": "high", "rationale": text})
+        )
+
+
+def test_control_and_bidi_override_characters_in_free_text_are_refused(
+    api: Api, team: Team
+) -> None:
+    # Given a case
+    case = open_case(team.volunteer)
+    smuggled = "Spoke to the member\x00 at home \u202eemoh ta ton"
+
+    # When free text carries a NUL, a right-to-left override or an isolate, wherever it is sent
+    attempts = [
+        (team.volunteer, "/notes", {"kind": "note", "text": smuggled}, "text"),
+        (team.volunteer, "/notes", {"kind": "note", "text": "Seen \u2067today\u2069"}, "text"),
+        (
+            team.volunteer,
+            "/flags",
+            {"reason": "Worrying post\x1b[2J", "category": "self_harm_risk"},
+            "reason",
+        ),
+        (
+            team.moderator,
+            "/risk-assessments",
+            {"level": "high", "rationale": A_REASON + "\x07"},
+            "rationale",
+        ),
+        (
+            team.moderator,
+            "/moderation-actions",
+            {
+                "action": "hide_content",
+                "target_ref": "post-7\x00",
+                "rationale": A_REASON,
+                "policy_ref": COMMUNITY_GUIDELINES,
+            },
+            "target_ref",
+        ),
+        (
+            team.moderator,
+            "/moderation-actions",
+            {
+                "action": "hide_content",
+                "target_ref": "post-7",
+                "rationale": A_REASON,
+                "policy_ref": {**COMMUNITY_GUIDELINES, "clause": "4.2\u202d"},
+            },
+            "policy_ref.clause",
+        ),
+        (
+            team.coordinator,
+            "/referrals",
+            referral(agency={"name": "Samaritans\u202b", "kind": "crisis_line"}),
+            "agency.name",
+        ),
+    ]
+    for client, path, body, field in attempts:
+        with api.writes_nothing():
+            refused = post(client, case, path, body)
+        # Then it is refused, naming the field and the character, and nothing is written
+        problem = assert_problem(refused, 422, "invalid-input", errors=[field])
+        assert "U+" in problem["errors"][field], problem
+    with api.writes_nothing():
+        opened = team.volunteer.post(
+            "/api/v1/cases",
+            json={
+                "subject": {"kind": "member", "ref": "m-9", "display_name": "Sam\u202e"},
+                "source": "flag",
+                "category": "spam",
+                "summary": "Link spam in the garden forum.",
+            },
+        )
+    assert_problem(opened, 422, "invalid-input", errors=["subject.display_name"])
+
+    # while line breaks and tabs in a note are text like any other
+    kept = created(
+        post(team.volunteer, case, "/notes", {"kind": "note", "text": "Called.\n\tNo answer."})
+    )
+    assert kept["events"][0]["text"] == "Called.\n\tNo answer."
+
+
+def test_an_assignee_with_a_look_alike_letter_is_told_which_letter(api: Api, team: Team) -> None:
+    # Given a case and a user 'ben'
+    case = open_case(team.volunteer)
+
+    # When a coordinator assigns it to 'ben' spelt with a Cyrillic e (U+0435)
+    with api.writes_nothing():
+        refused = post(team.coordinator, case, "/assignments", {"assignee": "b\u0435n"})
+
+    # Then the answer says in words which letter is not allowed, not a regular expression
+    message = assert_problem(refused, 422, "invalid-input", errors=["assignee"])["errors"][
+        "assignee"
+    ]
+    assert "U+0435 CYRILLIC SMALL LETTER IE" in message
+    assert "lower-case Latin letters" in message
+    assert "^[a-z0-9]" not in message

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -31,6 +32,14 @@ from tests.e2e.support import (
 RESTRICTED = "self_harm_risk,harm_to_others"
 SUBJECT = SELF_HARM_POST["subject"]["ref"]  # type: ignore[index]
 REASON = "Member rang the helpline in crisis naming this thread; I need the history now."
+SAMARITANS = {"name": "Samaritans", "kind": "crisis_line"}
+POLICE = {"name": "Northshire Police", "kind": "police"}
+NIGHT_REFERRAL = {
+    "reason": "Stated they have stopped insulin and will not be around much longer.",
+    "consent": "not_sought",
+    "consent_rationale": "The member stopped replying; asking would delay help to a life at risk.",
+    "lawful_basis": "UK GDPR Art 6(1)(d), Art 9(2)(c); DPA 2018 Sch 1 para 18",
+}
 
 
 @pytest.fixture
@@ -176,6 +185,37 @@ def test_a_restricted_case_never_reaches_users_who_may_not_see_it(ward: Ward) ->
         assert ward.restricted in seen["activity priya"]
 
 
+def test_queues_replayed_as_of_a_past_moment_keep_the_wall(ward: Ward, clock: Clock) -> None:
+    # Given the ward's cases, written at 09:30, and an hour later
+    clock.advance(hours=1)
+    past = {"as_of": "2026-11-17T09:45:00Z", "idle_days": 1}
+
+    def replayed(client: httpx.Client) -> dict[str, set[str]]:
+        found = {}
+        for queue in Queue:
+            found[queue.value] = case_ids(walk(client, f"/api/v1/queues/{queue.value}", **past))
+        listing = ok(client.get("/api/v1/queues", params=past))
+        assert listing["replayed"] is True
+        found["counts"] = {
+            str(q["total"]) for q in listing["items"] if q["name"] == "unacknowledged_escalations"
+        }
+        return found
+
+    # When the queues are asked for as they stood at 09:45, replayed from the log
+    for role, outsider in ward.outsiders.items():
+        seen = replayed(outsider)
+        # Then a restricted case is as absent from the past as from today's queues
+        for queue, ids in seen.items():
+            assert ward.restricted not in ids, (role, queue)
+        assert ward.ordinary in seen["unacknowledged_escalations"], role
+        assert seen["counts"] == {"1"}, role
+    # while those who may see it find it there, with its two escalations counted
+    for reader in (ward.lead, ward.auditor, ward.ash):
+        seen = replayed(reader)
+        assert ward.restricted in seen["unacknowledged_escalations"]
+        assert seen["counts"] == {"3"}
+
+
 def test_whoever_recorded_on_a_restricted_case_keeps_adding_to_it_and_sees_only_their_own(
     ward: Ward,
 ) -> None:
@@ -308,4 +348,107 @@ def test_break_glass_opens_a_restricted_case_for_an_hour_and_leads_review_it(
             ward.lead.post(f"/api/v1/break-glass/{glass['grant_id']}/reviews", json=review),
             409,
             "rule-violation",
+        )
+
+
+def queue_items(client: httpx.Client, name: str) -> list[dict[str, Any]]:
+    return walk(client, f"/api/v1/queues/{name}")
+
+
+def test_the_on_call_coordinator_refers_a_restricted_case_at_night_without_waiting(
+    api: Api, clock: Clock
+) -> None:
+    """Monday 23:10: a member says they have stopped taking insulin. Casey, on call, opens the
+    self-harm case (so she sees only her own records of it) and calls in the crisis line and
+    the police there and then; Cora, another coordinator, breaks the glass to help."""
+    clock.set(datetime(2026, 11, 16, 23, 10, tzinfo=UTC))
+    lead = api.user("priya", "safeguarding_lead")
+    casey = api.user("casey", "coordinator")
+    cora = api.user("cora", "coordinator")
+    vic = api.user("vic", "volunteer")
+    case = open_case(casey, risk_level="critical")["id"]
+    base = f"/api/v1/cases/{case}"
+
+    # When Casey refers the case to a crisis line, then to the police, without consent
+    crisis_line = created(
+        casey.post(f"{base}/referrals", json={**NIGHT_REFERRAL, "agency": SAMARITANS})
+    )
+    police = created(casey.post(f"{base}/referrals", json={**NIGHT_REFERRAL, "agency": POLICE}))
+
+    # Then both are recorded at once, and her answers show the case in its restricted form
+    for answer in (crisis_line, police):
+        assert [e["type"] for e in answer["events"]] == ["ReferralMade"]
+        assert answer["case"]["access"] == "own_records"
+    samaritans_id = crisis_line["events"][0]["referral_id"]
+    police_id = police["events"][0]["referral_id"]
+
+    # And only the police referral waits for an acknowledgement: a crisis line never sends one
+    assert [i["item_id"] for i in queue_items(lead, "referrals_awaiting_acknowledgement")] == [
+        police_id
+    ]
+    # Both wait for a lead's review, as referrals made without consent do
+    assert {i["item_id"] for i in queue_items(lead, "referrals_awaiting_review")} == {
+        samaritans_id,
+        police_id,
+    }
+    referrals = {r["referral_id"]: r for r in ok(lead.get(base))["case"]["referrals"]}
+    assert referrals[samaritans_id]["acknowledgement_expected"] is False
+    assert referrals[police_id]["acknowledgement_expected"] is True
+    assert ok(lead.get(base))["case"]["referrals_awaiting_acknowledgement"] == [police_id]
+
+    # When Cora, not involved, breaks the glass, she may refer too
+    with api.writes_nothing():
+        assert_problem(
+            cora.post(f"{base}/referrals", json={**NIGHT_REFERRAL, "agency": POLICE}),
+            404,
+            "case-not-found",
+        )
+    assert cora.post(f"{base}/break-glass", json={"reason": REASON}).status_code == 201
+    helped = created(
+        cora.post(
+            f"{base}/referrals",
+            json={
+                **NIGHT_REFERRAL,
+                "agency": {"name": "Northshire Mental Health", "kind": "health"},
+            },
+        )
+    )
+    assert [e["actor"] for e in helped["events"]] == ["cora"]
+
+    # A referral still needs a role that may refer: a volunteer may not, glass broken or not
+    assert vic.post(f"{base}/break-glass", json={"reason": REASON}).status_code == 201
+    with api.writes_nothing():
+        assert_problem(
+            vic.post(f"{base}/referrals", json={**NIGHT_REFERRAL, "agency": POLICE}),
+            403,
+            "not-permitted",
+        )
+
+
+def test_an_unknown_assignee_does_not_tell_a_restricted_case_from_a_missing_one(
+    ward: Ward,
+) -> None:
+    cora = ward.outsiders["coordinator"]  # may assign cases, cannot see the restricted one
+    body = {"assignee": "nobody-by-that-name"}
+
+    # When Cora assigns, to someone who does not exist, the restricted case and a missing one
+    with ward.api.writes_nothing():
+        hidden = cora.post(f"/api/v1/cases/{ward.restricted}/assignments", json=body)
+        missing = cora.post(f"/api/v1/cases/{uuid.uuid4()}/assignments", json=body)
+
+    # Then both answer the same 404, before the assignee in the body is looked at
+    for answer in (hidden, missing):
+        assert_problem(answer, 404, "case-not-found")
+    drop = ("instance", "request_id")
+    assert {k: v for k, v in hidden.json().items() if k not in drop} == {
+        k: v for k, v in missing.json().items() if k not in drop
+    }
+
+    # And on a case she can see, the unknown assignee is the input's fault (422), as before
+    with ward.api.writes_nothing():
+        assert_problem(
+            cora.post(f"/api/v1/cases/{ward.ordinary}/assignments", json=body),
+            422,
+            "invalid-input",
+            errors=["assignee"],
         )

@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from application.bootstrap import Vigil, bootstrap
 from application.cases import Basis, CaseService
@@ -28,6 +29,7 @@ from domain.errors import (
 )
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
+from infrastructure.snapshots import SnapshotStore
 from tests.conftest import Clock
 from tests.story import (
     COORDINATOR,
@@ -474,6 +476,36 @@ def test_take_snapshot_on_demand(small_snapshots: Vigil) -> None:
     assert vigil.cases.load(case_id) == fold(None, vigil.cases.timeline(case_id))
     with pytest.raises(CaseNotFound):
         vigil.cases.take_snapshot(UUID(int=9))
+
+
+def test_snapshots_that_do_not_verify_are_passed_over_for_one_that_does(
+    small_snapshots: Vigil,
+) -> None:
+    # Given a case of 12 events, snapshotted by Vigil at 5 and 10.
+    vigil = small_snapshots
+    case_id = open_one(vigil)
+    for _ in range(11):
+        vigil.cases.execute(case_id, add_note(), COORDINATOR)
+    store = vigil.ledger.snapshots
+    assert isinstance(store, SnapshotStore)
+    [real] = store.get(case_id, desc=True, limit=1)
+    assert real.originator_version == 10
+    # When rows Vigil did not write are inserted above it: one without a MAC (sealed as Vigil
+    # seals, so only the MAC tells it apart) and one with a MAC made up.
+    at_11 = cast(CaseSnapshot, real).model_copy(update={"originator_version": 11})
+    unsigned = store.mapper.to_stored_event(at_11)
+    made_up = b"vsnap1:" + b"00" * 32 + b":" + b"00" * 32 + b":" + unsigned.state
+    store.recorder.insert_events(
+        [
+            StoredEvent(case_id, 11, unsigned.topic, unsigned.state),
+            StoredEvent(case_id, 12, unsigned.topic, made_up),
+        ]
+    )
+
+    # Then loading passes over both for the latest that verifies, and the state is the log's.
+    [latest] = store.get(case_id, desc=True, limit=1)
+    assert latest.originator_version == 10
+    assert vigil.cases.load(case_id) == fold(None, vigil.cases.timeline(case_id))
 
 
 # --- identity ---------------------------------------------------------------------------------

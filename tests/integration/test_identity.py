@@ -270,6 +270,8 @@ def test_jwts_that_are_not_right_in_every_way_are_refused(sso: Vigil, jwks: Jwks
         "not yet valid": jwks.sign({**kit, "nbf": now + 3600}),
         "no expiry": jwks.sign({**kit, "exp": None}),
         "unknown kid": jwks.sign(kit, kid="stranger"),
+        "ES256 naming the RSA key": jwks.sign(kit, kid="r1", alg="ES256"),
+        "RS256 naming the EC key": jwks.sign(kit, kid="e1", alg="RS256"),
         "alg none": f"{header.decode()}.{body.decode()}.",
         "HS256 with the public key": jwt.encode(
             claims, "a-shared-secret-of-32-bytes-long!", algorithm="HS256", headers={"kid": "r1"}

@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,9 @@ from typer.testing import CliRunner
 
 from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
+from domain.case.snapshot import CaseSnapshot
+from domain.case.state import CaseState
+from domain.case.vocabulary import Category
 from domain.integrity.ledger import checkpoint_message, key_id_of
 from domain.integrity.merkle import CompactRange
 from domain.shared import Actor, Role
@@ -640,3 +644,130 @@ def test_deleted_checkpoints_show_against_a_kept_checkpoint(log: Log) -> None:
     code, verdict = verify_keeping(log, kept)
     assert code == 1, verdict
     assert f"tree size {item['tree_size']}" in verdict["first"]["detail"], verdict
+
+
+# --- snapshots: a cache of the log that must say what the log says ---------------------------
+
+
+def snapshot_table(attacker: Attacker) -> str:
+    recorder: Any = attacker.vigil.ledger.snapshots.recorder  # type: ignore[union-attr]
+    return attacker.table(recorder.events_table_name)
+
+
+def insert_snapshot(attacker: Attacker, case_id: UUID, version: int, state: bytes) -> None:
+    attacker.run(
+        f"INSERT INTO {snapshot_table(attacker)} "
+        "(originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+        case_id if attacker.pg else case_id.hex,
+        version,
+        "domain.case.snapshot:CaseSnapshot",
+        state,
+    )
+
+
+def as_snapshot(state: CaseState, clock: datetime) -> CaseSnapshot:
+    return CaseSnapshot(
+        originator_id=state.id,
+        originator_version=state.version,
+        recorded_at=clock,
+        state=state,
+    )
+
+
+def assert_snapshot_caught(log: Log, kind: str, case_id: UUID, version: int) -> dict[str, Any]:
+    code, verdict = log.verify()
+    assert code == 1, verdict
+    [finding] = [f for f in verdict["findings"] if f["kind"].startswith("snapshot-")]
+    assert (finding["kind"], finding["aggregate_id"], finding["version"]) == (
+        kind,
+        str(case_id),
+        version,
+    ), verdict
+    return verdict
+
+
+def test_a_forged_snapshot_is_caught(log: Log, attacker: Attacker) -> None:
+    # Given a snapshot Vigil took of case A: it verifies.
+    log.vigil.cases.take_snapshot(log.case_a)
+    code, verdict = log.verify()
+    assert (code, verdict["snapshots"]) == (0, 1), verdict
+    # When the attacker inserts one of case B that says it is spam, in plaintext: they have
+    # no key to seal or MAC it with.
+    state = log.vigil.cases.get(log.case_b)
+    lie = state.model_copy(update={"category": Category.SPAM, "summary": "Nothing to see."})
+    insert_snapshot(
+        attacker,
+        log.case_b,
+        state.version,
+        as_snapshot(lie, log.vigil.clock()).model_dump_json().encode(),
+    )
+
+    # Then verify names it, by case and version, and finds nothing else wrong.
+    verdict = assert_snapshot_caught(log, "snapshot-forged", log.case_b, state.version)
+    assert len(verdict["findings"]) == 1, verdict
+    assert verdict["first"]["kind"] == "snapshot-forged", verdict
+
+
+def test_an_altered_snapshot_is_caught_and_never_loaded(log: Log, attacker: Attacker) -> None:
+    # Given a snapshot Vigil took of case B, which verifies.
+    log.vigil.cases.take_snapshot(log.case_b)
+    assert log.verify()[0] == 0
+    # When the attacker (as the owner, the table's guard switched off) rewrites its category.
+    table = snapshot_table(attacker)
+    if attacker.pg:
+        attacker.run(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    else:
+        for (name,) in attacker.run(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+            table.strip('"'),
+        ):
+            attacker.run(f'DROP TRIGGER "{name}"')
+    [(stored,)] = attacker.run(f"SELECT state FROM {table}")
+    altered = bytes(stored).replace(b'"category":"harassment"', b'"category":"spam"')
+    assert altered != bytes(stored)
+    attacker.run(f"UPDATE {table} SET state = ?", altered)
+
+    # Then verify names it, and loading the case passes it over for the events.
+    assert_snapshot_caught(log, "snapshot-altered", log.case_b, 10)
+    loaded = log.vigil.cases.load(log.case_b, version=10)
+    assert loaded is not None
+    assert loaded.category == Category.HARASSMENT
+
+
+def test_a_snapshot_whose_events_changed_is_caught(log: Log) -> None:
+    # Given a snapshot Vigil took of case B at version 10.
+    log.vigil.cases.take_snapshot(log.case_b)
+    assert log.verify()[0] == 0
+    # When an event it folded is changed (as in the first story of this file), by an attacker
+    # who switched the guards off after that verify (which put them back).
+    attacker = Attacker(log)
+    try:
+        _, nid = log.leaves_of(log.case_b)[3]
+        select = f"SELECT state FROM {attacker.events} WHERE {attacker.nid} = ?"
+        [(state,)] = attacker.run(select, nid)
+        text = bytes(state)
+        at = text.index(b'"actor":"') + 9
+        attacker.run(
+            f"UPDATE {attacker.events} SET state = ? WHERE {attacker.nid} = ?",
+            text[:at] + bytes([text[at] ^ 0x01]) + text[at + 1 :],
+            nid,
+        )
+    finally:
+        attacker.close()
+
+    # Then the snapshot no longer matches the log, beside the altered event itself (named
+    # first: it is the cause).
+    verdict = assert_snapshot_caught(log, "snapshot-mismatch", log.case_b, 10)
+    assert verdict["first"]["kind"] == "altered", verdict
+
+
+def test_a_true_snapshot_from_before_macs_passes_verify(log: Log, attacker: Attacker) -> None:
+    # Given a snapshot of case A stored as Vigil stored them before snapshots had a MAC:
+    # personal fields sealed, the state the log's.
+    state = log.vigil.cases.get(log.case_a)
+    stored = log.vigil.ledger.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
+    insert_snapshot(attacker, log.case_a, state.version, stored.state)
+
+    # Then verify counts it and finds nothing wrong (the loader ignores it all the same).
+    code, verdict = log.verify()
+    assert (code, verdict["snapshots"]) == (0, 1), verdict
