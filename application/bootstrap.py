@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -17,6 +18,7 @@ from application.cases import CaseService
 from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
+from application.integrity_views import ERASURE_TOPIC
 from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
@@ -24,7 +26,12 @@ from infrastructure.availability import check_postgres, check_sqlite_directory
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
 from infrastructure.integrity_keys import SigningKey
-from infrastructure.keys import SubjectKeyring, load_master_key
+from infrastructure.keys import (
+    SubjectKeyring,
+    destroy_function_ddl,
+    key_tables_ddl,
+    load_master_key,
+)
 from infrastructure.oidc import OidcConfig, OidcVerifier
 from infrastructure.persistence import (
     attach_keyring,
@@ -35,11 +42,12 @@ from infrastructure.persistence import (
 from infrastructure.settings import Settings
 from projections.access_log import AccessLog
 from projections.case_summaries import CaseSummaries
-from projections.hash_ledger import HashLedger
+from projections.hash_ledger import HashLedger, setup_ledger_tables
 from projections.registry import ViewConfig, build_views
 from projections.runner import View
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
+from projections.view_check import events_table
 from projections.worker import Projector
 
 
@@ -134,6 +142,20 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
     return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
 
 
+def setup_owner_tables(recorder: Any) -> None:
+    """What ``vigil db init`` makes as the store's owner beside the log (``create_tables``): the
+    hash ledger's tables, the subject key tables and, on PostgreSQL, the function through which
+    the application role destroys keys (only those an erasure in the log names)."""
+    setup_ledger_tables(recorder)
+    db = view_store_for(recorder)
+    with db.transaction(commit=True) as tx:
+        for statement in key_tables_ddl(db):
+            tx.execute(statement)
+        if db.dialect == "postgresql":
+            events, _ = events_table(recorder)
+            tx.execute(destroy_function_ddl(db, events, ERASURE_TOPIC))
+
+
 def rebuild_parts(
     settings: Settings, config: ViewConfig | None = None
 ) -> tuple[Ledger, list[View]]:
@@ -217,7 +239,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             clock=clock,
             retention_years=settings.retention_period_years,
         ),
-        integrity=IntegrityService(ledger, notary, signing_key),
+        integrity=IntegrityService(
+            ledger, notary, signing_key, projector=projector, keyring=keyring
+        ),
         access=access,
         access_log=access_log,
         settings=settings,

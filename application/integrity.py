@@ -44,6 +44,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
+from application.integrity_views import check_beside_the_log
 from domain.case.events import CaseEvent
 from domain.case.snapshot import CaseSnapshot
 from domain.case.state import fold
@@ -58,7 +59,7 @@ from domain.integrity.merkle import (
     verify_consistency,
 )
 from infrastructure.integrity_keys import PublicKey, SigningKey, SigningKeyError
-from infrastructure.keys import MasterKeyError, UnsealedValue
+from infrastructure.keys import MasterKeyError, SubjectKeyring, UnsealedValue
 from infrastructure.snapshots import GENESIS, SnapshotStore
 from infrastructure.snapshots import Sealed as SealedSnapshot
 from infrastructure.snapshots import chain as snapshot_chain
@@ -77,6 +78,7 @@ from projections.hash_ledger import (
     log_snapshot,
 )
 from projections.paging import MAX_POSITION
+from projections.worker import Projector
 
 DEFAULT_VERIFY_BATCH = 10_000
 
@@ -100,6 +102,8 @@ class VerifyReport:
     unsigned: int = 0
     """Leaves after the last checkpoint: in the tree, not yet signed."""
     seconds: float = 0.0
+    views_seconds: float | None = None
+    """How long comparing the views with their rebuild took (None: not compared)."""
     key_ids: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
@@ -112,11 +116,12 @@ class VerifyReport:
         """The finding at the earliest position (the one to look at first)."""
         if not self.findings:
             return None
+        # The log first: views and keys are checked against it, so a fault in the log
+        # shows in them too.
         return min(
             self.findings,
-            # A snapshot's finding last: an event changed under it is the cause to look at.
             key=lambda f: (
-                f.aggregate_id is not None,
+                f.aggregate_id is not None or f.view is not None or f.key_id is not None,
                 -1 if f.tree_index is None else f.tree_index,
             ),
         )
@@ -151,11 +156,19 @@ def signature_check(keys: Sequence[PublicKey]) -> SignatureCheck:
 
 class IntegrityService:
     def __init__(
-        self, ledger: Application[Any], notary: HashLedger, signing_key: SigningKey
+        self,
+        ledger: Application[Any],
+        notary: HashLedger,
+        signing_key: SigningKey,
+        *,
+        projector: Projector | None = None,
+        keyring: SubjectKeyring | None = None,
     ) -> None:
         self._ledger = ledger
         self._notary = notary
         self._key = signing_key
+        self._projector = projector
+        self._keyring = keyring
 
     @property
     def notary(self) -> HashLedger:
@@ -229,9 +242,12 @@ class IntegrityService:
         trusted: Sequence[Checkpoint] = (),
         progress: Callable[[int, int], None] | None = None,
         batch_size: int = DEFAULT_VERIFY_BATCH,
+        views: bool = True,
     ) -> VerifyReport:
-        """Check the whole log against the ledger, its checkpoints and their signatures.
-        ``trusted`` checkpoints (kept by an auditor) are checked like the stored ones."""
+        """Check the whole log against the ledger, its checkpoints and their signatures; then
+        the views and subject keys against the log (``views``: rebuild each view aside and
+        compare rows too). ``trusted`` checkpoints (kept by an auditor) are checked like the
+        stored ones."""
         started = time.perf_counter()
         report = VerifyReport(key_ids=[key.key_id for key in keys])
         check_signature = signature_check(keys)
@@ -287,6 +303,11 @@ class IntegrityService:
             )
         report.snapshots, snapshot_findings = self.check_snapshots()
         report.findings.extend(snapshot_findings)
+        beside, compare_seconds = check_beside_the_log(
+            self._ledger, self._projector, self._keyring, views=views
+        )
+        report.findings.extend(beside)
+        report.views_seconds = compare_seconds if views and self._projector else None
         last_signed = stored_checkpoints[-1].tree_size if stored_checkpoints else 0
         report.unsigned = max(0, ledger_size - last_signed)
         report.seconds = time.perf_counter() - started

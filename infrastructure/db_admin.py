@@ -144,6 +144,8 @@ def init_store(
     app_password: str | None = None,
     append_only_tables: Sequence[str] = (),
     create_tables: Callable[[Any], None] | None = None,
+    owner_tables: Sequence[str] = (),
+    owner_functions: Sequence[str] = (),
 ) -> InitReport:
     """Set the store up (see the module's docstring) and say what was created or changed.
 
@@ -153,6 +155,10 @@ def init_store(
     tables, to create further tables in the store (the hash ledger's); any of them not in
     ``append_only_tables`` is then handed to the application role like a view. PostgreSQL
     only: on SQLite (no roles) Vigil makes them at start, guarded, as before.
+    ``owner_tables``: tables ``create_tables`` made that the owner keeps, granting the
+    application role SELECT and INSERT only, without the append-only guard (the subject keys:
+    destroyed only through ``owner_functions``, signatures such as ``f(text)``, which the
+    application role may EXECUTE).
     """
     plan = plan_init(settings, owner_url=owner_url, app_role=app_role, app_password=app_password)
     # One connection is all the set-up needs (the settings' pool is sized for serving).
@@ -181,6 +187,7 @@ def init_store(
         for table in protected[2:]:
             install_append_only(conn, schema, table)
         _keep_ownership(conn, schema, ledger_name, protected, report)
+        _keep_owned(conn, schema, owner_tables, owner_functions, report)
         report.created += [
             item for item in _inventory(conn, schema, protected) if item not in before
         ]
@@ -191,8 +198,16 @@ def init_store(
                 "with --app-role or VIGIL_DB_APP_ROLE, or give VIGIL_DATABASE_URL another user."
             )
         else:
-            _grant(conn, schema, ledger_name, protected, plan.app_role, report)
-            _hand_over(conn, schema, protected, plan.app_role, report)
+            _grant(conn, schema, ledger_name, [*protected, *owner_tables], plan.app_role, report)
+            for function in owner_functions:
+                target = sql.SQL(_signature(schema, function))
+                conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(target))
+                conn.execute(
+                    sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+                        target, sql.Identifier(plan.app_role)
+                    )
+                )
+            _hand_over(conn, schema, [*protected, *owner_tables], plan.app_role, report)
     if plan.app_role is not None:
         report.notes.append(
             f"Vigil can now run as {plan.app_role!r}: it may SELECT and INSERT the event log "
@@ -346,6 +361,50 @@ def _keep_ownership(
     # been (the role that made them could have changed them).
     install_append_only(conn, schema, tables[0], replace=True)
     install_lock_function(conn, schema, tables[0], replace=True)
+
+
+def _signature(schema: str, function: str) -> str:
+    """``f(text)`` in ``schema``, as SQL."""
+    name, arguments = function.split("(", 1)
+    return f"{qualified(schema, name)}({arguments}"
+
+
+def _keep_owned(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    tables: Sequence[str],
+    functions: Sequence[str],
+    report: InitReport,
+) -> None:
+    """The owner owns ``tables`` and ``functions`` (taken back from a role that made them)."""
+    cur = conn.cursor(row_factory=tuple_row)
+    for table in tables:
+        cur.execute(
+            "SELECT pg_get_userbyid(relowner) <> current_user FROM pg_class "
+            "WHERE oid = to_regclass(%s)",
+            (qualified(schema, table),),
+        )
+        found = cur.fetchone()
+        if found and found[0]:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} OWNER TO CURRENT_USER").format(
+                    sql.SQL(qualified(schema, table))
+                )
+            )
+            report.changed.append(f"table {schema}.{table} owned by the owner")
+    for function in functions:
+        signature = _signature(schema, function)
+        cur.execute(
+            "SELECT pg_get_userbyid(proowner) <> current_user FROM pg_proc "
+            "WHERE oid = to_regprocedure(%s)",
+            (signature,),
+        )
+        found = cur.fetchone()
+        if found and found[0]:
+            conn.execute(
+                sql.SQL("ALTER FUNCTION {} OWNER TO CURRENT_USER").format(sql.SQL(signature))
+            )
+            report.changed.append(f"function {schema}.{function} owned by the owner")
 
 
 # pg_advisory_xact_lock(key, hashtext(database)): a GRANT or REVOKE on the database rewrites its

@@ -64,6 +64,48 @@ META_TABLE = "vigil_key_meta"
 MASTER_KEY_FILE = "master.key"
 
 
+DESTROY_FUNCTION = "vigil_destroy_subject_keys"
+
+
+def key_tables_ddl(db: KeyDatabase) -> list[str]:
+    """The key tables and their indexes, created if absent."""
+    blob = "bytea" if db.dialect == "postgresql" else "BLOB"
+    time_type = "timestamptz" if db.dialect == "postgresql" else "TEXT"
+    keys, cases, meta = db.table(KEYS_TABLE), db.table(CASES_TABLE), db.table(META_TABLE)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, "
+        f"subject_hash TEXT NOT NULL, wrapped_key {blob}, created_at {time_type} NOT NULL, "
+        f"destroyed_at {time_type})",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_live')} ON {keys} "
+        "(subject_hash) WHERE destroyed_at IS NULL",
+        f"CREATE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_subject')} ON {keys} (subject_hash)",
+        f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, "
+        "subject_hash TEXT NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {db.index(CASES_TABLE + '_subject')} ON {cases} "
+        "(subject_hash)",
+        f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
+
+def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str) -> str:
+    """PostgreSQL: the owner's function through which the application role destroys a subject's
+    live keys (it may not UPDATE the key table): only keys whose id a stored event of the
+    erasure's topic names, so no key is destroyed without its erasure in the log. SECURITY
+    DEFINER, with a fixed search path; ``events_table`` is quoted SQL."""
+    keys = db.table(KEYS_TABLE)
+    topic = "'" + erasure_topic.replace("'", "''") + "'"
+    return (
+        f"CREATE OR REPLACE FUNCTION {db.table(DESTROY_FUNCTION)}"  # noqa: S608
+        "(p_subject_hash text, p_at timestamptz) RETURNS SETOF text "
+        "LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$ "
+        f"UPDATE {keys} AS k SET wrapped_key = NULL, destroyed_at = p_at "
+        "WHERE k.subject_hash = p_subject_hash AND k.destroyed_at IS NULL "
+        f"AND EXISTS (SELECT 1 FROM {events_table} AS e WHERE e.topic = {topic} "
+        "AND position(convert_to(k.key_id, 'UTF8') IN e.state) > 0) "
+        "RETURNING k.key_id $fn$"
+    )
+
+
 class MasterKeyError(RuntimeError):
     """The master key is missing, malformed, or not the one this store's keys were made with."""
 
@@ -197,6 +239,8 @@ class SubjectKeyring:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
         self._db: KeyDatabase | None = None
+        # Whether keys are destroyed through the owner's function (``vigil db init``, PostgreSQL).
+        self._destroy_function = False
         self._lock = threading.Lock()
         # key_id -> (AESGCM or None when destroyed, monotonic time it was read)
         self._keys: dict[str, tuple[AESGCM | None, float]] = {}
@@ -210,27 +254,17 @@ class SubjectKeyring:
     def attach(self, db: KeyDatabase) -> None:
         """Use ``db`` (the ledger's database): create the tables if missing, check the key."""
         self._db = db
-        blob = "bytea" if db.dialect == "postgresql" else "BLOB"
-        time_type = "timestamptz" if db.dialect == "postgresql" else "TEXT"
-        keys, cases, meta = db.table(KEYS_TABLE), db.table(CASES_TABLE), db.table(META_TABLE)
-        statements = [
-            f"CREATE TABLE IF NOT EXISTS {keys} (key_id TEXT PRIMARY KEY, "
-            f"subject_hash TEXT NOT NULL, wrapped_key {blob}, created_at {time_type} NOT NULL, "
-            f"destroyed_at {time_type})",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_live')} ON {keys} "
-            "(subject_hash) WHERE destroyed_at IS NULL",
-            f"CREATE INDEX IF NOT EXISTS {db.index(KEYS_TABLE + '_subject')} ON {keys} "
-            "(subject_hash)",
-            f"CREATE TABLE IF NOT EXISTS {cases} (case_id TEXT PRIMARY KEY, "
-            "subject_hash TEXT NOT NULL)",
-            f"CREATE INDEX IF NOT EXISTS {db.index(CASES_TABLE + '_subject')} ON {cases} "
-            "(subject_hash)",
-            f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        ]
+        meta = db.table(META_TABLE)
         with db.transaction(commit=True) as tx:
             if not self._tables_exist(db, tx):
-                for statement in statements:
+                for statement in key_tables_ddl(db):
                     tx.execute(statement)
+            if db.dialect == "postgresql":
+                found = tx.fetchone(
+                    "SELECT to_regprocedure(%(name)s) IS NOT NULL AS ok",
+                    {"name": f"{db.table(DESTROY_FUNCTION)}(text, timestamptz)"},
+                )
+                self._destroy_function = bool(found and found["ok"])
             tx.execute(
                 f"INSERT INTO {meta} (name, value) VALUES ('master_key_check', %(check)s) "  # noqa: S608
                 "ON CONFLICT DO NOTHING",
@@ -477,6 +511,17 @@ class SubjectKeyring:
                     )
         return sorted(records, key=lambda r: (r.created_at, r.key_id))
 
+    def destroyed_key_ids(self) -> list[str]:
+        """Every key that reads as destroyed (its wrapped key gone, or a destruction time set),
+        however it came to be so: ``vigil verify`` holds each against a recorded erasure."""
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT key_id FROM {db.table(KEYS_TABLE)} "  # noqa: S608
+                "WHERE wrapped_key IS NULL OR destroyed_at IS NOT NULL ORDER BY key_id"
+            )
+        return [str(row["key_id"]) for row in rows]
+
     def destroy(self, subject_hashes: Sequence[str]) -> list[str]:
         """Destroy the subjects' live keys (crypto-shredding): their ids, oldest first.
 
@@ -492,6 +537,16 @@ class SubjectKeyring:
                 # Zero freed space so the old wrapped key does not linger in the file's pages.
                 tx.execute("PRAGMA secure_delete = ON")
             for subject_hash in sorted(set(subject_hashes)):
+                if self._destroy_function:
+                    # The application role may not update the key table: the owner's function
+                    # destroys only keys an erasure recorded in the log names.
+                    rows = tx.fetchall(
+                        f"SELECT key_id FROM {db.table(DESTROY_FUNCTION)}"  # noqa: S608
+                        "(%(subject_hash)s, %(now)s) AS key_id",
+                        {"subject_hash": subject_hash, "now": now},
+                    )
+                    destroyed.extend(str(row["key_id"]) for row in rows)
+                    continue
                 rows = tx.fetchall(
                     f"SELECT key_id FROM {keys} WHERE subject_hash = %(subject_hash)s "  # noqa: S608
                     "AND destroyed_at IS NULL",

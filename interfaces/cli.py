@@ -33,7 +33,7 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from pydantic import TypeAdapter, ValidationError
 
-from application.bootstrap import Vigil, bootstrap
+from application.bootstrap import Vigil, bootstrap, setup_owner_tables
 from application.demo import DEMO_USERS, load_demo, store_is_empty
 from application.ledger import Ledger
 from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
@@ -41,11 +41,11 @@ from domain.errors import DomainError
 from domain.shared import ROLE_PRECEDENCE, Role, Username
 from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
-from infrastructure.keys import MasterKeyError
+from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE, MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
-from projections.hash_ledger import GUARDED_TABLES, setup_ledger_tables
+from projections.hash_ledger import GUARDED_TABLES
 from projections.worker import UnknownView
 
 CLI_ACTOR = "cli"  # who the events written from the command line are recorded as
@@ -509,7 +509,11 @@ def db_init(
             app_role=app_role,
             # The hash ledger's tables too, as the owner: the app role only appends to them.
             append_only_tables=GUARDED_TABLES,
-            create_tables=setup_ledger_tables,
+            create_tables=setup_owner_tables,
+            # The subject keys: the app role reads and adds them, and destroys them only
+            # through the owner's function, which wants the erasure in the log first.
+            owner_tables=[KEYS_TABLE],
+            owner_functions=[f"{DESTROY_FUNCTION}(text, timestamptz)"],
         )
     except InitRefused as exc:
         fail(str(exc))
@@ -550,10 +554,19 @@ def verify(
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Also rebuild every view aside and compare its rows with the live view's "
+            "(timed on its own). View positions and subject keys are checked either way.",
+        ),
+    ] = True,
 ) -> None:
     """Check the whole event log against the hash ledger: every leaf, root, signature and
-    consistency proof. Exits 1 naming the first position that does not match; before the first
-    checkpoint, says that nothing is signed yet and checks the events (exit 0 if they match)."""
+    consistency proof; then the views and subject keys against the log. Exits 1 naming the
+    first position that does not match; before the first checkpoint, says that nothing is signed
+    yet and checks the events (exit 0 if they match)."""
     from infrastructure.integrity_keys import SigningKeyError
     from interfaces.integrity_cli import read_checkpoints, read_keys, run_verify
 
@@ -570,7 +583,7 @@ def verify(
             # events are checked all the same. A stored checkpoint without its key is a fault.
             if trusted or vigil.integrity.checkpoints(limit=1, cursor=None)[0]:
                 fail(str(exc), EXIT_USAGE)
-        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json)
+        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json, views=views)
     raise typer.Exit(code)
 
 

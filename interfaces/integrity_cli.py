@@ -54,8 +54,9 @@ def run_verify(
     *,
     progress: bool,
     as_json: bool,
+    views: bool = True,
 ) -> int:
-    """Verify the whole log; print the verdict; the exit code."""
+    """Verify the whole log (and the views and keys); print the verdict; the exit code."""
     head = int(vigil.ledger.recorder.max_notification_id() or 0)
     with typer.progressbar(
         length=max(1, head),
@@ -69,7 +70,7 @@ def run_verify(
             bar.length = max(1, total)
             bar.update(done - bar.pos)
 
-        report = vigil.integrity.verify(keys, trusted=trusted, progress=advance)
+        report = vigil.integrity.verify(keys, trusted=trusted, progress=advance, views=views)
     if as_json:
         typer.echo(json.dumps(report_json(report)))
     else:
@@ -89,6 +90,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "pending": report.pending,
         "unsigned": report.unsigned,
         "seconds": round(report.seconds, 3),
+        "views_seconds": None if report.views_seconds is None else round(report.views_seconds, 3),
         "key_ids": report.key_ids,
         "first": None if first is None else finding_json(first),
         "findings": [finding_json(f) for f in report.findings],
@@ -96,7 +98,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
-    return {
+    found = {
         "kind": finding.kind,
         "tree_index": finding.tree_index,
         "notification_id": finding.notification_id,
@@ -104,6 +106,11 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "aggregate_id": finding.aggregate_id,
         "detail": finding.detail,
     }
+    if finding.view is not None:
+        found["view"] = finding.view
+    if finding.key_id is not None:
+        found["key_id"] = finding.key_id
+    return found
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -122,6 +129,8 @@ def report_lines(report: VerifyReport) -> list[str]:
         f"{_count(report.snapshots, 'snapshot', 'snapshots')} in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
+    if report.views_seconds is not None:
+        summary += f"; views compared with their rebuild in {report.views_seconds:.1f} s"
     first = report.first
     if first is None:
         lines = [f"OK: the log matches the hash ledger: {summary}."]

@@ -9,6 +9,14 @@ compare-and-set matches no row, the transaction is rolled back and the runner re
 from the new position. So every event is applied exactly once, and the view is always the
 fold of the log up to its tracking position.
 
+**Continuity.** The same compare-and-set adds the number of events the batch held to the
+row's ``applied_events``: every event of the log from the start up to the position passed
+through the view's fold exactly once, so ``applied_events`` equals the number of events the
+log holds up to ``notification_id`` (notification ids may have gaps: a PostgreSQL sequence
+skips on rollback; the count is of events, not of ids). A position moved by anything else
+(an UPDATE of the tracking row) breaks that equality: ``tracking_findings`` names the view and
+its position, ``vigil verify`` and ``/ready`` report it.
+
 Following is by polling: eventsourcing 9.5.6's SQLite recorder cannot ``subscribe``, and
 ``catch_up`` is what a request calls to read its own writes. On PostgreSQL, notification
 ids follow commit order (the recorder inserts under an EXCLUSIVE table lock), so reading
@@ -107,8 +115,28 @@ def ensure_tracking_table(tx: Tx, store: ViewStore) -> None:
         f"CREATE TABLE IF NOT EXISTS {store.table(TRACKING_TABLE)} ("
         "view_name TEXT PRIMARY KEY, "
         "view_version INTEGER NOT NULL, "
-        "notification_id BIGINT NOT NULL)"
+        "notification_id BIGINT NOT NULL, "
+        "applied_events BIGINT)"
     )
+    # A tracking table made before positions were counted: the column is added NULL, and
+    # ``setup_view`` rebuilds each such view from the start, which counts it.
+    if store.dialect == "postgresql":
+        found = tx.fetchone(
+            "SELECT 1 AS found FROM pg_attribute WHERE attrelid = %(table)s::regclass "
+            "AND attname = 'applied_events' AND NOT attisdropped",
+            {"table": store.table(TRACKING_TABLE)},
+        )
+    else:
+        table = _sqlite_literal(TRACKING_TABLE + store.suffix)
+        found = tx.fetchone(
+            f"SELECT 1 AS found FROM pragma_table_info({table}) WHERE name = 'applied_events'"
+        )
+    if found is None:
+        tx.execute(f"ALTER TABLE {store.table(TRACKING_TABLE)} ADD COLUMN applied_events BIGINT")
+
+
+def _sqlite_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def setup_view(store: ViewStore, view: View) -> None:
@@ -119,16 +147,19 @@ def setup_view(store: ViewStore, view: View) -> None:
         store.setup_lock(tx)
         ensure_tracking_table(tx, store)
         tx.execute(
-            f"INSERT INTO {tracking} (view_name, view_version, notification_id) "
-            "VALUES (%(name)s, %(version)s, 0) ON CONFLICT (view_name) DO NOTHING",
+            f"INSERT INTO {tracking} (view_name, view_version, notification_id, applied_events) "
+            "VALUES (%(name)s, %(version)s, 0, 0) ON CONFLICT (view_name) DO NOTHING",
             {"name": view.name, "version": view.stored_version()},
         )
         row = tx.fetchone(
-            f"SELECT view_version FROM {tracking} WHERE view_name = %(name)s",
+            f"SELECT view_version, applied_events FROM {tracking} WHERE view_name = %(name)s",
             {"name": view.name},
         )
         assert row is not None
-        if row["view_version"] != view.stored_version():
+        if row["applied_events"] is None:
+            logger.info("view_not_counted", view=view.name)
+            reset_view(tx, store, view, tracking=tracking, tracking_name=view.name)
+        elif row["view_version"] != view.stored_version():
             logger.info(
                 "view_version_changed",
                 view=view.name,
@@ -165,7 +196,7 @@ def reset_view(
         else:
             tx.execute(statement)
     tx.execute(
-        f"UPDATE {tracking} SET notification_id = 0, "
+        f"UPDATE {tracking} SET notification_id = 0, applied_events = 0, "
         "view_version = %(version)s WHERE view_name = %(name)s",
         {"name": tracking_name, "version": view.stored_version()},
     )
@@ -283,10 +314,16 @@ class ViewRunner(TrackingRecorder):
                     # The compare-and-set comes first: it takes the write lock (SQLite) or the
                     # tracking row's lock (PostgreSQL) before anything else is done.
                     moved = tx.fetchone(
-                        f"UPDATE {self._tracking} SET notification_id = %(end)s "
+                        f"UPDATE {self._tracking} SET notification_id = %(end)s, "
+                        "applied_events = applied_events + %(count)s "
                         "WHERE view_name = %(name)s AND notification_id = %(start)s "
                         "RETURNING notification_id",
-                        {"name": self._view.name, "start": start, "end": end},
+                        {
+                            "name": self._view.name,
+                            "start": start,
+                            "end": end,
+                            "count": len(notifications),
+                        },
                     )
                     if moved is None:
                         raise _Raced
@@ -306,7 +343,8 @@ class ViewRunner(TrackingRecorder):
             with self._store.transaction(commit=True) as tx:
                 # Write first (see _apply_next_batch), then drop and recreate.
                 tx.execute(
-                    f"UPDATE {self._tracking} SET notification_id = 0 WHERE view_name = %(name)s",
+                    f"UPDATE {self._tracking} SET notification_id = 0, applied_events = 0 "
+                    "WHERE view_name = %(name)s",
                     {"name": self._view.name},
                 )
                 self._reset(tx)
@@ -321,7 +359,9 @@ class ViewRunner(TrackingRecorder):
         return self.position() or None
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        """Move the position forward without changing the view (positions never go back)."""
+        """Move the position forward without changing the view (positions never go back).
+        The events passed over are not counted as applied: ``vigil verify`` reports the view
+        as having skipped them, which it has."""
         if tracking.application_name != self._ledger.name:
             raise IntegrityError(f"this view follows {self._ledger.name!r} only")
         with self._lock, self._store.transaction(commit=True) as tx:

@@ -87,10 +87,20 @@ from projections.store import (
     listen_connection_kwargs,
     view_store_for,
 )
+from projections.view_check import (
+    Continuity,
+    Difference,
+    continuity,
+    differences,
+    log_head,
+    tracking_rows,
+)
 
 logger = structlog.get_logger(__name__)
 
 REBUILD_SUFFIX = "__rebuild"
+VERIFY_SUFFIX = "__verify"  # views rebuilt aside by ``vigil verify`` to compare with the live
+COMPARE_ATTEMPTS = 20  # catch-ups of a verify's side tables chasing live views that move on
 RATE_WINDOW_SECONDS = 60.0
 DEFAULT_POLL_INTERVAL = 0.2
 DEFAULT_FALLBACK_INTERVAL = 1.0
@@ -259,8 +269,8 @@ class Projector:
         names = [view.name for view in views]
         if len(set(names)) != len(names):
             raise ValueError(f"view names must be unique: {names}")
-        if any(name.endswith(REBUILD_SUFFIX) for name in names):
-            raise ValueError(f"a view name may not end in {REBUILD_SUFFIX!r}")
+        if any(name.endswith((REBUILD_SUFFIX, VERIFY_SUFFIX)) for name in names):
+            raise ValueError(f"a view name may not end in {REBUILD_SUFFIX!r} or {VERIFY_SUFFIX!r}")
         self._ledger = ledger
         self._views = list(views)
         self._store = store if store is not None else view_store_for(ledger.recorder)
@@ -282,6 +292,9 @@ class Projector:
         self._stats: dict[str, _Stats] = {name: _Stats() for name in names}
         self._heads: deque[tuple[float, int]] = deque()  # (when, head) as observed, ascending
         self._follower: Follower | None = None
+        # view -> (position, events the log holds up to it), as last counted (``continuity``).
+        self._known_counts: dict[str, tuple[int, int]] = {}
+        self._known_lock = threading.Lock()
         if set_up:
             self.setup()
 
@@ -493,19 +506,7 @@ class Projector:
                     progress(done, total)
 
             started = time.perf_counter()
-            if self._store.dialect == "postgresql" and self._parallel_for(total):
-                deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
-                consumed = self._fill_parallel(slots, report, total, deferred)
-                self._build_indexes([s for statements in deferred.values() for s in statements])
-            elif self._store.dialect == "postgresql":
-                deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
-                with tuned_for_bulk():
-                    consumed = self._fill_pipelined(
-                        slots, self._rebuild_batch_size, report, deferred
-                    )
-                self._build_indexes([s for statements in deferred.values() for s in statements])
-            else:
-                consumed = self._catch_up(slots, None, self._rebuild_batch_size, report)[0]
+            consumed = self._fill_aside(slots, total, report, parallel=True)
             for slot in slots:
                 consumed += self._swap_in(slot)
             logger.info(
@@ -517,6 +518,94 @@ class Projector:
         with self._applied:
             self._applied.notify_all()
         return consumed
+
+    def _fill_aside(
+        self,
+        slots: list[_Slot],
+        total: int,
+        report: Callable[[int], None],
+        *,
+        parallel: bool,
+    ) -> int:
+        """Fill freshly prepared side tables from the start of the log; events read."""
+        if self._store.dialect == "postgresql" and parallel and self._parallel_for(total):
+            deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
+            consumed = self._fill_parallel(slots, report, total, deferred)
+            self._build_indexes([s for statements in deferred.values() for s in statements])
+        elif self._store.dialect == "postgresql":
+            deferred = {slot.tracking_name: list(slot.deferred_indexes) for slot in slots}
+            with tuned_for_bulk():
+                consumed = self._fill_pipelined(slots, self._rebuild_batch_size, report, deferred)
+            self._build_indexes([s for statements in deferred.values() for s in statements])
+        else:
+            consumed = self._catch_up(slots, None, self._rebuild_batch_size, report)[0]
+        return consumed
+
+    # --- checking the live views against the log --------------------------------------------
+
+    def continuity(self) -> list[Continuity]:
+        """Each view's tracking row against the log (see ``projections.view_check``): the log
+        is counted from where this process last looked, so a look costs what the log gained."""
+        with self._known_lock:
+            return continuity(
+                self._store,
+                self._ledger.recorder,
+                [view.name for view in self._views],
+                self._known_counts,
+            )
+
+    def compare_with_rebuild(
+        self, names: list[str] | None = None, *, attempts: int = COMPARE_ATTEMPTS
+    ) -> tuple[list[Difference], list[str]]:
+        """Rebuild views (all, or those named) aside from the log (tables ending in
+        ``__verify``), compare each with the live view at the same position, drop the side
+        tables. Returns the differences, and the views that could not be compared: their live
+        position stayed out of the rebuild's reach (beyond the log's head, or moving faster
+        than ``attempts`` catch-ups; ``continuity`` says which)."""
+        targets = self._views if names is None else [self.view(name) for name in names]
+        found: list[Difference] = []
+        with self._lock:
+            slots = [self._prepare_aside(view, VERIFY_SUFFIX) for view in targets]
+            try:
+                self._fill_aside(slots, self.head(), lambda _: None, parallel=False)
+                pending = list(slots)
+                for _ in range(attempts):
+                    if not pending:
+                        break
+                    self._catch_up(pending, None, self._rebuild_batch_size)
+                    behind, ahead = self._compare_settled(pending, found)
+                    if behind:
+                        self.catch_up()  # the live views lag the rebuild: move them on
+                    pending = [s for s in pending if s.tracking_name in behind | ahead]
+            finally:
+                self._discard_aside(slots)
+                for view in targets:
+                    view.reset()  # what a fold cached came from the side tables
+        return found, [slot.view.name for slot in pending]
+
+    def _compare_settled(
+        self, slots: list[_Slot], found: list[Difference]
+    ) -> tuple[set[str], set[str]]:
+        """In one snapshot, compare every slot whose live view stands where its rebuild does;
+        the side names of the others: those whose live view is behind, and ahead."""
+        behind: set[str] = set()
+        ahead: set[str] = set()
+        with self._store.transaction(commit=False) as tx:
+            if self._store.dialect == "postgresql":
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            names = [s.view.name for s in slots] + [s.tracking_name for s in slots]
+            rows = tracking_rows(tx, self._store, names)
+            for slot in slots:
+                live = rows[slot.view.name][0]
+                side = rows[slot.tracking_name][0]
+                if live == side:
+                    tables = sorted(slot.store.tables_seen - {TRACKING_TABLE})
+                    found.extend(differences(tx, slot.view.name, self._store, slot.store, tables))
+                elif live < side:
+                    behind.add(slot.tracking_name)
+                else:
+                    ahead.add(slot.tracking_name)
+        return behind, ahead
 
     def _fill_pipelined(
         self,
@@ -703,11 +792,17 @@ class Projector:
                 )
             consumed += workers.wait(self._rebuild_worker_timeout)
             with self._store.transaction(commit=True) as tx:
+                # The shares hold disjoint events that together are the log up to ``until``.
                 moved = tx.fetchall(
-                    f"UPDATE {self._tracking} SET notification_id = %(until)s "
+                    f"UPDATE {self._tracking} SET notification_id = %(until)s, "
+                    "applied_events = %(count)s "
                     "WHERE view_name = ANY(%(names)s) AND notification_id = 0 "
                     "RETURNING view_name",
-                    {"until": until, "names": [slot.tracking_name for slot in slots]},
+                    {
+                        "until": until,
+                        "count": consumed,
+                        "names": [slot.tracking_name for slot in slots],
+                    },
                 )
                 if len(moved) != len(slots):
                     raise RuntimeError(
@@ -789,45 +884,50 @@ class Projector:
                 tx.execute("SET LOCAL synchronous_commit TO OFF")
             elif not durable and self._store.dialect == "postgresql":
                 moved = tx.fetchall(
-                    f"UPDATE {self._tracking} AS t SET notification_id = %(end)s "
-                    "FROM unnest(%(names)s::text[], %(starts)s::bigint[]) AS w(name, start) "
+                    f"UPDATE {self._tracking} AS t SET notification_id = %(end)s, "
+                    "applied_events = t.applied_events + w.count "
+                    "FROM unnest(%(names)s::text[], %(starts)s::bigint[], %(counts)s::bigint[]) "
+                    "AS w(name, start, count) "
                     "WHERE t.view_name = w.name AND t.notification_id = w.start "
                     "RETURNING t.view_name",
                     {
                         "end": end,
                         "names": [slot.tracking_name for slot, _, _, _ in work],
                         "starts": [start for _, start, _, _ in work],
+                        "counts": [count for _, _, _, count in work],
                     },
                 )
                 if len(moved) != len(work):
                     raise _Raced
                 tx.execute("SET LOCAL synchronous_commit TO OFF")
             else:
-                for slot, start, _, _ in work:
-                    if not self._move(tx, slot.tracking_name, start, end):
+                for slot, start, _, count in work:
+                    if not self._move(tx, slot.tracking_name, start, end, count):
                         raise _Raced
             for _, _, statements, _ in work:
                 run_statements(tx, statements)
 
-    def _move(self, tx: Tx, name: str, start: int, end: int) -> bool:
-        """Compare-and-set one tracking row from ``start`` to ``end`` (False: it was not at
-        ``start``)."""
+    def _move(self, tx: Tx, name: str, start: int, end: int, count: int) -> bool:
+        """Compare-and-set one tracking row from ``start`` to ``end``, counting the ``count``
+        events of the log it was handed in between (False: it was not at ``start``)."""
         moved = tx.fetchone(
-            f"UPDATE {self._tracking} SET notification_id = %(end)s "
+            f"UPDATE {self._tracking} SET notification_id = %(end)s, "
+            "applied_events = applied_events + %(count)s "
             "WHERE view_name = %(name)s AND notification_id = %(start)s "
             "RETURNING notification_id",
-            {"name": name, "start": start, "end": end},
+            {"name": name, "start": start, "end": end, "count": count},
         )
         return moved is not None
 
-    def _prepare_aside(self, view: View) -> _Slot:
-        aside = self._store.with_suffix(REBUILD_SUFFIX)
-        side = view.name + REBUILD_SUFFIX
+    def _prepare_aside(self, view: View, suffix: str = REBUILD_SUFFIX) -> _Slot:
+        aside = self._store.with_suffix(suffix)
+        side = view.name + suffix
         with self._store.transaction(commit=True) as tx:
             self._store.setup_lock(tx)
             tx.execute(
-                f"INSERT INTO {self._tracking} (view_name, view_version, notification_id) "
-                "VALUES (%(name)s, %(version)s, 0) ON CONFLICT (view_name) DO NOTHING",
+                f"INSERT INTO {self._tracking} "
+                "(view_name, view_version, notification_id, applied_events) "
+                "VALUES (%(name)s, %(version)s, 0, 0) ON CONFLICT (view_name) DO NOTHING",
                 {"name": side, "version": view.stored_version()},
             )
             # Left-overs of an interrupted rebuild go too: it starts from the beginning.
@@ -852,11 +952,35 @@ class Projector:
                 with self._store.transaction(commit=True) as tx:
                     moved = tx.fetchone(
                         f"UPDATE {self._tracking} SET notification_id = %(position)s, "
-                        "view_version = %(version)s "
+                        "view_version = %(version)s, applied_events = ("
+                        f"SELECT applied_events FROM {self._tracking} WHERE view_name = %(side)s) "
                         "WHERE view_name = %(name)s AND notification_id <= %(position)s "
                         "RETURNING notification_id",
-                        {"name": view.name, "position": position, "version": view.stored_version()},
+                        {
+                            "name": view.name,
+                            "side": slot.tracking_name,
+                            "position": position,
+                            "version": view.stored_version(),
+                        },
                     )
+                    if moved is None and position >= log_head(tx, self._ledger.recorder):
+                        # The live position is beyond the log's last event (moved there by
+                        # hand, or the log was rolled back under it): the side tables are the
+                        # whole log's fold, so they go in, and the position moves back to them.
+                        logger.warning("view_position_beyond_log", view=view.name)
+                        moved = tx.fetchone(
+                            f"UPDATE {self._tracking} SET notification_id = %(position)s, "
+                            "view_version = %(version)s, applied_events = ("
+                            f"SELECT applied_events FROM {self._tracking} "
+                            "WHERE view_name = %(side)s) "
+                            "WHERE view_name = %(name)s RETURNING notification_id",
+                            {
+                                "name": view.name,
+                                "side": slot.tracking_name,
+                                "position": position,
+                                "version": view.stored_version(),
+                            },
+                        )
                     if moved is None:
                         raise _Raced  # the live view is further on: catch the side tables up
                     gone = tx.fetchone(

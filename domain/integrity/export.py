@@ -41,9 +41,17 @@ class Finding:
     aggregate_id: str | None = None
     """The aggregate (case) whose record it is, where the finding is not one event's (a
     snapshot: ``aggregate_id`` and ``version``)."""
+    view: str | None = None
+    """The view a finding about a view names (``vigil verify``'s view checks)."""
+    key_id: str | None = None
+    """The subject key a finding about a key names."""
 
     def where(self) -> str:
         parts = []
+        if self.view is not None:
+            parts.append(f"view {self.view}")
+        if self.key_id is not None:
+            parts.append(f"subject key {self.key_id}")
         if self.aggregate_id is not None:
             parts.append(f"aggregate {self.aggregate_id} version {self.version}")
         elif self.version is not None:

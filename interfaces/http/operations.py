@@ -80,15 +80,32 @@ def _read(status: ViewStatus) -> ViewStatusRead:
         503: {
             "model": Problem,
             "description": "The store does not answer, or a view lags beyond the bound "
-            "(`errors` names each lagging view).",
+            "(`errors` names each lagging view), or a view's tracking position does not match "
+            "the events it applied (`errors` names each such view).",
         }
     },
 )
 def ready(vigil: VigilDep, request: Request) -> Any:
-    """Say whether this instance should get traffic: the store answers and every view is
-    within VIGIL_READY_MAX_LAG_EVENTS events and VIGIL_READY_MAX_LAG_SECONDS seconds."""
+    """Say whether this instance should get traffic: the store answers, every view applied
+    every event up to its position, and is within VIGIL_READY_MAX_LAG_EVENTS events and
+    VIGIL_READY_MAX_LAG_SECONDS seconds."""
     settings = vigil.settings
     statuses = vigil.projector.status()  # an unreachable store: 503 store-unavailable
+    broken = [c for c in vigil.projector.continuity() if not c.consistent]
+    if broken:
+        # A view whose position passed events it never applied answers wrongly while it says
+        # it is up to date: only a rebuild (``vigil rebuild``) mends it.
+        log.error("view_position_inconsistent", views=[c.view for c in broken])
+        return problem_response(
+            503,
+            "not-ready",
+            "A view's position is not what it applied",
+            f"{len(broken)} view(s) hold a tracking position that does not match the events "
+            "they applied; rebuild them (vigil rebuild) and run vigil verify",
+            instance=request.url.path,
+            errors={c.view: c.describe() for c in broken},
+            headers={"Retry-After": "5"},
+        )
     lagging = {
         s.name: f"{s.lag_events} events and {s.lag_seconds:g} s behind the log"
         for s in statuses

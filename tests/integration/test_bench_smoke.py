@@ -42,6 +42,7 @@ VERIFY = (
         "(c) the same rows",
         "(d) verify",
         "(e) verify / raw read",
+        "(f) verify's views part",
         "PASS  verify finds the untouched log intact",
     ],
 )
