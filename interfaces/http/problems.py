@@ -214,7 +214,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     # The reason (host, port, file) is for the operator's log, not for every client.
     assert isinstance(exc, StoreUnavailable)
-    log.warning("store_unavailable", reason=exc.reason)
+    # A read-only or unopenable file does not pass by itself: an error for the operator.
+    (log.warning if exc.transient else log.error)("store_unavailable", reason=exc.reason)
     return problem_response(
         503,
         "store-unavailable",
