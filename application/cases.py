@@ -43,6 +43,9 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.shared import Actor, DecisionContext
+from infrastructure.logging import get_logger
+
+log = get_logger(__name__)
 
 CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")
 
@@ -257,16 +260,27 @@ class CaseService:
         return WriteResult(state=then, events=events, replayed=True, position=position)
 
     def _maybe_snapshot(self, state: CaseState) -> None:
-        if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
-            self._ledger.snapshots.put(
-                [
-                    CaseSnapshot(
-                        originator_id=state.id,
-                        originator_version=state.version,
-                        recorded_at=self._clock(),
-                        state=state,
-                    )
-                ]
+        # After the commit: the write is done whatever happens here, and a snapshot is only a
+        # cache (a row already at its place, planted or not, must not turn a write into a 500).
+        try:
+            if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
+                self._ledger.snapshots.put(
+                    [
+                        CaseSnapshot(
+                            originator_id=state.id,
+                            originator_version=state.version,
+                            recorded_at=self._clock(),
+                            state=state,
+                        )
+                    ]
+                )
+        except Exception as error:  # logged below; the case replays from its events
+            log.error(
+                "snapshot_not_taken",
+                aggregate_id=str(state.id),
+                version=state.version,
+                error=type(error).__name__,  # the type only: a message may quote stored data
+                effect="the case loads from its events (or an earlier snapshot)",
             )
 
     def take_snapshot(self, case_id: UUID) -> None:

@@ -91,8 +91,10 @@ def key_tables_ddl(db: KeyDatabase) -> list[str]:
 def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str) -> str:
     """PostgreSQL: the owner's function through which the application role destroys a subject's
     live keys (it may not UPDATE the key table): only keys whose id a stored event of the
-    erasure's topic names, so no key is destroyed without its erasure in the log. SECURITY
-    DEFINER, with a fixed search path; ``events_table`` is quoted SQL."""
+    erasure's topic names in its ``key_ids`` (the JSON state parsed: an id quoted in its free
+    text does not count), so no key is destroyed without its erasure in the log. A stored
+    erasure that is not JSON makes the call fail, never pass. SECURITY DEFINER, with a fixed
+    search path; ``events_table`` is quoted SQL."""
     keys = db.table(KEYS_TABLE)
     topic = "'" + erasure_topic.replace("'", "''") + "'"
     return (
@@ -102,7 +104,10 @@ def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str)
         f"UPDATE {keys} AS k SET wrapped_key = NULL, destroyed_at = p_at "
         "WHERE k.subject_hash = p_subject_hash AND k.destroyed_at IS NULL "
         f"AND EXISTS (SELECT 1 FROM {events_table} AS e WHERE e.topic = {topic} "
-        "AND position(convert_to(k.key_id, 'UTF8') IN e.state) > 0) "
+        # The substring test first (CASE keeps the order): only the erasures that could name
+        # the key are parsed.
+        "AND CASE WHEN position(convert_to(k.key_id, 'UTF8') IN e.state) > 0 "
+        "THEN (convert_from(e.state, 'UTF8')::jsonb -> 'key_ids') ? k.key_id ELSE false END) "
         "RETURNING k.key_id $fn$"
     )
 
