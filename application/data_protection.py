@@ -216,10 +216,9 @@ class DataProtectionService:
                 found.append(state)
         return sorted(found, key=lambda s: (s.opened_at, str(s.id)))
 
-    def _held_under(self, subject: SubjectRef, cases: Sequence[CaseState]) -> list[str]:
+    def _held_under(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> list[str]:
         """The key table's names of every subject whose keys seal this one's personal fields,
         in any context: what an erasure destroys."""
-        case_ids = [c.id for c in cases]
         held = [h for holder in self._holders for h in holder.holdings(subject, case_ids)]
         return subject_hashes(self._ledger, held)
 
@@ -345,7 +344,7 @@ class DataProtectionService:
             state = fold(self._history(subject_id))
             check_erasable(state)
             cases = self._cases_of(subject)
-            held = self._held_under(subject, cases)
+            held = self._held_under(subject, [c.id for c in cases])
             keys = self._keyring.keys_of(held)
             live = [k.key_id for k in keys if k.destroyed_at is None]
             if not live:
