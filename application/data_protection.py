@@ -5,8 +5,10 @@ encrypted under its own key (``infrastructure.keys``). Erasure:
 
 1. refuses while a legal hold is in force (``LegalHoldInForce``, nothing written);
 2. records ``SubjectErased`` on the subject (its version orders it against a concurrent hold);
-3. destroys the subject's keys: every personal field recorded about it, in events, snapshots
-   and any backup of them, is unreadable from here on;
+3. destroys the keys that seal the subject's personal fields in every context that holds some
+   (``HOLDERS``: each names them as its classes declare them, ``domain.personal``): every
+   personal field recorded about it, in events, snapshots and any backup of them, is
+   unreadable from here on;
 4. appends ``PersonalDataErased`` to each of the subject's cases (closed ones too), so each
    timeline shows the erasure. Each append carries an idempotency key derived from the erasure,
    so running the erasure again after a failure part-way finishes the job without repeating it.
@@ -27,10 +29,10 @@ skipped and said to be.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -45,7 +47,7 @@ from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, SubjectKind
 from domain.errors import DomainError, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
-from domain.personal import ErasureTrigger
+from domain.personal import DataSubject, ErasureTrigger, Person, SubjectOfCase
 from domain.shared import Actor, DecisionContext, Role
 from domain.subject.events import SubjectErased, SubjectEvent
 from domain.subject.subject import (
@@ -61,6 +63,7 @@ from domain.subject.subject import (
     place_hold,
 )
 from infrastructure.keys import KeyRecord, SubjectKeyring
+from infrastructure.persistence import subject_hashes
 
 C = TypeVar("C", PlaceLegalHold, LiftLegalHold)
 
@@ -136,6 +139,34 @@ class RetentionItem:
     due_at: datetime | None  # when every case's period has run out (None while a case is open)
 
 
+class PersonalDataHolder(Protocol):
+    """A context whose stored classes hold personal fields: under which data subjects (as its
+    classes declare them) it holds one subject's, given the subject's cases. A new context adds
+    one to ``HOLDERS``, or erasing a subject leaves its data readable."""
+
+    def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
+        """Where this context seals the subject's personal fields."""
+        ...
+
+
+class CaseHoldings:
+    """A case's events and snapshots: under the subject the case is about."""
+
+    def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
+        return [Person(subject.kind.value, subject.ref)]
+
+
+class BreakGlassHoldings:
+    """Break-glass grants and their reviews (a stream per user and case): under the subject of
+    the case they are about."""
+
+    def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
+        return [SubjectOfCase(case_id) for case_id in case_ids]
+
+
+HOLDERS: tuple[PersonalDataHolder, ...] = (CaseHoldings(), BreakGlassHoldings())
+
+
 def add_years(moment: datetime, years: int) -> datetime:
     """``moment`` plus whole calendar years (29 February falls back to the 28th)."""
     try:
@@ -153,8 +184,10 @@ class DataProtectionService:
         *,
         clock: Callable[[], datetime],
         retention_years: Callable[[Category], int],
+        holders: Sequence[PersonalDataHolder] = HOLDERS,
     ) -> None:
         self._ledger = ledger
+        self._holders = holders
         self._cases = cases
         self._keyring = keyring
         self._clock = clock
@@ -186,6 +219,12 @@ class DataProtectionService:
             ):
                 found.append(state)
         return sorted(found, key=lambda s: (s.opened_at, str(s.id)))
+
+    def _held_under(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> list[str]:
+        """The key table's names of every subject whose keys seal this one's personal fields,
+        in any context: what an erasure destroys."""
+        held = [h for holder in self._holders for h in holder.holdings(subject, case_ids)]
+        return subject_hashes(self._ledger, held)
 
     def _save(self, event: SubjectEvent, actor: Actor, request: KeyedRequest | None) -> int:
         """Append the event (with the request's Idempotency-Key, if any): its log position."""
@@ -302,16 +341,16 @@ class DataProtectionService:
     ) -> ErasureResult:
         subject = SubjectRef(command.kind, ref)
         subject_id = self.subject_id(subject.kind, ref)
-        subject_hash = self._keyring.subject_hash(subject.kind.value, ref)
         for _ in range(_WRITE_RETRIES):
             earlier = self._keys.earlier(actor.username, request)
             if earlier is not None:
                 return self._erasure_replay(ref, earlier, actor)
             state = fold(self._history(subject_id))
             check_erasable(state)
-            keys = self._keyring.keys_of([subject_hash])
-            live = [k.key_id for k in keys if k.destroyed_at is None]
             cases = self._cases_of(subject)
+            held = self._held_under(subject, [c.id for c in cases])
+            keys = self._keyring.keys_of(held)
+            live = [k.key_id for k in keys if k.destroyed_at is None]
             if not live:
                 if not keys and not cases and state is None:
                     raise SubjectNotFound("Vigil holds no personal data about this subject")
@@ -335,28 +374,28 @@ class DataProtectionService:
                 position = self._save(event, actor, request)
             except IntegrityError:
                 continue  # a hold or another erasure got there first: decide again
-            if set(live) - set(self._keyring.destroy([subject_hash])):
-                self._destroy_named(subject_hash, live)  # some were not: check, and again
+            if set(live) - set(self._keyring.destroy(held)):
+                self._destroy_named(held, live)  # some were not: check, and again
             position = max(position, self._record_on_cases(event, case_ids, actor))
             return ErasureResult(subject, event, case_ids, live, position)
         raise Contention("the subject kept changing; try again")
 
-    def _destroy_named(self, subject_hash: str, key_ids: Sequence[str]) -> None:
+    def _destroy_named(self, held: Sequence[str], key_ids: Sequence[str]) -> None:
         """Make sure every key a recorded erasure names is destroyed, destroying again what is
         still live: its answer says they are. Raises ErasureIncomplete if one survives that (the
         erasure stays recorded; retrying it with its Idempotency-Key tries again)."""
-        surviving = self._live_among(subject_hash, key_ids)
+        surviving = self._live_among(held, key_ids)
         if surviving:
-            self._keyring.destroy([subject_hash])
-            surviving = self._live_among(subject_hash, key_ids)
+            self._keyring.destroy(held)
+            surviving = self._live_among(held, key_ids)
         if surviving:
             raise ErasureIncomplete(
                 f"the erasure is recorded but {len(surviving)} of its keys could not be "
                 "destroyed: retry it with its Idempotency-Key"
             )
 
-    def _live_among(self, subject_hash: str, key_ids: Sequence[str]) -> list[str]:
-        keys = self._keyring.keys_of([subject_hash])
+    def _live_among(self, held: Sequence[str], key_ids: Sequence[str]) -> list[str]:
+        keys = self._keyring.keys_of(held)
         return sorted({k.key_id for k in keys if k.destroyed_at is None} & set(key_ids))
 
     def _erasure_replay(self, ref: str, earlier: IdempotencyKeyUsed, actor: Actor) -> ErasureResult:
@@ -364,8 +403,8 @@ class DataProtectionService:
         recorded it yet (the first attempt stopped part-way)."""
         event = self._written(earlier)[-1]
         assert isinstance(event, SubjectErased)
-        subject_hash = self._keyring.subject_hash(event.subject_kind.value, ref)
-        self._destroy_named(subject_hash, event.key_ids)
+        held = self._held_under(SubjectRef(event.subject_kind, ref), event.case_ids)
+        self._destroy_named(held, event.key_ids)
         recorded = {
             case_id: [
                 e

@@ -8,14 +8,22 @@ walks them to blank a case's state once its subject's data is erased.
 
 An erased value reads as ``ERASED`` (a list as ``[ERASED]``): it passes the stored events'
 validation (stored fields carry no business rules), so an erased event is still a valid event.
+
+Whose personal data a stored model holds is declared, never guessed from its field names: each
+event or snapshot class with a ``PERSONAL`` field sets ``__data_subject__`` to a declaration
+(``DataSubjectOf``) that names its ``DataSubject``: a person named outright, the subject of a
+case, or the stream itself when no person is named. Storage seals the personal fields under
+that subject's key, and erasing the subject destroys the key (``declared_subject``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -139,3 +147,91 @@ class ErasureTrigger(StrEnum):
 
     REQUEST = "request"  # a safeguarding lead's decision (e.g. a right-to-erasure request)
     RETENTION = "retention"  # its retention period had run out (`vigil retention --apply`)
+
+
+# --- whose personal data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A data subject named outright by ``kind`` and ``ref`` (what a case is about, a caller)."""
+
+    kind: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class SubjectOfCase:
+    """Whoever the case ``case_id`` is about. ``named`` is given by the case's opening only:
+    storage remembers it as the case's subject, which every later declaration finds."""
+
+    case_id: UUID
+    named: Person | None = None
+
+
+@dataclass(frozen=True)
+class OwnStream:
+    """No person is named (an anonymous contact): the stream is its own subject, with a key of
+    its own, erased when whatever holds the stream says so."""
+
+    stream_id: UUID
+
+
+DataSubject = Person | SubjectOfCase | OwnStream
+
+Declaration = Callable[[Any], DataSubject]
+"""A model's ``__data_subject__``: given an instance, whose personal data its fields are."""
+
+
+class UndeclaredSubject(TypeError):
+    """A model holds personal fields but declares no data subject: its data would escape
+    erasure, so it is never stored."""
+
+
+class DataSubjectOf:
+    """The declarations a class sets as ``__data_subject__``. Each reads what its docstring
+    names from the instance (checked for every stored class by the domain's tests)."""
+
+    @staticmethod
+    def case_subject(event: Any) -> DataSubject:
+        """An event of a case's stream: the case's subject."""
+        return SubjectOfCase(event.originator_id)
+
+    @staticmethod
+    def case_opened(event: Any) -> DataSubject:
+        """A case's opening: the subject it names, from now on the case's."""
+        named = Person(event.subject.kind, event.subject.ref)
+        return SubjectOfCase(event.originator_id, named=named)
+
+    @staticmethod
+    def case_state_subject(snapshot: Any) -> DataSubject:
+        """A snapshot of a case: the subject its state names."""
+        return Person(snapshot.state.subject.kind, snapshot.state.subject.ref)
+
+    @staticmethod
+    def subject_of_its_case(event: Any) -> DataSubject:
+        """Written about a case in another stream (a break-glass reason, its review): the
+        case's subject, so erasing the subject erases these words too."""
+        return SubjectOfCase(event.case_id)
+
+    @staticmethod
+    def own_stream(event: Any) -> DataSubject:
+        """Personal data about no named person: the stream's own key."""
+        return OwnStream(event.originator_id)
+
+
+def declaration_of(model: type[BaseModel]) -> Declaration | None:
+    """The class's ``__data_subject__`` (inherited ones count), or None."""
+    declared = getattr(model, "__data_subject__", None)
+    return declared if callable(declared) else None
+
+
+def declared_subject(model: BaseModel) -> DataSubject:
+    """Whose personal data ``model``'s personal fields are, as its class declares."""
+    declared = declaration_of(type(model))
+    if declared is None:
+        raise UndeclaredSubject(
+            f"{type(model).__name__} holds personal fields but declares no data subject: set "
+            "__data_subject__ (domain.personal.DataSubjectOf) so that erasure can reach them"
+        )
+    return declared(model)

@@ -6,9 +6,12 @@ Fields marked ``PERSONAL`` in the domain (``domain.personal.plan_for``) never re
 in plaintext: each value is replaced by an envelope ``vgl1:<key id>:<nonce>:<ciphertext>``
 (AES-256-GCM under the data subject's key, base64url; ``infrastructure.keys``), whose
 associated data binds it to the aggregate id, version and field path, so an envelope cannot
-be moved to another event or field. The key is the case subject's (``kind`` + ``ref``); a
-snapshot's is its case's; an event of another aggregate that holds personal data is keyed by
-that aggregate. Events without personal fields (users, legal holds) are stored as they are.
+be moved to another event or field. The key is the data subject's that the model's class
+declares (``domain.personal.declared_subject``): a case's events and snapshots use the case
+subject's (``kind`` + ``ref``), as does what is written about a case in another stream (a
+break-glass reason); a stream that names no person uses a key of its own. A class with personal
+fields and no declaration is refused (``UndeclaredSubject``). Events without personal fields
+(users, legal holds) are stored as they are.
 
 Reading back (``to_domain_event``) decrypts; a field whose key was destroyed reads as
 ``domain.personal.ERASED`` (a list as ``[ERASED]``), which is still a valid event, so replays,
@@ -21,7 +24,7 @@ carry a MAC, checked on loading (``infrastructure.snapshots``). Projections deco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
@@ -33,9 +36,17 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
-from domain.case.events import CaseEvent, CaseOpened
-from domain.case.snapshot import CaseSnapshot
-from domain.personal import Plan, Step, erased_value, plan_for
+from domain.personal import (
+    DataSubject,
+    Person,
+    Plan,
+    Step,
+    SubjectOfCase,
+    declaration_of,
+    declared_subject,
+    erased_value,
+    plan_for,
+)
 from infrastructure.keys import (
     DataKey,
     MasterKeyError,
@@ -189,41 +200,40 @@ class PydanticMapper(Mapper[Any]):
                 f"no keyring attached: refusing to store {type(model).__name__}'s personal "
                 "fields in plaintext"
             )
-        return keyring.key_for_writing(self._subject_hash(keyring, model))
+        return keyring.key_for_writing(self.subject_hash(declared_subject(model)))
 
-    def _subject_hash(self, keyring: SubjectKeyring, model: BaseModel) -> str:
-        if isinstance(model, CaseOpened):
-            subject_hash = keyring.subject_hash(model.subject.kind, model.subject.ref)
-            keyring.bind_case(model.originator_id, subject_hash)
-            return subject_hash
-        if isinstance(model, CaseSnapshot):
-            subject = model.state.subject
+    def subject_hash(self, subject: DataSubject) -> str:
+        """The key table's name for a declared data subject: whose keys seal its fields."""
+        keyring = self.keyring
+        if keyring is None:
+            raise MasterKeyError("no keyring attached: data subjects have no keys")
+        if isinstance(subject, Person):
             return keyring.subject_hash(subject.kind, subject.ref)
-        if isinstance(model, CaseEvent):
-            return self._case_subject_hash(keyring, model.originator_id)
-        case_id = getattr(model, "case_id", None)
-        if isinstance(case_id, UUID):
-            # Written about a case in another stream (a break-glass reason, its review): under
-            # the case's subject's key, so erasing the subject erases these words too.
-            return self._case_subject_hash(keyring, case_id)
-        # Personal data in an aggregate that is about no case: a key of its own.
-        return keyring.aggregate_subject_hash(cast(Any, model).originator_id)
+        if isinstance(subject, SubjectOfCase):
+            if subject.named is None:
+                return self._case_subject_hash(keyring, subject.case_id)
+            named = keyring.subject_hash(subject.named.kind, subject.named.ref)
+            keyring.bind_case(subject.case_id, named)
+            return named
+        return keyring.aggregate_subject_hash(subject.stream_id)
 
     def _case_subject_hash(self, keyring: SubjectKeyring, case_id: UUID) -> str:
         known = keyring.subject_of_case(case_id)
         if known is not None:
             return known
-        opened = self._opening_of(case_id)
-        subject_hash = keyring.subject_hash(opened.subject.kind, opened.subject.ref)
+        named = self._named_by_opening(case_id)
+        subject_hash = keyring.subject_hash(named.kind, named.ref)
         keyring.bind_case(case_id, subject_hash)
         return subject_hash
 
-    def _opening_of(self, case_id: UUID) -> CaseOpened:
+    def _named_by_opening(self, case_id: UUID) -> Person:
         stored = None if self.first_event_of is None else self.first_event_of(case_id)
-        event = None if stored is None else self.to_view_event(stored)
-        if not isinstance(event, CaseOpened):
+        event = None if stored is None else cast(BaseModel, self.to_view_event(stored))
+        declared = None if event is None else declaration_of(type(event))
+        subject = None if declared is None else declared(event)
+        if not isinstance(subject, SubjectOfCase) or subject.named is None:
             raise MasterKeyError(f"case {case_id} has no CaseOpened event: no subject to key by")
-        return event
+        return subject.named
 
 
 def _withheld(value: Any, path: str, step: Step) -> Any:
@@ -245,6 +255,15 @@ def attach_keyring(application: Application[Any], keyring: SubjectKeyring) -> No
     mapper.first_event_of = first_event_of
     if isinstance(application.snapshots, SnapshotStore):
         application.snapshots.mac = keyring.snapshot_mac
+
+
+def subject_hashes(application: Application[Any], subjects: Iterable[DataSubject]) -> list[str]:
+    """The key table's names of the data subjects, resolved as sealing resolves them (each once,
+    in order): what erasing them destroys."""
+    mapper = application.mapper
+    if not isinstance(mapper, PydanticMapper):
+        raise TypeError(f"personal fields need the PydanticMapper, not {type(mapper).__name__}")
+    return list(dict.fromkeys(mapper.subject_hash(subject) for subject in subjects))
 
 
 def view_decoder(application: Application[Any]) -> Callable[[StoredEvent], Any]:

@@ -23,6 +23,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.access.vocabulary import AccessedRecord, AccessLevel, AccessPurpose, GrantReviewOutcome
+from domain.personal import DataSubjectOf
 from domain.shared import PERSONAL, Role
 
 Personal = Annotated[str, PERSONAL]
@@ -66,6 +67,8 @@ class BreakGlassAccessGranted(AccessEvent):
     reason: Personal
     expires_at: AwareDatetime = Field(description="recorded_at plus the break-glass duration.")
 
+    __data_subject__ = DataSubjectOf.subject_of_its_case
+
 
 class BreakGlassAccessReviewed(AccessEvent):
     """A safeguarding lead reviewed a break-glass grant: it leaves the review queue."""
@@ -76,3 +79,5 @@ class BreakGlassAccessReviewed(AccessEvent):
     case_id: UUID
     outcome: GrantReviewOutcome
     rationale: Personal
+
+    __data_subject__ = DataSubjectOf.subject_of_its_case

@@ -34,7 +34,7 @@ from domain.case.vocabulary import (
     SubjectKind,
     Urgency,
 )
-from domain.personal import ErasureTrigger
+from domain.personal import DataSubjectOf, ErasureTrigger
 from domain.shared import PERSONAL, PolicyRef, Role
 
 # Stored fields are read back forever, so they carry no business validation (a
@@ -72,6 +72,9 @@ class CaseEvent(BaseModel):
     idempotency_key: str | None = None
     request_hash: str | None = None
 
+    # What is written in a case is about the case's subject.
+    __data_subject__ = DataSubjectOf.case_subject
+
     @property
     def timestamp(self) -> datetime:
         return self.recorded_at
@@ -84,6 +87,9 @@ class CaseOpened(CaseEvent):
     summary: Personal
     risk_level: RiskLevel | None = None
     channel: str | None = None
+
+    # The opening names the subject: the case's from now on.
+    __data_subject__ = DataSubjectOf.case_opened
 
 
 class FlagRaised(CaseEvent):

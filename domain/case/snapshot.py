@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.case.state import CaseState
+from domain.personal import DataSubjectOf
 
 
 class CaseSnapshot(BaseModel):
@@ -22,6 +23,8 @@ class CaseSnapshot(BaseModel):
     originator_version: int
     recorded_at: AwareDatetime
     state: CaseState
+
+    __data_subject__ = DataSubjectOf.case_state_subject
 
     @property
     def timestamp(self) -> datetime:
