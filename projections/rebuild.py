@@ -265,5 +265,3 @@ class Rebuilds:
                 continue
             logger.info("view_swapped_in", view=view.name, position=position)
             return consumed
-
-    # --- waiting and following --------------------------------------------------------------
