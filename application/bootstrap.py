@@ -42,13 +42,13 @@ from infrastructure.persistence import (
 from infrastructure.settings import Settings
 from projections.access_log import AccessLog
 from projections.case_summaries import CaseSummaries
-from projections.hash_ledger import HashLedger, setup_ledger_tables
+from projections.notary import HashLedger, setup_ledger_tables
+from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
 from projections.runner import View
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
 from projections.view_check import events_table
-from projections.worker import Projector
 
 
 @dataclass

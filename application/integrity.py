@@ -2,7 +2,7 @@
 the ledger's public key and checkpoints.
 
 **verify** reads one consistent snapshot of the events table and the ledger's tables straight
-through the driver (``projections.hash_ledger.log_snapshot``), in notification order, and:
+through the driver (``projections.notary.log_snapshot``), in notification order, and:
 
 1. checks every checkpoint's Ed25519 signature with the trusted public keys;
 2. recomputes each event's leaf from its stored bytes and compares it with the ledger's leaf
@@ -66,7 +66,7 @@ from infrastructure.snapshots import Sealed as SealedSnapshot
 from infrastructure.snapshots import chain as snapshot_chain
 from infrastructure.snapshots import check as check_snapshot
 from infrastructure.snapshots import unwrap as unwrap_snapshot
-from projections.hash_ledger import (
+from projections.notary import (
     CHECKPOINTS_TABLE,
     LEDGER_NAME,
     NODES_TABLE,
@@ -79,7 +79,7 @@ from projections.hash_ledger import (
     log_snapshot,
 )
 from projections.paging import MAX_POSITION
-from projections.worker import Projector
+from projections.projector import Projector
 
 DEFAULT_VERIFY_BATCH = 10_000
 

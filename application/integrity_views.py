@@ -26,7 +26,7 @@ from domain.integrity.export import Finding
 from domain.subject.events import SubjectErased
 from infrastructure.keys import SubjectKeyring
 from infrastructure.persistence import view_decoder
-from projections.worker import Projector
+from projections.projector import Projector
 
 ERASURE_TOPIC = f"{SubjectErased.__module__}:{SubjectErased.__qualname__}"
 READ_BATCH = 1000

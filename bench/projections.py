@@ -62,8 +62,10 @@ from domain.shared import Actor, DecisionContext, Role
 from infrastructure.logging import configure_logging
 from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
+from projections.parallel_rebuild import tuned_for_bulk
+from projections.projector import Projector
+from projections.rebuild import DEFAULT_REBUILD_BATCH_SIZE
 from projections.registry import ViewConfig, build_views
-from projections.worker import DEFAULT_REBUILD_BATCH_SIZE, Projector, tuned_for_bulk
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_projections"
 QUICK_EVENTS = 50_000

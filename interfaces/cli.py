@@ -51,8 +51,8 @@ from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE, MasterKeyError
 from infrastructure.logging import configure_logging, get_logger, scrub
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
-from projections.hash_ledger import GUARDED_TABLES
-from projections.worker import UnknownView
+from projections.notary import GUARDED_TABLES
+from projections.projector import UnknownView
 
 CLI_ACTOR = "cli"  # who the events written from the command line are recorded as
 EXIT_REFUSED = 1

@@ -11,7 +11,7 @@ from projections.runner import DEFAULT_BATCH_SIZE, View, ViewRunner
 from projections.store import ViewStore
 
 if TYPE_CHECKING:
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 V = TypeVar("V", bound=View)
 

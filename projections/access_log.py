@@ -42,13 +42,14 @@ from domain.access.vocabulary import (
 from domain.calendar import ServiceCalendar
 from domain.shared import Role
 from projections.access import ViewAccess
+from projections.bulk_write import bulk_insert
 from projections.case_summaries import InvalidQuery
 from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
-from projections.store import ViewStore, bulk_insert
+from projections.store import ViewStore
 
 if TYPE_CHECKING:
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 NAME = "access_log"
 ENTRIES = "access_log_entries"

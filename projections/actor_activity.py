@@ -28,6 +28,7 @@ from application.ledger import Ledger
 from domain.case.events import CaseEvent
 from domain.shared import Role
 from projections.access import ViewAccess
+from projections.bulk_write import bulk_insert
 from projections.case_summaries import InvalidQuery
 from projections.paging import (
     DEFAULT_LIMIT,
@@ -37,11 +38,11 @@ from projections.paging import (
 )
 from projections.restricted import hidden_cases_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
-from projections.store import ViewStore, bulk_insert
+from projections.store import ViewStore
 
 if TYPE_CHECKING:
     from application.access import Visibility
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 TABLE = "actor_activity"
 

@@ -39,14 +39,15 @@ from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
 from domain.errors import InvalidCommand
 from domain.shared import within_moment_range
+from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
-from projections.store import Row, ViewStore, bulk_insert
+from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
     from application.access import Visibility
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 TABLE = "case_summaries"
 MAX_LIMIT = 200

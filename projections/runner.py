@@ -1,13 +1,11 @@
-"""Following the log into a view, exactly once.
+"""Views and their tracking rows; one view followed alone (``ViewRunner``).
 
-A view turns a batch of events into SQL statements; the runner reads the batch from the
-ledger's notification log, then, in ONE transaction of the view's database, moves the
-view's tracking row from the position it read from to the batch's last notification id
-(compare-and-set) and runs the view's statements. If the process dies before the commit,
-neither happened; if another runner (thread or process) moved the position first, the
-compare-and-set matches no row, the transaction is rolled back and the runner reads again
-from the new position. So every event is applied exactly once, and the view is always the
-fold of the log up to its tracking position.
+A view turns a batch of events into SQL statements; its tracking row (in ``projection_tracking``)
+holds the notification id of the last event applied, moved with the statements in one
+transaction by the compare-and-set catch-up every follower shares (``projections.catch_up``).
+So every event is applied exactly once, and the view is always the fold of the log up to its
+tracking position. The ``Projector`` (``projections.projector``) moves every view together;
+``ViewRunner`` moves one, for tests and tools.
 
 **Continuity.** The same compare-and-set adds the number of events the batch held to the
 row's ``applied_events``: every event of the log from the start up to the position passed
@@ -18,14 +16,10 @@ skips on rollback; the count is of events, not of ids). A position moved by anyt
 its position, ``vigil verify`` and ``/ready`` report it.
 
 Following is by polling: eventsourcing 9.5.6's SQLite recorder cannot ``subscribe``, and
-``catch_up`` is what a request calls to read its own writes. On PostgreSQL, notification
-ids follow commit order (the recorder inserts under an EXCLUSIVE table lock), so reading
-``id > position`` never passes over an event committed later with a smaller id.
+``catch_up`` is what a request calls to read its own writes.
 
 The runner implements eventsourcing's ``TrackingRecorder`` (``max_tracking_id``,
-``insert_tracking``), so the library's ``wait()``/``has_tracking_id()`` work on a view. The
-library's own ``ProjectionRunner`` is not used: it needs a subscription (PostgreSQL only),
-builds its own application, and commits one event per transaction.
+``insert_tracking``), so the library's ``wait()``/``has_tracking_id()`` work on a view.
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
@@ -37,15 +31,16 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 
 from infrastructure.persistence import view_decoder
-from projections.store import COPY_ROWS, Params, Tx, ViewStore, view_store_for
+from projections.catch_up import Raced, Tracked, advance, catch_up, run_statements
+from projections.store import Params, Tx, ViewStore, view_store_for
 
 logger = structlog.get_logger(__name__)
 
@@ -69,8 +64,8 @@ class View(ABC):
 
     Name every table with ``store.table(name)`` and every index with ``store.index(name)``,
     in all four methods: the runtime rebuilds a view aside by handing it a store whose names
-    carry a suffix (``projections.worker``), then renames the tables over the live ones. The
-    shared ``Projector`` (``projections.worker``) runs every view; ``ViewRunner`` runs one.
+    carry a suffix (``projections.rebuild``), then renames the tables over the live ones. The
+    shared ``Projector`` (``projections.projector``) runs every view; ``ViewRunner`` runs one.
     """
 
     name: ClassVar[str]
@@ -104,10 +99,6 @@ class View(ABC):
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget anything cached in memory about the view's contents (before a rebuild)."""
-
-
-class _Raced(Exception):
-    """Another runner moved the position first; roll back and read again."""
 
 
 def ensure_tracking_table(tx: Tx, store: ViewStore) -> None:
@@ -204,27 +195,6 @@ def reset_view(
     return deferred
 
 
-def run_statements(tx: Tx, statements: Sequence[Statement]) -> None:
-    """Run statements in order; consecutive runs of the same SQL go as one ``executemany``;
-    ``COPY_ROWS`` (from a ``WriteBuffer``) as one ``COPY``."""
-    i = 0
-    while i < len(statements):
-        sql = statements[i][0]
-        if sql == COPY_ROWS:
-            params = statements[i][1]
-            tx.copy_rows(params["table"], params["columns"], params["rows"], params.get("types"))
-            i += 1
-            continue
-        j = i + 1
-        while j < len(statements) and statements[j][0] == sql:
-            j += 1
-        if j - i == 1:
-            tx.execute(sql, statements[i][1])
-        else:
-            tx.executemany(sql, [params for _, params in statements[i:j]])
-        i = j
-
-
 class ViewRunner(TrackingRecorder):
     """Keeps one view up to date with the ledger's log."""
 
@@ -286,52 +256,9 @@ class ViewRunner(TrackingRecorder):
         """Apply every event recorded since the view's position (at most ``max_events``), in
         batches of one transaction each. Returns how many events of the log were consumed
         (events of other aggregates are consumed without changing the view)."""
-        consumed = 0
         with self._lock:
-            while max_events is None or consumed < max_events:
-                limit = self._batch_size
-                if max_events is not None:
-                    limit = min(limit, max_events - consumed)
-                applied = self._apply_next_batch(limit)
-                if applied == 0:
-                    break
-                consumed += applied
-        return consumed
-
-    def _apply_next_batch(self, limit: int) -> int:
-        """Read and apply one batch; 0 when the view is up to date."""
-        while True:
-            start = self.position()
-            notifications = self._ledger.recorder.select_notifications(start=start + 1, limit=limit)
-            if not notifications:
-                return 0
-            decode = view_decoder(self._ledger)
-            batch = [Positioned(n.id, decode(n)) for n in notifications]
-            end = notifications[-1].id
-            statements = self._view.changes(self._store, batch)
-            try:
-                with self._store.transaction(commit=True) as tx:
-                    # The compare-and-set comes first: it takes the write lock (SQLite) or the
-                    # tracking row's lock (PostgreSQL) before anything else is done.
-                    moved = tx.fetchone(
-                        f"UPDATE {self._tracking} SET notification_id = %(end)s, "
-                        "applied_events = applied_events + %(count)s "
-                        "WHERE view_name = %(name)s AND notification_id = %(start)s "
-                        "RETURNING notification_id",
-                        {
-                            "name": self._view.name,
-                            "start": start,
-                            "end": end,
-                            "count": len(notifications),
-                        },
-                    )
-                    if moved is None:
-                        raise _Raced
-                    run_statements(tx, statements)
-            except _Raced:
-                logger.debug("view_position_moved", view=self._view.name, read_from=start)
-                continue
-            return len(notifications)
+            alone = _Alone(self._ledger, self._view, self._store, self.position)
+            return catch_up(alone, self._ledger.recorder, self._batch_size, max_events)
 
     def rebuild(self) -> int:
         """Drop the view and apply the whole log again. Returns how many events were consumed.
@@ -341,7 +268,7 @@ class ViewRunner(TrackingRecorder):
         """
         with self._lock:
             with self._store.transaction(commit=True) as tx:
-                # Write first (see _apply_next_batch), then drop and recreate.
+                # Write first (see ``projections.catch_up``), then drop and recreate.
                 tx.execute(
                     f"UPDATE {self._tracking} SET notification_id = 0, applied_events = 0 "
                     "WHERE view_name = %(name)s",
@@ -375,3 +302,32 @@ class ViewRunner(TrackingRecorder):
                 raise IntegrityError(
                     f"the view {self._view.name!r} is already at or past {tracking.notification_id}"
                 )
+
+
+class _Alone(Tracked[int]):
+    """One view caught up by itself."""
+
+    def __init__(
+        self, ledger: Application[Any], view: View, store: ViewStore, position: Callable[[], int]
+    ) -> None:
+        self._ledger = ledger
+        self._view = view
+        self._store = store
+        self._position = position
+
+    def where(self) -> tuple[int, int]:
+        start = self._position()
+        return start, start
+
+    def apply(self, state: int, notifications: Sequence[Notification]) -> None:
+        decode = view_decoder(self._ledger)
+        batch = [Positioned(n.id, decode(n)) for n in notifications]
+        statements = self._view.changes(self._store, batch)
+        end = notifications[-1].id
+        with self._store.transaction(commit=True) as tx:
+            # The compare-and-set comes first: it takes the write lock (SQLite) or the
+            # tracking row's lock (PostgreSQL) before anything else is done.
+            tracking = self._store.table(TRACKING_TABLE)
+            if not advance(tx, tracking, self._view.name, state, end, len(notifications)):
+                raise Raced
+            run_statements(tx, statements)

@@ -28,6 +28,7 @@ from application.ledger import Ledger
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel, SubjectKind
 from projections.access import ViewAccess
+from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.paging import (
     DEFAULT_LIMIT,
@@ -38,11 +39,11 @@ from projections.paging import (
 )
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
-from projections.store import ViewStore, bulk_insert
+from projections.store import ViewStore
 
 if TYPE_CHECKING:
     from application.access import Visibility
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 TABLE = "subject_history"
 

@@ -65,6 +65,7 @@ from infrastructure.calendar import build_calendar
 from infrastructure.persistence import view_decoder
 from infrastructure.settings import Settings
 from projections.access import ViewAccess
+from projections.bulk_write import bulk_delete, bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.case_summaries import InvalidQuery
 from projections.paging import (
@@ -76,11 +77,11 @@ from projections.paging import (
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.sla import DEFAULT_RULES, QueueRules
-from projections.store import Row, ViewStore, bulk_delete, bulk_insert
+from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
     from application.access import Visibility
-    from projections.worker import Projector
+    from projections.projector import Projector
 
 TABLE = "work_queue_items"
 DEFAULT_IDLE_DAYS = 7

@@ -28,7 +28,8 @@ from application.bootstrap import Vigil
 from infrastructure.availability import StoreUnavailable
 from interfaces.http.dependencies import ProjectionLagging, VigilDep
 from interfaces.http.problems import Problem, problem_response
-from projections.worker import Projector, ViewStatus
+from projections.projector import Projector
+from projections.status import ViewStatus
 
 log = structlog.get_logger(__name__)
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from application.ledger import Ledger
+from projections.projector import Projector
 from projections.registry import build_views
 from projections.runner import TRACKING_TABLE, Positioned, Statement, View
 from projections.store import ViewStore, view_store_for
-from projections.worker import Projector
 
 _DROP_TABLE = re.compile(r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\S+)", re.IGNORECASE)
 

@@ -19,7 +19,7 @@ from domain.integrity.merkle import root_of, verify_inclusion
 from domain.shared import Actor, Role
 from infrastructure.integrity_keys import SigningKey, SigningKeyError
 from infrastructure.settings import Settings
-from projections.hash_ledger import HashLedger
+from projections.notary import HashLedger
 from tests.conftest import Clock
 
 LEAD = Actor(username="priya.lead", role=Role.SAFEGUARDING_LEAD)

@@ -40,7 +40,7 @@ from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from interfaces.cli import app
 from interfaces.http.audit import checkpoint_read, export_read
-from projections.hash_ledger import GUARDED_TABLES, LEDGER_NAME
+from projections.notary import GUARDED_TABLES, LEDGER_NAME
 from tests.conftest import POSTGRES_URL, Clock
 from tests.integration.test_cli import vigil_command
 

@@ -28,7 +28,7 @@ from infrastructure.db_admin import drop_role
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
 from interfaces.cli import app
-from projections.hash_ledger import (
+from projections.notary import (
     CHECKPOINTS_TABLE,
     GUARDED_TABLES,
     LEAVES_TABLE,

@@ -30,9 +30,11 @@ from application.ledger import Ledger
 from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
+from projections.parallel_rebuild import share_bounds
+from projections.projector import Projector
+from projections.rebuild import REBUILD_SUFFIX
 from projections.registry import ViewConfig
 from projections.runner import View
-from projections.worker import REBUILD_SUFFIX, Projector, share_bounds
 from tests.conftest import Clock
 from tests.integration.projection_checks import dump
 from tests.integration.test_persistence import _every_event

@@ -47,8 +47,8 @@ from domain.case.vocabulary import RiskLevel
 from domain.errors import DomainError
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
+from projections.projector import Projector
 from projections.store import ViewStore, view_store_for
-from projections.worker import Projector
 from tests.conftest import POSTGRES_URL, Clock
 from tests.integration.projection_checks import (
     CrashSwitch,

@@ -28,9 +28,10 @@ from domain.shared import Actor, Role
 from infrastructure.persistence import postgres_conninfo
 from infrastructure.settings import Settings
 from projections.case_summaries import CaseSummaries, CaseSummariesView
+from projections.projector import Projector, UnknownView
+from projections.rebuild import REBUILD_SUFFIX
 from projections.runner import Positioned, Statement, View
 from projections.store import ViewStore
-from projections.worker import REBUILD_SUFFIX, Projector, UnknownView
 from tests.conftest import Clock
 from tests.integration.projection_checks import dump
 from tests.integration.test_cli import vigil_command

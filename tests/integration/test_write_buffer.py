@@ -23,16 +23,10 @@ from hypothesis import strategies as st
 
 from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
-from projections.runner import Statement, run_statements
-from projections.store import (
-    BUFFERED_WRITE,
-    COPY_ROWS,
-    Tx,
-    ViewStore,
-    bulk_delete,
-    bulk_insert,
-    view_store_for,
-)
+from projections.bulk_write import BUFFERED_WRITE, COPY_ROWS, bulk_delete, bulk_insert
+from projections.catch_up import run_statements
+from projections.runner import Statement
+from projections.store import Tx, ViewStore, view_store_for
 from tests.conftest import POSTGRES_URL
 
 KEYED = "wb_cases"  # one row per case: upserted (a case summary)

@@ -1,5 +1,5 @@
-"""The hash ledger: a notary that follows the event log in commit order into an RFC 6962 Merkle
-tree, with signed checkpoints, in tables of its own beside the log.
+"""The notary: follows the event log in commit order into an RFC 6962 Merkle tree (the hash
+ledger), with signed checkpoints, in tables of its own beside the log.
 
 **Not a view.** Checkpoints are history (each is a signed statement made at a moment), so the
 ledger is never rebuilt: ``vigil rebuild`` does not know it, and nothing here drops or re-signs
@@ -21,9 +21,9 @@ anything. It keeps its own position, like a view's tracking row, in ``vigil_hash
 
 **Following.** The notary reads raw stored events with the recorder's ``select_notifications``
 (never the mapper: leaves hash the stored bytes, so encrypting or erasing personal fields never
-changes a leaf). It polls (every ``poll_interval`` seconds); on PostgreSQL, notification ids
-follow commit order (eventsourcing inserts under an EXCLUSIVE table lock), so reading
-``id > position`` never passes over an event committed later with a smaller id.
+changes a leaf), with the compare-and-set catch-up every follower of the log shares
+(``projections.catch_up``: the state row is its position), and follows the log as the views'
+projector does (``projections.follow``), polling every ``poll_interval`` seconds.
 
 **Checkpoints** are signed when the tree has grown by ``every_events`` since the last one (batches
 are cut so that this lands exactly on multiples while catching up), or when it has grown at all
@@ -50,7 +50,7 @@ from uuid import UUID
 import psycopg
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.types.string import ByteaBinaryLoader
@@ -71,6 +71,8 @@ from infrastructure.recorders import (
     qualified,
     sqlite_trigger_statements,
 )
+from projections.catch_up import Raced, Tracked, catch_up
+from projections.follow import Follower, follow
 from projections.store import PostgresViewStore, Tx, ViewStore, quote, view_store_for
 
 logger = structlog.get_logger(__name__)
@@ -153,8 +155,7 @@ class HashLedger:
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._started_ms = self._now_ms()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._follower: Follower | None = None
         self.setup()
 
     # --- set-up ---------------------------------------------------------------------------
@@ -269,58 +270,38 @@ class HashLedger:
     def catch_up(self, max_events: int | None = None) -> int:
         """Append every event recorded since the ledger's position (at most ``max_events``),
         signing the checkpoints that fall due; returns how many events were appended."""
-        appended = 0
         with self._lock:
-            while max_events is None or appended < max_events:
-                limit = self._batch_size
-                if max_events is not None:
-                    limit = min(limit, max_events - appended)
-                done = self._append_next_batch(limit)
-                if done == 0:
-                    break
-                appended += done
+            appending = _Appending(self.state, self._every_events, self._append)
+            appended = catch_up(appending, self._ledger.recorder, self._batch_size, max_events)
             self.checkpoint_if_due()
         return appended
 
-    def _append_next_batch(self, limit: int) -> int:
-        while True:
-            state = self.state()
-            # Cut the batch where the next checkpoint by count falls due.
-            until_due = self._every_events - (state.tree_size - state.checkpoint_size)
-            limit = max(1, min(limit, until_due))
-            notifications = self._ledger.recorder.select_notifications(
-                start=state.position + 1, limit=limit
+    def _append(self, state: LedgerState, notifications: Sequence[Notification]) -> None:
+        """Append one batch to the tree (``_Appending``)."""
+        frontier = state.frontier.copy()
+        leaves: list[tuple[int, int, Any, int, bytes]] = []
+        nodes: list[tuple[int, int, bytes]] = []
+        for n in notifications:
+            index = frontier.size
+            leaf = event_leaf_hash(
+                n.id,
+                originator_bytes(n.originator_id),
+                n.originator_version,
+                n.topic,
+                bytes(n.state),
             )
-            if not notifications:
-                return 0
-            frontier = state.frontier.copy()
-            leaves: list[tuple[int, int, Any, int, bytes]] = []
-            nodes: list[tuple[int, int, bytes]] = []
-            for n in notifications:
-                index = frontier.size
-                leaf = event_leaf_hash(
-                    n.id,
-                    originator_bytes(n.originator_id),
-                    n.originator_version,
-                    n.topic,
-                    bytes(n.state),
-                )
-                nodes.extend(c for c in frontier.append(leaf) if c[0] >= TILE_HEIGHT)
-                leaves.append((index, n.id, n.originator_id, n.originator_version, leaf))
-            end = notifications[-1].id
-            checkpoint = None
-            if frontier.size - state.checkpoint_size >= self._every_events:
-                checkpoint = self._sign(frontier)
-            try:
-                with self.store.transaction(commit=True) as tx:
-                    self._move(tx, state, frontier, end, checkpoint)
-                    self._insert_leaves(tx, leaves)
-                    self._insert_nodes(tx, nodes)
-                    if checkpoint is not None:
-                        self._insert_checkpoint(tx, checkpoint, end)
-            except _Raced:
-                continue
-            return len(notifications)
+            nodes.extend(c for c in frontier.append(leaf) if c[0] >= TILE_HEIGHT)
+            leaves.append((index, n.id, n.originator_id, n.originator_version, leaf))
+        end = notifications[-1].id
+        checkpoint = None
+        if frontier.size - state.checkpoint_size >= self._every_events:
+            checkpoint = self._sign(frontier)
+        with self.store.transaction(commit=True) as tx:
+            self._move(tx, state, frontier, end, checkpoint)
+            self._insert_leaves(tx, leaves)
+            self._insert_nodes(tx, nodes)
+            if checkpoint is not None:
+                self._insert_checkpoint(tx, checkpoint, end)
 
     def _move(
         self,
@@ -349,7 +330,7 @@ class HashLedger:
             },
         )
         if moved is None:
-            raise _Raced
+            raise Raced
 
     def _insert_leaves(self, tx: Tx, leaves: Sequence[tuple[int, int, Any, int, bytes]]) -> None:
         if self.store.dialect == "postgresql":
@@ -450,7 +431,7 @@ class HashLedger:
             with self.store.transaction(commit=True) as tx:
                 self._move(tx, state, state.frontier, state.position, checkpoint)
                 self._insert_checkpoint(tx, checkpoint, state.position)
-        except _Raced:
+        except Raced:
             return None
         logger.info("checkpoint_signed", tree_size=checkpoint.tree_size, key_id=checkpoint.key_id)
         return checkpoint
@@ -466,25 +447,19 @@ class HashLedger:
         self._wake.set()
 
     @property
-    def follower(self) -> threading.Thread | None:
-        return self._thread if self._thread is not None and self._thread.is_alive() else None
+    def follower(self) -> Follower | None:
+        return self._follower if self._follower is not None and self._follower.is_alive() else None
 
-    def start_in_thread(self) -> threading.Thread:
+    def start_in_thread(self) -> Follower:
         if self.follower is not None:
             raise RuntimeError("the notary is already following the log")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self.run_forever, args=(self._stop,), name="vigil-notary", daemon=True
-        )
-        self._thread.start()
-        return self._thread
+        self._follower = Follower(self.run_forever, self.wake, "vigil-notary").start()
+        return self._follower
 
     def stop_following(self, timeout: float = 10.0) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join(timeout)
-            self._thread = None
+        if self._follower is not None:
+            self._follower.stop(timeout)
+            self._follower = None
 
     def run_forever(self, stop: threading.Event) -> None:
         """Catch up, sign what falls due, then poll until ``stop`` is set."""
@@ -494,22 +469,41 @@ class HashLedger:
             every_seconds=self._every_seconds,
             poll_seconds=self._poll_interval,
         )
-        chunk = self._batch_size * 10
-        failures = 0
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                appended = self.catch_up(max_events=chunk)
-                failures = 0
-            except Exception:
-                failures += 1
-                # Nothing of a failed batch was committed; try again, backing off.
-                logger.exception("notary_failed", attempt=failures)
-                stop.wait(min(30.0, self._poll_interval * 2**failures))
-                continue
-            if appended < chunk:
-                self._wake.wait(self._poll_interval)
+        follow(
+            lambda chunk: self.catch_up(max_events=chunk),
+            stop,
+            self._wake,
+            chunk=self._batch_size * 10,
+            interval=self._poll_interval,
+            failed="notary_failed",
+        )
         logger.info("notary_stopped")
+
+
+class _Appending(Tracked[LedgerState]):
+    """The notary's side of the catch-up: its position is the state row's, and a batch is cut
+    where the next checkpoint by count falls due."""
+
+    def __init__(
+        self,
+        state: Callable[[], LedgerState],
+        every_events: int,
+        append: Callable[[LedgerState, Sequence[Notification]], None],
+    ) -> None:
+        self._state = state
+        self._every_events = every_events
+        self._append = append
+
+    def where(self) -> tuple[int, LedgerState]:
+        state = self._state()
+        return state.position, state
+
+    def limit(self, state: LedgerState, limit: int) -> int:
+        until_due = self._every_events - (state.tree_size - state.checkpoint_size)
+        return max(1, min(limit, until_due))
+
+    def apply(self, state: LedgerState, notifications: Sequence[Notification]) -> None:
+        self._append(state, notifications)
 
 
 def _ledger_ddl(store: ViewStore) -> list[str]:
@@ -588,10 +582,6 @@ def setup_ledger_tables(recorder: Any, store: ViewStore | None = None) -> None:
             for statement in sqlite_trigger_statements(table):
                 tx.execute(statement)
         tx.execute(_INSERT_STATE.format(state=store.table(STATE_TABLE)), state)
-
-
-class _Raced(Exception):
-    """Another notary moved the ledger first; read again."""
 
 
 def _checkpoint(row: dict[str, Any]) -> Checkpoint:
