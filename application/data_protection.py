@@ -74,6 +74,10 @@ class SubjectNotFound(DomainError):
     title = "Subject not found"
 
 
+class ErasureIncomplete(RuntimeError):
+    """An erasure is recorded but a key it names is still live: a fault, never a success."""
+
+
 @dataclass(frozen=True)
 class SubjectRef:
     kind: SubjectKind
@@ -331,7 +335,9 @@ class DataProtectionService:
                     subject, last, list(last.case_ids), list(last.key_ids), position
                 )
             [event] = written.events
-            self._keyring.destroy([subject_hash])
+            live = list(event.key_ids)
+            if set(live) - set(self._keyring.destroy([subject_hash])):
+                self._destroy_named(subject_hash, live)  # some were not: check, and again
             position = max(written.position, self._record_on_cases(event, found.case_ids, actor))
             return ErasureResult(subject, event, found.case_ids, list(event.key_ids), position)
 
@@ -344,11 +350,31 @@ class DataProtectionService:
             ),
         )
 
+    def _destroy_named(self, subject_hash: str, key_ids: Sequence[str]) -> None:
+        """Make sure every key a recorded erasure names is destroyed, destroying again what is
+        still live: its answer says they are. Raises ErasureIncomplete if one survives that (the
+        erasure stays recorded; retrying it with its Idempotency-Key tries again)."""
+        surviving = self._live_among(subject_hash, key_ids)
+        if surviving:
+            self._keyring.destroy([subject_hash])
+            surviving = self._live_among(subject_hash, key_ids)
+        if surviving:
+            raise ErasureIncomplete(
+                f"the erasure is recorded but {len(surviving)} of its keys could not be "
+                "destroyed: retry it with its Idempotency-Key"
+            )
+
+    def _live_among(self, subject_hash: str, key_ids: Sequence[str]) -> list[str]:
+        keys = self._keyring.keys_of([subject_hash])
+        return sorted({k.key_id for k in keys if k.destroyed_at is None} & set(key_ids))
+
     def _erasure_replay(self, ref: str, earlier: IdempotencyKeyUsed, actor: Actor) -> ErasureResult:
         """The first answer to a keyed erasure, after finishing it on any case that has not
         recorded it yet (the first attempt stopped part-way)."""
         event = self._written(earlier)[-1]
         assert isinstance(event, SubjectErased)
+        subject_hash = self._keyring.subject_hash(event.subject_kind.value, ref)
+        self._destroy_named(subject_hash, event.key_ids)
         recorded = {
             case_id: [
                 e

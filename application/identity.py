@@ -247,6 +247,7 @@ class IdentityService:
             if isinstance(change, DecideRoleGrant):
                 if not isinstance(actor, Actor):
                     raise TypeError("a role grant is decided by a signed-in person")
+                grant = user.pending_grants.get(str(change.grant_id))
                 return users.decide_role_grant(
                     user,
                     change.grant_id,
@@ -254,6 +255,8 @@ class IdentityService:
                     by=actor,
                     event_ids=(uuid4(), uuid4()),
                     now=now,
+                    requester_behind=self.behind(grant.requested_by) if grant else frozenset(),
+                    grantee_behind=users.persons_behind(user, user.tokens, self.get),
                 )
             if isinstance(change, RevokeRole):
                 return users.revoke_role(
@@ -335,7 +338,7 @@ class IdentityService:
         if self._jwt is not None and not token.startswith(f"{TOKEN_PREFIX}_"):
             username = self._jwt.username(token)
             user = None if username is None else self._load_by_name(username)
-            return None if user is None else user.actor()
+            return None if user is None else user.actor(behind=self._behind(user, []))
         user_id = token_user_id(token)
         if user_id is None:
             return None
@@ -344,17 +347,27 @@ class IdentityService:
         matched = None if user is None else user.matching_token(secret, self._clock())
         if user is None or matched is None:
             return None
-        return user.actor(matched)
+        return user.actor(matched, behind=self._behind(user, [matched]))
+
+    def behind(self, username: str) -> frozenset[str]:
+        """Every person who could act as this one, over every credential they have held."""
+        user = self.get(username)
+        return frozenset() if user is None else self._behind(user, user.tokens)
+
+    def _behind(self, user: User, credentials: list[users.IssuedToken]) -> frozenset[str]:
+        return users.persons_behind(user, credentials, self.get)
 
     # --- internals ------------------------------------------------------------------------------
 
     def _valid_username(self, username: str) -> str:
         try:
             return _USERNAME.validate_python(username)
-        except ValidationError:
+        except ValidationError as exc:
+            reason = str(exc.errors()[0].get("ctx", {}).get("error", "not a valid username"))
             raise InvalidCommand(
-                "a username is 2-63 characters: lower-case letters, digits, '.', '_' or '-'",
-                errors={"username": "not a valid username"},
+                "a username is 2-63 characters: lower-case letters, digits, '.', '_' or '-' "
+                "(and not a reserved name such as 'me')",
+                errors={"username": reason},
             ) from None
 
     def _load_by_name(self, username: str) -> User | None:

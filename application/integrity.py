@@ -43,6 +43,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
+from pydantic import BaseModel
 
 from application.integrity_views import check_beside_the_log
 from domain.case.events import CaseEvent
@@ -97,6 +98,8 @@ class VerifyReport:
     checkpoints: int = 0
     snapshots: int = 0
     """Stored snapshots checked against the log (``check_snapshots``)."""
+    snapshots_unsigned: int = 0
+    """Of them, true snapshots without a MAC (from before snapshots had one): ignored on load."""
     pending: int = 0
     """Events after the ledger's position: not yet in the tree."""
     unsigned: int = 0
@@ -301,7 +304,7 @@ class IntegrityService:
             report.findings.extend(
                 _missing_from_ledger(trusted, stored_checkpoints, check_signature)
             )
-        report.snapshots, snapshot_findings = self.check_snapshots()
+        report.snapshots, report.snapshots_unsigned, snapshot_findings = self.check_snapshots()
         report.findings.extend(snapshot_findings)
         beside, compare_seconds = check_beside_the_log(
             self._ledger, self._projector, self._keyring, views=views
@@ -313,24 +316,28 @@ class IntegrityService:
         report.seconds = time.perf_counter() - started
         return report
 
-    def check_snapshots(self) -> tuple[int, list[Finding]]:
+    def check_snapshots(self) -> tuple[int, int, list[Finding]]:
         """Every stored snapshot against the log: its MAC, and the hash of the events it folds
         against the events stored up to its version. One without a MAC (forged, or written
         before snapshots had one; the loader ignores it either way) is a finding unless its
-        state is the fold of the log up to its version. The number checked, and the findings."""
+        state is the fold of the log up to its version, as far as the fields it carries go
+        (one from a release before lacks the fields added since). The number checked, how
+        many of them are true but unsigned, and the findings."""
         store = self._ledger.snapshots
         if not isinstance(store, SnapshotStore):
-            return 0, []
-        checked, findings = 0, []
+            return 0, 0, []
+        checked, unsigned, findings = 0, 0, []
         for case_id, group in itertools.groupby(store.rows(), key=lambda row: row.originator_id):
             rows = list(group)
             checked += len(rows)
-            findings.extend(self._check_snapshots_of(store, case_id, rows))
-        return checked, findings
+            found, passed = self._check_snapshots_of(store, case_id, rows)
+            findings.extend(found)
+            unsigned += passed
+        return checked, unsigned, findings
 
     def _check_snapshots_of(
         self, store: SnapshotStore, case_id: UUID, rows: Sequence[StoredEvent]
-    ) -> list[Finding]:
+    ) -> tuple[list[Finding], int]:
         hashes: dict[int, bytes] = {}
         value, last = GENESIS, 0
         for event in store.events.select_events(case_id, lte=rows[-1].originator_version):
@@ -339,7 +346,7 @@ class IntegrityService:
             value = snapshot_chain(value, event.originator_version, event.topic, event.state)
             last = event.originator_version
             hashes[last] = value
-        findings = []
+        findings, unsigned = [], 0
         for row in rows:
             found = check_snapshot(row, store.mac)
             if isinstance(found, SealedSnapshot):
@@ -356,7 +363,10 @@ class IntegrityService:
                     f"{found}: changed after Vigil wrote it, or made without Vigil's key",
                 )
             elif self._is_fold_of_log(row):
-                continue  # written before snapshots had a MAC, and true (the loader ignores it)
+                unsigned += (
+                    1  # written before snapshots had a MAC, and true (the loader ignores it)
+                )
+                continue
             else:
                 kind, detail = (
                     "snapshot-forged",
@@ -366,7 +376,7 @@ class IntegrityService:
             findings.append(
                 Finding(kind, detail, version=row.originator_version, aggregate_id=str(case_id))
             )
-        return findings
+        return findings, unsigned
 
     def _is_fold_of_log(self, row: StoredEvent) -> bool:
         """Whether a snapshot without a MAC says what the log says (one from before MACs)."""
@@ -378,7 +388,9 @@ class IntegrityService:
         return (
             isinstance(snapshot, CaseSnapshot)
             and len(events) == row.originator_version
-            and snapshot.state == fold(None, [e for e in events if isinstance(e, CaseEvent)])
+            and _says_as_stored(
+                snapshot.state, fold(None, [e for e in events if isinstance(e, CaseEvent)])
+            )
         )
 
     def _max_position_statement(self) -> str:
@@ -420,6 +432,32 @@ class IntegrityService:
                 )
                 break
         return findings
+
+
+def _says_as_stored(stored: Any, folded: Any) -> bool:
+    """Whether a decoded snapshot says what the fold says, in every field the snapshot carried.
+
+    A snapshot from a release before lacks the fields added since (``CaseState.ever_critical``,
+    an approval's ``level``): decoded, they hold their defaults while the fold gives them a
+    value. Only those are passed over; every field the snapshot did carry must match."""
+    if isinstance(stored, BaseModel):
+        return type(stored) is type(folded) and all(
+            _says_as_stored(getattr(stored, name), getattr(folded, name))
+            for name in stored.model_fields_set
+        )
+    if isinstance(stored, dict):
+        return (
+            isinstance(folded, dict)
+            and stored.keys() == folded.keys()
+            and all(_says_as_stored(value, folded[key]) for key, value in stored.items())
+        )
+    if isinstance(stored, list | tuple):
+        return (
+            isinstance(folded, list | tuple)
+            and len(stored) == len(folded)
+            and all(_says_as_stored(a, b) for a, b in zip(stored, folded, strict=True))
+        )
+    return bool(stored == folded)
 
 
 def _missing_from_ledger(

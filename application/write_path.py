@@ -31,6 +31,9 @@ from eventsourcing.persistence import IntegrityError
 
 from application.ledger import Ledger
 from domain.errors import DomainError, ItemNotFound, VersionConflict
+from infrastructure.logging import get_logger
+
+log = get_logger(__name__)
 
 S = TypeVar("S")  # an aggregate's state
 R = TypeVar("R")  # a write's answer
@@ -245,7 +248,7 @@ class WritePath(Generic[S]):
             if after is not None:
                 if self._cache is not None:
                     self._cache.put(aggregate_id, after)
-                self._maybe_snapshot(after)
+                self._maybe_snapshot(aggregate_id, after)
             ids = {id(e) for e in own}
             position = max(
                 (r.notification.id for r in recordings if id(r.domain_event) in ids), default=0
@@ -255,9 +258,21 @@ class WritePath(Generic[S]):
 
     # --- snapshots ------------------------------------------------------------------------------
 
-    def _maybe_snapshot(self, state: S) -> None:
-        if self._snapshots is not None and self._version(state) % self._snapshots.every == 0:
+    def _maybe_snapshot(self, aggregate_id: UUID, state: S) -> None:
+        # After the commit: the write is done whatever happens here, and a snapshot is only a
+        # cache (a row already at its place, planted or not, must not turn a write into a 500).
+        if self._snapshots is None or self._version(state) % self._snapshots.every != 0:
+            return
+        try:
             self.snapshot(state)
+        except Exception as error:  # logged below; the aggregate replays from its events
+            log.error(
+                "snapshot_not_taken",
+                aggregate_id=str(aggregate_id),
+                version=self._version(state),
+                error=type(error).__name__,  # the type only: a message may quote stored data
+                effect=f"the {self._name} loads from its events (or an earlier snapshot)",
+            )
 
     def snapshot(self, state: S) -> None:
         """Store a snapshot of the state (if the store keeps snapshots)."""

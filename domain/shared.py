@@ -258,8 +258,14 @@ _USERNAME = re.compile(USERNAME_PATTERN)
 _USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
+# Names a path gives another meaning: /users/me/... is the signed-in user.
+RESERVED_USERNAMES = {"me": "/users/me/... means whoever is signed in"}
+
+
 def username_problem(name: str) -> str | None:
     """Why ``name`` (already lower-cased) is not a username, in words; None if it is one."""
+    if name in RESERVED_USERNAMES:
+        return f"the username {name!r} is reserved: {RESERVED_USERNAMES[name]}"
     if _USERNAME.match(name):
         return None
     for char in name:
@@ -342,12 +348,16 @@ class Actor(Value):
     username: str
     role: Role
     roles: frozenset[Role] = frozenset()
-    # Who else could be acting under this name: whoever issued the credential in use (a token
-    # the user issued themselves is traced back to the one they used to issue it), and who,
-    # alone, gave each role. Four-eyes rules compare people through these, not usernames.
+    # The credential in use, who it traces back to, and who alone gave each role, as recorded
+    # (host operator and single sign-on included): what the record shows about this sign-in.
     credential_id: UUID | None = None
     credential_issued_by: str | None = None
     roles_granted_alone_by: tuple[tuple[Role, str], ...] = ()
+    # Every person who could be acting under this name: whoever issued the credential in use,
+    # whoever gave one of the roles alone, and so on back along each of theirs (computed at sign
+    # in from the users' records, domain.identity.user.persons_behind). Rules that need a second
+    # person compare these, not usernames.
+    behind: frozenset[str] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -356,14 +366,21 @@ class Actor(Value):
             data = {**data, "roles": frozenset(data.get("roles") or ()) | {data["role"]}}
         return data
 
-    def stands_apart_from(self, other: str, acting_as: Iterable[Role]) -> bool:
-        """Whether this actor is a second person beside ``other``: not ``other``, not signed in
-        with a credential ``other`` issued, and holding one of ``acting_as`` not given by
-        ``other`` alone."""
-        if other in (self.username, self.credential_issued_by):
-            return False
-        alone = {role for role, grantor in self.roles_granted_alone_by if grantor == other}
-        return any(role in self.roles and role not in alone for role in acting_as)
+    def stands_apart_from(self, other: str, other_behind: Iterable[str] = ()) -> bool:
+        """Whether this actor is a second person beside ``other`` (with ``other_behind``, the
+        persons behind them): see ``stand_apart``."""
+        return stand_apart(self.username, self.behind, other, other_behind)
+
+
+def stand_apart(
+    one: str, one_behind: Iterable[str], other: str, other_behind: Iterable[str]
+) -> bool:
+    """Whether two actors are two persons: no one is, or is behind, both of them.
+
+    The one rule for every decision that needs a second person (a role grant, a four-eyes
+    approval, the review of an out-of-hours decision or of a referral): each side is the
+    person and everyone behind them, and the two sides must not meet."""
+    return {one, *one_behind}.isdisjoint({other, *other_behind})
 
 
 class PolicyRef(Value):

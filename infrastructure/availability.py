@@ -24,13 +24,17 @@ from psycopg_pool import PoolTimeout
 from infrastructure.files import make_private_dir
 
 # What SQLite says when the file cannot be opened, written or locked in time: the store is
-# unavailable (a corrupt file is not: that is a fault to look at, not to retry).
+# unavailable, 503 (a corrupt file is not: that is a fault to look at, not to retry). A read-only
+# file is unavailable too (SQLite refuses before changing anything, so a retry once it is
+# writable is safe) but does not pass by itself: it is logged as an error. A disk I/O error is
+# not here: it may strike during a commit, so nothing can be said of the write; it is a 500
+# ("nothing can be assumed written: read the case to check"), logged with its traceback.
 _SQLITE_UNAVAILABLE = (
     "database is locked",
     "unable to open database file",
     "attempt to write a readonly database",
-    "disk i/o error",
 )
+_SQLITE_NOT_PASSING = ("attempt to write a readonly database",)
 RETRY_INTERVAL_SECONDS = 0.5
 _LIBPQ_PREFIXES = re.compile(
     r'^(connection failed: )?(connection to server at "[^"]*"( \([^)]*\))?, port \d+ failed: )?'
@@ -40,9 +44,12 @@ _LIBPQ_PREFIXES = re.compile(
 class StoreUnavailable(PersistenceError):
     """The store does not answer (nothing listening, refused, locked, unwritable) in time."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, transient: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.transient = transient
+        """False when it will not pass without an operator (a read-only file): logged as an
+        error, not a warning."""
 
 
 def postgres_reason(exc: BaseException, *, host: str, port: int | str) -> str:
@@ -76,6 +83,12 @@ def is_sqlite_unavailable(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+def is_sqlite_not_passing(exc: BaseException) -> bool:
+    """Whether an unavailable SQLite store needs an operator (a file it may not write)."""
+    message = str(exc).lower()
+    return any(text in message for text in _SQLITE_NOT_PASSING)
 
 
 def is_pool_timeout(exc: BaseException) -> bool:

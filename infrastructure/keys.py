@@ -41,12 +41,13 @@ import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
@@ -90,8 +91,10 @@ def key_tables_ddl(db: KeyDatabase) -> list[str]:
 def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str) -> str:
     """PostgreSQL: the owner's function through which the application role destroys a subject's
     live keys (it may not UPDATE the key table): only keys whose id a stored event of the
-    erasure's topic names, so no key is destroyed without its erasure in the log. SECURITY
-    DEFINER, with a fixed search path; ``events_table`` is quoted SQL."""
+    erasure's topic names in its ``key_ids`` (the JSON state parsed: an id quoted in its free
+    text does not count), so no key is destroyed without its erasure in the log. A stored
+    erasure that is not JSON makes the call fail, never pass. SECURITY DEFINER, with a fixed
+    search path; ``events_table`` is quoted SQL."""
     keys = db.table(KEYS_TABLE)
     topic = "'" + erasure_topic.replace("'", "''") + "'"
     return (
@@ -101,7 +104,10 @@ def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str)
         f"UPDATE {keys} AS k SET wrapped_key = NULL, destroyed_at = p_at "
         "WHERE k.subject_hash = p_subject_hash AND k.destroyed_at IS NULL "
         f"AND EXISTS (SELECT 1 FROM {events_table} AS e WHERE e.topic = {topic} "
-        "AND position(convert_to(k.key_id, 'UTF8') IN e.state) > 0) "
+        # The substring test first (CASE keeps the order): only the erasures that could name
+        # the key are parsed.
+        "AND CASE WHEN position(convert_to(k.key_id, 'UTF8') IN e.state) > 0 "
+        "THEN (convert_from(e.state, 'UTF8')::jsonb -> 'key_ids') ? k.key_id ELSE false END) "
         "RETURNING k.key_id $fn$"
     )
 
@@ -209,6 +215,47 @@ class DataKey:
     aead: AESGCM
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+# Subjects (and cases) whose keys one process keeps in memory. Every entry can be read again
+# from the key table, so forgetting one costs a query, never correctness; without a bound a
+# long-running server would keep one entry per subject it ever touched.
+MEMORY_ENTRIES = 10_000
+
+
+class _Recent(Generic[_K, _V]):
+    """A map that forgets its least recently used entries beyond ``maxsize``.
+
+    Not thread-safe on its own: the keyring holds its lock around every call.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[_K, _V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: _K) -> _V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: _K, value: _V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def pop(self, key: _K) -> None:
+        self._items.pop(key, None)
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     key_id: str
@@ -227,6 +274,7 @@ class SubjectKeyring:
         clock: Callable[[], datetime],
         cache_seconds: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        memory_entries: int = MEMORY_ENTRIES,
     ) -> None:
         self._wrap_key = _derive(master_key, b"vigil/subject-key-wrap/v1")
         self._name_key = _derive(master_key, b"vigil/subject-name/v1")
@@ -243,11 +291,16 @@ class SubjectKeyring:
         self._destroy_function = False
         self._lock = threading.Lock()
         # key_id -> (AESGCM or None when destroyed, monotonic time it was read)
-        self._keys: dict[str, tuple[AESGCM | None, float]] = {}
-        self._case_subjects: dict[UUID, str] = {}
+        self._keys: _Recent[str, tuple[AESGCM | None, float]] = _Recent(memory_entries)
+        self._case_subjects: _Recent[UUID, str] = _Recent(memory_entries)
         # subject_hash -> (its live key, monotonic time it was read): a writer reuses the key for
         # cache_seconds, the same bound readers have, instead of asking the table per event.
-        self._write_keys: dict[str, tuple[DataKey, float]] = {}
+        self._write_keys: _Recent[str, tuple[DataKey, float]] = _Recent(memory_entries)
+
+    def entries_in_memory(self) -> int:
+        """How many keys and case subjects this process holds in memory (for its bound)."""
+        with self._lock:
+            return len(self._keys) + len(self._write_keys) + len(self._case_subjects)
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -342,7 +395,7 @@ class SubjectKeyring:
             )
         assert row is not None
         with self._lock:
-            self._case_subjects[case_id] = str(row["subject_hash"])
+            self._case_subjects.put(case_id, str(row["subject_hash"]))
 
     def subject_of_case(self, case_id: UUID) -> str | None:
         with self._lock:
@@ -359,7 +412,7 @@ class SubjectKeyring:
         if row is None:
             return None
         with self._lock:
-            self._case_subjects[case_id] = str(row["subject_hash"])
+            self._case_subjects.put(case_id, str(row["subject_hash"]))
         return str(row["subject_hash"])
 
     def cases_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
@@ -441,12 +494,13 @@ class SubjectKeyring:
             aead = self._unwrap(key_id, row["wrapped_key"])
         live = DataKey(key_id=key_id, aead=aead)
         with self._lock:
-            self._write_keys[subject_hash] = (live, self._monotonic())
+            self._write_keys.put(subject_hash, (live, self._monotonic()))
         return live
 
     def key_for_reading(self, key_id: str) -> AESGCM | None:
         """The key to decrypt with, or None if it has been destroyed (the data is erased)."""
-        cached = self._keys.get(key_id)
+        with self._lock:
+            cached = self._keys.get(key_id)
         if cached is not None and (
             cached[0] is None or self._monotonic() - cached[1] < self._cache_seconds
         ):
@@ -460,16 +514,17 @@ class SubjectKeyring:
             )
         if row is None or row["wrapped_key"] is None or row["destroyed_at"] is not None:
             with self._lock:
-                self._keys[key_id] = (None, self._monotonic())
+                self._keys.put(key_id, (None, self._monotonic()))
             return None
         if cached is not None and cached[0] is not None:
             with self._lock:
-                self._keys[key_id] = (cached[0], self._monotonic())
+                self._keys.put(key_id, (cached[0], self._monotonic()))
             return cached[0]
         return self._unwrap(key_id, row["wrapped_key"])
 
     def _cached(self, key_id: str, *, fresh_only: bool) -> AESGCM | None:
-        cached = self._keys.get(key_id)
+        with self._lock:
+            cached = self._keys.get(key_id)
         if cached is None or cached[0] is None:
             return None
         if fresh_only and self._monotonic() - cached[1] >= self._cache_seconds:
@@ -485,7 +540,7 @@ class SubjectKeyring:
             ) from None
         aead = AESGCM(data_key)
         with self._lock:
-            self._keys[key_id] = (aead, self._monotonic())
+            self._keys.put(key_id, (aead, self._monotonic()))
         return aead
 
     def keys_of(self, subject_hashes: Iterable[str]) -> list[KeyRecord]:
@@ -560,9 +615,9 @@ class SubjectKeyring:
                 destroyed.extend(str(row["key_id"]) for row in rows)
         with self._lock:
             for key_id in destroyed:
-                self._keys[key_id] = (None, self._monotonic())
+                self._keys.put(key_id, (None, self._monotonic()))
             for subject_hash in subject_hashes:
-                self._write_keys.pop(subject_hash, None)
+                self._write_keys.pop(subject_hash)
         return destroyed
 
     def _encode_time(self, value: datetime) -> Any:

@@ -49,6 +49,7 @@ from psycopg.rows import DictRow, tuple_row
 from infrastructure.availability import (
     StoreUnavailable,
     is_pool_timeout,
+    is_sqlite_not_passing,
     is_sqlite_unavailable,
 )
 from infrastructure.files import create_private_file
@@ -432,7 +433,10 @@ class VigilSQLiteDatastore(SQLiteDatastore):
         except Exception as exc:
             if not is_sqlite_unavailable(exc):
                 raise
-            raise StoreUnavailable(f"the SQLite store {self.pool.db_name}: {exc}") from exc
+            raise StoreUnavailable(
+                f"the SQLite store {self.pool.db_name}: {exc}",
+                transient=not is_sqlite_not_passing(exc),
+            ) from exc
 
 
 class VigilSQLiteFactory(SQLiteFactory):

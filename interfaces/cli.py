@@ -36,8 +36,14 @@ from pydantic import TypeAdapter, ValidationError
 from application.bootstrap import Vigil, bootstrap, setup_owner_tables
 from application.demo import DEMO_USERS, load_demo, store_is_empty
 from application.ledger import Ledger
-from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
+from application.permissions import (
+    ALLOWED_ROLES,
+    Permission,
+    permission_table_markdown,
+    reads_case_content,
+)
 from domain.errors import DomainError
+from domain.identity.user import roles_given_alone
 from domain.shared import ROLE_PRECEDENCE, Role, Username
 from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
@@ -425,12 +431,16 @@ def reactivate_user(username: Annotated[str, typer.Argument(help="A deactivated 
 def list_users(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per user.")] = False,
 ) -> None:
-    """List users: roles, whether active, live tokens (ids and expiry, never the secret)."""
+    """List users: roles, whether active, live tokens (ids and expiry, never the secret), and
+    roles one person gave alone where a second person is now needed."""
     with open_vigil() as vigil:
         now = vigil.clock()
         found = vigil.identity.list_users()
+    persons = {user.username for user in found}
     for user in found:
         live = [t for t in user.tokens if t.live_at(now)]
+        # Given before a second person was needed: in force until revoked (docs/access.md).
+        alone = roles_given_alone(user, persons.__contains__, reads_case_content)
         if as_json:
             record = {
                 "username": user.username,
@@ -444,6 +454,7 @@ def list_users(
                     }
                     for t in live
                 ],
+                "granted_alone": [{"role": r.value, "by": by} for r, by in alone],
             }
             typer.echo(json.dumps(record))
             continue
@@ -454,8 +465,13 @@ def list_users(
         )
         waiting = _roles(frozenset(g.role for g in user.pending_grants.values()))
         awaiting = f"  awaiting approval: {waiting}" if waiting else ""
+        flagged = "".join(
+            f"  {role.value} granted alone by {'themselves' if by == user.username else by}"
+            for role, by in alone
+        )
         typer.echo(
-            f"{user.username}  {_roles(user.roles)}{awaiting}  {state}  tokens: {tokens or 'none'}"
+            f"{user.username}  {_roles(user.roles)}{awaiting}{flagged}  {state}  "
+            f"tokens: {tokens or 'none'}"
         )
 
 

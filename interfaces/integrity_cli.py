@@ -87,6 +87,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "ledger_size": report.ledger_size,
         "checkpoints": report.checkpoints,
         "snapshots": report.snapshots,
+        "snapshots_unsigned": report.snapshots_unsigned,
         "pending": report.pending,
         "unsigned": report.unsigned,
         "seconds": round(report.seconds, 3),
@@ -121,12 +122,15 @@ def report_lines(report: VerifyReport) -> list[str]:
     rate = report.events / report.seconds if report.seconds > 0 else 0.0
     keys = _count(len(report.key_ids), "key", "keys").split(" ", 1)[1]
     keys = f"{keys} {', '.join(report.key_ids)}" if report.key_ids else "no key"
+    unsigned = (
+        f" ({report.snapshots_unsigned:,} unsigned, ignored)" if report.snapshots_unsigned else ""
+    )
     summary = (
         f"{_count(report.events, 'event', 'events')}, "
         f"{_count(report.ledger_size, 'leaf', 'leaves')}, "
         f"{_count(report.checkpoints, 'checkpoint', 'checkpoints')} "
         f"({keys}), "
-        f"{_count(report.snapshots, 'snapshot', 'snapshots')} in {report.seconds:.1f} s "
+        f"{_count(report.snapshots, 'snapshot', 'snapshots')}{unsigned} in {report.seconds:.1f} s "
         f"({rate:,.0f} events/s)"
     )
     if report.views_seconds is not None:

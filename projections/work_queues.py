@@ -36,7 +36,9 @@ usernames of staff and times only (no names, summaries, agency names or free tex
 
 from __future__ import annotations
 
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,7 +60,7 @@ from domain.case.vocabulary import (
     RiskLevel,
     Urgency,
 )
-from domain.errors import ItemNotFound
+from domain.errors import DomainError, ItemNotFound
 from infrastructure.calendar import build_calendar
 from infrastructure.persistence import view_decoder
 from infrastructure.settings import Settings
@@ -436,6 +438,19 @@ def parse_queue(name: str) -> Queue:
         ) from None
 
 
+REPLAY_SLOT = threading.BoundedSemaphore(1)
+"""One replay of the past at a time in this process: each reads the whole log."""
+REPLAYS_KEPT = 8
+"""Replays kept per process (most recently used), each until the log grows."""
+
+
+class ReplayBusy(DomainError):
+    """Another replay of the past is running in this process: HTTP 503, retry later."""
+
+    title = "Another replay is running"
+    retry_after = 5
+
+
 class WorkQueues(ViewAccess[WorkQueuesView]):
     """The work queues: kept up to date with ``catch_up()``, read with ``counts()``/``items()``.
 
@@ -460,8 +475,56 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
             batch_size=batch_size,
         )
         self._ledger = ledger
+        self._replays: OrderedDict[tuple[datetime, int], Replayed] = OrderedDict()
+        self._replays_lock = threading.Lock()
 
     # --- as Vigil knew it at a past moment --------------------------------------------------------
+
+    def replayed(self, as_of: datetime, *, wait_seconds: float) -> Replayed:
+        """``replay(as_of)``, kept until the log grows, one at a time in this process: a caller
+        waits up to ``wait_seconds`` for the one running, then gets ``ReplayBusy``. Check the
+        query's other parameters first: a refused query must not cost a replay."""
+        key = (as_of, int(self._ledger.recorder.max_notification_id() or 0))
+        kept = self._kept(key)
+        if kept is not None:
+            return kept
+        if not REPLAY_SLOT.acquire(timeout=wait_seconds):
+            raise ReplayBusy(
+                "another replay of the past is running; retry after Retry-After seconds",
+                errors={"as_of": "a replay of the past is already running"},
+            )
+        try:
+            kept = self._kept(key)  # the one we waited for may have been this one
+            if kept is None:
+                kept = self.replay(as_of)
+                with self._replays_lock:
+                    self._replays[key] = kept
+                    while len(self._replays) > REPLAYS_KEPT:
+                        self._replays.popitem(last=False)
+            return kept
+        finally:
+            REPLAY_SLOT.release()
+
+    def _kept(self, key: tuple[datetime, int]) -> Replayed | None:
+        with self._replays_lock:
+            kept = self._replays.get(key)
+            if kept is not None:
+                self._replays.move_to_end(key)
+            return kept
+
+    def check_replay_query(
+        self,
+        queue: Queue | None = None,
+        *,
+        idle_days: int = DEFAULT_IDLE_DAYS,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> None:
+        """Refuse a replayed query's bad parameters (InvalidQuery) before anything is read."""
+        _check_idle_days(idle_days)
+        check_limit(limit)
+        if queue is not None and cursor is not None:
+            decode_cursor(queue.value, cursor, _ORDER[queue][1])
 
     def replay(self, as_of: datetime) -> Replayed:
         """Every queue row as Vigil knew it at ``as_of`` (recorded basis).

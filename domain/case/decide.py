@@ -203,7 +203,20 @@ def _ooh_decision(
         "policy_ref": cmd.policy_ref,
         "decision_id": _next_event_id(s),
         "review_due": ctx.calendar.end_of_next_working_day(at).astimezone(UTC),
+        **_behind(ctx.decision),
     }
+
+
+# What makes two people one, in words, for refusals (domain.shared.stand_apart).
+_APART = (
+    "neither of you signed in with a credential the other issued, nor holding a role the other "
+    "gave alone, nor behind the same person along such a chain"
+)
+
+
+def _behind(dc: DecisionContext) -> dict[str, Any]:
+    """The persons behind the actor, recorded where a second person will later be compared."""
+    return {"actor_behind": sorted(dc.actor.behind) or None}
 
 
 def _ooh_review(
@@ -218,11 +231,10 @@ def _ooh_review(
         )
     if actor.role is not Role.SAFEGUARDING_LEAD:
         raise NotPermitted("only a safeguarding lead may review an out-of-hours decision")
-    if not actor.stands_apart_from(decision.decided_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
+    if not actor.stands_apart_from(decision.decided_by, decision.decided_by_behind):
         raise RuleViolation(
             "an out-of-hours decision must be reviewed by a safeguarding lead other than "
-            "the person who took it (a second person: not signed in with a credential they "
-            "issued, nor a lead by their grant alone)"
+            f"the person who took it (a second person: {_APART})"
         )
     if decision.status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(f"the decision has already been reviewed ({decision.status.value})")
@@ -243,6 +255,7 @@ def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime)
         "agency": e.Agency(**cmd.agency.model_dump()),
         "referral_id": _next_event_id(s),
         "review_due": review_due,
+        **_behind(ctx.decision),
     }
 
 
@@ -261,11 +274,10 @@ def _referral_review(s: CaseState, cmd: c.ReviewReferral, ctx: CaseContext, at: 
             if referral.consent is Consent.GIVEN
             else "this referral was recorded before referrals without consent were reviewed"
         )
-    if not actor.stands_apart_from(referral.made_by, acting_as=(Role.SAFEGUARDING_LEAD,)):
+    if not actor.stands_apart_from(referral.made_by, referral.made_by_behind):
         raise RuleViolation(
             "a referral made without consent must be reviewed by a safeguarding lead other "
-            "than the person who made it (a second person: not signed in with a credential "
-            "they issued, nor a lead by their grant alone)"
+            f"than the person who made it (a second person: {_APART})"
         )
     if referral.review_status is not DecisionStatus.AWAITING_REVIEW:
         raise RuleViolation(
@@ -392,6 +404,7 @@ def _approval_requested(
     envelope = {
         **_envelope(s.id, s.version + 1, at, dc),
         "requester_credential_issued_by": None if issuer == dc.actor.username else issuer,
+        **_behind(dc),
     }
     approval_id = _next_event_id(s)
     if isinstance(cmd, c.TakeModerationAction):
@@ -449,16 +462,11 @@ def _decide_approval(
             "four-eyes: a held decision must be approved or rejected by a safeguarding lead "
             "other than the person who proposed it"
         )
-    # People, not usernames: a lead signed in with a token the requester issued, or holding the
-    # role only because the requester gave it alone, could be the requester under another name.
-    puppeteer = approval.requester_credential_issued_by
-    if puppeteer == dc.actor.username or not dc.actor.stands_apart_from(
-        approval.requested_by, acting_as=(Role.SAFEGUARDING_LEAD,)
-    ):
-        raise RuleViolation(
-            "four-eyes: the approver must be a second person: not signed in with a credential "
-            "the requester issued, nor a safeguarding lead by the requester's grant alone"
-        )
+    # People, not usernames: a lead signed in with a token the requester issued (or that the
+    # requester's own issuer issued), or holding a role the requester gave alone, could be the
+    # requester under another name.
+    if not dc.actor.stands_apart_from(approval.requested_by, approval.requester_behind):
+        raise RuleViolation(f"four-eyes: the approver must be a second person: {_APART}")
     if approval.status is not ApprovalStatus.PENDING:
         raise RuleViolation(f"the approval has already been decided ({approval.status.value})")
     _not_before(at, approval.requested_at, "request for approval")
@@ -485,6 +493,7 @@ def _effect(s: CaseState, approval: Approval, at: datetime) -> tuple[type[e.Case
         _check_closure(s, at, approving=approval.approval_id)
         return e.CaseClosed, {"outcome": approval.outcome, "rationale": approval.rationale}
     if approval.kind is ApprovalKind.RISK_ASSESSMENT:
+        _check_still_critical(s, approval)
         return e.RiskAssessed, {"level": approval.level, "rationale": approval.rationale}
     return e.ModerationActionTaken, {
         "action": approval.action,
@@ -493,6 +502,22 @@ def _effect(s: CaseState, approval: Approval, at: datetime) -> tuple[type[e.Case
         "policy_ref": approval.policy_ref,
         "duration_hours": approval.duration_hours,
     }
+
+
+def _check_still_critical(s: CaseState, approval: Approval) -> None:
+    """Lowering a critical risk is approved against the assessment it was asked over: not if
+    the risk is no longer critical, nor if the risk was assessed again since the request."""
+    asked_at = version_in(s.id, approval.approval_id)
+    assessed = s.risk_assessed_version
+    if s.risk_level is not RiskLevel.CRITICAL or assessed is None or asked_at is None:
+        stale = True
+    else:
+        stale = assessed > asked_at
+    if stale:
+        raise RuleViolation(
+            "the risk was assessed again since this lowering was asked for (or is no longer "
+            "critical): reject this request, and assess the risk afresh if it should be lower"
+        )
 
 
 def _reopen(s: CaseState, cmd: c.ReopenCase, ctx: CaseContext, at: datetime) -> Fields:

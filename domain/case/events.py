@@ -125,6 +125,10 @@ class OutOfHoursDecisionRecorded(CaseEvent):
     rationale: Personal
     policy_ref: PolicyRef
     review_due: AwareDatetime
+    # The persons behind the decider when this was recorded (who issued their credential or gave
+    # a role alone, transitively; None: no one, or recorded before this was kept): whoever
+    # reviews the decision must stand apart from them too.
+    actor_behind: list[str] | None = None
 
 
 class OutOfHoursDecisionReviewed(CaseEvent):
@@ -145,6 +149,10 @@ class ReferralMade(CaseEvent):
     # reviews by then (end of the next working day). None: no review (consent given, or
     # recorded before such reviews existed).
     review_due: AwareDatetime | None = None
+    # The persons behind the referrer when this was recorded (who issued their credential or gave
+    # a role alone, transitively; None: no one, or recorded before this was kept): whoever
+    # reviews the referral must stand apart from them too.
+    actor_behind: list[str] | None = None
 
 
 class ReferralReviewed(CaseEvent):
@@ -221,6 +229,10 @@ class ApprovalRequested(CaseEvent):
     # Who issued the credential the requester signed in with (None: the requester, single
     # sign-on, or before this was kept): that person is not a second person on this request.
     requester_credential_issued_by: str | None = None
+    # The persons behind the requester when this was recorded (who issued their credential or gave
+    # a role alone, transitively; None: no one, or recorded before this was kept): whoever
+    # approves or rejects must stand apart from them too.
+    actor_behind: list[str] | None = None
 
 
 class ApprovalDecided(CaseEvent):

@@ -73,6 +73,7 @@ class OutOfHoursDecision(Item):
     decided_by: str
     decided_at: datetime
     review_due: datetime
+    decided_by_behind: tuple[str, ...] = ()
     status: DecisionStatus = DecisionStatus.AWAITING_REVIEW
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
@@ -85,6 +86,7 @@ class Referral(Item):
     lawful_basis: str | None = None
     made_by: str
     made_at: datetime
+    made_by_behind: tuple[str, ...] = ()
     status: ReferralStatus = ReferralStatus.AWAITING_ACKNOWLEDGEMENT
     reference: str | None = None
     acknowledged_at: datetime | None = None
@@ -135,6 +137,8 @@ class Approval(Item):
     outcome: Annotated[str | None, PERSONAL] = None
     level: RiskLevel | None = None  # a risk assessment's proposed level
     requester_credential_issued_by: str | None = None
+    # The persons behind the requester (an older request: whoever issued their credential).
+    requester_behind: tuple[str, ...] = ()
 
 
 class Escalation(Item):
@@ -214,6 +218,9 @@ class CaseState(BaseModel):
     # Whether the risk was critical at any point: closing such a case needs a second lead. None
     # only in snapshots taken before this was kept: unknown, so taken as critical once.
     ever_critical: bool | None = None
+    # The version of the latest RiskAssessed (0: none since opening). None only in snapshots
+    # taken before this was kept: unknown.
+    risk_assessed_version: int | None = None
     channel: str | None = None
     opened_at: datetime
     opened_by: str
@@ -395,6 +402,7 @@ def _opened(e: CaseOpened) -> CaseState:
         summary=e.summary,
         risk_level=e.risk_level,
         ever_critical=e.risk_level is RiskLevel.CRITICAL,
+        risk_assessed_version=0,
         channel=e.channel,
         opened_at=e.occurred_at,
         opened_by=e.actor,
@@ -420,6 +428,7 @@ def _flag(s: CaseState, e: FlagRaised) -> None:
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:
     s.risk_level = e.level
+    s.risk_assessed_version = e.originator_version
     if e.level is RiskLevel.CRITICAL:
         s.ever_critical = True
 
@@ -463,6 +472,7 @@ def _ooh_decision(s: CaseState, e: OutOfHoursDecisionRecorded) -> None:
         decided_by=e.actor,
         decided_at=e.occurred_at,
         review_due=e.review_due,
+        decided_by_behind=tuple(e.actor_behind or ()),
     )
 
 
@@ -498,6 +508,7 @@ def _referral(s: CaseState, e: ReferralMade) -> None:
         lawful_basis=e.lawful_basis,
         made_by=e.actor,
         made_at=e.occurred_at,
+        made_by_behind=tuple(e.actor_behind or ()),
         reference=e.reference,
         updated_at=e.occurred_at,
         review_due=e.review_due,
@@ -526,6 +537,11 @@ def _approval_requested(s: CaseState, e: ApprovalRequested) -> None:
         outcome=e.outcome,
         level=e.level,
         requester_credential_issued_by=e.requester_credential_issued_by,
+        requester_behind=tuple(
+            e.actor_behind
+            if e.actor_behind is not None
+            else [e.requester_credential_issued_by or e.actor]
+        ),
     )
 
 

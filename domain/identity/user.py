@@ -12,17 +12,23 @@ Rules kept here, whoever asks (CLI or admin endpoint):
 - no single person gains case access or acts as another: a person (not the host operator,
   whose shell reaches the store anyway) who grants a role that reads case content, or any role
   to themselves, only asks for it (``RoleGrantRequested``); it takes effect when a second
-  person approves it, one who stands apart from the requester and the grantee (not signed in
-  with a credential either issued, nor relying on a role either gave alone);
-- tokens go to their user: a person issues tokens for themselves, and an admin issues a user's
-  first credential at enrolment, never another; every token records who issued it.
+  person approves it, one who stands apart from the requester and the grantee
+  (``domain.shared.stand_apart`` over ``persons_behind`` each);
+- tokens go to their user: a person issues tokens for themselves, and whoever enrolled a user
+  issues their first credential while the user is fresh (nothing recorded on them since but the
+  decision on the enrolment's grant), never another; every token records who issued it.
+
+The persons behind a user are found by following the record back: whoever issued a credential
+(a token the user issued themselves traces to the one they used), whoever gave a role alone,
+and the same for each of those, to the end of every chain. The host operator and an identity
+provider are not persons (no user by that name): the chain stops there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -128,6 +134,11 @@ class User(BaseModel):
     pending_grants: dict[str, PendingGrant] = {}
     # Roles in force that one person gave alone (no second person approved them): role -> who.
     granted_alone_by: dict[Role, str] = {}
+    # Who enrolled the user, and whether nothing has happened to the record since but the
+    # decision on the enrolment's grant: only then may the enroller issue the first credential.
+    enrolled_by: str | None = None
+    enrolment_grant_id: UUID | None = None
+    fresh: bool = False
 
     @property
     def role(self) -> Role:
@@ -135,9 +146,12 @@ class User(BaseModel):
         is in force yet, the role asked for at enrolment)."""
         return primary_role(self.roles or {g.role for g in self.pending_grants.values()})
 
-    def actor(self, token: IssuedToken | None = None) -> Actor | None:
-        """The user as an actor signed in with ``token`` (None: through single sign-on), or
-        None when they may not act (deactivated, or no role in force yet)."""
+    def actor(
+        self, token: IssuedToken | None = None, behind: frozenset[str] = frozenset()
+    ) -> Actor | None:
+        """The user as an actor signed in with ``token`` (None: through single sign-on), with
+        the persons ``behind`` that sign-in (``persons_behind``), or None when they may not act
+        (deactivated, or no role in force yet)."""
         if not self.active or not self.roles:
             return None
         return Actor(
@@ -147,6 +161,7 @@ class User(BaseModel):
             credential_id=None if token is None else token.token_id,
             credential_issued_by=None if token is None else token.origin,
             roles_granted_alone_by=tuple(sorted(self.granted_alone_by.items())),
+            behind=behind,
         )
 
     def token_matches(self, secret: str, at: datetime) -> bool:
@@ -164,6 +179,35 @@ class User(BaseModel):
 
     def token(self, token_id: UUID) -> IssuedToken | None:
         return next((t for t in self.tokens if t.token_id == token_id), None)
+
+
+def _leads(user: User, credentials: Iterable[IssuedToken]) -> set[str]:
+    """Who the record names as able to act as ``user`` through these credentials or a role
+    given alone (the user themselves left out)."""
+    named = {t.origin or t.issued_by for t in credentials} | set(user.granted_alone_by.values())
+    return {name for name in named if name is not None and name != user.username}
+
+
+def persons_behind(
+    user: User, credentials: Iterable[IssuedToken], load: Callable[[str], User | None]
+) -> frozenset[str]:
+    """Every person who could be acting as ``user`` signed in with ``credentials`` (one
+    token, none for single sign-on, or all the user ever held): whoever issued one of them,
+    whoever gave one of the user's roles alone, and, transitively, everyone behind each of
+    those over every credential they ever held. ``load`` finds a user by name; a name with no
+    user (the host operator, ``cli``) is not a person and ends that chain."""
+    found: set[str] = set()
+    waiting = _leads(user, credentials)
+    while waiting:
+        name = waiting.pop()
+        if name in found or name == user.username:
+            continue
+        person = load(name)
+        if person is None:
+            continue
+        found.add(name)
+        waiting |= _leads(person, person.tokens) - found
+    return frozenset(found)
 
 
 def _envelope(
@@ -241,10 +285,6 @@ def grant_role(
     return RoleGranted(**envelope, role=role)
 
 
-# Who may be the second person on a role grant.
-GRANT_APPROVERS = (Role.ADMIN, Role.SAFEGUARDING_LEAD)
-
-
 def decide_role_grant(
     user: User,
     grant_id: UUID,
@@ -253,20 +293,29 @@ def decide_role_grant(
     by: Actor,
     event_ids: tuple[UUID, UUID],
     now: datetime,
+    requester_behind: frozenset[str] = frozenset(),
+    grantee_behind: frozenset[str] = frozenset(),
 ) -> list[IdentityEvent]:
     """A second person's decision on a requested grant: approved, the role is in force in the
-    same write (``RoleGranted`` naming the request); rejected, nothing more."""
+    same write (``RoleGranted`` naming the request); rejected, nothing more. The decider must
+    stand apart from the requester and from the grantee, each with the persons behind them
+    (over every credential they have held)."""
     grant = user.pending_grants.get(str(grant_id))
     if grant is None:
         raise ItemNotFound(
             f"user {user.username!r} has no role grant awaiting a decision with that id",
             errors={"grant_id": "not found"},
         )
-    for other, who in ((grant.requested_by, "asked for it"), (user.username, "would hold it")):
-        if not by.stands_apart_from(other, acting_as=GRANT_APPROVERS):
+    sides = (
+        (grant.requested_by, requester_behind, "asked for it"),
+        (user.username, grantee_behind, "would hold it"),
+    )
+    for other, behind, who in sides:
+        if not by.stands_apart_from(other, behind):
             raise RuleViolation(
                 f"a role grant is decided by a second person: not whoever {who}, nor anyone "
-                "signed in with a credential they issued or relying on a role they gave alone"
+                "behind either of you (who issued a credential, or gave a role alone, to one "
+                "of you or to someone behind you)"
             )
     decided = RoleGrantDecided(
         **_envelope(user, event_ids[0], now, by.username), grant_id=grant_id, decision=decision
@@ -286,6 +335,21 @@ def decide_role_grant(
         requested_by=grant.requested_by,
     )
     return [decided, granted]
+
+
+def roles_given_alone(
+    user: User, is_person: Callable[[str], bool], reads_cases: Callable[[Role], bool]
+) -> list[tuple[Role, str]]:
+    """Roles in force that a person gave alone where a second person is now needed (a role
+    that reads case content, or any role to oneself), with who gave each: given before that
+    rule, they stay in force until revoked. The host operator's grants are not listed."""
+    return [
+        (role, grantor)
+        for role, grantor in sorted(user.granted_alone_by.items())
+        if role in user.roles
+        and is_person(grantor)
+        and (reads_cases(role) or grantor == user.username)
+    ]
 
 
 def revoke_role(
@@ -321,14 +385,17 @@ def issue_token(
     now: datetime,
     expires_at: datetime | None = None,
 ) -> TokenIssued:
-    """A token for the user: issued by the user themselves, by the host operator, or by a
-    person enrolling them (their first credential, and no other)."""
+    """A token for the user: issued by the user themselves, by the host operator, or by the
+    person who enrolled them while the user is fresh (their first credential, and no other)."""
     _require_active(user, "issue a token")
     for_self = isinstance(by, Actor) and by.username == user.username
-    if isinstance(by, Actor) and not for_self and user.tokens:
+    enrolling = user.fresh and not user.tokens and user.enrolled_by == _name(by)
+    if isinstance(by, Actor) and not for_self and not enrolling:
         raise NotPermitted(
-            f"{user.username!r} already has a credential: further tokens are issued by their "
-            "user (POST /api/v1/users/me/tokens) or by the host operator (vigil users token)"
+            f"only the person who enrolled {user.username!r} issues their first credential, "
+            "at enrolment (before anything else is recorded on them); other tokens are issued "
+            "by their user (POST /api/v1/users/me/tokens) or by the host operator "
+            "(vigil users token)"
         )
     if expires_at is not None and expires_at <= now:
         raise InvalidCommand(
@@ -402,6 +469,13 @@ def admin_removed(
 def _evolve(state: User, event: IdentityEvent) -> User:
     """Never raises: it runs on every replay. Unknown events only move the version."""
     update: dict[str, object] = {"version": event.originator_version}
+    enrolment = state.enrolment_grant_id
+    if not (
+        isinstance(event, RoleGrantDecided | RoleGranted)
+        and enrolment is not None
+        and event.grant_id == enrolment
+    ):
+        update["fresh"] = False
     if isinstance(event, TokenIssued):
         issued_by = event.issued_by or event.actor
         parent = None if event.issued_with is None else state.token(event.issued_with)
@@ -482,6 +556,9 @@ def project_user(state: User | None, events: Iterable[IdentityEvent]) -> User | 
                 if event.grant_id is not None
                 else {},
                 granted_alone_by={} if held else {event.role: event.actor},
+                enrolled_by=event.actor,
+                enrolment_grant_id=event.grant_id,
+                fresh=True,
             )
         elif state is not None:
             state = _evolve(state, event)

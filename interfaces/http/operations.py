@@ -203,9 +203,14 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+# The server takes any token as a method; a label per made-up method would let any client
+# add series (and memory) without end, so those are counted together.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetricsMiddleware:
     """Times every request into the latency histogram, labelled by route template (never the
-    raw path, which holds ids), method and status."""
+    raw path, which holds ids), method (made-up ones as ``other``) and status."""
 
     def __init__(self, app: ASGIApp, *, histogram: Histogram) -> None:
         self.app = app
@@ -228,9 +233,8 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.histogram.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            method = scope["method"] if scope["method"] in METRIC_METHODS else "other"
+            self.histogram.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
 # --- read-your-writes: the 503 ------------------------------------------------------------------

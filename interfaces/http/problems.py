@@ -37,6 +37,7 @@ from domain.errors import (
 )
 from domain.subject.subject import LegalHoldInForce
 from infrastructure.availability import StoreUnavailable
+from projections.work_queues import ReplayBusy
 
 PROBLEM_BASE = "https://vigil.invalid/problems/"
 # Seconds a client is asked to wait before trying a store that did not answer again.
@@ -116,6 +117,7 @@ def problem_response(
 # Most specific class first: the first match along the exception's MRO wins.
 _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     Contention: (503, "contention"),
+    ReplayBusy: (503, "replay-busy"),
     LegalHoldInForce: (409, "legal-hold"),
     SubjectNotFound: (404, "subject-not-found"),
     IdempotencyKeyReused: (422, "idempotency-key-reused"),
@@ -194,7 +196,7 @@ def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     status, slug = _domain_status(exc, request)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = {"Retry-After": str(getattr(exc, "retry_after", 1))} if status == 503 else None
     errors = exc.errors
     if isinstance(exc, IdempotencyKeyReused) and not errors:
         errors = {"Idempotency-Key": "already used for a different request"}
@@ -212,7 +214,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
     # The reason (host, port, file) is for the operator's log, not for every client.
     assert isinstance(exc, StoreUnavailable)
-    log.warning("store_unavailable", reason=exc.reason)
+    # A read-only or unopenable file does not pass by itself: an error for the operator.
+    (log.warning if exc.transient else log.error)("store_unavailable", reason=exc.reason)
     return problem_response(
         503,
         "store-unavailable",
@@ -366,7 +369,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     "(or naming this user); retry after Retry-After seconds. A valid token is not refused for "
     "its user's failures, only for its address's.",
     503: "`store-unavailable`: the store did not answer within VIGIL_STORE_TIMEOUT_SECONDS; "
-    "or, for a write, `contention`: it kept losing races with other writers. Retry after "
+    "or, for a write, `contention`: it kept losing races with other writers; or, for a queue "
+    "at a past as_of, `replay-busy`: another replay of the past is running. Retry after "
     "Retry-After.",
 }
 

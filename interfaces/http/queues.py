@@ -35,7 +35,9 @@ AsOf = Annotated[
         "moment is replayed: what was in each queue as Vigil knew it then (events recorded by "
         "as_of, as a case read with basis=recorded), overdue judged at as_of; this reads the "
         "whole log, so it is slower than a read of now. A later moment judges today's items "
-        "at it (what will be overdue by then).",
+        "at it (what will be overdue by then). One replay runs at a time in a "
+        "process (503 replay-busy after the read wait); a replayed moment is kept until the "
+        "log grows.",
         examples=["2026-11-17T10:00:00+00:00"],
     ),
 ]
@@ -105,8 +107,9 @@ def list_queues(
     now = vigil.clock()
     at = as_of if as_of is not None else now
     if at < now:
+        queues.check_replay_query(idle_days=idle_days)
         counts = queues.replayed_counts(
-            queues.replay(at),
+            queues.replayed(at, wait_seconds=vigil.settings.read_wait_seconds),
             as_of=at,
             idle_days=idle_days,
             assignee=assignee,
@@ -159,8 +162,9 @@ def read_queue(
         return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
     queue = parse_queue(name)
     if at < now:
+        queues.check_replay_query(queue, idle_days=idle_days, limit=limit, cursor=cursor)
         items, next_cursor = queues.replayed_items(
-            queues.replay(at),
+            queues.replayed(at, wait_seconds=vigil.settings.read_wait_seconds),
             queue,
             as_of=at,
             idle_days=idle_days,

@@ -372,6 +372,9 @@ def restricted_case_read(state: CaseState, evaluated_at: datetime) -> Restricted
 # ids of what is open) and what lists and queues show without logging.
 CONTENT_FIELDS = frozenset({"subject", "summary"})
 REFERRAL_DETAILS = frozenset({"agency", "reference", "lawful_basis"})
+MEMBER_REFERENCES = {"sanctions": frozenset({"target_ref"}), "approvals": frozenset({"target_ref"})}
+"""The member a sanction or a held moderation action names: a read shows it, a write's answer
+does not (a sanction's action and when it is in force say where the case stands)."""
 
 
 class ReferralStateRead(Read):
@@ -393,6 +396,31 @@ class ReferralStateRead(Read):
     review_due: datetime | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+
+
+class SanctionStateRead(Read):
+    """A sanction as a write's answer shows it: what and when, not the member it names."""
+
+    event_id: UUID = Field(description="The moderation action that imposed it.")
+    action: ModerationAction
+    imposed_at: datetime
+    expires_at: datetime | None = None
+    active: bool = Field(description="In force at the case's evaluated_at.")
+
+
+class ApprovalStateRead(Read):
+    """An approval as a write's answer shows it: where it stands, not the member it names."""
+
+    approval_id: UUID
+    kind: ApprovalKind
+    rule: str
+    status: ApprovalStatus
+    requested_by: str
+    requested_at: datetime
+    action: ModerationAction | None = None
+    level: RiskLevel | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
 
 
 class CaseStateRead(Read):
@@ -420,9 +448,9 @@ class CaseStateRead(Read):
     out_of_hours_decisions: list[OutOfHoursDecisionRead]
     referrals: list[ReferralStateRead]
     escalations: list[EscalationRead]
-    sanctions: list[SanctionRead]
+    sanctions: list[SanctionStateRead]
     pending_reviews: list[UUID]
-    approvals: list[ApprovalRead] = []
+    approvals: list[ApprovalStateRead] = []
     pending_approvals: list[UUID] = []
     referrals_awaiting_review: list[UUID] = []
     unacknowledged_escalations: list[UUID]
@@ -438,7 +466,13 @@ def case_state_read(state: CaseState, evaluated_at: datetime) -> CaseStateRead:
     full = case_read(state, evaluated_at)
     return CaseStateRead.model_validate(
         {
-            **full.model_dump(exclude={*CONTENT_FIELDS, "referrals"}),
+            **full.model_dump(
+                exclude={
+                    **dict.fromkeys(CONTENT_FIELDS, True),
+                    "referrals": True,
+                    **{f: {"__all__": set(names)} for f, names in MEMBER_REFERENCES.items()},
+                }
+            ),
             "referrals": [
                 {**r.model_dump(exclude=set(REFERRAL_DETAILS)), "agency_kind": r.agency.kind}
                 for r in full.referrals

@@ -4,8 +4,9 @@ nothing here shows case content, and no token is ever shown twice.
 
 No single person gains case access or acts as another: a role that reads case content, or any
 role for oneself, is only asked for here and takes effect when a second person (another admin
-or a safeguarding lead) approves it; an admin issues a user's first credential at enrolment and
-no other (later tokens: ``POST /users/me/tokens``, by the user).
+or a safeguarding lead) approves it; the admin who enrolled a user issues their first
+credential at enrolment, while nothing else is recorded on them, and no other (later tokens:
+``POST /users/me/tokens``, by the user).
 
 Every write accepts Idempotency-Key: a retry with the same key and request answers as the first
 time (same status and body) and appends nothing; the same key with another request is 422. The
@@ -115,7 +116,8 @@ class UserCreate(BaseModel):
     )
 
     username: Username = Field(
-        description="2-63 characters: lower-case letters, digits, '.', '_' or '-'."
+        description="2-63 characters: lower-case letters, digits, '.', '_' or '-'; not 'me' "
+        "(reserved: /users/me/... is the signed-in user)."
     )
     role: Role
 
@@ -277,7 +279,7 @@ def decide_role_grant(
     keyed: Keyed,
 ) -> UserRead:
     """Approve or reject a requested role, as the second person: not whoever asked for it or
-    would hold it, nor anyone signed in with a credential they issued (409)."""
+    would hold it, nor anyone behind either of them or behind you both (409)."""
     write = vigil.identity.change(
         username,
         DecideRoleGrant(grant_id=grant_id, decision=body.decision),
@@ -364,9 +366,10 @@ def issue_own_token(
     "/users/{username}/tokens",
     status_code=201,
     description="Issue a user's first bearer token at enrolment (or your own), shown in this "
-    "answer and never again. A user who has had a token gets further ones only from "
-    "themselves (`POST /users/me/tokens`) or the host operator (`vigil users token`): 403.\n\n"
-    + _ON_RETRY,
+    "answer and never again: only the admin who enrolled the user, and only while nothing "
+    "else is recorded on them (but the decision on the enrolment's role grant). Otherwise "
+    "403: tokens come from the user themselves (`POST /users/me/tokens`) or the host "
+    "operator (`vigil users token`).\n\n" + _ON_RETRY,
     responses={
         **error_responses(*WRITE_ERRORS),
         409: {

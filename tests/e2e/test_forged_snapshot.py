@@ -258,3 +258,32 @@ def test_a_personal_field_inserted_in_plaintext_is_refused_not_shown(story: Stor
     # Then the store is reported corrupt, and the plaintext is not shown.
     assert_problem(answer, 500, "internal-error")
     assert PLAINTEXT_NOTE not in answer.text
+
+
+def test_a_junk_row_where_the_next_snapshot_goes_does_not_fail_the_write(
+    store: Store, clock: Clock
+) -> None:
+    # Given a Vigil that snapshots every 3 events, a lead, and a case at version 1.
+    settings = store.settings.model_copy(update={"snapshot_interval": 3})
+    running = start(settings, clock)
+    try:
+        running.vigil.identity.register("priya", Role.SAFEGUARDING_LEAD, actor="setup")
+        lead = running.client(running.vigil.identity.issue_token("priya", actor="setup"))
+        case = open_case(lead)
+        case_id = UUID(case["id"])
+        # And the attacker has put a row of their own where the snapshot at version 3 goes.
+        store.insert("snapshots", case_id, 3, "domain.case.snapshot:CaseSnapshot", b"junk")
+        notes = f"/api/v1/cases/{case_id}/notes"
+        created(lead.post(notes, json={"kind": "fact", "text": "First call made."}))
+
+        # When the lead adds the note that brings the case to version 3 (after which Vigil
+        # takes its snapshot, and finds the place taken).
+        answer = lead.post(notes, json={"kind": "fact", "text": LEADS_NOTE})
+
+        # Then the write is answered as done, and the note is in the log.
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["case"]["version"] == 3
+        timeline = ok(lead.get(f"/api/v1/cases/{case_id}/timeline"))["events"]
+        assert [e["text"] for e in timeline if e["type"] == "NoteAdded"][-1] == LEADS_NOTE
+    finally:
+        running.stop()

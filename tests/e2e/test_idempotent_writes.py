@@ -17,7 +17,6 @@ from uuid import UUID
 
 import httpx
 
-from domain.shared import Role
 from tests.conftest import Clock
 from tests.e2e.support import (
     APPROVE,
@@ -106,6 +105,10 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
     approve_enrolment = approve(enrolment["grant_id"], "approve-1")
     enrolled = retried(api, approve_enrolment, approve_enrolment(), status=201)
     assert (enrolled.json()["roles"], enrolled.json()["pending_grants"]) == (["volunteer"], [])
+    # The first credential from the admin who enrolled her, at enrolment (before any other
+    # change to her record), the next from amara herself.
+    token, secret = created_token(ada, user)
+    other_token, _ = created_token(api.client(secret), "/api/v1/users/me")
 
     def grant() -> httpx.Response:
         return ada.post(f"{user}/roles", json={"role": "moderator"}, headers=key("grant-1"))
@@ -131,9 +134,6 @@ def test_an_admin_retries_each_user_write_and_gets_the_first_answer(api: Api, cl
         api, lambda: ada.delete(f"{user}/roles/volunteer", headers=key("revoke-role-1"))
     )
 
-    # The first credential from the admin who enrolled her, the next from amara herself.
-    token, secret = created_token(ada, user)
-    other_token, _ = created_token(api.client(secret), "/api/v1/users/me")
     token_path = f"{user}/tokens/{token}"
 
     def revoke_token() -> httpx.Response:
@@ -171,8 +171,13 @@ def created_token(issuer: httpx.Client, user: str) -> tuple[str, str]:
 
 
 def test_a_retried_token_request_is_refused_because_a_secret_is_shown_once(api: Api) -> None:
+    # Ada enrols Kit (a lead approves the role) and issues Kit's first token.
     ada = api.user("ada", "admin")
-    api.vigil.identity.register("kit", Role.VOLUNTEER, actor="e2e-setup")
+    lee = api.user("lee", "safeguarding_lead")
+    enrolled = ada.post("/api/v1/users", json={"username": "kit", "role": "volunteer"})
+    [grant] = enrolled.json()["pending_grants"]
+    decision = f"/api/v1/users/kit/role-grants/{grant['grant_id']}/decisions"
+    assert lee.post(decision, json={"decision": "approved"}).status_code == 201
     tokens = "/api/v1/users/kit/tokens"
 
     first = ada.post(tokens, json={"expires_in_days": 90}, headers=key("kit-token-1"))

@@ -7,9 +7,13 @@ each item due at the time its own events say, overdue judged at the moment asked
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from projections.work_queues import REPLAY_SLOT
 from tests.conftest import Clock
 from tests.e2e.support import (
     COMMUNITY_GUIDELINES,
@@ -440,3 +444,94 @@ def test_queues_as_of_a_past_moment_are_replayed_as_vigil_knew_them(api: Api, cl
 
 def sizes(listing: dict[str, Any]) -> dict[str, tuple[int, int | None]]:
     return {q["name"]: (q["total"], q["overdue"]) for q in listing["items"]}
+
+
+class LogReads:
+    """Counts the pages of the log read through the store's recorder (each passed on)."""
+
+    def __init__(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.pages = 0
+        recorder = api.vigil.ledger.recorder
+        read: Callable[..., Any] = recorder.select_notifications
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.pages += 1
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(recorder, "select_notifications", counted)
+
+
+PAST = "2026-11-17T09:00:00Z"
+
+
+def test_a_replay_with_a_bad_parameter_is_refused_before_the_log_is_read(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a case, and a count of the log's pages read from now on
+    casey = api.user("casey", "coordinator")
+    open_case(casey, occurred_at="2026-11-17T07:50:00Z")
+    reads = LogReads(api, monkeypatch)
+    queue = "/api/v1/queues/unacknowledged_escalations"
+
+    # When a volunteer asks for the past with a parameter the answer would refuse
+    refusals = {
+        "idle_days": casey.get("/api/v1/queues", params={"as_of": PAST, "idle_days": 0}),
+        "cursor": casey.get(queue, params={"as_of": PAST, "cursor": "bm90LWEtY3Vyc29y"}),
+        "limit": casey.get(queue, params={"as_of": PAST, "limit": 0}),
+    }
+
+    # Then each is refused, naming the parameter, and not a page of the log was read for it
+    for name, answer in refusals.items():
+        assert_problem(answer, 422, "invalid-input", errors=[name])
+    assert reads.pages == 0
+    # while a valid replay does read it (so the count would have seen one)
+    ok(casey.get(queue, params={"as_of": PAST}))
+    assert reads.pages > 0
+
+
+def test_one_replay_at_a_time_a_second_is_refused_503_after_a_bounded_wait(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a replay of the past running in this process (it holds the one slot)
+    casey = api.user("casey", "coordinator")
+    open_case(casey, occurred_at="2026-11-17T07:50:00Z")
+    reads = LogReads(api, monkeypatch)
+    assert REPLAY_SLOT.acquire(timeout=30)
+    try:
+        # When another reader asks for the past
+        answer = casey.get("/api/v1/queues", params={"as_of": PAST})
+    finally:
+        REPLAY_SLOT.release()
+
+    # Then it is told to come back, without having read the log
+    assert_problem(answer, 503, "replay-busy")
+    assert int(answer.headers["retry-after"]) >= 1
+    assert reads.pages == 0
+    # and once the slot is free, it is answered
+    assert ok(casey.get("/api/v1/queues", params={"as_of": PAST}))["replayed"] is True
+
+
+def test_a_replay_is_kept_until_the_log_grows(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a case with an escalation, and one replay of the queues at 09:00
+    casey = api.user("casey", "coordinator")
+    case = open_case(casey, occurred_at="2026-11-17T07:50:00Z")
+    reads = LogReads(api, monkeypatch)
+    first = ok(casey.get("/api/v1/queues", params={"as_of": PAST}))
+    assert reads.pages > 0
+    after_first = reads.pages
+
+    # When the same moment is asked for again, as counts and as a queue
+    again = ok(casey.get("/api/v1/queues", params={"as_of": PAST}))
+    ok(casey.get("/api/v1/queues/high_risk_open", params={"as_of": PAST}))
+
+    # Then the log is not read again, and the answer is the same
+    assert reads.pages == after_first
+    assert again == first
+    # But once the log has grown, the moment is replayed afresh
+    created(
+        casey.post(
+            f"/api/v1/cases/{case['id']}/notes", json={"kind": "fact", "text": "Called back."}
+        )
+    )
+    ok(casey.get("/api/v1/queues", params={"as_of": PAST}))
+    assert reads.pages > after_first

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from infrastructure.availability import StoreUnavailable
+from infrastructure.recorders import VigilSQLiteDatastore
 from infrastructure.settings import Settings
 from tests.e2e.support import SELF_HARM_POST, Api, assert_problem, created, open_case
 
@@ -226,3 +229,58 @@ def test_a_write_held_behind_another_process_lock_is_503_within_the_bound(
         holder.close()
     # and once the lock is released, the same request is recorded
     created(cora.post("/api/v1/cases", json=SELF_HARM_POST, headers={"Idempotency-Key": "held"}))
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """The file made unwritable for everyone, root too (chattr +i), then restored."""
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a file immutable here (no chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_disk_io_error_is_a_500_to_look_at_not_a_503_to_retry(
+    api: Api, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite: the file's own I/O")
+    # Given a coordinator's case written to the SQLite store (its write-ahead log in use)
+    cora = api.user("cora", "coordinator")
+    open_case(cora)
+    wal = Path(urlparse(database_url).path + "-wal")
+    assert wal.exists()
+
+    # When the write-ahead log can no longer be written (as a failing disk would refuse it)
+    with immutable(wal):
+        response = cora.post("/api/v1/cases", json=SELF_HARM_POST)
+
+    # Then the write is a fault for an operator, said as one: a 500 that claims nothing was
+    # written, not a 503 that invites the client to retry as if the store were only busy.
+    assert_problem(response, 500, "internal-error")
+    assert "retry-after" not in response.headers
+
+
+def test_a_read_only_store_file_is_503_and_not_taken_for_a_passing_lock(tmp_path: Path) -> None:
+    # Given a SQLite store with a table, made read-only (chattr +i) before Vigil opens it
+    path = tmp_path / "vigil.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    datastore = VigilSQLiteDatastore(db_name=str(path), lock_timeout=1)
+    try:
+        # When Vigil writes to it
+        with (
+            immutable(path),
+            pytest.raises(StoreUnavailable) as refused,
+            datastore.transaction(commit=True) as curs,
+        ):
+            curs.execute("INSERT INTO t VALUES (1)")
+    finally:
+        datastore.close()
+
+    # Then the store is unavailable (nothing was written: a retry once it is writable is safe),
+    # and it is marked as not passing by itself, so it is logged as an error.
+    assert "readonly" in refused.value.reason
+    assert refused.value.transient is False

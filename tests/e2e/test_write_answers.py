@@ -8,14 +8,16 @@ all of it, and that read is logged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from infrastructure.settings import Settings
 from interfaces.http.schemas import (
     CONTENT_FIELDS,
+    MEMBER_REFERENCES,
     REFERRAL_DETAILS,
     CaseRead,
     CaseStateRead,
@@ -74,6 +76,8 @@ def shows_no_content(answer: dict[str, Any]) -> None:
     assert not [c for c in CONTENT if c in text], answer
     assert "subject" not in answer["case"]
     assert "summary" not in answer["case"]
+    # nor the member a sanction or a held ban names (the case's own events may)
+    assert "target_ref" not in str(answer["case"]), answer["case"]
 
 
 def test_no_write_answers_what_the_case_says(api: Api) -> None:
@@ -226,3 +230,39 @@ def test_a_field_added_to_the_case_is_left_out_of_write_answers_until_someone_de
     assert set(CaseStateRead.model_fields) == read - CONTENT_FIELDS
     referral = set(ReferralRead.model_fields)
     assert set(ReferralStateRead.model_fields) == referral - REFERRAL_DETAILS | {"agency_kind"}
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds (X, list[X], X | None, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in models_in(arg)]
+
+
+def fields_of(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every field of a model, and its nested models' as `field.name` (`field[].name` in a
+    list)."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(prefix + name)
+        mark = "" if models_in(info.annotation) == [info.annotation] else "[]"
+        for inner in models_in(info.annotation):
+            names |= fields_of(inner, f"{prefix}{name}{mark}.")
+    return names
+
+
+def test_nothing_nested_in_a_write_answer_names_the_member() -> None:
+    """The allow-list goes down into the case's lists: a sanction or an approval in a write
+    answer carries no `target_ref` (a member's reference: content, shown by a logged read)."""
+    left_out = {
+        *CONTENT_FIELDS,
+        *(f"referrals[].{name}" for name in REFERRAL_DETAILS),
+        *(f"{field}[].{name}" for field, names in MEMBER_REFERENCES.items() for name in names),
+    }
+    assert {"sanctions[].target_ref", "approvals[].target_ref"} <= left_out
+    shown = {
+        name
+        for name in fields_of(CaseRead)
+        if not any(name == out or name.startswith(f"{out}.") for out in left_out)
+    }
+    assert fields_of(CaseStateRead) == shown | {"referrals[].agency_kind"}

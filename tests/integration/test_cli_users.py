@@ -13,6 +13,7 @@ import pytest
 
 from application.bootstrap import Vigil, bootstrap
 from application.permissions import permission_table_markdown
+from domain.identity.events import RoleGranted
 from domain.shared import Role
 from infrastructure.settings import Settings
 from tests.integration import test_cli
@@ -131,3 +132,39 @@ def test_the_permission_table_is_printed_for_the_readme(
 
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout == permission_table_markdown()
+
+
+def test_a_case_role_someone_gave_themselves_before_the_second_person_rule_is_listed(
+    env: dict[str, str], tmp_path: Path, store: Vigil
+) -> None:
+    # Given Alex, an admin, gave herself the lead role before a second person was needed (the
+    # event as that version stored it: in force at once, Alex its actor),
+    assert vigil(env, tmp_path, "users", "add", "alex", "--role", "admin").returncode == 0
+    assert vigil(env, tmp_path, "users", "add", "kit", "--role", "coordinator").returncode == 0
+    alex = store.identity.get("alex")
+    assert alex is not None
+    store.ledger.save(
+        RoleGranted(
+            originator_id=alex.id,
+            originator_version=alex.version + 1,
+            event_id=uuid4(),
+            recorded_at=alex.registered_at,
+            actor="alex",
+            role=Role.SAFEGUARDING_LEAD,
+        )
+    )
+
+    # when the users are listed, then that role is flagged, and the host operator's are not;
+    listed = vigil(env, tmp_path, "users", "list")
+    as_json = vigil(env, tmp_path, "users", "list", "--json")
+
+    [alex_line, kit_line] = listed.stdout.splitlines()
+    assert "safeguarding_lead granted alone by themselves" in alex_line
+    assert "granted alone" not in kit_line
+    records = {r["username"]: r for r in map(json.loads, as_json.stdout.splitlines())}
+    assert records["alex"]["granted_alone"] == [{"role": "safeguarding_lead", "by": "alex"}]
+    assert records["kit"]["granted_alone"] == []
+    # and revoking it, as docs/access.md says, ends it (the history stays).
+    assert vigil(env, tmp_path, "users", "revoke", "alex", "safeguarding_lead").returncode == 0
+    relisted = vigil(env, tmp_path, "users", "list", "--json").stdout.splitlines()
+    assert json.loads(relisted[0])["granted_alone"] == []

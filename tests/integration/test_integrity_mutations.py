@@ -771,3 +771,36 @@ def test_a_true_snapshot_from_before_macs_passes_verify(log: Log, attacker: Atta
     # Then verify counts it and finds nothing wrong (the loader ignores it all the same).
     code, verdict = log.verify()
     assert (code, verdict["snapshots"]) == (0, 1), verdict
+
+
+def test_a_true_snapshot_from_the_release_before_passes_verify(
+    log: Log, attacker: Attacker
+) -> None:
+    # Given a snapshot of case A as the release before wrote it: no MAC, and no `ever_critical`
+    # (a field the state has kept since; the fold of the log now gives it a value).
+    state = log.vigil.cases.get(log.case_a)
+    stored = log.vigil.ledger.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
+    old = json.loads(stored.state)
+    del old["state"]["ever_critical"]
+    insert_snapshot(attacker, log.case_a, state.version, json.dumps(old).encode())
+
+    # Then verify finds nothing wrong, and counts it as unsigned (the loader ignores it).
+    code, verdict = log.verify()
+    assert (code, verdict["findings"]) == (0, []), verdict
+    assert (verdict["snapshots"], verdict["snapshots_unsigned"]) == (1, 1), verdict
+
+
+def test_a_forged_snapshot_in_the_old_form_is_still_caught(log: Log, attacker: Attacker) -> None:
+    # Given a snapshot of case B in the release before's form (no MAC, no `ever_critical`)
+    # whose state is not the log's: it says the case is spam.
+    state = log.vigil.cases.get(log.case_b)
+    stored = log.vigil.ledger.mapper.to_stored_event(
+        as_snapshot(state.model_copy(update={"category": Category.SPAM}), log.vigil.clock())
+    )
+    old = json.loads(stored.state)
+    del old["state"]["ever_critical"]
+    insert_snapshot(attacker, log.case_b, state.version, json.dumps(old).encode())
+
+    # Then verify still names it as forged.
+    verdict = assert_snapshot_caught(log, "snapshot-forged", log.case_b, state.version)
+    assert verdict["snapshots_unsigned"] == 0, verdict

@@ -229,6 +229,7 @@ NOT_PERSONAL = {
     "token_hash",
     "issued_by",  # a token's issuer: a staff username or "cli"
     "requester_credential_issued_by",  # four-eyes: a staff username
+    "actor_behind",  # second person: staff usernames
 }
 
 

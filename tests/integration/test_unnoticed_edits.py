@@ -35,6 +35,7 @@ import psycopg
 import pytest
 
 from application.bootstrap import Vigil, bootstrap
+from application.idempotency import KeyedRequest
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind, Urgency
 from domain.personal import ERASED
@@ -362,3 +363,67 @@ def test_writes_an_erasure_and_a_rebuild_all_verify(store: Store, vigil: Vigil) 
     code, verdict = verify(store, "--no-views")
     assert code == 0, verdict
     assert verdict["views_seconds"] is None, verdict
+
+
+# --- PostgreSQL: the owner's function destroys exactly the keys an erasure names ----------------
+
+
+def erase_member(vigil: Vigil, ref: str, reason: str, key: str | None = None) -> Any:
+    return vigil.data_protection.erase(
+        ref,
+        EraseSubject(kind=SubjectKind.MEMBER, lawful_basis="UK GDPR Art 17(1)(a)", reason=reason),
+        LEAD,
+        request=None if key is None else KeyedRequest(key=key, request_hash="erase-" + ref),
+    )
+
+
+def test_a_key_id_quoted_in_an_erasures_text_is_not_destroyed_by_it(
+    store: Store, vigil: Vigil
+) -> None:
+    if store.pg is None:
+        pytest.skip("PostgreSQL: on SQLite the application destroys keys itself")
+    # Given a member's case (and so their key), and another member erased with a reason that
+    # quotes the first member's key id (free text: anyone writing an erasure chooses it).
+    new_case(vigil, "member-4411")
+    [key] = vigil.keyring.keys_of([vigil.keyring.subject_hash("member", "member-4411")])
+    new_case(vigil, "member-2")
+    erase_member(vigil, "member-2", f"Asked for erasure; see also key {key.key_id} in the ticket.")
+
+    # When the application role asks the owner's function to destroy the first member's keys
+    with store.pg.app() as conn:
+        conn.execute(f'SET search_path TO "{store.pg.schema}"')
+        destroyed = conn.execute(
+            f"SELECT * FROM {DESTROY_FUNCTION}(%s, now())", (key.subject_hash,)
+        ).fetchall()
+
+    # Then nothing is destroyed: no erasure names that key among its key_ids.
+    assert destroyed == []
+    assert [k.destroyed_at for k in vigil.keyring.keys_of([key.subject_hash])] == [None]
+
+
+def test_an_erasure_whose_keys_were_not_destroyed_is_finished_when_retried(
+    store: Store, vigil: Vigil
+) -> None:
+    if store.pg is None:
+        pytest.skip("PostgreSQL: the owner's function can be out of the application's reach")
+    # Given a member's case, and the owner's function out of the application role's reach for
+    # a moment (so an erasure is recorded, and its keys are not destroyed).
+    new_case(vigil, "member-5")
+    subject = vigil.keyring.subject_hash("member", "member-5")
+    function = f'"{store.pg.schema}".{DESTROY_FUNCTION}(text, timestamptz)'
+    store.run(
+        f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC, {store.pg.app_role}", as_owner=True
+    )
+    with pytest.raises(Exception, match="permission denied"):
+        erase_member(vigil, "member-5", "The member asked for erasure.", key="erase-5")
+    assert [k.destroyed_at for k in vigil.keyring.keys_of([subject])] == [None]
+    store.run(f"GRANT EXECUTE ON FUNCTION {function} TO {store.pg.app_role}", as_owner=True)
+
+    # When the erasure is retried with its Idempotency-Key
+    result = erase_member(vigil, "member-5", "The member asked for erasure.", key="erase-5")
+
+    # Then it answers the first erasure, and the keys it names are destroyed by then.
+    assert result.replayed is True
+    [key] = vigil.keyring.keys_of([subject])
+    assert result.key_ids == [key.key_id]
+    assert key.destroyed_at is not None

@@ -655,7 +655,9 @@ def test_review_by_the_person_who_took_the_decision_is_refused() -> None:
 
 def test_review_by_a_lead_signed_in_with_a_token_the_decider_issued_is_refused() -> None:
     story, decision_id = _with_decision(by=LEAD)
-    stand_in = OTHER_LEAD.model_copy(update={"credential_issued_by": LEAD.username})
+    stand_in = OTHER_LEAD.model_copy(
+        update={"credential_issued_by": LEAD.username, "behind": frozenset({LEAD.username})}
+    )
 
     story.refuses(review(decision_id), RuleViolation, by=stand_in, match="second person")
 

@@ -442,7 +442,9 @@ def test_the_referrer_cannot_review_their_own_referral() -> None:
     story = Story.opened()
     referral = story.given(refer(Consent.NOT_SOUGHT), by=LEAD)
     story.refuses(review_referral(referral.event_id), RuleViolation, by=LEAD, match="other than")
-    stand_in = OTHER_LEAD.model_copy(update={"credential_issued_by": LEAD.username})
+    stand_in = OTHER_LEAD.model_copy(
+        update={"credential_issued_by": LEAD.username, "behind": frozenset({LEAD.username})}
+    )
     story.refuses(
         review_referral(referral.event_id), RuleViolation, by=stand_in, match="second person"
     )
@@ -588,7 +590,9 @@ def test_the_set_length_is_the_policys() -> None:
 def test_a_lead_signed_in_with_a_credential_the_requester_issued_is_not_a_second_person() -> None:
     story = Story.opened()
     requested = requested_ban(story, by=COORDINATOR)
-    puppet = LEAD.model_copy(update={"credential_issued_by": "casey"})
+    puppet = LEAD.model_copy(
+        update={"credential_issued_by": "casey", "behind": frozenset({"casey"})}
+    )
 
     error = story.refuses(decide_approval(requested.approval_id), RuleViolation, by=puppet)
 
@@ -598,7 +602,9 @@ def test_a_lead_signed_in_with_a_credential_the_requester_issued_is_not_a_second
 def test_a_lead_by_the_requesters_grant_alone_is_not_a_second_person() -> None:
     story = Story.opened()
     requested = requested_ban(story, by=COORDINATOR)
-    made_lead = LEAD.model_copy(update={"roles_granted_alone_by": ((LEAD.role, "casey"),)})
+    made_lead = LEAD.model_copy(
+        update={"roles_granted_alone_by": ((LEAD.role, "casey"),), "behind": frozenset({"casey"})}
+    )
 
     story.refuses(decide_approval(requested.approval_id), RuleViolation, by=made_lead)
     # A lead whose role a second person approved, signed in with a credential of their own, is.
@@ -609,9 +615,11 @@ def test_a_lead_by_the_requesters_grant_alone_is_not_a_second_person() -> None:
 def test_a_lead_who_issued_the_requesters_credential_is_not_a_second_person() -> None:
     # The lead enrolled the coordinator and kept their first token: the request may be theirs.
     story = Story.opened()
-    puppet = COORDINATOR.model_copy(update={"credential_issued_by": "lee"})
+    puppet = COORDINATOR.model_copy(
+        update={"credential_issued_by": "lee", "behind": frozenset({"lee"})}
+    )
     requested = requested_ban(story, by=puppet)
-    assert requested.requester_credential_issued_by == "lee"
+    assert (requested.requester_credential_issued_by, requested.actor_behind) == ("lee", ["lee"])
 
     story.refuses(decide_approval(requested.approval_id), RuleViolation, by=LEAD)
     [decided, _] = story.when(decide_approval(requested.approval_id), by=OTHER_LEAD)

@@ -389,8 +389,12 @@ def test_a_second_person_approves_and_the_role_is_in_force_in_the_same_write() -
     [
         ALEX,  # the requester
         Actor(username="kit", role=Role.ADMIN),  # the grantee
-        SAM.model_copy(update={"credential_issued_by": ADMIN}),  # signed in with Alex's token
-        SAM.model_copy(update={"roles_granted_alone_by": ((Role.ADMIN, ADMIN),)}),  # Alex's admin
+        SAM.model_copy(
+            update={"credential_issued_by": ADMIN, "behind": frozenset({ADMIN})}
+        ),  # signed in with Alex's token
+        SAM.model_copy(
+            update={"roles_granted_alone_by": ((Role.ADMIN, ADMIN),), "behind": frozenset({ADMIN})}
+        ),  # Alex's admin
     ],
     ids=["requester", "grantee", "credential-from-requester", "role-from-requester-alone"],
 )
