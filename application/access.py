@@ -23,18 +23,17 @@ fails (fail closed). Each record is an aggregate of its own, so concurrent reads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
-
-from eventsourcing.persistence import IntegrityError
 
 from application.cases import CaseService
 from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
 from application.permissions import Permission, permits
+from application.write_path import WritePath, Written
 from domain.access.events import (
     BreakGlassAccessGranted,
     BreakGlassAccessReviewed,
@@ -78,6 +77,17 @@ FRONTLINE_COMMANDS: tuple[type[CaseCommand], ...] = (
 
 T = TypeVar("T")
 E = TypeVar("E", BreakGlassAccessGranted, BreakGlassAccessReviewed)
+
+# A break-glass stream (one user's grants on one case, and their reviews): its events so far.
+Stream = tuple[BreakGlassAccessGranted | BreakGlassAccessReviewed, ...]
+
+
+def _extend(stream: Stream | None, events: Iterable[Any]) -> Stream | None:
+    return (*(stream or ()), *events) or None
+
+
+def _stream_version(stream: Stream) -> int:
+    return stream[-1].originator_version
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,7 @@ class AccessService:
         clock: Callable[[], datetime],
         restricted: frozenset[str],
         break_glass_duration: timedelta,
+        write_retries: int,
         granted_case_ids: Callable[[str, datetime], list[UUID]] | None = None,
         find_grant: Callable[[UUID], Grant | None] | None = None,
     ) -> None:
@@ -187,6 +198,13 @@ class AccessService:
         self._granted_case_ids = granted_case_ids
         self._find_grant = find_grant
         self._keys = WriteKeys(ledger)
+        self._streams = WritePath[Stream](
+            ledger,
+            name="break-glass stream",
+            fold=_extend,
+            version=_stream_version,
+            retries=write_retries,
+        )
 
     # --- the rule applied to a case -------------------------------------------------------------
 
@@ -363,55 +381,53 @@ class AccessService:
         """Grant ``actor`` full access to a restricted case they cannot otherwise read, for the
         break-glass duration from now; refused (nothing written) if they need none. A retried
         keyed request answers the first grant again (even once it has expired)."""
-        earlier = self._keys.earlier(actor.username, request)
-        if earlier is not None:
-            return self._replay(earlier, BreakGlassAccessGranted)
-        return self._keys.unless_written(
-            actor.username,
-            request,
-            lambda: self._grant(actor, case_id, reason, request),
-            lambda earlier: self._replay(earlier, BreakGlassAccessGranted),
-        )
 
-    def _grant(
-        self, actor: Actor, case_id: UUID, reason: str, request: KeyedRequest | None
-    ) -> Recorded[BreakGlassAccessGranted]:
-        state = self._cases.load(case_id)
-        if state is None:
-            raise CaseNotFound("no such case")
-        if not is_restricted(state.category.value, self.restricted):
-            raise RuleViolation("this case is not restricted: read it without breaking the glass")
-        level, grant = self.access_to(actor, state)
-        if level is AccessLevel.FULL:
-            raise RuleViolation("you already have full access to this case")
-        if grant is not None:
-            raise RuleViolation(
-                f"you already hold break-glass access to this case until "
-                f"{grant.expires_at.isoformat()}"
-            )
-        stream = self.grant_stream(actor.username, case_id)
-        version = len(list(self._ledger.events_of(stream))) + 1
-        now = self._clock()
-        event = BreakGlassAccessGranted(
-            originator_id=stream,
-            originator_version=version,
-            event_id=uuid5(stream, str(version)),
-            recorded_at=now,
-            actor=actor.username,
-            actor_role=actor.role,
-            case_id=case_id,
-            category=state.category.value,
-            reason=reason,
-            expires_at=now + self.break_glass_duration,
+        def decide(stream: Stream | None) -> list[BreakGlassAccessGranted]:
+            state = self._cases.load(case_id)
+            if state is None:
+                raise CaseNotFound("no such case")
+            if not is_restricted(state.category.value, self.restricted):
+                raise RuleViolation(
+                    "this case is not restricted: read it without breaking the glass"
+                )
+            # After a lost race (another grant of this user's on this case just recorded) this
+            # is decided again, and refused: the grant is active.
+            level, grant = self.access_to(actor, state)
+            if level is AccessLevel.FULL:
+                raise RuleViolation("you already have full access to this case")
+            if grant is not None:
+                raise RuleViolation(
+                    f"you already hold break-glass access to this case until "
+                    f"{grant.expires_at.isoformat()}"
+                )
+            version = (0 if stream is None else _stream_version(stream)) + 1
+            now = self._clock()
+            return [
+                BreakGlassAccessGranted(
+                    originator_id=stream_id,
+                    originator_version=version,
+                    event_id=uuid5(stream_id, str(version)),
+                    recorded_at=now,
+                    actor=actor.username,
+                    actor_role=actor.role,
+                    case_id=case_id,
+                    category=state.category.value,
+                    reason=reason,
+                    expires_at=now + self.break_glass_duration,
+                )
+            ]
+
+        stream_id = self.grant_stream(actor.username, case_id)
+        return self._streams.write(
+            stream_id,
+            decide,
+            _recorded(BreakGlassAccessGranted),
+            recall=self._keys.recall(
+                actor.username,
+                request,
+                lambda earlier: self._replay(earlier, BreakGlassAccessGranted),
+            ),
         )
-        try:
-            position = self._save(event, actor, request)
-        except IntegrityError:
-            raise RuleViolation(
-                "another break-glass request for this case by you was recorded at the same "
-                "moment; read the case again"
-            ) from None
-        return Recorded(event, position)
 
     def review_grant(
         self,
@@ -424,68 +440,45 @@ class AccessService:
     ) -> Recorded[BreakGlassAccessReviewed]:
         """A safeguarding lead's review of a break-glass grant (each grant is reviewed once); a
         retried keyed request answers the first review again."""
-        earlier = self._keys.earlier(actor.username, request)
-        if earlier is not None:
-            return self._replay(earlier, BreakGlassAccessReviewed)
-        return self._keys.unless_written(
-            actor.username,
-            request,
-            lambda: self._review(actor, grant_id, outcome, rationale, request),
-            lambda earlier: self._replay(earlier, BreakGlassAccessReviewed),
+        recall = self._keys.recall(
+            actor.username, request, lambda earlier: self._replay(earlier, BreakGlassAccessReviewed)
         )
-
-    def _review(
-        self,
-        actor: Actor,
-        grant_id: UUID,
-        outcome: GrantReviewOutcome,
-        rationale: str,
-        request: KeyedRequest | None,
-    ) -> Recorded[BreakGlassAccessReviewed]:
+        # The key is looked for first: which stream the review goes to depends on the grant.
+        first = None if recall is None else recall.answered(None)
+        if first is not None:
+            return first
         grant = self._find_grant(grant_id) if self._find_grant is not None else None
         if grant is None:
             raise ItemNotFound("no such break-glass grant")
         if grant.username == actor.username:
             raise NotPermitted("a break-glass grant is reviewed by someone other than its holder")
-        stream = self.grant_stream(grant.username, grant.case_id)
-        events = list(self._ledger.events_of(stream))
-        if any(isinstance(e, BreakGlassAccessReviewed) and e.grant_id == grant_id for e in events):
-            raise RuleViolation("this break-glass grant has already been reviewed")
-        version = len(events) + 1
-        event = BreakGlassAccessReviewed(
-            originator_id=stream,
-            originator_version=version,
-            event_id=uuid5(stream, str(version)),
-            recorded_at=self._clock(),
-            actor=actor.username,
-            actor_role=actor.role,
-            grant_id=grant_id,
-            case_id=grant.case_id,
-            outcome=outcome,
-            rationale=rationale,
-        )
-        try:
-            position = self._save(event, actor, request)
-        except IntegrityError:
-            raise RuleViolation("the grant changed while this review was made; try again") from None
-        return Recorded(event, position)
+        stream_id = self.grant_stream(grant.username, grant.case_id)
 
-    def _save(
-        self,
-        event: BreakGlassAccessGranted | BreakGlassAccessReviewed,
-        actor: Actor,
-        request: KeyedRequest | None,
-    ) -> int:
-        """Append the event (with the request's Idempotency-Key, if any): its log position."""
-        key_used = self._keys.record(
-            actor.username,
-            request,
-            target_id=event.originator_id,
-            target_version=event.originator_version,
-            at=event.recorded_at,
+        def decide(stream: Stream | None) -> list[BreakGlassAccessReviewed]:
+            if any(
+                isinstance(e, BreakGlassAccessReviewed) and e.grant_id == grant_id
+                for e in stream or ()
+            ):
+                raise RuleViolation("this break-glass grant has already been reviewed")
+            version = (0 if stream is None else _stream_version(stream)) + 1
+            return [
+                BreakGlassAccessReviewed(
+                    originator_id=stream_id,
+                    originator_version=version,
+                    event_id=uuid5(stream_id, str(version)),
+                    recorded_at=self._clock(),
+                    actor=actor.username,
+                    actor_role=actor.role,
+                    grant_id=grant_id,
+                    case_id=grant.case_id,
+                    outcome=outcome,
+                    rationale=rationale,
+                )
+            ]
+
+        return self._streams.write(
+            stream_id, decide, _recorded(BreakGlassAccessReviewed), recall=recall
         )
-        recordings = self._ledger.save(event, *key_used)
-        return max((r.notification.id for r in recordings if r.domain_event is event), default=0)
 
     def _replay(self, earlier: IdempotencyKeyUsed, kind: type[E]) -> Recorded[E]:
         """The first answer to a keyed grant or review, from the event it appended."""
@@ -501,3 +494,13 @@ class AccessService:
             )
         position = self._ledger.notification_id_of(earlier.target_id, earlier.target_version)
         return Recorded(found[0], position or 0, replayed=True)
+
+
+def _recorded(kind: type[E]) -> Callable[[Written[Stream]], Recorded[E]]:
+    """The answer to a grant or review just appended: its event and log position."""
+
+    def answer(written: Written[Stream]) -> Recorded[E]:
+        [event] = written.events
+        return Recorded(cast(E, event), written.position)
+
+    return answer

@@ -185,7 +185,10 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     calendar = build_calendar(settings)
     oidc = OidcConfig.from_settings(settings)
     identity = IdentityService(
-        ledger, clock=clock, jwt_verifier=None if oidc is None else OidcVerifier(oidc)
+        ledger,
+        clock=clock,
+        write_retries=settings.write_retries,
+        jwt_verifier=None if oidc is None else OidcVerifier(oidc),
     )
     cases = CaseService(
         ledger,
@@ -217,6 +220,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         clock=clock,
         restricted=settings.restricted_category_set,
         break_glass_duration=timedelta(minutes=settings.break_glass_minutes),
+        write_retries=settings.write_retries,
         granted_case_ids=access_log.granted_case_ids,
         find_grant=access_log.grant,
     )
@@ -238,6 +242,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             keyring,
             clock=clock,
             retention_years=settings.retention_period_years,
+            write_retries=settings.write_retries,
         ),
         integrity=IntegrityService(
             ledger, notary, signing_key, projector=projector, keyring=keyring

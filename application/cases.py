@@ -1,22 +1,14 @@
 """The case service: every case write and read goes through here.
 
-A write loads the case (from its latest snapshot onwards), decides, and appends.
-If another writer got there first (the version is taken), it reloads and decides
-again, unless the client pinned a version with If-Match, in which case the race
-is the client's to resolve (412). Within one process, writes to one case queue for
-it (a lock per stripe of case ids), so only writers in other processes race: under
-a burst, a writer that kept losing would otherwise back off longer and longer while
-newer ones went first, until it gave up. Writes carrying an Idempotency-Key are
-recognised from the events themselves: each event records the key and a hash of
-the request, so a retry returns the first answer and appends nothing.
+Writes go through the one write path (``application.write_path``): the case is loaded from its
+latest snapshot onwards (or this process's cache), decided on, and appended, again after a lost
+race unless the client pinned a version with If-Match (412). Writes carrying an Idempotency-Key
+are recognised from the case's own events: each records the key and a hash of the request, so
+a retry returns the first answer and appends nothing.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,10 +16,9 @@ from enum import StrEnum
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
 from application.ledger import Ledger
+from application.write_path import Contention as Contention  # its home before the write path
+from application.write_path import Snapshots, WritePath, Written
 from domain.calendar import ServiceCalendar
 from domain.case.approvals import DEFAULT_FOUR_EYES, FourEyesPolicy
 from domain.case.commands import AssignCase, CaseCommand, OpenCase
@@ -35,17 +26,8 @@ from domain.case.decide import CaseContext, decide
 from domain.case.events import CaseEvent
 from domain.case.snapshot import CaseSnapshot
 from domain.case.state import CaseState, apply_in_place, fold, write_key
-from domain.errors import (
-    CaseNotFound,
-    DomainError,
-    IdempotencyKeyReused,
-    InvalidCommand,
-    VersionConflict,
-)
+from domain.errors import CaseNotFound, IdempotencyKeyReused, InvalidCommand
 from domain.shared import Actor, DecisionContext
-from infrastructure.logging import get_logger
-
-log = get_logger(__name__)
 
 CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")
 
@@ -66,16 +48,6 @@ class CaseChanges:
     events: list[CaseEvent]  # recorded (or occurred) after ``from_`` and by ``to``, in order
 
 
-# Stripes of case ids whose writes queue in one process (a case's writes always in the same one).
-_WRITE_STRIPES = 256
-
-
-class Contention(DomainError):
-    """A write kept losing races; the client may retry."""
-
-    title = "Too much contention on this case"
-
-
 @dataclass(frozen=True)
 class WriteResult:
     state: CaseState
@@ -86,43 +58,58 @@ class WriteResult:
     position: int = 0
 
 
-class StateCache:
-    """A small LRU of case states, shared by the threads of one process.
-
-    States are never mutated once built (``fold`` copies), so handing the same object to
-    several readers is safe; a cached state is only a starting point, always fast-forwarded.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self._maxsize = maxsize
-        self._states: OrderedDict[UUID, CaseState] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, case_id: UUID) -> CaseState | None:
-        with self._lock:
-            state = self._states.get(case_id)
-            if state is not None:
-                self._states.move_to_end(case_id)
-            return state
-
-    def put(self, state: CaseState) -> None:
-        if self._maxsize <= 0:
-            return
-        with self._lock:
-            current = self._states.get(state.id)
-            if current is not None and current.version > state.version:
-                return  # another thread already cached a later version
-            self._states[state.id] = state
-            self._states.move_to_end(state.id)
-            while len(self._states) > self._maxsize:
-                self._states.popitem(last=False)
-
-
 def project_case(state: CaseState | None, events: Any) -> CaseState | None:
     """Projector for the repository: a snapshot, then the events after it."""
     for event in events:
         state = event.state if isinstance(event, CaseSnapshot) else apply_in_place(state, event)
     return state
+
+
+def _version(state: CaseState) -> int:
+    return state.version
+
+
+@dataclass(frozen=True)
+class _KeyedCaseWrite:
+    """A case write's Idempotency-Key, recognised from the case's own events: each records the
+    key and the request's hash (``CaseState.writes``), so a retry answers as the first time."""
+
+    ledger: Ledger
+    load: Callable[..., CaseState | None]
+    actor: Actor
+    key: str
+    request_hash: str | None
+
+    def answered(self, state: CaseState | None) -> WriteResult | None:
+        write = (
+            None if state is None else state.writes.get(write_key(self.actor.username, self.key))
+        )
+        if state is None or write is None:
+            return None
+        if write.request_hash != self.request_hash:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        events = cast(
+            list[CaseEvent],
+            list(
+                self.ledger.events_of(state.id, gt=write.first_version - 1, lte=write.last_version)
+            ),
+        )
+        then = (
+            state
+            if state.version == write.last_version
+            else self.load(state.id, version=write.last_version)
+        )
+        assert then is not None
+        position = self.ledger.notification_id_of(state.id, write.last_version) or 0
+        return WriteResult(state=then, events=events, replayed=True, position=position)
+
+    def record(self, events: Sequence[Any]) -> list[Any]:
+        return []  # each event carries the key already: it was decided with it
+
+    def answered_after_refusal(self) -> WriteResult | None:
+        return None  # the key was looked for in the very state the refusal was decided on
 
 
 class CaseService:
@@ -143,12 +130,18 @@ class CaseService:
         self._four_eyes = four_eyes
         self._calendar = calendar
         self._clock = clock
-        self._snapshot_interval = snapshot_interval
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
-        self._retries = write_retries
         self._user_exists = user_exists
-        self._cache = StateCache(case_cache_size)
-        self._queues = [threading.RLock() for _ in range(_WRITE_STRIPES)]
+        self._cases = WritePath[CaseState](
+            ledger,
+            name="case",
+            fold=fold,
+            version=_version,
+            retries=write_retries,
+            not_found=lambda: CaseNotFound("no such case"),
+            snapshots=Snapshots(every=snapshot_interval, take=self._snapshot, project=project_case),
+            cache_size=case_cache_size,
+        )
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -167,33 +160,9 @@ class CaseService:
             case_id = self.case_id_for(actor, idempotency_key) if idempotency_key else uuid4()
         assert case_id is not None
         self._check_references(command)
-        with self._queues[case_id.int % _WRITE_STRIPES]:
-            return self._write(
-                case_id, command, actor, expected_version, idempotency_key, request_hash
-            )
+        opened = case_id
 
-    def _write(
-        self,
-        case_id: UUID,
-        command: CaseCommand,
-        actor: Actor,
-        expected_version: int | None,
-        idempotency_key: str | None,
-        request_hash: str | None,
-    ) -> WriteResult:
-        for attempt in range(self._retries):
-            state = self.load(case_id)
-            if idempotency_key is not None and state is not None:
-                replay = self._replay(state, actor, idempotency_key, request_hash)
-                if replay is not None:
-                    return replay
-            if expected_version is not None:
-                if state is None:
-                    raise CaseNotFound("no such case")
-                if state.version != expected_version:
-                    raise VersionConflict(
-                        f"the case is at version {state.version}, not {expected_version}"
-                    )
+        def decide_now(state: CaseState | None) -> list[CaseEvent]:
             context = CaseContext(
                 decision=DecisionContext(
                     actor=actor,
@@ -203,25 +172,31 @@ class CaseService:
                     request_hash=request_hash,
                 ),
                 calendar=self._calendar,
-                case_id=case_id,
+                case_id=opened,
                 four_eyes=self._four_eyes,
             )
-            events = decide(state, command, context)
-            try:
-                recordings = self._ledger.save(*events)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise VersionConflict("the case changed while this write was decided") from None
-                # Lost a race: back off a little, reload and decide again.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
-                continue
-            new_state = fold(state, events)
-            assert new_state is not None
-            self._cache.put(new_state)
-            self._maybe_snapshot(new_state)
-            position = max((r.notification.id for r in recordings), default=0)
-            return WriteResult(state=new_state, events=events, replayed=False, position=position)
-        raise Contention(f"the write lost {self._retries} races in a row; try again")
+            return decide(state, command, context)
+
+        def answer(written: Written[CaseState]) -> WriteResult:
+            assert written.after is not None
+            return WriteResult(
+                state=written.after,
+                events=written.events,
+                replayed=False,
+                position=written.position,
+            )
+
+        return self._cases.write(
+            case_id,
+            decide_now,
+            answer,
+            recall=(
+                None
+                if idempotency_key is None
+                else _KeyedCaseWrite(self._ledger, self.load, actor, idempotency_key, request_hash)
+            ),
+            expected_version=expected_version,
+        )
 
     @staticmethod
     def case_id_for(actor: Actor, idempotency_key: str) -> UUID:
@@ -234,54 +209,13 @@ class CaseService:
                 "the assignee is not a Vigil user", errors={"assignee": "unknown user"}
             )
 
-    def _replay(
-        self, state: CaseState, actor: Actor, key: str, request_hash: str | None
-    ) -> WriteResult | None:
-        write = state.writes.get(write_key(actor.username, key))
-        if write is None:
-            return None
-        if write.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was used for a different request; use a new key"
-            )
-        events = cast(
-            list[CaseEvent],
-            list(
-                self._ledger.events_of(state.id, gt=write.first_version - 1, lte=write.last_version)
-            ),
+    def _snapshot(self, state: CaseState) -> CaseSnapshot:
+        return CaseSnapshot(
+            originator_id=state.id,
+            originator_version=state.version,
+            recorded_at=self._clock(),
+            state=state,
         )
-        then = (
-            state
-            if state.version == write.last_version
-            else self.load(state.id, version=write.last_version)
-        )
-        assert then is not None
-        position = self._ledger.notification_id_of(state.id, write.last_version) or 0
-        return WriteResult(state=then, events=events, replayed=True, position=position)
-
-    def _maybe_snapshot(self, state: CaseState) -> None:
-        # After the commit: the write is done whatever happens here, and a snapshot is only a
-        # cache (a row already at its place, planted or not, must not turn a write into a 500).
-        try:
-            if state.version % self._snapshot_interval == 0 and self._ledger.snapshots is not None:
-                self._ledger.snapshots.put(
-                    [
-                        CaseSnapshot(
-                            originator_id=state.id,
-                            originator_version=state.version,
-                            recorded_at=self._clock(),
-                            state=state,
-                        )
-                    ]
-                )
-        except Exception as error:  # logged below; the case replays from its events
-            log.error(
-                "snapshot_not_taken",
-                aggregate_id=str(state.id),
-                version=state.version,
-                error=type(error).__name__,  # the type only: a message may quote stored data
-                effect="the case loads from its events (or an earlier snapshot)",
-            )
 
     def take_snapshot(self, case_id: UUID) -> None:
         """Snapshot a case at its current version (for cases that grew before snapshots)."""
@@ -289,16 +223,7 @@ class CaseService:
         if state is None:
             raise CaseNotFound("no such case")
         assert self._ledger.snapshots is not None
-        self._ledger.snapshots.put(
-            [
-                CaseSnapshot(
-                    originator_id=state.id,
-                    originator_version=state.version,
-                    recorded_at=self._clock(),
-                    state=state,
-                )
-            ]
-        )
+        self._cases.snapshot(state)
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -308,25 +233,7 @@ class CaseService:
         The latest version comes from this process's cache fast-forwarded with any newer events
         from the log (so other writers are always seen), else from the latest snapshot onwards.
         """
-        if version is None:
-            cached = self._cache.get(case_id)
-            if cached is not None:
-                newer = list(self._ledger.events_of(case_id, gt=cached.version))
-                if not newer:
-                    return cached
-                fresh = fold(cached, newer)
-                assert fresh is not None  # folding onto an existing case never loses it
-                self._cache.put(fresh)
-                return fresh
-        try:
-            state = self._ledger.repository.get(
-                case_id, version=version, projector_func=project_case
-            )
-        except AggregateNotFoundError:
-            return None
-        if state is not None and version is None:
-            self._cache.put(state)
-        return state
+        return self._cases.load(case_id, version=version)
 
     def get(
         self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED

@@ -30,17 +30,17 @@ skipped and said to be.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
-from application.cases import CaseService, Contention
+from application.cases import CaseService
 from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
+from application.write_path import WritePath, Written
 from domain.case.commands import RecordErasure
 from domain.case.events import CaseEvent, PersonalDataErased
 from domain.case.state import CaseState
@@ -69,7 +69,6 @@ C = TypeVar("C", PlaceLegalHold, LiftLegalHold)
 
 RETENTION_ACTOR = Actor(username="vigil-retention", role=Role.ADMIN)
 RETENTION_LAWFUL_BASIS = "UK GDPR Art 5(1)(e) storage limitation (retention schedule)"
-_WRITE_RETRIES = 5
 
 
 class SubjectNotFound(DomainError):
@@ -167,6 +166,28 @@ class BreakGlassHoldings:
 HOLDERS: tuple[PersonalDataHolder, ...] = (CaseHoldings(), BreakGlassHoldings())
 
 
+def _fold(state: SubjectState | None, events: Iterable[Any]) -> SubjectState | None:
+    for event in events:
+        if isinstance(event, SubjectEvent):
+            state = evolve(state, event)
+    return state
+
+
+def _version(state: SubjectState) -> int:
+    return state.version
+
+
+@dataclass
+class _Erasure:
+    """What an erasure's decision found, for its answer."""
+
+    case_ids: list[UUID] = field(default_factory=list)  # in the order the answer lists them
+    # The key table's names of every subject whose keys seal the erased one's fields.
+    held: list[str] = field(default_factory=list)
+    # An earlier erasure that stopped before every case recorded it, and those cases.
+    unfinished: tuple[SubjectErased, list[UUID]] | None = None
+
+
 def add_years(moment: datetime, years: int) -> datetime:
     """``moment`` plus whole calendar years (29 February falls back to the 28th)."""
     try:
@@ -184,6 +205,7 @@ class DataProtectionService:
         *,
         clock: Callable[[], datetime],
         retention_years: Callable[[Category], int],
+        write_retries: int,
         holders: Sequence[PersonalDataHolder] = HOLDERS,
     ) -> None:
         self._ledger = ledger
@@ -193,6 +215,9 @@ class DataProtectionService:
         self._clock = clock
         self._retention_years = retention_years
         self._keys = WriteKeys(ledger)
+        self._subjects = WritePath[SubjectState](
+            ledger, name="subject", fold=_fold, version=_version, retries=write_retries
+        )
 
     # --- subjects --------------------------------------------------------------------------------
 
@@ -225,21 +250,6 @@ class DataProtectionService:
         in any context: what an erasure destroys."""
         held = [h for holder in self._holders for h in holder.holdings(subject, case_ids)]
         return subject_hashes(self._ledger, held)
-
-    def _save(self, event: SubjectEvent, actor: Actor, request: KeyedRequest | None) -> int:
-        """Append the event (with the request's Idempotency-Key, if any): its log position."""
-        key_used = self._keys.record(
-            actor.username,
-            request,
-            target_id=event.originator_id,
-            target_version=event.originator_version,
-            at=event.recorded_at,
-        )
-        recordings = self._ledger.save(event, *key_used)
-        return max(
-            (r.notification.id for r in recordings if r.domain_event is event),
-            default=0,
-        )
 
     def _written(self, earlier: IdempotencyKeyUsed) -> list[SubjectEvent]:
         """The subject's events up to the one a keyed write made."""
@@ -296,26 +306,22 @@ class DataProtectionService:
         decide: Callable[[UUID, SubjectState | None, C, DecisionContext], SubjectEvent],
     ) -> HoldResult:
         """Decide and record one legal-hold event (or answer a keyed retry with the first)."""
+        subject = SubjectRef(command.kind, ref)
+        subject_id = self.subject_id(subject.kind, ref)
 
-        def write() -> HoldResult:
-            subject = SubjectRef(command.kind, ref)
-            subject_id = self.subject_id(subject.kind, ref)
-            for _ in range(_WRITE_RETRIES):
-                earlier = self._keys.earlier(actor.username, request)
-                if earlier is not None:
-                    return self._hold_replay(ref, earlier)
-                state = fold(self._history(subject_id))
-                event = decide(subject_id, state, command, self._context(actor))
-                try:
-                    position = self._save(event, actor, request)
-                except IntegrityError:
-                    continue  # another decision about this subject got there first: decide again
-                # Just after the event (as a retry's answer shows it), not any later write.
-                return HoldResult(subject, event, evolve(state, event), position)
-            raise Contention("the subject kept changing; try again")
+        def answer(written: Written[SubjectState]) -> HoldResult:
+            # Just after the event (as a retry's answer shows it), not any later write.
+            [event] = written.events
+            assert written.after is not None
+            return HoldResult(subject, event, written.after, written.position)
 
-        return self._keys.unless_written(
-            actor.username, request, write, lambda earlier: self._hold_replay(ref, earlier)
+        return self._subjects.write(
+            subject_id,
+            lambda state: [decide(subject_id, state, command, self._context(actor))],
+            answer,
+            recall=self._keys.recall(
+                actor.username, request, lambda earlier: self._hold_replay(ref, earlier)
+            ),
         )
 
     # --- erasure ---------------------------------------------------------------------------------
@@ -329,56 +335,61 @@ class DataProtectionService:
         request: KeyedRequest | None = None,
     ) -> ErasureResult:
         """Destroy the subject's keys and record it on the subject and on each of its cases."""
-        return self._keys.unless_written(
-            actor.username,
-            request,
-            lambda: self._erase(ref, command, actor, request),
-            lambda earlier: self._erasure_replay(ref, earlier, actor),
-        )
-
-    def _erase(
-        self, ref: str, command: EraseSubject, actor: Actor, request: KeyedRequest | None
-    ) -> ErasureResult:
         subject = SubjectRef(command.kind, ref)
         subject_id = self.subject_id(subject.kind, ref)
-        for _ in range(_WRITE_RETRIES):
-            earlier = self._keys.earlier(actor.username, request)
-            if earlier is not None:
-                return self._erasure_replay(ref, earlier, actor)
-            state = fold(self._history(subject_id))
+        found = _Erasure()
+
+        def decide(state: SubjectState | None) -> list[SubjectEvent]:
             check_erasable(state)
             cases = self._cases_of(subject)
-            held = self._held_under(subject, [c.id for c in cases])
-            keys = self._keyring.keys_of(held)
+            found.held = self._held_under(subject, [c.id for c in cases])
+            keys = self._keyring.keys_of(found.held)
             live = [k.key_id for k in keys if k.destroyed_at is None]
             if not live:
                 if not keys and not cases and state is None:
                     raise SubjectNotFound("Vigil holds no personal data about this subject")
-                unfinished = self._unfinished_erasure(subject, subject_id, actor)
-                if unfinished is not None:
-                    return unfinished
+                found.unfinished = self._unfinished_erasure(subject_id)
+                if found.unfinished is not None:
+                    return []  # nothing new on the subject: the last erasure is finished instead
                 raise RuleViolation(
                     "the subject's personal data is already erased: nothing has been recorded "
                     "about them since"
                 )
-            case_ids = [c.id for c in cases]
-            event = erase(
-                subject_id,
-                state,
-                command,
-                self._context(actor),
-                case_ids=case_ids,
-                key_ids=live,
-            )
-            try:
-                position = self._save(event, actor, request)
-            except IntegrityError:
-                continue  # a hold or another erasure got there first: decide again
-            if set(live) - set(self._keyring.destroy(held)):
-                self._destroy_named(held, live)  # some were not: check, and again
-            position = max(position, self._record_on_cases(event, case_ids, actor))
-            return ErasureResult(subject, event, case_ids, live, position)
-        raise Contention("the subject kept changing; try again")
+            found.case_ids = [c.id for c in cases]
+            return [
+                erase(
+                    subject_id,
+                    state,
+                    command,
+                    self._context(actor),
+                    case_ids=found.case_ids,
+                    key_ids=live,
+                )
+            ]
+
+        def answer(written: Written[SubjectState]) -> ErasureResult:
+            if not written.events:
+                assert found.unfinished is not None
+                last, missing = found.unfinished
+                position = self._record_on_cases(last, missing, actor)
+                return ErasureResult(
+                    subject, last, list(last.case_ids), list(last.key_ids), position
+                )
+            [event] = written.events
+            live = list(event.key_ids)
+            if set(live) - set(self._keyring.destroy(found.held)):
+                self._destroy_named(found.held, live)  # some were not: check, and again
+            position = max(written.position, self._record_on_cases(event, found.case_ids, actor))
+            return ErasureResult(subject, event, found.case_ids, list(event.key_ids), position)
+
+        return self._subjects.write(
+            subject_id,
+            decide,
+            answer,
+            recall=self._keys.recall(
+                actor.username, request, lambda earlier: self._erasure_replay(ref, earlier, actor)
+            ),
+        )
 
     def _destroy_named(self, held: Sequence[str], key_ids: Sequence[str]) -> None:
         """Make sure every key a recorded erasure names is destroyed, destroying again what is
@@ -432,11 +443,9 @@ class DataProtectionService:
             replayed=True,
         )
 
-    def _unfinished_erasure(
-        self, subject: SubjectRef, subject_id: UUID, actor: Actor
-    ) -> ErasureResult | None:
-        """Finish the latest erasure if it stopped before every case recorded it (a crash
-        between destroying the keys and the appends); None if it is complete."""
+    def _unfinished_erasure(self, subject_id: UUID) -> tuple[SubjectErased, list[UUID]] | None:
+        """The latest erasure and the cases that have not recorded it, if it stopped before
+        every case did (a crash between destroying the keys and the appends); else None."""
         erased = [e for e in self._history(subject_id) if isinstance(e, SubjectErased)]
         if not erased:
             return None
@@ -449,10 +458,7 @@ class DataProtectionService:
                 for e in self._cases.timeline(case_id)
             )
         ]
-        if not missing:
-            return None
-        position = self._record_on_cases(last, missing, actor)
-        return ErasureResult(subject, last, list(last.case_ids), list(last.key_ids), position)
+        return (last, missing) if missing else None
 
     def _record_on_cases(self, event: SubjectErased, case_ids: Sequence[UUID], actor: Actor) -> int:
         position = 0

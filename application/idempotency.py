@@ -1,12 +1,13 @@
 """Idempotency-Key on writes outside cases: users, subjects (legal holds, erasure), break-glass.
 
 A keyed write saves, with its own event and in the same transaction, an ``IdempotencyKeyUsed``
-whose aggregate id derives from (username, key). Before deciding, the service looks that id
-up: nothing there, a new write; the same request hash, the first answer again, rebuilt from the
-log at the version the first write made (nothing appended); another hash, 422. A retry racing
-its original may pass that look-up and then be refused by the rules (the original's event now
-stands in its way: "already on hold") or lose the insert: services look again before answering
-either way (``unless_written`` and the top of their retry loops), so it gets the first answer.
+whose aggregate id derives from (username, key). Before deciding, the write path looks that id
+up (``KeyedWrite``): nothing there, a new write; the same request hash, the first answer again,
+rebuilt from the log at the version the first write made (nothing appended); another hash, 422.
+A retry racing its original may pass that look-up and then be refused by the rules (the
+original's event now stands in its way: "already on hold") or lose the insert: the write path
+looks again before answering either way (after a refusal, and at the top of each attempt after a
+lost race), so it gets the first answer.
 
 Keys are per user across these writes (a key used on a legal hold cannot then grant a role) and
 are kept for good (case writes keep theirs for 24 hours at least).
@@ -14,15 +15,15 @@ are kept for good (case writes keep theirs for 24 hours at least).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from application.ledger import Ledger
 from domain.case.state import write_key
-from domain.errors import DomainError, IdempotencyKeyReused
+from domain.errors import IdempotencyKeyReused
 from domain.idempotency import IdempotencyKeyUsed
 
 WRITES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/writes")
@@ -69,22 +70,15 @@ class WriteKeys:
             )
         return used
 
-    def unless_written(
+    def recall(
         self,
         username: str,
         request: KeyedRequest | None,
-        write: Callable[[], R],
         replay: Callable[[IdempotencyKeyUsed], R],
-    ) -> R:
-        """``write()``; if the rules refuse it and the key has been written meanwhile (this
-        request's own retry won a race with it), the answer to that write instead."""
-        try:
-            return write()
-        except DomainError:
-            earlier = None if request is None else self.earlier(username, request)
-            if earlier is None:
-                raise
-            return replay(earlier)
+    ) -> KeyedWrite[R] | None:
+        """How the write path recognises this request when it is retried (None without a key):
+        ``replay`` rebuilds the first answer from the key's record."""
+        return None if request is None else KeyedWrite(self, username, request, replay)
 
     def record(
         self,
@@ -111,3 +105,34 @@ class WriteKeys:
                 target_version=target_version,
             )
         ]
+
+
+@dataclass(frozen=True)
+class KeyedWrite(Generic[R]):
+    """A keyed write outside cases, for the write path: its key is recorded beside its event."""
+
+    keys: WriteKeys
+    username: str
+    request: KeyedRequest
+    replay: Callable[[IdempotencyKeyUsed], R]
+
+    def answered(self, state: object) -> R | None:
+        earlier = self.keys.earlier(self.username, self.request)
+        return None if earlier is None else self.replay(earlier)
+
+    def record(self, events: Sequence[Any]) -> list[Any]:
+        if not events:
+            return []
+        last = events[-1]
+        return list(
+            self.keys.record(
+                self.username,
+                self.request,
+                target_id=last.originator_id,
+                target_version=last.originator_version,
+                at=last.recorded_at,
+            )
+        )
+
+    def answered_after_refusal(self) -> R | None:
+        return self.answered(None)

@@ -11,14 +11,12 @@ from datetime import datetime, timedelta
 from typing import NoReturn, Protocol
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 from pydantic import TypeAdapter, ValidationError
 
-from application.cases import Contention
 from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
 from application.permissions import reads_case_content
+from application.write_path import WritePath, Written
 from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.identity import user as users
@@ -39,7 +37,6 @@ from domain.identity.user import (
 from domain.shared import Actor, Role, Username
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
-_RETRIES = 25
 _USERNAME: TypeAdapter[str] = TypeAdapter(Username)
 _REGISTERED_TOPIC = f"{UserRegistered.__module__}:{UserRegistered.__qualname__}"
 _PAGE = 1000
@@ -100,6 +97,10 @@ class UserWrite:
     replayed: bool = False
 
 
+def _version(user: User) -> int:
+    return user.version
+
+
 def _name(actor: Actor | str) -> str:
     return actor.username if isinstance(actor, Actor) else actor
 
@@ -122,12 +123,16 @@ class IdentityService:
         ledger: Ledger,
         *,
         clock: Callable[[], datetime],
+        write_retries: int,
         jwt_verifier: JwtVerifier | None = None,
     ) -> None:
         self._ledger = ledger
         self._clock = clock
         self._jwt = jwt_verifier
         self._keys = WriteKeys(ledger)
+        self._users = WritePath[User](
+            ledger, name="user", fold=project_user, version=_version, retries=write_retries
+        )
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -168,41 +173,30 @@ class IdentityService:
         role that reads case content); a retried keyed request answers the first time.
         ``actor`` is a signed-in person, or the host operator by name (the CLI)."""
         username = self._valid_username(username)
-        return self._keys.unless_written(
-            _name(actor),
-            request,
-            lambda: self._register(username, role, actor=actor, request=request),
-            self._replay,
-        )
 
-    def _register(
-        self, username: str, role: Role, *, actor: Actor | str, request: KeyedRequest | None
-    ) -> UserWrite:
-        for _ in range(_RETRIES):
-            earlier = self._keys.earlier(_name(actor), request)
-            if earlier is not None:
-                return self._replay(earlier)
+        def decide(user: User | None) -> list[IdentityEvent]:
+            # Another registration of the name (the id derives from it), or this request's own
+            # retry, may get there first: then this is decided again, and refused or answered.
             with _user_rules():
-                event = users.register(
-                    self.get(username),
-                    username,
-                    role,
-                    by=actor,
-                    reads_cases=reads_case_content(role),
-                    grant_id=uuid4(),
-                    event_id=uuid4(),
-                    now=self._clock(),
-                )
-            try:
-                self._ledger.save(event, *self._key_record(_name(actor), request, event))
-            except IntegrityError:
-                # Another registration of the name (the id derives from it), or this request's
-                # own retry, got there first: look again.
-                continue
-            user = project_user(None, [event])
-            assert user is not None
-            return UserWrite(user, event.recorded_at)
-        raise Contention("too many changes to this user at once; try again")
+                return [
+                    users.register(
+                        user,
+                        username,
+                        role,
+                        by=actor,
+                        reads_cases=reads_case_content(role),
+                        grant_id=uuid4(),
+                        event_id=uuid4(),
+                        now=self._clock(),
+                    )
+                ]
+
+        return self._users.write(
+            user_id_for(username),
+            decide,
+            self._answer,
+            recall=self._keys.recall(_name(actor), request, self._replay),
+        )
 
     def grant_role(self, username: str, role: Role, *, actor: Actor | str) -> User:
         """Give a user one more role (or ask a second person to, see ``change``)."""
@@ -377,11 +371,16 @@ class IdentityService:
             ) from None
 
     def _load_by_name(self, username: str) -> User | None:
+        return self.get(username) if self._known_name(username) else None
+
+    @staticmethod
+    def _known_name(username: str) -> bool:
+        """Whether the name could be a user's (ids derive from names folded to lower case)."""
         try:
-            name = _USERNAME.validate_python(username)
+            _USERNAME.validate_python(username)
         except ValidationError:
-            return None
-        return self.get(name)
+            return False
+        return True
 
     def _other_active_admins(self, user: User) -> int:
         return sum(1 for name in self.active_admins() if name != user.username)
@@ -395,36 +394,15 @@ class IdentityService:
         request: KeyedRequest | None = None,
         replay: Callable[[IdempotencyKeyUsed], UserWrite] | None = None,
     ) -> UserWrite:
-        return self._keys.unless_written(
-            _name(actor),
-            request,
-            lambda: self._change_once(
-                username, decide, actor=_name(actor), request=request, replay=replay
-            ),
-            replay or self._replay,
-        )
+        known = self._known_name(username)
 
-    def _change_once(
-        self,
-        username: str,
-        decide: Callable[[User], IdentityEvent | list[IdentityEvent]],
-        *,
-        actor: str,
-        request: KeyedRequest | None,
-        replay: Callable[[IdempotencyKeyUsed], UserWrite] | None,
-    ) -> UserWrite:
-        # Two changes to one user at once race for its next version: reload, re-decide, retry.
-        # A keyed retry racing its original loses that race, then finds the original's key.
-        # Removals of two admins race for the administrators' stream's next version the same
-        # way, so each is decided again from a count that includes the other.
-        for _ in range(_RETRIES):
-            earlier = self._keys.earlier(actor, request)
-            if earlier is not None:
-                return (replay or self._replay)(earlier)
-            administrators = self._administrators_version()  # before decide counts the admins
-            user = self._load_by_name(username)
-            if user is None:
+        def decide_change(user: User | None) -> list[IdentityEvent]:
+            if user is None or not known:
                 raise UserNotFound(f"no user {username!r}", errors={"username": "unknown user"})
+            # Removals of two admins race for the administrators' stream's next version (read
+            # before the other admins are counted), so the loser is decided again from a count
+            # that includes the other.
+            administrators = self._administrators_version()
             with _user_rules():
                 decided = decide(user)
             written = decided if isinstance(decided, list) else [decided]
@@ -438,25 +416,19 @@ class IdentityService:
                 if users.removes_an_admin(user, event)
                 else []
             )
-            try:
-                self._ledger.save(*written, *guard, *self._key_record(actor, request, event))
-            except IntegrityError:
-                continue
-            changed = project_user(user, written)
-            assert changed is not None
-            return UserWrite(changed, event.recorded_at)
-        raise Contention("too many changes to this user at once; try again")
+            return [*written, *guard]
 
-    def _key_record(
-        self, actor: str, request: KeyedRequest | None, event: IdentityEvent
-    ) -> list[IdempotencyKeyUsed]:
-        return self._keys.record(
-            actor,
-            request,
-            target_id=event.originator_id,
-            target_version=event.originator_version,
-            at=event.recorded_at,
+        return self._users.write(
+            user_id_for(username),
+            decide_change,
+            self._answer,
+            recall=self._keys.recall(_name(actor), request, replay or self._replay),
         )
+
+    @staticmethod
+    def _answer(written: Written[User]) -> UserWrite:
+        assert written.after is not None
+        return UserWrite(written.after, written.events[-1].recorded_at)
 
     def _written(self, earlier: IdempotencyKeyUsed) -> list[IdentityEvent]:
         """The user's events up to the one a keyed write made."""
@@ -498,7 +470,4 @@ class IdentityService:
             start = page[-1].id
 
     def _load(self, user_id: UUID) -> User | None:
-        try:
-            return self._ledger.repository.get(user_id, projector_func=project_user)
-        except AggregateNotFoundError:
-            return None
+        return self._users.load(user_id)

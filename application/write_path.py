@@ -1,0 +1,280 @@
+"""The one write path every aggregate's service uses: load, decide, append; again after a lost race.
+
+A write loads the aggregate (a case from its latest snapshot onwards, or from this process's
+cache brought up to date), asks whether this request was written already (a retried
+Idempotency-Key answers as the first time and appends nothing), decides on the state (a function
+the service passes in), and appends the decided events in one transaction. Each version of an
+aggregate is stored once, so if another writer got there first the append fails: the write
+reloads and decides again on the new state, unless the client pinned a version with If-Match
+(then the race is the client's to resolve: ``VersionConflict``, 412). A write that loses every
+race it is allowed (``Settings.write_retries``) raises ``Contention`` (503, retry later), the one
+answer to a race that could not be won, whatever the aggregate.
+
+Within one process, writes to one aggregate queue for it (a lock per stripe of aggregate ids),
+so only writers in other processes race: under a burst, a writer that kept losing would
+otherwise back off longer and longer while newer ones went first, until it gave up.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from application.ledger import Ledger
+from domain.errors import DomainError, ItemNotFound, VersionConflict
+from infrastructure.logging import get_logger
+
+log = get_logger(__name__)
+
+S = TypeVar("S")  # an aggregate's state
+R = TypeVar("R")  # a write's answer
+R_co = TypeVar("R_co", covariant=True)
+S_contra = TypeVar("S_contra", contravariant=True)
+
+# Stripes of aggregate ids whose writes queue in one process (an aggregate's always in the same).
+WRITE_STRIPES = 256
+
+
+class Contention(DomainError):
+    """A write kept losing races with writers in other processes; the client may retry."""
+
+    title = "Too much contention on this case"
+
+
+@dataclass(frozen=True)
+class Written(Generic[S]):
+    """A write as appended: the aggregate before and after it, its events, and the log position
+    (notification id) of the last of them (0 when nothing needed appending)."""
+
+    before: S | None
+    after: S | None  # None only when nothing existed and nothing was appended
+    events: list[Any]  # the aggregate's own events, in order
+    position: int
+
+
+class Recall(Protocol[S_contra, R_co]):
+    """How a write carrying an Idempotency-Key is recognised when it is retried."""
+
+    def answered(self, state: S_contra | None) -> R_co | None:
+        """The first answer, if this request was written already (``IdempotencyKeyReused``
+        if its key was used by another request); None for a new write."""
+
+    def record(self, events: Sequence[Any]) -> list[Any]:
+        """What to append with the aggregate's events so that a retry is recognised."""
+
+    def answered_after_refusal(self) -> R_co | None:
+        """The first answer after a refusal, if the request's own original has landed since it
+        was looked for (and stood in its way); None to let the refusal stand."""
+
+
+@dataclass(frozen=True)
+class Snapshots(Generic[S]):
+    """An aggregate that is snapshotted every ``every`` versions."""
+
+    every: int
+    take: Callable[[S], Any]  # the snapshot event of a state
+    # A state from the latest snapshot and the events after it (it may build the state in place).
+    project: Callable[[S | None, Iterable[Any]], S | None]
+
+
+class StateCache(Generic[S]):
+    """A small LRU of aggregate states, shared by the threads of one process.
+
+    States are never mutated once built (the fold copies), so handing the same object to
+    several readers is safe; a cached state is only a starting point, always fast-forwarded.
+    """
+
+    def __init__(self, maxsize: int, version: Callable[[S], int]) -> None:
+        self._maxsize = maxsize
+        self._version = version
+        self._states: OrderedDict[UUID, S] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: UUID) -> S | None:
+        with self._lock:
+            state = self._states.get(aggregate_id)
+            if state is not None:
+                self._states.move_to_end(aggregate_id)
+            return state
+
+    def put(self, aggregate_id: UUID, state: S) -> None:
+        if self._maxsize <= 0:
+            return
+        with self._lock:
+            current = self._states.get(aggregate_id)
+            if current is not None and self._version(current) > self._version(state):
+                return  # another thread already cached a later version
+            self._states[aggregate_id] = state
+            self._states.move_to_end(aggregate_id)
+            while len(self._states) > self._maxsize:
+                self._states.popitem(last=False)
+
+
+class WritePath(Generic[S]):
+    """Loads and writes one kind of aggregate (cases, users, subjects, break-glass streams)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        name: str,
+        fold: Callable[[S | None, Iterable[Any]], S | None],
+        version: Callable[[S], int],
+        retries: int,
+        not_found: Callable[[], DomainError] | None = None,
+        snapshots: Snapshots[S] | None = None,
+        cache_size: int = 0,
+    ) -> None:
+        """``fold`` folds events onto a copy of a state (never changing the one given)."""
+        self._ledger = ledger
+        self._name = name
+        self._fold = fold
+        self._version = version
+        self._retries = retries
+        self._not_found = not_found or (lambda: ItemNotFound(f"no such {name}"))
+        self._snapshots = snapshots
+        self._cache: StateCache[S] | None = (
+            StateCache(cache_size, version) if cache_size > 0 else None
+        )
+        self._queues = [threading.RLock() for _ in range(WRITE_STRIPES)]
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def load(self, aggregate_id: UUID, *, version: int | None = None) -> S | None:
+        """The aggregate as of its latest version (or a given one), or None if there is none.
+
+        The latest version comes from this process's cache fast-forwarded with any newer events
+        from the log (so other writers are always seen), else from the latest snapshot onwards.
+        """
+        if version is None and self._cache is not None:
+            cached = self._cache.get(aggregate_id)
+            if cached is not None:
+                newer = list(self._ledger.events_of(aggregate_id, gt=self._version(cached)))
+                if not newer:
+                    return cached
+                fresh = self._fold(cached, newer)
+                assert fresh is not None  # folding onto an existing aggregate never loses it
+                self._cache.put(aggregate_id, fresh)
+                return fresh
+        if self._snapshots is None:
+            state = self._fold(None, self._ledger.events_of(aggregate_id, lte=version))
+        else:
+            try:
+                project: Any = self._snapshots.project  # the library types states as its own
+                state = self._ledger.repository.get(
+                    aggregate_id, version=version, projector_func=project
+                )
+            except AggregateNotFoundError:
+                return None
+        if state is not None and version is None and self._cache is not None:
+            self._cache.put(aggregate_id, state)
+        return state
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def write(
+        self,
+        aggregate_id: UUID,
+        decide: Callable[[S | None], Sequence[Any]],
+        answer: Callable[[Written[S]], R],
+        *,
+        recall: Recall[S, R] | None = None,
+        expected_version: int | None = None,
+    ) -> R:
+        """Decide on the aggregate's current state and append, again after each lost race.
+
+        ``decide`` answers the events to append; those of other aggregates (a record on a
+        shared stream that orders decisions about several) are appended in the same
+        transaction but not folded. An empty decision appends nothing. ``answer`` turns the
+        write into the service's answer; ``recall`` recognises a retried Idempotency-Key.
+        """
+        with self._queues[aggregate_id.int % WRITE_STRIPES]:
+            try:
+                return self._write(aggregate_id, decide, answer, recall, expected_version)
+            except DomainError:
+                again = None if recall is None else recall.answered_after_refusal()
+                if again is None:
+                    raise
+                return again
+
+    def _write(
+        self,
+        aggregate_id: UUID,
+        decide: Callable[[S | None], Sequence[Any]],
+        answer: Callable[[Written[S]], R],
+        recall: Recall[S, R] | None,
+        expected_version: int | None,
+    ) -> R:
+        for attempt in range(self._retries):
+            state = self.load(aggregate_id)
+            if recall is not None:
+                first = recall.answered(state)
+                if first is not None:
+                    return first
+            if expected_version is not None:
+                if state is None:
+                    raise self._not_found()
+                if self._version(state) != expected_version:
+                    raise VersionConflict(
+                        f"the {self._name} is at version {self._version(state)}, "
+                        f"not {expected_version}"
+                    )
+            events = list(decide(state))
+            own = [e for e in events if e.originator_id == aggregate_id]
+            if not events:
+                return answer(Written(state, state, [], 0))
+            try:
+                recordings = self._ledger.save(
+                    *events, *(recall.record(own) if recall is not None else ())
+                )
+            except IntegrityError:
+                if expected_version is not None:
+                    raise VersionConflict(
+                        f"the {self._name} changed while this write was decided"
+                    ) from None
+                # Lost a race: back off a little, reload and decide again.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                continue
+            after = self._fold(state, own)
+            if after is not None:
+                if self._cache is not None:
+                    self._cache.put(aggregate_id, after)
+                self._maybe_snapshot(aggregate_id, after)
+            ids = {id(e) for e in own}
+            position = max(
+                (r.notification.id for r in recordings if id(r.domain_event) in ids), default=0
+            )
+            return answer(Written(state, after, own, position))
+        raise Contention(f"the write lost {self._retries} races in a row; try again")
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def _maybe_snapshot(self, aggregate_id: UUID, state: S) -> None:
+        # After the commit: the write is done whatever happens here, and a snapshot is only a
+        # cache (a row already at its place, planted or not, must not turn a write into a 500).
+        if self._snapshots is None or self._version(state) % self._snapshots.every != 0:
+            return
+        try:
+            self.snapshot(state)
+        except Exception as error:  # logged below; the aggregate replays from its events
+            log.error(
+                "snapshot_not_taken",
+                aggregate_id=str(aggregate_id),
+                version=self._version(state),
+                error=type(error).__name__,  # the type only: a message may quote stored data
+                effect=f"the {self._name} loads from its events (or an earlier snapshot)",
+            )
+
+    def snapshot(self, state: S) -> None:
+        """Store a snapshot of the state (if the store keeps snapshots)."""
+        if self._snapshots is not None and self._ledger.snapshots is not None:
+            self._ledger.snapshots.put([self._snapshots.take(state)])
