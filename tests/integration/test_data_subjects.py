@@ -153,6 +153,7 @@ def test_a_stream_of_its_own_is_erased_once_its_context_says_whose_it_holds(
         vigil.keyring,
         clock=clock,
         retention_years=settings.retention_period_years,
+        write_retries=settings.write_retries,
         holders=(*HOLDERS, contacts),
     )
 
