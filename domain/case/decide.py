@@ -24,6 +24,7 @@ from domain.case.approvals import (
     LOWER_CRITICAL,
     FourEyesPolicy,
 )
+from domain.case.errors import CaseNotFound
 from domain.case.ids import event_id_for, version_in
 from domain.case.state import Approval, CaseState
 from domain.case.vocabulary import (
@@ -40,7 +41,6 @@ from domain.case.vocabulary import (
     RiskLevel,
 )
 from domain.errors import (
-    CaseNotFound,
     InvalidCommand,
     ItemNotFound,
     NotPermitted,
