@@ -49,7 +49,8 @@ from domain.errors import (
 from domain.personal import ErasureTrigger
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
-# A closed case accepts only these (DOMAIN.md invariants).
+# A closed case accepts only these: it is no longer decided on, only annotated, corrected,
+# reopened or erased.
 ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (
     c.AddNote,
     c.CorrectRecord,

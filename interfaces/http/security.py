@@ -196,7 +196,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-# Headers a browser client sends and may read back (see API.md).
+# Headers a browser client of the API sends (credentials, a write's key and expected version),
+# and those of an answer it may read back (version, position to read at, when to retry).
 CORS_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
