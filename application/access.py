@@ -50,9 +50,10 @@ from domain.case.commands import (
     RecordOutOfHoursDecision,
     TakeModerationAction,
 )
+from domain.case.errors import CaseNotFound
 from domain.case.events import CaseEvent
 from domain.case.state import CaseState
-from domain.errors import CaseNotFound, ItemNotFound, NotPermitted, RuleViolation
+from domain.errors import ItemNotFound, NotPermitted, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.shared import Actor, Role
 

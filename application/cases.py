@@ -23,10 +23,11 @@ from domain.calendar import ServiceCalendar
 from domain.case.approvals import DEFAULT_FOUR_EYES, FourEyesPolicy
 from domain.case.commands import AssignCase, CaseCommand, OpenCase
 from domain.case.decide import CaseContext, decide
+from domain.case.errors import CaseNotFound
 from domain.case.events import CaseEvent
 from domain.case.snapshot import CaseSnapshot
 from domain.case.state import CaseState, apply_in_place, fold, write_key
-from domain.errors import CaseNotFound, IdempotencyKeyReused, InvalidCommand
+from domain.errors import IdempotencyKeyReused, InvalidCommand
 from domain.shared import Actor, DecisionContext
 
 CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")

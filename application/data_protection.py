@@ -45,10 +45,11 @@ from domain.case.commands import RecordErasure
 from domain.case.events import CaseEvent, PersonalDataErased
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, SubjectKind
-from domain.errors import DomainError, RuleViolation
+from domain.errors import RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.personal import DataSubject, ErasureTrigger, Person, SubjectOfCase
 from domain.shared import Actor, DecisionContext, Role
+from domain.subject.errors import SubjectNotFound
 from domain.subject.events import SubjectErased, SubjectEvent
 from domain.subject.subject import (
     EraseSubject,
@@ -69,12 +70,6 @@ C = TypeVar("C", PlaceLegalHold, LiftLegalHold)
 
 RETENTION_ACTOR = Actor(username="vigil-retention", role=Role.ADMIN)
 RETENTION_LAWFUL_BASIS = "UK GDPR Art 5(1)(e) storage limitation (retention schedule)"
-
-
-class SubjectNotFound(DomainError):
-    """Vigil holds nothing about this subject (no case, no key, no hold)."""
-
-    title = "Subject not found"
 
 
 class ErasureIncomplete(RuntimeError):

@@ -17,9 +17,10 @@ from application.idempotency import KeyedRequest, WriteKeys
 from application.ledger import Ledger
 from application.permissions import reads_case_content
 from application.write_path import WritePath, Written
-from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.errors import InvalidCommand, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.identity import user as users
+from domain.identity.errors import TokenAlreadyIssued, UserNotFound, UserRuleViolation
 from domain.identity.events import IdentityEvent, TokenIssued, UserRegistered
 from domain.identity.user import (
     ADMINISTRATORS_ID,
@@ -42,19 +43,6 @@ _REGISTERED_TOPIC = f"{UserRegistered.__module__}:{UserRegistered.__qualname__}"
 _PAGE = 1000
 
 
-class UserNotFound(ItemNotFound):
-    """No user by that name (404 when the name is in the URL)."""
-
-    title = "User not found"
-
-
-class UserRuleViolation(RuleViolation):
-    """The user's record does not allow the change (409 ``rule-violation``, as ever): the
-    domain's refusal, titled for a user rather than a case."""
-
-    title = "Not allowed in the user's current state"
-
-
 @contextmanager
 def _user_rules() -> Iterator[None]:
     # The user rules (domain.identity.user) raise the domain's plain RuleViolation, whose title
@@ -65,12 +53,6 @@ def _user_rules() -> Iterator[None]:
         if type(exc) is not RuleViolation:
             raise
         raise UserRuleViolation(exc.detail, errors=exc.errors) from exc
-
-
-class TokenAlreadyIssued(RuleViolation):
-    """A retried token request: its token was issued, and a secret is never shown twice."""
-
-    title = "A token was already issued for this Idempotency-Key"
 
 
 class JwtVerifier(Protocol):

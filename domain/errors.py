@@ -1,4 +1,6 @@
-"""Typed domain errors. The interfaces map each class to one HTTP status, in one place."""
+"""Typed domain errors: the kinds of refusal every context shares. Each context declares its
+own beside its rules (``domain/case/errors.py``, ``domain/identity/errors.py``,
+``domain/subject/errors.py``); the interfaces map each class to one HTTP status, in one place."""
 
 from __future__ import annotations
 
@@ -32,10 +34,6 @@ class NotPermitted(DomainError):
     """The actor's role may not take this decision."""
 
     title = "Not permitted for this role"
-
-
-class CaseNotFound(DomainError):
-    title = "Case not found"
 
 
 class ItemNotFound(DomainError):

@@ -82,7 +82,8 @@ class PersonalData:
 
 PERSONAL = PersonalData()
 
-# A placeholder is not a reason. Records must say *why* (DOMAIN.md rule 2).
+# A placeholder is not a reason. A record must say *why* a decision was taken, so that whoever
+# reviews it later can judge the decision and not only see that it was made.
 _PLACEHOLDERS = {
     "n/a",
     "na",
@@ -299,7 +300,6 @@ Username = Annotated[
     # The same rule, for the schema; never reached, as _username explains a mismatch first.
     StringConstraints(pattern=USERNAME_PATTERN),
 ]
-Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Role(StrEnum):

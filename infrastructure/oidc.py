@@ -62,10 +62,6 @@ def _key_fits(key: object, algorithm: str) -> bool:
     return kind is not None and isinstance(key, kind)
 
 
-def looks_like_jwt(token: str) -> bool:
-    return token.count(".") == 2 and token.startswith("eyJ")
-
-
 class OidcVerifier:
     """Verifies JWTs from one issuer; thread-safe (PyJWKClient caches behind a lock)."""
 

@@ -47,8 +47,9 @@ class Settings(BaseSettings):
     )
     closed_dates: list[date] = Field(default_factory=list, description="Extra closed dates.")
 
-    # Service-level targets for the work queues (DOMAIN.md "SLA defaults"). Changing one
-    # rebuilds the work-queue view, whose due times are fixed when events are folded.
+    # Service-level targets for the work queues: how soon escalations, referrals and held
+    # decisions are due. Changing one rebuilds the work-queue view, whose due times are fixed
+    # when events are folded.
     sla_escalation_immediate_minutes: int = Field(default=30, ge=1)
     sla_escalation_urgent_minutes: int = Field(default=240, ge=1)
     sla_escalation_routine_working_days: int = Field(default=1, ge=1)
@@ -58,8 +59,9 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Four-eyes: a held decision is due for approval this long."
     )
 
-    # Four-eyes (issue 5): decisions that take effect only once a second safeguarding lead
-    # approves them. Moderation action names and/or close_critical; '' holds nothing back.
+    # Four-eyes: decisions that take effect only once a second safeguarding lead approves them,
+    # so that no one person takes the gravest alone. Moderation action names and/or
+    # close_critical; '' holds nothing back.
     four_eyes: str = Field(
         default=DEFAULT_FOUR_EYES_RULES,
         description="Comma-separated decisions that need a second safeguarding lead's approval: "
@@ -160,7 +162,7 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="/ready fails while a view is longer behind."
     )
 
-    # Restricted cases (issue 5): cases in these categories are readable only by safeguarding
+    # Restricted cases: cases in these categories are readable only by safeguarding
     # leads, auditors, the assignee and a break-glass grant holder; users who recorded on the
     # case see their own records. Comma-separated category values; '' restricts nothing.
     restricted_categories: str = Field(
@@ -175,7 +177,7 @@ class Settings(BaseSettings):
         description="How long break-glass access to a restricted case lasts, from the grant.",
     )
 
-    # Identity and HTTP hardening (issue 5).
+    # Identity and HTTP hardening.
     oidc_issuer: str = Field(
         default="",
         description="OpenID Connect: the issuer (iss) whose JWTs are accepted as bearer tokens "
@@ -222,7 +224,7 @@ class Settings(BaseSettings):
         "over HTTPS); 0 sends none.",
     )
 
-    # Data protection (issue 4): crypto-shredding keys and retention.
+    # Data protection: crypto-shredding keys and retention.
     master_key: SecretStr | None = Field(
         default=None,
         description="Base64 of 32 random bytes: wraps every data subject's key. Losing it loses "
@@ -249,7 +251,7 @@ class Settings(BaseSettings):
         default=6, ge=1, le=200, description="Years after closure for categories not named."
     )
 
-    # Integrity (issue 4): the hash ledger over the event log and its signed checkpoints.
+    # Integrity: the hash ledger over the event log and its signed checkpoints.
     signing_key_file: Path | None = Field(
         default=None,
         description="The Ed25519 signing key (PEM, PKCS#8) for checkpoints. Unset: "

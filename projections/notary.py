@@ -206,15 +206,6 @@ class HashLedger:
             )
         return [_checkpoint(row) for row in rows]
 
-    def checkpoint_at(self, tree_size: int) -> Checkpoint | None:
-        with self.store.transaction(commit=False) as tx:
-            row = tx.fetchone(
-                f"SELECT tree_size, root_hash, timestamp_ms, key_id, signature "
-                f"FROM {self._checkpoints} WHERE tree_size = %(size)s",
-                {"size": tree_size},
-            )
-        return None if row is None else _checkpoint(row)
-
     def case_leaves(self, case_id: UUID) -> list[CaseLeaf]:
         """Every leaf of one aggregate (a case), in log order."""
         with self.store.transaction(commit=False) as tx:

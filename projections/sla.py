@@ -2,7 +2,9 @@
 
 Every due time is computed from an event's own time (``occurred_at``) when the event is folded,
 never from the clock at replay, so rebuilding a view gives the same due times. The defaults are
-DOMAIN.md's "SLA defaults"; they live here, in one place, until settings carry them.
+the service's own promises (an immediate escalation acknowledged within 30 minutes, an urgent one
+within 4 hours, a routine one and a referral's acknowledgement within a working day, a referral
+chased after 5); they live here, in one place, and settings may change them.
 
 "N working days after T" follows the service calendar:
 
@@ -51,7 +53,7 @@ def _default_escalation_targets() -> dict[Urgency, Target]:
 
 @dataclass(frozen=True)
 class QueueRules:
-    """The targets the work queues use (DOMAIN.md "SLA defaults")."""
+    """The targets the work queues use (by default the service's own: see the module's note)."""
 
     escalation_acknowledged: Mapping[Urgency, Target] = field(
         default_factory=_default_escalation_targets

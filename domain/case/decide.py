@@ -24,6 +24,7 @@ from domain.case.approvals import (
     LOWER_CRITICAL,
     FourEyesPolicy,
 )
+from domain.case.errors import CaseNotFound
 from domain.case.ids import event_id_for, version_in
 from domain.case.state import Approval, CaseState
 from domain.case.vocabulary import (
@@ -40,7 +41,6 @@ from domain.case.vocabulary import (
     RiskLevel,
 )
 from domain.errors import (
-    CaseNotFound,
     InvalidCommand,
     ItemNotFound,
     NotPermitted,
@@ -49,7 +49,8 @@ from domain.errors import (
 from domain.personal import ErasureTrigger
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
-# A closed case accepts only these (DOMAIN.md invariants).
+# A closed case accepts only these: it is no longer decided on, only annotated, corrected,
+# reopened or erased.
 ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (
     c.AddNote,
     c.CorrectRecord,

@@ -7,7 +7,6 @@ cache, not the record: they can be deleted and retaken from the log at any time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -29,7 +28,3 @@ class CaseSnapshot(BaseModel):
     @property
     def timestamp(self) -> datetime:
         return self.recorded_at
-
-    @classmethod
-    def take(cls, aggregate: Any) -> CaseSnapshot:
-        raise NotImplementedError("snapshots are taken from folded state by the application")

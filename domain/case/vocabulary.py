@@ -1,4 +1,5 @@
-"""The case ledger's vocabulary, as enums carrying the values used in DOMAIN.md and API.md."""
+"""The case ledger's vocabulary, as enums whose values are those the API takes and answers and
+the stored events hold (so a value, once used, never changes)."""
 
 from __future__ import annotations
 

@@ -260,20 +260,3 @@ def verify_consistency(
         raise ProofError("the proof does not lead to the first root")
     if sr != second_root:
         raise ProofError("the proof does not lead to the second root")
-
-
-def perfect_from_leaves(leaf_hashes: Sequence[bytes]) -> PerfectHash:
-    """A PerfectHash over leaf hashes held in memory (memoised): for tests and small trees."""
-    memo: dict[tuple[int, int], bytes] = {}
-
-    def perfect(level: int, index: int) -> bytes:
-        if level == 0:
-            return leaf_hashes[index]
-        key = (level, index)
-        found = memo.get(key)
-        if found is None:
-            found = node_hash(perfect(level - 1, 2 * index), perfect(level - 1, 2 * index + 1))
-            memo[key] = found
-        return found
-
-    return perfect

@@ -216,7 +216,7 @@ def _openapi_builder(app: FastAPI, routers: list[APIRouter]) -> Callable[[], dic
 
 
 def _document_permissions(operation: dict[str, Any], route: APIRoute) -> None:
-    permissions = sorted(set(_permissions_of(route.dependant)))
+    permissions = sorted(route_permissions(route))
     if not permissions:
         return
     # A route needs every permission its dependencies require: the roles holding all of them.

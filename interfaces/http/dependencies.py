@@ -32,7 +32,7 @@ from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
 from domain.shared import Actor
 from interfaces.http.middleware import note_for_log
-from interfaces.http.problems import NotAuthenticated
+from interfaces.http.problems import NotAuthenticated, ProjectionLagging
 from interfaces.http.schemas import (
     CaseStateRead,
     CaseStatusRead,
@@ -184,16 +184,6 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
 
 POSITION_HEADER = "Vigil-Position"
 _WAIT_STEP_SECONDS = 0.05
-
-
-class ProjectionLagging(Exception):
-    """The views (or the log) did not reach a reader's min_position within the bound: 503."""
-
-    def __init__(self, wanted: int, reached: int, waited: float) -> None:
-        super().__init__(f"position {reached} reached, {wanted} wanted")
-        self.wanted = wanted
-        self.reached = reached
-        self.waited = waited
 
 
 _MIN_POSITION_DESCRIPTION = (

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.bootstrap import Vigil
 from infrastructure.availability import StoreUnavailable
-from interfaces.http.dependencies import ProjectionLagging, VigilDep
+from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import Problem, problem_response
 from projections.projector import Projector
 from projections.status import ViewStatus
@@ -238,23 +238,6 @@ class RequestMetricsMiddleware:
             self.histogram.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
-# --- read-your-writes: the 503 ------------------------------------------------------------------
-
-
-async def _projection_lagging(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProjectionLagging)
-    return problem_response(
-        503,
-        "projection-lagging",
-        "Not caught up yet",
-        f"waited {exc.waited:g} s for position {exc.wanted}; reached {exc.reached} so far. "
-        "Retry shortly.",
-        instance=request.url.path,
-        errors={"min_position": f"not reached yet (at {exc.reached})"},
-        headers={"Retry-After": "1"},
-    )
-
-
 # --- wiring -------------------------------------------------------------------------------------
 
 
@@ -277,8 +260,7 @@ def projector_lifespan(vigil: Vigil) -> Callable[[FastAPI], Any]:
 
 
 def install_operations(app: FastAPI, vigil: Vigil) -> None:
-    """Metrics registry and request timing, and the projection-lagging answer."""
+    """Metrics registry and request timing."""
     registry, latency = build_registry(vigil)
     setattr(app.state, METRICS_REGISTRY_KEY, registry)
     app.add_middleware(RequestMetricsMiddleware, histogram=latency)
-    app.add_exception_handler(ProjectionLagging, _projection_lagging)

@@ -8,6 +8,7 @@ domain refuses before the append, and the append is atomic.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -23,10 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from application.cases import Contention
-from application.data_protection import SubjectNotFound
-from application.identity import TokenAlreadyIssued
+from domain.case.errors import CaseNotFound
 from domain.errors import (
-    CaseNotFound,
     DomainError,
     IdempotencyKeyReused,
     InvalidCommand,
@@ -35,6 +34,8 @@ from domain.errors import (
     RuleViolation,
     VersionConflict,
 )
+from domain.identity.errors import TokenAlreadyIssued
+from domain.subject.errors import SubjectNotFound
 from domain.subject.subject import LegalHoldInForce
 from infrastructure.availability import StoreUnavailable
 from projections.work_queues import ReplayBusy
@@ -77,6 +78,24 @@ class Problem(BaseModel):
 
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
+
+
+class TooManyFailedAttempts(Exception):
+    """Too many failed authentications from this address (or for this user): 429."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed authentication attempts")
+        self.retry_after = retry_after
+
+
+class ProjectionLagging(Exception):
+    """The views (or the log) did not reach a reader's min_position within the bound: 503."""
+
+    def __init__(self, wanted: int, reached: int, waited: float) -> None:
+        super().__init__(f"position {reached} reached, {wanted} wanted")
+        self.wanted = wanted
+        self.reached = reached
+        self.waited = waited
 
 
 class NotAuthenticated(Exception):
@@ -339,6 +358,33 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return internal_error_response(None, request.url.path)
 
 
+async def _too_many(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TooManyFailedAttempts)
+    seconds = max(1, math.ceil(exc.retry_after))
+    return problem_response(
+        429,
+        "too-many-failed-attempts",
+        "Too many failed authentication attempts",
+        f"too many requests with invalid credentials; try again in {seconds} s",
+        instance=request.url.path,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+async def _projection_lagging(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProjectionLagging)
+    return problem_response(
+        503,
+        "projection-lagging",
+        "Not caught up yet",
+        f"waited {exc.waited:g} s for position {exc.wanted}; reached {exc.reached} so far. "
+        "Retry shortly.",
+        instance=request.url.path,
+        errors={"min_position": f"not reached yet (at {exc.reached})"},
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register every error mapping of the API."""
     app.add_exception_handler(RequestValidationError, _request_validation)
@@ -346,6 +392,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(TooManyFailedAttempts, _too_many)
+    app.add_exception_handler(ProjectionLagging, _projection_lagging)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
 

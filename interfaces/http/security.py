@@ -30,7 +30,6 @@ credential are not failures.
 from __future__ import annotations
 
 import ipaddress
-import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -39,25 +38,16 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infrastructure.logging import get_logger
 from infrastructure.settings import Settings
-from interfaces.http.problems import problem_response
+from interfaces.http.problems import TooManyFailedAttempts
 
 log = get_logger(__name__)
 
 _MAX_KEYS = 10_000  # distinct addresses and users remembered; the oldest are forgotten first
-
-
-class TooManyFailedAttempts(Exception):
-    """Too many failed authentications from this address (or for this user): 429."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("too many failed authentication attempts")
-        self.retry_after = retry_after
 
 
 class FailedAuthLimiter:
@@ -151,19 +141,6 @@ def limiter_of(request: Request) -> FailedAuthLimiter | None:
     return limiter if isinstance(limiter, FailedAuthLimiter) else None
 
 
-async def _too_many(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, TooManyFailedAttempts)
-    seconds = max(1, math.ceil(exc.retry_after))
-    return problem_response(
-        429,
-        "too-many-failed-attempts",
-        "Too many failed authentication attempts",
-        f"too many requests with invalid credentials; try again in {seconds} s",
-        instance=request.url.path,
-        headers={"Retry-After": str(seconds)},
-    )
-
-
 # --- headers -------------------------------------------------------------------------------------
 
 # JSON needs no sources at all; nothing may frame any answer.
@@ -219,7 +196,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-# Headers a browser client sends and may read back (see API.md).
+# Headers a browser client of the API sends (credentials, a write's key and expected version),
+# and those of an answer it may read back (version, position to read at, when to retry).
 CORS_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -238,7 +216,7 @@ CORS_EXPOSED_HEADERS = [
 
 
 def install_security(app: FastAPI, settings: Settings, **limiter_options: Any) -> None:
-    """The auth failure limiter, the 429 answer, security headers and (if configured) CORS.
+    """The auth failure limiter, security headers and (if configured) CORS.
 
     Call after the other middleware: headers then wrap every answer, and CORS answers
     preflight requests before anything else runs.
@@ -248,7 +226,6 @@ def install_security(app: FastAPI, settings: Settings, **limiter_options: Any) -
         window_seconds=settings.auth_failure_window_seconds,
         **limiter_options,
     )
-    app.add_exception_handler(TooManyFailedAttempts, _too_many)
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     origins = settings.cors_origin_list
     if origins:

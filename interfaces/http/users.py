@@ -24,9 +24,10 @@ from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from application.identity import IssuedToken as NewToken
-from application.identity import UserNotFound, UserWrite
+from application.identity import UserWrite
 from application.permissions import Permission
 from domain.errors import InvalidCommand
+from domain.identity.errors import UserNotFound
 from domain.identity.user import (
     DeactivateUser,
     DecideRoleGrant,

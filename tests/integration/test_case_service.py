@@ -16,11 +16,11 @@ from application.bootstrap import Vigil, bootstrap
 from application.cases import Basis, CaseService
 from domain.case import commands as c
 from domain.case import events as e
+from domain.case.errors import CaseNotFound
 from domain.case.snapshot import CaseSnapshot
 from domain.case.state import fold
 from domain.case.vocabulary import CaseStatus, DecisionStatus, RiskLevel
 from domain.errors import (
-    CaseNotFound,
     DomainError,
     IdempotencyKeyReused,
     InvalidCommand,

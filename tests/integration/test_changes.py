@@ -16,9 +16,10 @@ import pytest
 from application.bootstrap import Vigil
 from application.cases import Basis
 from domain.case import events as e
+from domain.case.errors import CaseNotFound
 from domain.case.state import fold
 from domain.case.vocabulary import CaseStatus, RiskLevel
-from domain.errors import CaseNotFound, InvalidCommand
+from domain.errors import InvalidCommand
 from domain.shared import Role
 from tests.conftest import Clock
 from tests.story import (

@@ -20,7 +20,6 @@ import pytest
 from pydantic import SecretStr
 
 from application.bootstrap import Vigil, bootstrap
-from application.data_protection import SubjectNotFound
 from domain.access.events import BreakGlassAccessGranted, BreakGlassAccessReviewed
 from domain.access.vocabulary import GrantReviewOutcome
 from domain.case import commands as c
@@ -38,6 +37,7 @@ from domain.case.vocabulary import (
 from domain.errors import NotPermitted, RuleViolation
 from domain.personal import ERASED, ErasureTrigger
 from domain.shared import PolicyRef
+from domain.subject.errors import SubjectNotFound
 from domain.subject.subject import EraseSubject, LegalHoldInForce, LiftLegalHold, PlaceLegalHold
 from infrastructure.keys import KEYS_TABLE, MasterKeyError, new_master_key
 from infrastructure.persistence import WITHHELD, is_postgres, postgres_conninfo, recorder_env

@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from application.bootstrap import Vigil, bootstrap
-from application.identity import UserNotFound
 from application.permissions import Permission, check, permits
 from domain.errors import NotPermitted, RuleViolation
+from domain.identity.errors import UserNotFound
 from domain.identity.events import AdministratorRemoved, RoleGranted, UserDeactivated
 from domain.identity.user import ADMINISTRATORS_ID
 from domain.shared import Actor, Role

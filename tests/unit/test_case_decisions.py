@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from domain.case import commands as c
 from domain.case import events as e
 from domain.case.decide import decide
+from domain.case.errors import CaseNotFound
 from domain.case.ids import event_id_for
 from domain.case.vocabulary import (
     AgencyKind,
@@ -32,7 +33,6 @@ from domain.case.vocabulary import (
     Urgency,
 )
 from domain.errors import (
-    CaseNotFound,
     DomainError,
     InvalidCommand,
     ItemNotFound,

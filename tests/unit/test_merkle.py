@@ -5,6 +5,7 @@ against the RFC's own recursive definitions."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -20,17 +21,36 @@ from domain.integrity.ledger import (
 from domain.integrity.merkle import (
     EMPTY_ROOT,
     CompactRange,
+    PerfectHash,
     ProofError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
-    perfect_from_leaves,
+    node_hash,
     root_of,
     verify_consistency,
     verify_inclusion,
 )
 
 h = bytes.fromhex
+
+
+def perfect_from_leaves(leaf_hashes: Sequence[bytes]) -> PerfectHash:
+    """A PerfectHash over leaf hashes held in memory (memoised)."""
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def perfect(level: int, index: int) -> bytes:
+        if level == 0:
+            return leaf_hashes[index]
+        key = (level, index)
+        found = memo.get(key)
+        if found is None:
+            found = node_hash(perfect(level - 1, 2 * index), perfect(level - 1, 2 * index + 1))
+            memo[key] = found
+        return found
+
+    return perfect
+
 
 LEAF_INPUTS = [
     h(""),

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -21,11 +21,77 @@ from application.integrity import VerifyReport, signature_check
 from domain.integrity.export import Finding, check_export
 from domain.integrity.ledger import Checkpoint
 from infrastructure.integrity_keys import PublicKey, SigningKeyError, read_public_key
+from interfaces.cli.common import EXIT_USAGE, fail, open_vigil
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
-EXIT_USAGE = 2
 MAX_FINDINGS_SHOWN = 20
+
+
+def verify(
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="The ledger's public key (PEM or base64), repeatable; default: the "
+            "configured signing key's.",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint", help="A checkpoint you kept (JSON, or an export): check it too."
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views/--no-views",
+            help="Also rebuild every view aside and compare its rows with the live view's "
+            "(timed on its own). View positions and subject keys are checked either way.",
+        ),
+    ] = True,
+) -> None:
+    """Check the whole event log against the hash ledger: every leaf, root, signature and
+    consistency proof; then the views and subject keys against the log. Exits 1 naming the
+    first position that does not match; before the first checkpoint, says that nothing is signed
+    yet and checks the events (exit 0 if they match)."""
+    try:
+        keys = read_keys(public_key or [])
+        trusted = read_checkpoints(checkpoint or [])
+    except SigningKeyError as exc:
+        fail(str(exc), EXIT_USAGE)
+    with open_vigil() as vigil:
+        try:
+            keys = keys or [vigil.integrity.configured_public_key()]
+        except SigningKeyError as exc:
+            # Before the first checkpoint no key need exist: nothing is signed yet, and the
+            # events are checked all the same. A stored checkpoint without its key is a fault.
+            if trusted or vigil.integrity.checkpoints(limit=1, cursor=None)[0]:
+                fail(str(exc), EXIT_USAGE)
+        code = run_verify(vigil, keys, trusted, progress=progress, as_json=as_json, views=views)
+    raise typer.Exit(code)
+
+
+def verify_export(
+    file: Annotated[Path, typer.Argument(help="A case export (GET /api/v1/cases/{id}/export).")],
+    public_key: Annotated[
+        list[Path],
+        typer.Option("--public-key", help="The ledger's public key (PEM or base64), repeatable."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+) -> None:
+    """Check a case export offline (no database): every stored event, inclusion proof and the
+    checkpoint's signature. Exits 1 naming the first event that does not verify."""
+    try:
+        keys = read_keys(public_key)
+    except SigningKeyError as exc:
+        fail(str(exc), EXIT_USAGE)
+    raise typer.Exit(run_verify_export(file, keys, as_json=as_json))
 
 
 def read_keys(paths: Sequence[Path]) -> list[PublicKey]:
