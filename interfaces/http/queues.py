@@ -18,13 +18,8 @@ from interfaces.http.read_models import WorkQueuesDep
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
 from projections.case_summaries import InvalidQuery
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
-from projections.work_queues import (
-    DEFAULT_IDLE_DAYS,
-    MAX_IDLE_DAYS,
-    QueueCount,
-    QueueItem,
-    parse_queue,
-)
+from projections.queue_rows import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, QueueCount, QueueItem
+from projections.work_queues import parse_queue
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 

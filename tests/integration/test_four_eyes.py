@@ -25,7 +25,8 @@ from domain.case.vocabulary import (
 )
 from domain.errors import RuleViolation
 from infrastructure.settings import Settings
-from projections.work_queues import ItemKind, Queue, QueueItem, WorkQueues
+from projections.queue_rows import ItemKind
+from projections.work_queues import Queue, QueueItem, WorkQueues
 from tests.conftest import Clock
 from tests.story import (
     COORDINATOR,
