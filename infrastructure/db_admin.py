@@ -319,21 +319,8 @@ def _keep_ownership(
 ) -> None:
     """The owner, not the application, owns the guarded tables and the functions the guard
     runs: an owner may disable a trigger, and may redefine a function (CREATE OR REPLACE)."""
+    _keep_owned(conn, schema, tables, (), report)
     cur = conn.cursor(row_factory=tuple_row)
-    for table in tables:
-        cur.execute(
-            "SELECT pg_get_userbyid(relowner) <> current_user FROM pg_class "
-            "WHERE oid = to_regclass(%s)",
-            (qualified(schema, table),),
-        )
-        found = cur.fetchone()
-        if found and found[0]:
-            conn.execute(
-                sql.SQL("ALTER TABLE {} OWNER TO CURRENT_USER").format(
-                    sql.SQL(qualified(schema, table))
-                )
-            )
-            report.changed.append(f"table {schema}.{table} owned by the owner")
     # The row type the recorder's insert casts to (its owner could alter or drop it).
     cur.execute(
         "SELECT t.oid::regtype::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
