@@ -1,19 +1,5 @@
-"""Who may see which case, the access log, and break-glass: the one place these are decided.
-
-Restricted cases are those whose category is one of the service's restricted categories
-(``VIGIL_RESTRICTED_CATEGORIES``, default self-harm risk and harm to others). A case's category
-is fixed when it is opened (no event changes it), so a case is restricted for all its life.
-The rule, a pure function of the actor, the case's facts and any break-glass grant
-(``case_access``):
-
-* an unrestricted case: everyone who may read cases sees all of it (as before);
-* safeguarding leads, auditors and the case's current assignee: all of it (``full``);
-* a user holding an active break-glass grant on it: all of it (``break_glass``);
-* a user who has recorded an event on it ("involved"): only the events they recorded
-  (``own_records``), and they may keep adding the frontline kinds (flags, notes, moderation
-  actions, out-of-hours decisions, escalations, referrals);
-* anyone else: ``none``, answered exactly like a case that does not exist (404), on reads and
-  writes alike, so a restricted case's existence does not leak.
+"""Who may see which case, the access log, and break-glass: the service that applies the access
+rule (``domain.access.rules.case_access``) to every read.
 
 Every read of case content goes through ``AccessService.read`` (or ``record`` for reads not
 about one case): the access is decided, the content produced, and a ``CaseRecordAccessed``
@@ -23,7 +9,7 @@ fails (fail closed). Each record is an aggregate of its own, so concurrent reads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
@@ -31,50 +17,31 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from application.cases import CaseService
 from application.idempotency import KeyedRequest, WriteKeys
-from application.ledger import Ledger
-from application.permissions import Permission, permits
 from application.write_path import WritePath, Written
 from domain.access.events import (
     BreakGlassAccessGranted,
     BreakGlassAccessReviewed,
     CaseRecordAccessed,
 )
-from domain.access.vocabulary import AccessedRecord, AccessLevel, AccessPurpose, GrantReviewOutcome
-from domain.case.commands import (
-    AddNote,
-    CaseCommand,
-    EscalateCase,
-    MakeReferral,
-    OpenCase,
-    RaiseFlag,
-    RecordOutOfHoursDecision,
-    TakeModerationAction,
+from domain.access.rules import (
+    FRONTLINE_COMMANDS,
+    CaseGate,
+    Grant,
+    Visibility,
+    case_access,
+    is_restricted,
+    reads_every_case,
 )
+from domain.access.vocabulary import AccessedRecord, AccessLevel, AccessPurpose, GrantReviewOutcome
+from domain.case.commands import CaseCommand, OpenCase
 from domain.case.errors import CaseNotFound
-from domain.case.events import CaseEvent
 from domain.case.state import CaseState
 from domain.errors import ItemNotFound, NotPermitted, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
-from domain.shared import Actor, Role
+from domain.shared import Actor
+from infrastructure.event_log import EventLog
 
 BREAK_GLASS_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/break-glass")
-
-# Roles that see every restricted case in full.
-FULL_READERS: frozenset[Role] = frozenset({Role.SAFEGUARDING_LEAD, Role.AUDITOR})
-
-# What an involved user (or a break-glass holder) may keep adding to a restricted case: the work
-# that must not stop at the wall. The role's own permissions still apply on top. A referral is
-# among them: whoever may act on a restricted case out of hours (record the decision, escalate)
-# must be able to call in a crisis line or the police from it there and then, not wait for a
-# lead; a referral without consent is reviewed by a lead afterwards, like the decision itself.
-FRONTLINE_COMMANDS: tuple[type[CaseCommand], ...] = (
-    RaiseFlag,
-    AddNote,
-    TakeModerationAction,
-    RecordOutOfHoursDecision,
-    EscalateCase,
-    MakeReferral,
-)
 
 T = TypeVar("T")
 E = TypeVar("E", BreakGlassAccessGranted, BreakGlassAccessReviewed)
@@ -101,85 +68,10 @@ class Recorded(Generic[E]):
     replayed: bool = False
 
 
-@dataclass(frozen=True)
-class Grant:
-    """A break-glass grant: who, which case, from when until when (from the event's times)."""
-
-    grant_id: UUID
-    case_id: UUID
-    username: str
-    granted_at: datetime
-    expires_at: datetime
-
-    def is_active(self, at: datetime) -> bool:
-        return self.granted_at <= at < self.expires_at
-
-
-def is_restricted(category: str, restricted: Collection[str]) -> bool:
-    return category in restricted
-
-
-def reads_every_case(actor: Actor) -> bool:
-    """Safeguarding leads and auditors (by any role the user holds) see restricted cases."""
-    return bool(FULL_READERS & ({actor.role} | set(actor.roles)))
-
-
-def case_access(
-    actor: Actor,
-    *,
-    category: str,
-    assignee: str | None,
-    participants: Collection[str],
-    restricted: Collection[str],
-    grant: Grant | None,
-    at: datetime,
-) -> AccessLevel:
-    """How much of one case ``actor`` may see at ``at``: the whole rule, in one place."""
-    if not permits(actor, Permission.READ):
-        return AccessLevel.NONE
-    if not is_restricted(category, restricted):
-        return AccessLevel.FULL
-    if reads_every_case(actor) or (assignee is not None and assignee == actor.username):
-        return AccessLevel.FULL
-    if grant is not None and grant.is_active(at):
-        return AccessLevel.BREAK_GLASS
-    if actor.username in participants:
-        return AccessLevel.OWN_RECORDS
-    return AccessLevel.NONE
-
-
-def own_events(events: Sequence[CaseEvent], username: str) -> list[CaseEvent]:
-    """The events ``username`` recorded: all an involved user may read of a restricted case."""
-    return [e for e in events if e.actor == username]
-
-
-@dataclass(frozen=True)
-class CaseGate:
-    """The outcome of an access check: the case now, how much the actor may see, any grant."""
-
-    state: CaseState
-    level: AccessLevel
-    grant: Grant | None
-
-    @property
-    def full(self) -> bool:
-        return self.level in (AccessLevel.FULL, AccessLevel.BREAK_GLASS)
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """Which restricted cases a list may show one actor: the ones assigned to them and the ones
-    they hold an active break-glass grant on. Lists hide every other restricted case."""
-
-    restricted: tuple[str, ...]
-    username: str
-    granted_case_ids: tuple[UUID, ...]
-
-
 class AccessService:
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         cases: CaseService,
         *,
         clock: Callable[[], datetime],
@@ -189,7 +81,7 @@ class AccessService:
         granted_case_ids: Callable[[str, datetime], list[UUID]] | None = None,
         find_grant: Callable[[UUID], Grant | None] | None = None,
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._cases = cases
         self._clock = clock
         self.restricted = restricted
@@ -198,9 +90,9 @@ class AccessService:
         # user's active grants; reviews find a grant by its id.
         self._granted_case_ids = granted_case_ids
         self._find_grant = find_grant
-        self._keys = WriteKeys(ledger)
+        self._keys = WriteKeys(event_log)
         self._streams = WritePath[Stream](
-            ledger,
+            event_log,
             name="break-glass stream",
             fold=_extend,
             version=_stream_version,
@@ -347,7 +239,7 @@ class AccessService:
             grant_id=None if grant is None else grant.grant_id,
             request_id=request_id,
         )
-        self._ledger.save(event)
+        self._event_log.save(event)
         return event
 
     # --- break-glass ----------------------------------------------------------------------------
@@ -367,7 +259,7 @@ class AccessService:
                 granted_at=e.recorded_at,
                 expires_at=e.expires_at,
             )
-            for e in self._ledger.events_of(stream)
+            for e in self._event_log.events_of(stream)
             if isinstance(e, BreakGlassAccessGranted)
         ]
 
@@ -484,7 +376,7 @@ class AccessService:
     def _replay(self, earlier: IdempotencyKeyUsed, kind: type[E]) -> Recorded[E]:
         """The first answer to a keyed grant or review, from the event it appended."""
         found = list(
-            self._ledger.events_of(
+            self._event_log.events_of(
                 earlier.target_id, gt=earlier.target_version - 1, lte=earlier.target_version
             )
         )
@@ -493,7 +385,7 @@ class AccessService:
             raise RuntimeError(
                 f"the Idempotency-Key names {earlier.target_id} v{earlier.target_version}"
             )
-        position = self._ledger.notification_id_of(earlier.target_id, earlier.target_version)
+        position = self._event_log.notification_id_of(earlier.target_id, earlier.target_version)
         return Recorded(found[0], position or 0, replayed=True)
 
 

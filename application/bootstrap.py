@@ -19,12 +19,12 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
-from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
 from infrastructure.availability import check_postgres, check_sqlite_directory
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
+from infrastructure.event_log import EventLog
 from infrastructure.integrity_keys import SigningKey
 from infrastructure.keys import (
     SubjectKeyring,
@@ -54,7 +54,7 @@ from projections.view_check import events_table
 @dataclass
 class Vigil:
     settings: Settings
-    ledger: Ledger
+    event_log: EventLog
     calendar: ServiceCalendar
     cases: CaseService
     identity: IdentityService
@@ -77,7 +77,7 @@ class Vigil:
     def close(self) -> None:
         self.integrity.notary.stop_following()
         self.projector.stop_following()
-        self.ledger.close()
+        self.event_log.close()
 
 
 def prepare_store(settings: Settings) -> None:
@@ -158,40 +158,40 @@ def setup_owner_tables(recorder: Any) -> None:
 
 def rebuild_parts(
     settings: Settings, config: ViewConfig | None = None
-) -> tuple[Ledger, list[View]]:
+) -> tuple[EventLog, list[View]]:
     """A rebuild's worker process's own ledger (with the subject keyring, as ``bootstrap``) and
     views (with ``config``, default: the settings'), made from the settings alone
     (``Projector(rebuild_parts=partial(rebuild_parts, settings))``)."""
-    ledger = Ledger(env=recorder_env(settings))
+    event_log = EventLog(env=recorder_env(settings))
     keyring = SubjectKeyring(
         load_master_key(settings), clock=system_clock, cache_seconds=settings.key_cache_seconds
     )
-    keyring.attach(view_store_for(ledger.recorder))
-    attach_keyring(ledger, keyring)
+    keyring.attach(view_store_for(event_log.recorder))
+    attach_keyring(event_log, keyring)
     if config is None:
         config = view_config(settings, build_calendar(settings))
-    return ledger, build_views(ledger, config)
+    return event_log, build_views(event_log, config)
 
 
 def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Vigil:
     prepare_store(settings)
-    ledger = Ledger(env=recorder_env(settings))
+    event_log = EventLog(env=recorder_env(settings))
     # Personal fields are sealed with data subject keys kept beside the log (crypto-shredding).
     keyring = SubjectKeyring(
         load_master_key(settings), clock=clock, cache_seconds=settings.key_cache_seconds
     )
-    keyring.attach(view_store_for(ledger.recorder))
-    attach_keyring(ledger, keyring)
+    keyring.attach(view_store_for(event_log.recorder))
+    attach_keyring(event_log, keyring)
     calendar = build_calendar(settings)
     oidc = OidcConfig.from_settings(settings)
     identity = IdentityService(
-        ledger,
+        event_log,
         clock=clock,
         write_retries=settings.write_retries,
         jwt_verifier=None if oidc is None else OidcVerifier(oidc),
     )
     cases = CaseService(
-        ledger,
+        event_log,
         calendar=calendar,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
@@ -201,9 +201,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         user_exists=identity.is_active,
         four_eyes=settings.four_eyes_policy,
     )
-    views = build_views(ledger, view_config(settings, calendar))
+    views = build_views(event_log, view_config(settings, calendar))
     projector = Projector(
-        ledger,
+        event_log,
         views,
         batch_size=settings.projector_batch_size,
         poll_interval=settings.projector_poll_seconds,
@@ -213,9 +213,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         rebuild_parts=partial(rebuild_parts, settings),
         rebuild_worker_timeout=settings.rebuild_worker_timeout_seconds,
     )
-    access_log = AccessLog(ledger, projector=projector)
+    access_log = AccessLog(event_log, projector=projector)
     access = AccessService(
-        ledger,
+        event_log,
         cases,
         clock=clock,
         restricted=settings.restricted_category_set,
@@ -226,7 +226,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
-        ledger,
+        event_log,
         signing_key=signing_key,
         clock=clock,
         every_events=settings.checkpoint_every_events,
@@ -237,7 +237,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     return Vigil(
         keyring=keyring,
         data_protection=DataProtectionService(
-            ledger,
+            event_log,
             cases,
             keyring,
             clock=clock,
@@ -245,17 +245,17 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             write_retries=settings.write_retries,
         ),
         integrity=IntegrityService(
-            ledger, notary, signing_key, projector=projector, keyring=keyring
+            event_log, notary, signing_key, projector=projector, keyring=keyring
         ),
         access=access,
         access_log=access_log,
         settings=settings,
-        ledger=ledger,
+        event_log=event_log,
         calendar=calendar,
         cases=cases,
         identity=identity,
         clock=clock,
-        case_summaries=CaseSummaries(ledger, projector=projector),
+        case_summaries=CaseSummaries(event_log, projector=projector),
         views=views,
         projector=projector,
     )

@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from application.ledger import Ledger
 from application.write_path import Contention as Contention  # its home before the write path
 from application.write_path import Snapshots, WritePath, Written
 from domain.calendar import ServiceCalendar
@@ -25,10 +24,11 @@ from domain.case.commands import AssignCase, CaseCommand, OpenCase
 from domain.case.decide import CaseContext, decide
 from domain.case.errors import CaseNotFound
 from domain.case.events import CaseEvent
-from domain.case.snapshot import CaseSnapshot
-from domain.case.state import CaseState, apply_in_place, fold, write_key
+from domain.case.snapshot import CaseSnapshot, project_case
+from domain.case.state import CaseState, fold, write_key
 from domain.errors import IdempotencyKeyReused, InvalidCommand
 from domain.shared import Actor, DecisionContext
+from infrastructure.event_log import EventLog
 
 CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")
 
@@ -59,13 +59,6 @@ class WriteResult:
     position: int = 0
 
 
-def project_case(state: CaseState | None, events: Any) -> CaseState | None:
-    """Projector for the repository: a snapshot, then the events after it."""
-    for event in events:
-        state = event.state if isinstance(event, CaseSnapshot) else apply_in_place(state, event)
-    return state
-
-
 def _version(state: CaseState) -> int:
     return state.version
 
@@ -75,7 +68,7 @@ class _KeyedCaseWrite:
     """A case write's Idempotency-Key, recognised from the case's own events: each records the
     key and the request's hash (``CaseState.writes``), so a retry answers as the first time."""
 
-    ledger: Ledger
+    event_log: EventLog
     load: Callable[..., CaseState | None]
     actor: Actor
     key: str
@@ -94,7 +87,9 @@ class _KeyedCaseWrite:
         events = cast(
             list[CaseEvent],
             list(
-                self.ledger.events_of(state.id, gt=write.first_version - 1, lte=write.last_version)
+                self.event_log.events_of(
+                    state.id, gt=write.first_version - 1, lte=write.last_version
+                )
             ),
         )
         then = (
@@ -103,7 +98,7 @@ class _KeyedCaseWrite:
             else self.load(state.id, version=write.last_version)
         )
         assert then is not None
-        position = self.ledger.notification_id_of(state.id, write.last_version) or 0
+        position = self.event_log.notification_id_of(state.id, write.last_version) or 0
         return WriteResult(state=then, events=events, replayed=True, position=position)
 
     def record(self, events: Sequence[Any]) -> list[Any]:
@@ -116,7 +111,7 @@ class _KeyedCaseWrite:
 class CaseService:
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         calendar: ServiceCalendar,
         clock: Callable[[], datetime],
@@ -127,14 +122,14 @@ class CaseService:
         case_cache_size: int = 0,
         four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES,
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._four_eyes = four_eyes
         self._calendar = calendar
         self._clock = clock
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
         self._user_exists = user_exists
         self._cases = WritePath[CaseState](
-            ledger,
+            event_log,
             name="case",
             fold=fold,
             version=_version,
@@ -194,7 +189,9 @@ class CaseService:
             recall=(
                 None
                 if idempotency_key is None
-                else _KeyedCaseWrite(self._ledger, self.load, actor, idempotency_key, request_hash)
+                else _KeyedCaseWrite(
+                    self._event_log, self.load, actor, idempotency_key, request_hash
+                )
             ),
             expected_version=expected_version,
         )
@@ -223,7 +220,7 @@ class CaseService:
         state = self.load(case_id)
         if state is None:
             raise CaseNotFound("no such case")
-        assert self._ledger.snapshots is not None
+        assert self._event_log.snapshots is not None
         self._cases.snapshot(state)
 
     # --- reads ----------------------------------------------------------------------------------
@@ -252,7 +249,7 @@ class CaseService:
         self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
     ) -> list[CaseEvent]:
         """The case's events in order; with ``as_of``, only those recorded (or occurred) by T."""
-        events = [e for e in self._ledger.events_of(case_id) if isinstance(e, CaseEvent)]
+        events = [e for e in self._event_log.events_of(case_id) if isinstance(e, CaseEvent)]
         if not events:
             raise CaseNotFound("no such case")
         if as_of is None:

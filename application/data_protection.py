@@ -39,7 +39,6 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application.cases import CaseService
 from application.idempotency import KeyedRequest, WriteKeys
-from application.ledger import Ledger
 from application.write_path import WritePath, Written
 from domain.case.commands import RecordErasure
 from domain.case.events import CaseEvent, PersonalDataErased
@@ -63,6 +62,7 @@ from domain.subject.subject import (
     lift_hold,
     place_hold,
 )
+from infrastructure.event_log import EventLog
 from infrastructure.keys import KeyRecord, SubjectKeyring
 from infrastructure.persistence import subject_hashes
 
@@ -194,7 +194,7 @@ def add_years(moment: datetime, years: int) -> datetime:
 class DataProtectionService:
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         cases: CaseService,
         keyring: SubjectKeyring,
         *,
@@ -203,15 +203,15 @@ class DataProtectionService:
         write_retries: int,
         holders: Sequence[PersonalDataHolder] = HOLDERS,
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._holders = holders
         self._cases = cases
         self._keyring = keyring
         self._clock = clock
         self._retention_years = retention_years
-        self._keys = WriteKeys(ledger)
+        self._keys = WriteKeys(event_log)
         self._subjects = WritePath[SubjectState](
-            ledger, name="subject", fold=_fold, version=_version, retries=write_retries
+            event_log, name="subject", fold=_fold, version=_version, retries=write_retries
         )
 
     # --- subjects --------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class DataProtectionService:
 
     def _history(self, subject_id: UUID) -> list[SubjectEvent]:
         try:
-            events = list(self._ledger.events_of(subject_id))
+            events = list(self._event_log.events_of(subject_id))
         except AggregateNotFoundError:
             return []
         return [e for e in events if isinstance(e, SubjectEvent)]
@@ -244,13 +244,13 @@ class DataProtectionService:
         """The key table's names of every subject whose keys seal this one's personal fields,
         in any context: what an erasure destroys."""
         held = [h for holder in self._holders for h in holder.holdings(subject, case_ids)]
-        return subject_hashes(self._ledger, held)
+        return subject_hashes(self._event_log, held)
 
     def _written(self, earlier: IdempotencyKeyUsed) -> list[SubjectEvent]:
         """The subject's events up to the one a keyed write made."""
         return [
             e
-            for e in self._ledger.events_of(earlier.target_id, lte=earlier.target_version)
+            for e in self._event_log.events_of(earlier.target_id, lte=earlier.target_version)
             if isinstance(e, SubjectEvent)
         ]
 
@@ -260,7 +260,7 @@ class DataProtectionService:
         state = fold(history)
         assert state is not None  # it holds the keyed write's event
         event = history[-1]
-        position = self._ledger.notification_id_of(event.originator_id, event.originator_version)
+        position = self._event_log.notification_id_of(event.originator_id, event.originator_version)
         return HoldResult(
             SubjectRef(event.subject_kind, ref), event, state, position or 0, replayed=True
         )
@@ -421,10 +421,10 @@ class DataProtectionService:
         }
         missing = [case_id for case_id, found in recorded.items() if not found]
         position = max(
-            self._ledger.notification_id_of(event.originator_id, event.originator_version) or 0,
+            self._event_log.notification_id_of(event.originator_id, event.originator_version) or 0,
             self._record_on_cases(event, missing, actor),
             *(
-                self._ledger.notification_id_of(e.originator_id, e.originator_version) or 0
+                self._event_log.notification_id_of(e.originator_id, e.originator_version) or 0
                 for found in recorded.values()
                 for e in found
             ),

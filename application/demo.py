@@ -80,7 +80,7 @@ class DemoLoaded:
 
 def store_is_empty(vigil: Vigil) -> bool:
     """True when nothing at all has been recorded: no users, no cases."""
-    return not vigil.ledger.recorder.max_notification_id()
+    return not vigil.event_log.recorder.max_notification_id()
 
 
 def load_demo(vigil: Vigil, *, actor: str) -> DemoLoaded:

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from application.ledger import Ledger
 from domain.case.state import write_key
 from domain.errors import IdempotencyKeyReused
 from domain.idempotency import IdempotencyKeyUsed
+from infrastructure.event_log import EventLog
 
 WRITES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/writes")
 
@@ -42,8 +42,8 @@ class KeyedRequest:
 class WriteKeys:
     """Finds and records the writes made with an Idempotency-Key."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
+    def __init__(self, event_log: EventLog) -> None:
+        self._event_log = event_log
 
     @staticmethod
     def key_id(username: str, key: str) -> UUID:
@@ -57,7 +57,7 @@ class WriteKeys:
         used = next(
             (
                 e
-                for e in self._ledger.events_of(self.key_id(username, request.key))
+                for e in self._event_log.events_of(self.key_id(username, request.key))
                 if isinstance(e, IdempotencyKeyUsed)
             ),
             None,

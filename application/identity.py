@@ -14,9 +14,8 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter, ValidationError
 
 from application.idempotency import KeyedRequest, WriteKeys
-from application.ledger import Ledger
-from application.permissions import reads_case_content
 from application.write_path import WritePath, Written
+from domain.access.permissions import reads_case_content
 from domain.errors import InvalidCommand, RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.identity import user as users
@@ -36,6 +35,7 @@ from domain.identity.user import (
     user_id_for,
 )
 from domain.shared import Actor, Role, Username
+from infrastructure.event_log import EventLog
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
 _USERNAME: TypeAdapter[str] = TypeAdapter(Username)
@@ -102,18 +102,18 @@ def token_user_id(token: str) -> UUID | None:
 class IdentityService:
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         clock: Callable[[], datetime],
         write_retries: int,
         jwt_verifier: JwtVerifier | None = None,
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._clock = clock
         self._jwt = jwt_verifier
-        self._keys = WriteKeys(ledger)
+        self._keys = WriteKeys(event_log)
         self._users = WritePath[User](
-            ledger, name="user", fold=project_user, version=_version, retries=write_retries
+            event_log, name="user", fold=project_user, version=_version, retries=write_retries
         )
 
     # --- reads ----------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ class IdentityService:
 
     def _written(self, earlier: IdempotencyKeyUsed) -> list[IdentityEvent]:
         """The user's events up to the one a keyed write made."""
-        events = list(self._ledger.events_of(earlier.target_id, lte=earlier.target_version))
+        events = list(self._event_log.events_of(earlier.target_id, lte=earlier.target_version))
         return [e for e in events if isinstance(e, IdentityEvent)]
 
     def _replay(self, earlier: IdempotencyKeyUsed) -> UserWrite:
@@ -433,12 +433,12 @@ class IdentityService:
         )
 
     def _administrators_version(self) -> int:
-        last = self._ledger.recorder.select_events(ADMINISTRATORS_ID, desc=True, limit=1)
+        last = self._event_log.recorder.select_events(ADMINISTRATORS_ID, desc=True, limit=1)
         return last[0].originator_version if last else 0
 
     def _user_ids(self) -> Iterator[UUID]:
         # The registrations in the log (the set of users only grows); read in pages.
-        recorder = self._ledger.recorder
+        recorder = self._event_log.recorder
         start: int | None = None
         while True:
             page = recorder.select_notifications(

@@ -160,14 +160,14 @@ def signature_check(keys: Sequence[PublicKey]) -> SignatureCheck:
 class IntegrityService:
     def __init__(
         self,
-        ledger: Application[Any],
+        event_log: Application[Any],
         notary: HashLedger,
         signing_key: SigningKey,
         *,
         projector: Projector | None = None,
         keyring: SubjectKeyring | None = None,
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._notary = notary
         self._key = signing_key
         self._projector = projector
@@ -255,7 +255,7 @@ class IntegrityService:
         report = VerifyReport(key_ids=[key.key_id for key in keys])
         check_signature = signature_check(keys)
         store = self._notary.store
-        with log_snapshot(self._ledger, store) as snapshot:
+        with log_snapshot(self._event_log, store) as snapshot:
             state = snapshot.fetchall(
                 f"SELECT tree_size, notification_id, frontier FROM {store.table(STATE_TABLE)} "
                 f"WHERE name = '{LEDGER_NAME}'"
@@ -307,7 +307,7 @@ class IntegrityService:
         report.snapshots, report.snapshots_unsigned, snapshot_findings = self.check_snapshots()
         report.findings.extend(snapshot_findings)
         beside, compare_seconds = check_beside_the_log(
-            self._ledger, self._projector, self._keyring, views=views
+            self._event_log, self._projector, self._keyring, views=views
         )
         report.findings.extend(beside)
         report.views_seconds = compare_seconds if views and self._projector else None
@@ -323,7 +323,7 @@ class IntegrityService:
         state is the fold of the log up to its version, as far as the fields it carries go
         (one from a release before lacks the fields added since). The number checked, how
         many of them are true but unsigned, and the findings."""
-        store = self._ledger.snapshots
+        store = self._event_log.snapshots
         if not isinstance(store, SnapshotStore):
             return 0, 0, []
         checked, unsigned, findings = 0, 0, []
@@ -381,8 +381,8 @@ class IntegrityService:
     def _is_fold_of_log(self, row: StoredEvent) -> bool:
         """Whether a snapshot without a MAC says what the log says (one from before MACs)."""
         try:
-            snapshot = self._ledger.mapper.to_domain_event(row)
-            events = list(self._ledger.events.get(row.originator_id, lte=row.originator_version))
+            snapshot = self._event_log.mapper.to_domain_event(row)
+            events = list(self._event_log.events.get(row.originator_id, lte=row.originator_version))
         except (UnsealedValue, MasterKeyError, ValueError, TypeError):
             return False  # unreadable, or a personal field in plaintext: not Vigil's
         return (
@@ -394,7 +394,7 @@ class IntegrityService:
         )
 
     def _max_position_statement(self) -> str:
-        recorder: Any = self._ledger.recorder
+        recorder: Any = self._event_log.recorder
         schema = getattr(recorder.datastore, "schema", None)
         table = f'"{recorder.events_table_name}"'
         if schema:

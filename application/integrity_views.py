@@ -70,13 +70,13 @@ def check_view_rows(projector: Projector) -> list[Finding]:
     return findings
 
 
-def erased_key_ids(ledger: Any) -> set[str]:
+def erased_key_ids(event_log: Any) -> set[str]:
     """The key ids every ``SubjectErased`` in the log names."""
-    decode = view_decoder(ledger)
+    decode = view_decoder(event_log)
     named: set[str] = set()
     start = 1
     while True:
-        notifications = ledger.recorder.select_notifications(
+        notifications = event_log.recorder.select_notifications(
             start=start, limit=READ_BATCH, topics=[ERASURE_TOPIC]
         )
         for notification in notifications:
@@ -88,12 +88,12 @@ def erased_key_ids(ledger: Any) -> set[str]:
         start = notifications[-1].id + 1
 
 
-def check_subject_keys(ledger: Any, keyring: SubjectKeyring) -> list[Finding]:
+def check_subject_keys(event_log: Any, keyring: SubjectKeyring) -> list[Finding]:
     """Every destroyed subject key against the erasures recorded in the log."""
     destroyed = keyring.destroyed_key_ids()
     if not destroyed:
         return []
-    recorded = erased_key_ids(ledger)
+    recorded = erased_key_ids(event_log)
     return [
         Finding(
             "key-destroyed-without-erasure",
@@ -107,13 +107,13 @@ def check_subject_keys(ledger: Any, keyring: SubjectKeyring) -> list[Finding]:
 
 
 def check_beside_the_log(
-    ledger: Any, projector: Projector | None, keyring: SubjectKeyring | None, *, views: bool
+    event_log: Any, projector: Projector | None, keyring: SubjectKeyring | None, *, views: bool
 ) -> tuple[list[Finding], float]:
     """The checks above (the row comparison only with ``views``): findings, and the seconds
     the comparison took (0 without it)."""
     findings: list[Finding] = []
     if keyring is not None:
-        findings.extend(check_subject_keys(ledger, keyring))
+        findings.extend(check_subject_keys(event_log, keyring))
     seconds = 0.0
     if projector is not None:
         findings.extend(check_view_positions(projector))

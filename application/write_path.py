@@ -29,8 +29,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from application.ledger import Ledger
 from domain.errors import DomainError, ItemNotFound, VersionConflict
+from infrastructure.event_log import EventLog
 from infrastructure.logging import get_logger
 
 log = get_logger(__name__)
@@ -124,7 +124,7 @@ class WritePath(Generic[S]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         name: str,
         fold: Callable[[S | None, Iterable[Any]], S | None],
@@ -135,7 +135,7 @@ class WritePath(Generic[S]):
         cache_size: int = 0,
     ) -> None:
         """``fold`` folds events onto a copy of a state (never changing the one given)."""
-        self._ledger = ledger
+        self._event_log = event_log
         self._name = name
         self._fold = fold
         self._version = version
@@ -158,7 +158,7 @@ class WritePath(Generic[S]):
         if version is None and self._cache is not None:
             cached = self._cache.get(aggregate_id)
             if cached is not None:
-                newer = list(self._ledger.events_of(aggregate_id, gt=self._version(cached)))
+                newer = list(self._event_log.events_of(aggregate_id, gt=self._version(cached)))
                 if not newer:
                     return cached
                 fresh = self._fold(cached, newer)
@@ -166,11 +166,11 @@ class WritePath(Generic[S]):
                 self._cache.put(aggregate_id, fresh)
                 return fresh
         if self._snapshots is None:
-            state = self._fold(None, self._ledger.events_of(aggregate_id, lte=version))
+            state = self._fold(None, self._event_log.events_of(aggregate_id, lte=version))
         else:
             try:
                 project: Any = self._snapshots.project  # the library types states as its own
-                state = self._ledger.repository.get(
+                state = self._event_log.repository.get(
                     aggregate_id, version=version, projector_func=project
                 )
             except AggregateNotFoundError:
@@ -233,7 +233,7 @@ class WritePath(Generic[S]):
             if not events:
                 return answer(Written(state, state, [], 0))
             try:
-                recordings = self._ledger.save(
+                recordings = self._event_log.save(
                     *events, *(recall.record(own) if recall is not None else ())
                 )
             except IntegrityError:
@@ -276,5 +276,5 @@ class WritePath(Generic[S]):
 
     def snapshot(self, state: S) -> None:
         """Store a snapshot of the state (if the store keeps snapshots)."""
-        if self._snapshots is not None and self._ledger.snapshots is not None:
-            self._ledger.snapshots.put([self._snapshots.take(state)])
+        if self._snapshots is not None and self._event_log.snapshots is not None:
+            self._event_log.snapshots.put([self._snapshots.take(state)])

@@ -32,8 +32,8 @@ import psycopg
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
-from application.ledger import Ledger
 from infrastructure.db_admin import drop_role, init_store
+from infrastructure.event_log import EventLog
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
 
@@ -96,7 +96,7 @@ def main() -> None:
     opened: list[Any] = []
     try:
         init_store(
-            settings(app_url, 1), ledger_name=Ledger.name, owner_url=f"{base}?schema={vigil_schema}"
+            settings(app_url, 1), log_name=EventLog.name, owner_url=f"{base}?schema={vigil_schema}"
         )
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{stock_schema}"')

@@ -307,7 +307,7 @@ def build_log(vigil: Vigil, events: int, batch: int, seed: int) -> float:
     last_report = started
     while written < events:
         chunk = [generator.next_event() for _ in range(min(batch, events - written))]
-        vigil.ledger.save(*chunk)
+        vigil.event_log.save(*chunk)
         written += len(chunk)
         if time.perf_counter() - last_report > 10:
             last_report = time.perf_counter()
@@ -321,7 +321,7 @@ def build_log(vigil: Vigil, events: int, batch: int, seed: int) -> float:
 
 
 def raw_read(vigil: Vigil, batch: int) -> tuple[int, float]:
-    recorder = vigil.ledger.recorder
+    recorder = vigil.event_log.recorder
     started = time.perf_counter()
     count, position = 0, 0
     while True:
@@ -452,7 +452,7 @@ def main() -> None:
         drop_schema(url, settings)
     vigil = bootstrap(settings)
     try:
-        reused = (vigil.ledger.recorder.max_notification_id() or 0) if args.reuse else 0
+        reused = (vigil.event_log.recorder.max_notification_id() or 0) if args.reuse else 0
         if args.reuse and not reused:
             parser.error("--reuse: the schema holds no log; run once with --keep first")
         if not reused:
@@ -460,13 +460,13 @@ def main() -> None:
                 vigil.identity.register(user.username, user.role, actor="bench")
         print(
             f"store: PostgreSQL ({url})   events: {reused or events:,}   views: "
-            f"{', '.join(v.name for v in build_views(vigil.ledger))}"
+            f"{', '.join(v.name for v in build_views(vigil.event_log))}"
         )
         if reused:
             print(f"reusing the log kept in the schema: {reused:,} events")
         else:
             build_log(vigil, events, args.batch, args.seed)
-        head = vigil.ledger.recorder.max_notification_id() or 0
+        head = vigil.event_log.recorder.max_notification_id() or 0
 
         # Warm the table into the cache once, so (a) and (b) both read it warm.
         raw_read(vigil, args.read_batch)
@@ -479,8 +479,8 @@ def main() -> None:
 
         processes = args.rebuild_processes or settings.rebuild_processes
         projector = Projector(
-            vigil.ledger,
-            build_views(vigil.ledger),
+            vigil.event_log,
+            build_views(vigil.event_log),
             rebuild_processes=processes,
             # A worker process makes the same views (default configuration) from the settings.
             rebuild_parts=partial(rebuild_parts, settings, ViewConfig()),

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import psycopg
 
 from application.bootstrap import bootstrap
-from application.cases import project_case
-from application.ledger import Ledger
 from domain.case import commands as c
+from domain.case.snapshot import project_case
 from domain.shared import Actor, Role
+from infrastructure.event_log import EventLog
 from infrastructure.persistence import (
     attach_keyring,
     is_postgres,
@@ -222,8 +222,8 @@ def main() -> None:
             "IS_SNAPSHOTTING_ENABLED": "n",
             "CREATE_TABLE": "n",
         }
-        plain = Ledger(env=no_snapshot_env)
-        attach_keyring(plain, vigil.ledger.mapper.keyring)  # type: ignore[attr-defined]
+        plain = EventLog(env=no_snapshot_env)
+        attach_keyring(plain, vigil.event_log.mapper.keyring)  # type: ignore[attr-defined]
         assert plain.snapshots is None
         replayed = plain.repository.get(case_id, projector_func=project_case)
         assert replayed == state, "full replay and snapshot load disagree"

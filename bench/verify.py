@@ -71,7 +71,7 @@ VERIFY_TARGET = 50_000  # events/s
 def replicate(vigil: Vigil, target: int) -> tuple[int, float]:
     """Copy the log's rows under new originator ids (md5 of the id and the copy number) until
     it holds ``target`` events. Returns rows copied and seconds."""
-    recorder: Any = vigil.ledger.recorder
+    recorder: Any = vigil.event_log.recorder
     table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
     started = time.perf_counter()
     copied = 0
@@ -98,7 +98,7 @@ def driver_read(vigil: Vigil, batch: int) -> tuple[int, float]:
     """Read every event the way verify does, without hashing anything."""
     started = time.perf_counter()
     count = 0
-    with log_snapshot(vigil.ledger, vigil.integrity.notary.store) as snapshot:
+    with log_snapshot(vigil.event_log, vigil.integrity.notary.store) as snapshot:
         for rows in snapshot.event_batches(batch):
             count += len(rows)
     return count, time.perf_counter() - started
@@ -145,7 +145,7 @@ def main() -> None:
             builder.drop_schema(url, settings)
         vigil = bootstrap(settings)
         try:
-            head = int(vigil.ledger.recorder.max_notification_id() or 0)
+            head = int(vigil.event_log.recorder.max_notification_id() or 0)
             print(f"store: PostgreSQL ({url})   events wanted: {events:,}   in the log: {head:,}")
             if head < events:
                 if head:
@@ -160,7 +160,7 @@ def main() -> None:
                         "copied the log under new case ids up to N events: "
                         f"{builder.rate(copied, copy_s)}"
                     )
-            head = int(vigil.ledger.recorder.max_notification_id() or 0)
+            head = int(vigil.event_log.recorder.max_notification_id() or 0)
 
             notary = vigil.integrity.notary
             started = time.perf_counter()

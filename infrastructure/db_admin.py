@@ -138,7 +138,7 @@ def plan_init(
 def init_store(
     settings: Settings,
     *,
-    ledger_name: str,
+    log_name: str,
     owner_url: str | None = None,
     app_role: str | None = None,
     app_password: str | None = None,
@@ -168,10 +168,10 @@ def init_store(
     env = recorder_env(owner_settings)
     if not is_postgres(plan.owner_url):
         # No roles to keep the ledger's tables from: the notary makes them, guarded, at start.
-        return _init_sqlite(env, ledger_name, asked_for_role=bool(app_role or settings.db_app_role))
+        return _init_sqlite(env, log_name, asked_for_role=bool(app_role or settings.db_app_role))
     schema = env["POSTGRES_SCHEMA"] or "public"
     report = InitReport(store=f"PostgreSQL schema {schema}")
-    protected = [f"{ledger_name}_events", f"{ledger_name}_snapshots", *append_only_tables]
+    protected = [f"{log_name}_events", f"{log_name}_snapshots", *append_only_tables]
     conninfo = postgres_conninfo(plan.owner_url)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         before = _inventory(conn, schema, protected)
@@ -181,12 +181,12 @@ def init_store(
         if found.fetchone() is None:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             report.created.append(f"schema {schema}")
-    _create_log_tables(env, ledger_name, create_tables)
+    _create_log_tables(env, log_name, create_tables)
     with psycopg.connect(conninfo) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (SETUP_LOCK_KEY, schema))
         for table in protected[2:]:
             install_append_only(conn, schema, table)
-        _keep_ownership(conn, schema, ledger_name, protected, report)
+        _keep_ownership(conn, schema, log_name, protected, report)
         _keep_owned(conn, schema, owner_tables, owner_functions, report)
         report.created += [
             item for item in _inventory(conn, schema, protected) if item not in before
@@ -198,7 +198,7 @@ def init_store(
                 "with --app-role or VIGIL_DB_APP_ROLE, or give VIGIL_DATABASE_URL another user."
             )
         else:
-            _grant(conn, schema, ledger_name, [*protected, *owner_tables], plan.app_role, report)
+            _grant(conn, schema, log_name, [*protected, *owner_tables], plan.app_role, report)
             for function in owner_functions:
                 target = sql.SQL(_signature(schema, function))
                 conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(target))
@@ -217,12 +217,12 @@ def init_store(
 
 
 def _create_log_tables(
-    env: dict[str, str], ledger_name: str, create_tables: Callable[[Any], None] | None = None
+    env: dict[str, str], log_name: str, create_tables: Callable[[Any], None] | None = None
 ) -> None:
     """The event and snapshot tables as eventsourcing makes them, with the append-only guard
     (the recorders of ``infrastructure.recorders`` add it), created by the owner; then
     ``create_tables``' own, by the owner too."""
-    factory: Any = InfrastructureFactory.construct(Environment(ledger_name, env))
+    factory: Any = InfrastructureFactory.construct(Environment(log_name, env))
     try:
         recorder = factory.application_recorder()
         factory.aggregate_recorder(purpose="snapshots")
@@ -232,11 +232,11 @@ def _create_log_tables(
         factory.close()
 
 
-def _init_sqlite(env: dict[str, str], ledger_name: str, *, asked_for_role: bool) -> InitReport:
+def _init_sqlite(env: dict[str, str], log_name: str, *, asked_for_role: bool) -> InitReport:
     path = Path(env["SQLITE_DBNAME"])
     make_private_dir(path.parent)
     existed = path.exists()
-    _create_log_tables(env, ledger_name)
+    _create_log_tables(env, log_name)
     report = InitReport(store=f"SQLite {path}")
     if not existed:
         report.created.append("the store with its event and snapshot tables")
@@ -313,7 +313,7 @@ def _ensure_role(
 def _keep_ownership(
     conn: psycopg.Connection[Any],
     schema: str,
-    ledger_name: str,
+    log_name: str,
     tables: Sequence[str],
     report: InitReport,
 ) -> None:
@@ -331,7 +331,7 @@ def _keep_ownership(
     for (type_name,) in cur.fetchall():
         conn.execute(sql.SQL("ALTER TYPE {} OWNER TO CURRENT_USER").format(sql.SQL(type_name)))
         report.changed.append(f"type {type_name} owned by the owner")
-    for function in (APPEND_ONLY_FUNCTION, lock_function_name(f"{ledger_name}_events")):
+    for function in (APPEND_ONLY_FUNCTION, lock_function_name(f"{log_name}_events")):
         signature = f"{qualified(schema, function)}()"
         cur.execute(
             "SELECT pg_get_userbyid(proowner) <> current_user FROM pg_proc "
@@ -431,7 +431,7 @@ def drop_role(conn: psycopg.Connection[Any], role: str) -> None:
 def _grant(
     conn: psycopg.Connection[Any],
     schema: str,
-    ledger_name: str,
+    log_name: str,
     tables: Sequence[str],
     role: str,
     report: InitReport,
@@ -463,12 +463,12 @@ def _grant(
                 sql.SQL("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}").format(sql.SQL(sequence), app)
             )
             conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sql.SQL(sequence), app))
-    lock = sql.SQL(f"{qualified(schema, lock_function_name(f'{ledger_name}_events'))}()")
+    lock = sql.SQL(f"{qualified(schema, lock_function_name(f'{log_name}_events'))}()")
     conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(lock, app))
     report.notes.append(
         f"Granted {role}: CONNECT; USAGE and CREATE on schema {schema}; SELECT and INSERT on "
         f"{', '.join(tables)}; USAGE on their sequences; EXECUTE on "
-        f"{lock_function_name(f'{ledger_name}_events')}()."
+        f"{lock_function_name(f'{log_name}_events')}()."
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from application.ledger import Ledger
+from infrastructure.event_log import EventLog
 from projections.runner import DEFAULT_BATCH_SIZE, View, ViewRunner
 from projections.store import ViewStore
 
@@ -21,7 +21,7 @@ class ViewAccess(Generic[V]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         kind: type[V],
         build: Callable[[], V],
         *,
@@ -38,7 +38,7 @@ class ViewAccess(Generic[V]):
             self.store: ViewStore = projector.store
         else:
             self.view = build()
-            self.runner = ViewRunner(ledger, self.view, batch_size=batch_size)
+            self.runner = ViewRunner(event_log, self.view, batch_size=batch_size)
             self.store = self.runner.store
 
     def catch_up(self, max_events: int | None = None) -> int:

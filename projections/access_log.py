@@ -26,13 +26,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.access import Grant
-from application.ledger import Ledger
 from domain.access.events import (
     BreakGlassAccessGranted,
     BreakGlassAccessReviewed,
     CaseRecordAccessed,
 )
+from domain.access.rules import Grant
 from domain.access.vocabulary import (
     AccessedRecord,
     AccessLevel,
@@ -41,6 +40,7 @@ from domain.access.vocabulary import (
 )
 from domain.calendar import ServiceCalendar
 from domain.shared import Role
+from infrastructure.event_log import EventLog
 from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
 from projections.case_summaries import InvalidQuery
@@ -126,7 +126,7 @@ class AccessLogView(View):
     name = NAME
     version = 1
 
-    def __init__(self, ledger: Ledger | None = None) -> None:
+    def __init__(self, event_log: EventLog | None = None) -> None:
         pass  # each row is one access event's own fields
 
     def create_statements(self, store: ViewStore) -> list[str]:
@@ -303,15 +303,15 @@ class AccessLog(ViewAccess[AccessLogView]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         projector: Projector | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
-            ledger,
+            event_log,
             AccessLogView,
-            lambda: AccessLogView(ledger),
+            lambda: AccessLogView(event_log),
             projector=projector,
             batch_size=batch_size,
         )

@@ -24,9 +24,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.ledger import Ledger
 from domain.case.events import CaseEvent
 from domain.shared import Role
+from infrastructure.event_log import EventLog
 from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
 from projections.case_summaries import InvalidQuery
@@ -41,7 +41,7 @@ from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore
 
 if TYPE_CHECKING:
-    from application.access import Visibility
+    from domain.access.rules import Visibility
     from projections.projector import Projector
 
 TABLE = "actor_activity"
@@ -107,7 +107,7 @@ class ActorActivityView(View):
     name = "actor_activity"
     version = 1
 
-    def __init__(self, ledger: Ledger | None = None) -> None:
+    def __init__(self, event_log: EventLog | None = None) -> None:
         pass  # needs nothing from the ledger: each row is one event's envelope
 
     # Table and index names go through these, so the runtime may place the view elsewhere.
@@ -165,15 +165,15 @@ class ActorActivity(ViewAccess[ActorActivityView]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         projector: Projector | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
-            ledger,
+            event_log,
             ActorActivityView,
-            lambda: ActorActivityView(ledger),
+            lambda: ActorActivityView(event_log),
             projector=projector,
             batch_size=batch_size,
         )

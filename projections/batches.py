@@ -58,8 +58,8 @@ class ViewSet:
     """The tracking rows of a projector's views in the ledger's database, and the batches that
     move them; ``applied`` is notified after every batch committed."""
 
-    def __init__(self, ledger: Application[Any], store: ViewStore, metrics: Metrics) -> None:
-        self.ledger = ledger
+    def __init__(self, event_log: Application[Any], store: ViewStore, metrics: Metrics) -> None:
+        self.event_log = event_log
         self.store = store
         self.tracking = store.table(TRACKING_TABLE)
         self.metrics = metrics
@@ -67,7 +67,7 @@ class ViewSet:
 
     def head(self) -> int:
         """The log's last notification id (0: empty)."""
-        return int(self.ledger.recorder.max_notification_id() or 0)
+        return int(self.event_log.recorder.max_notification_id() or 0)
 
     def positions_of(self, names: Sequence[str]) -> dict[str, int]:
         params = {f"n{i}": name for i, name in enumerate(names)}
@@ -95,7 +95,7 @@ class ViewSet:
         of the log): the events read, and how many each slot was handed. ``progress(end)``
         after each batch."""
         behind = _Behind(self, slots, progress)
-        consumed = catch_up(behind, self.ledger.recorder, batch_size, max_events)
+        consumed = catch_up(behind, self.event_log.recorder, batch_size, max_events)
         return consumed, behind.counts
 
     def commit(
@@ -179,7 +179,7 @@ class _Behind(Tracked[dict[str, int]]):
         started = time.perf_counter()
         low = min(state.values())
         end = notifications[-1].id
-        decode = view_decoder(self._views.ledger)
+        decode = view_decoder(self._views.event_log)
         batch = [Positioned(n.id, decode(n)) for n in notifications]
         work: list[Work] = []
         for slot in self._slots:

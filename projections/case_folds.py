@@ -21,10 +21,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from application.cases import project_case
-from application.ledger import Ledger
 from domain.case.events import CaseEvent
+from domain.case.snapshot import project_case
 from domain.case.state import CaseState, fold
+from infrastructure.event_log import EventLog
 from projections.runner import Positioned
 
 
@@ -39,8 +39,8 @@ class Folded:
 class CaseFolds:
     """Folds batches of case events into case states, remembering recent ones."""
 
-    def __init__(self, ledger: Ledger, *, cache_size: int = 20_000) -> None:
-        self._ledger = ledger
+    def __init__(self, event_log: EventLog, *, cache_size: int = 20_000) -> None:
+        self._event_log = event_log
         self._cache_size = cache_size
         self._states: OrderedDict[UUID, CaseState] = OrderedDict()
         self._last: tuple[tuple[int, int, int], list[Folded]] | None = None
@@ -85,7 +85,7 @@ class CaseFolds:
         if cached is not None and cached.version == version - 1:
             return cached
         try:
-            state: CaseState | None = self._ledger.repository.get(
+            state: CaseState | None = self._event_log.repository.get(
                 case_id, version=version - 1, projector_func=project_case
             )
         except AggregateNotFoundError:
@@ -101,14 +101,14 @@ class CaseFolds:
             self._states.popitem(last=False)
 
 
-_SHARED: weakref.WeakKeyDictionary[Ledger, CaseFolds] = weakref.WeakKeyDictionary()
+_SHARED: weakref.WeakKeyDictionary[EventLog, CaseFolds] = weakref.WeakKeyDictionary()
 _SHARED_LOCK = threading.Lock()
 
 
-def case_folds_for(ledger: Ledger) -> CaseFolds:
+def case_folds_for(event_log: EventLog) -> CaseFolds:
     """The ``CaseFolds`` shared by the views of this ledger in this process."""
     with _SHARED_LOCK:
-        folds = _SHARED.get(ledger)
+        folds = _SHARED.get(event_log)
         if folds is None:
-            folds = _SHARED[ledger] = CaseFolds(ledger)
+            folds = _SHARED[event_log] = CaseFolds(event_log)
         return folds

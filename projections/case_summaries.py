@@ -34,11 +34,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.ledger import Ledger
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
 from domain.errors import InvalidCommand
 from domain.shared import within_moment_range
+from infrastructure.event_log import EventLog
 from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.restricted import restriction_clause
@@ -46,7 +46,7 @@ from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, 
 from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
-    from application.access import Visibility
+    from domain.access.rules import Visibility
     from projections.projector import Projector
 
 TABLE = "case_summaries"
@@ -143,10 +143,10 @@ class CaseSummariesView(View):
     name = TABLE
     version = 2  # 2: referrals to a crisis line do not count as awaiting acknowledgement
 
-    def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
+    def __init__(self, event_log: EventLog, *, folds: CaseFolds | None = None) -> None:
         # The domain's own fold, shared with the other case views of this ledger: a batch fed to
         # them all is folded once.
-        self._folds = folds if folds is not None else case_folds_for(ledger)
+        self._folds = folds if folds is not None else case_folds_for(event_log)
 
     def create_statements(self, store: ViewStore) -> list[str]:
         table = store.table(TABLE)
@@ -223,7 +223,7 @@ class CaseSummaries:
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         projector: Projector | None = None,
@@ -234,8 +234,8 @@ class CaseSummaries:
             assert isinstance(view, CaseSummariesView)
             self._view = view
         else:
-            self._view = CaseSummariesView(ledger)
-        self.runner = ViewRunner(ledger, self._view, batch_size=batch_size)
+            self._view = CaseSummariesView(event_log)
+        self.runner = ViewRunner(event_log, self._view, batch_size=batch_size)
         self._store = self.runner.store
 
     def catch_up(self, max_events: int | None = None) -> int:

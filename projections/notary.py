@@ -128,7 +128,7 @@ class HashLedger:
 
     def __init__(
         self,
-        ledger: Application[Any],
+        event_log: Application[Any],
         *,
         signing_key: SigningKey,
         clock: Callable[[], datetime],
@@ -140,14 +140,14 @@ class HashLedger:
     ) -> None:
         if every_events < 1 or batch_size < 1:
             raise ValueError("checkpoint interval and batch size must be at least 1")
-        self._ledger = ledger
+        self._event_log = event_log
         self._key = signing_key
         self._clock = clock
         self._every_events = every_events
         self._every_seconds = every_seconds
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self.store = store if store is not None else view_store_for(ledger.recorder)
+        self.store = store if store is not None else view_store_for(event_log.recorder)
         self._state = self.store.table(STATE_TABLE)
         self._leaves = self.store.table(LEAVES_TABLE)
         self._nodes = self.store.table(NODES_TABLE)
@@ -163,7 +163,7 @@ class HashLedger:
     def setup(self) -> None:
         """Create the ledger's tables, their append-only guard and its state row if absent
         (never drops anything)."""
-        setup_ledger_tables(self._ledger.recorder, self.store)
+        setup_ledger_tables(self._event_log.recorder, self.store)
 
     # --- state and reads ------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class HashLedger:
         )
 
     def head(self) -> int:
-        return int(self._ledger.recorder.max_notification_id() or 0)
+        return int(self._event_log.recorder.max_notification_id() or 0)
 
     def latest_checkpoint(self) -> Checkpoint | None:
         found = self.checkpoints(limit=1)
@@ -226,7 +226,7 @@ class HashLedger:
 
     def stored_rows(self, originator_id: UUID) -> list[StoredRow]:
         """One aggregate's events exactly as the events table holds them, in version order."""
-        recorder: Any = self._ledger.recorder
+        recorder: Any = self._event_log.recorder
         if isinstance(recorder, PostgresApplicationRecorder):
             table = f"{quote(recorder.datastore.schema)}.{quote(recorder.events_table_name)}"
             statement = (
@@ -263,7 +263,7 @@ class HashLedger:
         signing the checkpoints that fall due; returns how many events were appended."""
         with self._lock:
             appending = _Appending(self.state, self._every_events, self._append)
-            appended = catch_up(appending, self._ledger.recorder, self._batch_size, max_events)
+            appended = catch_up(appending, self._event_log.recorder, self._batch_size, max_events)
             self.checkpoint_if_due()
         return appended
 
@@ -589,8 +589,8 @@ class StoredTree:
     """Perfect subtree hashes from the ledger's tables, for proofs: stored nodes for heights
     >= TILE_HEIGHT, a tile of leaves (read once, cached) for lower ones."""
 
-    def __init__(self, ledger: HashLedger) -> None:
-        self._ledger = ledger
+    def __init__(self, hash_ledger: HashLedger) -> None:
+        self._hash_ledger = hash_ledger
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._tiles: dict[int, list[bytes]] = {}
 
@@ -613,10 +613,10 @@ class StoredTree:
         return hashes[0]
 
     def _read_node(self, level: int, index: int) -> bytes:
-        ledger = self._ledger
-        with ledger.store.transaction(commit=False) as tx:
+        hash_ledger = self._hash_ledger
+        with hash_ledger.store.transaction(commit=False) as tx:
             row = tx.fetchone(
-                f"SELECT hash FROM {ledger.store.table(NODES_TABLE)} "
+                f"SELECT hash FROM {hash_ledger.store.table(NODES_TABLE)} "
                 "WHERE level = %(level)s AND node_index = %(index)s",
                 {"level": level, "index": index},
             )
@@ -627,10 +627,10 @@ class StoredTree:
     def _tile(self, tile: int) -> list[bytes]:
         found = self._tiles.get(tile)
         if found is None:
-            ledger = self._ledger
-            with ledger.store.transaction(commit=False) as tx:
+            hash_ledger = self._hash_ledger
+            with hash_ledger.store.transaction(commit=False) as tx:
                 rows = tx.fetchall(
-                    f"SELECT tree_index, leaf_hash FROM {ledger.store.table(LEAVES_TABLE)} "
+                    f"SELECT tree_index, leaf_hash FROM {hash_ledger.store.table(LEAVES_TABLE)} "
                     "WHERE tree_index >= %(lo)s AND tree_index < %(hi)s ORDER BY tree_index",
                     {"lo": tile * TILE_SIZE, "hi": (tile + 1) * TILE_SIZE},
                 )
@@ -666,10 +666,10 @@ class LogSnapshot:
 
 
 @contextmanager
-def log_snapshot(ledger: Application[Any], store: ViewStore) -> Iterator[LogSnapshot]:
+def log_snapshot(event_log: Application[Any], store: ViewStore) -> Iterator[LogSnapshot]:
     """A snapshot of the log and the ledger on a connection of its own (REPEATABLE READ on
     PostgreSQL, one read transaction on SQLite), so the notary may go on meanwhile."""
-    recorder: Any = ledger.recorder
+    recorder: Any = event_log.recorder
     if isinstance(recorder, PostgresApplicationRecorder) and isinstance(store, PostgresViewStore):
         events = f"{quote(recorder.datastore.schema)}.{quote(recorder.events_table_name)}"
         with psycopg.connect(**store.connection_kwargs()) as conn:

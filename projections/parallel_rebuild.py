@@ -158,7 +158,7 @@ def _fill_share(
     share of the aggregates' events (``fill_parallel``), then report ("ok", events read) or
     ("error", what) through the pipe ``report``; exits non-zero on failure."""
     try:
-        ledger, views = parts()
+        event_log, views = parts()
         try:
             chosen = [view for view in views if view.name in versions]
             found = {view.name: view.stored_version() for view in chosen}
@@ -167,8 +167,8 @@ def _fill_share(
                     f"the worker's views are not the rebuilding process's: {found} != {versions}"
                 )
             # The rebuilding process made the side tables: nothing here sets anything up.
-            store = view_store_for(ledger.recorder)
-            views_set = ViewSet(ledger, store, Metrics(view.name for view in chosen))
+            store = view_store_for(event_log.recorder)
+            views_set = ViewSet(event_log, store, Metrics(view.name for view in chosen))
             aside = store.with_suffix(suffix)
             slots = [Slot(view.name + suffix, view, aside) for view in chosen]
             with tuned_for_bulk():
@@ -182,7 +182,7 @@ def _fill_share(
                     until=until,
                 )
         finally:
-            close = getattr(ledger, "close", None)
+            close = getattr(event_log, "close", None)
             if close is not None:
                 close()
         report.send(("ok", read))
@@ -443,14 +443,14 @@ def fill_pipelined(
     committer = threading.Thread(target=commit_in_order, name="vigil-rebuild-writer")
     committer.start()
     consumed, position = 0, 0
-    reader = ReadAhead(views.ledger.recorder, batch_size, until, part)
+    reader = ReadAhead(views.event_log.recorder, batch_size, until, part)
     try:
         for notifications in reader:
             if failure:
                 break
             if watch is not None:
                 watch()
-            decode = view_decoder(views.ledger)
+            decode = view_decoder(views.event_log)
             batch = [Positioned(n.id, decode(n)) for n in notifications]
             end = notifications[-1].id
             work: list[Work] = []

@@ -61,7 +61,7 @@ class Projector:
 
     def __init__(
         self,
-        ledger: Application[Any],
+        event_log: Application[Any],
         views: Sequence[View],
         *,
         store: ViewStore | None = None,
@@ -97,11 +97,11 @@ class Projector:
             raise ValueError(f"view names must be unique: {names}")
         if any(name.endswith((REBUILD_SUFFIX, VERIFY_SUFFIX)) for name in names):
             raise ValueError(f"a view name may not end in {REBUILD_SUFFIX!r} or {VERIFY_SUFFIX!r}")
-        self._ledger = ledger
+        self._event_log = event_log
         self._views = list(views)
-        self._store = store if store is not None else view_store_for(ledger.recorder)
+        self._store = store if store is not None else view_store_for(event_log.recorder)
         self._metrics = Metrics(names)
-        self._set = ViewSet(ledger, self._store, self._metrics)
+        self._set = ViewSet(event_log, self._store, self._metrics)
         self._rebuilds = Rebuilds(self._set, batch_size=rebuild_batch_size, parallelism=parallelism)
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -171,7 +171,7 @@ class Projector:
         with self._known_lock:
             return continuity(
                 self._store,
-                self._ledger.recorder,
+                self._event_log.recorder,
                 [view.name for view in self._views],
                 self._known_counts,
             )
@@ -269,7 +269,7 @@ class Projector:
         interval = self._poll_interval
         kwargs = listen_connection_kwargs(self._store) if self._listen else None
         if kwargs is not None:
-            channel = str(getattr(self._ledger.recorder, "channel_name", ""))
+            channel = str(getattr(self._event_log.recorder, "channel_name", ""))
             if channel:
                 listener = Listener(kwargs, channel, self._wake_event, stop)
                 listener.start()

@@ -228,7 +228,7 @@ class Rebuilds:
                             "version": view.stored_version(),
                         },
                     )
-                    if moved is None and position >= log_head(tx, self._views.ledger.recorder):
+                    if moved is None and position >= log_head(tx, self._views.event_log.recorder):
                         # The live position is beyond the log's last event (moved there by
                         # hand, or the log was rolled back under it): the side tables are the
                         # whole log's fold, so they go in, and the position moves back to them.

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
+from infrastructure.event_log import EventLog
 from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.case_summaries import CaseSummariesView
@@ -32,18 +32,21 @@ class ViewConfig:
     fingerprint: str = ""
 
 
-ViewFactory = Callable[[Ledger, ViewConfig], View]
+ViewFactory = Callable[[EventLog, ViewConfig], View]
 
 VIEW_FACTORIES: list[ViewFactory] = [
-    lambda ledger, config: CaseSummariesView(ledger),
-    lambda ledger, config: WorkQueuesView(
-        ledger, calendar=config.calendar, rules=config.queue_rules, fingerprint=config.fingerprint
+    lambda event_log, config: CaseSummariesView(event_log),
+    lambda event_log, config: WorkQueuesView(
+        event_log,
+        calendar=config.calendar,
+        rules=config.queue_rules,
+        fingerprint=config.fingerprint,
     ),
-    lambda ledger, config: SubjectHistoryView(ledger),
-    lambda ledger, config: ActorActivityView(ledger),
-    lambda ledger, config: AccessLogView(ledger),
+    lambda event_log, config: SubjectHistoryView(event_log),
+    lambda event_log, config: ActorActivityView(event_log),
+    lambda event_log, config: AccessLogView(event_log),
 ]
 
 
-def build_views(ledger: Ledger, config: ViewConfig | None = None) -> list[View]:
-    return [factory(ledger, config or ViewConfig()) for factory in VIEW_FACTORIES]
+def build_views(event_log: EventLog, config: ViewConfig | None = None) -> list[View]:
+    return [factory(event_log, config or ViewConfig()) for factory in VIEW_FACTORIES]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.access import Visibility
+from domain.access.rules import Visibility
 from projections.store import ViewStore
 
 

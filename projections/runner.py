@@ -200,7 +200,7 @@ class ViewRunner(TrackingRecorder):
 
     def __init__(
         self,
-        ledger: Application[Any],
+        event_log: Application[Any],
         view: View,
         *,
         store: ViewStore | None = None,
@@ -208,9 +208,9 @@ class ViewRunner(TrackingRecorder):
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._ledger = ledger
+        self._event_log = event_log
         self._view = view
-        self._store = store if store is not None else view_store_for(ledger.recorder)
+        self._store = store if store is not None else view_store_for(event_log.recorder)
         self._batch_size = batch_size
         self._lock = threading.RLock()  # one catch-up at a time in this process
         self._tracking = self._store.table(TRACKING_TABLE)
@@ -257,8 +257,8 @@ class ViewRunner(TrackingRecorder):
         batches of one transaction each. Returns how many events of the log were consumed
         (events of other aggregates are consumed without changing the view)."""
         with self._lock:
-            alone = _Alone(self._ledger, self._view, self._store, self.position)
-            return catch_up(alone, self._ledger.recorder, self._batch_size, max_events)
+            alone = _Alone(self._event_log, self._view, self._store, self.position)
+            return catch_up(alone, self._event_log.recorder, self._batch_size, max_events)
 
     def rebuild(self) -> int:
         """Drop the view and apply the whole log again. Returns how many events were consumed.
@@ -281,7 +281,7 @@ class ViewRunner(TrackingRecorder):
 
     def max_tracking_id(self, application_name: str) -> int | None:
         """The view's position in the named application's log (None if nothing applied)."""
-        if application_name != self._ledger.name:
+        if application_name != self._event_log.name:
             return None
         return self.position() or None
 
@@ -289,8 +289,8 @@ class ViewRunner(TrackingRecorder):
         """Move the position forward without changing the view (positions never go back).
         The events passed over are not counted as applied: ``vigil verify`` reports the view
         as having skipped them, which it has."""
-        if tracking.application_name != self._ledger.name:
-            raise IntegrityError(f"this view follows {self._ledger.name!r} only")
+        if tracking.application_name != self._event_log.name:
+            raise IntegrityError(f"this view follows {self._event_log.name!r} only")
         with self._lock, self._store.transaction(commit=True) as tx:
             moved = tx.fetchone(
                 f"UPDATE {self._tracking} SET notification_id = %(end)s "
@@ -308,9 +308,9 @@ class _Alone(Tracked[int]):
     """One view caught up by itself."""
 
     def __init__(
-        self, ledger: Application[Any], view: View, store: ViewStore, position: Callable[[], int]
+        self, event_log: Application[Any], view: View, store: ViewStore, position: Callable[[], int]
     ) -> None:
-        self._ledger = ledger
+        self._event_log = event_log
         self._view = view
         self._store = store
         self._position = position
@@ -320,7 +320,7 @@ class _Alone(Tracked[int]):
         return start, start
 
     def apply(self, state: int, notifications: Sequence[Notification]) -> None:
-        decode = view_decoder(self._ledger)
+        decode = view_decoder(self._event_log)
         batch = [Positioned(n.id, decode(n)) for n in notifications]
         statements = self._view.changes(self._store, batch)
         end = notifications[-1].id

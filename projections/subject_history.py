@@ -24,9 +24,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.ledger import Ledger
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel, SubjectKind
+from infrastructure.event_log import EventLog
 from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
@@ -42,7 +42,7 @@ from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore
 
 if TYPE_CHECKING:
-    from application.access import Visibility
+    from domain.access.rules import Visibility
     from projections.projector import Projector
 
 TABLE = "subject_history"
@@ -90,8 +90,8 @@ class SubjectHistoryView(View):
     name = "subject_history"
     version = 2  # 2: the assignee, so restricted cases show to theirs (application.access)
 
-    def __init__(self, ledger: Ledger, *, folds: CaseFolds | None = None) -> None:
-        self._folds = folds if folds is not None else case_folds_for(ledger)
+    def __init__(self, event_log: EventLog, *, folds: CaseFolds | None = None) -> None:
+        self._folds = folds if folds is not None else case_folds_for(event_log)
 
     # Table and index names go through these, so the runtime may place the view elsewhere.
     def table(self, store: ViewStore) -> str:
@@ -158,15 +158,15 @@ class SubjectHistory(ViewAccess[SubjectHistoryView]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         projector: Projector | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
-            ledger,
+            event_log,
             SubjectHistoryView,
-            lambda: SubjectHistoryView(ledger),
+            lambda: SubjectHistoryView(event_log),
             projector=projector,
             batch_size=batch_size,
         )

@@ -47,11 +47,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from application.ledger import Ledger
 from domain.calendar import ServiceCalendar
 from domain.case.events import CaseAssigned, CaseEvent
 from domain.case.state import CaseState, apply_in_place
 from domain.errors import DomainError, ItemNotFound
+from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
 from projections.access import ViewAccess
 from projections.bulk_write import bulk_delete, bulk_insert
@@ -82,7 +82,7 @@ from projections.sla import DEFAULT_RULES, QueueRules
 from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
-    from application.access import Visibility
+    from domain.access.rules import Visibility
     from projections.projector import Projector
 
 
@@ -94,7 +94,7 @@ class WorkQueuesView(View):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         calendar: ServiceCalendar | None = None,
         rules: QueueRules = DEFAULT_RULES,
@@ -105,7 +105,7 @@ class WorkQueuesView(View):
         # so a fingerprint of the settings behind them is part of the stored version.
         self._calendar = calendar if calendar is not None else default_calendar()
         self._rules = rules
-        self._folds = folds if folds is not None else case_folds_for(ledger)
+        self._folds = folds if folds is not None else case_folds_for(event_log)
         self._fingerprint = fingerprint
 
     def rows_of(self, state: CaseState) -> list[dict[str, Any]]:
@@ -244,7 +244,7 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
 
     def __init__(
         self,
-        ledger: Ledger,
+        event_log: EventLog,
         *,
         projector: Projector | None = None,
         calendar: ServiceCalendar | None = None,
@@ -252,13 +252,13 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
-            ledger,
+            event_log,
             WorkQueuesView,
-            lambda: WorkQueuesView(ledger, calendar=calendar, rules=rules),
+            lambda: WorkQueuesView(event_log, calendar=calendar, rules=rules),
             projector=projector,
             batch_size=batch_size,
         )
-        self._ledger = ledger
+        self._event_log = event_log
         self._replays: OrderedDict[tuple[datetime, int], Replayed] = OrderedDict()
         self._replays_lock = threading.Lock()
 
@@ -268,7 +268,7 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         """``replay(as_of)``, kept until the log grows, one at a time in this process: a caller
         waits up to ``wait_seconds`` for the one running, then gets ``ReplayBusy``. Check the
         query's other parameters first: a refused query must not cost a replay."""
-        key = (as_of, int(self._ledger.recorder.max_notification_id() or 0))
+        key = (as_of, int(self._event_log.recorder.max_notification_id() or 0))
         kept = self._kept(key)
         if kept is not None:
             return kept
@@ -317,8 +317,8 @@ class WorkQueues(ViewAccess[WorkQueuesView]):
         from the events recorded by ``as_of``, the rule of a case read as of that moment
         (``CaseService.get(as_of=)``), then given the view's own rows. It reads the whole log
         (events without personal data), so it costs what a rebuild of this view costs."""
-        recorder = self._ledger.recorder
-        decode = view_decoder(self._ledger)
+        recorder = self._event_log.recorder
+        decode = view_decoder(self._event_log)
         head = int(recorder.max_notification_id() or 0)
         states: dict[UUID, CaseState] = {}
         assignees: dict[UUID, str | None] = {}

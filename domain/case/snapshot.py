@@ -6,12 +6,14 @@ cache, not the record: they can be deleted and retaken from the log at any time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from domain.case.state import CaseState
+from domain.case.state import CaseState, apply_in_place
 from domain.personal import DataSubjectOf
 
 
@@ -28,3 +30,11 @@ class CaseSnapshot(BaseModel):
     @property
     def timestamp(self) -> datetime:
         return self.recorded_at
+
+
+def project_case(state: CaseState | None, events: Iterable[Any]) -> CaseState | None:
+    """Fold what the event store hands back for a case, a snapshot then the events after it,
+    into its state (the store's ``projector_func``); a snapshot replaces the state outright."""
+    for event in events:
+        state = event.state if isinstance(event, CaseSnapshot) else apply_in_place(state, event)
+    return state

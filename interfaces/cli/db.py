@@ -10,9 +10,9 @@ import typer
 from eventsourcing.persistence import PersistenceError
 
 from application.bootstrap import setup_owner_tables
-from application.ledger import Ledger
 from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
+from infrastructure.event_log import EventLog
 from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE
 from infrastructure.persistence import UnsupportedDatabaseURL
 from interfaces.cli.common import EXIT_USAGE, fail, load_settings
@@ -44,7 +44,7 @@ def db_init(
     try:
         report = init_store(
             settings,
-            ledger_name=Ledger.name,
+            log_name=EventLog.name,
             owner_url=owner_url,
             app_role=app_role,
             # The hash ledger's tables too, as the owner: the app role only appends to them.

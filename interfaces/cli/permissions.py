@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
+from domain.access.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 
 
 def permissions(

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from application.permissions import reads_case_content
+from domain.access.permissions import reads_case_content
 from domain.identity.user import roles_given_alone
 from domain.shared import ROLE_PRECEDENCE, Role
 from interfaces.cli.common import CLI_ACTOR, EXIT_USAGE, fail, open_vigil, parse_username

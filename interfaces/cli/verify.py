@@ -123,7 +123,7 @@ def run_verify(
     views: bool = True,
 ) -> int:
     """Verify the whole log (and the views and keys); print the verdict; the exit code."""
-    head = int(vigil.ledger.recorder.max_notification_id() or 0)
+    head = int(vigil.event_log.recorder.max_notification_id() or 0)
     with typer.progressbar(
         length=max(1, head),
         label="Verifying the log",

@@ -18,8 +18,9 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.access import AccessService, CaseGate, Visibility
-from application.permissions import Permission
+from application.access import AccessService
+from domain.access.permissions import Permission
+from domain.access.rules import CaseGate, Visibility
 from domain.access.vocabulary import AccessedRecord, AccessPurpose, GrantReviewOutcome
 from domain.shared import Actor, Moment, Rationale
 from interfaces.http.dependencies import (

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from application.bootstrap import Vigil
-from application.permissions import Permission, roles_allowed
+from domain.access.permissions import Permission, roles_allowed
 from interfaces.http import (
     actors,
     approvals,

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path
 
-from application.permissions import Permission
+from domain.access.permissions import Permission
 from domain.case.commands import DecideApproval, ReviewReferral
 from domain.shared import Actor
 from interfaces.http.dependencies import CaseId, Writes, require

@@ -19,10 +19,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
-from application.access import CaseGate
 from application.bootstrap import Vigil
 from application.integrity import CaseExport, ExportedEvent
-from application.permissions import Permission
+from domain.access.permissions import Permission
+from domain.access.rules import CaseGate
 from domain.access.vocabulary import AccessedRecord
 from domain.errors import InvalidCommand, NotPermitted
 from domain.integrity.ledger import LEAF_FORMAT, Checkpoint, b64

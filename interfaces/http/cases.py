@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
-from application.access import CaseGate, own_events
 from application.cases import Basis
-from application.permissions import Permission
+from domain.access.permissions import Permission
+from domain.access.rules import CaseGate, own_events
 from domain.access.vocabulary import AccessedRecord
 from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel

@@ -14,8 +14,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from application.access import CaseGate
 from application.cases import Basis
+from domain.access.rules import CaseGate
 from domain.access.vocabulary import AccessedRecord
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, RiskLevel

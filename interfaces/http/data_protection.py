@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from application.data_protection import HoldResult, SubjectRecord
-from application.permissions import Permission
+from domain.access.permissions import Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
 from domain.personal import ERASED, ErasureTrigger

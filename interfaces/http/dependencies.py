@@ -27,7 +27,7 @@ from application.bootstrap import Vigil
 from application.cases import WriteResult
 from application.idempotency import KeyedRequest
 from application.identity import token_user_id
-from application.permissions import Permission, check
+from domain.access.permissions import Permission, check
 from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
 from domain.shared import Actor

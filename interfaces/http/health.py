@@ -14,5 +14,5 @@ router = APIRouter(tags=["health"])
 @router.get("/health", responses=error_responses(503))
 def health(vigil: VigilDep) -> HealthAnswer:
     """Say whether the API is up and its store answers (503 store-unavailable if not)."""
-    vigil.ledger.recorder.max_notification_id()
+    vigil.event_log.recorder.max_notification_id()
     return HealthAnswer(status="ok")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from application.permissions import Permission
+from domain.access.permissions import Permission
 from domain.case.commands import TakeModerationAction
 from domain.shared import Actor
 from interfaces.http import examples

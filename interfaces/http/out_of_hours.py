@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path
 
-from application.permissions import Permission
+from domain.access.permissions import Permission
 from domain.case.commands import RecordOutOfHoursDecision, ReviewOutOfHoursDecision
 from domain.shared import Actor
 from interfaces.http import examples

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from application.permissions import Permission, check
+from domain.access.permissions import Permission, check
 from domain.shared import Moment
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import MinPosition, VigilDep

@@ -42,7 +42,7 @@ def work_queues(request: Request) -> WorkQueues:
         request,
         "work_queues",
         WorkQueues,
-        lambda vigil: WorkQueues(vigil.ledger, projector=vigil.projector),
+        lambda vigil: WorkQueues(vigil.event_log, projector=vigil.projector),
     )
 
 
@@ -51,7 +51,7 @@ def subject_history(request: Request) -> SubjectHistory:
         request,
         "subject_history",
         SubjectHistory,
-        lambda vigil: SubjectHistory(vigil.ledger, projector=vigil.projector),
+        lambda vigil: SubjectHistory(vigil.event_log, projector=vigil.projector),
     )
 
 
@@ -60,7 +60,7 @@ def actor_activity(request: Request) -> ActorActivity:
         request,
         "actor_activity",
         ActorActivity,
-        lambda vigil: ActorActivity(vigil.ledger, projector=vigil.projector),
+        lambda vigil: ActorActivity(vigil.event_log, projector=vigil.projector),
     )
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from application.identity import IssuedToken as NewToken
 from application.identity import UserWrite
-from application.permissions import Permission
+from domain.access.permissions import Permission
 from domain.errors import InvalidCommand
 from domain.identity.errors import UserNotFound
 from domain.identity.user import (

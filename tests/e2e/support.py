@@ -76,7 +76,7 @@ class Api:
 
     def log_position(self) -> int:
         """How far the event log has grown: a refused command must leave it where it was."""
-        return self.vigil.ledger.recorder.max_notification_id() or 0
+        return self.vigil.event_log.recorder.max_notification_id() or 0
 
     @contextmanager
     def writes_nothing(self) -> Iterator[None]:

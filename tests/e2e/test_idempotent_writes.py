@@ -377,7 +377,7 @@ def test_the_stored_request_fingerprint_is_keyed_so_the_log_cannot_confirm_a_gue
     written = created(coordinator.post(path, json=body, headers=key("note-1")))
     version = written["events"][0]["version"]
 
-    note = api.vigil.ledger.events_of(UUID(case_id), gt=version - 1, lte=version)
+    note = api.vigil.event_log.events_of(UUID(case_id), gt=version - 1, lte=version)
     stored = next(iter(note))
     canonical = json.dumps(
         {**body, "occurred_at": None},

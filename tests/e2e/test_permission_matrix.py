@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
 from application.bootstrap import Vigil
-from application.permissions import Permission, is_allowed
+from domain.access.permissions import Permission, is_allowed
 from domain.shared import Role
 from interfaces.http import create_app
 from interfaces.http.app import route_permissions

@@ -451,7 +451,7 @@ class LogReads:
 
     def __init__(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
         self.pages = 0
-        recorder = api.vigil.ledger.recorder
+        recorder = api.vigil.event_log.recorder
         read: Callable[..., Any] = recorder.select_notifications
 
         def counted(*args: Any, **kwargs: Any) -> Any:

@@ -86,7 +86,7 @@ def test_an_admin_who_grants_themselves_a_lead_role_reads_no_case_until_a_second
     assert approved.json()["roles"] == ["safeguarding_lead", "admin"]
     user = api.vigil.identity.get("alex.admin")
     assert user is not None
-    kinds = [type(e).__name__ for e in api.vigil.ledger.events_of(user.id)]
+    kinds = [type(e).__name__ for e in api.vigil.event_log.events_of(user.id)]
     assert kinds[-3:] == ["RoleGrantRequested", "RoleGrantDecided", "RoleGranted"]
     assert alex.get(f"/api/v1/cases/{case['id']}").status_code == 200
 

@@ -202,7 +202,7 @@ def test_users_events_name_the_admin_who_acted(api: Api) -> None:
 
     user = api.vigil.identity.get("amara")
     assert user is not None
-    assert [e.actor for e in api.vigil.ledger.events_of(user.id)] == ["alex.admin"]
+    assert [e.actor for e in api.vigil.event_log.events_of(user.id)] == ["alex.admin"]
 
 
 def test_admins_see_no_case_content_and_others_cannot_manage_users(api: Api) -> None:

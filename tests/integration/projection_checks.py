@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from application.ledger import Ledger
+from infrastructure.event_log import EventLog
 from projections.projector import Projector
 from projections.registry import build_views
 from projections.runner import TRACKING_TABLE, Positioned, Statement, View
@@ -53,8 +53,8 @@ def dump(store: ViewStore, views: Sequence[View]) -> Dump:
     return tables
 
 
-def positions(ledger: Ledger, views: Sequence[View]) -> dict[str, int]:
-    store = view_store_for(ledger.recorder)
+def positions(event_log: EventLog, views: Sequence[View]) -> dict[str, int]:
+    store = view_store_for(event_log.recorder)
     with store.transaction(commit=False) as tx:
         rows = tx.fetchall(f"SELECT view_name, notification_id FROM {store.table(TRACKING_TABLE)}")
     names = {view.name for view in views}
@@ -63,15 +63,17 @@ def positions(ledger: Ledger, views: Sequence[View]) -> dict[str, int]:
     }
 
 
-def head(ledger: Ledger) -> int:
-    return ledger.recorder.max_notification_id() or 0
+def head(event_log: EventLog) -> int:
+    return event_log.recorder.max_notification_id() or 0
 
 
-def log_positions(ledger: Ledger) -> list[int]:
+def log_positions(event_log: EventLog) -> list[int]:
     """Every notification id in the log, in order."""
     ids: list[int] = []
     while True:
-        batch = ledger.recorder.select_notifications(start=(ids[-1] + 1) if ids else 1, limit=5000)
+        batch = event_log.recorder.select_notifications(
+            start=(ids[-1] + 1) if ids else 1, limit=5000
+        )
         if not batch:
             return ids
         ids.extend(n.id for n in batch)
@@ -116,9 +118,9 @@ def activity_positions(store: ViewStore) -> list[int]:
     return sorted(int(row["position"]) for row in rows)
 
 
-def all_views(ledger: Ledger) -> list[View]:
+def all_views(event_log: EventLog) -> list[View]:
     """Every registered view, plus the witness."""
-    return [*build_views(ledger), AppliedEvents()]
+    return [*build_views(event_log), AppliedEvents()]
 
 
 # --- crashes -----------------------------------------------------------------------------------
@@ -162,9 +164,9 @@ def arm_crash(view: View, *, on_call: int, inside_transaction: bool) -> CrashSwi
 # --- following -------------------------------------------------------------------------------
 
 
-def projector(ledger: Ledger, views: Sequence[View], *, batch_size: int = 500) -> Projector:
+def projector(event_log: EventLog, views: Sequence[View], *, batch_size: int = 500) -> Projector:
     """The worker's projector over these views (no LISTEN thread: tests call catch_up)."""
-    return Projector(ledger, views, batch_size=batch_size, listen=False)
+    return Projector(event_log, views, batch_size=batch_size, listen=False)
 
 
 def child_main() -> None:
@@ -183,7 +185,7 @@ def child_main() -> None:
     settings = Settings(_env_file=None, environment="test", database_url=url, log_level="WARNING")
     configure_logging(settings)
     vigil = bootstrap(settings)
-    views = all_views(vigil.ledger)
+    views = all_views(vigil.event_log)
     if sys.argv[3:] == ["stepped"]:
         witness = views[-1]
         original = witness.changes
@@ -194,7 +196,7 @@ def child_main() -> None:
             return original(store, batch)
 
         object.__setattr__(witness, "changes", stepped)
-    follower = projector(vigil.ledger, views, batch_size=batch_size)
+    follower = projector(vigil.event_log, views, batch_size=batch_size)
     print("ready", flush=True)
     follower.catch_up()
     print("done", flush=True)

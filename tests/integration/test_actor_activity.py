@@ -58,7 +58,7 @@ def act(vigil: Vigil, case_id: UUID, command: Any, actor: Actor = CORA) -> Any:
 
 @pytest.fixture
 def activity(vigil: Vigil) -> ActorActivity:
-    return ActorActivity(vigil.ledger, projector=vigil.projector)
+    return ActorActivity(vigil.event_log, projector=vigil.projector)
 
 
 def test_who_did_what_when(vigil: Vigil, clock: Clock, activity: ActorActivity) -> None:
@@ -157,8 +157,8 @@ def test_pagination_and_rebuild(vigil: Vigil, clock: Clock, activity: ActorActiv
         activity.activity("sam", cursor=cursor)
 
     incremental = activity.all()
-    assert len(incremental) == vigil.ledger.recorder.max_notification_id()
-    alone = ActorActivity(vigil.ledger, batch_size=3)
+    assert len(incremental) == vigil.event_log.recorder.max_notification_id()
+    alone = ActorActivity(vigil.event_log, batch_size=3)
     alone.rebuild()
     assert alone.all() == incremental
     activity.rebuild()
@@ -170,9 +170,9 @@ def test_a_batch_goes_as_one_statement_text_whatever_its_size(vigil: Vigil, cloc
     case_id = open_case(vigil)
     for _ in range(30):
         act(vigil, case_id, AddNote(kind="note", text=SECRET_TEXT))
-    notifications = vigil.ledger.recorder.select_notifications(start=1, limit=1000)
-    batch = [Positioned(n.id, vigil.ledger.mapper.to_domain_event(n)) for n in notifications]
-    store = ActorActivity(vigil.ledger).store
+    notifications = vigil.event_log.recorder.select_notifications(start=1, limit=1000)
+    batch = [Positioned(n.id, vigil.event_log.mapper.to_domain_event(n)) for n in notifications]
+    store = ActorActivity(vigil.event_log).store
 
     whole = ActorActivityView().changes(store, batch)
     part = ActorActivityView().changes(store, batch[:5])

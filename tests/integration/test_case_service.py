@@ -55,7 +55,7 @@ TUESDAY = datetime(2026, 11, 17, tzinfo=UTC)
 
 
 def appended(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    return vigil.event_log.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
 def open_one(vigil: Vigil, command: c.OpenCase | None = None, by: Actor = COORDINATOR) -> UUID:
@@ -446,8 +446,8 @@ def test_snapshots_are_taken_and_loading_from_one_equals_a_full_replay(
         vigil.cases.execute(case_id, command, MODERATOR)
     vigil.cases.execute(case_id, c.AcknowledgeEscalation(escalation_id=escalation.event_id), LEAD)
 
-    assert vigil.ledger.snapshots is not None
-    snapshots = list(vigil.ledger.snapshots.get(case_id))
+    assert vigil.event_log.snapshots is not None
+    snapshots = list(vigil.event_log.snapshots.get(case_id))
     assert [s.originator_version for s in snapshots] == [5, 10]
     assert all(isinstance(s, CaseSnapshot) for s in snapshots)
 
@@ -470,8 +470,8 @@ def test_take_snapshot_on_demand(small_snapshots: Vigil) -> None:
     case_id = open_one(vigil)
     vigil.cases.execute(case_id, add_note(), COORDINATOR)
     vigil.cases.take_snapshot(case_id)
-    assert vigil.ledger.snapshots is not None
-    [snapshot] = vigil.ledger.snapshots.get(case_id)
+    assert vigil.event_log.snapshots is not None
+    [snapshot] = vigil.event_log.snapshots.get(case_id)
     assert snapshot.originator_version == 2
     assert vigil.cases.load(case_id) == fold(None, vigil.cases.timeline(case_id))
     with pytest.raises(CaseNotFound):
@@ -486,7 +486,7 @@ def test_snapshots_that_do_not_verify_are_passed_over_for_one_that_does(
     case_id = open_one(vigil)
     for _ in range(11):
         vigil.cases.execute(case_id, add_note(), COORDINATOR)
-    store = vigil.ledger.snapshots
+    store = vigil.event_log.snapshots
     assert isinstance(store, SnapshotStore)
     [real] = store.get(case_id, desc=True, limit=1)
     assert real.originator_version == 10
@@ -605,10 +605,10 @@ def test_concurrent_token_issues_all_succeed(vigil: Vigil) -> None:
 
 
 def test_a_username_that_could_never_be_assigned_is_refused_at_registration(vigil: Vigil) -> None:
-    before = vigil.ledger.recorder.max_notification_id()
+    before = vigil.event_log.recorder.max_notification_id()
     with pytest.raises(InvalidCommand, match="username"):
         vigil.identity.register("lee smith", Role.COORDINATOR, actor="cli")
-    assert vigil.ledger.recorder.max_notification_id() == before
+    assert vigil.event_log.recorder.max_notification_id() == before
     assert (
         vigil.identity.register("Lee.Smith", Role.COORDINATOR, actor="cli").username == "lee.smith"
     )

@@ -101,7 +101,7 @@ def walk(summaries: CaseSummaries, limit: int, **filters: Any) -> list[list[UUID
 
 
 def log_length(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0
+    return vigil.event_log.recorder.max_notification_id() or 0
 
 
 def a_busy_log(vigil: Vigil, clock: Clock) -> list[UUID]:
@@ -399,7 +399,7 @@ def test_user_events_are_skipped_but_passed(vigil: Vigil, clock: Clock) -> None:
 
 
 def test_incremental_catch_ups_give_the_rebuilt_view(vigil: Vigil, clock: Clock) -> None:
-    views = CaseSummaries(vigil.ledger, batch_size=2)
+    views = CaseSummaries(vigil.event_log, batch_size=2)
     vigil.identity.register("cora", Role.COORDINATOR, actor="admin")
     first = open_case(vigil)
     views.catch_up()
@@ -446,7 +446,7 @@ class Crashing(CaseSummariesView):
 
 def test_a_crash_mid_batch_leaves_the_view_as_it_was(vigil: Vigil, clock: Clock) -> None:
     cases = a_busy_log(vigil, clock)
-    crashing = ViewRunner(vigil.ledger, Crashing(vigil.ledger), batch_size=50)
+    crashing = ViewRunner(vigil.event_log, Crashing(vigil.event_log), batch_size=50)
 
     with pytest.raises(Exception, match="no_such"):
         crashing.catch_up()
@@ -454,7 +454,7 @@ def test_a_crash_mid_batch_leaves_the_view_as_it_was(vigil: Vigil, clock: Clock)
     assert crashing.position() == 0
     assert vigil.case_summaries.all() == []
     assert vigil.case_summaries.catch_up() == log_length(vigil)
-    rebuilt = CaseSummaries(vigil.ledger)
+    rebuilt = CaseSummaries(vigil.event_log)
     rebuilt.rebuild()
     assert vigil.case_summaries.all() == rebuilt.all()
     assert {row.case_id for row in rebuilt.all()} == set(cases)
@@ -463,11 +463,11 @@ def test_a_crash_mid_batch_leaves_the_view_as_it_was(vigil: Vigil, clock: Clock)
 def test_a_restart_between_batches_applies_nothing_twice(vigil: Vigil, clock: Clock) -> None:
     a_busy_log(vigil, clock)
     total = log_length(vigil)
-    before_crash = CaseSummaries(vigil.ledger, batch_size=3)
+    before_crash = CaseSummaries(vigil.event_log, batch_size=3)
     assert before_crash.catch_up(max_events=7) == 7
     del before_crash  # the process dies here
 
-    after_restart = CaseSummaries(vigil.ledger, batch_size=3)
+    after_restart = CaseSummaries(vigil.event_log, batch_size=3)
     assert after_restart.position() == 7
     assert after_restart.catch_up() == total - 7
     assert after_restart.catch_up() == 0
@@ -493,9 +493,9 @@ class Overtaken(CaseSummariesView):
 
 def test_a_runner_overtaken_by_another_applies_nothing_twice(vigil: Vigil, clock: Clock) -> None:
     a_busy_log(vigil, clock)
-    view = Overtaken(vigil.ledger)
-    view.rival = CaseSummaries(vigil.ledger)
-    slow = ViewRunner(vigil.ledger, view)
+    view = Overtaken(vigil.event_log)
+    view.rival = CaseSummaries(vigil.event_log)
+    slow = ViewRunner(vigil.event_log, view)
 
     assert slow.catch_up() == 0  # its batch was applied by the rival; it read again: nothing
     assert slow.position() == log_length(vigil)
@@ -511,7 +511,7 @@ def test_a_new_view_version_rebuilds_the_view(vigil: Vigil, clock: Clock) -> Non
     class NextVersion(CaseSummariesView):
         version = CaseSummariesView.version + 1
 
-    upgraded = ViewRunner(vigil.ledger, NextVersion(vigil.ledger))
+    upgraded = ViewRunner(vigil.event_log, NextVersion(vigil.event_log))
 
     assert upgraded.position() == 0
     assert vigil.case_summaries.all() == []
@@ -522,20 +522,23 @@ def test_a_new_view_version_rebuilds_the_view(vigil: Vigil, clock: Clock) -> Non
 def test_the_library_can_wait_for_the_view(vigil: Vigil, clock: Clock) -> None:
     open_case(vigil)
     runner = vigil.case_summaries.runner
-    assert runner.max_tracking_id(vigil.ledger.name) is None
+    assert runner.max_tracking_id(vigil.event_log.name) is None
     with pytest.raises(TimeoutError):
-        runner.wait(vigil.ledger.name, 1, timeout=0.05)
+        runner.wait(vigil.event_log.name, 1, timeout=0.05)
 
     vigil.case_summaries.catch_up()
 
-    runner.wait(vigil.ledger.name, 1, timeout=0.05)
-    assert runner.has_tracking_id(vigil.ledger.name, 1)
+    runner.wait(vigil.event_log.name, 1, timeout=0.05)
+    assert runner.has_tracking_id(vigil.event_log.name, 1)
     assert vigil.case_summaries.position() == 1
 
 
 def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> None:
     # Two runners (as if two processes) catching up while four threads write and read.
-    runners = [CaseSummaries(vigil.ledger, batch_size=3), CaseSummaries(vigil.ledger, batch_size=5)]
+    runners = [
+        CaseSummaries(vigil.event_log, batch_size=3),
+        CaseSummaries(vigil.event_log, batch_size=5),
+    ]
     consumed = [0, 0]
     errors: list[BaseException] = []
     lock = threading.Lock()

@@ -127,7 +127,7 @@ def test_refusals_are_one_clear_line_and_write_nothing(
     env: dict[str, str], tmp_path: Path, store: Vigil
 ) -> None:
     assert vigil(env, tmp_path, "users", "add", "sam.host", "--role", "volunteer").returncode == 0
-    written = store.ledger.recorder.max_notification_id()
+    written = store.event_log.recorder.max_notification_id()
 
     assert_clean_refusal(
         vigil(env, tmp_path, "users", "add", "sam.host", "--role", "moderator"), "already exists"
@@ -143,7 +143,7 @@ def test_refusals_are_one_clear_line_and_write_nothing(
         vigil({**env, "VIGIL_TIMEZONE": "Mars/Olympus"}, tmp_path, "users", "token", "sam.host"),
         "VIGIL_TIMEZONE",
     )
-    assert store.ledger.recorder.max_notification_id() == written
+    assert store.event_log.recorder.max_notification_id() == written
 
 
 def test_demo_fills_an_empty_store_and_prints_one_line_per_user(
@@ -160,10 +160,10 @@ def test_demo_fills_an_empty_store_and_prints_one_line_per_user(
         actor = store.identity.authenticate(token)
         assert actor is not None
         assert (actor.username, actor.role.value) == (name, role)
-    assert (store.ledger.recorder.max_notification_id() or 0) > 0
+    assert (store.event_log.recorder.max_notification_id() or 0) > 0
     case_ids = {
         n.originator_id
-        for n in store.ledger.recorder.select_notifications(start=1, limit=10_000)
+        for n in store.event_log.recorder.select_notifications(start=1, limit=10_000)
         if n.topic.endswith(":CaseOpened")
     }
     assert len(case_ids) >= 5
@@ -178,7 +178,7 @@ def test_demo_refuses_a_store_that_is_not_empty_unless_told_to_skip(
     env: dict[str, str], tmp_path: Path, store: Vigil
 ) -> None:
     assert vigil(env, tmp_path, "users", "add", "real.user", "--role", "admin").returncode == 0
-    written = store.ledger.recorder.max_notification_id()
+    written = store.event_log.recorder.max_notification_id()
 
     refused = vigil(env, tmp_path, "demo")
     skipped = vigil(env, tmp_path, "demo", "--if-empty")
@@ -187,7 +187,7 @@ def test_demo_refuses_a_store_that_is_not_empty_unless_told_to_skip(
     assert skipped.returncode == 0, skipped.stderr
     assert skipped.stdout == ""
     assert "vigil users token" in skipped.stderr
-    assert store.ledger.recorder.max_notification_id() == written
+    assert store.event_log.recorder.max_notification_id() == written
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 
 from application.bootstrap import Vigil, bootstrap
-from application.permissions import permission_table_markdown
+from domain.access.permissions import permission_table_markdown
 from domain.identity.events import RoleGranted
 from domain.shared import Role
 from infrastructure.settings import Settings
@@ -40,7 +40,7 @@ def store(env: dict[str, str]) -> Iterator[Vigil]:
 
 
 def appended(store: Vigil) -> int:
-    return store.ledger.recorder.max_notification_id() or 0
+    return store.event_log.recorder.max_notification_id() or 0
 
 
 def test_roles_are_granted_and_revoked_from_the_command_line(
@@ -143,7 +143,7 @@ def test_a_case_role_someone_gave_themselves_before_the_second_person_rule_is_li
     assert vigil(env, tmp_path, "users", "add", "kit", "--role", "coordinator").returncode == 0
     alex = store.identity.get("alex")
     assert alex is not None
-    store.ledger.save(
+    store.event_log.save(
         RoleGranted(
             originator_id=alex.id,
             originator_version=alex.version + 1,

@@ -186,11 +186,11 @@ def plaintext_found(vigil: Vigil, needles: list[str], *, only: str | None = None
 
 
 def events_table(vigil: Vigil) -> str:
-    return str(vigil.ledger.recorder.events_table_name).split(".")[-1].strip('"')  # type: ignore[attr-defined]
+    return str(vigil.event_log.recorder.events_table_name).split(".")[-1].strip('"')  # type: ignore[attr-defined]
 
 
 def log_position(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0
+    return vigil.event_log.recorder.max_notification_id() or 0
 
 
 # --- personal fields are never stored in plaintext ------------------------------------------
@@ -223,9 +223,9 @@ def test_the_scan_finds_plaintext_where_there_is_some(vigil: Vigil) -> None:
 def test_views_decode_without_keys(vigil: Vigil, clock: Clock) -> None:
     case_id = open_case(vigil, "member-1", NAME, SECRETS["summary"])
     vigil.cases.execute(case_id, c.AddNote(kind="fact", text=SECRETS["note"]), COORDINATOR)
-    mapper: Any = vigil.ledger.mapper
+    mapper: Any = vigil.event_log.mapper
 
-    stored = vigil.ledger.recorder.select_events(case_id)
+    stored = vigil.event_log.recorder.select_events(case_id)
     opened, note = (mapper.to_view_event(s) for s in stored)
 
     assert opened.summary == WITHHELD
@@ -238,8 +238,8 @@ def test_a_sealed_field_cannot_be_moved_to_another_event(vigil: Vigil) -> None:
     case_id = open_case(vigil, "member-1", NAME, SECRETS["summary"])
     vigil.cases.execute(case_id, c.AddNote(kind="fact", text="first note text"), COORDINATOR)
     vigil.cases.execute(case_id, c.AddNote(kind="fact", text="second note text"), COORDINATOR)
-    mapper: Any = vigil.ledger.mapper
-    _, first, second = vigil.ledger.recorder.select_events(case_id)
+    mapper: Any = vigil.event_log.mapper
+    _, first, second = vigil.event_log.recorder.select_events(case_id)
     swapped = orjson.loads(second.state)
     swapped["text"] = orjson.loads(first.state)["text"]
 
@@ -339,7 +339,7 @@ def test_a_break_glass_reason_and_its_review_are_erased_with_the_subject(
             "Marrowgate's risk justified it (tarnwhistle).",
         )
         stream = vigil.access.grant_stream(VOLUNTEER.username, case_id)
-        before = list(vigil.ledger.events_of(stream))
+        before = list(vigil.event_log.events_of(stream))
         assert [type(e) for e in before] == [BreakGlassAccessGranted, BreakGlassAccessReviewed]
         assert "skellig" in before[0].reason  # type: ignore[union-attr]
 
@@ -348,7 +348,7 @@ def test_a_break_glass_reason_and_its_review_are_erased_with_the_subject(
 
         # Then neither the reason nor the rationale can be read any more; the grant's facts
         # (who, which case, when, until when, the outcome) stay.
-        granted, reviewed = vigil.ledger.events_of(stream)
+        granted, reviewed = vigil.event_log.events_of(stream)
         assert isinstance(granted, BreakGlassAccessGranted)
         assert isinstance(reviewed, BreakGlassAccessReviewed)
         assert (granted.reason, reviewed.rationale) == (ERASED, ERASED)

@@ -109,14 +109,14 @@ def erase(service: DataProtectionService) -> None:
 
 
 def note_of(vigil: Vigil, stream: UUID) -> str:
-    [event] = vigil.ledger.events_of(stream)
+    [event] = vigil.event_log.events_of(stream)
     return str(event.note)
 
 
 def test_a_note_declared_as_the_callers_is_erased_with_them(vigil: Vigil, clock: Clock) -> None:
     open_case_about(vigil)
     contact = uuid4()
-    vigil.ledger.save(
+    vigil.event_log.save(
         CallerNoted(
             originator_id=contact,
             originator_version=1,
@@ -138,7 +138,7 @@ def test_a_stream_of_its_own_is_erased_once_its_context_says_whose_it_holds(
     open_case_about(vigil)
     linked, unlinked = uuid4(), uuid4()
     for contact in (linked, unlinked):
-        vigil.ledger.save(
+        vigil.event_log.save(
             AnonymousContactNoted(
                 originator_id=contact,
                 originator_version=1,
@@ -148,7 +148,7 @@ def test_a_stream_of_its_own_is_erased_once_its_context_says_whose_it_holds(
         )
     contacts = ContactHoldings({REF: [linked]})
     service = DataProtectionService(
-        vigil.ledger,
+        vigil.event_log,
         vigil.cases,
         vigil.keyring,
         clock=clock,
@@ -176,9 +176,9 @@ def test_personal_text_whose_class_declares_no_subject_is_never_stored(
     )
 
     with pytest.raises(UndeclaredSubject, match="HandoverNoted"):
-        vigil.ledger.save(leaky)
+        vigil.event_log.save(leaky)
 
-    assert list(vigil.ledger.events_of(stream)) == []
+    assert list(vigil.event_log.events_of(stream)) == []
 
 
 def test_a_case_unknown_to_the_key_table_is_keyed_by_the_subject_its_opening_names(

@@ -28,7 +28,6 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from application.bootstrap import Vigil, bootstrap
-from application.ledger import Ledger
 from infrastructure.db_admin import (
     InitRefused,
     drop_role,
@@ -36,6 +35,7 @@ from infrastructure.db_admin import (
     lock_database_privileges,
     plan_init,
 )
+from infrastructure.event_log import EventLog
 from infrastructure.persistence import recorder_env
 from infrastructure.recorders import StoreNotInitialised
 from infrastructure.settings import Settings
@@ -131,7 +131,7 @@ class PgStore:
 
     def init(self) -> list[str]:
         return init_store(
-            make_settings(self.app_url), ledger_name=Ledger.name, owner_url=self.owner_url
+            make_settings(self.app_url), log_name=EventLog.name, owner_url=self.owner_url
         ).lines()
 
     def new_role(self, *attributes: str) -> str:
@@ -428,18 +428,18 @@ def test_db_init_takes_the_log_back_from_a_role_that_made_it(
         conn.execute(f'CREATE SCHEMA "{pg_store.schema}"')
         conn.execute(f"CREATE ROLE {pg_store.app_role} LOGIN PASSWORD 'app-secret'")
         conn.execute(f'GRANT USAGE, CREATE ON SCHEMA "{pg_store.schema}" TO {pg_store.app_role}')
-    app_ledger(pg_store).close()
+    app_event_log(pg_store).close()
     # When the owner runs db init.
     lines = pg_store.init()
     # Then the owner owns the log and the guard, and the application role may only append.
     assert f"  set: table {pg_store.schema}.{EVENTS} owned by the owner" in lines
     assert f"  set: function {pg_store.schema}.vigil_append_only() owned by the owner" in lines
     assert any(line.startswith("  set: type ") for line in lines)
-    ledger = app_ledger(pg_store)
+    event_log = app_event_log(pg_store)
     try:
-        ledger.recorder.insert_events([stored_event()])
+        event_log.recorder.insert_events([stored_event()])
     finally:
-        ledger.close()
+        event_log.close()
     with pg_store.app() as conn:
         for statement in (
             f"DELETE FROM {pg_store.table(EVENTS)}",
@@ -457,7 +457,7 @@ def test_db_init_refuses_an_application_role_that_would_not_be_bound(
     # A superuser ignores privileges and may drop triggers; so does the owner itself.
     superuser = pg_store.new_role("SUPERUSER", "LOGIN")
     with pytest.raises(InitRefused, match="is a superuser"):
-        init_store(make_settings(pg_store.owner_url), ledger_name=Ledger.name, app_role=superuser)
+        init_store(make_settings(pg_store.owner_url), log_name=EventLog.name, app_role=superuser)
     with pytest.raises(InitRefused, match="is the owner"):
         plan_init(make_settings(pg_store.owner_url), app_role="postgres")
     # Nothing was created.
@@ -566,8 +566,8 @@ def waiting_on_a_lock(pg_store: PgStore, timeout: float = 10.0) -> bool:
     return False
 
 
-def app_ledger(pg_store: PgStore) -> Ledger:
-    return Ledger(env=recorder_env(make_settings(pg_store.app_url)))
+def app_event_log(pg_store: PgStore) -> EventLog:
+    return EventLog(env=recorder_env(make_settings(pg_store.app_url)))
 
 
 @pytest.mark.postgres
@@ -576,7 +576,7 @@ def test_a_writer_waits_until_an_earlier_insert_commits(
     pg_store: PgStore, first_writer: str
 ) -> None:
     pg_store.init()
-    ledger = app_ledger(pg_store)
+    event_log = app_event_log(pg_store)
     events = pg_store.table(EVENTS)
     try:
         with pg_store.app() as first, first.transaction():
@@ -593,7 +593,9 @@ def test_a_writer_waits_until_an_earlier_insert_commits(
             # When Vigil's recorder writes meanwhile.
             result: list[int] = []
             writer = threading.Thread(
-                target=lambda: result.extend(ledger.recorder.insert_events([stored_event()]) or [])
+                target=lambda: result.extend(
+                    event_log.recorder.insert_events([stored_event()]) or []
+                )
             )
             writer.start()
             # Then it waits for the lock.
@@ -604,7 +606,7 @@ def test_a_writer_waits_until_an_earlier_insert_commits(
         assert result
         assert result[0] > first_id
     finally:
-        ledger.close()
+        event_log.close()
 
 
 @pytest.mark.postgres
@@ -613,7 +615,7 @@ def test_concurrent_writers_as_the_application_role_commit_in_id_order(
 ) -> None:
     pg_store.init()
     writers, per_writer = 4, 40
-    ledgers = [app_ledger(pg_store) for _ in range(writers + 1)]
+    ledgers = [app_event_log(pg_store) for _ in range(writers + 1)]
     reader = ledgers[-1].recorder
     done = threading.Event()
     gaps: list[tuple[int, list[int]]] = []
@@ -634,21 +636,21 @@ def test_concurrent_writers_as_the_application_role_commit_in_id_order(
             elif finished:
                 return
 
-    def write(ledger: Ledger) -> None:
+    def write(event_log: EventLog) -> None:
         for _ in range(per_writer):
-            ledger.recorder.insert_events([stored_event(), stored_event()])
+            event_log.recorder.insert_events([stored_event(), stored_event()])
 
     follower = threading.Thread(target=tail)
     follower.start()
-    threads = [threading.Thread(target=write, args=(ledger,)) for ledger in ledgers[:writers]]
+    threads = [threading.Thread(target=write, args=(event_log,)) for event_log in ledgers[:writers]]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     done.set()
     follower.join(timeout=60)
-    for ledger in ledgers:
-        ledger.close()
+    for event_log in ledgers:
+        event_log.close()
     assert gaps == []
     assert seen == list(range(1, writers * per_writer * 2 + 1))
 

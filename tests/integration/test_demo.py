@@ -11,7 +11,7 @@ import pytest
 
 from application.bootstrap import Vigil, bootstrap
 from application.demo import DEMO_USERS, StoreNotEmpty, load_demo, store_is_empty
-from application.permissions import Permission, is_allowed
+from domain.access.permissions import Permission, is_allowed
 from domain.case import events as e
 from domain.case.vocabulary import (
     CaseSource,
@@ -140,12 +140,12 @@ def test_every_demo_event_is_back_dated_sensibly_and_allowed_for_its_actor(vigil
 
 def test_the_demo_refuses_a_store_that_is_not_empty(vigil: Vigil) -> None:
     vigil.identity.register("someone.real", Role.COORDINATOR, actor="cli")
-    before = vigil.ledger.recorder.max_notification_id()
+    before = vigil.event_log.recorder.max_notification_id()
 
     with pytest.raises(StoreNotEmpty):
         load_demo(vigil, actor="cli")
 
-    assert vigil.ledger.recorder.max_notification_id() == before
+    assert vigil.event_log.recorder.max_notification_id() == before
 
 
 # Server clocks (UTC) and calendars the demo must cope with.

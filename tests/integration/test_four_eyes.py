@@ -46,7 +46,7 @@ TUESDAY_MORNING = datetime(2026, 11, 17, 9, 30, tzinfo=UTC)
 
 
 def logged(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    return vigil.event_log.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
 def opened(vigil: Vigil, **fields: Any) -> UUID:
@@ -59,7 +59,7 @@ def ban() -> Any:
 
 @pytest.fixture
 def queues(vigil: Vigil) -> WorkQueues:
-    return WorkQueues(vigil.ledger, projector=vigil.projector)
+    return WorkQueues(vigil.event_log, projector=vigil.projector)
 
 
 def queued(queues: WorkQueues, queue: Queue, as_of: datetime) -> list[QueueItem]:
@@ -245,7 +245,7 @@ def test_the_queue_view_with_approvals_equals_a_rebuild(
     queues.catch_up()
     live = queues.all()
 
-    alone = WorkQueues(vigil.ledger, batch_size=1000)
+    alone = WorkQueues(vigil.event_log, batch_size=1000)
     alone.rebuild()
 
     assert alone.all() == live

@@ -69,7 +69,7 @@ def log_leaves(vigil: Vigil) -> list[bytes]:
         event_leaf_hash(
             n.id, originator_bytes(n.originator_id), n.originator_version, n.topic, n.state
         )
-        for n in vigil.ledger.recorder.select_notifications(start=1, limit=10_000)
+        for n in vigil.event_log.recorder.select_notifications(start=1, limit=10_000)
     ]
 
 
@@ -112,7 +112,7 @@ def test_a_checkpoint_falls_due_when_t_seconds_pass(vigil: Vigil, clock: Clock) 
 def test_two_notaries_racing_append_each_event_once(vigil: Vigil, clock: Clock) -> None:
     open_case(vigil, notes=30)
     other = HashLedger(
-        vigil.ledger,
+        vigil.event_log,
         signing_key=SigningKey.from_settings(None, vigil.settings.data_dir),
         clock=clock,
         every_events=4,

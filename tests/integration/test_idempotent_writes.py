@@ -33,9 +33,9 @@ def test_racing_retries_of_a_keyed_hold_make_one_hold(vigil: Vigil) -> None:
     assert len({event_id for event_id, _ in answers}) == 1
     assert sorted(replayed for _, replayed in answers) == [False] + [True] * 5
     subject_id = vigil.data_protection.subject_id(SubjectKind.MEMBER, "member-7")
-    history = list(vigil.ledger.events_of(subject_id))
+    history = list(vigil.event_log.events_of(subject_id))
     assert [type(e) for e in history] == [LegalHoldPlaced]
-    [used] = vigil.ledger.events_of(WriteKeys.key_id(LEAD.username, "hold-1"))
+    [used] = vigil.event_log.events_of(WriteKeys.key_id(LEAD.username, "hold-1"))
     assert isinstance(used, IdempotencyKeyUsed)
     assert (used.target_id, used.target_version) == (subject_id, 1)
 

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from application.bootstrap import Vigil, bootstrap
-from application.permissions import Permission, check, permits
+from domain.access.permissions import Permission, check, permits
 from domain.errors import NotPermitted, RuleViolation
 from domain.identity.errors import UserNotFound
 from domain.identity.events import AdministratorRemoved, RoleGranted, UserDeactivated
@@ -35,7 +35,7 @@ def person(actor: Actor | None) -> Actor | None:
 
 
 def appended(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0
+    return vigil.event_log.recorder.max_notification_id() or 0
 
 
 def test_roles_are_granted_and_revoked_and_permissions_are_their_union(vigil: Vigil) -> None:
@@ -50,7 +50,7 @@ def test_roles_are_granted_and_revoked_and_permissions_are_their_union(vigil: Vi
     assert permits(kit, Permission.USERS_MANAGE)
     stored = vigil.identity.get("kit")
     assert stored is not None
-    events = list(vigil.ledger.events_of(stored.id))
+    events = list(vigil.event_log.events_of(stored.id))
     assert isinstance(events[-1], RoleGranted)
     assert events[-1].actor == "alex"
 
@@ -75,7 +75,7 @@ def test_a_deactivated_users_tokens_stop_working_at_once(vigil: Vigil) -> None:
     assert not vigil.identity.is_active("kit")
     kit = vigil.identity.get("kit")
     assert kit is not None
-    assert isinstance(list(vigil.ledger.events_of(kit.id))[-1], UserDeactivated)
+    assert isinstance(list(vigil.event_log.events_of(kit.id))[-1], UserDeactivated)
 
     vigil.identity.reactivate("kit", actor="alex")
 
@@ -149,7 +149,7 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(
     assert vigil.identity.active_admins() == ["bo"]
     # Only bo's deactivation of alex and its record on the administrators' stream were stored.
     assert appended(vigil) == before + 2
-    removals = list(vigil.ledger.events_of(ADMINISTRATORS_ID))
+    removals = list(vigil.event_log.events_of(ADMINISTRATORS_ID))
     assert [(type(e), e.username, e.actor) for e in removals] == [
         (AdministratorRemoved, "alex", "bo")
     ]

@@ -154,7 +154,7 @@ def log(
 class Attacker:
     def __init__(self, log: Log) -> None:
         self.vigil = log.vigil
-        recorder: Any = log.vigil.ledger.recorder
+        recorder: Any = log.vigil.event_log.recorder
         self.pg = log.vigil.integrity.notary.store.dialect == "postgresql"
         if self.pg:
             schema = recorder.datastore.schema
@@ -650,7 +650,7 @@ def test_deleted_checkpoints_show_against_a_kept_checkpoint(log: Log) -> None:
 
 
 def snapshot_table(attacker: Attacker) -> str:
-    recorder: Any = attacker.vigil.ledger.snapshots.recorder  # type: ignore[union-attr]
+    recorder: Any = attacker.vigil.event_log.snapshots.recorder  # type: ignore[union-attr]
     return attacker.table(recorder.events_table_name)
 
 
@@ -765,7 +765,7 @@ def test_a_true_snapshot_from_before_macs_passes_verify(log: Log, attacker: Atta
     # Given a snapshot of case A stored as Vigil stored them before snapshots had a MAC:
     # personal fields sealed, the state the log's.
     state = log.vigil.cases.get(log.case_a)
-    stored = log.vigil.ledger.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
+    stored = log.vigil.event_log.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
     insert_snapshot(attacker, log.case_a, state.version, stored.state)
 
     # Then verify counts it and finds nothing wrong (the loader ignores it all the same).
@@ -779,7 +779,7 @@ def test_a_true_snapshot_from_the_release_before_passes_verify(
     # Given a snapshot of case A as the release before wrote it: no MAC, and no `ever_critical`
     # (a field the state has kept since; the fold of the log now gives it a value).
     state = log.vigil.cases.get(log.case_a)
-    stored = log.vigil.ledger.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
+    stored = log.vigil.event_log.mapper.to_stored_event(as_snapshot(state, log.vigil.clock()))
     old = json.loads(stored.state)
     del old["state"]["ever_critical"]
     insert_snapshot(attacker, log.case_a, state.version, json.dumps(old).encode())
@@ -794,7 +794,7 @@ def test_a_forged_snapshot_in_the_old_form_is_still_caught(log: Log, attacker: A
     # Given a snapshot of case B in the release before's form (no MAC, no `ever_critical`)
     # whose state is not the log's: it says the case is spam.
     state = log.vigil.cases.get(log.case_b)
-    stored = log.vigil.ledger.mapper.to_stored_event(
+    stored = log.vigil.event_log.mapper.to_stored_event(
         as_snapshot(state.model_copy(update={"category": Category.SPAM}), log.vigil.clock())
     )
     old = json.loads(stored.state)

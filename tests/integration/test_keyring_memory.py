@@ -26,7 +26,7 @@ def small_keyring(vigil: Vigil, settings: Settings, clock: Clock) -> SubjectKeyr
     keyring = SubjectKeyring(
         load_master_key(settings), clock=clock, cache_seconds=300, memory_entries=BOUND
     )
-    keyring.attach(view_store_for(vigil.ledger.recorder))
+    keyring.attach(view_store_for(vigil.event_log.recorder))
     return keyring
 
 

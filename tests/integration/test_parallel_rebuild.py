@@ -26,9 +26,9 @@ from uuid import UUID
 import pytest
 
 from application.bootstrap import Vigil, bootstrap, rebuild_parts
-from application.ledger import Ledger
 from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
 from domain.shared import Actor, Role
+from infrastructure.event_log import EventLog
 from infrastructure.settings import Settings
 from projections.parallel_rebuild import share_bounds
 from projections.projector import Projector
@@ -112,13 +112,13 @@ def parallel(
     processes: int,
     config: ViewConfig | None = None,
     *,
-    parts: Callable[[], tuple[Ledger, list[View]]] | None = None,
+    parts: Callable[[], tuple[EventLog, list[View]]] | None = None,
     batch_size: int = 7,
     **options: Any,
 ) -> Projector:
     """A projector rebuilding in ``processes`` processes whatever the log's length."""
     return Projector(
-        vigil.ledger,
+        vigil.event_log,
         vigil.views,
         rebuild_batch_size=batch_size,
         rebuild_processes=processes,
@@ -130,13 +130,13 @@ def parallel(
     )
 
 
-def failing_parts(marker: Path) -> tuple[Ledger, list[View]]:
+def failing_parts(marker: Path) -> tuple[EventLog, list[View]]:
     """A worker process's parts that fail at once (after saying so in ``marker``)."""
     marker.write_text(str(os.getpid()))
     raise RuntimeError("the worker could not start")
 
 
-def hanging_parts(marker: Path) -> tuple[Ledger, list[View]]:
+def hanging_parts(marker: Path) -> tuple[EventLog, list[View]]:
     """A worker process's parts that never come (after saying so in ``marker``)."""
     marker.write_text(str(os.getpid()))
     time.sleep(3600)
@@ -162,12 +162,12 @@ def is_gone(pid: int) -> bool:
 def share_events(vigil: Vigil, processes: int, index: int) -> int:
     """How many of the log's events fall in share ``index`` (even shares)."""
     share = share_bounds(processes, head(vigil), 0)[index]
-    log = vigil.ledger.recorder.select_notifications(start=1, limit=head(vigil))
+    log = vigil.event_log.recorder.select_notifications(start=1, limit=head(vigil))
     return sum(1 for n in log if share.holds(n.originator_id))
 
 
 def head(vigil: Vigil) -> int:
-    return int(vigil.ledger.recorder.max_notification_id() or 0)
+    return int(vigil.event_log.recorder.max_notification_id() or 0)
 
 
 def side_tables(vigil: Vigil) -> list[str]:
@@ -188,7 +188,7 @@ def assert_parallel_equals_serial(vigil: Vigil, processes: int) -> None:
     assert all(followed.values()), "every view's tables should have rows"
 
     # When every view is rebuilt by one process
-    serial = Projector(vigil.ledger, vigil.views, rebuild_batch_size=7, listen=False)
+    serial = Projector(vigil.event_log, vigil.views, rebuild_batch_size=7, listen=False)
     assert serial.rebuild() == head(vigil)
     assert dump(store, vigil.views) == followed
 
@@ -353,7 +353,7 @@ def test_a_hung_worker_fails_the_rebuild_after_the_timeout_and_is_stopped(
 
 def test_the_worker_timeout_must_be_positive(vigil: Vigil) -> None:
     with pytest.raises(ValueError, match="rebuild_worker_timeout must be positive"):
-        Projector(vigil.ledger, vigil.views, rebuild_worker_timeout=0, set_up=False)
+        Projector(vigil.event_log, vigil.views, rebuild_worker_timeout=0, set_up=False)
 
 
 @pytest.mark.parametrize("count", [2, 3, 5, 16])

@@ -108,7 +108,7 @@ def _every_event(vigil: Vigil, clock: Clock) -> UUID:
 
 def _raw_rows(vigil: Vigil, case_id: UUID) -> list[tuple[str, bytes]]:
     """(topic, state) of the case's rows, read with plain SQL, not through the library."""
-    recorder: Any = vigil.ledger.recorder
+    recorder: Any = vigil.event_log.recorder
     table = recorder.events_table_name
     env = recorder_env(vigil.settings)
     url = vigil.settings.resolved_database_url
@@ -154,7 +154,7 @@ def test_events_are_stored_under_stable_topics_as_json(vigil: Vigil, clock: Cloc
 def test_stored_events_read_back_equal(vigil: Vigil, clock: Clock) -> None:
     case_id = _every_event(vigil, clock)
     timeline = vigil.cases.timeline(case_id)
-    mapper = vigil.ledger.mapper  # seals personal fields with the store's subject keys
+    mapper = vigil.event_log.mapper  # seals personal fields with the store's subject keys
 
     for event in timeline:
         stored = mapper.to_stored_event(event)  # type: ignore[arg-type]

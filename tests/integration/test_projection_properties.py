@@ -169,11 +169,11 @@ def fresh_vigil(base_url: str) -> Iterator[tuple[Vigil, Clock]]:
 
 def assert_views_are_the_log(vigil: Vigil, follower: Projector) -> None:
     """Positions at the head, every event seen once, and every view equal to a rebuild."""
-    ledger = vigil.ledger
-    store: ViewStore = view_store_for(ledger.recorder)
-    at_head = head(ledger)
-    assert positions(ledger, follower.views) == {view.name: at_head for view in follower.views}
-    every_event = log_positions(ledger)
+    event_log = vigil.event_log
+    store: ViewStore = view_store_for(event_log.recorder)
+    at_head = head(event_log)
+    assert positions(event_log, follower.views) == {view.name: at_head for view in follower.views}
+    every_event = log_positions(event_log)
     assert applied(store) == every_event, "an event was applied twice or missed"
     if any(view.name == "actor_activity" for view in follower.views):
         assert activity_positions(store) == every_event
@@ -185,8 +185,10 @@ def assert_views_are_the_log(vigil: Vigil, follower: Projector) -> None:
     # Another process's worth of objects (its own ledger, so no shared caches of case states).
     other = bootstrap(vigil.settings, clock=vigil.clock)
     try:
-        scratch = view_store_for(other.ledger.recorder).with_suffix("__scratch")
-        from_scratch = Projector(other.ledger, all_views(other.ledger), store=scratch, listen=False)
+        scratch = view_store_for(other.event_log.recorder).with_suffix("__scratch")
+        from_scratch = Projector(
+            other.event_log, all_views(other.event_log), store=scratch, listen=False
+        )
         from_scratch.catch_up()
         assert from_scratch.positions() == {view.name: at_head for view in follower.views}
         assert dump(scratch, from_scratch.views) == caught_up
@@ -210,24 +212,24 @@ def test_views_caught_up_at_random_points_equal_a_rebuild(
 ) -> None:
     with fresh_vigil(database_url) as (vigil, clock):
         writer = Writer(vigil, clock)
-        views = all_views(vigil.ledger)
+        views = all_views(vigil.event_log)
         joins = {i: which for kind, i, which in events if kind == "join"}
         rebuilds = {i: which for kind, i, which in events if kind == "rebuild"}
         late = views.pop(next(iter(joins.values())) % len(views)) if joins else None
-        follower = projector(vigil.ledger, views, batch_size=history.batch_size)
+        follower = projector(vigil.event_log, views, batch_size=history.batch_size)
         for i, case in enumerate(history.order):
             if i in history.catch_ups:
                 follower.catch_up(history.catch_ups[i])
             if late is not None and i >= min(joins):
                 views, late = [*views, late], None
-                follower = projector(vigil.ledger, views, batch_size=history.batch_size)
+                follower = projector(vigil.event_log, views, batch_size=history.batch_size)
             if i in rebuilds:
                 follower.rebuild([views[rebuilds[i] % len(views)].name])
             writer.write(case, history)
         if late is not None:
-            follower = projector(vigil.ledger, [*views, late], batch_size=history.batch_size)
+            follower = projector(vigil.event_log, [*views, late], batch_size=history.batch_size)
         follower.catch_up()
-        event(f"events in the log: {head(vigil.ledger) // 10 * 10}+")
+        event(f"events in the log: {head(vigil.event_log) // 10 * 10}+")
         assert_views_are_the_log(vigil, follower)
 
 
@@ -253,7 +255,7 @@ class CrashingWorker:
     def _start(self, *, fresh: bool) -> None:
         if fresh:
             self.follower = projector(
-                self._vigil.ledger, all_views(self._vigil.ledger), batch_size=self._batch_size
+                self._vigil.event_log, all_views(self._vigil.event_log), batch_size=self._batch_size
             )
         self._switch: CrashSwitch | None = None
         self._restart_fresh = True
@@ -289,7 +291,7 @@ def test_a_worker_dying_at_random_points_applies_every_event_exactly_once(
             worker.catch_up()  # dies again or finishes
         # A last restart, with nothing armed, finishes whatever the deaths left.
         event(f"worker deaths: {worker.deaths}")
-        final = projector(vigil.ledger, all_views(vigil.ledger))
+        final = projector(vigil.event_log, all_views(vigil.event_log))
         final.catch_up()
         assert_views_are_the_log(vigil, final)
 
@@ -361,10 +363,10 @@ def test_a_follower_process_killed_mid_batch_loses_and_repeats_nothing(
                 interrupted += 1
             # Whatever the kill interrupted, the witness holds exactly the events up to its
             # position: its rows and its position were committed together or not at all.
-            store = view_store_for(vigil.ledger.recorder)
-            witness = positions(vigil.ledger, all_views(vigil.ledger))["test_applied_events"]
-            assert applied(store) == [p for p in log_positions(vigil.ledger) if p <= witness]
+            store = view_store_for(vigil.event_log.recorder)
+            witness = positions(vigil.event_log, all_views(vigil.event_log))["test_applied_events"]
+            assert applied(store) == [p for p in log_positions(vigil.event_log) if p <= witness]
         assert interrupted == KILL_ROUNDS, "a kill landed after the follower had finished"
-        final = projector(vigil.ledger, all_views(vigil.ledger))
+        final = projector(vigil.event_log, all_views(vigil.event_log))
         final.catch_up()
         assert_views_are_the_log(vigil, final)

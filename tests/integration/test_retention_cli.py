@@ -40,7 +40,7 @@ def test_retention_dry_run_then_apply(env: dict[str, str], tmp_path: Path) -> No
             store.cases.execute(ids[ref], closing, COORDINATOR)
         hold = PlaceLegalHold(kind="member", reason="The bank is investigating the payments.")
         store.data_protection.place_hold("spammer-2", hold, LEAD)
-        position = store.ledger.recorder.max_notification_id()
+        position = store.event_log.recorder.max_notification_id()
     finally:
         store.close()
 
@@ -56,7 +56,7 @@ def test_retention_dry_run_then_apply(env: dict[str, str], tmp_path: Path) -> No
     assert "dry run" in dry.stderr
     after = bootstrap(settings)
     try:
-        assert after.ledger.recorder.max_notification_id() == position  # nothing written
+        assert after.event_log.recorder.max_notification_id() == position  # nothing written
     finally:
         after.close()
 

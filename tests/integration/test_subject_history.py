@@ -54,7 +54,7 @@ def act(vigil: Vigil, case_id: UUID, command: Any, actor: Actor = CORA) -> Any:
 
 @pytest.fixture
 def history(vigil: Vigil) -> SubjectHistory:
-    return SubjectHistory(vigil.ledger, projector=vigil.projector)
+    return SubjectHistory(vigil.event_log, projector=vigil.projector)
 
 
 def test_every_case_about_a_subject_newest_first(
@@ -135,7 +135,7 @@ def test_pagination_and_rebuild(vigil: Vigil, clock: Clock, history: SubjectHist
         history.cases("member-1", cursor=cursor)  # a cursor for another subject
 
     incremental = history.all()
-    alone = SubjectHistory(vigil.ledger, batch_size=2)
+    alone = SubjectHistory(vigil.event_log, batch_size=2)
     alone.rebuild()
     assert alone.all() == incremental
     history.rebuild()

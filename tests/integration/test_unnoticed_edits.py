@@ -186,7 +186,7 @@ def new_case(vigil: Vigil, ref: str = "member-4411") -> UUID:
 
 
 def unacknowledged(vigil: Vigil, clock: Clock) -> list[UUID]:
-    found, _ = WorkQueues(vigil.ledger, projector=vigil.projector).items(
+    found, _ = WorkQueues(vigil.event_log, projector=vigil.projector).items(
         Queue.UNACKNOWLEDGED_ESCALATIONS, as_of=clock(), limit=100
     )
     return [item.case_id for item in found]

@@ -108,7 +108,7 @@ def refer(vigil: Vigil, case_id: UUID, **kw: Any) -> ReferralMade:
 @pytest.fixture
 def queues(vigil: Vigil) -> WorkQueues:
     # The view the app reads: the one the composition root's projector keeps.
-    return WorkQueues(vigil.ledger, projector=vigil.projector)
+    return WorkQueues(vigil.event_log, projector=vigil.projector)
 
 
 def items(queues: WorkQueues, queue: Queue, *, as_of: datetime, **kw: Any) -> list[QueueItem]:
@@ -382,12 +382,12 @@ def test_the_view_equals_a_rebuild_from_scratch(
     vigil: Vigil, clock: Clock, queues: WorkQueues
 ) -> None:
     a_busy_log(vigil, clock)
-    for _ in range(vigil.ledger.recorder.max_notification_id() or 0):
+    for _ in range(vigil.event_log.recorder.max_notification_id() or 0):
         queues.catch_up(max_events=1)  # one event at a time, then compare with one big batch
     incremental = queues.all()
     assert incremental
 
-    alone = WorkQueues(vigil.ledger, batch_size=1000)
+    alone = WorkQueues(vigil.event_log, batch_size=1000)
     alone.rebuild()
     assert alone.all() == incremental
     queues.rebuild()
@@ -485,7 +485,7 @@ def test_the_service_calendar_and_sla_settings_reach_the_queues_and_changing_the
         vigil.cases.execute(case.id, story.escalate(urgency="urgent"), lead)
         [view] = [v for v in vigil.views if v.name == "work_queues"]
         found = items(
-            WorkQueues(vigil.ledger, projector=vigil.projector),
+            WorkQueues(vigil.event_log, projector=vigil.projector),
             Queue.UNACKNOWLEDGED_ESCALATIONS,
             as_of=clock(),
         )

@@ -62,7 +62,7 @@ def flag(vigil: Vigil, case_id: UUID) -> int:
 
 
 def head(vigil: Vigil) -> int:
-    return vigil.ledger.recorder.max_notification_id() or 0
+    return vigil.event_log.recorder.max_notification_id() or 0
 
 
 def some_events(vigil: Vigil, cases: int = 3, flags: int = 2) -> list[UUID]:
@@ -159,20 +159,20 @@ def test_one_pass_reads_each_event_once_and_moves_every_view(vigil: Vigil, clock
     some_events(vigil)
     total = head(vigil)
     a, b = Ledgerbook(), OtherLedgerbook()
-    projector = Projector(vigil.ledger, [a, b], batch_size=4)
+    projector = Projector(vigil.event_log, [a, b], batch_size=4)
     read: list[int] = []
-    select = vigil.ledger.recorder.select_notifications
+    select = vigil.event_log.recorder.select_notifications
 
     def counting_select(*args: Any, **kwargs: Any) -> Any:
         found = select(*args, **kwargs)
         read.extend(n.id for n in found)
         return found
 
-    vigil.ledger.recorder.select_notifications = counting_select  # type: ignore[method-assign]
+    vigil.event_log.recorder.select_notifications = counting_select  # type: ignore[method-assign]
     try:
         assert projector.catch_up() == total
     finally:
-        del vigil.ledger.recorder.select_notifications
+        del vigil.event_log.recorder.select_notifications
 
     assert sorted(read) == list(range(1, total + 1))  # each event read from the log once
     assert a.handed == b.handed == list(range(1, total + 1))
@@ -186,11 +186,11 @@ def test_a_view_added_later_catches_up_alone(vigil: Vigil, clock: Clock) -> None
     some_events(vigil)
     total = head(vigil)
     a = Ledgerbook()
-    Projector(vigil.ledger, [a]).catch_up()
+    Projector(vigil.event_log, [a]).catch_up()
     assert len(a.handed) == total
 
     a_again, b = Ledgerbook(), OtherLedgerbook()
-    projector = Projector(vigil.ledger, [a_again, b], batch_size=2)
+    projector = Projector(vigil.event_log, [a_again, b], batch_size=2)
     assert projector.positions() == {"ledgerbook_a": total, "ledgerbook_b": 0}
     assert projector.position() == 0
     assert projector.position("ledgerbook_a") == total
@@ -235,7 +235,7 @@ def test_a_crash_mid_batch_changes_nothing_and_a_restart_applies_nothing_twice(
     some_events(vigil, cases=4)
     total = head(vigil)
     a, failing = Ledgerbook(), Failing(at=7, in_sql=in_sql)
-    projector = Projector(vigil.ledger, [a, failing], batch_size=3)
+    projector = Projector(vigil.event_log, [a, failing], batch_size=3)
 
     with pytest.raises(Exception, match=r"failed|no_such_table"):
         projector.catch_up()
@@ -246,7 +246,7 @@ def test_a_crash_mid_batch_changes_nothing_and_a_restart_applies_nothing_twice(
     assert rows(projector.store, "ledgerbook_a") == list(range(1, 7))
 
     # The process dies; a new one (fresh views) carries on from the tracking rows.
-    restarted = Projector(vigil.ledger, [Ledgerbook(), OtherLedgerbook()], batch_size=3)
+    restarted = Projector(vigil.event_log, [Ledgerbook(), OtherLedgerbook()], batch_size=3)
     assert restarted.catch_up() == total - 6
     assert rows(restarted.store, "ledgerbook_a") == list(range(1, total + 1))
     assert rows(restarted.store, "ledgerbook_b") == list(range(1, total + 1))
@@ -254,7 +254,7 @@ def test_a_crash_mid_batch_changes_nothing_and_a_restart_applies_nothing_twice(
 
 def test_two_projectors_racing_apply_each_event_once(vigil: Vigil, clock: Clock) -> None:
     projectors = [
-        Projector(vigil.ledger, [Ledgerbook(), OtherLedgerbook()], batch_size=n) for n in (2, 3)
+        Projector(vigil.event_log, [Ledgerbook(), OtherLedgerbook()], batch_size=n) for n in (2, 3)
     ]
     errors: list[BaseException] = []
 
@@ -276,7 +276,9 @@ def test_two_projectors_racing_apply_each_event_once(vigil: Vigil, clock: Clock)
     assert errors == []
     store = projectors[0].store
     # Event ids may have gaps on PostgreSQL (a lost race burns a sequence number).
-    everything = [n.id for n in vigil.ledger.recorder.select_notifications(start=1, limit=10_000)]
+    everything = [
+        n.id for n in vigil.event_log.recorder.select_notifications(start=1, limit=10_000)
+    ]
     assert rows(store, "ledgerbook_a") == rows(store, "ledgerbook_b") == everything
 
 
@@ -309,7 +311,7 @@ def test_waiting_for_a_position_not_written_times_out(vigil: Vigil) -> None:
 
 def wait_until_listening(vigil: Vigil, timeout: float = 30.0) -> None:
     """Until a session has LISTENed on the ledger's channel (its last statement)."""
-    channel = str(vigil.ledger.recorder.channel_name)  # type: ignore[attr-defined]
+    channel = str(vigil.event_log.recorder.channel_name)  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
     with psycopg.connect(postgres_conninfo(vigil.settings.resolved_database_url)) as conn:
         while True:
@@ -330,7 +332,7 @@ def test_on_postgres_a_notify_wakes_the_follower_long_before_its_poll(
     vigil: Vigil, clock: Clock
 ) -> None:
     assert vigil.projector.is_postgres
-    projector = Projector(vigil.ledger, [Ledgerbook()], fallback_interval=30.0)
+    projector = Projector(vigil.event_log, [Ledgerbook()], fallback_interval=30.0)
     follower = projector.start_in_thread()
     try:
         wait_until_listening(vigil)
@@ -348,7 +350,7 @@ def test_on_postgres_a_notify_wakes_the_follower_long_before_its_poll(
 
 def test_with_notify_off_the_follower_polls(vigil: Vigil, clock: Clock) -> None:
     projector = Projector(
-        vigil.ledger, [Ledgerbook()], listen=False, poll_interval=0.05, fallback_interval=0.05
+        vigil.event_log, [Ledgerbook()], listen=False, poll_interval=0.05, fallback_interval=0.05
     )
     follower = projector.start_in_thread()
     try:
@@ -384,15 +386,15 @@ def test_a_rebuild_keeps_answering_reads_from_the_old_view_until_it_swaps(
 ) -> None:
     cases = some_events(vigil, cases=3)
     vigil.projector.catch_up()
-    reader = CaseSummaries(vigil.ledger)  # reads the live table, as a request does
+    reader = CaseSummaries(vigil.event_log)  # reads the live table, as a request does
     store = vigil.projector.store
     with store.transaction(commit=True) as tx:  # a view gone wrong, say by a bug since fixed
         tx.execute(f"UPDATE {store.table('case_summaries')} SET flag_count = 99")
     wrong = reader.all()
     assert {row.flag_count for row in wrong} == {99}
 
-    gated = Gated(vigil.ledger)
-    rebuilder = Projector(vigil.ledger, [gated], rebuild_batch_size=2)
+    gated = Gated(vigil.event_log)
+    rebuilder = Projector(vigil.event_log, [gated], rebuild_batch_size=2)
     done = threading.Event()
     progress: list[tuple[int, int]] = []
     thread = threading.Thread(
@@ -467,7 +469,7 @@ def test_a_rebuild_in_small_batches_gives_every_view_what_following_the_log_give
     live_indexes = {view.name: indexes(store, view.name) for view in vigil.views}
 
     # When every view is rebuilt aside, three events a batch
-    rebuilder = Projector(vigil.ledger, vigil.views, rebuild_batch_size=3)
+    rebuilder = Projector(vigil.event_log, vigil.views, rebuild_batch_size=3)
     assert rebuilder.rebuild() == head(vigil)
 
     # Then every table holds what following the log gave it, with the same indexes

@@ -182,7 +182,7 @@ def vigil(database_url: str) -> Iterator[Vigil]:
 def test_writes_through_the_buffer_leave_the_tables_writing_straight_leaves(
     vigil: Vigil, history: list[list[Op]]
 ) -> None:
-    base = view_store_for(vigil.ledger.recorder)
+    base = view_store_for(vigil.event_log.recorder)
     straight, aside = base.with_suffix("__straight"), base.with_suffix("__buffered")
     with base.transaction(commit=True) as tx:
         for store in (straight, aside):
@@ -217,7 +217,7 @@ def test_writes_through_the_buffer_leave_the_tables_writing_straight_leaves(
 
 
 def test_a_buffered_write_never_reaches_the_database_as_sql(vigil: Vigil) -> None:
-    base = view_store_for(vigil.ledger.recorder)
+    base = view_store_for(vigil.event_log.recorder)
     store = base.with_suffix("__guard")
     with base.transaction(commit=True) as tx:
         for statement in drop(store) + create(store):
@@ -253,7 +253,7 @@ def outcome(store: ViewStore, write: Callable[[Tx], None]) -> str | list[tuple[A
 def test_copy_stores_or_refuses_exactly_what_an_insert_does(
     vigil: Vigil, row: tuple[Any, ...]
 ) -> None:
-    base = view_store_for(vigil.ledger.recorder)
+    base = view_store_for(vigil.event_log.recorder)
     inserted, copied = base.with_suffix("__insert"), base.with_suffix("__copy")
     with base.transaction(commit=True) as tx:
         for store in (inserted, copied):

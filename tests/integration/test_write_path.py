@@ -44,7 +44,7 @@ def _fold(state: SubjectState | None, events: Iterable[Any]) -> SubjectState | N
 
 def _path(vigil: Vigil, retries: int = 5) -> WritePath[SubjectState]:
     return WritePath[SubjectState](
-        vigil.ledger,
+        vigil.event_log,
         name="subject",
         fold=_fold,
         version=lambda state: state.version,
@@ -104,10 +104,10 @@ def test_a_write_that_lost_a_race_is_decided_again_on_the_new_state(
     assert written.after is not None
     assert (written.after.version, written.after.on_hold) == (3, True)
     [event] = written.events
-    history = list(vigil.ledger.events_of(subject_id))
+    history = list(vigil.event_log.events_of(subject_id))
     assert [type(e) for e in history] == [LegalHoldPlaced, LegalHoldLifted, LegalHoldPlaced]
     assert history[-1] == event
-    assert written.position == vigil.ledger.notification_id_of(subject_id, 3)
+    assert written.position == vigil.event_log.notification_id_of(subject_id, 3)
 
 
 def test_a_write_that_loses_every_race_it_may_gives_contention_and_appends_nothing(
@@ -131,7 +131,7 @@ def test_a_write_that_loses_every_race_it_may_gives_contention_and_appends_nothi
         here.path.write(subject_id, always_overtaken, _answer)
     assert decided == [0, 1, 2]
     # Only the other process's writes were appended.
-    assert len(list(vigil.ledger.events_of(subject_id))) == 3
+    assert len(list(vigil.event_log.events_of(subject_id))) == 3
 
 
 def test_a_write_pinned_to_a_version_is_not_decided_again(vigil: Vigil, clock: Clock) -> None:
@@ -184,5 +184,5 @@ def test_writes_to_one_aggregate_queue_within_a_process(vigil: Vigil, clock: Clo
 
     # Then the second decided only once the first had been appended, on the state it left.
     assert order == ["first decides", "second decides"]
-    history = list(vigil.ledger.events_of(subject_id))
+    history = list(vigil.event_log.events_of(subject_id))
     assert [type(e) for e in history] == [LegalHoldPlaced, LegalHoldLifted]

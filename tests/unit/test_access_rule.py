@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from application.access import Grant, case_access
+from domain.access.rules import Grant, case_access
 from domain.access.vocabulary import AccessLevel
 from domain.shared import Actor, Role
 

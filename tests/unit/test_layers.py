@@ -14,7 +14,7 @@
 Every import counts, at any depth, ``if TYPE_CHECKING:`` included: a type-only import is still
 a dependency on the other layer. ``KNOWN_VIOLATIONS`` lists those the code still has, each with
 its reason; it may only shrink: a new violation fails, and so does an entry that no longer
-happens (delete it).
+happens (delete it). It is empty: keep it so.
 """
 
 from __future__ import annotations
@@ -69,40 +69,8 @@ DOMAIN_FORBIDDEN_STDLIB = frozenset(
     }
 )
 
-REASON = "to be removed by issue 12"
-
-# (file, imported module) -> why it is still there. Only ever delete entries.
-_LEDGER = (
-    "Ledger, the event store wrapper, still lives in application; "
-    f"{REASON} (it moves to infrastructure under another name)"
-)
-_ACCESS = (
-    "the access rules (Grant, Visibility) still live in application; "
-    f"{REASON} (they move to domain/access)"
-)
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("projections/access.py", "application.ledger"): _LEDGER,
-    ("projections/access_log.py", "application.access"): _ACCESS,
-    ("projections/access_log.py", "application.ledger"): _LEDGER,
-    ("projections/actor_activity.py", "application.access"): _ACCESS,
-    ("projections/actor_activity.py", "application.ledger"): _LEDGER,
-    (
-        "projections/case_folds.py",
-        "application.cases",
-    ): f"project_case still lives in the case service; {REASON} (it moves beside fold)",
-    ("projections/case_folds.py", "application.ledger"): _LEDGER,
-    (
-        "projections/case_summaries.py",
-        "application.access",
-    ): f"CaseSummaries still re-implements ViewAccess with the application's Visibility; {REASON}",
-    ("projections/case_summaries.py", "application.ledger"): _LEDGER,
-    ("projections/registry.py", "application.ledger"): _LEDGER,
-    ("projections/restricted.py", "application.access"): _ACCESS,
-    ("projections/subject_history.py", "application.access"): _ACCESS,
-    ("projections/subject_history.py", "application.ledger"): _LEDGER,
-    ("projections/work_queues.py", "application.access"): _ACCESS,
-    ("projections/work_queues.py", "application.ledger"): _LEDGER,
-}
+# (file, imported module) -> why it is still there. Only ever delete entries; none is left.
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True, order=True)

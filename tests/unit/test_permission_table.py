@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from application.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
+from domain.access.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.shared import Role
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from application.permissions import reads_case_content
+from domain.access.permissions import reads_case_content
 from domain.case import events as e
 from domain.case.vocabulary import Consent, ModerationAction, ReviewOutcome, RiskLevel
 from domain.errors import NotPermitted, RuleViolation

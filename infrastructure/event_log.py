@@ -1,8 +1,10 @@
-"""The ledger: one eventsourcing application, one recorder, one log for every aggregate.
+"""The event log: one eventsourcing application, one recorder, one log for every aggregate.
 
-Cases and users live in the same log so that projections and the hash ledger see
-a single commit order. The environment comes from settings only (never from
-``os.environ``), and nothing here knows which store is behind it.
+Every context's aggregates (cases, users, subjects, access records...) live in the same log so
+that the views and the hash ledger (``projections.notary``) see a single commit order. The
+environment comes from settings only (never from ``os.environ``). Only ``notification_id_of``
+knows which store is behind it: it asks the events table for a log position, which
+eventsourcing does not offer.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from psycopg import sql
 from infrastructure.snapshots import SnapshotStore
 
 
-class Ledger(Application[UUID]):
+class EventLog(Application[UUID]):
     name = "vigil"  # PostgreSQL tables: vigil_events, vigil_snapshots
     env: ClassVar[dict[str, str]] = {"IS_SNAPSHOTTING_ENABLED": "y"}
 
