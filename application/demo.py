@@ -12,12 +12,14 @@ Every person, member, post, agency and reference here is invented.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
-from application.bootstrap import Vigil
 from application.cases import CaseService
+from application.identity import IdentityService
 from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case.vocabulary import (
@@ -37,6 +39,7 @@ from domain.case.vocabulary import (
 )
 from domain.errors import DomainError
 from domain.shared import Actor, PolicyRef, Role
+from infrastructure.event_log import EventLog
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,22 @@ class StoreNotEmpty(DomainError):
     title = "The store is not empty"
 
 
+class DemoTarget(Protocol):
+    """What the demo fills: the composition root's container (``interfaces.composition.Vigil``)
+    has all of it."""
+
+    @property
+    def event_log(self) -> EventLog: ...
+    @property
+    def identity(self) -> IdentityService: ...
+    @property
+    def cases(self) -> CaseService: ...
+    @property
+    def calendar(self) -> ServiceCalendar: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
 @dataclass(frozen=True)
 class DemoLoaded:
     tokens: list[tuple[DemoUser, str]]  # one fresh token per demo user, in DEMO_USERS order
@@ -78,12 +97,12 @@ class DemoLoaded:
     out_of_hours: bool  # False when the calendar has no out-of-hours period to set it in
 
 
-def store_is_empty(vigil: Vigil) -> bool:
+def store_is_empty(vigil: DemoTarget) -> bool:
     """True when nothing at all has been recorded: no users, no cases."""
     return not vigil.event_log.recorder.max_notification_id()
 
 
-def load_demo(vigil: Vigil, *, actor: str) -> DemoLoaded:
+def load_demo(vigil: DemoTarget, *, actor: str) -> DemoLoaded:
     """Register the demo users with a token each and record the demo cases; refuse if not empty."""
     if not store_is_empty(vigil):
         raise StoreNotEmpty(

@@ -51,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import psycopg
 from psycopg import sql
 
-from application.bootstrap import Vigil, bootstrap, rebuild_parts
 from domain.case import commands as c
 from domain.case.decide import CaseContext, decide
 from domain.case.events import CaseEvent
@@ -62,6 +61,7 @@ from domain.shared import Actor, DecisionContext, Role
 from infrastructure.logging import configure_logging
 from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap, rebuild_parts
 from projections.parallel_rebuild import tuned_for_bulk
 from projections.projector import Projector
 from projections.rebuild import DEFAULT_REBUILD_BATCH_SIZE

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import psycopg
 
-from application.bootstrap import bootstrap
 from domain.case import commands as c
 from domain.case.snapshot import project_case
 from domain.shared import Actor, Role
@@ -42,6 +41,7 @@ from infrastructure.persistence import (
     recorder_env,
 )
 from infrastructure.settings import Settings
+from interfaces.composition import bootstrap
 
 POLICY = {"policy": "community-guidelines", "version": "2024-03", "clause": "4.2"}
 

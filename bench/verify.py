@@ -43,10 +43,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from application.bootstrap import Vigil, bootstrap  # noqa: E402
 from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
+from interfaces.composition import Vigil, bootstrap  # noqa: E402
 from projections.notary import log_snapshot  # noqa: E402
 
 

@@ -39,6 +39,7 @@ from eventsourcing.utils import Environment
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from infrastructure.availability import check_postgres, check_sqlite_directory
 from infrastructure.files import make_private_dir
 from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
 from infrastructure.recorders import (
@@ -508,3 +509,31 @@ def _hand_over(
             )
         )
         report.changed.append(f"table {schema}.{table} handed to {role}")
+
+
+def prepare_store(settings: Settings) -> None:
+    """Make sure the store's container exists: the data directory, or the PostgreSQL schema.
+    Raises ``StoreUnavailable`` saying, in one line, why the store cannot be reached."""
+    url = settings.resolved_database_url
+    env = recorder_env(settings)
+    if is_postgres(url):
+        # Once, directly: the pool would only say it got no connection in time, not why.
+        check_postgres(
+            postgres_conninfo(url),
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            attempt_timeout=settings.db_connect_timeout_seconds,
+            within=settings.store_timeout_seconds,
+        )
+        schema = env.get("POSTGRES_SCHEMA")
+        if schema:
+            with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
+                # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+                # when the schema exists, which the application role of `vigil db init` lacks.
+                found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+                if found.fetchone() is None:
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                    )
+    else:
+        check_sqlite_directory(Path(env["SQLITE_DBNAME"]))

@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from infrastructure.files import make_private_dir
+from infrastructure.recorders import events_table
 from infrastructure.settings import Settings
 
 KEYS_TABLE = "vigil_subject_keys"
@@ -86,6 +87,17 @@ def key_tables_ddl(db: KeyDatabase) -> list[str]:
         "(subject_hash)",
         f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]
+
+
+def create_key_tables(db: KeyDatabase, recorder: Any, *, erasure_topic: str) -> None:
+    """Create the key tables beside ``recorder``'s log and, on PostgreSQL, the owner's function
+    through which the application role destroys keys (only those an erasure names)."""
+    with db.transaction(commit=True) as tx:
+        for statement in key_tables_ddl(db):
+            tx.execute(statement)
+        if db.dialect == "postgresql":
+            events, _ = events_table(recorder)
+            tx.execute(destroy_function_ddl(db, events, erasure_topic))
 
 
 def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str) -> str:
@@ -134,7 +146,7 @@ class Tx(Protocol):
 
 
 class KeyDatabase(Protocol):
-    """The ledger's database (a ``projections.store.ViewStore`` fits)."""
+    """The log's database (a ``projections.store.ViewStore`` fits)."""
 
     dialect: Literal["sqlite", "postgresql"]
 

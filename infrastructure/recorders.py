@@ -460,3 +460,11 @@ class VigilSQLiteFactory(SQLiteFactory):
             originator_id_type="text" if old.originator_id_type == "text" else "uuid",
         )
         old.close()
+
+
+def events_table(recorder: Any) -> tuple[str, str]:
+    """The log's table as SQL, and its notification id column."""
+    table = quote_ident(recorder.events_table_name)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return f"{quote_ident(recorder.datastore.schema)}.{table}", "notification_id"
+    return table, "rowid"

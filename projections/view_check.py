@@ -30,8 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.postgres import PostgresApplicationRecorder
-
+from infrastructure.recorders import events_table
 from projections.runner import TRACKING_TABLE
 from projections.store import Tx, ViewStore, quote
 
@@ -73,14 +72,6 @@ class Continuity:
             f"the view counts {self.applied} events applied but the log holds {self.logged} up "
             f"to its tracking position {self.position}: the position was moved back"
         )
-
-
-def events_table(recorder: Any) -> tuple[str, str]:
-    """The log's table as SQL, and its notification id column."""
-    table = quote(recorder.events_table_name)
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return f"{quote(recorder.datastore.schema)}.{table}", "notification_id"
-    return table, "rowid"
 
 
 def log_head(tx: Tx, recorder: Any) -> int:

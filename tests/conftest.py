@@ -18,8 +18,8 @@ import psycopg
 import pytest
 import structlog
 
-from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 
 # Log as production does (one JSON line per failure), not structlog's default console with rich
 # tracebacks showing every local, which on a busy machine take longer to draw than a client

@@ -24,7 +24,6 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from pydantic import TypeAdapter, ValidationError
 
-from application.bootstrap import Vigil, bootstrap
 from domain.errors import DomainError
 from domain.shared import Username
 from infrastructure.availability import StoreUnavailable
@@ -32,6 +31,7 @@ from infrastructure.keys import MasterKeyError
 from infrastructure.logging import configure_logging, scrub
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 
 CLI_ACTOR = "cli"  # who the events written from the command line are recorded as
 EXIT_REFUSED = 1

@@ -9,13 +9,13 @@ import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
 
-from application.bootstrap import setup_owner_tables
 from infrastructure.availability import StoreUnavailable, postgres_reason
 from infrastructure.db_admin import InitRefused, init_store
 from infrastructure.event_log import EventLog
 from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE
 from infrastructure.persistence import UnsupportedDatabaseURL
 from interfaces.cli.common import EXIT_USAGE, fail, load_settings
+from interfaces.composition import setup_owner_tables
 from projections.notary import GUARDED_TABLES
 
 db_app = typer.Typer(help="The database: set it up as its owner.", no_args_is_help=True)

@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from application.bootstrap import Vigil
 from application.integrity import VerifyReport, signature_check
 from domain.integrity.export import Finding, check_export
 from domain.integrity.ledger import Checkpoint
 from infrastructure.integrity_keys import PublicKey, SigningKeyError, read_public_key
 from interfaces.cli.common import EXIT_USAGE, fail, open_vigil
+from interfaces.composition import Vigil
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1

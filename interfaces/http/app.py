@@ -16,8 +16,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from application.bootstrap import Vigil
 from domain.access.permissions import Permission, roles_allowed
+from interfaces.composition import Vigil
 from interfaces.http import (
     actors,
     approvals,

@@ -19,7 +19,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
-from application.bootstrap import Vigil
 from application.integrity import CaseExport, ExportedEvent
 from domain.access.permissions import Permission
 from domain.access.rules import CaseGate
@@ -29,6 +28,7 @@ from domain.integrity.ledger import LEAF_FORMAT, Checkpoint, b64
 from domain.integrity.merkle import ProofError
 from domain.shared import Actor
 from infrastructure.integrity_keys import SigningKeyError
+from interfaces.composition import Vigil
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import CaseId, VigilDep, require
 from interfaces.http.docs import LIST_ERRORS, READ_ERRORS

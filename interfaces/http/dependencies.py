@@ -23,7 +23,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from application.bootstrap import Vigil
 from application.cases import WriteResult
 from application.idempotency import KeyedRequest
 from application.identity import token_user_id
@@ -31,6 +30,7 @@ from domain.access.permissions import Permission, check
 from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
 from domain.shared import Actor
+from interfaces.composition import Vigil
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import NotAuthenticated, ProjectionLagging
 from interfaces.http.schemas import (

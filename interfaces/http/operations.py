@@ -24,8 +24,8 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.bootstrap import Vigil
 from infrastructure.availability import StoreUnavailable
+from interfaces.composition import Vigil
 from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import Problem, problem_response
 from projections.projector import Projector

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
-from application.bootstrap import Vigil
+from interfaces.composition import Vigil
 from projections.actor_activity import ActorActivity
 from projections.subject_history import SubjectHistory
 from projections.work_queues import WorkQueues

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from application.bootstrap import Vigil
+from interfaces.composition import Vigil
 from interfaces.http import create_app
 from interfaces.http.security import forwarded_header_options
 from tests.e2e.support import Api

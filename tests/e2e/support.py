@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from application.bootstrap import Vigil
 from domain.shared import Role
+from interfaces.composition import Vigil
 
 PROBLEM_BASE = "https://vigil.invalid/problems/"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from application.bootstrap import bootstrap
 from domain.shared import Role
 from infrastructure.settings import Settings
+from interfaces.composition import bootstrap
 from interfaces.http import create_app
 from tests.conftest import Clock
 from tests.e2e.conftest import LiveServer

@@ -23,13 +23,13 @@ import httpx
 import orjson
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case.events import NoteAdded
 from domain.case.snapshot import CaseSnapshot
 from domain.case.vocabulary import Category
 from domain.shared import Role
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from interfaces.http import create_app
 from tests.conftest import Clock
 from tests.e2e.conftest import LiveServer

@@ -7,7 +7,7 @@ from uuid import uuid4
 import httpx
 import structlog
 
-from application.bootstrap import Vigil
+from interfaces.composition import Vigil
 from interfaces.http import create_app
 from tests.e2e.conftest import LiveServer
 from tests.e2e.support import RFC3339, Api, assert_problem, open_case

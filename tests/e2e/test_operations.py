@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from application.bootstrap import Vigil
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil
 from tests.e2e.support import SELF_HARM_POST, Api, assert_problem, created
 
 # The bound a read waits for the views: the stories that time out wait all of it.

@@ -22,9 +22,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from application.bootstrap import Vigil
 from domain.access.permissions import Permission, is_allowed
 from domain.shared import Role
+from interfaces.composition import Vigil
 from interfaces.http import create_app
 from interfaces.http.app import route_permissions
 from tests.e2e.support import PROBLEM_BASE, Api

@@ -12,9 +12,9 @@ from uuid import uuid4
 import httpx
 import structlog
 
-from application.bootstrap import Vigil
 from domain.shared import Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil
 from interfaces.http import create_app
 from tests.e2e.conftest import LiveServer
 from tests.e2e.support import Api, assert_problem

@@ -176,9 +176,9 @@ def child_main() -> None:
     prints ``applying`` as the witness is given each batch and waits for a line on stdin before
     going on, so a test can kill it at a batch of its choosing, while it still has work to do.
     """
-    from application.bootstrap import bootstrap
     from infrastructure.logging import configure_logging
     from infrastructure.settings import Settings
+    from interfaces.composition import bootstrap
 
     url, batch_size = sys.argv[1], int(sys.argv[2])
     # Log lines go to stderr (warnings only): stdout carries "ready" and "done".

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil
 from domain.case.commands import (
     AcknowledgeEscalation,
     AddNote,
@@ -22,6 +21,7 @@ from domain.case.commands import (
 )
 from domain.case.events import CaseEscalated
 from domain.shared import Actor, PolicyRef, Role
+from interfaces.composition import Vigil
 from projections.actor_activity import ActorActivity, ActorActivityView
 from projections.case_summaries import InvalidCursor, InvalidQuery
 from projections.runner import Positioned

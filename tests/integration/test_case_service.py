@@ -12,7 +12,6 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from application.bootstrap import Vigil, bootstrap
 from application.cases import Basis, CaseService
 from domain.case import commands as c
 from domain.case import events as e
@@ -30,6 +29,7 @@ from domain.errors import (
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SnapshotStore
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
 from tests.story import (
     COORDINATOR,

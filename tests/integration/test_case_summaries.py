@@ -14,7 +14,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil
 from domain.case.commands import (
     AcknowledgeEscalation,
     AgencyInput,
@@ -39,6 +38,7 @@ from domain.case.events import (
     ReferralMade,
 )
 from domain.shared import Actor, PolicyRef, Role
+from interfaces.composition import Vigil
 from projections.case_summaries import (
     CaseSummaries,
     CaseSummariesView,

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.bootstrap import Vigil
 from application.cases import Basis
 from domain.case import events as e
 from domain.case.errors import CaseNotFound
@@ -21,6 +20,7 @@ from domain.case.state import fold
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.errors import InvalidCommand
 from domain.shared import Role
+from interfaces.composition import Vigil
 from tests.conftest import Clock
 from tests.story import (
     COORDINATOR,

@@ -23,10 +23,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from application.demo import DEMO_USERS
 from domain.shared import Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = re.compile(r"^vgl_[0-9a-f]{32}_[A-Za-z0-9_-]{20,}$")

@@ -11,11 +11,11 @@ from uuid import uuid4
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from domain.access.permissions import permission_table_markdown
 from domain.identity.events import RoleGranted
 from domain.shared import Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.integration import test_cli
 from tests.integration.test_cli import TOKEN, assert_clean_refusal, last_line, vigil
 

@@ -19,7 +19,6 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from application.bootstrap import Vigil, bootstrap
 from domain.access.events import BreakGlassAccessGranted, BreakGlassAccessReviewed
 from domain.access.vocabulary import GrantReviewOutcome
 from domain.case import commands as c
@@ -42,6 +41,7 @@ from domain.subject.subject import EraseSubject, LegalHoldInForce, LiftLegalHold
 from infrastructure.keys import KEYS_TABLE, MasterKeyError, new_master_key
 from infrastructure.persistence import WITHHELD, is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
 from tests.story import COORDINATOR, LEAD, MONDAY_NIGHT, OTHER_LEAD, VOLUNTEER
 

@@ -11,7 +11,6 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from application.bootstrap import Vigil, bootstrap
 from application.data_protection import HOLDERS, DataProtectionService, SubjectRef
 from domain.case import commands as c
 from domain.case.events import NoteAdded
@@ -28,6 +27,7 @@ from domain.shared import PERSONAL
 from domain.subject.subject import EraseSubject
 from infrastructure.keys import CASES_TABLE
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
 from tests.story import COORDINATOR, LEAD
 

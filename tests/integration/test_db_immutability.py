@@ -27,7 +27,6 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from application.bootstrap import Vigil, bootstrap
 from infrastructure.db_admin import (
     InitRefused,
     drop_role,
@@ -39,6 +38,7 @@ from infrastructure.event_log import EventLog
 from infrastructure.persistence import recorder_env
 from infrastructure.recorders import StoreNotInitialised
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, Clock, postgres_available
 from tests.integration.test_cli import vigil_command
 from tests.story import COORDINATOR, open_case

@@ -9,7 +9,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from application.demo import DEMO_USERS, StoreNotEmpty, load_demo, store_is_empty
 from domain.access.permissions import Permission, is_allowed
 from domain.case import events as e
@@ -26,6 +25,7 @@ from domain.case.vocabulary import (
 )
 from domain.shared import Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
 
 # What each event asks of its actor's role, as the HTTP API would check it.

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from application.cases import Basis
 from domain.case import events as e
 from domain.case.vocabulary import (
@@ -25,6 +24,7 @@ from domain.case.vocabulary import (
 )
 from domain.errors import RuleViolation
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.queue_rows import ItemKind
 from projections.work_queues import Queue, QueueItem, WorkQueues
 from tests.conftest import Clock

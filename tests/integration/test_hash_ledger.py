@@ -12,13 +12,13 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.integrity.ledger import event_leaf_hash, originator_bytes
 from domain.integrity.merkle import root_of, verify_inclusion
 from domain.shared import Actor, Role
 from infrastructure.integrity_keys import SigningKey, SigningKeyError
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.notary import HashLedger
 from tests.conftest import Clock
 

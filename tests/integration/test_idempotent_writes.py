@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from application.bootstrap import Vigil
 from application.idempotency import KeyedRequest, WriteKeys
 from domain.case.vocabulary import SubjectKind
 from domain.idempotency import IdempotencyKeyUsed
 from domain.shared import Role
 from domain.subject.events import LegalHoldPlaced
 from domain.subject.subject import PlaceLegalHold
+from interfaces.composition import Vigil
 from tests.story import LEAD
 
 HOLD = PlaceLegalHold(kind=SubjectKind.MEMBER, reason="Police asked us to preserve the records.")

@@ -16,7 +16,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from application.bootstrap import Vigil, bootstrap
 from domain.access.permissions import Permission, check, permits
 from domain.errors import NotPermitted, RuleViolation
 from domain.identity.errors import UserNotFound
@@ -24,6 +23,7 @@ from domain.identity.events import AdministratorRemoved, RoleGranted, UserDeacti
 from domain.identity.user import ADMINISTRATORS_ID
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
 
 

@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from typer.testing import CliRunner
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.case.snapshot import CaseSnapshot
 from domain.case.state import CaseState
@@ -39,6 +38,7 @@ from domain.integrity.merkle import CompactRange
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from interfaces.cli import app
+from interfaces.composition import Vigil, bootstrap
 from interfaces.http.audit import checkpoint_read, export_read
 from projections.notary import GUARDED_TABLES, LEDGER_NAME
 from tests.conftest import POSTGRES_URL, Clock

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from application.bootstrap import Vigil
 from infrastructure.keys import SubjectKeyring, load_master_key, open_sealed, seal
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil
 from projections.store import view_store_for
 from tests.conftest import Clock
 

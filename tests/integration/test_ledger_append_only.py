@@ -21,13 +21,13 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.shared import Actor, Role
 from infrastructure.db_admin import drop_role
 from infrastructure.persistence import recorder_env
 from infrastructure.settings import Settings
 from interfaces.cli import app
+from interfaces.composition import Vigil, bootstrap
 from projections.notary import (
     CHECKPOINTS_TABLE,
     GUARDED_TABLES,

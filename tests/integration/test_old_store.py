@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from interfaces.http import create_app
 from tests.conftest import Clock
 

@@ -25,11 +25,11 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap, rebuild_parts
 from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
 from domain.shared import Actor, Role
 from infrastructure.event_log import EventLog
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap, rebuild_parts
 from projections.parallel_rebuild import share_bounds
 from projections.projector import Projector
 from projections.rebuild import REBUILD_SUFFIX

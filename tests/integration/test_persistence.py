@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from pydantic import BaseModel
 
-from application.bootstrap import Vigil
 from domain.case import events as e
 from domain.case.state import fold
 from domain.case.vocabulary import Consent, ModerationAction, NoteKind, ReferralUpdateStatus
@@ -30,6 +29,7 @@ from infrastructure.persistence import (
     postgres_conninfo,
     recorder_env,
 )
+from interfaces.composition import Vigil
 from tests.conftest import Clock
 from tests.story import (
     COORDINATOR,

@@ -41,12 +41,12 @@ import psycopg
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case import commands as c
 from domain.case.vocabulary import RiskLevel
 from domain.errors import DomainError
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.projector import Projector
 from projections.store import ViewStore, view_store_for
 from tests.conftest import POSTGRES_URL, Clock

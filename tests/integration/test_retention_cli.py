@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from application.bootstrap import bootstrap
 from domain.case import commands as c
 from domain.case.vocabulary import CaseSource, Category
 from domain.personal import ERASED
 from domain.subject.subject import PlaceLegalHold
 from infrastructure.settings import Settings
+from interfaces.composition import bootstrap
 from tests.conftest import Clock
 from tests.integration.test_cli import env, vigil  # noqa: F401 - the env fixture
 from tests.story import COORDINATOR, LEAD

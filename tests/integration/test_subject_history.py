@@ -11,7 +11,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil
 from domain.case.commands import (
     AcknowledgeEscalation,
     AssessRisk,
@@ -23,6 +22,7 @@ from domain.case.commands import (
 )
 from domain.case.events import CaseEscalated
 from domain.shared import Actor, Role
+from interfaces.composition import Vigil
 from projections.case_summaries import InvalidCursor, InvalidQuery
 from projections.subject_history import SubjectHistory
 from tests.conftest import Clock

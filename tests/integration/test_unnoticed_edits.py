@@ -34,7 +34,6 @@ import httpx
 import psycopg
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from application.idempotency import KeyedRequest
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind, Urgency
@@ -42,6 +41,7 @@ from domain.personal import ERASED
 from domain.subject.subject import EraseSubject
 from infrastructure.keys import DESTROY_FUNCTION, KEYS_TABLE
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from interfaces.http import create_app
 from projections.work_queues import Queue, WorkQueues
 from tests.conftest import Clock

@@ -13,7 +13,6 @@ from uuid import UUID
 
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case.commands import (
     AcknowledgeEscalation,
     AddNote,
@@ -40,6 +39,7 @@ from domain.case.events import (
 from domain.errors import ItemNotFound
 from domain.shared import Actor, PolicyRef, Role
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.case_summaries import InvalidCursor, InvalidQuery
 from projections.work_queues import Queue, QueueItem, WorkQueues
 from tests import story

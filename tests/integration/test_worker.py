@@ -21,12 +21,12 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from application.bootstrap import Vigil, bootstrap
 from domain.case.commands import OpenCase, RaiseFlag, SubjectInput
 from domain.case.vocabulary import RiskLevel
 from domain.shared import Actor, Role
 from infrastructure.persistence import postgres_conninfo
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.case_summaries import CaseSummaries, CaseSummariesView
 from projections.projector import Projector, UnknownView
 from projections.rebuild import REBUILD_SUFFIX

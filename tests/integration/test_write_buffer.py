@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from application.bootstrap import Vigil, bootstrap
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil, bootstrap
 from projections.bulk_write import BUFFERED_WRITE, COPY_ROWS, bulk_delete, bulk_insert
 from projections.catch_up import run_statements
 from projections.runner import Statement

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.bootstrap import Vigil
 from application.write_path import Contention, WritePath, Written
 from domain.case.vocabulary import SubjectKind
 from domain.errors import VersionConflict
@@ -29,6 +28,7 @@ from domain.subject.subject import (
     lift_hold,
     place_hold,
 )
+from interfaces.composition import Vigil
 from tests.conftest import Clock
 from tests.story import LEAD
 

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from application.bootstrap import Vigil
 from domain.case.commands import CaseCommand
 from domain.shared import Moment, PersonalText, Rationale, Ref, ShortPersonalText, Username
+from interfaces.composition import Vigil
 from interfaces.http import create_app
 
 RATIONALE: TypeAdapter[str] = TypeAdapter(Rationale)

@@ -7,11 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
-
-import psycopg
-from psycopg import sql
 
 from application.access import AccessService
 from application.cases import CaseService
@@ -21,22 +17,19 @@ from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
-from infrastructure.availability import check_postgres, check_sqlite_directory
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
+from infrastructure.db_admin import prepare_store
 from infrastructure.event_log import EventLog
 from infrastructure.integrity_keys import SigningKey
 from infrastructure.keys import (
     SubjectKeyring,
-    destroy_function_ddl,
-    key_tables_ddl,
+    create_key_tables,
     load_master_key,
 )
 from infrastructure.oidc import OidcConfig, OidcVerifier
 from infrastructure.persistence import (
     attach_keyring,
-    is_postgres,
-    postgres_conninfo,
     recorder_env,
 )
 from infrastructure.settings import Settings
@@ -48,7 +41,6 @@ from projections.registry import ViewConfig, build_views
 from projections.runner import View
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
-from projections.view_check import events_table
 
 
 @dataclass
@@ -78,34 +70,6 @@ class Vigil:
         self.integrity.notary.stop_following()
         self.projector.stop_following()
         self.event_log.close()
-
-
-def prepare_store(settings: Settings) -> None:
-    """Make sure the store's container exists: the data directory, or the PostgreSQL schema.
-    Raises ``StoreUnavailable`` saying, in one line, why the store cannot be reached."""
-    url = settings.resolved_database_url
-    env = recorder_env(settings)
-    if is_postgres(url):
-        # Once, directly: the pool would only say it got no connection in time, not why.
-        check_postgres(
-            postgres_conninfo(url),
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            attempt_timeout=settings.db_connect_timeout_seconds,
-            within=settings.store_timeout_seconds,
-        )
-        schema = env.get("POSTGRES_SCHEMA")
-        if schema:
-            with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-                # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
-                # when the schema exists, which the application role of `vigil db init` lacks.
-                found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
-                if found.fetchone() is None:
-                    conn.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                    )
-    else:
-        check_sqlite_directory(Path(env["SQLITE_DBNAME"]))
 
 
 def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
@@ -147,13 +111,7 @@ def setup_owner_tables(recorder: Any) -> None:
     hash ledger's tables, the subject key tables and, on PostgreSQL, the function through which
     the application role destroys keys (only those an erasure in the log names)."""
     setup_ledger_tables(recorder)
-    db = view_store_for(recorder)
-    with db.transaction(commit=True) as tx:
-        for statement in key_tables_ddl(db):
-            tx.execute(statement)
-        if db.dialect == "postgresql":
-            events, _ = events_table(recorder)
-            tx.execute(destroy_function_ddl(db, events, ERASURE_TOPIC))
+    create_key_tables(view_store_for(recorder), recorder, erasure_topic=ERASURE_TOPIC)
 
 
 def rebuild_parts(
