@@ -22,7 +22,7 @@ to a subject comes from the key table's case bindings (written synchronously whe
 event is stored), each checked against the case's own subject, never from a lagging view.
 
 Retention: a subject's data is due for destruction once every one of its cases has been closed
-for its category's period (``Settings.retention_period_years``), counted from the closure's
+for its category's period (``domain.subject.retention.RetentionPolicy``), counted from the closure's
 ``occurred_at``; only "is it due today" reads the clock. Subjects under a legal hold are
 skipped and said to be.
 """

@@ -33,3 +33,9 @@ def build_calendar(settings: Settings) -> ServiceCalendar:
         hours=parse_weekly_hours(settings.operating_hours),
         closed_dates=_ClosedDates(public, frozenset(settings.closed_dates)),
     )
+
+
+def default_calendar() -> ServiceCalendar:
+    """The calendar of the default settings, without reading the environment: what a view built
+    alone (a test, a tool) judges by when it is given no calendar."""
+    return build_calendar(Settings.model_construct())

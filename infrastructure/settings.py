@@ -19,6 +19,7 @@ from domain.calendar import parse_weekly_hours
 from domain.case.approvals import DEFAULT_RULES as DEFAULT_FOUR_EYES_RULES
 from domain.case.approvals import DEFAULT_SANCTION_DAYS, FourEyesPolicy
 from domain.case.vocabulary import Category
+from domain.subject.retention import RetentionPolicy
 
 
 class Settings(BaseSettings):
@@ -361,13 +362,16 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
+    @property
+    def retention_policy(self) -> RetentionPolicy:
+        """The retention rule (``domain.subject.retention``) with this service's years."""
+        return RetentionPolicy(
+            default_years=self.retention_default_years, by_category=dict(self.retention_years)
+        )
+
     def retention_period_years(self, category: Category) -> int:
         """Years after closure that a case of ``category`` keeps its personal data."""
-        if category in self.retention_years:
-            return self.retention_years[category]
-        if category in (Category.SELF_HARM_RISK, Category.HARM_TO_OTHERS):
-            return max(25, self.retention_default_years)
-        return self.retention_default_years
+        return self.retention_policy.years_for(category)
 
     @property
     def resolved_database_url(self) -> str:

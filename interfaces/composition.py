@@ -199,7 +199,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             cases,
             keyring,
             clock=clock,
-            retention_years=settings.retention_period_years,
+            retention_years=settings.retention_policy.years_for,
             write_retries=settings.write_retries,
         ),
         integrity=IntegrityService(

@@ -22,8 +22,6 @@ from domain.case.vocabulary import (
     RiskLevel,
     Urgency,
 )
-from infrastructure.calendar import build_calendar
-from infrastructure.settings import Settings
 from projections.sla import DEFAULT_RULES, QueueRules
 
 TABLE = "work_queue_items"
@@ -129,11 +127,6 @@ COLUMNS = (
     "position",
 )
 READ_COLUMNS = ", ".join(c for c in COLUMNS if c not in ("risk_rank", "position"))
-
-
-def default_calendar() -> ServiceCalendar:
-    """The calendar of the default settings (without reading the environment)."""
-    return build_calendar(Settings.model_construct())
 
 
 def queue_rows(

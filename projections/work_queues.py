@@ -51,6 +51,7 @@ from domain.calendar import ServiceCalendar
 from domain.case.events import CaseAssigned, CaseEvent
 from domain.case.state import CaseState, apply_in_place
 from domain.errors import DomainError, ItemNotFound
+from infrastructure.calendar import default_calendar
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
 from projections.access import ViewAccess
@@ -73,7 +74,6 @@ from projections.queue_rows import (
     Queue,
     QueueCount,
     QueueItem,
-    default_calendar,
     queue_rows,
 )
 from projections.restricted import restriction_clause
