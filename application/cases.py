@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -27,17 +26,10 @@ from domain.case.events import CaseEvent
 from domain.case.snapshot import CaseSnapshot, project_case
 from domain.case.state import CaseState, fold, write_key
 from domain.errors import IdempotencyKeyReused, InvalidCommand
-from domain.shared import Actor, DecisionContext
+from domain.shared import Actor, Basis, DecisionContext
 from infrastructure.event_log import EventLog
 
 CASES_NAMESPACE = uuid5(NAMESPACE_URL, "https://vigil.invalid/cases")
-
-
-class Basis(StrEnum):
-    """What "as of T" means: what we had recorded by T, or what had happened by T."""
-
-    RECORDED = "recorded"
-    OCCURRED = "occurred"
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class JwtVerifier(Protocol):
 
 
 @dataclass(frozen=True)
-class IssuedToken:
+class NewToken:
     """A token as its holder receives it: the secret string is here once and nowhere else."""
 
     token: str
@@ -286,7 +286,7 @@ class IdentityService:
         expires_at: datetime | None = None,
         expires_in: timedelta | None = None,
         request: KeyedRequest | None = None,
-    ) -> IssuedToken:
+    ) -> NewToken:
         """Issue a new bearer token with its id (to revoke it by) and expiry: at a moment, or
         a lifetime from the moment it is issued. A person issues tokens for themselves, or a
         user's first credential at enrolment; the host operator (a name: "cli") any. A
@@ -311,7 +311,7 @@ class IdentityService:
         ).user
         issued = user.token(token_id)
         assert issued is not None
-        return IssuedToken(f"{TOKEN_PREFIX}_{user.id.hex}_{secret}", token_id, issued.expires_at)
+        return NewToken(f"{TOKEN_PREFIX}_{user.id.hex}_{secret}", token_id, issued.expires_at)
 
     # --- authentication -------------------------------------------------------------------------
 

@@ -302,6 +302,14 @@ Username = Annotated[
 ]
 
 
+class Basis(StrEnum):
+    """The two clocks of every record: "as of T" on ``recorded`` is what Vigil had recorded by
+    T; on ``occurred``, what had happened by T (however late it was logged)."""
+
+    RECORDED = "recorded"
+    OCCURRED = "occurred"
+
+
 class Role(StrEnum):
     VOLUNTEER = "volunteer"
     MODERATOR = "moderator"

@@ -133,7 +133,7 @@ class UnsealedValue(ValueError):
     value (or the erased marker): the row was written by something other than Vigil."""
 
 
-class Tx(Protocol):
+class KeyTransaction(Protocol):
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None: ...
 
     def fetchall(
@@ -154,7 +154,7 @@ class KeyDatabase(Protocol):
 
     def index(self, name: str) -> str: ...
 
-    def transaction(self, *, commit: bool) -> AbstractContextManager[Tx]: ...
+    def transaction(self, *, commit: bool) -> AbstractContextManager[KeyTransaction]: ...
 
 
 # --- the master key ------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ class SubjectKeyring:
             )
 
     @staticmethod
-    def _tables_exist(db: KeyDatabase, tx: Tx) -> bool:
+    def _tables_exist(db: KeyDatabase, tx: KeyTransaction) -> bool:
         # Look before creating: CREATE ... IF NOT EXISTS needs CREATE on the schema even when the
         # table exists, which an application role without DDL rights lacks.
         tables = (KEYS_TABLE, CASES_TABLE, META_TABLE)

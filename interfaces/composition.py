@@ -34,6 +34,7 @@ from infrastructure.persistence import (
 )
 from infrastructure.settings import Settings
 from projections.access_log import AccessLog
+from projections.actor_activity import ActorActivity
 from projections.case_summaries import CaseSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
@@ -41,6 +42,8 @@ from projections.registry import ViewConfig, build_views
 from projections.runner import View
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
+from projections.subject_history import SubjectHistory
+from projections.work_queues import WorkQueues
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Vigil:
     identity: IdentityService
     clock: Callable[[], datetime]
     case_summaries: CaseSummaries
+    work_queues: WorkQueues
+    subject_history: SubjectHistory
+    actor_activity: ActorActivity
     views: list[View]
     projector: Projector
     access: AccessService
@@ -180,7 +186,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         break_glass_duration=timedelta(minutes=settings.break_glass_minutes),
         write_retries=settings.write_retries,
         granted_case_ids=access_log.granted_case_ids,
-        find_grant=access_log.grant,
+        find_grant=access_log.current_grant,
     )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
@@ -214,6 +220,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         identity=identity,
         clock=clock,
         case_summaries=CaseSummaries(event_log, projector=projector),
+        work_queues=WorkQueues(event_log, projector=projector),
+        subject_history=SubjectHistory(event_log, projector=projector),
+        actor_activity=ActorActivity(event_log, projector=projector),
         views=views,
         projector=projector,
     )

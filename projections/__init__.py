@@ -14,12 +14,8 @@ The views, one module each, are listed in ``registry``; what runs them:
 * ``notary``: not a view: the hash ledger, a Merkle tree of the log with signed checkpoints.
 """
 
-from projections.case_summaries import (
-    CaseSummaries,
-    CaseSummary,
-    InvalidCursor,
-    InvalidQuery,
-)
+from projections.case_summaries import CaseSummaries, CaseSummary
+from projections.paging import InvalidCursor, InvalidQuery
 from projections.runner import Positioned, View, ViewRunner
 from projections.store import ViewStore
 

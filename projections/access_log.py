@@ -41,10 +41,15 @@ from domain.access.vocabulary import (
 from domain.calendar import ServiceCalendar
 from domain.shared import Role
 from infrastructure.event_log import EventLog
-from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
-from projections.case_summaries import InvalidQuery
-from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
+from projections.paging import (
+    DEFAULT_LIMIT,
+    InvalidQuery,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+from projections.read_model import ReadModel
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore
 
@@ -298,7 +303,7 @@ def _encode_entry(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
-class AccessLog(ViewAccess[AccessLogView]):
+class AccessLog(ReadModel[AccessLogView]):
     """The access log and break-glass grants: kept up to date with ``catch_up()``."""
 
     def __init__(
@@ -373,6 +378,12 @@ class AccessLog(ViewAccess[AccessLogView]):
                 {"user": username, "at": store.encode_time(at)},
             )
         return [store.decode_uuid(row["case_id"]) for row in rows]
+
+    def current_grant(self, grant_id: UUID) -> Grant | None:
+        """``grant``, after applying everything recorded so far: for a write that decides on the
+        grant (its review), which must not miss one granted a moment ago."""
+        self.catch_up()
+        return self.grant(grant_id)
 
     def grant(self, grant_id: UUID) -> Grant | None:
         store = self.store

@@ -18,24 +18,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.events import CaseEvent
-from domain.shared import Role
+from domain.shared import Basis, Role
 from infrastructure.event_log import EventLog
-from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
-from projections.case_summaries import InvalidQuery
 from projections.paging import (
     DEFAULT_LIMIT,
+    InvalidQuery,
     check_limit,
     decode_cursor,
     encode_cursor,
 )
+from projections.read_model import ReadModel
 from projections.restricted import hidden_cases_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore
@@ -45,13 +44,6 @@ if TYPE_CHECKING:
     from projections.projector import Projector
 
 TABLE = "actor_activity"
-
-
-class Basis(StrEnum):
-    """Which clock a time range is on: when it was recorded, or when it happened."""
-
-    RECORDED = "recorded"
-    OCCURRED = "occurred"
 
 
 class Activity(BaseModel):
@@ -160,7 +152,7 @@ class ActorActivityView(View):
         return bulk_insert(store, self.table(store), _COLUMNS, rows)
 
 
-class ActorActivity(ViewAccess[ActorActivityView]):
+class ActorActivity(ReadModel[ActorActivityView]):
     """Who did what, when: kept up to date with ``catch_up()``, read with ``activity()``."""
 
     def __init__(

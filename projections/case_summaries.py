@@ -23,12 +23,8 @@ on (a new case appears on the first page, not in the middle of a walk).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -36,13 +32,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseSource, CaseStatus, Category, RiskLevel, SubjectKind
-from domain.errors import InvalidCommand
-from domain.shared import within_moment_range
 from infrastructure.event_log import EventLog
 from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
+from projections.paging import (
+    DEFAULT_LIMIT,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    enum_value,
+)
+from projections.read_model import ReadModel
 from projections.restricted import restriction_clause
-from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View, ViewRunner
+from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
@@ -50,8 +52,7 @@ if TYPE_CHECKING:
     from projections.projector import Projector
 
 TABLE = "case_summaries"
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
+CURSOR_TAG = "cases"
 
 
 class CaseSummary(BaseModel):
@@ -107,36 +108,6 @@ def summarise(state: CaseState, position: int) -> CaseSummary:
         flag_count=state.flag_count,
         position=position,
     )
-
-
-class InvalidQuery(InvalidCommand, ValueError):
-    """A list query the view cannot answer (bad filter value or limit): HTTP 422."""
-
-    title = "Invalid query"
-
-
-class InvalidCursor(InvalidQuery):
-    """The cursor was not one this API issued (or was altered): HTTP 422."""
-
-    title = "Invalid cursor"
-
-
-def encode_cursor(opened_at: datetime, case_id: UUID) -> str:
-    """An opaque cursor: the listing key of the last item of a page."""
-    raw = json.dumps([opened_at.isoformat(), str(case_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        opened_at, case_id = json.loads(raw)
-        return within_moment_range(datetime.fromisoformat(opened_at)), UUID(case_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidCursor(
-            "the cursor is not valid; use next_cursor from a previous page",
-            errors={"cursor": "invalid cursor"},
-        ) from None
 
 
 class CaseSummariesView(View):
@@ -214,12 +185,8 @@ class CaseSummariesView(View):
         return row
 
 
-class CaseSummaries:
-    """The case list: kept up to date with ``catch_up()``, read with ``query()``.
-
-    Given the shared ``Projector`` (as the composition root does), catching up and rebuilding
-    go through it, so every view moves together; alone, it runs its own ``ViewRunner``.
-    """
+class CaseSummaries(ReadModel[CaseSummariesView]):
+    """The case list: kept up to date with ``catch_up()``, read with ``query()``."""
 
     def __init__(
         self,
@@ -228,33 +195,13 @@ class CaseSummaries:
         batch_size: int = DEFAULT_BATCH_SIZE,
         projector: Projector | None = None,
     ) -> None:
-        self._projector = projector
-        if projector is not None:
-            view = projector.view(TABLE)
-            assert isinstance(view, CaseSummariesView)
-            self._view = view
-        else:
-            self._view = CaseSummariesView(event_log)
-        self.runner = ViewRunner(event_log, self._view, batch_size=batch_size)
-        self._store = self.runner.store
-
-    def catch_up(self, max_events: int | None = None) -> int:
-        """Apply every event recorded since the view's position; returns how many were read."""
-        if self._projector is not None:
-            # Every view moves together; the answer is this view's share.
-            return self._projector.catch_up_counts(max_events).get(TABLE, 0)
-        return self.runner.catch_up(max_events)
-
-    def position(self) -> int:
-        """The notification id of the last event the view reflects."""
-        return self.runner.position()
-
-    def rebuild(self) -> int:
-        """Rebuild the view from the start of the log (aside, then swapped in, with a projector;
-        in place without one)."""
-        if self._projector is not None:
-            return self._projector.rebuild([TABLE])
-        return self.runner.rebuild()
+        super().__init__(
+            event_log,
+            CaseSummariesView,
+            lambda: CaseSummariesView(event_log),
+            projector=projector,
+            batch_size=batch_size,
+        )
 
     def query(
         self,
@@ -274,19 +221,15 @@ class CaseSummaries:
         on the last page); ``opened_from`` (inclusive) and ``opened_to`` (exclusive) bound the
         case's ``opened_at``. Items are ``CaseSummary.model_dump()``. Raises ``InvalidQuery``
         (``InvalidCursor`` for a bad cursor) for input the view cannot answer. ``visibility``
-        leaves out the restricted cases a reader may not see (application.access)."""
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidQuery(
-                f"limit must be between 1 and {MAX_LIMIT}",
-                errors={"limit": f"must be between 1 and {MAX_LIMIT}"},
-            )
-        store = self._store
+        leaves out the restricted cases a reader may not see (``domain.access.rules``)."""
+        check_limit(limit)
+        store = self.store
         where: list[str] = []
         params: dict[str, Any] = {"limit": limit + 1}
         filters: dict[str, str | None] = {
-            "status": _enum_value(CaseStatus, status, "status"),
-            "risk_level": _enum_value(RiskLevel, risk_level, "risk_level"),
-            "category": _enum_value(Category, category, "category"),
+            "status": enum_value(CaseStatus, status, "status"),
+            "risk_level": enum_value(RiskLevel, risk_level, "risk_level"),
+            "category": enum_value(Category, category, "category"),
             "assignee": assignee,
             "subject_ref": subject_ref,
         }
@@ -304,7 +247,7 @@ class CaseSummaries:
         if restricted is not None:
             where.append(restricted)
         if cursor is not None:
-            after_opened, after_id = decode_cursor(cursor)
+            after_opened, after_id = decode_cursor(CURSOR_TAG, cursor, (datetime, UUID))
             where.append("(opened_at, case_id) < (%(after_opened)s, %(after_id)s)")
             params["after_opened"] = store.encode_time(after_opened)
             params["after_id"] = store.encode_uuid(after_id)
@@ -319,12 +262,12 @@ class CaseSummaries:
         next_cursor = None
         if len(rows) > limit:
             last = summaries[-1]
-            next_cursor = encode_cursor(last.opened_at, last.case_id)
+            next_cursor = encode_cursor(CURSOR_TAG, (last.opened_at, last.case_id))
         return [s.model_dump() for s in summaries], next_cursor
 
     def get(self, case_id: UUID) -> CaseSummary | None:
         """One case's summary, or None if the view has no such case (yet)."""
-        store = self._store
+        store = self.store
         with store.transaction(commit=False) as tx:
             row = tx.fetchone(
                 f"SELECT {', '.join(COLUMNS)} FROM {store.table(TABLE)} "
@@ -335,7 +278,7 @@ class CaseSummaries:
 
     def all(self) -> list[CaseSummary]:
         """Every row, in case id order (for comparisons and exports; not for requests)."""
-        store = self._store
+        store = self.store
         with store.transaction(commit=False) as tx:
             rows = tx.fetchall(
                 f"SELECT {', '.join(COLUMNS)} FROM {store.table(TABLE)} ORDER BY case_id"
@@ -343,21 +286,9 @@ class CaseSummaries:
         return [self._summary(row) for row in rows]
 
     def _summary(self, row: Row) -> CaseSummary:
-        store = self._store
+        store = self.store
         values = dict(row)
         values["case_id"] = store.decode_uuid(row["case_id"])
         for column in _TIME_COLUMNS:
             values[column] = store.decode_time(row[column])
         return CaseSummary.model_validate(values)
-
-
-def _enum_value(enum: type[StrEnum], value: str | None, field: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(enum(value).value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise InvalidQuery(
-            f"{field} must be one of: {allowed}", errors={field: f"must be one of: {allowed}"}
-        ) from None

@@ -15,8 +15,21 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.errors import InvalidCommand
 from domain.shared import within_moment_range
-from projections.case_summaries import InvalidCursor, InvalidQuery
+
+
+class InvalidQuery(InvalidCommand, ValueError):
+    """A list query a view cannot answer (bad filter value, limit or cursor): HTTP 422."""
+
+    title = "Invalid query"
+
+
+class InvalidCursor(InvalidQuery):
+    """The cursor was not one this API issued (or was altered): HTTP 422."""
+
+    title = "Invalid cursor"
+
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50

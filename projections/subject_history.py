@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel, SubjectKind
 from infrastructure.event_log import EventLog
-from projections.access import ViewAccess
 from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.paging import (
@@ -37,6 +36,7 @@ from projections.paging import (
     encode_cursor,
     enum_value,
 )
+from projections.read_model import ReadModel
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.store import ViewStore
@@ -153,7 +153,7 @@ class SubjectHistoryView(View):
         return values
 
 
-class SubjectHistory(ViewAccess[SubjectHistoryView]):
+class SubjectHistory(ReadModel[SubjectHistoryView]):
     """Cases by subject: kept up to date with ``catch_up()``, read with ``cases()``."""
 
     def __init__(

@@ -54,12 +54,11 @@ from domain.errors import DomainError, ItemNotFound
 from infrastructure.calendar import default_calendar
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
-from projections.access import ViewAccess
 from projections.bulk_write import bulk_delete, bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
-from projections.case_summaries import InvalidQuery
 from projections.paging import (
     DEFAULT_LIMIT,
+    InvalidQuery,
     check_limit,
     decode_cursor,
     encode_cursor,
@@ -76,6 +75,7 @@ from projections.queue_rows import (
     QueueItem,
     queue_rows,
 )
+from projections.read_model import ReadModel
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.sla import DEFAULT_RULES, QueueRules
@@ -235,7 +235,7 @@ class ReplayBusy(DomainError):
     retry_after = 5
 
 
-class WorkQueues(ViewAccess[WorkQueuesView]):
+class WorkQueues(ReadModel[WorkQueuesView]):
     """The work queues: kept up to date with ``catch_up()``, read with ``counts()``/``items()``.
 
     With the shared ``projector`` its ``work_queues`` view is read (and the calendar and rules

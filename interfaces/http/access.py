@@ -156,7 +156,6 @@ def read_access_log(
     case, user and period. Each read entry says who, what, when, for which purpose, under which
     right (full, break_glass, own_records) and the request id. Every read is recorded before its
     content is returned, so a read that answered is always here."""
-    vigil.access_log.catch_up()
     items, next_cursor = vigil.access_log.entries(
         case_id=case_id,
         user=None if user is None else user.strip().lower(),
@@ -274,7 +273,6 @@ def review_break_glass(
     why). 404 for an unknown grant, 409 if it was already reviewed; each is written once. With
     an Idempotency-Key, a retry with the same body answers with the first review and appends
     nothing; the same key with another body is 422."""
-    vigil.access_log.catch_up()
     recorded = vigil.access.review_grant(
         actor, grant_id, body.outcome, body.rationale, request=keyed.request_for(body)
     )

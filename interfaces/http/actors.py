@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from domain.shared import Moment
+from domain.shared import Basis, Moment
 from interfaces.http.access import Reader
-from interfaces.http.dependencies import MinPosition
+from interfaces.http.dependencies import ActorActivityDep, MinPosition
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
-from interfaces.http.read_models import ActorActivityDep
-from projections.actor_activity import Activity, Basis
+from projections.actor_activity import Activity
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["actors"])
@@ -54,7 +53,6 @@ def list_actor_activity(
 
     Someone else's events on restricted cases you may not see are left out; your own are all
     listed."""
-    activity.catch_up()
     who = username.strip().lower()
     items, next_cursor = activity.activity(
         who,

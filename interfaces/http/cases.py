@@ -8,13 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
-from application.cases import Basis
 from domain.access.permissions import Permission
 from domain.access.rules import CaseGate, own_events
 from domain.access.vocabulary import AccessedRecord
 from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
-from domain.shared import Actor, Moment
+from domain.shared import Actor, Basis, Moment
 from interfaces.http import examples
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import (
@@ -43,7 +42,8 @@ from interfaces.http.schemas import (
     event_read,
     restricted_case_read,
 )
-from projections.case_summaries import DEFAULT_LIMIT, MAX_LIMIT, CaseSummary
+from projections.case_summaries import CaseSummary
+from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -123,8 +123,6 @@ def list_cases(
     Restricted cases (VIGIL_RESTRICTED_CATEGORIES) are listed only to safeguarding leads,
     auditors, their assignee and holders of an active break-glass grant; to anyone else they
     are absent, whatever the filters."""
-    # Catching up first means a client always sees its own writes in the list.
-    vigil.case_summaries.catch_up()
     items, next_cursor = vigil.case_summaries.query(
         visibility=reader.visibility(),
         status=status,

@@ -14,13 +14,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from application.cases import Basis
 from domain.access.rules import CaseGate
 from domain.access.vocabulary import AccessedRecord
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.errors import NotPermitted
-from domain.shared import Moment
+from domain.shared import Basis, Moment
 from interfaces.http.access import Reader
 from interfaces.http.cases import BasisQuery
 from interfaces.http.dependencies import CaseId, VigilDep

@@ -43,7 +43,10 @@ from interfaces.http.schemas import (
     restricted_case_read,
 )
 from interfaces.http.security import count_failure
+from projections.actor_activity import ActorActivity
 from projections.paging import MAX_POSITION
+from projections.subject_history import SubjectHistory
+from projections.work_queues import WorkQueues
 
 log = structlog.get_logger(__name__)
 
@@ -243,8 +246,12 @@ async def wait_for_views(
         ),
     ] = None,
 ) -> int | None:
-    """For reads answered from views (lists, queues, histories)."""
+    """For reads answered from views (lists, queues, histories): the one place a read brings
+    the views up to date. Without ``min_position`` the views first apply every event committed
+    before the read (so a client sees its own writes, and the access log every recorded read);
+    with it, the read waits (bounded) for the follower to reach that position."""
     if min_position is None:
+        await run_in_threadpool(vigil.projector.catch_up)
         return None
     await _refuse_beyond_head(vigil, min_position)
     projector = vigil.projector
@@ -479,3 +486,25 @@ def keyed_answer(status: int, description: str) -> dict[int | str, dict[str, Any
             },
         }
     }
+
+
+# --- the read models ---------------------------------------------------------------------------
+# Each is built once by the composition root; a route takes the one it reads and never catches
+# it up itself (``MinPosition`` does, for every view at once).
+
+
+def _work_queues(vigil: VigilDep) -> WorkQueues:
+    return vigil.work_queues
+
+
+def _subject_history(vigil: VigilDep) -> SubjectHistory:
+    return vigil.subject_history
+
+
+def _actor_activity(vigil: VigilDep) -> ActorActivity:
+    return vigil.actor_activity
+
+
+WorkQueuesDep = Annotated[WorkQueues, Depends(_work_queues)]
+SubjectHistoryDep = Annotated[SubjectHistory, Depends(_subject_history)]
+ActorActivityDep = Annotated[ActorActivity, Depends(_actor_activity)]

@@ -11,13 +11,11 @@ from pydantic import BaseModel, Field
 from domain.access.permissions import Permission, check
 from domain.shared import Moment
 from interfaces.http.access import Reader
-from interfaces.http.dependencies import MinPosition, VigilDep
+from interfaces.http.dependencies import MinPosition, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
-from interfaces.http.read_models import WorkQueuesDep
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
-from projections.case_summaries import InvalidQuery
-from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
+from projections.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidQuery
 from projections.queue_rows import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, QueueCount, QueueItem
 from projections.work_queues import parse_queue
 
@@ -111,7 +109,6 @@ def list_queues(
             visibility=reader.visibility(),
         )
         return QueueList(items=counts, as_of=at, replayed=True)
-    queues.catch_up()
     counts = queues.counts(
         as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
     )
@@ -150,7 +147,6 @@ def read_queue(
                 "the past",
                 errors={"as_of": "must not be in the past for break_glass_reviews"},
             )
-        vigil.access_log.catch_up()
         grants, next_grant = vigil.access_log.awaiting_review(
             vigil.calendar, as_of=at, limit=limit, cursor=cursor
         )
@@ -169,7 +165,6 @@ def read_queue(
             visibility=reader.visibility(),
         )
         return QueuePage(items=items, next_cursor=next_cursor, as_of=at, replayed=True)
-    queues.catch_up()
     items, next_cursor = queues.items(
         queue,
         as_of=at,

@@ -10,10 +10,9 @@ from pydantic import BaseModel
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
 from interfaces.http.access import Reader
-from interfaces.http.dependencies import MinPosition
+from interfaces.http.dependencies import MinPosition, SubjectHistoryDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
-from interfaces.http.read_models import SubjectHistoryDep
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 from projections.subject_history import SubjectCase
 
@@ -57,7 +56,6 @@ def list_subject_cases(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> SubjectCaseList:
     """List every case about a subject, newest first (an unknown subject has no cases)."""
-    history.catch_up()
     items, next_cursor = history.cases(
         ref, kind=kind, limit=limit, cursor=cursor, visibility=reader.visibility()
     )

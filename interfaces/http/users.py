@@ -23,8 +23,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from application.identity import IssuedToken as NewToken
-from application.identity import UserWrite
+from application.identity import NewToken, UserWrite
 from domain.access.permissions import Permission
 from domain.errors import InvalidCommand
 from domain.identity.errors import UserNotFound

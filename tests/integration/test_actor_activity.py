@@ -23,7 +23,7 @@ from domain.case.events import CaseEscalated
 from domain.shared import Actor, PolicyRef, Role
 from interfaces.composition import Vigil
 from projections.actor_activity import ActorActivity, ActorActivityView
-from projections.case_summaries import InvalidCursor, InvalidQuery
+from projections.paging import InvalidCursor, InvalidQuery
 from projections.runner import Positioned
 from tests.conftest import Clock
 

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from application.cases import Basis, CaseService
+from application.cases import CaseService
 from domain.case import commands as c
 from domain.case import events as e
 from domain.case.errors import CaseNotFound
@@ -26,7 +26,7 @@ from domain.errors import (
     RuleViolation,
     VersionConflict,
 )
-from domain.shared import Actor, Role
+from domain.shared import Actor, Basis, Role
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SnapshotStore
 from interfaces.composition import Vigil, bootstrap

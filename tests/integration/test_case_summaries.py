@@ -39,13 +39,8 @@ from domain.case.events import (
 )
 from domain.shared import Actor, PolicyRef, Role
 from interfaces.composition import Vigil
-from projections.case_summaries import (
-    CaseSummaries,
-    CaseSummariesView,
-    CaseSummary,
-    InvalidCursor,
-    InvalidQuery,
-)
+from projections.case_summaries import CaseSummaries, CaseSummariesView, CaseSummary
+from projections.paging import InvalidCursor, InvalidQuery
 from projections.runner import Positioned, Statement, ViewRunner
 from projections.store import ViewStore
 from tests.conftest import Clock

@@ -13,13 +13,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.cases import Basis
 from domain.case import events as e
 from domain.case.errors import CaseNotFound
 from domain.case.state import fold
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.errors import InvalidCommand
-from domain.shared import Role
+from domain.shared import Basis, Role
 from interfaces.composition import Vigil
 from tests.conftest import Clock
 from tests.story import (

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import pytest
 
-from application.cases import Basis
 from domain.case import events as e
 from domain.case.vocabulary import (
     ApprovalDecision,
@@ -23,6 +22,7 @@ from domain.case.vocabulary import (
     RiskLevel,
 )
 from domain.errors import RuleViolation
+from domain.shared import Basis
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap
 from projections.queue_rows import ItemKind

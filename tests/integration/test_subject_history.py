@@ -23,7 +23,7 @@ from domain.case.commands import (
 from domain.case.events import CaseEscalated
 from domain.shared import Actor, Role
 from interfaces.composition import Vigil
-from projections.case_summaries import InvalidCursor, InvalidQuery
+from projections.paging import InvalidCursor, InvalidQuery
 from projections.subject_history import SubjectHistory
 from tests.conftest import Clock
 

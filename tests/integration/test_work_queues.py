@@ -40,7 +40,7 @@ from domain.errors import ItemNotFound
 from domain.shared import Actor, PolicyRef, Role
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap
-from projections.case_summaries import InvalidCursor, InvalidQuery
+from projections.paging import InvalidCursor, InvalidQuery
 from projections.work_queues import Queue, QueueItem, WorkQueues
 from tests import story
 from tests.conftest import Clock

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 V = TypeVar("V", bound=View)
 
 
-class ViewAccess(Generic[V]):
+class ReadModel(Generic[V]):
     """Catch-up, position and rebuild of one view, and the store its live tables are in."""
 
     def __init__(
@@ -29,36 +29,38 @@ class ViewAccess(Generic[V]):
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         self._projector = projector
-        self.runner: ViewRunner | None = None
         if projector is not None:
             shared = projector.view(kind.name)
             if not isinstance(shared, kind):
                 raise TypeError(f"the projector's {kind.name!r} view is a {type(shared)}")
             self.view: V = shared
-            self.store: ViewStore = projector.store
         else:
             self.view = build()
-            self.runner = ViewRunner(event_log, self.view, batch_size=batch_size)
-            self.store = self.runner.store
+        # The view's own runner: its tracking (positions, waits) whoever applies its events;
+        # with a projector, catching up and rebuilding go through the projector instead.
+        self.runner = ViewRunner(
+            event_log,
+            self.view,
+            store=None if projector is None else projector.store,
+            batch_size=batch_size,
+        )
+        self.store: ViewStore = self.runner.store
 
     def catch_up(self, max_events: int | None = None) -> int:
-        """Apply every event recorded since the view's position (with a projector: every view's);
-        returns how many events of the log were read."""
+        """Apply every event recorded since the view's position (with a projector, every view
+        moves together); returns how many events this view was handed (0: up to date)."""
         if self._projector is not None:
-            return self._projector.catch_up(max_events)
-        assert self.runner is not None
+            return self._projector.catch_up_counts(max_events).get(self.view.name, 0)
         return self.runner.catch_up(max_events)
 
     def position(self) -> int:
         """The notification id of the last event the view reflects."""
         if self._projector is not None:
             return self._projector.position(self.view.name)
-        assert self.runner is not None
         return self.runner.position()
 
     def rebuild(self) -> int:
         """Rebuild the view from the start of the log (aside and swapped in, with a projector)."""
         if self._projector is not None:
             return self._projector.rebuild([self.view.name])
-        assert self.runner is not None
         return self.runner.rebuild()
