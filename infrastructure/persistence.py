@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Application
+from eventsourcing.application import Application, Repository
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import EventStore, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
@@ -272,6 +272,33 @@ def view_decoder(application: Application[Any]) -> Callable[[StoredEvent], Any]:
     if isinstance(mapper, PydanticMapper):
         return mapper.to_view_event
     return mapper.to_domain_event
+
+
+class _WithheldMapper(PydanticMapper):
+    """A mapper that reads events and snapshots as views need them: ``to_domain_event`` is
+    ``to_view_event`` (no key, nothing decrypted, personal fields WITHHELD)."""
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        return self.to_view_event(stored_event)
+
+
+def view_repository(application: Application[Any]) -> Repository[Any]:
+    """The application's aggregates loaded as views need them: from the latest verified
+    snapshot and the events after it, never decrypted (views hold no personal data). Build it
+    once the keyring is attached (its snapshot MAC key comes with it)."""
+    mapper = application.mapper
+    if not isinstance(mapper, PydanticMapper):
+        return application.repository
+    withheld = _WithheldMapper(
+        transcoder=mapper.transcoder, compressor=mapper.compressor, cipher=mapper.cipher
+    )
+    events = EventStore(withheld, application.recorder)
+    snapshots: EventStore[Any] | None = None
+    if isinstance(application.snapshots, SnapshotStore):
+        kept = SnapshotStore(withheld, application.snapshots.recorder, events=application.recorder)
+        kept.mac = application.snapshots.mac
+        snapshots = kept
+    return Repository(events, snapshot_store=snapshots)
 
 
 class UnsupportedDatabaseURL(ValueError):

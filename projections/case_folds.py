@@ -2,9 +2,10 @@
 
 Views that derive rows from a case's state (work queues, subject history) fold with the
 domain's own ``evolve``, so their rows follow exactly the rules of ``CaseState``. The state
-before a batch comes from a state remembered from an earlier batch, else from the ledger (its
-latest snapshot onwards). Views of one ledger share one ``CaseFolds``: when they are fed the
-same batch (one worker feeding every view), the batch is folded once and the result reused.
+before a batch comes from a state remembered from an earlier batch, else from the event log
+(its latest verified snapshot onwards), read without decrypting: personal fields are WITHHELD
+there as in every event a view is handed. Views of one log share one ``CaseFolds``: when they
+are fed the same batch (one worker feeding every view), the batch is folded once and reused.
 
 A state at version v is the fold of the log up to v whatever any view holds, so nothing here
 can make a view wrong; a rolled-back batch leaves only correct states behind.
@@ -19,12 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
 
 from domain.case.events import CaseEvent
 from domain.case.snapshot import project_case
 from domain.case.state import CaseState, fold
 from infrastructure.event_log import EventLog
+from infrastructure.persistence import view_repository
 from projections.runner import Positioned
 
 
@@ -45,6 +47,15 @@ class CaseFolds:
         self._states: OrderedDict[UUID, CaseState] = OrderedDict()
         self._last: tuple[tuple[int, int, int], list[Folded]] | None = None
         self._lock = threading.Lock()
+        self._loader: Repository[UUID] | None = None
+
+    def _repository(self) -> Repository[UUID]:
+        # Built on first use, once the keyring (and its snapshot MAC key) is attached; it never
+        # decrypts: a state loaded for a view has its personal fields WITHHELD, like the events
+        # the views are handed.
+        if self._loader is None:
+            self._loader = view_repository(self._event_log)
+        return self._loader
 
     def fold_batch(self, batch: Sequence[Positioned]) -> list[Folded]:
         """Each case with events in ``batch``, in order of first appearance, folded to its last
@@ -85,7 +96,7 @@ class CaseFolds:
         if cached is not None and cached.version == version - 1:
             return cached
         try:
-            state: CaseState | None = self._event_log.repository.get(
+            state: CaseState | None = self._repository().get(
                 case_id, version=version - 1, projector_func=project_case
             )
         except AggregateNotFoundError:

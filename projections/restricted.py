@@ -1,5 +1,5 @@
 """The SQL condition every case list, queue and history adds so restricted cases never reach a
-reader who may not see them (the rule itself is ``application.access.case_access``)."""
+reader who may not see them (the rule itself is ``domain.access.rules.case_access``)."""
 
 # SQL here names only the calling view's given columns and the case list's table (constants);
 # every value is a bound parameter.

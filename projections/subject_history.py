@@ -88,7 +88,7 @@ def history_row(state: CaseState) -> SubjectCase:
 
 class SubjectHistoryView(View):
     name = "subject_history"
-    version = 2  # 2: the assignee, so restricted cases show to theirs (application.access)
+    version = 2  # 2: the assignee, so restricted cases show to theirs (domain.access.rules)
 
     def __init__(self, event_log: EventLog, *, folds: CaseFolds | None = None) -> None:
         self._folds = folds if folds is not None else case_folds_for(event_log)

@@ -35,7 +35,7 @@ class Permission(StrEnum):
     CLOSE = "case.close"
     REOPEN = "case.reopen"
     READ = "case.read"
-    # Restricted cases (application/access.py): the access log and break-glass.
+    # Restricted cases (domain/access/rules.py): the access log and break-glass.
     ACCESS_LOG_READ = "access.log_read"
     BREAK_GLASS = "access.break_glass"
     BREAK_GLASS_REVIEW = "access.break_glass_review"
