@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,7 +30,7 @@ from application.identity import token_user_id
 from domain.access.permissions import Permission, check
 from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
-from domain.shared import Actor
+from domain.shared import Actor, Moment
 from interfaces.composition import Vigil
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import NotAuthenticated, ProjectionLagging
@@ -286,10 +287,61 @@ async def wait_for_log(
     return min_position
 
 
+QueueAsOf = Annotated[
+    Moment | None,
+    Query(
+        description="Answer as of this moment (RFC 3339 with offset) instead of now. A past "
+        "moment is replayed: what was in each queue as Vigil knew it then (events recorded by "
+        "as_of, as a case read with basis=recorded), overdue judged at as_of; this reads the "
+        "whole log, so it is slower than a read of now. A later moment judges today's items "
+        "at it (what will be overdue by then). One replay runs at a time in a "
+        "process (503 replay-busy after the read wait); a replayed moment is kept until the "
+        "log grows.",
+        examples=["2026-11-17T10:00:00+00:00"],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ReadMoment:
+    """The moment a queue read answers for, and now: a past moment is replayed from the log."""
+
+    at: datetime
+    now: datetime
+
+
+async def read_at(
+    vigil: VigilDep,
+    as_of: QueueAsOf = None,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description=_MIN_POSITION_DESCRIPTION.format(
+                what="every view has applied", short="they have"
+            ),
+            examples=[42],
+        ),
+    ] = None,
+) -> ReadMoment:
+    """For reads answered from views now or replayed from the log at a past ``as_of``: the
+    views are brought up to date (``wait_for_views``) only for a read of now or later; a replay
+    reads the log itself and never moves them."""
+    now = vigil.clock()
+    at = as_of if as_of is not None else now
+    if at >= now or min_position is not None:
+        await wait_for_views(vigil, min_position)
+    return ReadMoment(at=at, now=now)
+
+
 MinPosition = Annotated[int | None, Depends(wait_for_views)]
 """A view-backed read's ``?min_position=N``: waits (bounded) until every view has applied N."""
 MinLogPosition = Annotated[int | None, Depends(wait_for_log)]
 """A log-backed read's ``?min_position=N``: waits (bounded) until the log holds N."""
+ReadAt = Annotated[ReadMoment, Depends(read_at)]
+"""A queue read's ``?as_of=`` and ``?min_position=``: now (views brought up to date) or a past
+moment (replayed from the log)."""
 
 _IF_MATCH = re.compile(r'^(?:W/)?(?:"(\d{1,12})"|(\d{1,12}))$')
 

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from domain.access.permissions import Permission, check
-from domain.shared import Moment
 from interfaces.http.access import Reader
-from interfaces.http.dependencies import MinPosition, VigilDep, WorkQueuesDep
+from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
@@ -21,19 +20,6 @@ from projections.work_queues import parse_queue
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
-AsOf = Annotated[
-    Moment | None,
-    Query(
-        description="Answer as of this moment (RFC 3339 with offset) instead of now. A past "
-        "moment is replayed: what was in each queue as Vigil knew it then (events recorded by "
-        "as_of, as a case read with basis=recorded), overdue judged at as_of; this reads the "
-        "whole log, so it is slower than a read of now. A later moment judges today's items "
-        "at it (what will be overdue by then). One replay runs at a time in a "
-        "process (503 replay-busy after the read wait); a replayed moment is kept until the "
-        "log grows.",
-        examples=["2026-11-17T10:00:00+00:00"],
-    ),
-]
 REPLAYED = Field(
     default=False,
     description="true when as_of was in the past and the answer was replayed from the log as "
@@ -84,8 +70,7 @@ def list_queues(
     vigil: VigilDep,
     queues: WorkQueuesDep,
     reader: Reader,
-    caught_up: MinPosition,
-    as_of: AsOf = None,
+    moment: ReadAt,
     idle_days: IdleDays = DEFAULT_IDLE_DAYS,
     assignee: Assignee = None,
 ) -> QueueList:
@@ -97,8 +82,7 @@ def list_queues(
 
     With a past `as_of`, the counts are replayed from the log: what each queue held, and how
     much of it was overdue, as Vigil knew it at that moment."""
-    now = vigil.clock()
-    at = as_of if as_of is not None else now
+    now, at = moment.now, moment.at
     if at < now:
         queues.check_replay_query(idle_days=idle_days)
         counts = queues.replayed_counts(
@@ -121,8 +105,7 @@ def read_queue(
     vigil: VigilDep,
     queues: WorkQueuesDep,
     reader: Reader,
-    caught_up: MinPosition,
-    as_of: AsOf = None,
+    moment: ReadAt,
     idle_days: IdleDays = DEFAULT_IDLE_DAYS,
     assignee: Assignee = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -137,8 +120,7 @@ def read_queue(
 
     With a past `as_of`, a work queue is replayed from the log as Vigil knew it then;
     `break_glass_reviews` is not replayed and refuses a past `as_of` (422)."""
-    now = vigil.clock()
-    at = as_of if as_of is not None else now
+    now, at = moment.now, moment.at
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
         if at < now:

@@ -37,7 +37,10 @@ def test_a_view_loads_a_case_from_its_snapshot_without_decrypting(vigil: Vigil) 
     assert vigil.cases.get(case_id).summary == SUMMARY
     # ...the state a view folds onto, from the snapshot at version 2 and event 3, has none.
     state = CaseFolds(vigil.event_log)._state_before(case_id, 4)
-    assert state is not None and state.version == 3
+    assert state is not None
+    assert state.version == 3
     assert state.summary == WITHHELD
     assert state.subject.display_name == WITHHELD
-    assert NAME not in repr(state) and SUMMARY not in repr(state) and NOTE not in repr(state)
+    assert NAME not in repr(state)
+    assert SUMMARY not in repr(state)
+    assert NOTE not in repr(state)
