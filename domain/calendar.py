@@ -414,6 +414,7 @@ class CalendarHistory:
             seg_end = min(end, bounds[i]) if i < len(bounds) else end
             if seg_start >= seg_end:
                 continue
+            seg_start, seg_end = seg_start.astimezone(UTC), seg_end.astimezone(UTC)
             open_ = _open_windows(calendar, seg_start, seg_end)
             periods.extend(intervals.subtract([(seg_start, seg_end)], open_))
         return [(s.astimezone(UTC), e.astimezone(UTC)) for s, e in intervals.merge(periods)]
@@ -426,6 +427,6 @@ def _open_windows(
     last = end.astimezone(calendar.timezone).date()
     found: list[intervals.Interval] = []
     while day <= last:
-        found.extend(calendar.windows(day))
+        found.extend((s.astimezone(UTC), e.astimezone(UTC)) for s, e in calendar.windows(day))
         day += timedelta(days=1)
     return intervals.clip(found, start, end)

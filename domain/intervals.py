@@ -8,15 +8,19 @@ planned over the same hours (two roles at once) count once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 Interval = tuple[datetime, datetime]
+"""From ``start`` (included) to ``end`` (excluded), aware. Results are in UTC: Python compares
+and subtracts two datetimes of the same zone by their wall clocks, which is wrong across a
+clock change (an October night would lose its repeated hour)."""
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """The union of ``intervals``, sorted, overlapping and touching ones joined; empty dropped."""
     merged: list[Interval] = []
-    for start, end in sorted(i for i in intervals if i[0] < i[1]):
+    in_utc = ((s.astimezone(UTC), e.astimezone(UTC)) for s, e in intervals)
+    for start, end in sorted(i for i in in_utc if i[0] < i[1]):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
@@ -26,7 +30,8 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 def clip(intervals: Iterable[Interval], start: datetime, end: datetime) -> list[Interval]:
     """The parts of ``intervals`` inside ``[start, end)``, merged."""
-    return merge((max(s, start), min(e, end)) for s, e in intervals)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    return merge((max(s, start), min(e, end)) for s, e in merge(intervals))
 
 
 def subtract(intervals: Iterable[Interval], removed: Iterable[Interval]) -> list[Interval]:

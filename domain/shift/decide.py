@@ -24,7 +24,7 @@ the context. The rules, each with its own error (``domain.shift.errors``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -101,7 +101,8 @@ def decide(
 def plan(shift_id: UUID, command: c.PlanShift, ctx: ShiftContext) -> ShiftPlanned:
     """A new shift's plan, checked (also used for each shift of a weekly pattern)."""
     dc, policy = ctx.decision, ctx.policy
-    starts_at, ends_at = command.starts_at, command.ends_at
+    # In UTC: the same zone's datetimes subtract by wall clock, wrong across a clock change.
+    starts_at, ends_at = command.starts_at.astimezone(UTC), command.ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise x.ShiftEndsBeforeStart(
             "a shift ends after it starts", errors={"ends_at": "not after starts_at"}
