@@ -215,6 +215,13 @@ class DataSubjectOf:
         return SubjectOfCase(event.case_id)
 
     @staticmethod
+    def handover(event: Any) -> DataSubject:
+        """A shift's handover note: a key of the handover's own (``handover_id``). A note may
+        speak of the subjects of several cases (its ``case_ids``) and of others besides, so it
+        is sealed apart, and erasing the subject of one of its cases destroys its key."""
+        return OwnStream(event.handover_id)
+
+    @staticmethod
     def own_stream(event: Any) -> DataSubject:
         """Personal data about no named person: the stream's own key."""
         return OwnStream(event.originator_id)

@@ -246,6 +246,15 @@ Rationale = Annotated[
     AfterValidator(_check_rationale),
     PERSONAL,
 ]
+# A reason about the organisation's arrangements (a calendar's change, a shift's cancellation):
+# it must give a reason as a rationale must, but it is not about a person, so it is not personal
+# data and is never sealed. Say why without describing anyone's health or circumstances.
+Reason = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(check_text),
+    AfterValidator(_check_rationale),
+]
 # References to things outside Vigil (member ids, post URLs, agency references): pseudonymous.
 Ref = Annotated[Line, StringConstraints(min_length=1, max_length=500)]
 
