@@ -46,7 +46,15 @@ from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, SubjectKind
 from domain.errors import RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
-from domain.personal import DataSubject, ErasureTrigger, Person, SubjectOfCase
+from domain.personal import (
+    DataSubject,
+    ErasureTrigger,
+    NamingCase,
+    OwnStream,
+    Person,
+    SubjectOfCase,
+    declaration_of,
+)
 from domain.shared import Actor, DecisionContext, Role
 from domain.subject.errors import SubjectNotFound
 from domain.subject.events import SubjectErased, SubjectEvent
@@ -118,6 +126,9 @@ class SubjectRecord:
     history: list[SubjectEvent]
     keys: list[KeyRecord]
     cases: list[CaseRecord]
+    # Records in other streams that name the subject's cases, sealed under keys of their own
+    # (shift handovers), decrypted where not erased, in the order they were recorded.
+    naming: list[Any] = field(default_factory=list)
 
 
 RetentionStatus = Literal["due", "held", "not_due", "open"]
@@ -158,7 +169,20 @@ class BreakGlassHoldings:
         return [SubjectOfCase(case_id) for case_id in case_ids]
 
 
-HOLDERS: tuple[PersonalDataHolder, ...] = (CaseHoldings(), BreakGlassHoldings())
+class HandoverHoldings:
+    """Shift handovers' notes (``domain.shift``): each is sealed under a key of the handover's
+    own, which storage links to every case the handover names; erasing the subject of one of
+    those cases destroys it (the whole note: it may speak of that subject anywhere in it)."""
+
+    def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
+        return [NamingCase(case_id) for case_id in case_ids]
+
+
+HOLDERS: tuple[PersonalDataHolder, ...] = (
+    CaseHoldings(),
+    BreakGlassHoldings(),
+    HandoverHoldings(),
+)
 
 
 def _fold(state: SubjectState | None, events: Iterable[Any]) -> SubjectState | None:
@@ -488,10 +512,33 @@ class DataProtectionService:
                 for state in self._cases_of(subject)
             ]
             if history or keys or cases:
-                records.append(SubjectRecord(subject, fold(history), history, keys, cases))
+                naming = self._naming([c.state.id for c in cases])
+                records.append(SubjectRecord(subject, fold(history), history, keys, cases, naming))
         if not records:
             raise SubjectNotFound("Vigil holds nothing about this subject")
         return records
+
+    def _naming(self, case_ids: Sequence[UUID]) -> list[Any]:
+        """The events sealed under keys of their own that name one of the cases (from the key
+        table's links, each checked against its event), decrypted where not erased."""
+        found: dict[tuple[UUID, int], Any] = {}
+        for link in self._keyring.links_of(case_ids):
+            where = (link.originator_id, link.originator_version)
+            if where in found:
+                continue
+            events = list(
+                self._event_log.events_of(
+                    link.originator_id,
+                    gt=link.originator_version - 1,
+                    lte=link.originator_version,
+                )
+            )
+            declared = None if len(events) != 1 else declaration_of(type(events[0]))
+            subject = None if declared is None else declared(events[0])
+            # A link whose event was never stored (a lost race) names another event, or none.
+            if isinstance(subject, OwnStream) and link.case_id in subject.names_cases:
+                found[where] = events[0]
+        return sorted(found.values(), key=lambda e: (e.recorded_at, str(e.originator_id)))
 
     # --- retention -------------------------------------------------------------------------------
 

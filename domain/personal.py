@@ -172,12 +172,26 @@ class SubjectOfCase:
 @dataclass(frozen=True)
 class OwnStream:
     """No person is named (an anonymous contact): the stream is its own subject, with a key of
-    its own, erased when whatever holds the stream says so."""
+    its own, erased when whatever holds the stream says so.
+
+    ``names_cases``: the cases whose subjects the sealed text may speak of (a shift handover's
+    open cases). Storage links the stream's key to each of them when it seals the text, so
+    erasing the subject of one of those cases can find the key (``NamingCase``)."""
 
     stream_id: UUID
+    names_cases: tuple[UUID, ...] = ()
 
 
-DataSubject = Person | SubjectOfCase | OwnStream
+@dataclass(frozen=True)
+class NamingCase:
+    """Every key of its own (``OwnStream``) that storage linked to ``case_id`` when it sealed
+    text naming the case: what erasing the case's subject must destroy besides the case's own
+    key. Named by holders (``application.data_protection``), never declared by a class."""
+
+    case_id: UUID
+
+
+DataSubject = Person | SubjectOfCase | OwnStream | NamingCase
 
 Declaration = Callable[[Any], DataSubject]
 """A model's ``__data_subject__``: given an instance, whose personal data its fields are."""
@@ -218,8 +232,9 @@ class DataSubjectOf:
     def handover(event: Any) -> DataSubject:
         """A shift's handover note: a key of the handover's own (``handover_id``). A note may
         speak of the subjects of several cases (its ``case_ids``) and of others besides, so it
-        is sealed apart, and erasing the subject of one of its cases destroys its key."""
-        return OwnStream(event.handover_id)
+        is sealed apart, linked to each of its cases, and erasing the subject of one of its
+        cases destroys its key."""
+        return OwnStream(event.handover_id, names_cases=tuple(event.case_ids))
 
     @staticmethod
     def own_stream(event: Any) -> DataSubject:

@@ -22,6 +22,12 @@ Tables, in the ledger's own database (SQLite file or PostgreSQL schema), beside 
   erasure stays readable until the next one.
 - ``vigil_subject_cases``: ``case_id`` -> ``subject_hash``, written when a case's first event
   is encrypted: which key a case's later events use, and which cases an erasure touches.
+- ``vigil_subject_links``: ``case_id``, ``subject_hash``, ``originator_id``,
+  ``originator_version``: a key of its own (a stream's, e.g. a shift handover's) that seals text
+  naming the case, and the event that does; written when that event's personal fields are
+  sealed, so erasing the case's subject finds the key (and a subject access export the text).
+  A link whose event was never stored (a lost race) names a key that seals nothing, or an event
+  that does not name the case: both are harmless, and readers check the event.
 - ``vigil_key_meta``: the master key's check value.
 
 Caching: unwrapped keys are kept in memory. Destroying a key takes effect at once in the
@@ -62,6 +68,7 @@ from infrastructure.settings import Settings
 
 KEYS_TABLE = "vigil_subject_keys"
 CASES_TABLE = "vigil_subject_cases"
+LINKS_TABLE = "vigil_subject_links"
 META_TABLE = "vigil_key_meta"
 MASTER_KEY_FILE = "master.key"
 
@@ -86,6 +93,18 @@ def key_tables_ddl(db: KeyDatabase) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {db.index(CASES_TABLE + '_subject')} ON {cases} "
         "(subject_hash)",
         f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        *links_table_ddl(db),
+    ]
+
+
+def links_table_ddl(db: KeyDatabase) -> list[str]:
+    """The links from cases to the keys of their own that seal text naming them (added after
+    the other key tables: a store made before it gets it at start)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {db.table(LINKS_TABLE)} (case_id TEXT NOT NULL, "
+        "subject_hash TEXT NOT NULL, originator_id TEXT NOT NULL, "
+        "originator_version INTEGER NOT NULL, "
+        "PRIMARY KEY (case_id, subject_hash, originator_id, originator_version))"
     ]
 
 
@@ -269,6 +288,16 @@ class _Recent(Generic[_K, _V]):
 
 
 @dataclass(frozen=True)
+class CaseLink:
+    """A key of its own that seals text naming a case, and the event holding that text."""
+
+    case_id: UUID
+    subject_hash: str
+    originator_id: UUID
+    originator_version: int
+
+
+@dataclass(frozen=True)
 class KeyRecord:
     key_id: str
     subject_hash: str
@@ -321,8 +350,11 @@ class SubjectKeyring:
         self._db = db
         meta = db.table(META_TABLE)
         with db.transaction(commit=True) as tx:
-            if not self._tables_exist(db, tx):
+            if not self._tables_exist(db, tx, (KEYS_TABLE, CASES_TABLE, META_TABLE)):
                 for statement in key_tables_ddl(db):
+                    tx.execute(statement)
+            elif not self._tables_exist(db, tx, (LINKS_TABLE,)):
+                for statement in links_table_ddl(db):
                     tx.execute(statement)
             if db.dialect == "postgresql":
                 found = tx.fetchone(
@@ -345,10 +377,9 @@ class SubjectKeyring:
             )
 
     @staticmethod
-    def _tables_exist(db: KeyDatabase, tx: KeyTransaction) -> bool:
+    def _tables_exist(db: KeyDatabase, tx: KeyTransaction, tables: Sequence[str]) -> bool:
         # Look before creating: CREATE ... IF NOT EXISTS needs CREATE on the schema even when the
         # table exists, which an application role without DDL rights lacks.
-        tables = (KEYS_TABLE, CASES_TABLE, META_TABLE)
         if db.dialect == "postgresql":
             found = [
                 tx.fetchone("SELECT to_regclass(%(name)s) AS oid", {"name": db.table(t)})
@@ -459,6 +490,61 @@ class SubjectKeyring:
         for row in rows:
             subjects.setdefault(str(row["subject_hash"]), []).append(UUID(str(row["case_id"])))
         return subjects
+
+    # --- keys of their own that name cases -----------------------------------------------------
+
+    def link_cases(
+        self,
+        case_ids: Iterable[UUID],
+        subject_hash: str,
+        *,
+        originator_id: UUID,
+        originator_version: int,
+    ) -> None:
+        """Remember that the key of ``subject_hash`` seals text naming each case, in the event
+        ``originator_id`` v``originator_version`` (being stored now); before it is stored, so
+        an erasure never misses a stored event's key."""
+        rows = [
+            {
+                "case_id": str(case_id),
+                "subject_hash": subject_hash,
+                "originator_id": str(originator_id),
+                "originator_version": originator_version,
+            }
+            for case_id in dict.fromkeys(case_ids)
+        ]
+        if not rows:
+            return
+        db = self._database()
+        with db.transaction(commit=True) as tx:
+            for row in rows:
+                tx.execute(
+                    f"INSERT INTO {db.table(LINKS_TABLE)} (case_id, subject_hash, "  # noqa: S608
+                    "originator_id, originator_version) VALUES (%(case_id)s, %(subject_hash)s, "
+                    "%(originator_id)s, %(originator_version)s) ON CONFLICT DO NOTHING",
+                    row,
+                )
+
+    def links_of(self, case_ids: Iterable[UUID]) -> list[CaseLink]:
+        """Every link from one of the cases to a key of its own, in no particular order."""
+        found: list[CaseLink] = []
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            for case_id in sorted(set(case_ids)):
+                for row in tx.fetchall(
+                    "SELECT case_id, subject_hash, originator_id, originator_version "  # noqa: S608
+                    f"FROM {db.table(LINKS_TABLE)} WHERE case_id = %(case_id)s",
+                    {"case_id": str(case_id)},
+                ):
+                    found.append(
+                        CaseLink(
+                            case_id=UUID(str(row["case_id"])),
+                            subject_hash=str(row["subject_hash"]),
+                            originator_id=UUID(str(row["originator_id"])),
+                            originator_version=int(row["originator_version"]),
+                        )
+                    )
+        return found
 
     # --- keys ------------------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ from pydantic import BaseModel
 
 from domain.personal import (
     DataSubject,
+    NamingCase,
+    OwnStream,
     Person,
     Plan,
     Step,
@@ -121,7 +123,7 @@ class PydanticMapper(Mapper[Any]):
                 if value == erased_value(step):
                     return value  # nothing left to protect (a state blanked by an erasure)
                 if key is None:
-                    key = self._key_for(model)
+                    key = self._key_for(model, originator_id, version)
                 return seal(key, orjson.dumps(value), _associated(originator_id, version, path))
 
             _walk(data, plan, sealed)
@@ -193,14 +195,24 @@ class PydanticMapper(Mapper[Any]):
 
     # --- which key ----------------------------------------------------------------------------
 
-    def _key_for(self, model: BaseModel) -> DataKey:
+    def _key_for(self, model: BaseModel, originator_id: UUID, version: int) -> DataKey:
         keyring = self.keyring
         if keyring is None:
             raise MasterKeyError(
                 f"no keyring attached: refusing to store {type(model).__name__}'s personal "
                 "fields in plaintext"
             )
-        return keyring.key_for_writing(self.subject_hash(declared_subject(model)))
+        subject = declared_subject(model)
+        subject_hash = self.subject_hash(subject)
+        if isinstance(subject, OwnStream) and subject.names_cases:
+            # Before the event is stored: erasing the subject of a case it names finds the key.
+            keyring.link_cases(
+                subject.names_cases,
+                subject_hash,
+                originator_id=originator_id,
+                originator_version=version,
+            )
+        return keyring.key_for_writing(subject_hash)
 
     def subject_hash(self, subject: DataSubject) -> str:
         """The key table's name for a declared data subject: whose keys seal its fields."""
@@ -215,7 +227,16 @@ class PydanticMapper(Mapper[Any]):
             named = keyring.subject_hash(subject.named.kind, subject.named.ref)
             keyring.bind_case(subject.case_id, named)
             return named
+        if isinstance(subject, NamingCase):
+            raise TypeError("NamingCase names every key linked to a case: use subject_hashes")
         return keyring.aggregate_subject_hash(subject.stream_id)
+
+    def linked_hashes(self, case_ids: Iterable[UUID]) -> list[str]:
+        """The keys of their own that seal text naming one of the cases (``NamingCase``)."""
+        keyring = self.keyring
+        if keyring is None:
+            raise MasterKeyError("no keyring attached: data subjects have no keys")
+        return sorted({link.subject_hash for link in keyring.links_of(case_ids)})
 
     def _case_subject_hash(self, keyring: SubjectKeyring, case_id: UUID) -> str:
         known = keyring.subject_of_case(case_id)
@@ -259,11 +280,18 @@ def attach_keyring(application: Application[Any], keyring: SubjectKeyring) -> No
 
 def subject_hashes(application: Application[Any], subjects: Iterable[DataSubject]) -> list[str]:
     """The key table's names of the data subjects, resolved as sealing resolves them (each once,
-    in order): what erasing them destroys."""
+    in order): what erasing them destroys. A ``NamingCase`` stands for every key linked to its
+    case."""
     mapper = application.mapper
     if not isinstance(mapper, PydanticMapper):
         raise TypeError(f"personal fields need the PydanticMapper, not {type(mapper).__name__}")
-    return list(dict.fromkeys(mapper.subject_hash(subject) for subject in subjects))
+    hashes: list[str] = []
+    for subject in subjects:
+        if isinstance(subject, NamingCase):
+            hashes.extend(mapper.linked_hashes([subject.case_id]))
+        else:
+            hashes.append(mapper.subject_hash(subject))
+    return list(dict.fromkeys(hashes))
 
 
 def view_decoder(application: Application[Any]) -> Callable[[StoredEvent], Any]:

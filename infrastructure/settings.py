@@ -272,6 +272,17 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="How often the notary looks for new events."
     )
 
+    # Shifts, the write side (issue 13): attendance and planning rules.
+    shift_early_check_in_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        description="How long before their part of a shift its assignee may check in.",
+    )
+    shift_max_length_hours: int = Field(
+        default=24, ge=1, le=72, description="The longest a planned shift may be."
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -15,8 +15,10 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
+from application.shifts import SettingsServices, ShiftService, case_visibility
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
+from domain.shift.decide import ShiftPolicy
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
 from infrastructure.db_admin import prepare_store
@@ -35,6 +37,7 @@ from infrastructure.persistence import (
 from infrastructure.settings import Settings
 from projections.access_log import AccessLog
 from projections.actor_activity import ActorActivity
+from projections.attendance import OpenCheckIns
 from projections.case_summaries import CaseSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
@@ -65,6 +68,9 @@ class Vigil:
     integrity: IntegrityService
     data_protection: DataProtectionService
     keyring: SubjectKeyring
+    # Shifts, the write side (issue 13): the rota and attendance, and who is checked in where.
+    shifts: ShiftService
+    open_check_ins: OpenCheckIns
 
     @property
     def follows_in_process(self) -> bool:
@@ -188,6 +194,24 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         granted_case_ids=access_log.granted_case_ids,
         find_grant=access_log.current_grant,
     )
+    # Shifts, the write side (issue 13). Services: only `default` (the settings' calendar)
+    # until services have calendars of their own; then pass the service service instead.
+    open_check_ins = OpenCheckIns(event_log, projector=projector)
+    shifts = ShiftService(
+        event_log,
+        clock=clock,
+        services=SettingsServices(calendar.timezone),
+        people=identity,
+        sees_case=case_visibility(access),
+        open_check_ins=lambda person: [c.shift_id for c in open_check_ins.current(person)],
+        policy=ShiftPolicy(
+            early_check_in=timedelta(minutes=settings.shift_early_check_in_minutes),
+            max_length=timedelta(hours=settings.shift_max_length_hours),
+        ),
+        max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        write_retries=settings.write_retries,
+        cache_size=settings.case_cache_size,
+    )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
         event_log,
@@ -225,4 +249,6 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         actor_activity=ActorActivity(event_log, projector=projector),
         views=views,
         projector=projector,
+        shifts=shifts,
+        open_check_ins=open_check_ins,
     )

@@ -12,6 +12,7 @@ from domain.calendar import ServiceCalendar
 from infrastructure.event_log import EventLog
 from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
+from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.runner import View
 from projections.sla import DEFAULT_RULES, QueueRules
@@ -45,6 +46,8 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: SubjectHistoryView(event_log),
     lambda event_log, config: ActorActivityView(event_log),
     lambda event_log, config: AccessLogView(event_log),
+    # Shifts, the write side (issue 13): open check-ins, one per person.
+    lambda event_log, config: AttendanceView(event_log),
 ]
 
 

@@ -52,6 +52,15 @@ class Permission(StrEnum):
     ERASE = "subject.erase"
     LEGAL_HOLD = "subject.legal_hold"
     SUBJECT_ACCESS = "subject.access_export"
+    # Shifts and on-call (issue 13; domain/shift/): planning the rota (plan, a weekly pattern,
+    # reassign, cancel); attending a shift of one's own (check in and out, hand over,
+    # acknowledge a handover); recording someone else's forgotten check-out; reading the rota
+    # (who is on when, on call); reading shift logs (everything a shift's people did).
+    SHIFT_PLAN = "shift.plan"
+    SHIFT_ATTEND = "shift.attend"
+    SHIFT_CHECK_OUT_OTHERS = "shift.check_out_others"
+    ROTA_READ = "shift.rota_read"
+    SHIFT_LOG_READ = "shift.log_read"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -68,6 +77,9 @@ _VOLUNTEER = frozenset(
         Permission.CORRECT,
         Permission.READ,
         Permission.BREAK_GLASS,
+        # Shifts: whoever can be on a shift attends their own and reads the rota.
+        Permission.SHIFT_ATTEND,
+        Permission.ROTA_READ,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -80,6 +92,10 @@ _COORDINATOR = _MODERATOR | {
     Permission.RESOLVE_ESCALATION,
     Permission.CLOSE,
     Permission.REOPEN,
+    # Shifts: coordinators manage the rota and check-in times (their own, moderators', hosts').
+    Permission.SHIFT_PLAN,
+    Permission.SHIFT_CHECK_OUT_OTHERS,
+    Permission.SHIFT_LOG_READ,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -108,6 +124,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CASE_EXPORT,
             Permission.OWN_TOKENS,
+            Permission.ROTA_READ,
+            Permission.SHIFT_LOG_READ,
         }
     ),
     Role.ADMIN: frozenset(

@@ -64,6 +64,18 @@ class WeeklySlot(BaseModel):
             raise ValueError(f"unknown weekday {value!r}: use {', '.join(WEEKDAYS)}")
         return day
 
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        _clock_minutes(value, end=False)  # HH:MM, named on the field itself
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, value: str) -> str:
+        _clock_minutes(value, end=True)
+        return value
+
     @model_validator(mode="after")
     def _times(self) -> Self:
         if _clock_minutes(self.start, end=False) == _clock_minutes(self.end, end=True) % (24 * 60):

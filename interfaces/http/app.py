@@ -48,6 +48,8 @@ from interfaces.http.problems import (
     install_problem_handlers,
 )
 from interfaces.http.security import install_security
+from interfaces.http.shifts import TAG as SHIFTS_TAG
+from interfaces.http.shifts import router as shift_writes_router
 
 API_VERSION = "1.0.0"
 
@@ -116,6 +118,8 @@ TAGS = [
         'per data subject; destroying it makes them read "[erased]" while the log and its '
         "hashes stay whole), legal holds, subject access exports.",
     },
+    # Shifts (issue 13): the rota and attendance.
+    SHIFTS_TAG,
 ]
 
 
@@ -159,6 +163,8 @@ def create_app(vigil: Vigil) -> FastAPI:
         users.router,
         audit_router,
         data_protection_router,
+        # Shifts, the write side (issue 13).
+        shift_writes_router,
     ]
     for router in routers:
         app.include_router(router)
