@@ -46,11 +46,14 @@ from domain.service.errors import ServiceNotFound
 from domain.shared import Actor, DecisionContext
 from domain.shift import commands as c
 from domain.shift.decide import ShiftContext, ShiftPolicy, decide
-from domain.shift.errors import ShiftAlreadyPlanned, ShiftNotFound
+from domain.shift.errors import HandoverCaseNotFound, ShiftAlreadyPlanned, ShiftNotFound
 from domain.shift.events import ShiftEvent, ShiftPlanned
 from domain.shift.rota import PlanRota, expand_weekly, plan_rota, rota_shift_id
 from domain.shift.state import ShiftState, evolve
 from infrastructure.event_log import EventLog
+
+_PLANNED_TOPIC = f"{ShiftPlanned.__module__}:{ShiftPlanned.__qualname__}"
+_PAGE = 1000
 
 
 class ServiceDirectory(Protocol):
@@ -187,6 +190,48 @@ class ShiftService:
         """The shift's events in order (personal fields decrypted where not erased)."""
         return [e for e in self._event_log.events_of(shift_id) if isinstance(e, ShiftEvent)]
 
+    def zone_of(self, service: str) -> ZoneInfo:
+        """The service's time zone now (its calendar's in force)."""
+        self._check_service(service)
+        return self._services.service_timezone(service, self._clock())
+
+    def planned(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        assignee: str | None = None,
+        service: str | None = None,
+    ) -> list[ShiftState]:
+        """Every shift meeting [start, end) as it stands now (cancelled ones too), by start;
+        with ``assignee``, those with a part of theirs. Read from the log (every plan, then
+        each shift): for the command line; the rota's view answers the API."""
+        found = []
+        for shift_id in self._shift_ids():
+            state = self.load(shift_id)
+            if state is None or not (state.starts_at < end and state.ends_at > start):
+                continue
+            if service is not None and state.service != service:
+                continue
+            if assignee is not None and assignee not in state.assignees():
+                continue
+            found.append(state)
+        return sorted(found, key=lambda s: (s.starts_at, str(s.id)))
+
+    def _shift_ids(self) -> Iterable[UUID]:
+        recorder = self._event_log.recorder
+        start: int | None = None
+        while True:
+            page = recorder.select_notifications(
+                start, _PAGE, topics=[_PLANNED_TOPIC], inclusive_of_start=start is None
+            )
+            for notification in page:
+                originator = notification.originator_id
+                yield originator if isinstance(originator, UUID) else UUID(str(originator))
+            if len(page) < _PAGE:
+                return
+            start = page[-1].id
+
     # --- planning -------------------------------------------------------------------------------
 
     def plan(
@@ -318,7 +363,7 @@ class ShiftService:
         hidden = [str(i) for i in handover.case_ids if not self._sees_case(actor, i)]
         if hidden:
             # A case hidden from the person answers as a missing one: nothing tells them apart.
-            raise CaseNotFound(
+            raise HandoverCaseNotFound(
                 f"no such case: {', '.join(hidden)}",
                 errors={f"{where}case_ids": f"no such case: {', '.join(hidden)}"},
             )

@@ -117,3 +117,10 @@ class ShiftNotFound(ItemNotFound):
 
 class HandoverNotFound(ItemNotFound):
     title = "Handover not found"
+
+
+class HandoverCaseNotFound(ItemNotFound):
+    """A handover names a case that does not exist, or that the person handing over cannot see
+    (a restricted case answers as a missing one): named in the body, so 422."""
+
+    title = "No such case"

@@ -3,14 +3,15 @@ them; each command group lives in its own module.
 
 ``run`` serves the API and runs the projector, ``users`` manages users and tokens, ``db`` sets
 the database up, ``verify`` checks the log and case exports, and ``demo``, ``retention`` and
-``permissions`` do what they say. How a command ends when refused is in ``common``.
+``permissions`` do what they say; ``rota`` plans and lists shifts. How a command ends when
+refused is in ``common``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from interfaces.cli import db, demo, permissions, retention, run, users, verify
+from interfaces.cli import db, demo, permissions, retention, rota, run, users, verify
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,8 @@ app.command("verify-export")(verify.verify_export)
 app.command()(retention.retention)
 app.add_typer(users.users_app, name="users")
 app.add_typer(db.db_app, name="db")
+# Shifts (issue 13): plan a weekly pattern, list the rota.
+app.add_typer(rota.rota_app, name="rota")
 
 
 def main() -> None:

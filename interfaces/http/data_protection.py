@@ -19,8 +19,9 @@ from application.data_protection import HoldResult, SubjectRecord
 from domain.access.permissions import Permission
 from domain.access.vocabulary import AccessedRecord
 from domain.case.vocabulary import SubjectKind
-from domain.personal import ERASED, ErasureTrigger
+from domain.personal import ERASED, ErasureTrigger, erased_paths
 from domain.shared import Actor, Rationale, Role
+from domain.shift.events import HandoverRecorded
 from domain.subject.events import SubjectEvent
 from domain.subject.subject import (
     EraseSubject,
@@ -134,12 +135,31 @@ class HeldCase(BaseModel):
     events: list[EventRead] = Field(description="The whole timeline, decrypted where held.")
 
 
+class HeldHandover(BaseModel):
+    """A shift handover naming one of the subject's cases. Its note is sealed under a key of
+    its own (erased with the subject of any case it names) and may speak of other people too:
+    review it before disclosing it."""
+
+    shift_id: UUID
+    handover_id: UUID
+    given_at: datetime = Field(description="When it was given (occurred_at).")
+    recorded_at: datetime
+    by: str
+    to: str | None
+    case_ids: list[UUID]
+    note: str
+    erased_fields: list[str]
+
+
 class HeldSubject(BaseModel):
     subject: SubjectName
     legal_hold: bool
     history: list[SubjectEventRead] = Field(description="Legal holds and erasures, in order.")
     keys: list[SubjectKeyRead]
     cases: list[HeldCase]
+    handovers: list[HeldHandover] = Field(
+        default=[], description="Shift handovers naming the subject's cases, in order."
+    )
 
 
 class SubjectAccessExport(BaseModel):
@@ -179,6 +199,21 @@ def _held(record: SubjectRecord, now: datetime) -> HeldSubject:
             )
             for c in record.cases
         ],
+        handovers=[
+            HeldHandover(
+                shift_id=e.originator_id,
+                handover_id=e.handover_id,
+                given_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                by=e.actor,
+                to=e.to,
+                case_ids=e.case_ids,
+                note=e.note,
+                erased_fields=erased_paths(e),
+            )
+            for e in record.naming
+            if isinstance(e, HandoverRecorded)
+        ],
     )
 
 
@@ -217,7 +252,8 @@ _LIFT_EXAMPLES = {
 _ERASE = (
     "Erase a subject's personal data (crypto-shredding): destroy its key, so every personal "
     "field recorded about it (display name, summaries, notes, rationales...) reads "
-    '"[erased]" in every timeline, state and export from now on. Recorded as SubjectErased '
+    '"[erased]" in every timeline, state and export from now on, as does every shift '
+    "handover note naming one of its cases. Recorded as SubjectErased "
     "(with the lawful basis and reason, kept in the clear: do not put personal data in them) "
     "and as PersonalDataErased on each of the subject's cases, closed ones too. The event "
     "log is never changed, so its hashes still verify. Refused with 409 `legal-hold` while a "
@@ -322,7 +358,9 @@ def lift_legal_hold(
 _EXPORT = (
     "Everything Vigil holds about a subject, for a subject access request: each of its cases "
     "with the case as it stands and its whole timeline, decrypted; its legal holds and "
-    f'erasures; its key generations. Personal data already erased reads "{ERASED}" and is '
+    f"erasures; its key generations; the shift handovers naming its cases (their notes may "
+    f"speak of others: review before disclosing). Personal data already erased reads "
+    f'"{ERASED}" and is '
     "named in each event's `erased_fields`. Without `kind`, every kind the ref is known as. "
     "Read straight from the event log (no lag). 404 if Vigil holds nothing about the subject."
 )
