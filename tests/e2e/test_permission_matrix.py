@@ -109,6 +109,18 @@ def test_every_route_declares_a_permission_or_is_public(vigil: Vigil) -> None:
     paths = {(method, route.path) for method, route in routes}
     assert ("POST", "/api/v1/cases") in paths
     assert ("DELETE", "/api/v1/users/{username}/tokens/{token_id}") in paths
+    # ...and the shifts' writes: planning for coordinators and leads, attendance for whoever
+    # can be on a shift (the probe's made-up shift then meets 404).
+    assert {
+        ("POST", "/api/v1/shifts"),
+        ("POST", "/api/v1/rota"),
+        ("POST", "/api/v1/shifts/{shift_id}/reassignment"),
+        ("POST", "/api/v1/shifts/{shift_id}/cancellation"),
+        ("POST", "/api/v1/shifts/{shift_id}/check-in"),
+        ("POST", "/api/v1/shifts/{shift_id}/handovers"),
+        ("POST", "/api/v1/shifts/{shift_id}/check-out"),
+        ("POST", "/api/v1/shifts/{shift_id}/handovers/{handover_id}/acknowledgement"),
+    } <= paths
     assert len(paths - PUBLIC) >= 30
 
 
@@ -176,3 +188,13 @@ def test_the_openapi_document_lists_exactly_the_roles_the_matrix_allows(api: Api
     assert compared >= 30
     export = schema["paths"]["/api/v1/cases/{case_id}/export"]["get"]
     assert export["x-allowed-roles"] == ["auditor", "safeguarding_lead"]
+    # Shifts: the assignee checks in and out, whatever role can be on a shift; leads plan.
+    check_in = schema["paths"]["/api/v1/shifts/{shift_id}/check-in"]["post"]
+    assert check_in["x-allowed-roles"] == [
+        "coordinator",
+        "moderator",
+        "safeguarding_lead",
+        "volunteer",
+    ]
+    plan = schema["paths"]["/api/v1/rota"]["post"]
+    assert plan["x-allowed-roles"] == ["coordinator", "safeguarding_lead"]
