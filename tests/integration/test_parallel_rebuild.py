@@ -18,6 +18,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import pytest
 
 from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
 from domain.shared import Actor, Role
+from domain.shift.commands import CheckIn, CheckOut, PlanShift
 from infrastructure.event_log import EventLog
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap, rebuild_parts
@@ -40,7 +42,7 @@ from tests.integration.projection_checks import dump
 from tests.integration.test_persistence import _every_event
 from tests.integration.test_projection_properties import History, Writer
 from tests.integration.test_worker import indexes
-from tests.story import LEAD, open_case
+from tests.story import COORDINATOR, LEAD, open_case
 from tests.unit.test_properties import ACTORS, INTENTIONS
 
 
@@ -104,7 +106,28 @@ def random_log(vigil: Vigil, clock: Clock, seed: int, cases: int = 24) -> list[U
             vigil.access.review_grant(
                 LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Checked with the caller."
             )
+    shifts_attended(vigil, clock)
     return case_ids
+
+
+def shifts_attended(vigil: Vigil, clock: Clock) -> None:
+    """Two shifts starting an hour on, both checked in to, one checked out of (the attendance
+    view keeps the open one)."""
+    start = clock() + timedelta(hours=1)
+    for name in ("kit", "sam"):
+        vigil.identity.register(name, Role.VOLUNTEER, actor="test-setup")
+        shift = vigil.shifts.plan(
+            PlanShift(
+                role="host", assignee=name, starts_at=start, ends_at=start + timedelta(hours=2)
+            ),
+            COORDINATOR,
+        ).state.id
+        clock.set(start)
+        person = Actor(username=name, role=Role.VOLUNTEER)
+        vigil.shifts.execute(shift, CheckIn(), person)
+        if name == "sam":
+            clock.set(start + timedelta(minutes=30))
+            vigil.shifts.execute(shift, CheckOut(), person)
 
 
 def parallel(
@@ -239,6 +262,7 @@ def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuil
     vigil.access.record(VAL, AccessedRecord.CASE, case_id=restricted)
     vigil.projector.catch_up()  # a review finds its grant in the access log
     vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
+    shifts_attended(vigil, clock)
     assert len(others) >= 2
     assert_parallel_equals_serial(vigil, 2)
 
