@@ -15,8 +15,10 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.case.vocabulary import Urgency
+from domain.service.commands import DEFAULT_SERVICE
+from domain.service.errors import ServiceNotFound
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
 from infrastructure.db_admin import prepare_store
@@ -39,7 +41,10 @@ from projections.case_summaries import CaseSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
+from projections.rota import Rota
 from projections.runner import View
+from projections.shift_logs import ShiftLogs
+from projections.shift_queues import ShiftQueues
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
 from projections.subject_history import SubjectHistory
@@ -65,6 +70,12 @@ class Vigil:
     integrity: IntegrityService
     data_protection: DataProtectionService
     keyring: SubjectKeyring
+    # Shifts, read side (issue 13): the rota, the shift queues and the shift logs (views), and
+    # each service's calendar over time (for the rota's gaps).
+    rota: Rota
+    shift_queues: ShiftQueues
+    shift_logs: ShiftLogs
+    service_calendars: Callable[[str], CalendarHistory]
 
     @property
     def follows_in_process(self) -> bool:
@@ -110,6 +121,19 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
         )
     )
     return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
+
+
+def settings_calendars(calendar: ServiceCalendar) -> Callable[[str], CalendarHistory]:
+    """Each service's calendar over time, until services keep their own: the settings' calendar,
+    for all time, for the ``default`` service (any other name: ServiceNotFound)."""
+    history = CalendarHistory.always(calendar)
+
+    def calendar_of(service: str) -> CalendarHistory:
+        if service != DEFAULT_SERVICE:
+            raise ServiceNotFound(f"no service named {service!r}", errors={"service": service})
+        return history
+
+    return calendar_of
 
 
 def setup_owner_tables(recorder: Any) -> None:
@@ -225,4 +249,12 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         actor_activity=ActorActivity(event_log, projector=projector),
         views=views,
         projector=projector,
+        rota=Rota(event_log, projector=projector),
+        shift_queues=ShiftQueues(event_log, projector=projector),
+        shift_logs=ShiftLogs(
+            event_log,
+            projector=projector,
+            late_after=timedelta(minutes=settings.shift_log_late_minutes),
+        ),
+        service_calendars=settings_calendars(calendar),
     )

@@ -14,6 +14,7 @@ from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.case_summaries import CaseSummariesView
 from projections.runner import View
+from projections.shift_board import ShiftBoardView
 from projections.sla import DEFAULT_RULES, QueueRules
 from projections.subject_history import SubjectHistoryView
 from projections.work_queues import WorkQueuesView
@@ -45,6 +46,8 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: SubjectHistoryView(event_log),
     lambda event_log, config: ActorActivityView(event_log),
     lambda event_log, config: AccessLogView(event_log),
+    # Shifts, read side (issue 13): the rota, its attendance and handovers.
+    lambda event_log, config: ShiftBoardView(event_log),
 ]
 
 

@@ -52,6 +52,10 @@ class Permission(StrEnum):
     ERASE = "subject.erase"
     LEGAL_HOLD = "subject.legal_hold"
     SUBJECT_ACCESS = "subject.access_export"
+    # Shifts, read side (issue 13): the rota (every role that reads cases), shift logs and
+    # off-rota actions (coordinators, safeguarding leads, auditors).
+    SHIFT_LOG_READ = "shift.log_read"
+    ROTA_READ = "shift.rota_read"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -68,6 +72,7 @@ _VOLUNTEER = frozenset(
         Permission.CORRECT,
         Permission.READ,
         Permission.BREAK_GLASS,
+        Permission.ROTA_READ,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -80,6 +85,7 @@ _COORDINATOR = _MODERATOR | {
     Permission.RESOLVE_ESCALATION,
     Permission.CLOSE,
     Permission.REOPEN,
+    Permission.SHIFT_LOG_READ,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -108,6 +114,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CASE_EXPORT,
             Permission.OWN_TOKENS,
+            Permission.SHIFT_LOG_READ,
+            Permission.ROTA_READ,
         }
     ),
     Role.ADMIN: frozenset(
