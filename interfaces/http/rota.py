@@ -199,7 +199,7 @@ def read_on_call(
     return rota.on_call(at if at is not None else vigil.clock(), service=service)
 
 
-@router.get("/rota/gaps", responses=error_responses(401, 403, 404, 422))
+@router.get("/rota/gaps", responses=error_responses(*LIST_ERRORS))
 def read_rota_gaps(
     vigil: VigilDep,
     rota: RotaDep,
@@ -211,7 +211,7 @@ def read_rota_gaps(
 ) -> RotaGaps:
     """List the rota's gaps for a service: out-of-hours periods with no on-call shift planned,
     those with no coordinator or safeguarding lead on call, and people planned for more than
-    VIGIL_ROTA_WEEKLY_HOURS_CAP hours in a week (404: no such service)."""
+    VIGIL_ROTA_WEEKLY_HOURS_CAP hours in a week (422 for a service that does not exist)."""
     check_gaps_range(from_, to)
     history = vigil.service_calendars(service)
     weeks = weeks_around(history, from_, to)
