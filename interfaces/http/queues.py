@@ -43,10 +43,16 @@ Assignee = Annotated[
 class QueueList(BaseModel):
     """Every work queue with its size; ``next_cursor`` is always null (the list is short)."""
 
-    items: list[QueueCount | ShiftQueueCount]
+    items: list[QueueCount]
     next_cursor: str | None = None
     as_of: datetime = Field(description="The moment overdue was judged at.")
     replayed: bool = REPLAYED
+    shift_queues: list[ShiftQueueCount] = Field(
+        default_factory=list,
+        description="The shift queues (uncovered_shifts, missed_check_outs, "
+        "handovers_unacknowledged) with their sizes at as_of; empty for a past as_of (they "
+        "are not replayed).",
+    )
 
 
 class BreakGlassPage(BaseModel):
@@ -92,8 +98,8 @@ def list_queues(
 
     With a past `as_of`, the counts are replayed from the log: what each queue held, and how
     much of it was overdue, as Vigil knew it at that moment. The shift queues
-    (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted for now
-    or a later moment only (they are not replayed)."""
+    (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted in
+    `shift_queues`, for now or a later moment only (they are not replayed)."""
     now, at = moment.now, moment.at
     if at < now:
         queues.check_replay_query(idle_days=idle_days)
@@ -105,14 +111,13 @@ def list_queues(
             visibility=reader.visibility(),
         )
         return QueueList(items=counts, as_of=at, replayed=True)
-    sizes: list[QueueCount | ShiftQueueCount] = [
-        *queues.counts(
-            as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
-        )
-    ]
+    counts = queues.counts(
+        as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
+    )
+    shift_queues = []
     if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
-        sizes.extend(vigil.shift_queues.counts(as_of=at))
-    return QueueList(items=sizes, as_of=at)
+        shift_queues = vigil.shift_queues.counts(as_of=at)
+    return QueueList(items=counts, as_of=at, shift_queues=shift_queues)
 
 
 @router.get("/queues/{name}", responses=error_responses(401, 403, 404, 422))

@@ -142,7 +142,7 @@ def test_the_lead_reads_tuesday_night_on_wednesday_morning(api: Api, night: Nigh
     assert [c["person"] for c in at["as_known_now"]["checked_in"]] == ["casey"]
     assert at["as_recorded_then"]["checked_in"] == []  # casey's check-in was logged at 19:20
 
-    queues = {q["name"]: q for q in ok(lee.get("/api/v1/queues"))["items"]}
+    queues = {q["name"]: q for q in ok(lee.get("/api/v1/queues"))["shift_queues"]}
     assert queues["missed_check_outs"]["total"] == 1
     assert queues["handovers_unacknowledged"]["total"] == 1
     assert queues["uncovered_shifts"]["total"] == 0
