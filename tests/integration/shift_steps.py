@@ -35,16 +35,24 @@ INTENTIONS = (
     "cancel",
     "check_in",
     "check_in",
+    "check_in",
     "late_check_in",
     "check_out",
     "forgotten_check_out",
     "hand_over",
+    "hand_over",
+    "hand_over",
+    "hand_over",
+    "acknowledge",
+    "acknowledge",
     "acknowledge",
 )
 
 ShiftStep = tuple[str, int, int]
 shift_steps = st.lists(
-    st.tuples(st.sampled_from(INTENTIONS), st.integers(0, 7), st.integers(0, 90)), max_size=14
+    st.tuples(st.sampled_from(INTENTIONS), st.integers(0, 7), st.integers(0, 90)),
+    min_size=4,
+    max_size=16,
 )
 
 
@@ -72,13 +80,16 @@ class ShiftSteps:
                     self.writer.plan(
                         person.username,
                         start,
-                        start + timedelta(minutes=60 + 20 * minutes),
+                        start + timedelta(minutes=60 + 3 * minutes),
                         role=ROLES[n % len(ROLES)],
                         by=LEAD,
                     )
                 )
                 return
             shift_id = self.shifts[n % len(self.shifts)]
+            if name in ("check_out", "forgotten_check_out", "hand_over"):
+                attended = [s for s in self.shifts if self._open(s)]
+                shift_id = attended[n % len(attended)] if attended else shift_id
             state = self.writer.path.load(shift_id)
             assert state is not None
             if name == "cover":
@@ -89,10 +100,12 @@ class ShiftSteps:
             elif name == "cancel":
                 self.writer.cancel(shift_id, by=LEAD)
             elif name in ("check_in", "late_check_in"):
-                who = state.assignee_at(now) or state.assignee
+                # Within the shift (logged late when the shift is over: still allowed).
                 back = timedelta(minutes=minutes // 3) if name == "late_check_in" else timedelta()
-                occurred = max(now - back, state.starts_at)
-                self.writer.check_in(shift_id, _actor(who), occurred_at=min(occurred, now))
+                last = state.ends_at - timedelta(minutes=1)
+                occurred = min(max(now - back, state.starts_at), last, now)
+                who = state.assignee_at(occurred) or state.assignee
+                self.writer.check_in(shift_id, _actor(who), occurred_at=occurred)
             elif name in ("check_out", "forgotten_check_out"):
                 open_ = state.open_check_ins()
                 if not open_:
@@ -115,6 +128,10 @@ class ShiftSteps:
                 self.writer.acknowledge(shift_of, handover, _actor(to or person.username))
         except DomainError:
             return  # refused: nothing written
+
+    def _open(self, shift_id: UUID) -> bool:
+        state = self.writer.path.load(shift_id)
+        return state is not None and bool(state.open_check_ins())
 
 
 def _actor(username: str) -> Actor:

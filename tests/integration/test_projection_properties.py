@@ -63,6 +63,7 @@ from tests.integration.projection_checks import (
     log_positions,
     positions,
     projector,
+    shift_activity,
 )
 from tests.integration.shift_steps import INTENTIONS as SHIFT_INTENTIONS
 from tests.integration.shift_steps import ShiftStep, ShiftSteps, shift_steps
@@ -244,6 +245,10 @@ def test_views_caught_up_at_random_points_equal_a_rebuild(
             follower = projector(vigil.event_log, [*views, late], batch_size=history.batch_size)
         follower.catch_up()
         event(f"events in the log: {head(vigil.event_log) // 10 * 10}+")
+        shifts, check_ins, handovers = shift_activity(view_store_for(vigil.event_log.recorder))
+        event(
+            f"shifts {min(shifts, 3)}+, check-ins {min(check_ins, 2)}+, handovers {min(handovers, 1)}+"
+        )
         assert_views_are_the_log(vigil, follower)
 
 
