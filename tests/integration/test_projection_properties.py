@@ -246,9 +246,8 @@ def test_views_caught_up_at_random_points_equal_a_rebuild(
         follower.catch_up()
         event(f"events in the log: {head(vigil.event_log) // 10 * 10}+")
         shifts, check_ins, handovers = shift_activity(view_store_for(vigil.event_log.recorder))
-        event(
-            f"shifts {min(shifts, 3)}+, check-ins {min(check_ins, 2)}+, handovers {min(handovers, 1)}+"
-        )
+        drawn = (min(shifts, 3), min(check_ins, 2), min(handovers, 1))
+        event("shifts {}+, check-ins {}+, handovers {}+".format(*drawn))
         assert_views_are_the_log(vigil, follower)
 
 
