@@ -440,7 +440,13 @@ class Rota(ReadModel[ShiftBoardView]):
             params["service"] = service
         segments, attendance = store.table(SEGMENTS_TABLE), store.table(ATTENDANCE_TABLE)
         with store.transaction(commit=False) as tx:
-            longest = _longest(tx, segments, "length_seconds")
+            # Both lookbacks in one round trip (each an index lookup).
+            found = tx.fetchone(
+                f"SELECT (SELECT MAX(length_seconds) FROM {segments}) AS longest, "
+                f"(SELECT MAX(span_seconds) FROM {attendance}) AS span"
+            )
+            longest = int(found["longest"] or 0) if found is not None else 0
+            span = int(found["span"] or 0) if found is not None else 0
             params["lo"] = store.encode_time(at - timedelta(seconds=longest))
             parts = tx.fetchall(
                 "SELECT shift_id, service, role, assignee, starts_at, ends_at, known_from, "
@@ -449,7 +455,6 @@ class Rota(ReadModel[ShiftBoardView]):
                 f"{only} ORDER BY starts_at, shift_id, assignee",
                 params,
             )
-            span = _longest(tx, attendance, "span_seconds")
             params["in_lo"] = store.encode_time(at - timedelta(seconds=span))
             columns = (
                 "shift_id, service, role, person, checked_in_at, checked_in_recorded_at, "
