@@ -299,6 +299,8 @@ def main() -> None:
         data_dir=Path(keys.name),
         db_pool_size=6,
         db_max_overflow=6,
+        # The views are rebuilt in this process (the threaded fill): the figures here are reads.
+        rebuild_processes=1,
         log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
         log_json=False,
     )
