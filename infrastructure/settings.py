@@ -282,6 +282,21 @@ class Settings(BaseSettings):
     shift_max_length_hours: int = Field(
         default=24, ge=1, le=72, description="The longest a planned shift may be."
     )
+    # Shifts, read side (issue 13): the shift log's late mark and the rota's weekly hours cap.
+    shift_log_late_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=7 * 24 * 60,
+        description="The shift log marks an action late when it was recorded more than this "
+        "many minutes after it occurred.",
+    )
+    rota_weekly_hours_cap: float = Field(
+        default=12,
+        gt=0,
+        le=168,
+        description="GET /rota/gaps lists people planned for more than this many hours in a "
+        "week (crisis lines advise volunteers to give no more than 12).",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -16,8 +16,10 @@ from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
 from application.shifts import SettingsServices, ShiftService, case_visibility
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.case.vocabulary import Urgency
+from domain.service.commands import DEFAULT_SERVICE
+from domain.service.errors import ServiceNotFound
 from domain.shift.decide import ShiftPolicy
 from infrastructure.calendar import build_calendar
 from infrastructure.clock import system_clock
@@ -42,7 +44,10 @@ from projections.case_summaries import CaseSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
+from projections.rota import Rota
 from projections.runner import View
+from projections.shift_logs import ShiftLogs
+from projections.shift_queues import ShiftQueues
 from projections.sla import QueueRules, Target
 from projections.store import view_store_for
 from projections.subject_history import SubjectHistory
@@ -71,6 +76,12 @@ class Vigil:
     # Shifts, the write side (issue 13): the rota and attendance, and who is checked in where.
     shifts: ShiftService
     open_check_ins: OpenCheckIns
+    # Shifts, read side (issue 13): the rota, the shift queues and the shift logs (views), and
+    # each service's calendar over time (for the rota's gaps).
+    rota: Rota
+    shift_queues: ShiftQueues
+    shift_logs: ShiftLogs
+    service_calendars: Callable[[str], CalendarHistory]
 
     @property
     def follows_in_process(self) -> bool:
@@ -116,6 +127,19 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
         )
     )
     return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
+
+
+def settings_calendars(calendar: ServiceCalendar) -> Callable[[str], CalendarHistory]:
+    """Each service's calendar over time, until services keep their own: the settings' calendar,
+    for all time, for the ``default`` service (any other name: ServiceNotFound)."""
+    history = CalendarHistory.always(calendar)
+
+    def calendar_of(service: str) -> CalendarHistory:
+        if service != DEFAULT_SERVICE:
+            raise ServiceNotFound(f"no service named {service!r}", errors={"service": service})
+        return history
+
+    return calendar_of
 
 
 def setup_owner_tables(recorder: Any) -> None:
@@ -251,4 +275,12 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         projector=projector,
         shifts=shifts,
         open_check_ins=open_check_ins,
+        rota=Rota(event_log, projector=projector),
+        shift_queues=ShiftQueues(event_log, projector=projector),
+        shift_logs=ShiftLogs(
+            event_log,
+            projector=projector,
+            late_after=timedelta(minutes=settings.shift_log_late_minutes),
+        ),
+        service_calendars=settings_calendars(calendar),
     )

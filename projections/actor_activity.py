@@ -1,8 +1,13 @@
 """``actor_activity``: one row per event, "who did what, when" — what the shift logs read.
 
-Each row is the event's envelope only: its log position, the case (null for events of other
+Each row is the event's envelope only: its log position, the event's id, the aggregate and the
+context it belongs to (``case``, ``shift``, ``identity``..., from the event class's package; a
+later ``contact`` context needs nothing new here), the case (null for events of other
 aggregates, such as user management), the event type, the actor and their role, and both
-clocks. No payload, so no personal data: usernames of staff, ids, enums and times only.
+clocks. No payload, so no personal data: usernames of staff, ids, enums and times only. It is
+the actions index of the shift logs (``projections.shift_logs``): a shift's actions are one
+actor's rows within their checked-in window on the occurred clock, and off-rota actions the
+rows of the work contexts falling in nobody's window.
 
 The view only ever appends: a batch becomes a few multi-row INSERT statements (not one per
 event), and nothing is folded or read back. It is listed per actor in log order (by position),
@@ -61,12 +66,20 @@ class Activity(BaseModel):
     recorded_at: datetime
 
 
-_COLUMNS = (*Activity.model_fields, "aggregate_id")
+_COLUMNS = (*Activity.model_fields, "aggregate_id", "event_id", "context")
 _READ = ", ".join(Activity.model_fields)
 
 
-# Per event class: its name, and whether it is a case's (a rebuild asks once per event).
-_CLASSES: dict[type, tuple[str, bool]] = {}
+# Per event class: its name, whether it is a case's, and its context (a rebuild asks once per
+# event).
+_CLASSES: dict[type, tuple[str, bool, str]] = {}
+
+
+def context_of(cls: type) -> str:
+    """The bounded context an event class belongs to: ``domain.<context>.events`` (``case``,
+    ``shift``, ``identity``, ``access``...); the module's name for a class stored elsewhere."""
+    parts = cls.__module__.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "domain" else parts[-1]
 
 
 def activity_row(item: Positioned) -> dict[str, Any] | None:
@@ -79,13 +92,16 @@ def activity_row(item: Positioned) -> dict[str, Any] | None:
     cls = type(event)
     known = _CLASSES.get(cls)
     if known is None:
-        known = _CLASSES[cls] = (cls.__name__, issubclass(cls, CaseEvent))
-    name, of_case = known
+        known = _CLASSES[cls] = (cls.__name__, issubclass(cls, CaseEvent), context_of(cls))
+    name, of_case, context = known
     role = getattr(event, "actor_role", None)
+    event_id = getattr(event, "event_id", None)
     return {
         "position": item.position,
         "case_id": event.originator_id if of_case else None,
         "aggregate_id": event.originator_id,
+        "event_id": event_id if isinstance(event_id, UUID) else None,
+        "context": context,
         "version": event.originator_version,
         "event_type": name,
         "actor": actor,
@@ -97,7 +113,9 @@ def activity_row(item: Positioned) -> dict[str, Any] | None:
 
 class ActorActivityView(View):
     name = "actor_activity"
-    version = 1
+    # 2: each row's event id and context, and an index on the occurred clock alone (the shift
+    # logs' actions index)
+    version = 2
 
     def __init__(self, event_log: EventLog | None = None) -> None:
         pass  # needs nothing from the ledger: each row is one event's envelope
@@ -117,6 +135,8 @@ class ActorActivityView(View):
             "position BIGINT PRIMARY KEY, "
             f"case_id {uid}, "
             f"aggregate_id {uid} NOT NULL, "
+            f"event_id {uid}, "
+            "context TEXT NOT NULL, "
             "version INTEGER NOT NULL, "
             "event_type TEXT NOT NULL, "
             "actor TEXT NOT NULL, "
@@ -130,6 +150,9 @@ class ActorActivityView(View):
             f"ON {table} (actor, recorded_at, position)",
             f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_actor_occurred')} "
             f"ON {table} (actor, occurred_at, position)",
+            # Everyone's actions within a range of the occurred clock (off-rota actions).
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_occurred')} "
+            f"ON {table} (occurred_at, position)",
         ]
 
     def drop_statements(self, store: ViewStore) -> list[str]:
@@ -146,6 +169,8 @@ class ActorActivityView(View):
             if row["case_id"] is not None:
                 row["case_id"] = encode_uuid(row["case_id"])
             row["aggregate_id"] = encode_uuid(row["aggregate_id"])
+            if row["event_id"] is not None:
+                row["event_id"] = encode_uuid(row["event_id"])
             row["occurred_at"] = encode_time(row["occurred_at"])
             row["recorded_at"] = encode_time(row["recorded_at"])
             rows.append(row)

@@ -15,6 +15,7 @@ from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.runner import View
+from projections.shift_board import ShiftBoardView
 from projections.sla import DEFAULT_RULES, QueueRules
 from projections.subject_history import SubjectHistoryView
 from projections.work_queues import WorkQueuesView
@@ -48,6 +49,8 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: AccessLogView(event_log),
     # Shifts, the write side (issue 13): open check-ins, one per person.
     lambda event_log, config: AttendanceView(event_log),
+    # Shifts, read side (issue 13): the rota, its attendance and handovers.
+    lambda event_log, config: ShiftBoardView(event_log),
 ]
 
 

@@ -56,7 +56,9 @@ def hidden_cases_clause(
     assert visible is not None
     params.update(inner)
     summaries = store.table("case_summaries")
+    # COALESCE: on an unassigned case ``assignee = me`` is NULL, and NOT NULL selects nothing;
+    # the case must count as hidden then, not as visible.
     return (
         f"({case_id} IS NULL OR {case_id} NOT IN "
-        f"(SELECT case_id FROM {summaries} WHERE NOT {visible}))"
+        f"(SELECT case_id FROM {summaries} WHERE NOT COALESCE({visible}, FALSE)))"
     )

@@ -30,6 +30,7 @@ from interfaces.http import (
     queues,
     records,
     referrals,
+    rota,
     subjects,
     users,
 )
@@ -106,6 +107,11 @@ TAGS = [
         "what, when, why), break-glass access with a reason, and its review by leads.",
     },
     AUDIT_TAG,
+    {
+        "name": "shifts",
+        "description": "The rota and on-call: shifts, attendance on both clocks, handovers "
+        "(never their notes), shift logs, off-rota actions, gaps and calendar feeds.",
+    },
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -165,6 +171,8 @@ def create_app(vigil: Vigil) -> FastAPI:
         data_protection_router,
         # Shifts, the write side (issue 13).
         shift_writes_router,
+        # Shifts, read side (issue 13).
+        rota.router,
     ]
     for router in routers:
         app.include_router(router)

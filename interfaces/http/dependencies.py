@@ -46,6 +46,9 @@ from interfaces.http.schemas import (
 from interfaces.http.security import count_failure
 from projections.actor_activity import ActorActivity
 from projections.paging import MAX_POSITION
+from projections.rota import Rota
+from projections.shift_logs import ShiftLogs
+from projections.shift_queues import ShiftQueues
 from projections.subject_history import SubjectHistory
 from projections.work_queues import WorkQueues
 
@@ -560,3 +563,21 @@ def _actor_activity(vigil: VigilDep) -> ActorActivity:
 WorkQueuesDep = Annotated[WorkQueues, Depends(_work_queues)]
 SubjectHistoryDep = Annotated[SubjectHistory, Depends(_subject_history)]
 ActorActivityDep = Annotated[ActorActivity, Depends(_actor_activity)]
+
+
+# Shifts, read side (issue 13).
+def _rota(vigil: VigilDep) -> Rota:
+    return vigil.rota
+
+
+def _shift_queues(vigil: VigilDep) -> ShiftQueues:
+    return vigil.shift_queues
+
+
+def _shift_logs(vigil: VigilDep) -> ShiftLogs:
+    return vigil.shift_logs
+
+
+RotaDep = Annotated[Rota, Depends(_rota)]
+ShiftQueuesDep = Annotated[ShiftQueues, Depends(_shift_queues)]
+ShiftLogsDep = Annotated[ShiftLogs, Depends(_shift_logs)]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from domain.access.permissions import Permission, check
+from domain.access.permissions import Permission, check, permits
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
@@ -16,6 +16,7 @@ from interfaces.http.problems import error_responses
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidQuery
 from projections.queue_rows import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, QueueCount, QueueItem
+from projections.shift_queues import ShiftQueueCount, ShiftQueueItem, parse_shift_queue
 from projections.work_queues import parse_queue
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
@@ -46,6 +47,12 @@ class QueueList(BaseModel):
     next_cursor: str | None = None
     as_of: datetime = Field(description="The moment overdue was judged at.")
     replayed: bool = REPLAYED
+    shift_queues: list[ShiftQueueCount] = Field(
+        default_factory=list,
+        description="The shift queues (uncovered_shifts, missed_check_outs, "
+        "handovers_unacknowledged) with their sizes at as_of; empty for a past as_of (they "
+        "are not replayed).",
+    )
 
 
 class BreakGlassPage(BaseModel):
@@ -54,6 +61,15 @@ class BreakGlassPage(BaseModel):
     items: list[BreakGlassItem]
     next_cursor: str | None
     as_of: datetime = Field(description="The moment overdue and active were judged at.")
+
+
+class ShiftQueuePage(BaseModel):
+    """A page of a shift queue (uncovered_shifts, missed_check_outs, handovers_unacknowledged),
+    oldest first; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[ShiftQueueItem]
+    next_cursor: str | None
+    as_of: datetime = Field(description="The moment the queue was judged at.")
 
 
 class QueuePage(BaseModel):
@@ -81,7 +97,9 @@ def list_queues(
     `break_glass_reviews` (GET /api/v1/queues/break_glass_reviews).
 
     With a past `as_of`, the counts are replayed from the log: what each queue held, and how
-    much of it was overdue, as Vigil knew it at that moment."""
+    much of it was overdue, as Vigil knew it at that moment. The shift queues
+    (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted in
+    `shift_queues`, for now or a later moment only (they are not replayed)."""
     now, at = moment.now, moment.at
     if at < now:
         queues.check_replay_query(idle_days=idle_days)
@@ -96,7 +114,10 @@ def list_queues(
     counts = queues.counts(
         as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
     )
-    return QueueList(items=counts, as_of=at)
+    shift_queues = []
+    if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
+        shift_queues = vigil.shift_queues.counts(as_of=at)
+    return QueueList(items=counts, as_of=at, shift_queues=shift_queues)
 
 
 @router.get("/queues/{name}", responses=error_responses(401, 403, 404, 422))
@@ -110,7 +131,7 @@ def read_queue(
     assignee: Assignee = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> QueuePage | BreakGlassPage:
+) -> QueuePage | BreakGlassPage | ShiftQueuePage:
     """List one queue's items, soonest due first, each marked overdue or not (404: no queue).
 
     Items on restricted cases are listed only to those who may see the case.
@@ -118,8 +139,13 @@ def read_queue(
     grants not yet reviewed, oldest first, due at the end of the next working day after the
     grant; a lead's review (POST /api/v1/break-glass/{grant_id}/reviews) takes one out.
 
+    The shift queues: `uncovered_shifts` (started, not ended, nobody checked in),
+    `missed_check_outs` (the person's part ended, still checked in) and
+    `handovers_unacknowledged`.
+
     With a past `as_of`, a work queue is replayed from the log as Vigil knew it then;
-    `break_glass_reviews` is not replayed and refuses a past `as_of` (422)."""
+    `break_glass_reviews` and the shift queues are not replayed and refuse a past `as_of`
+    (422)."""
     now, at = moment.now, moment.at
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
@@ -133,6 +159,18 @@ def read_queue(
             vigil.calendar, as_of=at, limit=limit, cursor=cursor
         )
         return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
+    shift_queue = parse_shift_queue(name)
+    if shift_queue is not None:  # shifts, read side (issue 13)
+        check(reader.actor, Permission.ROTA_READ)
+        if at < now:
+            raise InvalidQuery(
+                f"{name} answers for now or a later moment; it does not replay the past",
+                errors={"as_of": f"must not be in the past for {name}"},
+            )
+        found, next_found = vigil.shift_queues.items(
+            shift_queue, as_of=at, limit=limit, cursor=cursor, visibility=reader.visibility()
+        )
+        return ShiftQueuePage(items=found, next_cursor=next_found, as_of=at)
     queue = parse_queue(name)
     if at < now:
         queues.check_replay_query(queue, idle_days=idle_days, limit=limit, cursor=cursor)

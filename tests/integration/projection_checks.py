@@ -118,6 +118,17 @@ def activity_positions(store: ViewStore) -> list[int]:
     return sorted(int(row["position"]) for row in rows)
 
 
+def shift_activity(store: ViewStore) -> tuple[int, int, int]:
+    """How many shifts, check-ins and handovers the shift board holds (for statistics)."""
+    with store.transaction(commit=False) as tx:
+        found = [
+            tx.fetchone(f"SELECT COUNT(*) AS n FROM {store.table(name)}")
+            for name in ("shift_rota", "shift_attendance", "shift_handovers")
+        ]
+    shifts, check_ins, handovers = (int(row["n"]) if row else 0 for row in found)
+    return shifts, check_ins, handovers
+
+
 def all_views(event_log: EventLog) -> list[View]:
     """Every registered view, plus the witness."""
     return [*build_views(event_log), AppliedEvents()]

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.access.rules import Visibility
 from domain.case.commands import (
     AcknowledgeEscalation,
     AddNote,
@@ -195,3 +196,25 @@ def test_no_personal_data_reaches_the_table(
     assert len(rows) == 2
     assert SECRET_NAME not in repr(rows)
     assert SECRET_TEXT not in repr(rows)
+
+
+def test_an_unassigned_restricted_case_stays_hidden_from_those_who_may_not_see_it(
+    vigil: Vigil, activity: ActorActivity
+) -> None:
+    # Nobody is assigned: the access rule's "assigned to the reader" is unknown (NULL) in SQL,
+    # which must hide the case, not show it.
+    opening = OpenCase(
+        subject=SubjectInput(kind="member", ref="member-7"),
+        source="flag",
+        category="self_harm_risk",
+        summary=SECRET_TEXT,
+    )
+    case_id = vigil.cases.execute(None, opening, CORA).state.id
+    activity.catch_up()
+    outsider = Visibility(restricted=("self_harm_risk",), username="val", granted_case_ids=())
+
+    assert activity.activity("cora", visibility=outsider)[0] == []
+    granted = Visibility(
+        restricted=("self_harm_risk",), username="val", granted_case_ids=(case_id,)
+    )
+    assert [a.case_id for a in activity.activity("cora", visibility=granted)[0]] == [case_id]

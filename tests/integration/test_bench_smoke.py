@@ -1,6 +1,7 @@
 """The PostgreSQL benchmarks still run: a small log, every figure printed, their schema dropped.
 
-``bench/projections.py`` (rebuild and lag) and ``bench/verify.py`` (the hash ledger). PostgreSQL
+``bench/projections.py`` (rebuild and lag), ``bench/verify.py`` (the hash ledger) and
+``bench/shift_log.py`` (a shift's log and who was on call). PostgreSQL
 only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIRE_POSTGRES=1.
 """
 
@@ -47,9 +48,37 @@ VERIFY = (
     ],
 )
 
+SHIFT_LOG = (
+    "shift_log.py",
+    [
+        "--events",
+        "6000",
+        "--seed-events",
+        "1500",
+        "--shifts",
+        "300",
+        "--actions",
+        "1000",
+        "--samples",
+        "20",
+    ],
+    [
+        "appended the rota (300 shifts) and the night (1,000 actions)",
+        "the night's shift: 1,000 actions on the first page",
+        "(a) raw SQL read of the shift's action rows",
+        "the shift log, read model",
+        "GET /api/v1/shifts/{id}/log over HTTP",
+        "(b) raw SQL read of the plan and attendance rows at T",
+        "GET /api/v1/on-call over HTTP",
+        "the raw read at p50",
+    ],
+)
+
 
 @pytest.mark.parametrize(
-    ("script", "arguments", "figures"), [PROJECTIONS, VERIFY], ids=["projections", "verify"]
+    ("script", "arguments", "figures"),
+    [PROJECTIONS, VERIFY, SHIFT_LOG],
+    ids=["projections", "verify", "shift_log"],
 )
 def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
     script: str, arguments: list[str], figures: list[str]

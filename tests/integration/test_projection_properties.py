@@ -2,10 +2,12 @@
 
 Hypothesis draws a few case histories (the intentions of ``tests/unit/test_properties.py``: flag,
 escalate, review the second decision, close, ..., by someone, some minutes later, sometimes
-back-dated), interleaves them at random and writes them through the real case service while the
-server clock moves on. Between writes, the views are caught up by random amounts, in batches of
-a random size; sometimes a view joins late (catching up alone while the others skip what they
-hold) or one view is rebuilt aside and swapped in mid-history. Then:
+back-dated) and a few people's shifts (planned, covered, cancelled, checked into and out of,
+sometimes late-logged, handed over and acknowledged: ``tests/integration/shift_steps.py``),
+interleaves them at random and writes them through the real case service and the one write
+path while the server clock moves on. Between writes, the views are caught up by random
+amounts, in batches of a random size; sometimes a view joins late (catching up alone while the
+others skip what they hold) or one view is rebuilt aside and swapped in mid-history. Then:
 
 - every registered view equals the same view built from scratch by a fresh worker with a
   ledger of its own, in tables of its own (all tables, all rows);
@@ -61,7 +63,10 @@ from tests.integration.projection_checks import (
     log_positions,
     positions,
     projector,
+    shift_activity,
 )
+from tests.integration.shift_steps import INTENTIONS as SHIFT_INTENTIONS
+from tests.integration.shift_steps import ShiftStep, ShiftSteps, shift_steps
 from tests.story import COORDINATOR, LEAD, Story, add_note, assess_risk, open_case, raise_flag
 from tests.unit.test_properties import INTENTIONS, START, intentions
 
@@ -75,6 +80,7 @@ PROPERTIES = settings(
 )
 
 Step = tuple[str, int, Actor, int, int | None]
+SHIFT = -1  # in History.order: the next shift step
 
 
 @dataclass
@@ -82,19 +88,20 @@ class History:
     """Several cases' intentions, the order they are written in, and when views catch up."""
 
     cases: list[list[Step]]
-    order: list[int]  # a case index per write (its opening, then its steps in order)
+    order: list[int]  # a case index per write (its opening, then its steps in order), or SHIFT
     catch_ups: dict[int, int]  # before write i, catch up at most this many events
     batch_size: int
+    shifts: list[ShiftStep] = field(default_factory=list)
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     cases = [steps[:MAX_STEPS] for steps in draw(st.lists(intentions, min_size=2, max_size=4))]
-    order = draw(
-        st.permutations([i for i, steps in enumerate(cases) for _ in range(len(steps) + 1)])
-    )
+    shifts = draw(shift_steps)
+    writes = [i for i, steps in enumerate(cases) for _ in range(len(steps) + 1)]
+    order = draw(st.permutations(writes + [SHIFT] * len(shifts)))
     catch_ups = draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 30), max_size=8))
-    return History(cases, list(order), catch_ups, draw(st.integers(1, 40)))
+    return History(cases, list(order), catch_ups, draw(st.integers(1, 40)), shifts)
 
 
 @dataclass
@@ -105,8 +112,16 @@ class Writer:
     clock: Clock
     stories: dict[int, Story] = field(default_factory=dict)
     written: dict[int, int] = field(default_factory=dict)  # case index -> steps taken
+    shifts: ShiftSteps | None = None
 
     def write(self, case: int, history: History) -> None:
+        if case == SHIFT:
+            if self.shifts is None:
+                self.shifts = ShiftSteps(self.vigil, self.clock)
+            self.shifts.case_ids = [story.case.id for story in self.stories.values()]
+            self.shifts.write(history.shifts[self.written.get(SHIFT, 0)])
+            self.written[SHIFT] = self.written.get(SHIFT, 0) + 1
+            return
         taken = self.written.get(case, 0)
         self.written[case] = taken + 1
         if taken == 0:
@@ -230,6 +245,9 @@ def test_views_caught_up_at_random_points_equal_a_rebuild(
             follower = projector(vigil.event_log, [*views, late], batch_size=history.batch_size)
         follower.catch_up()
         event(f"events in the log: {head(vigil.event_log) // 10 * 10}+")
+        shifts, check_ins, handovers = shift_activity(view_store_for(vigil.event_log.recorder))
+        drawn = (min(shifts, 3), min(check_ins, 2), min(handovers, 1))
+        event("shifts {}+, check-ins {}+, handovers {}+".format(*drawn))
         assert_views_are_the_log(vigil, follower)
 
 
@@ -302,8 +320,14 @@ KILL_ROUNDS = 4
 WRITES_PER_ROUND = 60
 
 
-def _write_some(vigil: Vigil, clock: Clock, rng: random.Random, cases: list[Any]) -> None:
+def _write_some(
+    vigil: Vigil, clock: Clock, rng: random.Random, cases: list[Any], shifts: ShiftSteps
+) -> None:
     for _ in range(WRITES_PER_ROUND):
+        if rng.random() < 0.25:  # a shift planned, attended or handed over
+            shifts.case_ids = cases[-3:]
+            shifts.write((rng.choice(SHIFT_INTENTIONS), rng.randrange(8), rng.randint(0, 30)))
+            continue
         clock.advance(minutes=rng.randint(1, 30))
         if not cases or rng.random() < 0.1:
             cases.append(vigil.cases.execute(None, open_case(), COORDINATOR).state.id)
@@ -321,9 +345,10 @@ def test_a_follower_process_killed_mid_batch_loses_and_repeats_nothing(
     with fresh_vigil(database_url) as (vigil, clock):
         url = str(vigil.settings.resolved_database_url)
         cases: list[Any] = []
+        shifts = ShiftSteps(vigil, clock)
         interrupted = 0
         for _ in range(KILL_ROUNDS):
-            _write_some(vigil, clock, rng, cases)
+            _write_some(vigil, clock, rng, cases, shifts)
             child = subprocess.Popen(
                 [
                     sys.executable,
