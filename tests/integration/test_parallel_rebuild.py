@@ -28,7 +28,7 @@ import pytest
 
 from domain.access.vocabulary import AccessedRecord, GrantReviewOutcome
 from domain.shared import Actor, Role
-from domain.shift.commands import CheckIn, CheckOut, PlanShift
+from domain.shift.commands import CheckIn, CheckOut, HandoverNote, PlanShift
 from infrastructure.event_log import EventLog
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap, rebuild_parts
@@ -111,8 +111,8 @@ def random_log(vigil: Vigil, clock: Clock, seed: int, cases: int = 24) -> list[U
 
 
 def shifts_attended(vigil: Vigil, clock: Clock) -> None:
-    """Two shifts starting an hour on, both checked in to, one checked out of (the attendance
-    view keeps the open one)."""
+    """Two shifts starting an hour on, both checked in to, one checked out of with a handover to
+    the other (the attendance view keeps the open one; the shift board has every table)."""
     start = clock() + timedelta(hours=1)
     for name in ("kit", "sam"):
         vigil.identity.register(name, Role.VOLUNTEER, actor="test-setup")
@@ -127,7 +127,10 @@ def shifts_attended(vigil: Vigil, clock: Clock) -> None:
         vigil.shifts.execute(shift, CheckIn(), person)
         if name == "sam":
             clock.set(start + timedelta(minutes=30))
-            vigil.shifts.execute(shift, CheckOut(), person)
+            handover = HandoverNote(
+                note="Quiet night; the forum's new thread needs a look.", to="kit"
+            )
+            vigil.shifts.execute(shift, CheckOut(handover=handover), person)
 
 
 def parallel(
