@@ -15,9 +15,15 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
+from application.services import ServiceService
 from domain.calendar import ServiceCalendar
 from domain.case.vocabulary import Urgency
-from infrastructure.calendar import build_calendar
+from infrastructure.calendar import (
+    KNOWN_REGIONS,
+    bank_holidays,
+    build_calendar,
+    default_service_calendar,
+)
 from infrastructure.clock import system_clock
 from infrastructure.db_admin import prepare_store
 from infrastructure.event_log import EventLog
@@ -65,6 +71,9 @@ class Vigil:
     integrity: IntegrityService
     data_protection: DataProtectionService
     keyring: SubjectKeyring
+    # Services and their calendars (issue 13). ``calendar`` above is the settings' calendar: the
+    # default service's first version until that service is recorded; judge by ``services``.
+    services: ServiceService
 
     @property
     def follows_in_process(self) -> bool:
@@ -78,8 +87,9 @@ class Vigil:
         self.event_log.close()
 
 
-def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
-    """The calendar and SLA targets the views fold with, and a fingerprint of their settings."""
+def view_config(settings: Settings) -> ViewConfig:
+    """The SLA targets and the settings' calendar (the default service's first version until it
+    is recorded) the views fold with, and a fingerprint of their settings."""
     rules = QueueRules(
         escalation_acknowledged={
             Urgency.IMMEDIATE: Target(
@@ -109,7 +119,12 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
             settings.sla_approval_working_days,
         )
     )
-    return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
+    return ViewConfig(
+        default_calendar=default_service_calendar(settings),
+        queue_rules=rules,
+        fingerprint=fingerprint,
+        holidays=bank_holidays,
+    )
 
 
 def setup_owner_tables(recorder: Any) -> None:
@@ -133,7 +148,7 @@ def rebuild_parts(
     keyring.attach(view_store_for(event_log.recorder))
     attach_keyring(event_log, keyring)
     if config is None:
-        config = view_config(settings, build_calendar(settings))
+        config = view_config(settings)
     return event_log, build_views(event_log, config)
 
 
@@ -154,9 +169,17 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         jwt_verifier=None if oidc is None else OidcVerifier(oidc),
     )
+    services = ServiceService(
+        event_log,
+        clock=clock,
+        write_retries=settings.write_retries,
+        default_calendar=default_service_calendar(settings),
+        holidays=bank_holidays,
+        bank_holiday_regions=KNOWN_REGIONS,
+    )
     cases = CaseService(
         event_log,
-        calendar=calendar,
+        services=services,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
@@ -165,7 +188,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         user_exists=identity.is_active,
         four_eyes=settings.four_eyes_policy,
     )
-    views = build_views(event_log, view_config(settings, calendar))
+    views = build_views(event_log, view_config(settings))
     projector = Projector(
         event_log,
         views,
@@ -199,6 +222,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         poll_interval=settings.hash_ledger_poll_seconds,
     )
     return Vigil(
+        services=services,
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,

@@ -52,6 +52,14 @@ class Permission(StrEnum):
     ERASE = "subject.erase"
     LEGAL_HOLD = "subject.legal_hold"
     SUBJECT_ACCESS = "subject.access_export"
+    # Services and their calendars (issue 13, services): who may read the services and their
+    # calendar versions (everyone who reads cases, whose due times they judge, and admins), and
+    # who may register a service or give its calendar a new version. Managing is for admins
+    # (they configure the system) and safeguarding leads (they answer for out-of-hours cover
+    # and reviews, which the hours decide); not coordinators, who plan the rota within them. A
+    # version only ever takes effect from now on, so neither can rewrite a past judgement.
+    SERVICES_READ = "services.read"
+    SERVICES_MANAGE = "services.manage"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -68,6 +76,7 @@ _VOLUNTEER = frozenset(
         Permission.CORRECT,
         Permission.READ,
         Permission.BREAK_GLASS,
+        Permission.SERVICES_READ,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -94,6 +103,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.LEGAL_HOLD,
     Permission.SUBJECT_ACCESS,
     Permission.USERS_APPROVE_GRANT,
+    Permission.SERVICES_MANAGE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -108,6 +118,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CASE_EXPORT,
             Permission.OWN_TOKENS,
+            Permission.SERVICES_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -116,6 +127,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.USERS_MANAGE,
             Permission.USERS_APPROVE_GRANT,
             Permission.OWN_TOKENS,
+            Permission.SERVICES_READ,
+            Permission.SERVICES_MANAGE,
         }
     ),
 }

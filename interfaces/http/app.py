@@ -30,6 +30,7 @@ from interfaces.http import (
     queues,
     records,
     referrals,
+    services,
     subjects,
     users,
 )
@@ -104,6 +105,7 @@ TAGS = [
         "what, when, why), break-glass access with a reason, and its review by leads.",
     },
     AUDIT_TAG,
+    services.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -159,6 +161,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         users.router,
         audit_router,
         data_protection_router,
+        services.router,  # issue 13: services and their calendars
     ]
     for router in routers:
         app.include_router(router)
