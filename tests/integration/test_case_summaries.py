@@ -560,7 +560,10 @@ def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> 
         thread.join()
 
     assert errors == []
-    assert sum(consumed) + vigil.case_summaries.catch_up() == log_length(vigil)
+    # Every event once: counted, as PostgreSQL's notification ids skip a lost race's (the
+    # default service's registration is raced for by the first cases).
+    events = vigil.event_log.recorder.select_notifications(start=1, limit=10_000)
+    assert sum(consumed) + vigil.case_summaries.catch_up() == len(events)
     incremental = vigil.case_summaries.all()
     assert len(incremental) == 24
     vigil.case_summaries.rebuild()
