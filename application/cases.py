@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
+from application.services import ServiceService
 from application.write_path import Contention as Contention  # its home before the write path
 from application.write_path import Snapshots, WritePath, Written
-from domain.calendar import ServiceCalendar
 from domain.case.approvals import DEFAULT_FOUR_EYES, FourEyesPolicy
 from domain.case.commands import AssignCase, CaseCommand, OpenCase
 from domain.case.decide import CaseContext, decide
@@ -26,6 +26,8 @@ from domain.case.events import CaseEvent
 from domain.case.snapshot import CaseSnapshot, project_case
 from domain.case.state import CaseState, fold, write_key
 from domain.errors import IdempotencyKeyReused, InvalidCommand
+from domain.service.commands import DEFAULT_SERVICE
+from domain.service.errors import ServiceNotFound
 from domain.shared import Actor, Basis, DecisionContext
 from infrastructure.event_log import EventLog
 
@@ -105,7 +107,7 @@ class CaseService:
         self,
         event_log: EventLog,
         *,
-        calendar: ServiceCalendar,
+        services: ServiceService,
         clock: Callable[[], datetime],
         snapshot_interval: int,
         max_clock_skew_seconds: int,
@@ -116,7 +118,7 @@ class CaseService:
     ) -> None:
         self._event_log = event_log
         self._four_eyes = four_eyes
-        self._calendar = calendar
+        self._services = services
         self._clock = clock
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
         self._user_exists = user_exists
@@ -150,7 +152,16 @@ class CaseService:
         self._check_references(command)
         opened = case_id
 
-        def decide_now(state: CaseState | None) -> list[CaseEvent]:
+        def decide_now(state: CaseState | None) -> list[Any]:
+            # The case's service judges it: the calendar version in force at each moment asked
+            # about (looked up only if the decision asks). A case opened on the default service
+            # before that service is in the log records it first, in the same transaction.
+            service = command.service if isinstance(command, OpenCase) else None
+            if state is not None:
+                service = state.service
+            first: list[Any] = []
+            if isinstance(command, OpenCase) and state is None:
+                first = self._services_for_opening(command.service)
             context = CaseContext(
                 decision=DecisionContext(
                     actor=actor,
@@ -159,11 +170,11 @@ class CaseService:
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
                 ),
-                calendar=self._calendar,
+                calendar=self._services.calendars_of(service or DEFAULT_SERVICE),
                 case_id=opened,
                 four_eyes=self._four_eyes,
             )
-            return decide(state, command, context)
+            return [*first, *decide(state, command, context)]
 
         def answer(written: Written[CaseState]) -> WriteResult:
             assert written.after is not None
@@ -192,6 +203,18 @@ class CaseService:
     def case_id_for(actor: Actor, idempotency_key: str) -> UUID:
         """A new case's id derives from the key, so a retried open finds the case it opened."""
         return uuid5(CASES_NAMESPACE, write_key(actor.username, idempotency_key))
+
+    def _services_for_opening(self, service: str) -> list[Any]:
+        """What opening a case on ``service`` must record first: the default service's
+        registration, the first time (``application.services``); an unknown service refused."""
+        if service == DEFAULT_SERVICE:
+            return list(self._services.default_registration())
+        if not self._services.is_recorded(service):
+            raise ServiceNotFound(
+                f"no service named {service!r}: GET /api/v1/services lists them",
+                errors={"service": "unknown service"},
+            )
+        return []
 
     def _check_references(self, command: CaseCommand) -> None:
         if isinstance(command, AssignCase) and not self._user_exists(command.assignee):

@@ -137,17 +137,19 @@ def last_out_of_hours_period(
     step = timedelta(minutes=15)
     today = now.astimezone(calendar.timezone).date()
     for days_back in range(28):
-        window = calendar.window(today - timedelta(days=days_back))
-        if window is None:
-            continue
-        reopened = window[0].astimezone(UTC)
-        if reopened + timedelta(hours=1) > now or calendar.is_open(reopened - step):
-            continue  # too recent to have been reviewed, or no closed time before it (24/7)
-        closed = reopened - step
-        while closed - reopened < timedelta(days=14) and calendar.is_out_of_hours(closed - step):
-            closed -= step
-        # The middle of the closed period: deep in the night on an ordinary weekday.
-        return closed + (reopened - closed) / 2, reopened
+        # Each range of a day opens again after a closed time (the gaps between a day's ranges
+        # are out of hours too), latest first.
+        for opens, _ in reversed(calendar.windows(today - timedelta(days=days_back))):
+            reopened = opens.astimezone(UTC)
+            if reopened + timedelta(hours=1) > now or calendar.is_open(reopened - step):
+                continue  # too recent to have been reviewed, or no closed time before it (24/7)
+            closed = reopened - step
+            while closed - reopened < timedelta(days=14) and calendar.is_out_of_hours(
+                closed - step
+            ):
+                closed -= step
+            # The middle of the closed period: deep in the night on an ordinary weekday.
+            return closed + (reopened - closed) / 2, reopened
     return None
 
 

@@ -6,7 +6,7 @@ The rules are the domain's (``domain.shift.decide``); this service brings them w
 from outside one shift, checked before anything is decided:
 
 * the service named exists, and a weekly pattern is laid out in its time zone
-  (``ServiceDirectory``: the composition root's, see ``SettingsServices``);
+  (``ServiceDirectory``: the services context's, ``RecordedServices``);
 * the people named (an assignee, a handover's ``to``) are active users whose roles can be on a
   shift (volunteer, moderator, coordinator, safeguarding lead: ``Permission.SHIFT_ATTEND``);
 * a handover's cases exist and the person handing over may see them (a restricted case they
@@ -35,13 +35,14 @@ from zoneinfo import ZoneInfo
 
 from application.access import AccessService
 from application.idempotency import KeyedRequest, WriteKeys
+from application.services import ServiceService
 from application.write_path import WritePath, Written
 from domain.access.permissions import Permission, check, is_allowed
+from domain.calendar import time_zone
 from domain.case.errors import CaseNotFound
 from domain.errors import InvalidCommand
 from domain.idempotency import IdempotencyKeyUsed
 from domain.identity.user import User
-from domain.service.commands import DEFAULT_SERVICE
 from domain.service.errors import ServiceNotFound
 from domain.shared import Actor, DecisionContext
 from domain.shift import commands as c
@@ -66,19 +67,19 @@ class ServiceDirectory(Protocol):
 
 
 @dataclass(frozen=True)
-class SettingsServices:
-    """Services as the settings know them: only ``default``, in the settings' time zone (until
-    services have calendars of their own; the composition root re-points shifts at those)."""
+class RecordedServices:
+    """Services as the services context records them: which exist, and the time zone of the
+    calendar version in force at a moment (so a weekly pattern follows the service's hours)."""
 
-    timezone: ZoneInfo
+    services: ServiceService
 
     def service_exists(self, name: str) -> bool:
-        return name == DEFAULT_SERVICE
+        return self.services.exists(name)
 
     def service_timezone(self, name: str, at: datetime) -> ZoneInfo:
-        if not self.service_exists(name):
+        if not self.services.exists(name):
             raise ServiceNotFound(f"no service {name!r}", errors={"service": "unknown service"})
-        return self.timezone
+        return time_zone(self.services.in_force(name, at).timezone)
 
 
 class People(Protocol):

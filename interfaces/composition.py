@@ -15,13 +15,18 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
-from application.shifts import SettingsServices, ShiftService, case_visibility
+from application.services import ServiceService
+from application.shifts import RecordedServices, ShiftService, case_visibility
 from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.case.vocabulary import Urgency
-from domain.service.commands import DEFAULT_SERVICE
 from domain.service.errors import ServiceNotFound
 from domain.shift.decide import ShiftPolicy
-from infrastructure.calendar import build_calendar
+from infrastructure.calendar import (
+    KNOWN_REGIONS,
+    bank_holidays,
+    build_calendar,
+    default_service_calendar,
+)
 from infrastructure.clock import system_clock
 from infrastructure.db_admin import prepare_store
 from infrastructure.event_log import EventLog
@@ -82,6 +87,9 @@ class Vigil:
     shift_queues: ShiftQueues
     shift_logs: ShiftLogs
     service_calendars: Callable[[str], CalendarHistory]
+    # Services and their calendars (issue 13). ``calendar`` above is the settings' calendar: the
+    # default service's first version until that service is recorded; judge by ``services``.
+    services: ServiceService
 
     @property
     def follows_in_process(self) -> bool:
@@ -95,8 +103,9 @@ class Vigil:
         self.event_log.close()
 
 
-def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
-    """The calendar and SLA targets the views fold with, and a fingerprint of their settings."""
+def view_config(settings: Settings) -> ViewConfig:
+    """The SLA targets and the settings' calendar (the default service's first version until it
+    is recorded) the views fold with, and a fingerprint of their settings."""
     rules = QueueRules(
         escalation_acknowledged={
             Urgency.IMMEDIATE: Target(
@@ -126,18 +135,25 @@ def view_config(settings: Settings, calendar: ServiceCalendar) -> ViewConfig:
             settings.sla_approval_working_days,
         )
     )
-    return ViewConfig(calendar=calendar, queue_rules=rules, fingerprint=fingerprint)
+    return ViewConfig(
+        default_calendar=default_service_calendar(settings),
+        queue_rules=rules,
+        fingerprint=fingerprint,
+        holidays=bank_holidays,
+    )
 
 
-def settings_calendars(calendar: ServiceCalendar) -> Callable[[str], CalendarHistory]:
-    """Each service's calendar over time, until services keep their own: the settings' calendar,
-    for all time, for the ``default`` service (any other name: ServiceNotFound)."""
-    history = CalendarHistory.always(calendar)
+def service_calendars(services: ServiceService) -> Callable[[str], CalendarHistory]:
+    """Each service's calendar over time, as the services context records it; a service that
+    does not exist is ``ServiceNotFound`` naming the ``service`` parameter (422 on a query)."""
 
     def calendar_of(service: str) -> CalendarHistory:
-        if service != DEFAULT_SERVICE:
-            raise ServiceNotFound(f"no service named {service!r}", errors={"service": service})
-        return history
+        try:
+            return services.history(service)
+        except ServiceNotFound:
+            raise ServiceNotFound(
+                f"no service named {service!r}", errors={"service": "unknown service"}
+            ) from None
 
     return calendar_of
 
@@ -163,7 +179,7 @@ def rebuild_parts(
     keyring.attach(view_store_for(event_log.recorder))
     attach_keyring(event_log, keyring)
     if config is None:
-        config = view_config(settings, build_calendar(settings))
+        config = view_config(settings)
     return event_log, build_views(event_log, config)
 
 
@@ -184,9 +200,17 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         jwt_verifier=None if oidc is None else OidcVerifier(oidc),
     )
+    services = ServiceService(
+        event_log,
+        clock=clock,
+        write_retries=settings.write_retries,
+        default_calendar=default_service_calendar(settings),
+        holidays=bank_holidays,
+        bank_holiday_regions=KNOWN_REGIONS,
+    )
     cases = CaseService(
         event_log,
-        calendar=calendar,
+        services=services,
         clock=clock,
         snapshot_interval=settings.snapshot_interval,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
@@ -195,7 +219,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         user_exists=identity.is_active,
         four_eyes=settings.four_eyes_policy,
     )
-    views = build_views(event_log, view_config(settings, calendar))
+    views = build_views(event_log, view_config(settings))
     projector = Projector(
         event_log,
         views,
@@ -224,7 +248,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     shifts = ShiftService(
         event_log,
         clock=clock,
-        services=SettingsServices(calendar.timezone),
+        services=RecordedServices(services),
         people=identity,
         sees_case=case_visibility(access),
         open_check_ins=lambda person: [c.shift_id for c in open_check_ins.current(person)],
@@ -247,6 +271,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         poll_interval=settings.hash_ledger_poll_seconds,
     )
     return Vigil(
+        services=services,
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,
@@ -282,5 +307,5 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             projector=projector,
             late_after=timedelta(minutes=settings.shift_log_late_minutes),
         ),
-        service_calendars=settings_calendars(calendar),
+        service_calendars=service_calendars(services),
     )

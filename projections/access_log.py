@@ -38,7 +38,7 @@ from domain.access.vocabulary import (
     AccessPurpose,
     GrantReviewOutcome,
 )
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.shared import Role
 from infrastructure.event_log import EventLog
 from projections.bulk_write import bulk_insert
@@ -411,7 +411,7 @@ class AccessLog(ReadModel[AccessLogView]):
 
     def awaiting_review(
         self,
-        calendar: ServiceCalendar,
+        calendar: CalendarHistory | ServiceCalendar,
         *,
         as_of: datetime,
         limit: int = DEFAULT_LIMIT,

@@ -67,6 +67,9 @@ class CaseSummary(BaseModel):
     risk_level: RiskLevel | None
     source: CaseSource
     channel: str | None
+    service: str = Field(
+        default="default", description="The service the case arose in (GET /services)."
+    )
     subject_kind: SubjectKind
     subject_ref: str
     assignee: str | None
@@ -95,6 +98,7 @@ def summarise(state: CaseState, position: int) -> CaseSummary:
         risk_level=state.risk_level,
         source=state.source,
         channel=state.channel,
+        service=state.service,
         subject_kind=state.subject.kind,
         subject_ref=state.subject.ref,
         assignee=state.assignee,
@@ -112,7 +116,8 @@ def summarise(state: CaseState, position: int) -> CaseSummary:
 
 class CaseSummariesView(View):
     name = TABLE
-    version = 2  # 2: referrals to a crisis line do not count as awaiting acknowledgement
+    # 2: referrals to a crisis line do not count as awaiting acknowledgement; 3: the service
+    version = 3
 
     def __init__(self, event_log: EventLog, *, folds: CaseFolds | None = None) -> None:
         # The domain's own fold, shared with the other case views of this ledger: a batch fed to
@@ -131,6 +136,7 @@ class CaseSummariesView(View):
             "risk_level TEXT, "
             "source TEXT NOT NULL, "
             "channel TEXT, "
+            "service TEXT NOT NULL, "
             "subject_kind TEXT NOT NULL, "
             "subject_ref TEXT NOT NULL, "
             "assignee TEXT, "
@@ -149,7 +155,14 @@ class CaseSummariesView(View):
             *(
                 f"CREATE INDEX IF NOT EXISTS {store.index(f'case_summaries_by_{column}')} "
                 f"ON {table} ({column}, opened_at DESC, case_id DESC)"
-                for column in ("status", "assignee", "subject_ref", "category", "risk_level")
+                for column in (
+                    "status",
+                    "assignee",
+                    "subject_ref",
+                    "category",
+                    "risk_level",
+                    "service",
+                )
             ),
         ]
 
@@ -216,6 +229,7 @@ class CaseSummaries(ReadModel[CaseSummariesView]):
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
         visibility: Visibility | None = None,
+        service: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of case summaries, newest case first, and the cursor of the next page (None
         on the last page); ``opened_from`` (inclusive) and ``opened_to`` (exclusive) bound the
@@ -232,6 +246,7 @@ class CaseSummaries(ReadModel[CaseSummariesView]):
             "category": enum_value(Category, category, "category"),
             "assignee": assignee,
             "subject_ref": subject_ref,
+            "service": service,
         }
         for column, value in filters.items():
             if value is not None:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.case.state import CaseState
 from domain.case.vocabulary import (
     AgencyKind,
@@ -130,11 +130,20 @@ READ_COLUMNS = ", ".join(c for c in COLUMNS if c not in ("risk_rank", "position"
 
 
 def queue_rows(
-    state: CaseState, calendar: ServiceCalendar, rules: QueueRules = DEFAULT_RULES
+    state: CaseState,
+    calendar: CalendarHistory | ServiceCalendar,
+    rules: QueueRules = DEFAULT_RULES,
 ) -> list[dict[str, Any]]:
-    """The queue rows of one case state (plain values; the store encodes ids and times)."""
+    """The queue rows of one case state (plain values; the store encodes ids and times).
+
+    ``calendar`` is the calendar history of the case's service: each due time is judged by the
+    version in force when its clock started (or one calendar for all time)."""
     if state.status is CaseStatus.CLOSED:
         return []
+
+    def at(moment: datetime) -> ServiceCalendar:
+        return calendar.in_force(moment) if isinstance(calendar, CalendarHistory) else calendar
+
     base = {
         "case_id": state.id,
         "category": state.category.value,
@@ -180,7 +189,9 @@ def queue_rows(
             escalation.escalation_id,
             ItemKind.ESCALATION,
             escalation.raised_at,
-            rules.escalation_due(calendar, escalation.urgency, escalation.raised_at),
+            rules.escalation_due(
+                at(escalation.raised_at), escalation.urgency, escalation.raised_at
+            ),
             urgency=escalation.urgency.value,
         )
     for referral in state.referrals.values():
@@ -191,7 +202,7 @@ def queue_rows(
                 referral.referral_id,
                 ItemKind.REFERRAL,
                 referral.made_at,
-                rules.referral_acknowledged.due(calendar, referral.made_at),
+                rules.referral_acknowledged.due(at(referral.made_at), referral.made_at),
                 **agency,
             )
         elif referral.status is ReferralStatus.ACKNOWLEDGED:
@@ -205,7 +216,7 @@ def queue_rows(
                 referral.referral_id,
                 ItemKind.REFERRAL,
                 since,
-                rules.referral_chase.due(calendar, since),
+                rules.referral_chase.due(at(since), since),
                 **agency,
             )
     for approval in state.pending_approvals():
@@ -214,7 +225,7 @@ def queue_rows(
             approval.approval_id,
             ItemKind.APPROVAL,
             approval.requested_at,
-            rules.approval_decided.due(calendar, approval.requested_at),
+            rules.approval_decided.due(at(approval.requested_at), approval.requested_at),
         )
     for referral in state.referrals_awaiting_review():
         add(

@@ -8,30 +8,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarVersion, HolidayLookup
+from infrastructure.calendar import bank_holidays
 from infrastructure.event_log import EventLog
 from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.runner import View
+from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
 from projections.sla import DEFAULT_RULES, QueueRules
 from projections.subject_history import SubjectHistoryView
-from projections.work_queues import WorkQueuesView
+from projections.work_queues import WorkQueuesView, default_calendars
 
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """What views' folds depend on beyond the log: the service calendar and the SLA targets.
+    """What views' folds depend on beyond the log: the SLA targets, the settings' calendar (the
+    default service's first version while that service is not recorded in the log: services'
+    calendars come from the log, ``projections.service_calendars``) and where bank holidays
+    come from.
 
     ``fingerprint`` identifies the settings they come from; a view built under another is
     rebuilt. Without a calendar, views use the default settings' calendar.
     """
 
-    calendar: ServiceCalendar | None = None
+    default_calendar: CalendarVersion | None = None
     queue_rules: QueueRules = DEFAULT_RULES
     fingerprint: str = ""
+    holidays: HolidayLookup = bank_holidays
+
+    def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
+        if self.default_calendar is None:
+            return default_calendars(event_log)
+        return ServiceCalendars(
+            event_log, default_first=self.default_calendar, holidays=self.holidays
+        )
 
 
 ViewFactory = Callable[[EventLog, ViewConfig], View]
@@ -40,7 +53,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: CaseSummariesView(event_log),
     lambda event_log, config: WorkQueuesView(
         event_log,
-        calendar=config.calendar,
+        calendars=config.service_calendars(event_log),
         rules=config.queue_rules,
         fingerprint=config.fingerprint,
     ),

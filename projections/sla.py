@@ -6,11 +6,15 @@ the service's own promises (an immediate escalation acknowledged within 30 minut
 within 4 hours, a routine one and a referral's acknowledgement within a working day, a referral
 chased after 5); they live here, in one place, and settings may change them.
 
-"N working days after T" follows the service calendar:
+"N working days after T" follows the calendar of the case's service in force at T (a later
+version never changes a due time: ``projections.service_calendars``):
 
-* T inside a working window: the same wall-clock time N working days later (capped at that
-  day's close, for a day that closes earlier). Friday 16:00 + 1 working day = Monday 16:00
-  (Tuesday 16:00 after a bank holiday Monday).
+* T inside a working day (from its first opening to its last close): as much working time into
+  the working day N working days later (capped at that day's close, for a day that closes
+  earlier). On days of one range that is the same wall-clock time: Friday 16:00 + 1 working day
+  = Monday 16:00 (Tuesday 16:00 after a bank holiday Monday). A day of several ranges works
+  only in its ranges: the gaps between them are not working time (09:00-12:00 and 14:00-17:00:
+  Monday 15:00 and Monday 12:30 + 1 working day = Tuesday 15:00 and Tuesday 12:00).
 * T out of hours: the clock starts at the next opening, so one working day ends at the close of
   the next working day (as the out-of-hours review deadline does): Saturday 02:00 + 1 working
   day = Monday 17:00; each further day adds a working day, ending at its close.
@@ -75,16 +79,54 @@ class QueueRules:
 DEFAULT_RULES = QueueRules()
 
 
-def _working_window_containing(
-    calendar: ServiceCalendar, at: datetime
-) -> tuple[date, datetime, datetime] | None:
+Windows = tuple[tuple[datetime, datetime], ...]
+
+
+def _working_day_containing(calendar: ServiceCalendar, at: datetime) -> tuple[date, Windows] | None:
+    """The working day ``at`` falls in (between its first opening and its last close: in one of
+    its ranges, or in a gap between them), with its ranges."""
     local = at.astimezone(calendar.timezone)
     # A window that runs past midnight belongs to the day it opened.
     for day in (local.date() - timedelta(days=1), local.date()):
-        window = calendar.window(day)
-        if window is not None and window[0] <= local < window[1]:
-            return day, window[0], window[1]
+        windows = calendar.windows(day)
+        if windows and windows[0][0] <= local < max(end for _, end in windows):
+            return day, windows
     return None
+
+
+def _wall(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+def _worked(windows: Windows, local: datetime) -> timedelta:
+    """Working time of a day's ranges before ``local`` (wall clock; a gap between ranges is not
+    working time)."""
+    now = _wall(local)
+    return sum(
+        (min(_wall(end), now) - _wall(start) for start, end in windows if _wall(start) < now),
+        timedelta(),
+    )
+
+
+def _after_working(windows: Windows, worked: timedelta, calendar: ServiceCalendar) -> datetime:
+    """The moment of a day at which ``worked`` working time has passed (wall clock), or its last
+    close for a day with less working time than that."""
+    for start, end in windows:
+        length = _wall(end) - _wall(start)
+        if worked <= length:
+            return (_wall(start) + worked).replace(tzinfo=calendar.timezone)
+        worked -= length
+    return max(end for _, end in windows)
+
+
+def _next_working_day(calendar: ServiceCalendar, after_day: date) -> tuple[date, Windows]:
+    day = after_day
+    for _ in range(_HORIZON_DAYS):
+        day += timedelta(days=1)
+        windows = calendar.windows(day)
+        if windows:
+            return day, windows
+    raise LookupError("no working day")
 
 
 def _next_working_window(calendar: ServiceCalendar, after_day: date) -> tuple[datetime, datetime]:
@@ -113,7 +155,7 @@ def working_days_after(calendar: ServiceCalendar, at: datetime, days: int) -> da
     if days <= 0:
         return at.astimezone(UTC)
     try:
-        inside = _working_window_containing(calendar, at)
+        inside = _working_day_containing(calendar, at)
         if inside is None:
             # Out of hours: the first working day starts at the next opening and ends at its close.
             day, end = _first_window_opening_after(calendar, at)
@@ -121,14 +163,12 @@ def working_days_after(calendar: ServiceCalendar, at: datetime, days: int) -> da
                 opens, end = _next_working_window(calendar, day)
                 day = opens.date()
             return end.astimezone(UTC)
-        day, opens, _ = inside
-        # Wall-clock offset into the working day (both ends in the service's time zone).
-        offset = at.astimezone(calendar.timezone).replace(tzinfo=None) - opens.replace(tzinfo=None)
+        day, windows = inside
+        # Working time into the working day (wall clock, in the service's time zone).
+        worked = _worked(windows, at.astimezone(calendar.timezone))
         for _ in range(days):
-            opens, end = _next_working_window(calendar, day)
-            day = opens.date()
-        due = (opens.replace(tzinfo=None) + offset).replace(tzinfo=calendar.timezone)
-        return min(due, end).astimezone(UTC)
+            day, windows = _next_working_day(calendar, day)
+        return _after_working(windows, worked, calendar).astimezone(UTC)
     except LookupError:
         # A service that is never open has no working days: a day each.
         return (at + timedelta(days=days)).astimezone(UTC)

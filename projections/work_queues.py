@@ -26,10 +26,13 @@ Queues and due times (all from event times, at fold time, never from the clock a
   before the moment asked about (N per request, default 7); due N days after that last action.
 
 Closing a case takes all its items out; reopening puts back whatever is still open. Working
-days follow the service calendar (``projections.sla``). Which rows a state gives, and the
-queues' names and read shapes, are in ``projections.queue_rows``; this module keeps them in a
-view, reads them, and replays them as of a past moment. Rows hold no personal data: ids, enums,
-usernames of staff and times only (no names, summaries, agency names or free text).
+days follow the calendar of the case's service in force when each clock started, as the log
+held the service's versions at the case's latest event (``projections.service_calendars``:
+never today's services, so a rebuild gives the same due times; ``projections.sla``). Which
+rows a state gives, and the queues' names and read shapes, are in ``projections.queue_rows``;
+this module keeps them in a view, reads them, and replays them as of a past moment. Rows hold
+no personal data: ids, enums, usernames of staff and times only (no names, summaries, agency
+names or free text).
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
@@ -47,13 +50,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.calendar import ServiceCalendar
 from domain.case.events import CaseAssigned, CaseEvent
 from domain.case.state import CaseState, apply_in_place
 from domain.errors import DomainError, ItemNotFound
-from infrastructure.calendar import default_calendar
+from infrastructure.calendar import bank_holidays, default_service_calendar
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
+from infrastructure.settings import Settings
 from projections.bulk_write import bulk_delete, bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.paging import (
@@ -78,6 +81,7 @@ from projections.queue_rows import (
 from projections.read_model import ReadModel
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
+from projections.service_calendars import ServiceCalendars
 from projections.sla import DEFAULT_RULES, QueueRules
 from projections.store import Row, ViewStore
 
@@ -89,28 +93,31 @@ if TYPE_CHECKING:
 class WorkQueuesView(View):
     name = "work_queues"
     # 2: four-eyes approvals and referrals awaiting review; 3: referrals to agencies that never
-    # acknowledge (a crisis line) do not wait for an acknowledgement
-    version = 3
+    # acknowledge (a crisis line) do not wait for an acknowledgement; 4: each case judged by its
+    # service's calendar versions (issue 13), days of several ranges working only in them
+    version = 4
 
     def __init__(
         self,
         event_log: EventLog,
         *,
-        calendar: ServiceCalendar | None = None,
+        calendars: ServiceCalendars | None = None,
         rules: QueueRules = DEFAULT_RULES,
         folds: CaseFolds | None = None,
         fingerprint: str = "",
     ) -> None:
-        # The calendar and rules are part of the fold: a view built with others must be rebuilt,
-        # so a fingerprint of the settings behind them is part of the stored version.
-        self._calendar = calendar if calendar is not None else default_calendar()
+        # The rules (and the settings' calendar, the default service's until it is recorded) are
+        # part of the fold: a view built with others must be rebuilt, so a fingerprint of the
+        # settings behind them is part of the stored version.
+        self._calendars = calendars if calendars is not None else default_calendars(event_log)
         self._rules = rules
         self._folds = folds if folds is not None else case_folds_for(event_log)
         self._fingerprint = fingerprint
 
-    def rows_of(self, state: CaseState) -> list[dict[str, Any]]:
-        """The queue rows of one case state, by this view's calendar and rules."""
-        return queue_rows(state, self._calendar, self._rules)
+    def rows_of(self, state: CaseState, position: int) -> list[dict[str, Any]]:
+        """The queue rows of one case state whose latest event is at ``position`` in the log:
+        judged by its service's calendar versions as the log held them there, and the rules."""
+        return queue_rows(state, self._calendars.history(state.service, position), self._rules)
 
     def stored_version(self) -> int:
         if not self._fingerprint:
@@ -170,7 +177,7 @@ class WorkQueuesView(View):
         rows = [
             self._encode(store, row, f.position)
             for f in folded
-            for row in queue_rows(f.state, self._calendar, self._rules)
+            for row in self.rows_of(f.state, f.position)
         ]
         statements += bulk_insert(store, table, COLUMNS, rows)
         return statements
@@ -247,14 +254,14 @@ class WorkQueues(ReadModel[WorkQueuesView]):
         event_log: EventLog,
         *,
         projector: Projector | None = None,
-        calendar: ServiceCalendar | None = None,
+        calendars: ServiceCalendars | None = None,
         rules: QueueRules = DEFAULT_RULES,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
             event_log,
             WorkQueuesView,
-            lambda: WorkQueuesView(event_log, calendar=calendar, rules=rules),
+            lambda: WorkQueuesView(event_log, calendars=calendars, rules=rules),
             projector=projector,
             batch_size=batch_size,
         )
@@ -321,6 +328,7 @@ class WorkQueues(ReadModel[WorkQueuesView]):
         decode = view_decoder(self._event_log)
         head = int(recorder.max_notification_id() or 0)
         states: dict[UUID, CaseState] = {}
+        positions: dict[UUID, int] = {}  # of each case's latest event recorded by as_of
         assignees: dict[UUID, str | None] = {}
         start = 1
         while start <= head:
@@ -340,8 +348,13 @@ class WorkQueues(ReadModel[WorkQueuesView]):
                     state = apply_in_place(states.get(event.originator_id), event)
                     if state is not None:
                         states[state.id] = state
+                        positions[state.id] = notification.id
             start = notifications[-1].id + 1
-        rows = [row for state in states.values() for row in self.view.rows_of(state)]
+        rows = [
+            row
+            for state in states.values()
+            for row in self.view.rows_of(state, positions[state.id])
+        ]
         return Replayed(rows=rows, assignees=assignees)
 
     def replayed_counts(
@@ -567,6 +580,17 @@ class WorkQueues(ReadModel[WorkQueuesView]):
 
 
 _REPLAY_BATCH = 1000
+
+
+def default_calendars(event_log: EventLog) -> ServiceCalendars:
+    """Services' calendars for a view built alone (a test, a tool): the default settings'
+    calendar for the default service until it is recorded, bank holidays from the
+    infrastructure."""
+    return ServiceCalendars(
+        event_log,
+        default_first=default_service_calendar(Settings.model_construct()),
+        holidays=bank_holidays,
+    )
 
 
 @dataclass(frozen=True)

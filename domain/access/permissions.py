@@ -61,6 +61,14 @@ class Permission(StrEnum):
     SHIFT_CHECK_OUT_OTHERS = "shift.check_out_others"
     ROTA_READ = "shift.rota_read"
     SHIFT_LOG_READ = "shift.log_read"
+    # Services and their calendars (issue 13, services): who may read the services and their
+    # calendar versions (everyone who reads cases, whose due times they judge, and admins), and
+    # who may register a service or give its calendar a new version. Managing is for admins
+    # (they configure the system) and safeguarding leads (they answer for out-of-hours cover
+    # and reviews, which the hours decide); not coordinators, who plan the rota within them. A
+    # version only ever takes effect from now on, so neither can rewrite a past judgement.
+    SERVICES_READ = "services.read"
+    SERVICES_MANAGE = "services.manage"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -80,6 +88,7 @@ _VOLUNTEER = frozenset(
         # Shifts: whoever can be on a shift attends their own and reads the rota.
         Permission.SHIFT_ATTEND,
         Permission.ROTA_READ,
+        Permission.SERVICES_READ,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -110,6 +119,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.LEGAL_HOLD,
     Permission.SUBJECT_ACCESS,
     Permission.USERS_APPROVE_GRANT,
+    Permission.SERVICES_MANAGE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -126,6 +136,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.OWN_TOKENS,
             Permission.ROTA_READ,
             Permission.SHIFT_LOG_READ,
+            Permission.SERVICES_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -134,6 +145,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.USERS_MANAGE,
             Permission.USERS_APPROVE_GRANT,
             Permission.OWN_TOKENS,
+            Permission.SERVICES_READ,
+            Permission.SERVICES_MANAGE,
         }
     ),
 }

@@ -37,6 +37,7 @@ from domain.case.vocabulary import (
     Urgency,
 )
 from domain.personal import ErasureTrigger
+from domain.service.commands import DEFAULT_SERVICE, ServiceName
 from domain.shared import (
     Line,
     Moment,
@@ -88,6 +89,11 @@ class OpenCase(Command):
     summary: PersonalText
     risk_level: RiskLevel | None = None
     channel: Channel | None = None
+    service: ServiceName = Field(
+        default=DEFAULT_SERVICE,
+        description="The service the concern arose in (GET /services); its calendar judges the "
+        "case's out-of-hours decisions and due times. Default: `default`.",
+    )
 
 
 class RaiseFlag(Command):

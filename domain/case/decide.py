@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from domain.calendar import ServiceCalendar
+from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.case import commands as c
 from domain.case import events as e
 from domain.case.approvals import (
@@ -79,12 +79,23 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, set[ReferralUpdateStatus]] = {
 }
 
 
+class Calendars(Protocol):
+    """A service's calendars over time (``domain.calendar.CalendarHistory``, or something that
+    finds it only when asked): the version in force at a moment."""
+
+    def in_force(self, at: datetime) -> ServiceCalendar: ...
+
+
 @dataclass(frozen=True)
 class CaseContext:
-    """What a case decision needs from outside: who, when, the calendar, a new case's id."""
+    """What a case decision needs from outside: who, when, the calendar, a new case's id.
+
+    ``calendar`` is the calendar history of the case's service (a moment is judged by the
+    version in force at it: an out-of-hours decision by the one in force at its occurred_at),
+    or one calendar for all time."""
 
     decision: DecisionContext
-    calendar: ServiceCalendar
+    calendar: ServiceCalendar | CalendarHistory | Calendars
     case_id: UUID | None = None  # for OpenCase: the id of the case to open
     # Which decisions take effect only on a second safeguarding lead's approval (four-eyes).
     four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES
@@ -165,6 +176,7 @@ def _open(
         summary=cmd.summary,
         risk_level=cmd.risk_level,
         channel=cmd.channel,
+        service=cmd.service,
     )
 
 
@@ -192,8 +204,9 @@ def _moderation(
 def _ooh_decision(
     s: CaseState, cmd: c.RecordOutOfHoursDecision, ctx: CaseContext, at: datetime
 ) -> Fields:
-    if not ctx.calendar.is_out_of_hours(at):
-        local = at.astimezone(ctx.calendar.timezone)
+    calendar = _calendar_at(ctx, at)
+    if not calendar.is_out_of_hours(at):
+        local = at.astimezone(calendar.timezone)
         raise RuleViolation(
             f"{local.isoformat()} is within the service's operating hours: "
             "an out-of-hours decision can only be recorded for a moment out of hours",
@@ -203,9 +216,16 @@ def _ooh_decision(
         **cmd.model_dump(exclude={"occurred_at", "policy_ref"}),
         "policy_ref": cmd.policy_ref,
         "decision_id": _next_event_id(s),
-        "review_due": ctx.calendar.end_of_next_working_day(at).astimezone(UTC),
+        "review_due": calendar.end_of_next_working_day(at).astimezone(UTC),
         **_behind(ctx.decision),
     }
+
+
+def _calendar_at(ctx: CaseContext, at: datetime) -> ServiceCalendar:
+    """The calendar of the case's service in force at ``at`` (a later version never changes the
+    judgement of a moment before it took effect)."""
+    calendar = ctx.calendar
+    return calendar if isinstance(calendar, ServiceCalendar) else calendar.in_force(at)
 
 
 # What makes two people one, in words, for refusals (domain.shared.stand_apart).
@@ -249,7 +269,7 @@ def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime)
     review_due = (
         None
         if cmd.consent is Consent.GIVEN
-        else ctx.calendar.end_of_next_working_day(at).astimezone(UTC)
+        else _calendar_at(ctx, at).end_of_next_working_day(at).astimezone(UTC)
     )
     return {
         **cmd.model_dump(exclude={"occurred_at", "agency"}),

@@ -87,6 +87,8 @@ class CaseOpened(CaseEvent):
     summary: Personal
     risk_level: RiskLevel | None = None
     channel: str | None = None
+    # The service whose calendar judges the case (events stored before services: the default).
+    service: str = "default"
 
     # The opening names the subject: the case's from now on.
     __data_subject__ = DataSubjectOf.case_opened

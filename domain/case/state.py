@@ -222,6 +222,8 @@ class CaseState(BaseModel):
     # taken before this was kept: unknown.
     risk_assessed_version: int | None = None
     channel: str | None = None
+    # The service whose calendar judges the case (snapshots taken before services: the default).
+    service: str = "default"
     opened_at: datetime
     opened_by: str
     assignee: str | None = None
@@ -404,6 +406,7 @@ def _opened(e: CaseOpened) -> CaseState:
         ever_critical=e.risk_level is RiskLevel.CRITICAL,
         risk_assessed_version=0,
         channel=e.channel,
+        service=e.service,
         opened_at=e.occurred_at,
         opened_by=e.actor,
         flag_categories={},

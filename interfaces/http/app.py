@@ -31,6 +31,7 @@ from interfaces.http import (
     records,
     referrals,
     rota,
+    services,
     subjects,
     users,
 )
@@ -112,6 +113,7 @@ TAGS = [
         "description": "The rota and on-call: shifts, attendance on both clocks, handovers "
         "(never their notes), shift logs, off-rota actions, gaps and calendar feeds.",
     },
+    services.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -173,6 +175,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         shift_writes_router,
         # Shifts, read side (issue 13).
         rota.router,
+        services.router,  # issue 13: services and their calendars
     ]
     for router in routers:
         app.include_router(router)

@@ -115,9 +115,12 @@ def list_cases(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    service: Annotated[
+        str | None, Query(max_length=63, description="Only cases of this service.")
+    ] = None,
 ) -> CaseList:
-    """List cases (no personal data), filtered by status, risk, category, assignee, subject or
-    when they were opened.
+    """List cases (no personal data), filtered by status, risk, category, assignee, subject,
+    service or when they were opened.
 
     Any other query parameter is refused (422), so a list never looks filtered when it is not.
     Restricted cases (VIGIL_RESTRICTED_CATEGORIES) are listed only to safeguarding leads,
@@ -134,6 +137,7 @@ def list_cases(
         opened_to=opened_to,
         limit=limit,
         cursor=cursor,
+        service=service,
     )
     return CaseList(items=[CaseSummary(**item) for item in items], next_cursor=next_cursor)
 

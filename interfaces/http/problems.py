@@ -35,6 +35,13 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.identity.errors import TokenAlreadyIssued
+from domain.service.errors import (
+    CalendarVersionClash,
+    CalendarVersionInPast,
+    ServiceAlreadyExists,
+    ServiceNotFound,
+    UnknownBankHolidays,
+)
 from domain.subject.errors import SubjectNotFound
 from domain.subject.subject import LegalHoldInForce
 from infrastructure.availability import StoreUnavailable
@@ -143,6 +150,12 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     TokenAlreadyIssued: (409, "token-already-issued"),
     VersionConflict: (412, "version-conflict"),
     CaseNotFound: (404, "case-not-found"),
+    # Services and calendars (issue 13, services).
+    ServiceNotFound: (404, "service-not-found"),
+    ServiceAlreadyExists: (409, "service-exists"),
+    CalendarVersionInPast: (409, "calendar-version-in-past"),
+    CalendarVersionClash: (409, "calendar-version-clash"),
+    UnknownBankHolidays: (422, "unknown-bank-holidays"),
     ItemNotFound: (404, "item-not-found"),
     NotPermitted: (403, "not-permitted"),
     RuleViolation: (409, "rule-violation"),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from domain.access.permissions import Permission, check, permits
+from domain.service.commands import DEFAULT_SERVICE
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
@@ -155,8 +156,10 @@ def read_queue(
                 "the past",
                 errors={"as_of": "must not be in the past for break_glass_reviews"},
             )
+        # Break-glass is the organisation's, not a service's: judged by the default service's
+        # calendar in force at each grant.
         grants, next_grant = vigil.access_log.awaiting_review(
-            vigil.calendar, as_of=at, limit=limit, cursor=cursor
+            vigil.services.history(DEFAULT_SERVICE), as_of=at, limit=limit, cursor=cursor
         )
         return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
     shift_queue = parse_shift_queue(name)

@@ -153,6 +153,11 @@ class CaseRead(Read):
     summary: str
     risk_level: RiskLevel | None = None
     channel: str | None = None
+    service: str = Field(
+        default="default",
+        description="The service the case arose in: its calendar judges out-of-hours decisions "
+        "and due times (GET /services).",
+    )
     assignee: str | None = None
     opened_at: datetime
     opened_by: str
@@ -214,6 +219,7 @@ def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
         summary=state.summary,
         risk_level=state.risk_level,
         channel=state.channel,
+        service=state.service,
         assignee=state.assignee,
         opened_at=state.opened_at,
         opened_by=state.opened_by,
@@ -434,6 +440,7 @@ class CaseStateRead(Read):
     category: Category
     risk_level: RiskLevel | None = None
     channel: str | None = None
+    service: str = "default"
     assignee: str | None = None
     opened_at: datetime
     opened_by: str

@@ -141,7 +141,8 @@ def test_a_case_is_listed_with_its_summary_and_no_personal_data(vigil: Vigil, cl
         vigil, category="self_harm_risk", subject_ref="member-42", risk_level="high"
     )
 
-    assert vigil.case_summaries.catch_up() == 1
+    # With the default service, recorded with the first case (so the case is at position 2).
+    assert vigil.case_summaries.catch_up() == 2
     items, next_cursor = vigil.case_summaries.query()
 
     assert next_cursor is None
@@ -165,7 +166,7 @@ def test_a_case_is_listed_with_its_summary_and_no_personal_data(vigil: Vigil, cl
             unacknowledged_escalations=0,
             referrals_awaiting_acknowledgement=0,
             flag_count=0,
-            position=1,
+            position=2,
         ).model_dump()
     ]
     store = vigil.case_summaries.runner.store
@@ -387,10 +388,11 @@ def test_user_events_are_skipped_but_passed(vigil: Vigil, clock: Clock) -> None:
     case_id = open_case(vigil)
     vigil.identity.register("sam", Role.SAFEGUARDING_LEAD, actor="admin")
 
-    assert vigil.case_summaries.catch_up() == 4
-    assert vigil.case_summaries.position() == log_length(vigil) == 4
+    # With the default service, recorded with the first case.
+    assert vigil.case_summaries.catch_up() == 5
+    assert vigil.case_summaries.position() == log_length(vigil) == 5
     assert [row.case_id for row in vigil.case_summaries.all()] == [case_id]
-    assert summary(vigil, case_id).position == 3
+    assert summary(vigil, case_id).position == 4
 
 
 def test_incremental_catch_ups_give_the_rebuilt_view(vigil: Vigil, clock: Clock) -> None:
@@ -510,7 +512,7 @@ def test_a_new_view_version_rebuilds_the_view(vigil: Vigil, clock: Clock) -> Non
 
     assert upgraded.position() == 0
     assert vigil.case_summaries.all() == []
-    assert upgraded.catch_up() == 1
+    assert upgraded.catch_up() == 2  # with the default service, recorded with the first case
     assert len(vigil.case_summaries.all()) == 1
 
 
@@ -525,7 +527,8 @@ def test_the_library_can_wait_for_the_view(vigil: Vigil, clock: Clock) -> None:
 
     runner.wait(vigil.event_log.name, 1, timeout=0.05)
     assert runner.has_tracking_id(vigil.event_log.name, 1)
-    assert vigil.case_summaries.position() == 1
+    # With the default service, recorded with the first case.
+    assert vigil.case_summaries.position() == 2
 
 
 def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> None:
@@ -557,7 +560,10 @@ def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> 
         thread.join()
 
     assert errors == []
-    assert sum(consumed) + vigil.case_summaries.catch_up() == log_length(vigil)
+    # Every event once: counted, as PostgreSQL's notification ids skip a lost race's (the
+    # default service's registration is raced for by the first cases).
+    events = vigil.event_log.recorder.select_notifications(start=1, limit=10_000)
+    assert sum(consumed) + vigil.case_summaries.catch_up() == len(events)
     incremental = vigil.case_summaries.all()
     assert len(incremental) == 24
     vigil.case_summaries.rebuild()

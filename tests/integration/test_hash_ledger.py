@@ -76,13 +76,14 @@ def log_leaves(vigil: Vigil) -> list[bytes]:
 def test_every_event_becomes_one_leaf_and_a_checkpoint_falls_every_n_events(
     vigil: Vigil,
 ) -> None:
-    open_case(vigil, notes=8)  # with the user's registration: 10 events
+    # with the user's registration and the default service's (with the first case): 11 events
+    open_case(vigil, notes=8)
     notary = vigil.integrity.notary
 
-    assert notary.catch_up() == 10
+    assert notary.catch_up() == 11
 
     leaves = log_leaves(vigil)
-    assert notary.state().tree_size == len(leaves) == 10
+    assert notary.state().tree_size == len(leaves) == 11
     checkpoints = sorted(notary.checkpoints(limit=10), key=lambda cp: cp.tree_size)
     assert [cp.tree_size for cp in checkpoints] == [4, 8]
     key = vigil.integrity.public_key()
@@ -95,7 +96,7 @@ def test_every_event_becomes_one_leaf_and_a_checkpoint_falls_every_n_events(
 
 
 def test_a_checkpoint_falls_due_when_t_seconds_pass(vigil: Vigil, clock: Clock) -> None:
-    open_case(vigil, notes=1)  # 3 events: fewer than N
+    open_case(vigil, notes=0)  # 3 events (the user, the default service, the case): fewer than N
     notary = vigil.integrity.notary
     notary.catch_up()
     assert notary.latest_checkpoint() is None
@@ -126,7 +127,7 @@ def test_two_notaries_racing_append_each_event_once(vigil: Vigil, clock: Clock) 
     for thread in threads:
         thread.join()
 
-    assert vigil.integrity.notary.state().tree_size == len(log_leaves(vigil)) == 32
+    assert vigil.integrity.notary.state().tree_size == len(log_leaves(vigil)) == 33
     assert vigil.integrity.verify([vigil.integrity.public_key()]).ok
 
 
@@ -148,17 +149,19 @@ def test_verify_counts_events_the_notary_has_not_reached_as_pending(vigil: Vigil
     report = vigil.integrity.verify([vigil.integrity.public_key()])
 
     assert report.ok
-    assert (report.events, report.ledger_size, report.pending) == (5, 4, 1)
+    # (with the default service, recorded with the first case)
+    assert (report.events, report.ledger_size, report.pending) == (6, 5, 1)
 
 
 def test_an_export_proves_each_event_of_the_case_against_one_checkpoint(vigil: Vigil) -> None:
     open_case(vigil, notes=2)
-    case_id = open_case(vigil, notes=4)  # the log: 9 events, the last checkpoint due at 8
+    # the log: 10 events (with the default service's), the last checkpoint due at 8
+    case_id = open_case(vigil, notes=4)
 
     export = vigil.integrity.export_case(case_id, vigil.cases.timeline(case_id))
 
     assert [e.version for e in export.events] == [1, 2, 3, 4, 5]
-    assert export.checkpoint.tree_size == 9, "signed on demand to cover the whole case"
+    assert export.checkpoint.tree_size == 10, "signed on demand to cover the whole case"
     for item in export.events:
         assert item.leaf is not None
         assert item.stored is not None

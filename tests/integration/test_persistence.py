@@ -230,6 +230,7 @@ NOT_PERSONAL = {
     "issued_by",  # a token's issuer: a staff username or "cli"
     "requester_credential_issued_by",  # four-eyes: a staff username
     "actor_behind",  # second person: staff usernames
+    "service",  # the service a case arose in: a slug the organisation chose (peer-forum)
 }
 
 
