@@ -9,6 +9,7 @@ a retry returns the first answer and appends nothing.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,6 +133,14 @@ class CaseService:
             snapshots=Snapshots(every=snapshot_interval, take=self._snapshot, project=project_case),
             cache_size=case_cache_size,
         )
+
+    def with_clock(self, clock: Callable[[], datetime]) -> CaseService:
+        """The same service recording on another clock (sharing its log and caches): for the
+        demo (``application.demo_rota``), which records a week that has passed as it happened.
+        Never for a user's write: their events carry the server's clock."""
+        twin = copy.copy(self)
+        twin._clock = clock
+        return twin
 
     # --- writes ---------------------------------------------------------------------------------
 

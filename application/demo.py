@@ -3,9 +3,14 @@
 Everything is recorded through the real services, so the demo obeys every rule a
 user's write does and is a fair picture of what Vigil holds. ``occurred_at`` is
 back-dated relative to the moment the demo runs (never in the future, never before
-a case opened); ``recorded_at`` is the server clock, as always, so the demo reads
-as work logged after the fact. The out-of-hours decision falls in the latest
+a case opened); ``recorded_at`` is the server clock for most of the cases, so they
+read as work logged after the fact. The out-of-hours decision falls in the latest
 out-of-hours period of the configured service calendar, whatever day it is run.
+
+The services, a week of the seed's rota and the night the on-call lead handled the
+out-of-hours case are recorded as they happened, on a story clock
+(``application.demo_rota``): a rota is planned before its shifts start, and the
+night's shift log lists the lead's decision, their handover and its acknowledgement.
 
 Every person, member, post, agency and reference here is invented.
 """
@@ -19,7 +24,22 @@ from typing import Protocol
 from uuid import UUID
 
 from application.cases import CaseService
+from application.demo_rota import DEMO_USERS as DEMO_USERS  # the demo's people, re-exported
+from application.demo_rota import (
+    JUDE,
+    KIT,
+    OLA,
+    PRIYA,
+    ROWAN,
+    SAM,
+    DemoRota,
+    DemoUser,
+    RotaStory,
+    StoryClock,
+)
 from application.identity import IdentityService
+from application.services import ServiceService
+from application.shifts import ShiftService
 from domain.calendar import ServiceCalendar
 from domain.case import commands as c
 from domain.case.vocabulary import (
@@ -38,25 +58,8 @@ from domain.case.vocabulary import (
     Urgency,
 )
 from domain.errors import DomainError
-from domain.shared import Actor, PolicyRef, Role
+from domain.shared import Actor, PolicyRef
 from infrastructure.event_log import EventLog
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    role: Role
-
-
-SAM = DemoUser("sam.volunteer", Role.VOLUNTEER)  # evening forum host
-OLA = DemoUser("ola.moderator", Role.MODERATOR)
-KIT = DemoUser("kit.coordinator", Role.COORDINATOR)
-ROWAN = DemoUser("rowan.coordinator", Role.COORDINATOR)  # helpline
-JUDE = DemoUser("jude.lead", Role.SAFEGUARDING_LEAD)  # on call out of hours
-PRIYA = DemoUser("priya.lead", Role.SAFEGUARDING_LEAD)
-MORGAN = DemoUser("morgan.auditor", Role.AUDITOR)
-ALEX = DemoUser("alex.admin", Role.ADMIN)
-DEMO_USERS: tuple[DemoUser, ...] = (SAM, OLA, KIT, ROWAN, JUDE, PRIYA, MORGAN, ALEX)
 
 GUIDELINES = "community-guidelines"
 GUIDELINES_VERSION = "2025-01"
@@ -88,6 +91,10 @@ class DemoTarget(Protocol):
     def calendar(self) -> ServiceCalendar: ...
     @property
     def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def services(self) -> ServiceService: ...
+    @property
+    def shifts(self) -> ShiftService: ...
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class DemoLoaded:
     tokens: list[tuple[DemoUser, str]]  # one fresh token per demo user, in DEMO_USERS order
     case_ids: list[UUID]
     out_of_hours: bool  # False when the calendar has no out-of-hours period to set it in
+    rota: DemoRota  # the services, the week's shifts and the night on call
 
 
 def store_is_empty(vigil: DemoTarget) -> bool:
@@ -114,15 +122,31 @@ def load_demo(vigil: DemoTarget, *, actor: str) -> DemoLoaded:
         tokens.append((user, vigil.identity.issue_token(user.username, actor=actor)))
     story = _Story(vigil.cases, now=vigil.clock())
     night = last_out_of_hours_period(vigil.calendar, story.now)
+    # The services and the week's rota, then the night's case, recorded as they happened.
+    clock = StoryClock(story.now)
+    decided = night[0] if night is not None else story.now - timedelta(hours=20)
+    rota = RotaStory(
+        vigil.services,
+        vigil.shifts,
+        clock,
+        decided=decided,
+        reopened=None if night is None else night[1],
+    )
+    recorded = rota.plan()
+    rota.attend()
+    rota.check_in_night()
+    as_it_happened = _Story(vigil.cases.with_clock(clock), now=story.now, clock=clock)
     case_ids = [
-        _self_harm_out_of_hours(story, night),
+        _self_harm_out_of_hours(as_it_happened, night, rota),
         _harassment(story),
         _hate_incident(story),
         _medical_misinformation(story),
         _spam(story),
         _account_issue(story),
     ]
-    return DemoLoaded(tokens=tokens, case_ids=case_ids, out_of_hours=night is not None)
+    return DemoLoaded(
+        tokens=tokens, case_ids=case_ids, out_of_hours=night is not None, rota=recorded
+    )
 
 
 def last_out_of_hours_period(
@@ -154,14 +178,19 @@ def last_out_of_hours_period(
 
 
 class _Story:
-    """Records commands as the demo users, clamping back-dated times to the present."""
+    """Records commands as the demo users, clamping back-dated times to the present; with a
+    story clock, each at the moment it happened (recorded then, not logged afterwards)."""
 
-    def __init__(self, cases: CaseService, *, now: datetime) -> None:
+    def __init__(
+        self, cases: CaseService, *, now: datetime, clock: StoryClock | None = None
+    ) -> None:
         self.cases = cases
         self.now = now
+        self.clock = clock
 
     def at(self, moment: datetime) -> datetime:
-        return min(moment, self.now)
+        moment = min(moment, self.now)
+        return moment if self.clock is None else self.clock.set(moment)
 
     def open(self, who: DemoUser, when: datetime, **fields: object) -> UUID:
         command = c.OpenCase.model_validate({**fields, "occurred_at": self.at(when)})
@@ -174,12 +203,15 @@ class _Story:
 
 
 def _actor(user: DemoUser) -> Actor:
-    return Actor(username=user.username, role=user.role)
+    return user.actor
 
 
-def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) -> UUID:
+def _self_harm_out_of_hours(
+    s: _Story, night: tuple[datetime, datetime] | None, rota: RotaStory
+) -> UUID:
     """A risk to life flagged out of hours: the on-call lead's decision, a referral without
-    consent, and the next morning's reviews of both by another lead."""
+    consent, the handover at the end of the night, and the next morning's reviews of both by
+    the lead who took the handover."""
     decided = night[0] if night is not None else s.now - timedelta(hours=20)
     t = decided - timedelta(minutes=40)
     case = s.open(
@@ -246,6 +278,7 @@ def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) 
             t + timedelta(minutes=30),
             c.AddNote(kind=NoteKind.NOTE, text="Police welfare check requested by phone."),
         )
+        rota.hand_over(case, acknowledge_by=t + timedelta(hours=6))
         return case
     decision = s.record(
         case,
@@ -300,6 +333,7 @@ def _self_harm_out_of_hours(s: _Story, night: tuple[datetime, datetime] | None) 
         ),
     )
     morning = night[1] + timedelta(minutes=40)  # the next opening: the review
+    rota.hand_over(case, acknowledge_by=morning - timedelta(minutes=10))
     s.record(
         case,
         PRIYA,

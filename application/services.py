@@ -22,6 +22,7 @@ region a version names; the regions it can supply are checked when a version is 
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -109,6 +110,14 @@ class ServiceService:
         self._histories: OrderedDict[tuple[UUID, int], CalendarHistory] = OrderedDict()
         self._lock = threading.Lock()
         self._default_recorded = False  # once seen in the log, it stays there
+
+    def with_clock(self, clock: Callable[[], datetime]) -> ServiceService:
+        """The same service recording on another clock (sharing its log and caches): for the
+        demo (``application.demo_rota``), which records a week that has passed as it happened.
+        Never for a user's write: their events carry the server's clock."""
+        twin = copy.copy(self)
+        twin._clock = clock
+        return twin
 
     # --- reads ----------------------------------------------------------------------------------
 

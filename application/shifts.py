@@ -26,6 +26,7 @@ events); a retry with the same request answers as the first time and appends not
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -175,6 +176,14 @@ class ShiftService:
             not_found=lambda: ShiftNotFound("no such shift"),
             cache_size=cache_size,
         )
+
+    def with_clock(self, clock: Callable[[], datetime]) -> ShiftService:
+        """The same service recording on another clock (sharing its log and caches): for the
+        demo (``application.demo_rota``), which records a week that has passed as it happened.
+        Never for a user's write: their events carry the server's clock."""
+        twin = copy.copy(self)
+        twin._clock = clock
+        return twin
 
     # --- reads ----------------------------------------------------------------------------------
 

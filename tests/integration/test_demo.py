@@ -188,5 +188,80 @@ def test_the_demo_loads_whatever_the_day_and_calendar(
                 if isinstance(event, e.OutOfHoursDecisionRecorded):
                     assert vigil.calendar.is_out_of_hours(event.occurred_at)
                     assert now - event.occurred_at < timedelta(days=14)
+        # The rota, recorded as it happened: each shift's events in order, none after now.
+        assert loaded.rota.night is not None and loaded.rota.night.handover_id is not None
+        for shift_id in loaded.rota.shift_ids:
+            recorded = [x.recorded_at for x in vigil.shifts.events(shift_id)]
+            assert recorded == sorted(recorded)
+            assert recorded[-1] <= now
     finally:
         vigil.close()
+
+
+def test_the_demo_records_a_week_of_the_seed_rota_and_the_night_that_handled_its_case(
+    vigil: Vigil,
+) -> None:
+    loaded = load_demo(vigil, actor="cli")
+    now = vigil.clock()
+    night = loaded.rota.night
+    assert night is not None and night.handover_id is not None
+    [case_id] = [i for i in loaded.case_ids if vigil.cases.get(i).decisions]
+    [decision] = vigil.cases.get(case_id).decisions.values()
+
+    vigil.shift_logs.catch_up()
+    log = vigil.shift_logs.log(night.shift_id, now=now)
+
+    # The services beside `default`, each with its own calendar.
+    names = [s.name for s in vigil.services.list_services()]
+    assert names == ["default", "forum", "helpline"]
+    forum = vigil.services.history("forum")
+    assert forum.is_out_of_hours(datetime(2026, 11, 18, 7, 59, tzinfo=UTC))
+    assert forum.is_open(datetime(2026, 11, 18, 23, 59, tzinfo=UTC))
+    helpline = vigil.services.history("helpline")
+    assert helpline.is_open(datetime(2026, 11, 18, 9, 0, tzinfo=UTC))  # a Wednesday
+    assert not helpline.is_open(datetime(2026, 11, 19, 9, 0, tzinfo=UTC))  # a Thursday
+    # The night's on-call shift, held by the lead who made the decision within it.
+    assert (log.shift.service, log.shift.role.value) == ("default", "on_call")
+    assert log.shift.starts_at <= decision.decided_at < log.shift.ends_at
+    [person] = log.people
+    assert person.person == decision.decided_by == "jude.lead"
+    assert person.status.value == "on_time"
+    # The check-in logged late: it happened before it was recorded.
+    assert person.check_in_logged_late
+    assert person.checked_in_at is not None and person.checked_in_recorded_at is not None
+    assert person.checked_in_recorded_at - person.checked_in_at > timedelta(minutes=15)
+    assert person.checked_out_at == log.shift.ends_at
+    # The out-of-hours decision is among the night's actions, recorded as it happened.
+    decisions = [a for a in log.actions if a.type == "OutOfHoursDecisionRecorded"]
+    assert [a.case_id for a in decisions] == [case_id]
+    assert [a.case_id for a in log.out_of_hours_decisions] == [case_id]
+    assert not decisions[0].late
+    assert {a.actor for a in log.actions} == {"jude.lead"}
+    # The handover at check-out, naming the case, acknowledged the next morning by the lead
+    # who then reviewed the decision.
+    [handover] = log.handovers_given
+    assert handover.handover_id == night.handover_id
+    assert (handover.given_by, handover.given_to, handover.case_ids) == (
+        "jude.lead",
+        "priya.lead",
+        [case_id],
+    )
+    assert handover.acknowledged_by == "priya.lead" == decision.reviewed_by
+    assert handover.acknowledged_at is not None and decision.reviewed_at is not None
+    assert handover.given_at <= handover.acknowledged_at <= decision.reviewed_at
+    # A week of the seed's rota each side of today: the coordinator's 13 hours a week.
+    shifts = vigil.shifts.planned(now - timedelta(days=8), now + timedelta(days=8))
+    kit = [s for s in shifts if s.assignee == "kit.coordinator"]
+    assert {s.role.value for s in kit} == {"coordinator"}
+    assert sum((s.ends_at - s.starts_at for s in kit), timedelta()) >= timedelta(hours=2 * 13)
+    assert {s.assignee for s in shifts} == {
+        "kit.coordinator",
+        "ola.moderator",
+        "sam.volunteer",
+        "rowan.coordinator",
+        "jude.lead",
+    }
+    # Every shift that has ended was attended and checked out of: no missed check-out.
+    ended = [s for s in shifts if s.ends_at + timedelta(minutes=2) <= now]
+    assert ended
+    assert all(s.attendance and not any(a.open for a in s.attendance.values()) for s in ended)
