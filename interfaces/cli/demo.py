@@ -37,6 +37,18 @@ def demo(
         "Their API tokens are shown once; get another with: vigil users token USERNAME",
         err=True,
     )
+    rota = loaded.rota
+    typer.echo(
+        f"Services: {', '.join(rota.services)}; {len(rota.shift_ids)} shifts of the seed's rota "
+        "(see: vigil rota list --from <a week ago>)"
+        + (
+            ""
+            if rota.night is None
+            else f"; the night on call: shift {rota.night.shift_id} "
+            "(GET /api/v1/shifts/{id}/log)"
+        ),
+        err=True,
+    )
     if not loaded.out_of_hours:
         typer.echo(
             "The service calendar has no recent out-of-hours period, so the demo has no "
