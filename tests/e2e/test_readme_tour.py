@@ -7,6 +7,7 @@ relies on fails this test (the script runs under ``set -euo pipefail``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,14 +24,38 @@ from tests.integration.test_cli import REPO, serving, vigil, vigil_command
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
 
 
-def tour_script() -> str:
-    """The shell blocks of the README's tour section, joined."""
+def tour_script(title: str = "## A five-minute tour") -> str:
+    """The shell blocks of a README tour section, joined."""
     readme = (REPO / "README.md").read_text()
-    start = readme.index("## A five-minute tour")
+    start = readme.index(title)
     end = readme.index("\n## ", start + 1)
     blocks = re.findall(r"```sh\n(.*?)```", readme[start:end], flags=re.DOTALL)
     assert len(blocks) >= 5, "the tour's shell blocks were not found"
     return "\n".join(blocks)
+
+
+def run_tour(
+    title: str, served: tuple[str, dict[str, str]], tmp_path: Path, tail: str
+) -> tuple[Path, str]:
+    """Run a tour section's shell blocks as written (`set -euo pipefail`), then ``tail``."""
+    base, env = served
+    cli = " ".join(shlex.quote(part) for part in vigil_command())
+    script = tour_script(title).replace("http://127.0.0.1:8000", base)
+    script = script.replace(".venv/bin/vigil", cli)
+    script = f"set -euo pipefail\n{script}\n{tail}\n"
+    tour = tmp_path / "tour"
+    tour.mkdir()
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env=env,
+        cwd=tour,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return tour, result.stdout
 
 
 @pytest.fixture
@@ -79,3 +105,89 @@ def test_the_readme_tour_runs_as_written(
     assert f"OK: 5 events of case {case_id} are in the log as stored" in out
     assert "OK: the log matches the hash ledger" in out
     assert (tour / "case-export.json").stat().st_size > 0
+
+
+def test_the_readme_night_on_call_runs_as_written(
+    served: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    _, out = run_tour(
+        "## A night on call",
+        served,
+        tmp_path,
+        'echo "NIGHT SHIFT=$SHIFT CASE=$CASE HANDOVER=$HANDOVER FLAGGED=$FLAGGED START=$START"',
+    )
+
+    uuid = "[0-9a-f-]{36}"
+    found = re.search(
+        rf"^NIGHT SHIFT=({uuid}) CASE=({uuid}) HANDOVER=({uuid}) FLAGGED=(\S+) START=(\S+)$",
+        out,
+        re.MULTILINE,
+    )
+    assert found, out[-3000:]
+    shift_id, case_id, handover_id, flagged, start = found.groups()
+    documents = _json_documents(out)
+    # Who was on call when the flag came in: as recorded then, nobody (the cover was recorded
+    # afterwards); as known now, Jude, planned and checked in since the shift's start.
+    [on_call] = [d for d in documents if "as_recorded_then" in d]
+    assert on_call["at"] == flagged
+    then, known = on_call["as_recorded_then"], on_call["as_known_now"]
+    assert shift_id not in {p["shift_id"] for p in then["planned"]}
+    assert shift_id not in {c["shift_id"] for c in then["checked_in"]}
+    assert [(p["assignee"], p["role"]) for p in known["planned"] if p["shift_id"] == shift_id] == [
+        ("jude.lead", "on_call")
+    ]
+    [jude] = [c for c in known["checked_in"] if c["shift_id"] == shift_id]
+    assert (jude["person"], jude["checked_in_at"]) == ("jude.lead", start)
+    # The shift log: the late-logged check-in, Jude's actions with the decision among them, the
+    # handover given.
+    [log] = [d for d in documents if "out_of_hours_decisions" in d]
+    assert log["shift"]["id"] == shift_id
+    [person] = log["people"]
+    assert (person["person"], person["check_in_logged_late"]) == ("jude.lead", True)
+    assert [(a["type"], a["case_id"]) for a in log["actions"]] == [
+        ("CaseOpened", case_id),
+        ("OutOfHoursDecisionRecorded", case_id),
+    ]
+    assert [a["case_id"] for a in log["out_of_hours_decisions"]] == [case_id]
+    [given] = log["handovers_given"]
+    assert (given["handover_id"], given["given_to"], given["case_ids"]) == (
+        handover_id,
+        "priya.lead",
+        [case_id],
+    )
+    assert given["acknowledged_at"] is None
+    # The queue held the handover until Priya acknowledged it; then it is empty.
+    [queue] = [d for d in documents if d.get("items") and "queue" in d["items"][0]]
+    assert [(i["queue"], i["item_id"], i["person"]) for i in queue["items"]] == [
+        ("handovers_unacknowledged", handover_id, "priya.lead")
+    ]
+    # The answers printed: Jude's check-in (logged late) and Priya's acknowledgement.
+    shift_writes = [d["events"] for d in documents if d.get("events") and "shift" in d]
+    assert [[e["type"] for e in events] for events in shift_writes] == [
+        ["CheckedIn"],
+        ["HandoverAcknowledged"],
+    ]
+    checked_in = shift_writes[0][0]
+    assert checked_in["occurred_at"] == start
+    assert checked_in["recorded_at"] > checked_in["occurred_at"]
+    assert shift_writes[1][0]["handover_id"] == handover_id
+    [acknowledged_at] = [d["position"] for d in documents if d.get("events") == shift_writes[1]]
+    # The queue read after the acknowledgement (printed right after its answer): empty.
+    assert out.rstrip().splitlines()[-2].endswith(f'"position":{acknowledged_at}}}[]')
+
+
+def _json_documents(out: str) -> list[dict[str, Any]]:
+    """Every JSON object printed (pretty-printed, or one answer after another)."""
+    decoder = json.JSONDecoder()
+    found: list[dict[str, Any]] = []
+    i = 0
+    while (i := out.find("{", i)) != -1:
+        try:
+            document, end = decoder.raw_decode(out, i)
+        except json.JSONDecodeError:
+            i += 1
+            continue
+        if isinstance(document, dict):
+            found.append(document)
+        i = end
+    return found

@@ -189,7 +189,8 @@ def test_the_demo_loads_whatever_the_day_and_calendar(
                     assert vigil.calendar.is_out_of_hours(event.occurred_at)
                     assert now - event.occurred_at < timedelta(days=14)
         # The rota, recorded as it happened: each shift's events in order, none after now.
-        assert loaded.rota.night is not None and loaded.rota.night.handover_id is not None
+        assert loaded.rota.night is not None
+        assert loaded.rota.night.handover_id is not None
         for shift_id in loaded.rota.shift_ids:
             recorded = [x.recorded_at for x in vigil.shifts.events(shift_id)]
             assert recorded == sorted(recorded)
@@ -204,7 +205,8 @@ def test_the_demo_records_a_week_of_the_seed_rota_and_the_night_that_handled_its
     loaded = load_demo(vigil, actor="cli")
     now = vigil.clock()
     night = loaded.rota.night
-    assert night is not None and night.handover_id is not None
+    assert night is not None
+    assert night.handover_id is not None
     [case_id] = [i for i in loaded.case_ids if vigil.cases.get(i).decisions]
     [decision] = vigil.cases.get(case_id).decisions.values()
 
@@ -228,7 +230,8 @@ def test_the_demo_records_a_week_of_the_seed_rota_and_the_night_that_handled_its
     assert person.status.value == "on_time"
     # The check-in logged late: it happened before it was recorded.
     assert person.check_in_logged_late
-    assert person.checked_in_at is not None and person.checked_in_recorded_at is not None
+    assert person.checked_in_at is not None
+    assert person.checked_in_recorded_at is not None
     assert person.checked_in_recorded_at - person.checked_in_at > timedelta(minutes=15)
     assert person.checked_out_at == log.shift.ends_at
     # The out-of-hours decision is among the night's actions, recorded as it happened.
@@ -247,7 +250,8 @@ def test_the_demo_records_a_week_of_the_seed_rota_and_the_night_that_handled_its
         [case_id],
     )
     assert handover.acknowledged_by == "priya.lead" == decision.reviewed_by
-    assert handover.acknowledged_at is not None and decision.reviewed_at is not None
+    assert handover.acknowledged_at is not None
+    assert decision.reviewed_at is not None
     assert handover.given_at <= handover.acknowledged_at <= decision.reviewed_at
     # A week of the seed's rota each side of today: the coordinator's 13 hours a week.
     shifts = vigil.shifts.planned(now - timedelta(days=8), now + timedelta(days=8))
