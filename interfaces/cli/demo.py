@@ -44,8 +44,7 @@ def demo(
         + (
             ""
             if rota.night is None
-            else f"; the night on call: shift {rota.night.shift_id} "
-            "(GET /api/v1/shifts/{id}/log)"
+            else f"; the night on call's log: GET /api/v1/shifts/{rota.night.shift_id}/log"
         ),
         err=True,
     )
