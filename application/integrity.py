@@ -28,10 +28,6 @@ checks such a file offline. The list of events comes from the ledger's own index
 as well as from the events table, so an event deleted from the table shows up as missing.
 """
 
-# SQL here names only the ledger's own tables and the events table (constants, quoted by the
-# store); it has no values to bind.
-# ruff: noqa: S608
-
 from __future__ import annotations
 
 import itertools
@@ -67,10 +63,6 @@ from infrastructure.snapshots import chain as snapshot_chain
 from infrastructure.snapshots import check as check_snapshot
 from infrastructure.snapshots import unwrap as unwrap_snapshot
 from projections.notary import (
-    CHECKPOINTS_TABLE,
-    LEDGER_NAME,
-    NODES_TABLE,
-    STATE_TABLE,
     TILE_HEIGHT,
     CaseLeaf,
     HashLedger,
@@ -256,31 +248,20 @@ class IntegrityService:
         check_signature = signature_check(keys)
         store = self._notary.store
         with log_snapshot(self._event_log, store) as snapshot:
-            state = snapshot.fetchall(
-                f"SELECT tree_size, notification_id, frontier FROM {store.table(STATE_TABLE)} "
-                f"WHERE name = '{LEDGER_NAME}'"
-            )
-            if not state:
+            state = snapshot.ledger_state()
+            if state is None:
                 report.findings.append(Finding("ledger-state", "the ledger has no state row"))
                 return report
-            ledger_size, ledger_position = int(state[0][0]), int(state[0][1])
-            stored_frontier = bytes(state[0][2])
+            ledger_size, ledger_position, stored_frontier = state
             report.ledger_size = ledger_size
-            stored_checkpoints = [
-                Checkpoint(int(r[0]), bytes(r[1]), int(r[2]), str(r[3]), bytes(r[4]))
-                for r in snapshot.fetchall(
-                    "SELECT tree_size, root_hash, timestamp_ms, key_id, signature "
-                    f"FROM {store.table(CHECKPOINTS_TABLE)} ORDER BY tree_size"
-                )
-            ]
+            stored_checkpoints = snapshot.checkpoints()
             report.checkpoints = len(stored_checkpoints)
             everything = sorted([*stored_checkpoints, *trusted], key=lambda c: c.tree_size)
             for checkpoint in everything:
                 finding = check_checkpoint(checkpoint, check_signature)
                 if finding is not None:
                     report.findings.append(finding)
-            head = snapshot.fetchall(self._max_position_statement())
-            last_position = int(head[0][0] or 0) if head else 0
+            last_position = snapshot.log_head()
 
             walk = _Walk(everything, ledger_size, ledger_position)
             leaf_rows = (row for batch in snapshot.leaf_batches(batch_size) for row in batch)
@@ -393,14 +374,6 @@ class IntegrityService:
             )
         )
 
-    def _max_position_statement(self) -> str:
-        recorder: Any = self._event_log.recorder
-        schema = getattr(recorder.datastore, "schema", None)
-        table = f'"{recorder.events_table_name}"'
-        if schema:
-            return f'SELECT MAX(notification_id) FROM "{schema}".{table}'
-        return f"SELECT MAX(rowid) FROM {table}"
-
     @staticmethod
     def _check_ledger_tables(
         snapshot: Any, store: Any, walk: _Walk, stored_frontier: bytes
@@ -414,14 +387,11 @@ class IntegrityService:
                     tree_index=walk.size - 1 if walk.size else None,
                 )
             )
-        for level, index, stored in snapshot.fetchall(
-            f"SELECT level, node_index, hash FROM {store.table(NODES_TABLE)} "
-            "ORDER BY level, node_index"
-        ):
-            nodes = walk.levels.get(int(level), [])
-            if int(index) >= len(nodes):
+        for level, index, stored in snapshot.nodes():
+            nodes = walk.levels.get(level, [])
+            if index >= len(nodes):
                 continue  # beyond the tree this snapshot rebuilt
-            if bytes(stored) != nodes[int(index)]:
+            if stored != nodes[index]:
                 findings.append(
                     Finding(
                         "ledger-node",

@@ -655,14 +655,57 @@ class LogSnapshot:
     """One consistent, read-only snapshot of the events table and the ledger's tables, read
     straight through the driver in large batches (no per-row objects beyond tuples)."""
 
-    def __init__(self, events: Callable[[int], Iterator[list[EventRow]]], leaves: Any, run: Any):
+    def __init__(
+        self,
+        events: Callable[[int], Iterator[list[EventRow]]],
+        leaves: Any,
+        run: Any,
+        *,
+        store: ViewStore,
+        head_statement: str,
+    ):
         self.event_batches = events
         self.leaf_batches = leaves
         self._run = run
+        self._store = store
+        self._head_statement = head_statement
 
-    def fetchall(self, statement: str) -> list[tuple[Any, ...]]:
+    def _fetchall(self, statement: str) -> list[tuple[Any, ...]]:
         result: list[tuple[Any, ...]] = self._run(statement)
         return result
+
+    def ledger_state(self) -> tuple[int, int, bytes] | None:
+        """The ledger's stored state: tree size, log position reached, frontier (None: none)."""
+        rows = self._fetchall(
+            f"SELECT tree_size, notification_id, frontier FROM {self._store.table(STATE_TABLE)} "
+            f"WHERE name = '{LEDGER_NAME}'"
+        )
+        return (int(rows[0][0]), int(rows[0][1]), bytes(rows[0][2])) if rows else None
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, by tree size."""
+        return [
+            Checkpoint(int(r[0]), bytes(r[1]), int(r[2]), str(r[3]), bytes(r[4]))
+            for r in self._fetchall(
+                "SELECT tree_size, root_hash, timestamp_ms, key_id, signature "
+                f"FROM {self._store.table(CHECKPOINTS_TABLE)} ORDER BY tree_size"
+            )
+        ]
+
+    def log_head(self) -> int:
+        """The log position of the last event in the snapshot (0: none)."""
+        rows = self._fetchall(self._head_statement)
+        return int(rows[0][0] or 0) if rows else 0
+
+    def nodes(self) -> list[tuple[int, int, bytes]]:
+        """Every stored node of the tree: level, index, hash."""
+        return [
+            (int(level), int(index), bytes(stored))
+            for level, index, stored in self._fetchall(
+                f"SELECT level, node_index, hash FROM {self._store.table(NODES_TABLE)} "
+                "ORDER BY level, node_index"
+            )
+        ]
 
 
 @contextmanager
@@ -703,6 +746,8 @@ def log_snapshot(event_log: Application[Any], store: ViewStore) -> Iterator[LogS
                     size,
                 ),
                 pg_run,
+                store=store,
+                head_statement=f"SELECT MAX(notification_id) FROM {events}",
             )
         return
     if isinstance(recorder, SQLiteApplicationRecorder):
@@ -739,6 +784,8 @@ def log_snapshot(event_log: Application[Any], store: ViewStore) -> Iterator[LogS
                     False,
                 ),
                 sqlite_run,
+                store=store,
+                head_statement=f"SELECT MAX(rowid) FROM {events_table}",
             )
         finally:
             conn_sqlite.close()
