@@ -50,8 +50,6 @@ from infrastructure.event_log import EventLog
 
 SYSTEM_ACTOR = Actor(username="vigil", role=Role.ADMIN)
 """Who records the ``default`` service: Vigil itself, not a person."""
-_REGISTERED_TOPIC = f"{ServiceRegistered.__module__}:{ServiceRegistered.__qualname__}"
-_PAGE = 1000
 _HISTORIES_KEPT = 256
 
 
@@ -296,19 +294,7 @@ class ServiceService:
         return ServiceWrite(state, events[-1:], position, replayed=True)
 
     def _ids(self) -> Iterator[UUID]:
-        # The registrations in the log (the set of services only grows); read in pages.
-        recorder = self._event_log.recorder
-        start: int | None = None
-        while True:
-            page = recorder.select_notifications(
-                start, _PAGE, topics=[_REGISTERED_TOPIC], inclusive_of_start=start is None
-            )
-            for notification in page:
-                originator = notification.originator_id
-                yield originator if isinstance(originator, UUID) else UUID(str(originator))
-            if len(page) < _PAGE:
-                return
-            start = page[-1].id
+        return self._event_log.originators_of(ServiceRegistered)
 
 
 class LazyHistory:

@@ -54,9 +54,6 @@ from domain.shift.rota import PlanRota, expand_weekly, plan_rota, rota_shift_id
 from domain.shift.state import ShiftState, evolve
 from infrastructure.event_log import EventLog
 
-_PLANNED_TOPIC = f"{ShiftPlanned.__module__}:{ShiftPlanned.__qualname__}"
-_PAGE = 1000
-
 
 class ServiceDirectory(Protocol):
     """What shifts need to know of services: which exist, and the time zone of a service's
@@ -229,18 +226,7 @@ class ShiftService:
         return sorted(found, key=lambda s: (s.starts_at, str(s.id)))
 
     def _shift_ids(self) -> Iterable[UUID]:
-        recorder = self._event_log.recorder
-        start: int | None = None
-        while True:
-            page = recorder.select_notifications(
-                start, _PAGE, topics=[_PLANNED_TOPIC], inclusive_of_start=start is None
-            )
-            for notification in page:
-                originator = notification.originator_id
-                yield originator if isinstance(originator, UUID) else UUID(str(originator))
-            if len(page) < _PAGE:
-                return
-            start = page[-1].id
+        return self._event_log.originators_of(ShiftPlanned)
 
     # --- planning -------------------------------------------------------------------------------
 

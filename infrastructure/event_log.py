@@ -9,7 +9,7 @@ eventsourcing does not offer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -65,6 +65,22 @@ class EventLog(Application[UUID]):
                 found = cursor.fetchone()
             return None if found is None else int(found[0])
         raise TypeError(f"no log positions on {type(recorder).__name__}")
+
+    def originators_of(self, event_class: type[Any], *, page: int = 1000) -> Iterator[UUID]:
+        """The ids of the aggregates with an event of ``event_class`` in the log, in log order
+        (e.g. every service ever registered), read a page of notifications at a time."""
+        topic = f"{event_class.__module__}:{event_class.__qualname__}"
+        start: int | None = None
+        while True:
+            found = self.recorder.select_notifications(
+                start, page, topics=[topic], inclusive_of_start=start is None
+            )
+            for notification in found:
+                originator = notification.originator_id
+                yield originator if isinstance(originator, UUID) else UUID(str(originator))
+            if len(found) < page:
+                return
+            start = found[-1].id
 
     def events_of(
         self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None

@@ -10,8 +10,9 @@ by ``case_id`` and ``version``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -44,6 +45,9 @@ from domain.shared import PersonalText, Rationale, Ref, Role, ShortPersonalText
 
 class Read(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+R = TypeVar("R", bound=Read)
 
 
 # --- case ----------------------------------------------------------------------------------------
@@ -293,11 +297,15 @@ class EventReadBase(Read):
     )
 
 
-def _event_read_model(event_type: type[CaseEvent]) -> type[EventReadBase]:
+def event_read_model(
+    event_type: type[BaseModel], base: type[R], storage_only: Collection[str]
+) -> type[R]:
+    """The answer shape of one stored event class: ``base``'s fields, a ``type`` discriminator
+    and the event's own fields but those only storage needs (any context's events)."""
     own = {
         name: (info.annotation, info)
         for name, info in event_type.model_fields.items()
-        if name not in _STORAGE_ONLY and name not in EventReadBase.model_fields
+        if name not in storage_only and name not in base.model_fields
     }
     fields: dict[str, Any] = {
         "type": (Literal[event_type.__name__], Field(description="The event's kind.")),
@@ -305,14 +313,14 @@ def _event_read_model(event_type: type[CaseEvent]) -> type[EventReadBase]:
     }
     return create_model(
         event_type.__name__ + "Read",
-        __base__=EventReadBase,
+        __base__=base,
         __doc__=(event_type.__doc__ or event_type.__name__).strip().splitlines()[0],
         **fields,
     )
 
 
 EVENT_READ_MODELS: dict[str, type[EventReadBase]] = {
-    name: _event_read_model(cls) for name, cls in EVENT_TYPES.items()
+    name: event_read_model(cls, EventReadBase, _STORAGE_ONLY) for name, cls in EVENT_TYPES.items()
 }
 
 if TYPE_CHECKING:

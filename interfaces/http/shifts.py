@@ -12,11 +12,11 @@ the future). Every refusal is a problem and writes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Union
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
 from application.shifts import RotaWrite, ShiftWrite
 from domain.access.permissions import Permission
@@ -31,6 +31,7 @@ from domain.shift.vocabulary import ShiftRole
 from interfaces.http.dependencies import POSITION_HEADER, Keyed, VigilDep, keyed_answer, require
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import error_responses
+from interfaces.http.schemas import Read, event_read_model
 
 TAG = {
     "name": "shifts",
@@ -42,10 +43,6 @@ TAG = {
 router = APIRouter(prefix="/api/v1", tags=["shifts"])
 
 # --- what the writes answer ------------------------------------------------------------------
-
-
-class Read(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 class SegmentRead(Read):
@@ -149,26 +146,9 @@ class ShiftEventReadBase(Read):
     )
 
 
-def _event_read_model(event_type: type[ShiftEvent]) -> type[ShiftEventReadBase]:
-    own = {
-        name: (info.annotation, info)
-        for name, info in event_type.model_fields.items()
-        if name not in _STORAGE_ONLY and name not in ShiftEventReadBase.model_fields
-    }
-    fields: dict[str, Any] = {
-        "type": (Literal[event_type.__name__], Field(description="The event's kind.")),
-        **own,
-    }
-    return create_model(
-        event_type.__name__ + "Read",
-        __base__=ShiftEventReadBase,
-        __doc__=(event_type.__doc__ or event_type.__name__).strip().splitlines()[0],
-        **fields,
-    )
-
-
 SHIFT_EVENT_READ_MODELS: dict[str, type[ShiftEventReadBase]] = {
-    name: _event_read_model(cls) for name, cls in EVENT_TYPES.items()
+    name: event_read_model(cls, ShiftEventReadBase, _STORAGE_ONLY)
+    for name, cls in EVENT_TYPES.items()
 }
 
 if TYPE_CHECKING:
