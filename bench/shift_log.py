@@ -21,7 +21,7 @@ up, then, in the same run and on the same tables:
 
 Each figure is p50/p99 of ``--samples`` reads (default 200), after a warm-up. Goals on the
 2-core reference machine: the shift log p99 under 50 ms, GET /on-call p99 under 20 ms (over
-HTTP, the slower path).
+HTTP, the slower path, from a client process to ``vigil serve`` on the store).
 
 Usage: python bench/shift_log.py [--events N | --quick] [--database-url URL] [--keep] [--reuse]
 The default URL is postgresql://postgres@127.0.0.1:5432/test?schema=bench_shift_log; the schema
@@ -33,11 +33,11 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import os
 import random
 import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -50,7 +50,6 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
-import uvicorn  # noqa: E402
 
 from domain.case import commands as c  # noqa: E402
 from domain.case.decide import CaseContext  # noqa: E402
@@ -66,7 +65,6 @@ from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
-from interfaces.http import create_app  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_shift_log"
 QUICK_EVENTS = 50_000
@@ -242,35 +240,34 @@ def figures(label: str, samples: list[float], raw: list[float] | None = None) ->
 
 
 class Server:
-    """The API in a thread, on a socket bound first (as the e2e tests serve it)."""
+    """``vigil serve`` on the store, in a process of its own as a deployment runs it (started and
+    stopped by ``bench/soak.py``'s helpers): the client's work and the builder's memory are not
+    the server's, and they share no interpreter lock with it."""
 
-    def __init__(self, vigil: Vigil) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(*NODELAY[0])  # accepted connections inherit it
-        self.socket.bind(("127.0.0.1", 0))
-        host, port = self.socket.getsockname()
-        self.base_url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            create_app(vigil), lifespan="off", log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.soak = _module("bench_soak", "soak.py")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        self.env = {
+            **clean,
+            "VIGIL_DATABASE_URL": settings.database_url,
+            "VIGIL_DATA_DIR": str(settings.data_dir),
+            "VIGIL_DB_POOL_SIZE": str(settings.db_pool_size),
+            "VIGIL_DB_MAX_OVERFLOW": str(settings.db_max_overflow),
+            "VIGIL_LOG_LEVEL": "WARNING",
+        }
+        if settings.master_key_file is not None:
+            self.env["VIGIL_MASTER_KEY_FILE"] = str(settings.master_key_file)
+        self.workdir = workdir
+        self.process: Any = None
+        self.base_url = ""
 
     def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.01)
+        log = self.workdir / "serve.log"
+        self.process, self.base_url = self.soak.start_server(self.env, self.workdir, log)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
+        self.soak.stop_server(self.process)
 
 
 def main() -> None:
@@ -346,6 +343,11 @@ def main() -> None:
         started = time.perf_counter()
         vigil.projector.rebuild()  # every view from the log, aside then swapped in
         print(f"views rebuilt from the log: {builder.rate(head, time.perf_counter() - started)}")
+        # The hash ledger too, before the server starts: else its follower would be hashing the
+        # whole log during the reads.
+        started = time.perf_counter()
+        hashed = vigil.integrity.notary.catch_up()
+        print(f"hash ledger caught up: {builder.rate(hashed, time.perf_counter() - started)}")
         token = vigil.identity.issue_token(READER, actor="bench")
         # The builder's million events are still in this process's memory, which a server
         # started on the store would not hold: set them aside from the garbage collector, so
@@ -366,7 +368,7 @@ def main() -> None:
         )
         with (
             psycopg.connect(**conninfo) as conn,
-            Server(vigil) as server,
+            Server(settings, Path(keys.name)) as server,
             httpx.Client(
                 base_url=server.base_url,
                 headers={"Authorization": f"Bearer {token}"},
