@@ -501,6 +501,12 @@ def test_each_score_lies_between_zero_and_its_maximum(bad: Any) -> None:
     }
 
 
+def test_a_version_built_by_hand_that_cannot_be_scored_by_is_refused_not_divided_by_zero() -> None:
+    for criteria in ([], [criterion("a", 0, 4)], [criterion("a", 1, 0)]):
+        with pytest.raises(ScorecardInvalid, match="cannot be scored by"):
+            score_review(version(7, EARLIEST_VERSION, criteria=criteria), {"a": 0})
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
