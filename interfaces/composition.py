@@ -15,6 +15,7 @@ from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
+from application.quality import ScorecardService
 from application.services import ServiceService
 from application.shifts import RecordedServices, ShiftService, case_visibility
 from domain.calendar import CalendarHistory, ServiceCalendar
@@ -90,6 +91,8 @@ class Vigil:
     # Services and their calendars (issue 13). ``calendar`` above is the settings' calendar: the
     # default service's first version until that service is recorded; judge by ``services``.
     services: ServiceService
+    # The quality scorecard in versions (issue 14): what a contact's review is judged by.
+    scorecards: ScorecardService
 
     @property
     def follows_in_process(self) -> bool:
@@ -208,6 +211,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         holidays=bank_holidays,
         bank_holiday_regions=KNOWN_REGIONS,
     )
+    # The quality scorecard (issue 14): the version a contact's review is judged by.
+    scorecards = ScorecardService(event_log, clock=clock, write_retries=settings.write_retries)
     cases = CaseService(
         event_log,
         services=services,
@@ -272,6 +277,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     )
     return Vigil(
         services=services,
+        scorecards=scorecards,
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,

@@ -69,6 +69,15 @@ class Permission(StrEnum):
     # version only ever takes effect from now on, so neither can rewrite a past judgement.
     SERVICES_READ = "services.read"
     SERVICES_MANAGE = "services.manage"
+    # The quality scorecard (issue 14; domain/quality/): reading it is for everyone a review
+    # concerns: those judged by it (volunteers and moderators handle contacts: they may see what
+    # they are judged by), the coordinators and leads who review with it, auditors, and admins.
+    # Giving it a new version is for safeguarding leads only: it decides what counts as a
+    # safeguarding failure, which is a lead's call; not coordinators, who review by it (the
+    # reviewer does not also set the bar), nor admins, who configure the system but do not
+    # judge practice. A version only ever takes effect from now on, so no past review changes.
+    SCORECARDS_READ = "scorecards.read"
+    SCORECARDS_VERSION = "scorecards.version"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -89,6 +98,7 @@ _VOLUNTEER = frozenset(
         Permission.SHIFT_ATTEND,
         Permission.ROTA_READ,
         Permission.SERVICES_READ,
+        Permission.SCORECARDS_READ,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -120,6 +130,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SUBJECT_ACCESS,
     Permission.USERS_APPROVE_GRANT,
     Permission.SERVICES_MANAGE,
+    Permission.SCORECARDS_VERSION,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -137,6 +148,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.ROTA_READ,
             Permission.SHIFT_LOG_READ,
             Permission.SERVICES_READ,
+            Permission.SCORECARDS_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -147,6 +159,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.OWN_TOKENS,
             Permission.SERVICES_READ,
             Permission.SERVICES_MANAGE,
+            Permission.SCORECARDS_READ,
         }
     ),
 }

@@ -3,7 +3,8 @@ them; each command group lives in its own module.
 
 ``run`` serves the API and runs the projector, ``users`` manages users and tokens, ``db`` sets
 the database up, ``verify`` checks the log and case exports, and ``demo``, ``retention`` and
-``permissions`` do what they say; ``rota`` plans and lists shifts. How a command ends when
+``permissions`` do what they say; ``rota`` plans and lists shifts; ``quality`` lists the
+scorecard's versions. How a command ends when
 refused is in ``common``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from interfaces.cli import db, demo, permissions, retention, rota, run, users, verify
+from interfaces.cli import db, demo, permissions, quality, retention, rota, run, users, verify
 
 __all__ = ["app", "main"]
 
@@ -37,6 +38,8 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(db.db_app, name="db")
 # Shifts (issue 13): plan a weekly pattern, list the rota.
 app.add_typer(rota.rota_app, name="rota")
+# Quality review (issue 14): the scorecard's versions.
+app.add_typer(quality.quality_app, name="quality")
 
 
 def main() -> None:

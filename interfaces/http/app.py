@@ -27,6 +27,7 @@ from interfaces.http import (
     moderation,
     operations,
     out_of_hours,
+    quality,
     queues,
     records,
     referrals,
@@ -114,6 +115,7 @@ TAGS = [
         "(never their notes), shift logs, off-rota actions, gaps and calendar feeds.",
     },
     services.TAG,
+    quality.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -176,6 +178,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         # Shifts, read side (issue 13).
         rota.router,
         services.router,  # issue 13: services and their calendars
+        quality.router,  # issue 14: the quality scorecard
     ]
     for router in routers:
         app.include_router(router)
