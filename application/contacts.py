@@ -239,13 +239,15 @@ class ContactService:
             first = (
                 self._services.default_registration() if command.service == DEFAULT_SERVICE else []
             )
+            case_side: list[Any] = []
             if command.case_id is not None:
                 link = events[-1]
                 assert isinstance(link, ContactLinkedToCase)
-                events += self._case_side(
+                case_side = self._case_side(
                     actor, command.case_id, contact_id, None, link.occurred_at
                 )
-            return [*first, *events]
+            # The contact's own events last: the write's position then covers the case's too.
+            return [*first, *case_side, *events]
 
         return self._contacts.write(
             contact_id,
@@ -280,14 +282,16 @@ class ContactService:
             scorecard, before = self._scorecard_for(state, command)
             context = self._context(actor, case_id=new_case, scorecard=scorecard)
             events: list[Any] = decide(state, command, context)
+            case_side: list[Any] = []
             if isinstance(command, c.LinkCase):
                 [link] = events
                 case_id = command.case_id or new_case
                 assert case_id is not None
-                events += self._case_side(
+                case_side = self._case_side(
                     actor, case_id, contact_id, command.open_case, link.occurred_at
                 )
-            return [*before, *events]
+            # The contact's own events last: the write's position then covers the case's too.
+            return [*before, *case_side, *events]
 
         return self._contacts.write(contact_id, decide_now, self._answer, recall=recall)
 
