@@ -174,7 +174,8 @@ def test_a_named_callers_contacts_are_erased_with_them_and_the_ledger_still_veri
         assert not stored_text(vigil, secret), secret
     record = vigil.contacts.read(LEAD, named)
     logged = record.events[0]
-    assert isinstance(logged, ContactLogged) and logged.summary == SUMMARY
+    assert isinstance(logged, ContactLogged)
+    assert logged.summary == SUMMARY
 
     result = erase_caller(vigil)
 
@@ -187,11 +188,14 @@ def test_a_named_callers_contacts_are_erased_with_them_and_the_ledger_still_veri
     assert isinstance(logged, ContactLogged)
     assert (logged.summary, logged.caller.display_name) == (ERASED, ERASED)
     assert logged.caller.ref == CALLER  # the pseudonymous ref is the trail's, not sealed
-    assert isinstance(reviewed, ContactReviewed) and reviewed.feedback == ERASED
+    assert isinstance(reviewed, ContactReviewed)
+    assert reviewed.feedback == ERASED
     assert reviewed.score == 83.3  # what is not personal stays readable
-    assert isinstance(scheduled, FollowUpScheduled) and scheduled.detail == ERASED
+    assert isinstance(scheduled, FollowUpScheduled)
+    assert scheduled.detail == ERASED
     [other] = vigil.contacts.read(LEAD, anonymous).events
-    assert isinstance(other, ContactLogged) and other.summary == "Anonymous chat (hollyhock)."
+    assert isinstance(other, ContactLogged)
+    assert other.summary == "Anonymous chat (hollyhock)."
     caller_key = vigil.keyring.subject_hash("contact", CALLER)
     assert [k.key_id for k in vigil.keyring.keys_of([caller_key])] == result.key_ids
     vigil.integrity.notary.catch_up()
@@ -201,7 +205,8 @@ def test_a_named_callers_contacts_are_erased_with_them_and_the_ledger_still_veri
     # A later contact from the same caller is sealed under a new key, readable.
     again = log(vigil, summary="Caller rang again (rowanberry).")
     [fresh] = vigil.contacts.read(LEAD, again).events
-    assert isinstance(fresh, ContactLogged) and fresh.summary == "Caller rang again (rowanberry)."
+    assert isinstance(fresh, ContactLogged)
+    assert fresh.summary == "Caller rang again (rowanberry)."
 
 
 def test_a_subject_access_export_includes_the_callers_contacts(vigil: Vigil, clock: Clock) -> None:
@@ -217,7 +222,8 @@ def test_a_subject_access_export_includes_the_callers_contacts(vigil: Vigil, clo
     assert [r.state.id for r in record.contacts] == [first, second]
     assert record.cases == []
     logged = record.contacts[0].events[0]
-    assert isinstance(logged, ContactLogged) and logged.summary == SUMMARY
+    assert isinstance(logged, ContactLogged)
+    assert logged.summary == SUMMARY
     # A member of the same ref is another subject: their export holds no contact.
     with pytest.raises(Exception, match="holds nothing"):
         vigil.data_protection.export(CALLER, SubjectKind.MEMBER)
@@ -249,10 +255,12 @@ def test_a_contact_and_the_case_it_opens_are_one_append(vigil: Vigil) -> None:
     )
 
     assert [type(e).__name__ for e in written.events] == ["ContactLinkedToCase"]
-    assert written.state.case_id is not None and written.state.opened_case
+    assert written.state.case_id is not None
+    assert written.state.opened_case
     timeline = vigil.cases.timeline(written.state.case_id)
     opened = next(e for e in timeline if isinstance(e, CaseOpened))
-    assert opened.contact_id == contact and opened.source is CaseSource.HELPLINE_CONTACT
+    assert opened.contact_id == contact
+    assert opened.source is CaseSource.HELPLINE_CONTACT
     # One transaction: the case's opening and the contact's link at consecutive positions, the
     # write's position the last of them (a read at it sees both sides in every view).
     appended = head(vigil) - before
@@ -275,7 +283,8 @@ def test_a_contact_joins_an_open_case_never_a_closed_one(vigil: Vigil, clock: Cl
     clock.advance(minutes=5)
     joined = log(vigil, case_id=str(case_id))
     timeline = vigil.cases.timeline(case_id)
-    assert isinstance(timeline[-1], ContactJoined) and timeline[-1].contact_id == joined
+    assert isinstance(timeline[-1], ContactJoined)
+    assert timeline[-1].contact_id == joined
     assert vigil.contacts.load(joined).case_id == case_id  # type: ignore[union-attr]
 
     vigil.cases.execute(
@@ -355,7 +364,9 @@ def test_a_keyed_write_answers_its_retry_and_refuses_another_body(vigil: Vigil) 
 
     again = vigil.contacts.log(command, KIT, request=request)
 
-    assert again.replayed and again.state == first.state and again.events == first.events
+    assert again.replayed
+    assert again.state == first.state
+    assert again.events == first.events
     assert again.position == first.position
     assert head(vigil) == before
     with pytest.raises(IdempotencyKeyReused):

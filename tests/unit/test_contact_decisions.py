@@ -241,7 +241,8 @@ def test_an_anonymous_callers_contact_is_keyed_to_itself_and_every_later_event_f
     assert declared_subject(event) == SubjectOfContact(CONTACT, caller=OwnStream(CONTACT))
     later = story.given(review(), by=CASEY, now=AFTERNOON, scorecard=IN_FORCE)
     assert declared_subject(later) == SubjectOfContact(CONTACT)  # storage finds the logging's
-    assert story.state is not None and story.state.anonymous
+    assert story.state is not None
+    assert story.state.anonymous
 
 
 def test_a_logged_contact_joins_a_case_in_the_same_decision() -> None:
@@ -309,7 +310,9 @@ def test_a_contact_opens_a_case_whose_id_comes_from_the_context() -> None:
     assert command.open_case is not None
     assert command.open_case.source is CaseSource.HELPLINE_CONTACT  # the default
     [link] = a_call().when(command, now=AFTERNOON, case_id=CASE)
-    assert isinstance(link, ContactLinkedToCase) and link.case_id == CASE and link.opened_case
+    assert isinstance(link, ContactLinkedToCase)
+    assert link.case_id == CASE
+    assert link.opened_case
     a_call().refused(InvalidCommand, command, now=AFTERNOON)  # no id for the new case
 
 
@@ -353,11 +356,13 @@ def test_the_case_side_names_the_contact_by_the_cases_own_rules() -> None:
         occurred_at=AFTERNOON,
     )
     [opened] = decide_case(None, opening, case_ctx)
-    assert isinstance(opened, CaseOpened) and opened.contact_id == CONTACT
+    assert isinstance(opened, CaseOpened)
+    assert opened.contact_id == CONTACT
     case = fold_case(None, [opened])
     other = UUID("00000000-0000-4000-8000-0000000000c0")
     [joined] = decide_case(case, case_commands.LinkContact(contact_id=other), case_ctx)
-    assert isinstance(joined, ContactJoined) and joined.contact_id == other
+    assert isinstance(joined, ContactJoined)
+    assert joined.contact_id == other
     # A plain opening (POST /cases) names no contact, and its body cannot name one.
     with pytest.raises(ValidationError):
         case_commands.OpenCase.model_validate({**opening.model_dump(), "contact_id": CONTACT})
@@ -439,7 +444,8 @@ def test_a_second_reviewer_calibrates_and_the_first_does_not_review_twice() -> N
     second = story.given(
         review(scores={**GOOD, "listening": 2}), by=ROBIN, now=AFTERNOON, scorecard=IN_FORCE
     )
-    assert isinstance(second, ContactReviewed) and second.calibration
+    assert isinstance(second, ContactReviewed)
+    assert second.calibration
     state = story.state
     assert state is not None
     assert [r.calibration for r in state.reviews.values()] == [False, True]
@@ -490,7 +496,8 @@ def disputed() -> tuple[Story, UUID]:
     story, review_id = reviewed()
     reason = "I did ask about risk, at the start of the call, in other words."
     event = story.given(c.DisputeFeedback(review_id=review_id, reason=reason), now=NEXT_DAY)
-    assert isinstance(event, FeedbackDisputed) and event.reason == reason
+    assert isinstance(event, FeedbackDisputed)
+    assert event.reason == reason
     return story, review_id
 
 
@@ -523,7 +530,7 @@ def test_only_a_lead_apart_from_reviewer_and_handler_resolves_a_dispute() -> Non
     )
     story.refused(x.NotALead, resolution, by=ROBIN, now=NEXT_DAY)
     # A lead who reviewed the contact is not a second person on their own review.
-    story, review_id = a_call(), None
+    story = a_call()
     event = story.given(review(), by=LEE, now=AFTERNOON, scorecard=IN_FORCE)
     assert isinstance(event, ContactReviewed)
     story.given(
@@ -582,7 +589,8 @@ def test_a_referral_follow_up_carries_the_case_referrals_rule_word_for_word() ->
             {**REFERRAL, "reason": "Risk of serious harm at home to the caller."}
         )
     message = "a referral with consent 'refused' needs lawful_basis"
-    assert message in str(on_contact.value) and message in str(on_case.value)
+    assert message in str(on_contact.value)
+    assert message in str(on_case.value)
     # With it, accepted and recorded as given.
     basis = "UK GDPR Art 6(1)(e), Art 9(2)(g); DPA 2018 Sch 1 para 18"
     [event] = a_call().when(
@@ -629,7 +637,8 @@ def test_the_assignee_records_a_call_backs_attempts_and_its_completion() -> None
         by=SAM,
         now=later,
     )
-    assert isinstance(done, FollowUpCompleted) and done.meeting is None
+    assert isinstance(done, FollowUpCompleted)
+    assert done.meeting is None
     state = story.state
     assert state is not None
     item = state.follow_ups[follow_up_id]
@@ -702,7 +711,8 @@ def test_an_advocacy_letter_is_completed_with_its_text() -> None:
         by=SAM,
         now=NEXT_DAY,
     )
-    assert isinstance(done, FollowUpCompleted) and done.letter_text is not None
+    assert isinstance(done, FollowUpCompleted)
+    assert done.letter_text is not None
 
 
 def test_a_multi_agency_meeting_is_completed_with_its_record() -> None:
