@@ -28,8 +28,9 @@ from domain.quality.scoring import Criterion, ScorecardVersion, in_force
 from domain.shared import Actor, Role
 from domain.shift import commands as sc
 from domain.subject.subject import EraseSubject
+from infrastructure.keys import CONTACTS_TABLE
 from infrastructure.settings import Settings
-from interfaces.composition import Vigil
+from interfaces.composition import Vigil, bootstrap
 from tests.conftest import TUESDAY_MORNING, Clock
 from tests.story import AUDITOR, COORDINATOR, LEAD
 
@@ -392,3 +393,43 @@ def test_a_contacts_work_is_in_its_handlers_shift_log(vigil: Vigil, clock: Clock
     shift_log = vigil.shift_logs.log(shift, now=clock())
     [action] = [a for a in shift_log.actions if a.context == "contact"]
     assert (action.contact_id, action.type, action.actor) == (contact, "ContactLogged", "kit")
+
+
+def test_a_contact_unknown_to_the_key_table_is_keyed_by_the_caller_its_logging_names(
+    settings: Settings, clock: Clock
+) -> None:
+    # Given a contact whose binding to its caller is not in the key table, read by a process
+    # that has never seen it...
+    first = bootstrap(settings, clock=clock)
+    try:
+        people(first)
+        contact = log(first)
+        db = first.keyring._database()
+        with db.transaction(commit=True) as tx:
+            tx.execute(f"DELETE FROM {db.table(CONTACTS_TABLE)}")
+        assert first.keyring.contacts_of([first.keyring.subject_hash("contact", CALLER)]) == []
+    finally:
+        first.close()
+    vigil = bootstrap(settings, clock=clock)
+    try:
+        # ...a follow-up's detail is sealed under the key of the caller the logging names, and
+        # the contact is bound to the caller again...
+        vigil.contacts.execute(
+            contact,
+            c.ScheduleFollowUp(
+                kind="call_back",
+                due_at=TUESDAY_MORNING + timedelta(days=1),
+                detail="Call back after the police visit (marigold).",
+            ),
+            COORDINATOR,
+        )
+        caller = vigil.keyring.subject_hash("contact", CALLER)
+        assert vigil.keyring.contacts_of([caller]) == [contact]
+
+        # ...so erasing the caller erases it.
+        erase_caller(vigil)
+        scheduled = vigil.contacts.read(LEAD, contact).events[1]
+        assert isinstance(scheduled, FollowUpScheduled)
+        assert scheduled.detail == ERASED
+    finally:
+        vigil.close()
