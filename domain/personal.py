@@ -191,7 +191,19 @@ class NamingCase:
     case_id: UUID
 
 
-DataSubject = Person | SubjectOfCase | OwnStream | NamingCase
+@dataclass(frozen=True)
+class SubjectOfContact:
+    """Whoever a helpline contact's caller is. ``caller`` is given by the contact's logging
+    only: a named caller (``Person("contact", ref)``), or, for an anonymous caller, the
+    contact's own stream (``OwnStream``). Storage remembers it as the contact's subject, as it
+    does a case's, and every later event of the contact finds it there, so the whole contact
+    goes with its caller's erasure."""
+
+    contact_id: UUID
+    caller: Person | OwnStream | None = None
+
+
+DataSubject = Person | SubjectOfCase | OwnStream | NamingCase | SubjectOfContact
 
 Declaration = Callable[[Any], DataSubject]
 """A model's ``__data_subject__``: given an instance, whose personal data its fields are."""
@@ -235,6 +247,22 @@ class DataSubjectOf:
         is sealed apart, linked to each of its cases, and erasing the subject of one of its
         cases destroys its key."""
         return OwnStream(event.handover_id, names_cases=tuple(event.case_ids))
+
+    @staticmethod
+    def contact_logged(event: Any) -> DataSubject:
+        """A helpline contact's logging: a named caller is a person (``contact`` + their ref),
+        an anonymous caller is keyed to the contact itself; from now on, the contact's."""
+        caller = event.caller
+        named = not caller.anonymous and caller.ref is not None
+        return SubjectOfContact(
+            event.originator_id,
+            caller=Person("contact", caller.ref) if named else OwnStream(event.originator_id),
+        )
+
+    @staticmethod
+    def contact_subject(event: Any) -> DataSubject:
+        """A later event of a helpline contact's stream: the subject its logging named."""
+        return SubjectOfContact(event.originator_id)
 
     @staticmethod
     def own_stream(event: Any) -> DataSubject:

@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.contacts import ContactService
 from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
@@ -93,6 +94,8 @@ class Vigil:
     services: ServiceService
     # The quality scorecard in versions (issue 14): what a contact's review is judged by.
     scorecards: ScorecardService
+    # Helpline contacts, the write side and the read of one contact (issue 14).
+    contacts: ContactService
 
     @property
     def follows_in_process(self) -> bool:
@@ -265,6 +268,20 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         cache_size=settings.case_cache_size,
     )
+    # Helpline contacts (issue 14). Reviews are judged by the scorecard version in force at the
+    # contact (the quality context's ScorecardService, application/quality.py).
+    contacts = ContactService(
+        event_log,
+        clock=clock,
+        cases=cases,
+        access=access,
+        services=services,
+        people=identity,
+        scorecards=scorecards,
+        max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        write_retries=settings.write_retries,
+        cache_size=settings.case_cache_size,
+    )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
         event_log,
@@ -314,4 +331,5 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             late_after=timedelta(minutes=settings.shift_log_late_minutes),
         ),
         service_calendars=service_calendars(services),
+        contacts=contacts,
     )

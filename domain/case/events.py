@@ -89,6 +89,9 @@ class CaseOpened(CaseEvent):
     channel: str | None = None
     # The service whose calendar judges the case (events stored before services: the default).
     service: str = "default"
+    # The helpline contact that raised the concern, when the case was opened from one (the
+    # contact names the case too: ``domain.contact.events.ContactLinkedToCase``).
+    contact_id: UUID | None = None
 
     # The opening names the subject: the case's from now on.
     __data_subject__ = DataSubjectOf.case_opened
@@ -255,6 +258,13 @@ class CaseReopened(CaseEvent):
     reason: Personal
 
 
+class ContactJoined(CaseEvent):
+    """A helpline contact joined the case: it raised the same concern (the contact names the
+    case too, in the same append: ``domain.contact.events.ContactLinkedToCase``)."""
+
+    contact_id: UUID
+
+
 class PersonalDataErased(CaseEvent):
     """The case subject's personal data was erased (crypto-shredded): every personal field
     recorded before this event reads as "[erased]". Recorded on each of the subject's cases,
@@ -290,5 +300,6 @@ EVENT_TYPES: dict[str, type[CaseEvent]] = {
         ApprovalDecided,
         ReferralReviewed,
         PersonalDataErased,
+        ContactJoined,
     )
 }
