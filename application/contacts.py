@@ -155,9 +155,12 @@ class ContactService:
 
     def with_clock(self, clock: Callable[[], datetime]) -> ContactService:
         """The same service recording on another clock (sharing its log and caches): for the
-        demo, which records a day that has passed as it happened. Never for a user's write."""
+        demo, which records a day that has passed as it happened. Never for a user's write.
+        A case's side of a link (the case opened or joined, in the same append) is decided on
+        the same clock, so both sides of the append carry one ``recorded_at``."""
         twin = copy.copy(self)
         twin._clock = clock
+        twin._cases = self._cases.with_clock(clock)
         return twin
 
     def with_scorecards(self, scorecards: Scorecards) -> ContactService:
