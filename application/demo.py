@@ -11,6 +11,8 @@ The services, a week of the seed's rota and the night the on-call lead handled t
 out-of-hours case are recorded as they happened, on a story clock
 (``application.demo_rota``): a rota is planned before its shifts start, and the
 night's shift log lists the lead's decision, their handover and its acknowledgement.
+So is a day of the helpline (``application.demo_helpline``): its contacts, their reviews
+and follow-ups, and the hate-incident case a week before it that one of its calls joins.
 
 Every person, member, post, agency and reference here is invented.
 """
@@ -24,8 +26,11 @@ from typing import Protocol
 from uuid import UUID
 
 from application.cases import CaseService
+from application.contacts import ContactService
+from application.demo_helpline import DemoHelpline, HelplineStory, hate_case_opened, helpline_day
 from application.demo_rota import DEMO_USERS as DEMO_USERS  # the demo's people, re-exported
 from application.demo_rota import (
+    HELPLINE,
     JUDE,
     KIT,
     OLA,
@@ -38,6 +43,7 @@ from application.demo_rota import (
     StoryClock,
 )
 from application.identity import IdentityService
+from application.quality import ScorecardService
 from application.services import ServiceService
 from application.shifts import ShiftService
 from domain.calendar import ServiceCalendar
@@ -95,6 +101,10 @@ class DemoTarget(Protocol):
     def services(self) -> ServiceService: ...
     @property
     def shifts(self) -> ShiftService: ...
+    @property
+    def scorecards(self) -> ScorecardService: ...
+    @property
+    def contacts(self) -> ContactService: ...
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class DemoLoaded:
     case_ids: list[UUID]
     out_of_hours: bool  # False when the calendar has no out-of-hours period to set it in
     rota: DemoRota  # the services, the week's shifts and the night on call
+    helpline: DemoHelpline  # a day of the helpline: contacts, reviews, follow-ups
 
 
 def store_is_empty(vigil: DemoTarget) -> bool:
@@ -136,16 +147,30 @@ def load_demo(vigil: DemoTarget, *, actor: str) -> DemoLoaded:
     rota.attend()
     rota.check_in_night()
     as_it_happened = _Story(vigil.cases.with_clock(clock), now=story.now, clock=clock)
+    night_case = _self_harm_out_of_hours(as_it_happened, night, rota)
+    # The helpline's latest day that is over, and a week before it the call that opened the
+    # hate-incident case the day's support call joins; both as they happened.
+    day = helpline_day(vigil.services.history(HELPLINE), story.now)
+    hate_case = _hate_incident(as_it_happened, hate_case_opened(day))
+    helpline = HelplineStory(vigil.contacts, vigil.cases, vigil.scorecards, clock, day=day).run(
+        hate_case
+    )
     case_ids = [
-        _self_harm_out_of_hours(as_it_happened, night, rota),
+        night_case,
         _harassment(story),
-        _hate_incident(story),
+        hate_case,
         _medical_misinformation(story),
         _spam(story),
         _account_issue(story),
     ]
+    if helpline.opened_case_id is not None:
+        case_ids.append(helpline.opened_case_id)
     return DemoLoaded(
-        tokens=tokens, case_ids=case_ids, out_of_hours=night is not None, rota=recorded
+        tokens=tokens,
+        case_ids=case_ids,
+        out_of_hours=night is not None,
+        rota=recorded,
+        helpline=helpline,
     )
 
 
@@ -483,10 +508,10 @@ def _harassment(s: _Story) -> UUID:
     return case
 
 
-def _hate_incident(s: _Story) -> UUID:
-    """A helpline call: escalated to a safeguarding lead, acknowledged, referred with consent,
-    resolved."""
-    t = s.now - timedelta(days=2)
+def _hate_incident(s: _Story, t: datetime) -> UUID:
+    """A helpline call at ``t``: escalated to a safeguarding lead, acknowledged, referred with
+    consent, resolved, with weekly support calls agreed (the first is among the helpline day's
+    contacts, ``application.demo_helpline``, and joins the case)."""
     case = s.open(
         ROWAN,
         t,
@@ -572,7 +597,10 @@ def _hate_incident(s: _Story) -> UUID:
         case,
         ROWAN,
         t + timedelta(hours=5, minutes=20),
-        c.AddNote(kind=NoteKind.NOTE, text="First call-back booked; caller prefers evening calls."),
+        c.AddNote(
+            kind=NoteKind.NOTE,
+            text="Weekly support calls booked from the helpline; the caller prefers lunchtime.",
+        ),
     )
     s.record(case, ROWAN, t + timedelta(hours=5, minutes=21), c.AssignCase(assignee=ROWAN.username))
     return case

@@ -13,7 +13,9 @@ demo is recorded on a *story clock* (``StoryClock``), moved to each moment befor
 check-in and check-out at its time, and the night's out-of-hours case (``application.demo``)
 as the on-call lead worked it. Each aggregate's events are recorded in order, never after the
 present; only the on-call lead's check-in is logged late (``occurred_at`` earlier than its
-``recorded_at``). The demo's other cases are logged at the server's clock.
+``recorded_at``). A day of the helpline (``application.demo_helpline``) and the hate-incident
+case one of its calls joins are recorded on it too (each contact logged as it ended, so its
+``occurred_at`` is when it began); the demo's other cases are logged at the server's clock.
 """
 
 from __future__ import annotations

@@ -48,6 +48,16 @@ def demo(
         ),
         err=True,
     )
+    helpline, day = loaded.helpline, loaded.helpline.day
+    failed = helpline.failed_review
+    typer.echo(
+        f"The helpline's day ({day:%A} {day.day} {day:%B}): {len(helpline.contact_ids)} "
+        f"contacts, {len(helpline.reviews)} reviews, {len(helpline.follow_ups)} follow-ups"
+        + (
+            "" if failed is None else f"; a failed review: GET /api/v1/contacts/{failed.contact_id}"
+        ),
+        err=True,
+    )
     if not loaded.out_of_hours:
         typer.echo(
             "The service calendar has no recent out-of-hours period, so the demo has no "

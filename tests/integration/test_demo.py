@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from application.demo import DEMO_USERS, StoreNotEmpty, load_demo, store_is_empty
+from application.demo_helpline import OnContact
 from domain.access.permissions import Permission, is_allowed
 from domain.case import events as e
 from domain.case.vocabulary import (
@@ -22,6 +26,29 @@ from domain.case.vocabulary import (
     ModerationAction,
     NoteKind,
     ReferralStatus,
+)
+from domain.contact.events import (
+    ContactEvent,
+    ContactLinkedToCase,
+    ContactLogged,
+    ContactReviewed,
+    FeedbackAcknowledged,
+    FeedbackDisputed,
+    FeedbackDisputeResolved,
+    FollowUpAttempted,
+    FollowUpCompleted,
+    FollowUpScheduled,
+)
+from domain.contact.state import ContactState
+from domain.contact.vocabulary import (
+    AttemptOutcome,
+    ContactChannel,
+    ContactOutcome,
+    DisputeOutcome,
+    FeedbackStatus,
+    FollowUpKind,
+    ParticipantRole,
+    ReviewResult,
 )
 from domain.shared import Role
 from infrastructure.settings import Settings
@@ -49,6 +76,21 @@ PERMISSION_FOR: dict[type[e.CaseEvent], Permission] = {
     e.ApprovalRequested: Permission.MODERATE,  # the demo's only held decision is a ban
     e.ApprovalDecided: Permission.APPROVE,
     e.ReferralReviewed: Permission.REVIEW_REFERRAL,
+    e.ContactJoined: Permission.CONTACT_LINK_CASE,  # a helpline contact joined the case
+}
+
+
+# What each contact event asks of its actor's role, as the HTTP API would check it.
+CONTACT_PERMISSION_FOR: dict[type[ContactEvent], Permission] = {
+    ContactLogged: Permission.CONTACT_LOG,
+    ContactLinkedToCase: Permission.CONTACT_LINK_CASE,
+    ContactReviewed: Permission.CONTACT_REVIEW,
+    FeedbackAcknowledged: Permission.CONTACT_ANSWER_FEEDBACK,
+    FeedbackDisputed: Permission.CONTACT_ANSWER_FEEDBACK,
+    FeedbackDisputeResolved: Permission.CONTACT_RESOLVE_DISPUTE,
+    FollowUpScheduled: Permission.CONTACT_FOLLOW_UP,
+    FollowUpAttempted: Permission.CONTACT_LOG,
+    FollowUpCompleted: Permission.CONTACT_LOG,
 }
 
 
@@ -148,6 +190,8 @@ def test_the_demo_refuses_a_store_that_is_not_empty(vigil: Vigil) -> None:
     assert vigil.event_log.recorder.max_notification_id() == before
 
 
+LONDON = ZoneInfo("Europe/London")
+
 # Server clocks (UTC) and calendars the demo must cope with.
 SATURDAY_AFTERNOON = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 MONDAY_BEFORE_OPENING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -195,6 +239,20 @@ def test_the_demo_loads_whatever_the_day_and_calendar(
             recorded = [x.recorded_at for x in vigil.shifts.events(shift_id)]
             assert recorded == sorted(recorded)
             assert recorded[-1] <= now
+        # The helpline's day, recorded as it happened: on a day it was open, every contact's
+        # events in order, none after now; the case it joined was opened before it.
+        helpline = vigil.services.history("helpline")
+        assert len(loaded.helpline.contact_ids) == 12
+        for contact_id in loaded.helpline.contact_ids:
+            events = vigil.contacts.events(contact_id)
+            assert helpline.is_open(events[0].occurred_at)
+            recorded = [x.recorded_at for x in events]
+            assert recorded == sorted(recorded)
+            assert all(x.occurred_at <= x.recorded_at for x in events)
+            assert recorded[-1] <= now
+        assert loaded.helpline.joined_case_id is not None
+        joined = vigil.cases.timeline(loaded.helpline.joined_case_id)
+        assert [x.recorded_at for x in joined] == sorted(x.recorded_at for x in joined)
     finally:
         vigil.close()
 
@@ -269,3 +327,192 @@ def test_the_demo_records_a_week_of_the_seed_rota_and_the_night_that_handled_its
     ended = [s for s in shifts if s.ends_at + timedelta(minutes=2) <= now]
     assert ended
     assert all(s.attendance and not any(a.open for a in s.attendance.values()) for s in ended)
+
+
+def contact_events(vigil: Vigil, contact_id: UUID, kind: type[ContactEvent]) -> list[Any]:
+    return [x for x in vigil.contacts.events(contact_id) if isinstance(x, kind)]
+
+
+def test_the_demo_records_a_day_of_the_helpline_with_its_reviews_and_follow_ups(
+    vigil: Vigil,
+) -> None:
+    loaded = load_demo(vigil, actor="cli")
+    helpline = loaded.helpline
+
+    # Read from the store: every contact in the log is the day's.
+    contact_ids = list(vigil.contacts.contacts())
+    assert contact_ids == helpline.contact_ids
+    states: dict[UUID, ContactState] = {}
+    for contact_id in contact_ids:
+        state = vigil.contacts.load(contact_id)
+        assert state is not None
+        states[contact_id] = state
+    logged = {i: contact_events(vigil, i, ContactLogged)[0] for i in contact_ids}
+
+    # A dozen contacts on every channel, on the helpline, on its day, by those who take contacts.
+    assert Counter(s.channel for s in states.values()) == {
+        ContactChannel.CALL: 4,
+        ContactChannel.CHAT: 2,
+        ContactChannel.SMS: 1,
+        ContactChannel.EMAIL: 1,
+        ContactChannel.WEB_FORM: 1,
+        ContactChannel.BSL_VIDEO: 1,
+        ContactChannel.LETTER: 1,
+        ContactChannel.IN_PERSON: 1,
+    }
+    assert {s.service for s in states.values()} == {"helpline"}
+    assert {s.occurred_at.astimezone(LONDON).date() for s in states.values()} == {helpline.day}
+    assert {s.handled_by for s in states.values()} == {
+        "sam.volunteer",
+        "ola.moderator",
+        "rowan.coordinator",
+    }
+    # Anonymous and named callers; named ones by a ref, their display names plainly invented.
+    callers = [x.caller for x in logged.values()]
+    assert 0 < sum(c.anonymous for c in callers) < len(callers)
+    assert all(
+        re.fullmatch(r"(caller|contact)-\d{4}", c.ref or "") for c in callers if not c.anonymous
+    )
+    assert all(c.display_name.endswith("(demo)") for c in callers if c.display_name)
+    [relay] = [x for x in logged.values() if x.channel is ContactChannel.BSL_VIDEO]
+    assert [(p.role, bool(p.name), bool(p.agency)) for p in relay.participants] == [
+        (ParticipantRole.INTERPRETER, True, True)
+    ]
+    assert len({s.category for s in states.values()}) >= 3
+    assert len({s.outcome for s in states.values()}) >= 6
+    # Every event allowed for its actor's role, recorded as it happened.
+    for contact_id in contact_ids:
+        for event in vigil.contacts.events(contact_id):
+            assert is_allowed(event.actor_role, CONTACT_PERMISSION_FOR[type(event)])
+            assert states[contact_id].occurred_at <= event.occurred_at <= event.recorded_at
+
+    # A safeguarding concern opened a case (source helpline_contact), each naming the other.
+    [concern] = [s for s in states.values() if s.opened_case]
+    assert concern.outcome is ContactOutcome.SAFEGUARDING_CONCERN
+    assert concern.case_id == helpline.opened_case_id
+    assert concern.case_id in loaded.case_ids
+    opened = vigil.cases.timeline(concern.case_id)[0]
+    assert isinstance(opened, e.CaseOpened)
+    assert (opened.source, opened.contact_id) == (CaseSource.HELPLINE_CONTACT, concern.id)
+    [link] = contact_events(vigil, concern.id, ContactLinkedToCase)
+    assert opened.recorded_at == link.recorded_at  # one append, on one clock
+    assert vigil.cases.get(concern.case_id).version > 1  # worked on after it opened
+    # A support call joined an existing demo case, which names it.
+    [joining] = [s for s in states.values() if s.case_id and not s.opened_case]
+    assert joining.case_id == helpline.joined_case_id
+    assert joining.case_id in loaded.case_ids
+    case = vigil.cases.get(joining.case_id)
+    assert case.opened_at < joining.occurred_at
+    joined = [x for x in vigil.cases.timeline(joining.case_id) if isinstance(x, e.ContactJoined)]
+    assert [x.contact_id for x in joined] == [joining.id]
+
+    # Reviews by the default scorecard: several passes, one failing its critical safeguarding
+    # item although its total is above the pass mark.
+    scorecard = vigil.scorecards.current()
+    [version] = scorecard.versions
+    reviews = {r.review_id: (s, r) for s in states.values() for r in s.reviews.values()}
+    assert {r.scorecard_version for _, r in reviews.values()} == {version.version}
+    assert {r.reviewer for _, r in reviews.values()} == {"rowan.coordinator", "priya.lead"}
+    assert all(r.reviewer != s.handled_by for s, r in reviews.values())
+    assert sum(r.result is ReviewResult.PASS for _, r in reviews.values()) >= 4
+    [(failed_contact, failed)] = [
+        (s, r) for s, r in reviews.values() if r.result is ReviewResult.FAIL
+    ]
+    assert failed.critical_failures == ("risk_asked",)
+    assert failed.safeguarding_fail
+    assert failed.score >= version.pass_mark
+    assert helpline.failed_review == OnContact(failed_contact.id, failed.review_id)
+    # ... disputed by its handler, and upheld by a lead who neither reviewed nor handled it.
+    [disputed] = contact_events(vigil, failed_contact.id, FeedbackDisputed)
+    [resolved] = contact_events(vigil, failed_contact.id, FeedbackDisputeResolved)
+    assert disputed.actor == failed_contact.handled_by
+    assert disputed.reason
+    assert failed.feedback_status is FeedbackStatus.UPHELD
+    assert resolved.outcome is DisputeOutcome.UPHELD
+    assert resolved.actor_role is Role.SAFEGUARDING_LEAD
+    assert resolved.actor not in (failed.reviewer, failed_contact.handled_by)
+    assert resolved.rationale
+    # A calibration pair: two reviewers of one contact, their scores within 10 points.
+    [calibrated] = [s for s in states.values() if len(s.reviews) == 2]
+    first, second = sorted(calibrated.reviews.values(), key=lambda r: r.reviewed_at)
+    assert (first.calibration, second.calibration) == (False, True)
+    assert first.reviewer != second.reviewer
+    assert abs(first.score - second.score) <= 10
+    assert helpline.calibration == [
+        OnContact(calibrated.id, first.review_id),
+        OnContact(calibrated.id, second.review_id),
+    ]
+    # Feedback acknowledged by the handlers, the rest awaiting them.
+    acknowledged = [
+        (s, r) for s, r in reviews.values() if r.feedback_status is FeedbackStatus.ACKNOWLEDGED
+    ]
+    assert {OnContact(s.id, r.review_id) for s, r in acknowledged} == set(helpline.acknowledged)
+    assert len(acknowledged) >= 2
+    for s, r in acknowledged:
+        [answer] = [
+            x
+            for x in contact_events(vigil, s.id, FeedbackAcknowledged)
+            if x.review_id == r.review_id
+        ]
+        assert answer.actor == s.handled_by
+    assert any(r.feedback_status is FeedbackStatus.AWAITING for _, r in reviews.values())
+    assert any(not s.reviewed for s in states.values())  # the review queue has work in it
+
+    # Follow-ups of every kind, each completed.
+    follow_ups = {f.kind: (s, f) for s in states.values() for f in s.follow_ups.values()}
+    assert set(follow_ups) == set(FollowUpKind)
+    assert all(f.completed for _, f in follow_ups.values())
+    assert {kind: OnContact(s.id, f.follow_up_id) for kind, (s, f) in follow_ups.items()} == (
+        helpline.follow_ups
+    )
+
+    def completion(kind: FollowUpKind) -> FollowUpCompleted:
+        s, f = follow_ups[kind]
+        [done] = [
+            x
+            for x in contact_events(vigil, s.id, FollowUpCompleted)
+            if x.follow_up_id == f.follow_up_id
+        ]
+        return done
+
+    # The call-back: no answer, then reached, then completed.
+    _, call_back = follow_ups[FollowUpKind.CALL_BACK]
+    assert [a.outcome for a in call_back.attempts] == [
+        AttemptOutcome.NO_ANSWER,
+        AttemptOutcome.REACHED,
+    ]
+    assert call_back.completed_at is not None
+    assert call_back.attempts[-1].at <= call_back.completed_at
+    # The advocacy letter with its text, sealed (never in the log in plaintext).
+    letter = completion(FollowUpKind.ADVOCACY_LETTER).letter_text
+    assert letter is not None
+    assert "Northshire Homes (fictional)" in letter
+    recorder = vigil.event_log.recorder
+    stored = [bytes(n.state) for n in recorder.select_notifications(1, 100_000)]
+    assert not any(b"Tenancy Services team" in state for state in stored)
+    # The multi-agency meeting with who attended from where, what was decided, who does what.
+    meeting = completion(FollowUpKind.MULTI_AGENCY_MEETING).meeting
+    assert meeting is not None
+    assert len({a.agency for a in meeting.attendees}) >= 3
+    assert meeting.decisions
+    assert meeting.actions
+    assert all(a.owner and a.action and a.due > helpline.day for a in meeting.actions)
+    # The referral made without consent, saying why and on what lawful basis.
+    referrer, referral = follow_ups[FollowUpKind.REFERRAL]
+    [made] = [
+        x
+        for x in contact_events(vigil, referrer.id, FollowUpScheduled)
+        if x.follow_up_id == referral.follow_up_id
+    ]
+    assert made.consent is not None
+    assert made.consent is not Consent.GIVEN
+    assert made.consent_rationale
+    assert made.lawful_basis
+    assert "Sch 1 para 18" in made.lawful_basis
+    assert made.agency is not None
+    assert referrer.id == concern.id
+
+    # The ledger still verifies the whole log, the views rebuilt beside it included.
+    vigil.integrity.notary.catch_up()
+    report = vigil.integrity.verify([vigil.integrity.public_key()])
+    assert report.ok, report.findings
