@@ -46,6 +46,8 @@ from projections.access_log import AccessLog
 from projections.actor_activity import ActorActivity
 from projections.attendance import OpenCheckIns
 from projections.case_summaries import CaseSummaries
+from projections.contact_queues import ContactQueues
+from projections.contact_summaries import ContactSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
@@ -90,6 +92,10 @@ class Vigil:
     # Services and their calendars (issue 13). ``calendar`` above is the settings' calendar: the
     # default service's first version until that service is recorded; judge by ``services``.
     services: ServiceService
+    # Helpline contacts, read side (issue 14): the contact list (and a handler's feedback,
+    # reviewers' agreement) and the contact queues, both read from the contact view.
+    contact_summaries: ContactSummaries
+    contact_queues: ContactQueues
 
     @property
     def follows_in_process(self) -> bool:
@@ -308,4 +314,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             late_after=timedelta(minutes=settings.shift_log_late_minutes),
         ),
         service_calendars=service_calendars(services),
+        contact_summaries=ContactSummaries(
+            event_log, projector=projector, restricted=settings.restricted_category_set
+        ),
+        contact_queues=ContactQueues(event_log, projector=projector),
     )
