@@ -28,6 +28,10 @@ Tables, in the ledger's own database (SQLite file or PostgreSQL schema), beside 
   sealed, so erasing the case's subject finds the key (and a subject access export the text).
   A link whose event was never stored (a lost race) names a key that seals nothing, or an event
   that does not name the case: both are harmless, and readers check the event.
+- ``vigil_subject_contacts``: ``contact_id`` -> ``subject_hash``, written when a helpline
+  contact's logging is encrypted: its caller's subject (or, for an anonymous caller, the
+  contact's own), which the contact's later events use, and which contacts an erasure or a
+  subject access export of the caller reaches.
 - ``vigil_key_meta``: the master key's check value.
 
 Caching: unwrapped keys are kept in memory. Destroying a key takes effect at once in the
@@ -69,6 +73,7 @@ from infrastructure.settings import Settings
 KEYS_TABLE = "vigil_subject_keys"
 CASES_TABLE = "vigil_subject_cases"
 LINKS_TABLE = "vigil_subject_links"
+CONTACTS_TABLE = "vigil_subject_contacts"
 META_TABLE = "vigil_key_meta"
 MASTER_KEY_FILE = "master.key"
 
@@ -94,6 +99,7 @@ def key_tables_ddl(db: KeyDatabase) -> list[str]:
         "(subject_hash)",
         f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         *links_table_ddl(db),
+        *contacts_table_ddl(db),
     ]
 
 
@@ -105,6 +111,18 @@ def links_table_ddl(db: KeyDatabase) -> list[str]:
         "subject_hash TEXT NOT NULL, originator_id TEXT NOT NULL, "
         "originator_version INTEGER NOT NULL, "
         "PRIMARY KEY (case_id, subject_hash, originator_id, originator_version))"
+    ]
+
+
+def contacts_table_ddl(db: KeyDatabase) -> list[str]:
+    """The helpline contacts' subjects (added after the other key tables: a store made before
+    it gets it at start)."""
+    contacts = db.table(CONTACTS_TABLE)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {contacts} (contact_id TEXT PRIMARY KEY, "
+        "subject_hash TEXT NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {db.index(CONTACTS_TABLE + '_subject')} ON {contacts} "
+        "(subject_hash)",
     ]
 
 
@@ -334,6 +352,7 @@ class SubjectKeyring:
         # key_id -> (AESGCM or None when destroyed, monotonic time it was read)
         self._keys: _Recent[str, tuple[AESGCM | None, float]] = _Recent(memory_entries)
         self._case_subjects: _Recent[UUID, str] = _Recent(memory_entries)
+        self._contact_subjects: _Recent[UUID, str] = _Recent(memory_entries)
         # subject_hash -> (its live key, monotonic time it was read): a writer reuses the key for
         # cache_seconds, the same bound readers have, instead of asking the table per event.
         self._write_keys: _Recent[str, tuple[DataKey, float]] = _Recent(memory_entries)
@@ -341,7 +360,12 @@ class SubjectKeyring:
     def entries_in_memory(self) -> int:
         """How many keys and case subjects this process holds in memory (for its bound)."""
         with self._lock:
-            return len(self._keys) + len(self._write_keys) + len(self._case_subjects)
+            return (
+                len(self._keys)
+                + len(self._write_keys)
+                + len(self._case_subjects)
+                + len(self._contact_subjects)
+            )
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -353,9 +377,11 @@ class SubjectKeyring:
             if not self._tables_exist(db, tx, (KEYS_TABLE, CASES_TABLE, META_TABLE)):
                 for statement in key_tables_ddl(db):
                     tx.execute(statement)
-            elif not self._tables_exist(db, tx, (LINKS_TABLE,)):
-                for statement in links_table_ddl(db):
-                    tx.execute(statement)
+            else:
+                for later, ddl in ((LINKS_TABLE, links_table_ddl), (CONTACTS_TABLE, contacts_table_ddl)):
+                    if not self._tables_exist(db, tx, (later,)):
+                        for statement in ddl(db):
+                            tx.execute(statement)
             if db.dialect == "postgresql":
                 found = tx.fetchone(
                     "SELECT to_regprocedure(%(name)s) IS NOT NULL AS ok",
@@ -490,6 +516,66 @@ class SubjectKeyring:
         for row in rows:
             subjects.setdefault(str(row["subject_hash"]), []).append(UUID(str(row["case_id"])))
         return subjects
+
+    # --- helpline contacts ----------------------------------------------------------------------
+
+    def bind_contact(self, contact_id: UUID, subject_hash: str) -> None:
+        """Remember the contact's subject (its logging is being stored): its caller's, or its
+        own for an anonymous caller. First binding wins."""
+        with self._lock:
+            if contact_id in self._contact_subjects:
+                return
+        db = self._database()
+        with db.transaction(commit=True) as tx:
+            tx.execute(
+                f"INSERT INTO {db.table(CONTACTS_TABLE)} (contact_id, subject_hash) "  # noqa: S608
+                "VALUES (%(contact_id)s, %(subject_hash)s) ON CONFLICT DO NOTHING",
+                {"contact_id": str(contact_id), "subject_hash": subject_hash},
+            )
+            row = tx.fetchone(
+                f"SELECT subject_hash FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
+                "WHERE contact_id = %(contact_id)s",
+                {"contact_id": str(contact_id)},
+            )
+        assert row is not None
+        with self._lock:
+            self._contact_subjects.put(contact_id, str(row["subject_hash"]))
+
+    def subject_of_contact(self, contact_id: UUID) -> str | None:
+        with self._lock:
+            known = self._contact_subjects.get(contact_id)
+        if known is not None:
+            return known
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT subject_hash FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
+                "WHERE contact_id = %(contact_id)s",
+                {"contact_id": str(contact_id)},
+            )
+        if row is None:
+            return None
+        with self._lock:
+            self._contact_subjects.put(contact_id, str(row["subject_hash"]))
+        return str(row["subject_hash"])
+
+    def contacts_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
+        """Every contact bound to one of the subjects, in no particular order."""
+        hashes = sorted(set(subject_hashes))
+        if not hashes:
+            return []
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = [
+                row
+                for subject_hash in hashes
+                for row in tx.fetchall(
+                    f"SELECT contact_id FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
+                    "WHERE subject_hash = %(subject_hash)s",
+                    {"subject_hash": subject_hash},
+                )
+            ]
+        return sorted(UUID(str(row["contact_id"])) for row in rows)
 
     # --- keys of their own that name cases -----------------------------------------------------
 

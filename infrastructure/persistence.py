@@ -44,6 +44,7 @@ from domain.personal import (
     Plan,
     Step,
     SubjectOfCase,
+    SubjectOfContact,
     declaration_of,
     declared_subject,
     erased_value,
@@ -227,6 +228,12 @@ class PydanticMapper(Mapper[Any]):
             named = keyring.subject_hash(subject.named.kind, subject.named.ref)
             keyring.bind_case(subject.case_id, named)
             return named
+        if isinstance(subject, SubjectOfContact):
+            if subject.caller is None:
+                return self._contact_subject_hash(keyring, subject.contact_id)
+            caller = self.subject_hash(subject.caller)
+            keyring.bind_contact(subject.contact_id, caller)
+            return caller
         if isinstance(subject, NamingCase):
             raise TypeError("NamingCase names every key linked to a case: use subject_hashes")
         return keyring.aggregate_subject_hash(subject.stream_id)
@@ -246,6 +253,19 @@ class PydanticMapper(Mapper[Any]):
         subject_hash = keyring.subject_hash(named.kind, named.ref)
         keyring.bind_case(case_id, subject_hash)
         return subject_hash
+
+    def _contact_subject_hash(self, keyring: SubjectKeyring, contact_id: UUID) -> str:
+        known = keyring.subject_of_contact(contact_id)
+        if known is not None:
+            return known
+        # Not bound (the table lost its row): the contact's logging names its caller.
+        stored = None if self.first_event_of is None else self.first_event_of(contact_id)
+        event = None if stored is None else cast(BaseModel, self.to_view_event(stored))
+        declared = None if event is None else declaration_of(type(event))
+        subject = None if declared is None else declared(event)
+        if not isinstance(subject, SubjectOfContact) or subject.caller is None:
+            raise MasterKeyError(f"contact {contact_id} was never logged: no caller to key by")
+        return self.subject_hash(subject)
 
     def _named_by_opening(self, case_id: UUID) -> Person:
         stored = None if self.first_event_of is None else self.first_event_of(case_id)

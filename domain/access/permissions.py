@@ -69,6 +69,19 @@ class Permission(StrEnum):
     # version only ever takes effect from now on, so neither can rewrite a past judgement.
     SERVICES_READ = "services.read"
     SERVICES_MANAGE = "services.manage"
+    # Helpline contacts (issue 14; domain/contact/): whoever takes contacts logs them, links
+    # them to a case, reads their own and answers their own feedback (acknowledge or dispute:
+    # the domain keeps that to the handler); coordinators and leads read every contact, review
+    # them and manage follow-ups (an assignee records their own follow-up's attempts and
+    # completion: the domain checks); leads resolve disputed reviews; auditors read.
+    CONTACT_LOG = "contact.log"
+    CONTACT_READ_OWN = "contact.read_own"
+    CONTACT_READ = "contact.read"
+    CONTACT_LINK_CASE = "contact.link_case"
+    CONTACT_ANSWER_FEEDBACK = "contact.answer_feedback"
+    CONTACT_REVIEW = "contact.review"
+    CONTACT_FOLLOW_UP = "contact.follow_up"
+    CONTACT_RESOLVE_DISPUTE = "contact.resolve_dispute"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -89,6 +102,11 @@ _VOLUNTEER = frozenset(
         Permission.SHIFT_ATTEND,
         Permission.ROTA_READ,
         Permission.SERVICES_READ,
+        # Helpline contacts: log, link to a case, read one's own, answer one's own feedback.
+        Permission.CONTACT_LOG,
+        Permission.CONTACT_READ_OWN,
+        Permission.CONTACT_LINK_CASE,
+        Permission.CONTACT_ANSWER_FEEDBACK,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -105,6 +123,10 @@ _COORDINATOR = _MODERATOR | {
     Permission.SHIFT_PLAN,
     Permission.SHIFT_CHECK_OUT_OTHERS,
     Permission.SHIFT_LOG_READ,
+    # Helpline contacts: the coordinator reviews every contact and manages the follow-ups.
+    Permission.CONTACT_READ,
+    Permission.CONTACT_REVIEW,
+    Permission.CONTACT_FOLLOW_UP,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -120,6 +142,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SUBJECT_ACCESS,
     Permission.USERS_APPROVE_GRANT,
     Permission.SERVICES_MANAGE,
+    Permission.CONTACT_RESOLVE_DISPUTE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -137,6 +160,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.ROTA_READ,
             Permission.SHIFT_LOG_READ,
             Permission.SERVICES_READ,
+            Permission.CONTACT_READ,
         }
     ),
     Role.ADMIN: frozenset(

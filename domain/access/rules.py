@@ -29,6 +29,7 @@ from domain.case.commands import (
     AddNote,
     CaseCommand,
     EscalateCase,
+    LinkContact,
     MakeReferral,
     RaiseFlag,
     RecordOutOfHoursDecision,
@@ -52,6 +53,7 @@ FRONTLINE_COMMANDS: tuple[type[CaseCommand], ...] = (
     TakeModerationAction,
     RecordOutOfHoursDecision,
     EscalateCase,
+    LinkContact,
     MakeReferral,
 )
 

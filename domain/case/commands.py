@@ -37,6 +37,7 @@ from domain.case.vocabulary import (
     Urgency,
 )
 from domain.personal import ErasureTrigger
+from domain.referral import check_referral_consent
 from domain.service.commands import DEFAULT_SERVICE, ServiceName
 from domain.shared import (
     Line,
@@ -94,6 +95,20 @@ class OpenCase(Command):
         description="The service the concern arose in (GET /services); its calendar judges the "
         "case's out-of-hours decisions and due times. Default: `default`.",
     )
+
+
+class OpenCaseFromContact(OpenCase):
+    """A case opened from a helpline contact: the opening names the contact (decided by the
+    contact context's case link in the same append as the contact's side; never a body)."""
+
+    contact_id: UUID
+
+
+class LinkContact(Command):
+    """A helpline contact joins the case (decided by the contact context's case link in the
+    same append as the contact's side; never a body)."""
+
+    contact_id: UUID
 
 
 class RaiseFlag(Command):
@@ -155,18 +170,8 @@ class MakeReferral(Command):
 
     @model_validator(mode="after")
     def _without_consent_needs_reason_and_basis(self) -> Self:
-        # UK GDPR Art 6/9, DPA 2018 Sch 1 para 18: sharing without consent must say why and on
-        # what lawful basis.
-        if self.consent is not Consent.GIVEN:
-            missing = [
-                name
-                for name in ("consent_rationale", "lawful_basis")
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(
-                    f"a referral with consent '{self.consent.value}' needs " + " and ".join(missing)
-                )
+        # The one referral rule (domain.referral), shared with a contact's referral follow-up.
+        check_referral_consent(self.consent, self.consent_rationale, self.lawful_basis)
         return self
 
 
@@ -271,4 +276,5 @@ CaseCommand = (
     | DecideApproval
     | ReviewReferral
     | RecordErasure
+    | LinkContact
 )

@@ -177,6 +177,7 @@ def _open(
         risk_level=cmd.risk_level,
         channel=cmd.channel,
         service=cmd.service,
+        contact_id=cmd.contact_id if isinstance(cmd, c.OpenCaseFromContact) else None,
     )
 
 
@@ -575,6 +576,7 @@ _DECIDERS: dict[type[c.Command], Decider] = {
     c.CloseCase: _close,
     c.ReopenCase: _reopen,
     c.RecordErasure: _erasure,
+    c.LinkContact: _same,
 }
 
 _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
@@ -595,4 +597,5 @@ _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
     c.CloseCase: e.CaseClosed,
     c.ReopenCase: e.CaseReopened,
     c.RecordErasure: e.PersonalDataErased,
+    c.LinkContact: e.ContactJoined,
 }

@@ -516,6 +516,7 @@ REFUSED_WHEN_CLOSED: dict[str, Callable[[dict[str, UUID]], c.CaseCommand]] = {
     "close": lambda ids: close(),
     "decide_approval": lambda ids: decide_approval(new_id()),
     "review_referral": lambda ids: review_referral(ids["referral"]),
+    "link_contact": lambda ids: c.LinkContact(contact_id=new_id()),
 }
 
 
