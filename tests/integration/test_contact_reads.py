@@ -136,7 +136,7 @@ def test_the_contact_list_filters_pages_and_refuses_what_it_cannot_answer(
         True,
         1,
     )
-    assert named.last_score == 100.0 and named.last_result == "pass"
+    assert (named.last_score, named.last_result) == (100.0, "pass")
     # No personal data anywhere in the view: not the name, not the summary, not the feedback.
     dumped = str([c.model_dump() for c in contacts.all()])
     for personal in ("Jo Bloggs", "harassment at work", "ask about risk earlier"):
@@ -231,7 +231,7 @@ def test_reviews_feedback_follow_ups_and_reviewers_agreement(
 
     contacts = caught_up(vigil)
     (summary,) = [c for c in contacts.all() if c.id == agreeing]
-    assert summary.review_count == 2 and summary.calibrated
+    assert (summary.review_count, summary.calibrated) == (2, True)
     assert summary.last_score == 93.8  # (3/4 + 2 * 4/4 + 4/4) / 4, to one decimal
     assert [(r.review_id, r.feedback_status, r.calibration) for r in summary.reviews] == [
         (first, "acknowledged", False),
