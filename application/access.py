@@ -29,6 +29,7 @@ from domain.access.rules import (
     Grant,
     Visibility,
     case_access,
+    contact_access,
     is_restricted,
     reads_every_case,
 )
@@ -141,6 +142,21 @@ class AccessService:
         )
         return level, grant if level is AccessLevel.BREAK_GLASS else None
 
+    def contact_access(
+        self, actor: Actor, *, handled_by: str, assignees: Collection[str], case_id: UUID | None
+    ) -> tuple[AccessLevel, Grant | None]:
+        """How much of a helpline contact the actor may see (``domain.access.rules.
+        contact_access``): a contact linked to a restricted case is restricted with it."""
+        case_level: AccessLevel | None = None
+        grant: Grant | None = None
+        state = None if case_id is None else self._cases.load(case_id)
+        if state is not None and is_restricted(state.category.value, self.restricted):
+            case_level, grant = self.access_to(actor, state)
+        level = contact_access(
+            actor, handled_by=handled_by, assignees=assignees, case_level=case_level
+        )
+        return level, grant if level is AccessLevel.BREAK_GLASS else None
+
     def visibility(self, actor: Actor) -> Visibility | None:
         """What a list must hide from ``actor`` (None: nothing, they see every case)."""
         if not self.restricted or reads_every_case(actor):
@@ -221,6 +237,7 @@ class AccessService:
         request_id: str | None = None,
         level: AccessLevel = AccessLevel.FULL,
         grant: Grant | None = None,
+        contact_id: UUID | None = None,
     ) -> CaseRecordAccessed:
         """Append one access record (its own aggregate, version 1)."""
         record_id = uuid4()
@@ -238,6 +255,7 @@ class AccessService:
             access=level,
             grant_id=None if grant is None else grant.grant_id,
             request_id=request_id,
+            contact_id=contact_id,
         )
         self._event_log.save(event)
         return event

@@ -162,28 +162,14 @@ class CaseService:
         opened = case_id
 
         def decide_now(state: CaseState | None) -> list[Any]:
-            # The case's service judges it: the calendar version in force at each moment asked
-            # about (looked up only if the decision asks). A case opened on the default service
-            # before that service is in the log records it first, in the same transaction.
-            service = command.service if isinstance(command, OpenCase) else None
-            if state is not None:
-                service = state.service
-            first: list[Any] = []
-            if isinstance(command, OpenCase) and state is None:
-                first = self._services_for_opening(command.service)
-            context = CaseContext(
-                decision=DecisionContext(
-                    actor=actor,
-                    now=self._clock(),
-                    max_clock_skew=self._max_skew,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                ),
-                calendar=self._services.calendars_of(service or DEFAULT_SERVICE),
+            return self._decide_on(
+                state,
+                command,
+                actor,
                 case_id=opened,
-                four_eyes=self._four_eyes,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
             )
-            return [*first, *decide(state, command, context)]
 
         def answer(written: Written[CaseState]) -> WriteResult:
             assert written.after is not None
@@ -207,6 +193,48 @@ class CaseService:
             ),
             expected_version=expected_version,
         )
+
+    def decided(self, case_id: UUID, command: CaseCommand, actor: Actor) -> list[Any]:
+        """The events ``command`` makes of the case now (its rules applied to its current
+        state, a first opening's default service included), decided but NOT appended: for a
+        write on another aggregate that appends them in its own transaction (a helpline
+        contact opening or joining a case: ``application.contacts``). That write's append
+        fails if the case moved on meanwhile, and it decides again."""
+        state = self.load(case_id)
+        return self._decide_on(state, command, actor, case_id=case_id)
+
+    def _decide_on(
+        self,
+        state: CaseState | None,
+        command: CaseCommand,
+        actor: Actor,
+        *,
+        case_id: UUID,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> list[Any]:
+        # The case's service judges it: the calendar version in force at each moment asked
+        # about (looked up only if the decision asks). A case opened on the default service
+        # before that service is in the log records it first, in the same transaction.
+        service = command.service if isinstance(command, OpenCase) else None
+        if state is not None:
+            service = state.service
+        first: list[Any] = []
+        if isinstance(command, OpenCase) and state is None:
+            first = self._services_for_opening(command.service)
+        context = CaseContext(
+            decision=DecisionContext(
+                actor=actor,
+                now=self._clock(),
+                max_clock_skew=self._max_skew,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            ),
+            calendar=self._services.calendars_of(service or DEFAULT_SERVICE),
+            case_id=case_id,
+            four_eyes=self._four_eyes,
+        )
+        return [*first, *decide(state, command, context)]
 
     @staticmethod
     def case_id_for(actor: Actor, idempotency_key: str) -> UUID:

@@ -19,7 +19,12 @@ erasure that had stopped part-way first finishes recording it on the subject's c
 
 Nothing in the event log is changed or deleted, so its hashes still verify. Which cases belong
 to a subject comes from the key table's case bindings (written synchronously when a case's first
-event is stored), each checked against the case's own subject, never from a lagging view.
+event is stored), each checked against the case's own subject, never from a lagging view; which
+helpline contacts a caller made, from its contact bindings (written when a contact's logging is
+stored), each checked against the contact's own caller. A named caller's contacts are sealed
+under the caller's key, so erasing the caller (kind ``contact``) makes every one of them read
+``[erased]``; the erasure names them (``SubjectErased.contact_ids``), and a subject access
+export includes them.
 
 Retention: a subject's data is due for destruction once every one of its cases has been closed
 for its category's period (``domain.subject.retention.RetentionPolicy``), counted from the closure's
@@ -38,12 +43,15 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from application.cases import CaseService
+from application.contacts import ContactRecord
 from application.idempotency import KeyedRequest, WriteKeys
 from application.write_path import WritePath, Written
 from domain.case.commands import RecordErasure
 from domain.case.events import CaseEvent, PersonalDataErased
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, SubjectKind
+from domain.contact.events import ContactEvent
+from domain.contact.state import fold as fold_contact
 from domain.errors import RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.personal import (
@@ -98,6 +106,7 @@ class ErasureResult:
     key_ids: list[str]
     position: int
     replayed: bool = False  # True when this answers a retried Idempotency-Key
+    contact_ids: list[UUID] = field(default_factory=list)  # the caller's helpline contacts
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,8 @@ class SubjectRecord:
     # Records in other streams that name the subject's cases, sealed under keys of their own
     # (shift handovers), decrypted where not erased, in the order they were recorded.
     naming: list[Any] = field(default_factory=list)
+    # The helpline contacts the subject made as a named caller (kind ``contact``), in order.
+    contacts: list[ContactRecord] = field(default_factory=list)
 
 
 RetentionStatus = Literal["due", "held", "not_due", "open"]
@@ -178,10 +189,23 @@ class HandoverHoldings:
         return [NamingCase(case_id) for case_id in case_ids]
 
 
+class ContactHoldings:
+    """Helpline contacts (``domain.contact``): a named caller's are sealed under the caller's
+    own key (``Person("contact", ref)``), every event of each contact (reviews and follow-ups
+    included). An anonymous caller's contact is sealed under a key of its own, which no
+    subject's erasure names."""
+
+    def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
+        if subject.kind is SubjectKind.CONTACT:
+            return [Person(subject.kind.value, subject.ref)]
+        return []
+
+
 HOLDERS: tuple[PersonalDataHolder, ...] = (
     CaseHoldings(),
     BreakGlassHoldings(),
     HandoverHoldings(),
+    ContactHoldings(),
 )
 
 
@@ -201,6 +225,7 @@ class _Erasure:
     """What an erasure's decision found, for its answer."""
 
     case_ids: list[UUID] = field(default_factory=list)  # in the order the answer lists them
+    contact_ids: list[UUID] = field(default_factory=list)
     # The key table's names of every subject whose keys seal the erased one's fields.
     held: list[str] = field(default_factory=list)
     # An earlier erasure that stopped before every case recorded it, and those cases.
@@ -263,6 +288,23 @@ class DataProtectionService:
             ):
                 found.append(state)
         return sorted(found, key=lambda s: (s.opened_at, str(s.id)))
+
+    def _contacts_of(self, subject: SubjectRef) -> list[ContactRecord]:
+        """The helpline contacts the subject made as a named caller, from the key table's
+        contact bindings, each checked against its contact's caller; decrypted where not
+        erased, in the order they occurred."""
+        if subject.kind is not SubjectKind.CONTACT:
+            return []
+        subject_hash = self._keyring.subject_hash(subject.kind.value, subject.ref)
+        found = []
+        for contact_id in self._keyring.contacts_of([subject_hash]):
+            events = [
+                e for e in self._event_log.events_of(contact_id) if isinstance(e, ContactEvent)
+            ]
+            state = fold_contact(events)
+            if state is not None and not state.anonymous and state.caller_ref == subject.ref:
+                found.append(ContactRecord(state, events))
+        return sorted(found, key=lambda r: (r.state.occurred_at, str(r.state.id)))
 
     def _held_under(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> list[str]:
         """The key table's names of every subject whose keys seal this one's personal fields,
@@ -375,6 +417,7 @@ class DataProtectionService:
                     "about them since"
                 )
             found.case_ids = [c.id for c in cases]
+            found.contact_ids = [r.state.id for r in self._contacts_of(subject)]
             return [
                 erase(
                     subject_id,
@@ -383,6 +426,7 @@ class DataProtectionService:
                     self._context(actor),
                     case_ids=found.case_ids,
                     key_ids=live,
+                    contact_ids=found.contact_ids,
                 )
             ]
 
@@ -392,14 +436,26 @@ class DataProtectionService:
                 last, missing = found.unfinished
                 position = self._record_on_cases(last, missing, actor)
                 return ErasureResult(
-                    subject, last, list(last.case_ids), list(last.key_ids), position
+                    subject,
+                    last,
+                    list(last.case_ids),
+                    list(last.key_ids),
+                    position,
+                    contact_ids=list(last.contact_ids),
                 )
             [event] = written.events
             live = list(event.key_ids)
             if set(live) - set(self._keyring.destroy(found.held)):
                 self._destroy_named(found.held, live)  # some were not: check, and again
             position = max(written.position, self._record_on_cases(event, found.case_ids, actor))
-            return ErasureResult(subject, event, found.case_ids, list(event.key_ids), position)
+            return ErasureResult(
+                subject,
+                event,
+                found.case_ids,
+                list(event.key_ids),
+                position,
+                contact_ids=list(event.contact_ids),
+            )
 
         return self._subjects.write(
             subject_id,
@@ -460,6 +516,7 @@ class DataProtectionService:
             list(event.key_ids),
             position,
             replayed=True,
+            contact_ids=list(event.contact_ids),
         )
 
     def _unfinished_erasure(self, subject_id: UUID) -> tuple[SubjectErased, list[UUID]] | None:
@@ -511,9 +568,14 @@ class DataProtectionService:
                 CaseRecord(state=state, timeline=self._cases.timeline(state.id))
                 for state in self._cases_of(subject)
             ]
-            if history or keys or cases:
+            contacts = self._contacts_of(subject)
+            if history or keys or cases or contacts:
                 naming = self._naming([c.state.id for c in cases])
-                records.append(SubjectRecord(subject, fold(history), history, keys, cases, naming))
+                records.append(
+                    SubjectRecord(
+                        subject, fold(history), history, keys, cases, naming, contacts=contacts
+                    )
+                )
         if not records:
             raise SubjectNotFound("Vigil holds nothing about this subject")
         return records

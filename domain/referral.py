@@ -20,7 +20,10 @@ def referral_consent_problem(
         return None
     missing = [
         name
-        for name, value in (("consent_rationale", consent_rationale), ("lawful_basis", lawful_basis))
+        for name, value in (
+            ("consent_rationale", consent_rationale),
+            ("lawful_basis", lawful_basis),
+        )
         if value is None
     ]
     if not missing:

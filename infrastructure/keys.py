@@ -378,7 +378,10 @@ class SubjectKeyring:
                 for statement in key_tables_ddl(db):
                     tx.execute(statement)
             else:
-                for later, ddl in ((LINKS_TABLE, links_table_ddl), (CONTACTS_TABLE, contacts_table_ddl)):
+                for later, ddl in (
+                    (LINKS_TABLE, links_table_ddl),
+                    (CONTACTS_TABLE, contacts_table_ddl),
+                ):
                     if not self._tables_exist(db, tx, (later,)):
                         for statement in ddl(db):
                             tx.execute(statement)

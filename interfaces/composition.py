@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.contacts import ContactService
 from application.data_protection import DataProtectionService
 from application.identity import IdentityService
 from application.integrity import IntegrityService
@@ -92,6 +93,8 @@ class Vigil:
     # Services and their calendars (issue 13). ``calendar`` above is the settings' calendar: the
     # default service's first version until that service is recorded; judge by ``services``.
     services: ServiceService
+    # Helpline contacts, the write side and the read of one contact (issue 14).
+    contacts: ContactService
     # Helpline contacts, read side (issue 14): the contact list (and a handler's feedback,
     # reviewers' agreement) and the contact queues, both read from the contact view.
     contact_summaries: ContactSummaries
@@ -266,6 +269,21 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         cache_size=settings.case_cache_size,
     )
+    # Helpline contacts (issue 14). Reviews are judged by the scorecard version in force at the
+    # contact: the quality context's ScorecardService (application/quality.py) is passed as
+    # ``scorecards`` once it is in this tree; without it a review is refused (409, no scorecard).
+    contacts = ContactService(
+        event_log,
+        clock=clock,
+        cases=cases,
+        access=access,
+        services=services,
+        people=identity,
+        scorecards=None,
+        max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        write_retries=settings.write_retries,
+        cache_size=settings.case_cache_size,
+    )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
         event_log,
@@ -314,6 +332,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             late_after=timedelta(minutes=settings.shift_log_late_minutes),
         ),
         service_calendars=service_calendars(services),
+        contacts=contacts,
         contact_summaries=ContactSummaries(
             event_log, projector=projector, restricted=settings.restricted_category_set
         ),

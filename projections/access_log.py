@@ -90,6 +90,9 @@ class AccessEntry(BaseModel):
     recorded_at: datetime
     expires_at: datetime | None = Field(description="For grants: when the access ends.")
     outcome: GrantReviewOutcome | None = Field(description="For reviews: the lead's finding.")
+    contact_id: UUID | None = Field(
+        default=None, description="For a read of a helpline contact: the contact."
+    )
 
 
 class BreakGlassItem(BaseModel):
@@ -129,7 +132,8 @@ _GRANT_COLUMNS = (
 
 class AccessLogView(View):
     name = NAME
-    version = 1
+    # 2: the contact read (helpline contacts, issue 14)
+    version = 2
 
     def __init__(self, event_log: EventLog | None = None) -> None:
         pass  # each row is one access event's own fields
@@ -153,7 +157,8 @@ class AccessLogView(View):
             "request_id TEXT, "
             f"recorded_at {ts} NOT NULL, "
             f"expires_at {ts}, "
-            "outcome TEXT)",
+            "outcome TEXT, "
+            f"contact_id {uid})",
             f"CREATE INDEX IF NOT EXISTS {store.index('access_log_entries_by_case')} "
             f"ON {entries} (case_id, position)",
             f"CREATE INDEX IF NOT EXISTS {store.index('access_log_entries_by_user')} "
@@ -206,6 +211,7 @@ class AccessLogView(View):
                         access=event.access.value,
                         grant_id=event.grant_id,
                         request_id=event.request_id,
+                        contact_id=event.contact_id,
                     )
                 )
             elif isinstance(event, BreakGlassAccessGranted):
@@ -295,7 +301,7 @@ def _entry(
 
 def _encode_entry(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:
     encoded = dict(row)
-    for column in ("event_id", "case_id", "grant_id"):
+    for column in ("event_id", "case_id", "grant_id", "contact_id"):
         if encoded[column] is not None:
             encoded[column] = store.encode_uuid(encoded[column])
     for column in _ENTRY_TIMES:
@@ -467,7 +473,7 @@ class AccessLog(ReadModel[AccessLogView]):
     @staticmethod
     def _entry(store: ViewStore, row: dict[str, Any]) -> AccessEntry:
         values = dict(row)
-        for column in ("event_id", "case_id", "grant_id"):
+        for column in ("event_id", "case_id", "grant_id", "contact_id"):
             if values[column] is not None:
                 values[column] = store.decode_uuid(values[column])
         for column in _ENTRY_TIMES:

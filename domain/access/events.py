@@ -55,6 +55,8 @@ class CaseRecordAccessed(AccessEvent):
     access: AccessLevel = Field(description="Under which right: full, break_glass, own_records.")
     grant_id: UUID | None = Field(default=None, description="The break-glass grant, if any.")
     request_id: str | None = None
+    # A helpline contact read (``what`` is ``contact``); ``case_id`` is then its case, if any.
+    contact_id: UUID | None = None
 
 
 class BreakGlassAccessGranted(AccessEvent):

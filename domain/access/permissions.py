@@ -70,13 +70,14 @@ class Permission(StrEnum):
     SERVICES_READ = "services.read"
     SERVICES_MANAGE = "services.manage"
     # Helpline contacts (issue 14; domain/contact/): whoever takes contacts logs them, links
-    # them to a case, reads their own and answers their own feedback (acknowledge or dispute:
-    # the domain keeps that to the handler); coordinators and leads read every contact, review
-    # them and manage follow-ups (an assignee records their own follow-up's attempts and
-    # completion: the domain checks); leads resolve disputed reviews; auditors read.
+    # them to a case, reads their own (contact.read) and answers their own feedback
+    # (acknowledge or dispute: the domain keeps that to the handler); coordinators and leads
+    # read every contact (contact.read_all), review them and manage follow-ups (an assignee
+    # records their own follow-up's attempts and completion: the domain checks); leads resolve
+    # disputed reviews; auditors read.
     CONTACT_LOG = "contact.log"
-    CONTACT_READ_OWN = "contact.read_own"
-    CONTACT_READ = "contact.read"
+    CONTACT_READ = "contact.read"  # read a contact: one's own (handled, or a follow-up's)
+    CONTACT_READ_ALL = "contact.read_all"  # ...and every other one
     CONTACT_LINK_CASE = "contact.link_case"
     CONTACT_ANSWER_FEEDBACK = "contact.answer_feedback"
     CONTACT_REVIEW = "contact.review"
@@ -104,7 +105,7 @@ _VOLUNTEER = frozenset(
         Permission.SERVICES_READ,
         # Helpline contacts: log, link to a case, read one's own, answer one's own feedback.
         Permission.CONTACT_LOG,
-        Permission.CONTACT_READ_OWN,
+        Permission.CONTACT_READ,
         Permission.CONTACT_LINK_CASE,
         Permission.CONTACT_ANSWER_FEEDBACK,
     }
@@ -124,7 +125,7 @@ _COORDINATOR = _MODERATOR | {
     Permission.SHIFT_CHECK_OUT_OTHERS,
     Permission.SHIFT_LOG_READ,
     # Helpline contacts: the coordinator reviews every contact and manages the follow-ups.
-    Permission.CONTACT_READ,
+    Permission.CONTACT_READ_ALL,
     Permission.CONTACT_REVIEW,
     Permission.CONTACT_FOLLOW_UP,
 }
@@ -161,6 +162,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SHIFT_LOG_READ,
             Permission.SERVICES_READ,
             Permission.CONTACT_READ,
+            Permission.CONTACT_READ_ALL,
         }
     ),
     Role.ADMIN: frozenset(

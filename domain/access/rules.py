@@ -105,6 +105,35 @@ def case_access(
     return AccessLevel.NONE
 
 
+def contact_access(
+    actor: Actor,
+    *,
+    handled_by: str,
+    assignees: Collection[str],
+    case_level: AccessLevel | None,
+) -> AccessLevel:
+    """How much of one helpline contact ``actor`` may see: the rule for contacts, in one place.
+
+    * Its handler, and whoever a follow-up of it is assigned to, see it: their own record
+      (``contact.read``).
+    * Otherwise only those who read every contact (``contact.read_all``: coordinators, leads,
+      auditors); and a contact linked to a restricted case (``case_level``: the actor's access
+      to that case; None when the contact has no case or the case is not restricted) only with
+      full access to the case (its assignee, a lead, an auditor, a break-glass holder): a
+      contact linked to a restricted case is restricted with it.
+    * Anyone else: ``none``, answered like a contact that does not exist (404).
+    """
+    own = actor.username == handled_by or actor.username in assignees
+    reads_all = permits(actor, Permission.CONTACT_READ_ALL)
+    if own and permits(actor, Permission.CONTACT_READ):
+        return AccessLevel.FULL
+    if not reads_all:
+        return AccessLevel.NONE
+    if case_level is None or case_level in (AccessLevel.FULL, AccessLevel.BREAK_GLASS):
+        return case_level or AccessLevel.FULL
+    return AccessLevel.NONE
+
+
 def own_events(events: Sequence[CaseEvent], username: str) -> list[CaseEvent]:
     """The events ``username`` recorded: all an involved user may read of a restricted case."""
     return [e for e in events if e.actor == username]

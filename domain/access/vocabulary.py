@@ -14,6 +14,7 @@ class AccessedRecord(StrEnum):
     EXPORT = "export"
     SUBJECT_HISTORY = "subject_history"
     SUBJECT_ACCESS_EXPORT = "sar"
+    CONTACT = "contact"  # a helpline contact with its reviews and follow-ups
 
 
 class AccessPurpose(StrEnum):

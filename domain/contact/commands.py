@@ -7,7 +7,7 @@ command creates (the contact, a review, a follow-up) are not: they come from the
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -138,20 +138,35 @@ class ReviewContact(ContactCommand):
     )
 
 
-class AcknowledgeFeedback(ContactCommand):
-    review_id: UUID
-    note: PersonalText | None = None
+class FeedbackNote(ContactCommand):
+    """The body of an acknowledgement."""
+
+    note: PersonalText | None = Field(default=None, description="Personal: sealed.")
 
 
-class DisputeFeedback(ContactCommand):
+class AcknowledgeFeedback(FeedbackNote):
     review_id: UUID
+
+
+class DisputeReason(ContactCommand):
+    """The body of a dispute."""
+
     reason: Rationale = Field(description="Why the handler disputes it. Personal: sealed.")
 
 
-class ResolveDispute(ContactCommand):
+class DisputeFeedback(DisputeReason):
     review_id: UUID
+
+
+class DisputeResolution(ContactCommand):
+    """The body of a dispute's resolution."""
+
     outcome: DisputeOutcome
     rationale: Reason = Field(description="Why, without describing anyone (not sealed).")
+
+
+class ResolveDispute(DisputeResolution):
+    review_id: UUID
 
 
 class ScheduleFollowUp(ContactCommand):
@@ -183,10 +198,15 @@ class ScheduleFollowUp(ContactCommand):
         return self
 
 
-class RecordAttempt(ContactCommand):
-    follow_up_id: UUID
+class Attempt(ContactCommand):
+    """The body of an attempt."""
+
     outcome: AttemptOutcome
-    note: PersonalText | None = None
+    note: PersonalText | None = Field(default=None, description="Personal: sealed.")
+
+
+class RecordAttempt(Attempt):
+    follow_up_id: UUID
 
 
 class AttendeeInput(_Input):
@@ -200,11 +220,10 @@ class ActionInput(_Input):
     due: date
 
 
-class CompleteFollowUp(ContactCommand):
+class Completion(ContactCommand):
     """Complete a follow-up, once: a letter takes ``letter_text``; a multi-agency meeting takes
     ``attendees``, ``decisions`` and ``actions``."""
 
-    follow_up_id: UUID
     outcome: ShortPersonalText
     note: PersonalText | None = None
     letter_text: PersonalText | None = None
@@ -212,9 +231,9 @@ class CompleteFollowUp(ContactCommand):
     decisions: list[PersonalText] | None = Field(default=None, max_length=MAX_MEETING_ITEMS)
     actions: list[ActionInput] | None = Field(default=None, max_length=MAX_MEETING_ITEMS)
 
-    @property
-    def meeting_given(self) -> bool:
-        return any(x is not None for x in (self.attendees, self.decisions, self.actions))
+
+class CompleteFollowUp(Completion):
+    follow_up_id: UUID
 
 
 ContactWrite = (
@@ -230,7 +249,3 @@ ContactWrite = (
 """The commands to an existing contact (``LogContact`` makes one)."""
 
 ContactCommandType = LogContact | ContactWrite
-
-
-def fields_of(command: BaseModel, *exclude: str) -> dict[str, Any]:
-    return command.model_dump(exclude={"occurred_at", *exclude})

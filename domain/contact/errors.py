@@ -23,6 +23,13 @@ class FollowUpNotFound(ItemNotFound):
     title = "Follow-up not found"
 
 
+class LinkedCaseNotFound(ItemNotFound):
+    """The case a contact is to join does not exist, or the person cannot see it (a restricted
+    case answers as a missing one): named in the body, so 422."""
+
+    title = "No such case"
+
+
 # --- who (403) --------------------------------------------------------------------------------
 
 

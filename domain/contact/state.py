@@ -187,6 +187,7 @@ def evolve(state: ContactState | None, event: ContactEvent) -> ContactState:
     elif isinstance(event, (FollowUpAttempted, FollowUpCompleted)):
         scheduled = state.follow_ups.get(event.follow_up_id)
         if scheduled is not None:
+            changed: dict[str, Any]
             if isinstance(event, FollowUpAttempted):
                 attempt = Attempt(outcome=event.outcome, by=event.actor, at=event.occurred_at)
                 changed = {"attempts": (*scheduled.attempts, attempt)}
@@ -204,7 +205,10 @@ def _answered(
 ) -> Review:
     if isinstance(event, FeedbackAcknowledged):
         return review.model_copy(
-            update={"feedback_status": FeedbackStatus.ACKNOWLEDGED, "answered_at": event.occurred_at}
+            update={
+                "feedback_status": FeedbackStatus.ACKNOWLEDGED,
+                "answered_at": event.occurred_at,
+            }
         )
     if isinstance(event, FeedbackDisputed):
         return review.model_copy(

@@ -60,6 +60,8 @@ class SubjectErased(SubjectEvent):
     reason: str
     case_ids: list[UUID]
     key_ids: list[str] = Field(description="The destroyed keys (ids only).")
+    # The helpline contacts whose caller the subject is (sealed under the destroyed keys too).
+    contact_ids: list[UUID] = []
 
 
 EVENT_TYPES: dict[str, type[SubjectEvent]] = {

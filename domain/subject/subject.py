@@ -128,8 +128,10 @@ def erase(
     *,
     case_ids: list[UUID],
     key_ids: list[str],
+    contact_ids: list[UUID] | None = None,
 ) -> SubjectErased:
-    """Record the erasure of the subject's data held under ``key_ids`` in ``case_ids``."""
+    """Record the erasure of the subject's data held under ``key_ids`` in ``case_ids`` (and in
+    ``contact_ids``, the helpline contacts they made)."""
     if cmd.trigger is ErasureTrigger.REQUEST and ctx.actor.role is not Role.SAFEGUARDING_LEAD:
         raise NotPermitted("only a safeguarding lead may erase a subject's personal data")
     check_erasable(state)
@@ -140,6 +142,7 @@ def erase(
         reason=cmd.reason,
         case_ids=sorted(case_ids),
         key_ids=list(key_ids),
+        contact_ids=sorted(contact_ids or []),
     )
 
 

@@ -40,6 +40,8 @@ from interfaces.http.audit import TAG as AUDIT_TAG
 from interfaces.http.audit import router as audit_router
 from interfaces.http.audit import with_notary
 from interfaces.http.changes import router as changes_router
+from interfaces.http.contacts import TAG as CONTACTS_TAG
+from interfaces.http.contacts import router as contacts_router
 from interfaces.http.data_protection import router as data_protection_router
 from interfaces.http.dependencies import refuse_unknown_query_parameters
 from interfaces.http.middleware import install_middleware
@@ -128,6 +130,8 @@ TAGS = [
     },
     # Shifts (issue 13): the rota and attendance.
     SHIFTS_TAG,
+    # Helpline contacts (issue 14).
+    CONTACTS_TAG,
 ]
 
 
@@ -176,6 +180,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         # Shifts, read side (issue 13).
         rota.router,
         services.router,  # issue 13: services and their calendars
+        contacts_router,  # issue 14: helpline contacts, the write side and one contact's read
     ]
     for router in routers:
         app.include_router(router)

@@ -31,6 +31,7 @@ from domain.subject.subject import (
     SubjectCommand,
 )
 from interfaces.http.access import Reader
+from interfaces.http.contacts import ContactDetail, contact_detail
 from interfaces.http.dependencies import (
     POSITION_HEADER,
     Keyed,
@@ -96,6 +97,9 @@ class SubjectEventRead(BaseModel):
     lawful_basis: str | None = Field(default=None, description="SubjectErased only.")
     case_ids: list[UUID] | None = Field(default=None, description="SubjectErased only.")
     key_ids: list[str] | None = Field(default=None, description="SubjectErased only.")
+    contact_ids: list[UUID] | None = Field(
+        default=None, description="SubjectErased only: the caller's helpline contacts."
+    )
 
 
 def subject_event_read(event: SubjectEvent) -> SubjectEventRead:
@@ -111,6 +115,11 @@ class ErasureAnswer(BaseModel):
     subject: SubjectName
     erasure: SubjectEventRead
     case_ids: list[UUID] = Field(description="Cases that recorded PersonalDataErased.")
+    contact_ids: list[UUID] = Field(
+        default=[],
+        description="Helpline contacts the subject made as a named caller (kind `contact`): "
+        'their personal fields read "[erased]" from now on.',
+    )
     keys_destroyed: int
     position: int = Field(description="Log position of the last event written (read-your-writes).")
 
@@ -159,6 +168,11 @@ class HeldSubject(BaseModel):
     cases: list[HeldCase]
     handovers: list[HeldHandover] = Field(
         default=[], description="Shift handovers naming the subject's cases, in order."
+    )
+    contacts: list[ContactDetail] = Field(
+        default=[],
+        description="Helpline contacts the subject made as a named caller (kind `contact`), "
+        "with their reviews and follow-ups, in the order they happened.",
     )
 
 
@@ -214,6 +228,7 @@ def _held(record: SubjectRecord, now: datetime) -> HeldSubject:
             for e in record.naming
             if isinstance(e, HandoverRecorded)
         ],
+        contacts=[contact_detail(contact) for contact in record.contacts],
     )
 
 
@@ -253,7 +268,8 @@ _ERASE = (
     "Erase a subject's personal data (crypto-shredding): destroy its key, so every personal "
     "field recorded about it (display name, summaries, notes, rationales...) reads "
     '"[erased]" in every timeline, state and export from now on, as does every shift '
-    "handover note naming one of its cases. Recorded as SubjectErased "
+    "handover note naming one of its cases and, for a named helpline caller (kind `contact`), "
+    "every contact they made. Recorded as SubjectErased "
     "(with the lawful basis and reason, kept in the clear: do not put personal data in them) "
     "and as PersonalDataErased on each of the subject's cases, closed ones too. The event "
     "log is never changed, so its hashes still verify. Refused with 409 `legal-hold` while a "
@@ -292,6 +308,7 @@ def erase_subject(
         subject=SubjectName(kind=result.subject.kind, ref=result.subject.ref),
         erasure=subject_event_read(result.event),
         case_ids=result.case_ids,
+        contact_ids=result.contact_ids,
         keys_destroyed=len(result.key_ids),
         position=result.position,
     )
@@ -359,7 +376,8 @@ _EXPORT = (
     "Everything Vigil holds about a subject, for a subject access request: each of its cases "
     "with the case as it stands and its whole timeline, decrypted; its legal holds and "
     f"erasures; its key generations; the shift handovers naming its cases (their notes may "
-    f"speak of others: review before disclosing). Personal data already erased reads "
+    f"speak of others: review before disclosing); for a named helpline caller (kind `contact`), "
+    f"every contact they made, with its reviews and follow-ups. Personal data already erased reads "
     f'"{ERASED}" and is '
     "named in each event's `erased_fields`. Without `kind`, every kind the ref is known as. "
     "Read straight from the event log (no lag). 404 if Vigil holds nothing about the subject."

@@ -25,6 +25,7 @@ from starlette.routing import compile_path
 
 from application.cases import Contention
 from domain.case.errors import CaseNotFound
+from domain.contact.errors import ContactNotFound
 from domain.errors import (
     DomainError,
     IdempotencyKeyReused,
@@ -150,6 +151,7 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     TokenAlreadyIssued: (409, "token-already-issued"),
     VersionConflict: (412, "version-conflict"),
     CaseNotFound: (404, "case-not-found"),
+    ContactNotFound: (404, "contact-not-found"),
     # Services and calendars (issue 13, services).
     ServiceNotFound: (404, "service-not-found"),
     ServiceAlreadyExists: (409, "service-exists"),
