@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.contact_lead_reviews import ContactLeadReviews
 from application.contacts import ContactService
 from application.data_protection import DataProtectionService
 from application.identity import IdentityService
@@ -99,6 +100,8 @@ class Vigil:
     # reviewers' agreement) and the contact queues, both read from the contact view.
     contact_summaries: ContactSummaries
     contact_queues: ContactQueues
+    # A safeguarding lead's look at a review that failed a safeguarding criterion.
+    contact_lead_reviews: ContactLeadReviews
 
     @property
     def follows_in_process(self) -> bool:
@@ -337,4 +340,10 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             event_log, projector=projector, restricted=settings.restricted_category_set
         ),
         contact_queues=ContactQueues(event_log, projector=projector),
+        contact_lead_reviews=ContactLeadReviews(
+            event_log,
+            clock=clock,
+            max_clock_skew_seconds=settings.max_clock_skew_seconds,
+            write_retries=settings.write_retries,
+        ),
     )

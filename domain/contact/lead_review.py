@@ -74,13 +74,22 @@ class LeadIsHandler(NotPermitted):
     title = "A safeguarding fail is looked at by a lead other than the contact's handler"
 
 
-class ReviewSafeguardingFail(ContactCommand):
+class LeadLook(ContactCommand):
+    """What a safeguarding lead did about a safeguarding fail, and why (the body of ``POST
+    /contacts/{id}/reviews/{review_id}/lead-review``)."""
+
+    outcome: LeadReviewOutcome = Field(
+        description="no_further_action (handled safely after all), practice_addressed (taken "
+        "up with the handler), safeguarding_action_taken (a case, a referral, a call-back)."
+    )
+    rationale: Reason = Field(description="Why, without describing anyone (not sealed).")
+
+
+class ReviewSafeguardingFail(LeadLook):
     """A safeguarding lead records their look at a review that failed a safeguarding
     criterion: what they did about it, and why."""
 
     review_id: UUID
-    outcome: LeadReviewOutcome
-    rationale: Reason = Field(description="Why, without describing anyone (not sealed).")
 
 
 @dataclass(frozen=True)
