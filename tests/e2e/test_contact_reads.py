@@ -386,3 +386,24 @@ def test_the_contact_queues_put_what_matters_first_and_a_lead_clears_a_safeguard
     assert dispute["review_id"] == t.failed
     # The contact still reads whole, the look among its events.
     assert ok(t.lee.get(t.url(t.chat)))["contact"]["id"] == t.chat
+
+
+def test_a_keyed_lead_review_answers_its_retry_and_refuses_another_body(
+    api: Api, tuesday: Tuesday
+) -> None:
+    t = tuesday
+    path = t.url(t.chat, "reviews", t.failed, "lead-review")
+    look = {
+        "outcome": "safeguarding_action_taken",
+        "rationale": "Called the caller back and opened a case for the risk they described.",
+    }
+    headers = {"Idempotency-Key": "lead-look-1"}
+    first = t.lee.post(path, json=look, headers=headers)
+    assert first.status_code == 201, first.text
+    with api.writes_nothing():
+        again = t.lee.post(path, json=look, headers=headers)
+        assert again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == first.json()
+        other = {**look, "outcome": "no_further_action"}
+        assert_problem(t.lee.post(path, json=other, headers=headers), 422, "idempotency-key-reused")
