@@ -108,6 +108,11 @@ def _request_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
+def current_request_id() -> str | None:
+    """The request's id (X-Request-Id, bound by the middleware): what an access record names."""
+    return _request_id()
+
+
 async def case_reader(
     vigil: VigilDep,
     actor: Annotated[Actor, Depends(require(Permission.READ))],

@@ -53,7 +53,7 @@ from domain.contact.vocabulary import (
 )
 from domain.personal import erased_paths
 from domain.shared import Actor, Role
-from interfaces.http.access import Purpose, _request_id
+from interfaces.http.access import Purpose, current_request_id
 from interfaces.http.dependencies import POSITION_HEADER, Keyed, VigilDep, keyed_answer, require
 from interfaces.http.docs import READ_ERRORS, read_responses
 from interfaces.http.middleware import note_for_log
@@ -528,7 +528,9 @@ def read_contact(
     restricted case needs full access to the case. Without access: 404, exactly as a contact
     that does not exist."""
     _bind(request, contact_id)
-    record = vigil.contacts.read(actor, contact_id, purpose=purpose, request_id=_request_id())
+    record = vigil.contacts.read(
+        actor, contact_id, purpose=purpose, request_id=current_request_id()
+    )
     return ContactAnswer(contact=contact_detail(record))
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from domain.case import events as e
 from domain.case.state import fold
 from domain.case.vocabulary import Consent, ModerationAction, NoteKind, ReferralUpdateStatus
+from domain.contact.commands import LogContact
 from domain.identity import events as identity_events
 from domain.shared import PolicyRef, personal_fields
 from domain.subject.subject import EraseSubject
@@ -85,6 +86,21 @@ def _every_event(vigil: Vigil, clock: Clock) -> UUID:
     step(resolve(escalation.event_id), LEAD)
     note = step(add_note(NoteKind.ASSESSMENT))
     step(correct(note.event_id))
+    clock.advance(minutes=5)
+    vigil.contacts.log(  # a helpline contact joins the case: ContactJoined
+        LogContact.model_validate(
+            {
+                "channel": "call",
+                "direction": "inbound",
+                "caller": {"anonymous": True},
+                "category": "self_harm_risk",
+                "summary": "A friend of the member rang, worried about the same post.",
+                "outcome": "safeguarding_concern",
+                "case_id": str(case_id),
+            }
+        ),
+        COORDINATOR,
+    )
     emergency = step(refer(Consent.NOT_SOUGHT))
     step(review_referral(emergency.event_id), LEAD)
     ban = step(moderate(ModerationAction.BAN_MEMBER, "member-4411"), MODERATOR)
@@ -200,6 +216,7 @@ PERSONAL: dict[type[BaseModel], set[str]] = {
     e.ApprovalRequested: {"rationale", "outcome"},
     e.ApprovalDecided: {"rationale"},
     e.ReferralReviewed: {"rationale"},
+    e.ContactJoined: set(),
     identity_events.UserRegistered: set(),
     identity_events.TokenIssued: set(),
 }

@@ -24,6 +24,7 @@ from domain.contact import commands as c
 from domain.contact import errors as x
 from domain.contact.decide import ContactContext, ScorecardInForce, decide, decide_and_fold
 from domain.contact.events import (
+    EVENT_TYPES,
     Caller,
     ContactEvent,
     ContactLinkedToCase,
@@ -56,7 +57,7 @@ from domain.errors import DomainError, InvalidCommand
 from domain.personal import OwnStream, Person, SubjectOfContact, declared_subject
 from domain.quality.errors import CriteriaNotScored, ScoreOutOfRange, UnknownCriteria
 from domain.quality.scoring import Criterion, ScorecardVersion, score_review
-from domain.shared import Actor, DecisionContext, Role
+from domain.shared import Actor, DecisionContext, Role, personal_fields
 from infrastructure.calendar import build_calendar
 from infrastructure.settings import Settings
 
@@ -764,6 +765,36 @@ def test_decide_and_fold_answers_the_state_after_the_write() -> None:
     events, state = decide_and_fold(None, logged(case_id=str(CASE)), ctx())
     assert len(events) == 2
     assert (state.version, state.case_id, state.handled_by) == (2, CASE, "kit")
+
+
+# --- the storage format's personal fields -------------------------------------------------------
+
+PERSONAL_FIELDS: dict[type[Any], set[str]] = {
+    ContactLogged: {"summary"},
+    Caller: {"display_name"},
+    Participant: {"name"},
+    ContactLinkedToCase: set(),
+    # The rationale says why the scores are what they are without describing anyone.
+    ContactReviewed: {"feedback"},
+    FeedbackAcknowledged: {"note"},
+    FeedbackDisputed: {"reason"},
+    FeedbackDisputeResolved: set(),
+    FollowUpScheduled: {"detail", "consent_rationale"},
+    FollowUpAttempted: {"note"},
+    FollowUpCompleted: {"outcome", "note", "letter_text"},
+    Meeting: {"decisions"},
+    MeetingAttendee: {"name"},
+    MeetingAction: {"action"},
+}
+
+
+@pytest.mark.parametrize("model", list(PERSONAL_FIELDS), ids=lambda m: m.__name__)
+def test_the_personal_fields_of_the_contact_events_are_marked(model: type[Any]) -> None:
+    assert set(personal_fields(model)) == PERSONAL_FIELDS[model]
+
+
+def test_every_contact_event_is_pinned() -> None:
+    assert set(EVENT_TYPES.values()) <= set(PERSONAL_FIELDS)
 
 
 # --- evolve never fails -------------------------------------------------------------------------
