@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.contact_lead_reviews import ContactLeadReviews
 from application.contacts import ContactService
 from application.data_protection import DataProtectionService
 from application.identity import IdentityService
@@ -48,6 +49,8 @@ from projections.access_log import AccessLog
 from projections.actor_activity import ActorActivity
 from projections.attendance import OpenCheckIns
 from projections.case_summaries import CaseSummaries
+from projections.contact_queues import ContactQueues
+from projections.contact_summaries import ContactSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
@@ -96,6 +99,12 @@ class Vigil:
     scorecards: ScorecardService
     # Helpline contacts, the write side and the read of one contact (issue 14).
     contacts: ContactService
+    # Helpline contacts, read side (issue 14): the contact list (and a handler's feedback,
+    # reviewers' agreement) and the contact queues, both read from the contact view.
+    contact_summaries: ContactSummaries
+    contact_queues: ContactQueues
+    # A safeguarding lead's look at a review that failed a safeguarding criterion.
+    contact_lead_reviews: ContactLeadReviews
 
     @property
     def follows_in_process(self) -> bool:
@@ -332,4 +341,14 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         ),
         service_calendars=service_calendars(services),
         contacts=contacts,
+        contact_summaries=ContactSummaries(
+            event_log, projector=projector, restricted=settings.restricted_category_set
+        ),
+        contact_queues=ContactQueues(event_log, projector=projector),
+        contact_lead_reviews=ContactLeadReviews(
+            event_log,
+            clock=clock,
+            max_clock_skew_seconds=settings.max_clock_skew_seconds,
+            write_retries=settings.write_retries,
+        ),
     )

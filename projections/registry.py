@@ -15,6 +15,7 @@ from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
+from projections.contact_summaries import ContactSummariesView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
@@ -64,6 +65,13 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: AttendanceView(event_log),
     # Shifts, read side (issue 13): the rota, its attendance and handovers.
     lambda event_log, config: ShiftBoardView(event_log),
+    # Helpline contacts, read side (issue 14): contacts, their reviews and follow-ups; due times
+    # by each contact's service calendar, so built with the settings' fingerprint.
+    lambda event_log, config: ContactSummariesView(
+        event_log,
+        calendars=config.service_calendars(event_log),
+        fingerprint=config.fingerprint,
+    ),
 ]
 
 

@@ -92,6 +92,9 @@ class Permission(StrEnum):
     CONTACT_REVIEW = "contact.review"
     CONTACT_FOLLOW_UP = "contact.follow_up"
     CONTACT_RESOLVE_DISPUTE = "contact.resolve_dispute"
+    # A review that failed a safeguarding criterion is a safeguarding matter: a safeguarding
+    # lead looks at it and records what was done (domain/contact/lead_review.py).
+    CONTACT_LEAD_REVIEW = "contact.lead_review"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -155,6 +158,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SERVICES_MANAGE,
     Permission.SCORECARDS_VERSION,
     Permission.CONTACT_RESOLVE_DISPUTE,
+    Permission.CONTACT_LEAD_REVIEW,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {

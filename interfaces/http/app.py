@@ -41,6 +41,8 @@ from interfaces.http.audit import TAG as AUDIT_TAG
 from interfaces.http.audit import router as audit_router
 from interfaces.http.audit import with_notary
 from interfaces.http.changes import router as changes_router
+from interfaces.http.contact_lead_reviews import router as contact_lead_reviews_router
+from interfaces.http.contact_reads import router as contact_reads_router
 from interfaces.http.contacts import TAG as CONTACTS_TAG
 from interfaces.http.contacts import router as contacts_router
 from interfaces.http.data_protection import router as data_protection_router
@@ -184,6 +186,11 @@ def create_app(vigil: Vigil) -> FastAPI:
         services.router,  # issue 13: services and their calendars
         quality.router,  # issue 14: the quality scorecard
         contacts_router,  # issue 14: helpline contacts, the write side and one contact's read
+        # Helpline contacts, read side (issue 14): the list, my feedback, reviewers' agreement;
+        # and a lead's look at a safeguarding fail (what the qa_safeguarding_fails queue waits
+        # for).
+        contact_reads_router,
+        contact_lead_reviews_router,
     ]
     for router in routers:
         app.include_router(router)

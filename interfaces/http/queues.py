@@ -10,11 +10,19 @@ from pydantic import BaseModel, Field
 
 from domain.access.permissions import Permission, check, permits
 from domain.service.commands import DEFAULT_SERVICE
+from domain.shared import Actor
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
+from projections.contact_queues import (
+    OWN_ITEM_QUEUES,
+    ContactQueue,
+    ContactQueueCount,
+    ContactQueueItem,
+    parse_contact_queue,
+)
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidQuery
 from projections.queue_rows import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, QueueCount, QueueItem
 from projections.shift_queues import ShiftQueueCount, ShiftQueueItem, parse_shift_queue
@@ -54,6 +62,13 @@ class QueueList(BaseModel):
         "handovers_unacknowledged) with their sizes at as_of; empty for a past as_of (they "
         "are not replayed).",
     )
+    contact_queues: list[ContactQueueCount] = Field(
+        default_factory=list,
+        description="The helpline contact queues (contacts_awaiting_review, follow_ups_due, "
+        "feedback_unacknowledged, feedback_disputes, qa_safeguarding_fails) with their sizes "
+        "at as_of, as far as you may work them (your own follow-ups and feedback, unless you "
+        "read every contact); empty for a past as_of (they are not replayed).",
+    )
 
 
 class BreakGlassPage(BaseModel):
@@ -71,6 +86,26 @@ class ShiftQueuePage(BaseModel):
     items: list[ShiftQueueItem]
     next_cursor: str | None
     as_of: datetime = Field(description="The moment the queue was judged at.")
+
+
+class ContactQueuePage(BaseModel):
+    """A page of a helpline contact queue in its order; pass ``next_cursor`` back as
+    ``cursor``."""
+
+    items: list[ContactQueueItem]
+    next_cursor: str | None
+    as_of: datetime = Field(description="The moment the queue was judged at.")
+
+
+def _contact_queues_for(actor: Actor) -> tuple[tuple[ContactQueue, ...], str | None]:
+    """The contact queues a reader works, and whose items they are limited to (None: all):
+    whoever reads every contact works them all; whoever reads their own contacts works their
+    own follow-ups and the feedback on their own contacts."""
+    if permits(actor, Permission.CONTACT_READ_ALL):
+        return tuple(ContactQueue), None
+    if permits(actor, Permission.CONTACT_READ):
+        return tuple(q for q in ContactQueue if q in OWN_ITEM_QUEUES), actor.username
+    return (), None
 
 
 class QueuePage(BaseModel):
@@ -118,7 +153,15 @@ def list_queues(
     shift_queues = []
     if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
         shift_queues = vigil.shift_queues.counts(as_of=at)
-    return QueueList(items=counts, as_of=at, shift_queues=shift_queues)
+    contact_queues: list[ContactQueueCount] = []
+    worked, mine = _contact_queues_for(reader.actor)  # helpline contacts (issue 14)
+    if worked:
+        contact_queues = vigil.contact_queues.counts(
+            as_of=at, visibility=reader.visibility(), mine=mine, queues=worked
+        )
+    return QueueList(
+        items=counts, as_of=at, shift_queues=shift_queues, contact_queues=contact_queues
+    )
 
 
 @router.get("/queues/{name}", responses=error_responses(401, 403, 404, 422))
@@ -132,7 +175,7 @@ def read_queue(
     assignee: Assignee = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> QueuePage | BreakGlassPage | ShiftQueuePage:
+) -> QueuePage | BreakGlassPage | ShiftQueuePage | ContactQueuePage:
     """List one queue's items, soonest due first, each marked overdue or not (404: no queue).
 
     Items on restricted cases are listed only to those who may see the case.
@@ -144,9 +187,18 @@ def read_queue(
     `missed_check_outs` (the person's part ended, still checked in) and
     `handovers_unacknowledged`.
 
+    The helpline contact queues: `contacts_awaiting_review` (every contact not yet reviewed,
+    due 5 working days after it by its service's calendar in force then; safeguarding
+    concerns, referrals and contacts on a high- or critical-risk case first),
+    `follow_ups_due` (soonest due first), `feedback_unacknowledged`, `feedback_disputes`
+    (awaiting a lead's resolution) and `qa_safeguarding_fails` (reviews that failed a
+    safeguarding criterion, until a lead records their look). Whoever reads every contact
+    works them all; volunteers and moderators see their own follow-ups and the feedback on
+    their own contacts, and get 403 for the others.
+
     With a past `as_of`, a work queue is replayed from the log as Vigil knew it then;
-    `break_glass_reviews` and the shift queues are not replayed and refuse a past `as_of`
-    (422)."""
+    `break_glass_reviews`, the shift queues and the contact queues are not replayed and
+    refuse a past `as_of` (422)."""
     now, at = moment.now, moment.at
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
@@ -174,6 +226,25 @@ def read_queue(
             shift_queue, as_of=at, limit=limit, cursor=cursor, visibility=reader.visibility()
         )
         return ShiftQueuePage(items=found, next_cursor=next_found, as_of=at)
+    contact_queue = parse_contact_queue(name)
+    if contact_queue is not None:  # helpline contacts, read side (issue 14)
+        worked, mine = _contact_queues_for(reader.actor)
+        if contact_queue not in worked:
+            check(reader.actor, Permission.CONTACT_READ_ALL)
+        if at < now:
+            raise InvalidQuery(
+                f"{name} answers for now or a later moment; it does not replay the past",
+                errors={"as_of": f"must not be in the past for {name}"},
+            )
+        contacts, next_contact = vigil.contact_queues.items(
+            contact_queue,
+            as_of=at,
+            limit=limit,
+            cursor=cursor,
+            visibility=reader.visibility(),
+            mine=mine,
+        )
+        return ContactQueuePage(items=contacts, next_cursor=next_contact, as_of=at)
     queue = parse_queue(name)
     if at < now:
         queues.check_replay_query(queue, idle_days=idle_days, limit=limit, cursor=cursor)

@@ -3,11 +3,14 @@
 Hypothesis draws a few case histories (the intentions of ``tests/unit/test_properties.py``: flag,
 escalate, review the second decision, close, ..., by someone, some minutes later, sometimes
 back-dated) and a few people's shifts (planned, covered, cancelled, checked into and out of,
-sometimes late-logged, handed over and acknowledged: ``tests/integration/shift_steps.py``),
-interleaves them at random and writes them through the real case service and the one write
-path while the server clock moves on. Between writes, the views are caught up by random
-amounts, in batches of a random size; sometimes a view joins late (catching up alone while the
-others skip what they hold) or one view is rebuilt aside and swapped in mid-history. Then:
+sometimes late-logged, handed over and acknowledged: ``tests/integration/shift_steps.py``) and
+a few helpline contacts (logged, linked to the cases, reviewed, failed, calibrated, their feedback
+answered and disputes resolved, safeguarding fails looked at by a lead, follow-ups scheduled,
+attempted and completed: ``tests/integration/contact_steps.py``), interleaves them at random
+and writes them through the real case service and the one write path while the server clock
+moves on. Between writes, the views are caught up by random amounts, in batches of a random
+size; sometimes a view joins late (catching up alone while the others skip what they hold) or
+one view is rebuilt aside and swapped in mid-history. Then:
 
 - every registered view equals the same view built from scratch by a fresh worker with a
   ledger of its own, in tables of its own (all tables, all rows);
@@ -52,6 +55,8 @@ from interfaces.composition import Vigil, bootstrap
 from projections.projector import Projector
 from projections.store import ViewStore, view_store_for
 from tests.conftest import POSTGRES_URL, Clock
+from tests.integration.contact_steps import INTENTIONS as CONTACT_INTENTIONS
+from tests.integration.contact_steps import ContactStep, ContactSteps, contact_steps
 from tests.integration.projection_checks import (
     CrashSwitch,
     activity_positions,
@@ -81,6 +86,7 @@ PROPERTIES = settings(
 
 Step = tuple[str, int, Actor, int, int | None]
 SHIFT = -1  # in History.order: the next shift step
+CONTACT = -2  # in History.order: the next contact step
 
 
 @dataclass
@@ -92,16 +98,18 @@ class History:
     catch_ups: dict[int, int]  # before write i, catch up at most this many events
     batch_size: int
     shifts: list[ShiftStep] = field(default_factory=list)
+    contacts: list[ContactStep] = field(default_factory=list)
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     cases = [steps[:MAX_STEPS] for steps in draw(st.lists(intentions, min_size=2, max_size=4))]
     shifts = draw(shift_steps)
+    contacts = draw(contact_steps)
     writes = [i for i, steps in enumerate(cases) for _ in range(len(steps) + 1)]
-    order = draw(st.permutations(writes + [SHIFT] * len(shifts)))
+    order = draw(st.permutations(writes + [SHIFT] * len(shifts) + [CONTACT] * len(contacts)))
     catch_ups = draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 30), max_size=8))
-    return History(cases, list(order), catch_ups, draw(st.integers(1, 40)), shifts)
+    return History(cases, list(order), catch_ups, draw(st.integers(1, 40)), shifts, contacts)
 
 
 @dataclass
@@ -113,8 +121,16 @@ class Writer:
     stories: dict[int, Story] = field(default_factory=dict)
     written: dict[int, int] = field(default_factory=dict)  # case index -> steps taken
     shifts: ShiftSteps | None = None
+    contacts: ContactSteps | None = None
 
     def write(self, case: int, history: History) -> None:
+        if case == CONTACT:
+            if self.contacts is None:
+                self.contacts = ContactSteps(self.vigil, self.clock)
+            self.contacts.case_ids = [story.case.id for story in self.stories.values()]
+            self.contacts.write(history.contacts[self.written.get(CONTACT, 0)])
+            self.written[CONTACT] = self.written.get(CONTACT, 0) + 1
+            return
         if case == SHIFT:
             if self.shifts is None:
                 self.shifts = ShiftSteps(self.vigil, self.clock)
@@ -211,6 +227,19 @@ def assert_views_are_the_log(vigil: Vigil, follower: Projector) -> None:
         other.close()
 
 
+def contact_activity(vigil: Vigil) -> tuple[int, int, int]:
+    """How many contacts, reviews and follow-ups the contact view holds (for statistics),
+    bucketed."""
+    store = view_store_for(vigil.event_log.recorder)
+    with store.transaction(commit=False) as tx:
+        found = [
+            tx.fetchone(f"SELECT COUNT(*) AS n FROM {store.table(name)}")
+            for name in ("contact_summaries", "contact_reviews", "contact_follow_ups")
+        ]
+    contacts, reviews, follow_ups = (int(row["n"]) if row else 0 for row in found)
+    return min(contacts, 4), min(reviews, 2), min(follow_ups, 2)
+
+
 # Other things a live worker meets: a view added later (it catches up alone while the others
 # skip what they hold), and one view rebuilt aside and swapped in while writes go on.
 Interruption = tuple[str, int, int]  # ("join" | "rebuild", before write i, which view)
@@ -248,6 +277,7 @@ def test_views_caught_up_at_random_points_equal_a_rebuild(
         shifts, check_ins, handovers = shift_activity(view_store_for(vigil.event_log.recorder))
         drawn = (min(shifts, 3), min(check_ins, 2), min(handovers, 1))
         event("shifts {}+, check-ins {}+, handovers {}+".format(*drawn))
+        event("contacts {}+, reviews {}+, follow-ups {}+".format(*contact_activity(vigil)))
         assert_views_are_the_log(vigil, follower)
 
 
@@ -321,9 +351,18 @@ WRITES_PER_ROUND = 60
 
 
 def _write_some(
-    vigil: Vigil, clock: Clock, rng: random.Random, cases: list[Any], shifts: ShiftSteps
+    vigil: Vigil,
+    clock: Clock,
+    rng: random.Random,
+    cases: list[Any],
+    shifts: ShiftSteps,
+    contacts: ContactSteps,
 ) -> None:
     for _ in range(WRITES_PER_ROUND):
+        if rng.random() < 0.2:  # a contact logged, reviewed, answered or followed up
+            contacts.case_ids = cases[-3:]
+            contacts.write((rng.choice(CONTACT_INTENTIONS), rng.randrange(8), rng.randint(0, 30)))
+            continue
         if rng.random() < 0.25:  # a shift planned, attended or handed over
             shifts.case_ids = cases[-3:]
             shifts.write((rng.choice(SHIFT_INTENTIONS), rng.randrange(8), rng.randint(0, 30)))
@@ -346,9 +385,10 @@ def test_a_follower_process_killed_mid_batch_loses_and_repeats_nothing(
         url = str(vigil.settings.resolved_database_url)
         cases: list[Any] = []
         shifts = ShiftSteps(vigil, clock)
+        contacts = ContactSteps(vigil, clock)
         interrupted = 0
         for _ in range(KILL_ROUNDS):
-            _write_some(vigil, clock, rng, cases, shifts)
+            _write_some(vigil, clock, rng, cases, shifts, contacts)
             child = subprocess.Popen(
                 [
                     sys.executable,

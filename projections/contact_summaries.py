@@ -1,0 +1,1023 @@
+"""``contact_summaries``: helpline contacts, their quality reviews and follow-ups, for lists and
+queues (``GET /contacts``, ``projections.contact_queues``, reviewers' agreement).
+
+Folded from the contact events (``domain.contact.events``) with the domain's own ``evolve``
+(``domain.contact.state``), plus what only readers need: a safeguarding lead's look at a review
+that failed a safeguarding criterion (``domain.contact.lead_review``) and the due times. Whenever
+a contact has events in a batch, its rows are deleted and written again from its record after
+the batch, so a rebuild gives the same rows. Three tables, none holding personal data (no
+summary, feedback, note, name or display name; the caller's ``ref`` is the helpline's own
+pseudonymous id, as a case subject's is in ``case_summaries``): ids, enums, usernames of staff,
+scores and times only.
+
+* ``contact_summaries``: one row per contact: what it was (channel, direction, service, who
+  handled it, category, outcome, when on both clocks, duration, anonymous or not), its case,
+  its reviews (count, the last one's score and result, calibrated, any safeguarding fail, the
+  spread of its scores), whether it comes first in the review queue (``priority``: a
+  safeguarding concern or a referral made, or a referral follow-up), when its review is due,
+  and its reviews and follow-ups as JSON (ids, states and times).
+* ``contact_reviews``: one row per review: reviewer, score, result, calibration, safeguarding
+  fail, the feedback's state with the handler (awaiting, acknowledged, disputed, upheld,
+  revised), a lead's look at a safeguarding fail, and when that look is due.
+* ``contact_follow_ups``: one row per follow-up: kind, due, assignee, attempts, completion.
+
+Due times are judged, like the work queues', by the calendar of the contact's service in force
+at the moment the clock started (``projections.service_calendars``: the versions the log held
+at the contact's latest event, never today's settings): a contact's review is due 5 working days
+after it occurred (DOMAIN.md's SLA table); a safeguarding fail is due a lead's look by the end
+of the next working day after the review (a missed safeguarding question is a safeguarding
+matter, judged like an out-of-hours decision). A new calendar version never moves a due time
+already judged: it may not take effect in the past (``domain.service.decide``).
+
+Whether a contact's case is restricted, and how risky it is, is the case's, and changes with the
+case: readers join ``case_summaries`` for both at query time (as ``projections.restricted``
+does), so nothing here goes stale when a case is re-assessed.
+"""
+
+# SQL here names only this module's own tables and columns (constants, quoted by the store);
+# every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import Repository
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.calendar import CalendarHistory
+from domain.case.vocabulary import Category
+from domain.contact.events import ContactEvent
+from domain.contact.lead_review import LeadReviewOutcome, SafeguardingFailReviewed
+from domain.contact.state import ContactState, evolve
+from domain.contact.vocabulary import (
+    ContactChannel,
+    ContactDirection,
+    ContactOutcome,
+    FeedbackStatus,
+    FollowUpKind,
+    ReviewResult,
+)
+from infrastructure.event_log import EventLog
+from infrastructure.persistence import view_repository
+from projections.bulk_write import bulk_delete, bulk_insert
+from projections.paging import (
+    DEFAULT_LIMIT,
+    InvalidQuery,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    enum_value,
+)
+from projections.read_model import ReadModel
+from projections.restricted import hidden_cases_clause
+from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
+from projections.service_calendars import ServiceCalendars
+from projections.sla import Target
+from projections.store import Row, ViewStore
+
+if TYPE_CHECKING:
+    from domain.access.rules import Visibility
+    from projections.projector import Projector
+
+SUMMARIES_TABLE = "contact_summaries"
+REVIEWS_TABLE = "contact_reviews"
+FOLLOW_UPS_TABLE = "contact_follow_ups"
+CURSOR_TAG = "contacts"
+FEEDBACK_CURSOR_TAG = "feedback"
+
+REVIEW_TARGET = Target(working_days=5)
+"""A helpline contact is quality-reviewed within 5 working days (DOMAIN.md's SLA table)."""
+CALIBRATION_POINTS = 10.0
+"""Two reviewers agree on a contact when its review scores lie within this many points."""
+# A contact comes first in the review queue for what it was: a concern, a referral.
+PRIORITY_OUTCOMES = frozenset({ContactOutcome.SAFEGUARDING_CONCERN, ContactOutcome.REFERRAL_MADE})
+
+SUMMARY_COLUMNS = (
+    "contact_id",
+    "service",
+    "channel",
+    "direction",
+    "handled_by",
+    "category",
+    "outcome",
+    "occurred_at",
+    "recorded_at",
+    "duration_seconds",
+    "anonymous",
+    "caller_ref",
+    "participants",
+    "case_id",
+    "opened_case",
+    "reviewed",
+    "review_count",
+    "last_review_id",
+    "last_score",
+    "last_result",
+    "calibrated",
+    "score_spread",
+    "safeguarding_fail",
+    "priority",
+    "review_due",
+    "first_reviewed_at",
+    "open_follow_ups",
+    "reviews",
+    "follow_ups",
+    "version",
+    "position",
+)
+REVIEW_COLUMNS = (
+    "review_id",
+    "contact_id",
+    "service",
+    "handled_by",
+    "case_id",
+    "reviewer",
+    "reviewed_at",
+    "scorecard_version",
+    "score",
+    "result",
+    "calibration",
+    "safeguarding_fail",
+    "critical_failures",
+    "feedback_status",
+    "answered_at",
+    "resolved_by",
+    "resolved_at",
+    "lead_review_due",
+    "lead_reviewed_at",
+    "lead_reviewed_by",
+    "lead_review_outcome",
+)
+FOLLOW_UP_COLUMNS = (
+    "follow_up_id",
+    "contact_id",
+    "service",
+    "handled_by",
+    "case_id",
+    "kind",
+    "due_at",
+    "assignee",
+    "scheduled_by",
+    "scheduled_at",
+    "attempts",
+    "last_attempt_outcome",
+    "last_attempt_at",
+    "open",
+    "completed_by",
+    "completed_at",
+)
+_TABLE_COLUMNS = {
+    SUMMARIES_TABLE: SUMMARY_COLUMNS,
+    REVIEWS_TABLE: REVIEW_COLUMNS,
+    FOLLOW_UPS_TABLE: FOLLOW_UP_COLUMNS,
+}
+_UUID_COLUMNS = frozenset({"contact_id", "case_id", "last_review_id", "review_id", "follow_up_id"})
+_TIME_COLUMNS = frozenset(
+    {
+        "occurred_at",
+        "recorded_at",
+        "review_due",
+        "first_reviewed_at",
+        "reviewed_at",
+        "answered_at",
+        "resolved_at",
+        "lead_review_due",
+        "lead_reviewed_at",
+        "due_at",
+        "scheduled_at",
+        "last_attempt_at",
+        "completed_at",
+    }
+)
+
+
+# --- the record: a contact's state and what only readers need ---------------------------------
+
+
+@dataclass(frozen=True)
+class LeadLook:
+    """A safeguarding lead's look at a review that failed a safeguarding criterion."""
+
+    at: datetime  # occurred
+    by: str
+    outcome: LeadReviewOutcome
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """A contact's state (the domain's fold) and the leads' looks at its safeguarding fails."""
+
+    state: ContactState
+    lead_looks: Mapping[UUID, LeadLook] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return self.state.version
+
+
+def fold_record(record: ContactRecord | None, event: ContactEvent) -> ContactRecord:
+    """One event onto a contact's record (never raises: it runs on every replay)."""
+    state = evolve(None if record is None else record.state, event)
+    if record is None:
+        record = ContactRecord(state=state)
+    if isinstance(event, SafeguardingFailReviewed) and event.review_id in state.reviews:
+        look = LeadLook(at=event.occurred_at, by=event.actor, outcome=event.outcome)
+        return replace(record, state=state, lead_looks={**record.lead_looks, event.review_id: look})
+    return replace(record, state=state)
+
+
+@dataclass(frozen=True)
+class FoldedContact:
+    record: ContactRecord
+    position: int  # of the contact's last event in the batch
+
+
+class ContactFolds:
+    """Contact records after a batch's events, from a record remembered from an earlier batch,
+    else from the contact's events in the log (read without decrypting: views never see the
+    summary or the feedback). A record at version v is the fold of the log up to v, whatever any
+    view holds, so a rolled-back batch leaves only correct records behind."""
+
+    def __init__(self, event_log: EventLog, *, cache_size: int = 20_000) -> None:
+        self._event_log = event_log
+        self._cache_size = cache_size
+        self._records: OrderedDict[UUID, ContactRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loader: Repository[UUID] | None = None
+
+    def fold_batch(self, batch: Sequence[Positioned]) -> list[FoldedContact]:
+        by_contact: dict[UUID, list[Positioned]] = {}
+        for item in batch:
+            if isinstance(item.event, ContactEvent):
+                by_contact.setdefault(item.event.originator_id, []).append(item)
+        if not by_contact:
+            return []
+        result: list[FoldedContact] = []
+        with self._lock:
+            for contact_id, items in by_contact.items():
+                record = self._before(contact_id, items[0].event.originator_version)
+                for item in items:
+                    record = fold_record(record, item.event)
+                if record is None or record.version != items[-1].event.originator_version:
+                    continue  # only a log that lost a contact's earlier events gets here
+                self._remember(contact_id, record)
+                result.append(FoldedContact(record, items[-1].position))
+        return result
+
+    def forget(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def _before(self, contact_id: UUID, version: int) -> ContactRecord | None:
+        if version <= 1:
+            return None
+        cached = self._records.get(contact_id)
+        if cached is not None and cached.version == version - 1:
+            return cached
+        if self._loader is None:
+            self._loader = view_repository(self._event_log)
+        record: ContactRecord | None = None
+        for event in self._loader.event_store.get(contact_id, lte=version - 1):
+            if isinstance(event, ContactEvent):
+                record = fold_record(record, event)
+        return record
+
+    def _remember(self, contact_id: UUID, record: ContactRecord) -> None:
+        if self._cache_size <= 0:
+            return
+        self._records[contact_id] = record
+        self._records.move_to_end(contact_id)
+        while len(self._records) > self._cache_size:
+            self._records.popitem(last=False)
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def review_due(history: CalendarHistory, occurred_at: datetime) -> datetime:
+    """When a contact's quality review is due: 5 working days after it occurred, by its
+    service's calendar in force at that moment."""
+    return REVIEW_TARGET.due(history.in_force(occurred_at), occurred_at)
+
+
+def lead_look_due(history: CalendarHistory, reviewed_at: datetime) -> datetime:
+    """When a lead's look at a safeguarding fail is due: the end of the next working day after
+    the review, by the service's calendar in force then."""
+    return history.in_force(reviewed_at).end_of_next_working_day(reviewed_at).astimezone(UTC)
+
+
+def _flag(value: bool) -> int:
+    return 1 if value else 0
+
+
+def contact_rows(
+    record: ContactRecord, history: CalendarHistory
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of one contact in each table (times and ids not yet encoded for the store);
+    ``history`` is its service's calendar over time."""
+    state = record.state
+    reviews = list(state.reviews.values())  # in the order they were recorded
+    follow_ups = list(state.follow_ups.values())
+    last = reviews[-1] if reviews else None
+    scores = [r.score for r in reviews]
+    spread = round(max(scores) - min(scores), 1) if len(scores) >= 2 else None
+    referral = any(f.kind is FollowUpKind.REFERRAL for f in follow_ups)
+    review_rows: list[dict[str, Any]] = []
+    review_json: list[dict[str, Any]] = []
+    for review in reviews:
+        look = record.lead_looks.get(review.review_id)
+        due = lead_look_due(history, review.reviewed_at) if review.safeguarding_fail else None
+        review_rows.append(
+            {
+                "review_id": review.review_id,
+                "contact_id": state.id,
+                "service": state.service,
+                "handled_by": state.handled_by,
+                "case_id": state.case_id,
+                "reviewer": review.reviewer,
+                "reviewed_at": review.reviewed_at,
+                "scorecard_version": review.scorecard_version,
+                "score": review.score,
+                "result": review.result.value,
+                "calibration": _flag(review.calibration),
+                "safeguarding_fail": _flag(review.safeguarding_fail),
+                "critical_failures": orjson.dumps(list(review.critical_failures)).decode(),
+                "feedback_status": review.feedback_status.value,
+                "answered_at": review.answered_at,
+                "resolved_by": review.resolved_by,
+                "resolved_at": review.resolved_at,
+                "lead_review_due": due,
+                "lead_reviewed_at": None if look is None else look.at,
+                "lead_reviewed_by": None if look is None else look.by,
+                "lead_review_outcome": None if look is None else look.outcome.value,
+            }
+        )
+        review_json.append(
+            {
+                "review_id": str(review.review_id),
+                "reviewer": review.reviewer,
+                "reviewed_at": _utc(review.reviewed_at),
+                "scorecard_version": review.scorecard_version,
+                "score": review.score,
+                "result": review.result.value,
+                "calibration": review.calibration,
+                "safeguarding_fail": review.safeguarding_fail,
+                "critical_failures": list(review.critical_failures),
+                "feedback_status": review.feedback_status.value,
+                "answered_at": _utc(review.answered_at),
+                "resolved_at": _utc(review.resolved_at),
+                "lead_reviewed_at": None if look is None else _utc(look.at),
+            }
+        )
+    follow_up_rows: list[dict[str, Any]] = []
+    follow_up_json: list[dict[str, Any]] = []
+    for follow_up in follow_ups:
+        last_attempt = follow_up.attempts[-1] if follow_up.attempts else None
+        attempted = None if last_attempt is None else last_attempt.outcome.value
+        follow_up_rows.append(
+            {
+                "follow_up_id": follow_up.follow_up_id,
+                "contact_id": state.id,
+                "service": state.service,
+                "handled_by": state.handled_by,
+                "case_id": state.case_id,
+                "kind": follow_up.kind.value,
+                "due_at": follow_up.due_at,
+                "assignee": follow_up.assignee,
+                "scheduled_by": follow_up.scheduled_by,
+                "scheduled_at": follow_up.scheduled_at,
+                "attempts": len(follow_up.attempts),
+                "last_attempt_outcome": attempted,
+                "last_attempt_at": None if last_attempt is None else last_attempt.at,
+                "open": _flag(not follow_up.completed),
+                "completed_by": follow_up.completed_by,
+                "completed_at": follow_up.completed_at,
+            }
+        )
+        follow_up_json.append(
+            {
+                "follow_up_id": str(follow_up.follow_up_id),
+                "kind": follow_up.kind.value,
+                "due_at": _utc(follow_up.due_at),
+                "assignee": follow_up.assignee,
+                "attempts": len(follow_up.attempts),
+                "last_attempt_outcome": attempted,
+                "completed": follow_up.completed,
+                "completed_at": _utc(follow_up.completed_at),
+            }
+        )
+    first = state.first_review()
+    summary = {
+        "contact_id": state.id,
+        "service": state.service,
+        "channel": state.channel.value,
+        "direction": state.direction.value,
+        "handled_by": state.handled_by,
+        "category": state.category.value,
+        "outcome": state.outcome.value,
+        "occurred_at": state.occurred_at,
+        "recorded_at": state.recorded_at,
+        "duration_seconds": state.duration_seconds,
+        "anonymous": _flag(state.anonymous),
+        "caller_ref": None if state.anonymous else state.caller_ref,
+        "participants": state.participants,
+        "case_id": state.case_id,
+        "opened_case": _flag(state.opened_case),
+        "reviewed": _flag(bool(reviews)),
+        "review_count": len(reviews),
+        "last_review_id": None if last is None else last.review_id,
+        "last_score": None if last is None else last.score,
+        "last_result": None if last is None else last.result.value,
+        "calibrated": _flag(len(reviews) >= 2),
+        "score_spread": spread,
+        "safeguarding_fail": _flag(any(r.safeguarding_fail for r in reviews)),
+        "priority": _flag(state.outcome in PRIORITY_OUTCOMES or referral),
+        "review_due": review_due(history, state.occurred_at),
+        "first_reviewed_at": None if first is None else first.reviewed_at,
+        "open_follow_ups": sum(1 for f in follow_ups if not f.completed),
+        "reviews": orjson.dumps(review_json).decode(),
+        "follow_ups": orjson.dumps(follow_up_json).decode(),
+        "version": state.version,
+    }
+    return {
+        SUMMARIES_TABLE: [summary],
+        REVIEWS_TABLE: review_rows,
+        FOLLOW_UPS_TABLE: follow_up_rows,
+    }
+
+
+def _encode(store: ViewStore, row: dict[str, Any]) -> dict[str, Any]:
+    encoded = dict(row)
+    for name, value in row.items():
+        if value is None:
+            continue
+        if name in _UUID_COLUMNS:
+            encoded[name] = store.encode_uuid(value)
+        elif name in _TIME_COLUMNS:
+            encoded[name] = store.encode_time(value)
+    return encoded
+
+
+def default_calendars(event_log: EventLog) -> ServiceCalendars:
+    """Services' calendars for a view built alone (a test, a tool): the work queues' own."""
+    from projections.work_queues import default_calendars as work_queue_calendars
+
+    return work_queue_calendars(event_log)
+
+
+class ContactSummariesView(View):
+    name = SUMMARIES_TABLE
+    version = 1
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        calendars: ServiceCalendars | None = None,
+        folds: ContactFolds | None = None,
+        fingerprint: str = "",
+    ) -> None:
+        # Due times depend on the settings' calendar (the default service's until it is
+        # recorded): a view built under other settings is rebuilt (``stored_version``).
+        self._calendars = calendars if calendars is not None else default_calendars(event_log)
+        self._folds = folds if folds is not None else ContactFolds(event_log)
+        self._fingerprint = fingerprint
+
+    def stored_version(self) -> int:
+        if not self._fingerprint:
+            return self.version
+        # Fits PostgreSQL's INTEGER: the schema version, then 6 digits of the fingerprint.
+        return self.version * 1_000_000 + zlib.crc32(self._fingerprint.encode()) % 1_000_000
+
+    def rows_of(self, record: ContactRecord, position: int) -> dict[str, list[dict[str, Any]]]:
+        """The rows of a contact whose latest event is at ``position`` in the log: due times
+        judged by its service's calendar versions as the log held them there."""
+        return contact_rows(record, self._calendars.history(record.state.service, position))
+
+    def create_statements(self, store: ViewStore) -> list[str]:
+        ts, uid = store.time_type, store.uuid_type
+        summaries = store.table(SUMMARIES_TABLE)
+        reviews = store.table(REVIEWS_TABLE)
+        follow_ups = store.table(FOLLOW_UPS_TABLE)
+
+        def ix(table: str, suffix: str) -> str:
+            return store.index(f"{table}_{suffix}")
+
+        return [
+            f"CREATE TABLE IF NOT EXISTS {summaries} ("
+            f"contact_id {uid} PRIMARY KEY, service TEXT NOT NULL, channel TEXT NOT NULL, "
+            "direction TEXT NOT NULL, handled_by TEXT NOT NULL, category TEXT NOT NULL, "
+            f"outcome TEXT NOT NULL, occurred_at {ts} NOT NULL, recorded_at {ts} NOT NULL, "
+            "duration_seconds BIGINT, anonymous INTEGER NOT NULL, caller_ref TEXT, "
+            f"participants INTEGER NOT NULL, case_id {uid}, opened_case INTEGER NOT NULL, "
+            "reviewed INTEGER NOT NULL, review_count INTEGER NOT NULL, "
+            f"last_review_id {uid}, last_score DOUBLE PRECISION, last_result TEXT, "
+            "calibrated INTEGER NOT NULL, score_spread DOUBLE PRECISION, "
+            "safeguarding_fail INTEGER NOT NULL, priority INTEGER NOT NULL, "
+            f"review_due {ts} NOT NULL, first_reviewed_at {ts}, "
+            "open_follow_ups INTEGER NOT NULL, reviews TEXT NOT NULL, follow_ups TEXT NOT NULL, "
+            "version INTEGER NOT NULL, position BIGINT NOT NULL)",
+            # The listing order, and the filters followed by it.
+            f"CREATE INDEX IF NOT EXISTS {ix(SUMMARIES_TABLE, 'by_occurred')} "
+            f"ON {summaries} (occurred_at DESC, contact_id DESC)",
+            *(
+                f"CREATE INDEX IF NOT EXISTS {ix(SUMMARIES_TABLE, f'by_{column}')} "
+                f"ON {summaries} ({column}, occurred_at DESC, contact_id DESC)"
+                for column in ("handled_by", "reviewed", "service", "channel")
+            ),
+            # The review queue: unreviewed contacts by due time (priority ones first).
+            f"CREATE INDEX IF NOT EXISTS {ix(SUMMARIES_TABLE, 'by_due')} "
+            f"ON {summaries} (reviewed, review_due, contact_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(SUMMARIES_TABLE, 'by_priority')} "
+            f"ON {summaries} (reviewed, priority, review_due, contact_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(SUMMARIES_TABLE, 'by_case')} ON {summaries} (case_id)",
+            f"CREATE TABLE IF NOT EXISTS {reviews} ("
+            f"review_id {uid} PRIMARY KEY, contact_id {uid} NOT NULL, service TEXT NOT NULL, "
+            f"handled_by TEXT NOT NULL, case_id {uid}, reviewer TEXT NOT NULL, "
+            f"reviewed_at {ts} NOT NULL, scorecard_version INTEGER NOT NULL, "
+            "score DOUBLE PRECISION NOT NULL, result TEXT NOT NULL, "
+            "calibration INTEGER NOT NULL, safeguarding_fail INTEGER NOT NULL, "
+            "critical_failures TEXT NOT NULL, feedback_status TEXT NOT NULL, "
+            f"answered_at {ts}, resolved_by TEXT, resolved_at {ts}, lead_review_due {ts}, "
+            f"lead_reviewed_at {ts}, lead_reviewed_by TEXT, lead_review_outcome TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {ix(REVIEWS_TABLE, 'by_contact')} "
+            f"ON {reviews} (contact_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(REVIEWS_TABLE, 'by_feedback')} "
+            f"ON {reviews} (feedback_status, reviewed_at, review_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(REVIEWS_TABLE, 'by_answered')} "
+            f"ON {reviews} (feedback_status, answered_at, review_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(REVIEWS_TABLE, 'by_handler')} "
+            f"ON {reviews} (handled_by, reviewed_at DESC, review_id DESC)",
+            f"CREATE INDEX IF NOT EXISTS {ix(REVIEWS_TABLE, 'by_lead_due')} "
+            f"ON {reviews} (safeguarding_fail, lead_reviewed_at, lead_review_due, review_id)",
+            f"CREATE TABLE IF NOT EXISTS {follow_ups} ("
+            f"follow_up_id {uid} PRIMARY KEY, contact_id {uid} NOT NULL, service TEXT NOT NULL, "
+            f"handled_by TEXT NOT NULL, case_id {uid}, kind TEXT NOT NULL, "
+            f"due_at {ts} NOT NULL, assignee TEXT NOT NULL, scheduled_by TEXT NOT NULL, "
+            f"scheduled_at {ts} NOT NULL, attempts INTEGER NOT NULL, "
+            f"last_attempt_outcome TEXT, last_attempt_at {ts}, open INTEGER NOT NULL, "
+            f"completed_by TEXT, completed_at {ts})",
+            f"CREATE INDEX IF NOT EXISTS {ix(FOLLOW_UPS_TABLE, 'by_contact')} "
+            f"ON {follow_ups} (contact_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(FOLLOW_UPS_TABLE, 'by_due')} "
+            f"ON {follow_ups} (open, due_at, follow_up_id)",
+            f"CREATE INDEX IF NOT EXISTS {ix(FOLLOW_UPS_TABLE, 'by_assignee')} "
+            f"ON {follow_ups} (assignee, open, due_at)",
+        ]
+
+    def drop_statements(self, store: ViewStore) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {store.table(name)}" for name in _TABLE_COLUMNS]
+
+    def reset(self) -> None:
+        self._folds.forget()
+
+    def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
+        folded = self._folds.fold_batch(batch)
+        if not folded:
+            return []
+        ids = [store.encode_uuid(f.record.state.id) for f in folded]
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in _TABLE_COLUMNS}
+        for f in folded:
+            for name, found in self.rows_of(f.record, f.position).items():
+                for row in found:
+                    if name == SUMMARIES_TABLE:
+                        row["position"] = f.position
+                    rows[name].append(_encode(store, row))
+        statements: list[Statement] = []
+        for name, columns in _TABLE_COLUMNS.items():
+            table = store.table(name)
+            statements += bulk_delete(store, table, "contact_id", ids, sql_type="uuid")
+            statements += bulk_insert(store, table, columns, rows[name])
+        return statements
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+class ReviewSummary(BaseModel):
+    """One review of a contact, as a list shows it: the score, the result, and where its
+    feedback stands with the handler (never the feedback itself)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    review_id: UUID
+    reviewer: str
+    reviewed_at: datetime
+    scorecard_version: int
+    score: float = Field(description="The weighted score, 0-100.")
+    result: ReviewResult
+    calibration: bool = Field(description="The contact had been reviewed before this review.")
+    safeguarding_fail: bool = Field(description="A critical safeguarding criterion scored 0.")
+    critical_failures: list[str] = Field(description="The critical criteria scored 0 (keys).")
+    feedback_status: FeedbackStatus
+    answered_at: datetime | None = Field(description="Acknowledged or disputed (occurred).")
+    resolved_at: datetime | None = Field(description="A disputed review resolved by a lead.")
+    lead_reviewed_at: datetime | None = Field(
+        description="A safeguarding fail looked at by a lead (POST .../lead-review)."
+    )
+
+
+class FollowUpSummary(BaseModel):
+    """One follow-up of a contact: what, by when, whose, how far (never its detail)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    follow_up_id: UUID
+    kind: FollowUpKind
+    due_at: datetime
+    assignee: str
+    attempts: int
+    last_attempt_outcome: str | None
+    completed: bool
+    completed_at: datetime | None
+
+
+class ContactSummary(BaseModel):
+    """One helpline contact in a list: what it was, its review and its follow-ups (no personal
+    data: never the summary, the caller's name or the feedback)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID = Field(description="The contact id.")
+    service: str
+    channel: ContactChannel
+    direction: ContactDirection
+    handled_by: str
+    category: Category
+    outcome: ContactOutcome
+    occurred_at: datetime
+    recorded_at: datetime
+    duration_seconds: int | None
+    anonymous: bool = Field(description="The caller did not give who they are.")
+    caller_ref: str | None = Field(
+        description="A named caller's ref in the helpline's own system (pseudonymous)."
+    )
+    participants: int = Field(description="Others on the contact (third party, interpreter...).")
+    case_id: UUID | None
+    opened_case: bool = Field(description="The contact opened its case (else it joined one).")
+    case_restricted: bool = Field(
+        description="The contact's case is restricted (VIGIL_RESTRICTED_CATEGORIES): the "
+        "contact is restricted with it."
+    )
+    reviewed: bool
+    review_count: int
+    last_score: float | None
+    last_result: ReviewResult | None
+    calibrated: bool = Field(description="Reviewed twice or more (reviewers' agreement).")
+    safeguarding_fail: bool = Field(description="A review failed a safeguarding criterion.")
+    review_due: datetime = Field(
+        description="Review due 5 working days after the contact, by its service's calendar "
+        "in force then."
+    )
+    reviews: list[ReviewSummary]
+    follow_ups: list[FollowUpSummary]
+    version: int
+    position: int = Field(description="Notification id of the last event applied to this row.")
+
+
+class FeedbackItem(BaseModel):
+    """A review of one of my contacts and where its feedback stands (read the feedback itself
+    on the contact, GET /contacts/{id})."""
+
+    model_config = ConfigDict(frozen=True)
+
+    contact_id: UUID
+    review_id: UUID
+    service: str
+    reviewer: str
+    reviewed_at: datetime
+    score: float
+    result: ReviewResult
+    calibration: bool
+    safeguarding_fail: bool
+    feedback_status: FeedbackStatus
+    answered_at: datetime | None
+    resolved_at: datetime | None
+
+
+class Calibration(BaseModel):
+    """Reviewers' agreement: of the contacts reviewed twice or more (calibrated), how many had
+    review scores within 10 points of each other."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calibrated_contacts: int = Field(description="Contacts with 2 or more reviews.")
+    agreeing: int = Field(description="Of those, contacts whose scores lie within 10 points.")
+    disagreeing: int
+    share: float | None = Field(
+        description="agreeing / calibrated_contacts, 0-1 (null: no calibrated contact)."
+    )
+    within_points: float = Field(description="The agreement band: 10 points.")
+    reviewed_contacts: int = Field(description="Contacts with at least one review.")
+
+
+_READ_COLUMNS = SUMMARY_COLUMNS
+
+
+def _restricted_clause(
+    store: ViewStore, restricted: Collection[str], params: dict[str, Any], case_id: str
+) -> str:
+    """SQL true when the row's case is of a restricted category (by the case list's rows)."""
+    if not restricted:
+        return "0"
+    names = []
+    for n, value in enumerate(sorted(restricted)):
+        params[f"rk{n}"] = value
+        names.append(f"%(rk{n})s")
+    summaries = store.table("case_summaries")
+    return (
+        f"(CASE WHEN {case_id} IN (SELECT case_id FROM {summaries} "
+        f"WHERE category IN ({', '.join(names)})) THEN 1 ELSE 0 END)"
+    )
+
+
+def visible_clause(
+    store: ViewStore,
+    visibility: Visibility | None,
+    params: dict[str, Any],
+    *,
+    case_id: str = "case_id",
+) -> str | None:
+    """Contacts on a restricted case the reader may not see are left out, as the case is from
+    case lists (``projections.restricted``): a contact is restricted with its case."""
+    return hidden_cases_clause(store, visibility, params, case_id=case_id)
+
+
+def _time_bounds(
+    store: ViewStore,
+    column: str,
+    start: datetime | None,
+    end: datetime | None,
+    where: list[str],
+    params: dict[str, Any],
+) -> None:
+    if start is not None and end is not None and end <= start:
+        raise InvalidQuery("to must be after from", errors={"to": "must be after from"})
+    if start is not None:
+        where.append(f"{column} >= %(from_at)s")
+        params["from_at"] = store.encode_time(start)
+    if end is not None:
+        where.append(f"{column} < %(to_at)s")
+        params["to_at"] = store.encode_time(end)
+
+
+class ContactSummaries(ReadModel[ContactSummariesView]):
+    """The contact list, a handler's feedback, reviewers' agreement: read from the
+    ``contact_summaries`` view (caught up by the projector, never by a route)."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        restricted: Collection[str] = (),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        projector: Projector | None = None,
+    ) -> None:
+        super().__init__(
+            event_log,
+            ContactSummariesView,
+            lambda: ContactSummariesView(event_log),
+            projector=projector,
+            batch_size=batch_size,
+        )
+        # The restricted case categories (the settings'): a contact on such a case says so.
+        self.restricted = frozenset(restricted)
+
+    def query(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        channel: ContactChannel | str | None = None,
+        handled_by: str | None = None,
+        reviewed: bool | None = None,
+        service: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        visibility: Visibility | None = None,
+        only_handled_by: str | None = None,
+    ) -> tuple[list[ContactSummary], str | None]:
+        """A page of contacts, latest first (by when they occurred), and the next page's cursor
+        (None on the last page). ``start`` (inclusive) and ``end`` (exclusive) bound
+        ``occurred_at``. ``visibility`` leaves out contacts on restricted cases the reader may
+        not see; ``only_handled_by`` keeps a reader who may read only their own contacts to
+        those (whatever ``handled_by`` asks). Raises ``InvalidQuery`` for input the view cannot
+        answer."""
+        check_limit(limit)
+        store = self.store
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit + 1}
+        filters: dict[str, Any] = {
+            "channel": enum_value(ContactChannel, channel, "channel"),
+            "handled_by": handled_by,
+            "service": service,
+            "reviewed": None if reviewed is None else _flag(reviewed),
+        }
+        for column, value in filters.items():
+            if value is not None:
+                where.append(f"{column} = %({column})s")
+                params[column] = value
+        if only_handled_by is not None:
+            where.append("handled_by = %(only_handled_by)s")
+            params["only_handled_by"] = only_handled_by
+        _time_bounds(store, "occurred_at", start, end, where, params)
+        hidden = visible_clause(store, visibility, params)
+        if hidden is not None:
+            where.append(hidden)
+        if cursor is not None:
+            after_at, after_id = decode_cursor(CURSOR_TAG, cursor, (datetime, UUID))
+            where.append("(occurred_at, contact_id) < (%(after_at)s, %(after_id)s)")
+            params["after_at"] = store.encode_time(after_at)
+            params["after_id"] = store.encode_uuid(after_id)
+        restricted = _restricted_clause(store, self.restricted, params, "case_id")
+        statement = (
+            f"SELECT {', '.join(_READ_COLUMNS)}, {restricted} AS case_restricted "
+            f"FROM {store.table(SUMMARIES_TABLE)} "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY occurred_at DESC, contact_id DESC LIMIT %(limit)s"
+        )
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        items = [self._summary(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(CURSOR_TAG, (last.occurred_at, last.id))
+        return items, next_cursor
+
+    def get(self, contact_id: UUID) -> ContactSummary | None:
+        """One contact's summary, or None if the view has no such contact (yet)."""
+        store = self.store
+        params: dict[str, Any] = {"contact_id": store.encode_uuid(contact_id)}
+        restricted = _restricted_clause(store, self.restricted, params, "case_id")
+        with store.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT {', '.join(_READ_COLUMNS)}, {restricted} AS case_restricted "
+                f"FROM {store.table(SUMMARIES_TABLE)} WHERE contact_id = %(contact_id)s",
+                params,
+            )
+        return None if row is None else self._summary(row)
+
+    def all(self) -> list[ContactSummary]:
+        """Every contact, in id order (for comparisons and exports; not for requests)."""
+        store = self.store
+        params: dict[str, Any] = {}
+        restricted = _restricted_clause(store, self.restricted, params, "case_id")
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT {', '.join(_READ_COLUMNS)}, {restricted} AS case_restricted "
+                f"FROM {store.table(SUMMARIES_TABLE)} ORDER BY contact_id",
+                params,
+            )
+        return [self._summary(row) for row in rows]
+
+    def feedback(
+        self,
+        handler: str,
+        *,
+        status: FeedbackStatus | str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        visibility: Visibility | None = None,
+    ) -> tuple[list[FeedbackItem], str | None]:
+        """The reviews of ``handler``'s contacts, latest review first, each with where its
+        feedback stands (``status`` keeps one state: ``awaiting`` is what they still have to
+        acknowledge or dispute)."""
+        check_limit(limit)
+        store = self.store
+        where = ["handled_by = %(handler)s"]
+        params: dict[str, Any] = {"handler": handler, "limit": limit + 1}
+        wanted = enum_value(FeedbackStatus, status, "status")
+        if wanted is not None:
+            where.append("feedback_status = %(status)s")
+            params["status"] = wanted
+        hidden = visible_clause(store, visibility, params)
+        if hidden is not None:
+            where.append(hidden)
+        if cursor is not None:
+            after_at, after_id = decode_cursor(FEEDBACK_CURSOR_TAG, cursor, (datetime, UUID))
+            where.append("(reviewed_at, review_id) < (%(after_at)s, %(after_id)s)")
+            params["after_at"] = store.encode_time(after_at)
+            params["after_id"] = store.encode_uuid(after_id)
+        statement = (
+            "SELECT contact_id, review_id, service, reviewer, reviewed_at, score, result, "
+            "calibration, safeguarding_fail, feedback_status, answered_at, resolved_at "
+            f"FROM {store.table(REVIEWS_TABLE)} WHERE {' AND '.join(where)} "
+            "ORDER BY reviewed_at DESC, review_id DESC LIMIT %(limit)s"
+        )
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        items = [
+            FeedbackItem(
+                contact_id=store.decode_uuid(row["contact_id"]),
+                review_id=store.decode_uuid(row["review_id"]),
+                service=row["service"],
+                reviewer=row["reviewer"],
+                reviewed_at=_decoded(store, row["reviewed_at"]),
+                score=float(row["score"]),
+                result=ReviewResult(row["result"]),
+                calibration=bool(row["calibration"]),
+                safeguarding_fail=bool(row["safeguarding_fail"]),
+                feedback_status=FeedbackStatus(row["feedback_status"]),
+                answered_at=store.decode_time(row["answered_at"]),
+                resolved_at=store.decode_time(row["resolved_at"]),
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(FEEDBACK_CURSOR_TAG, (last.reviewed_at, last.review_id))
+        return items, next_cursor
+
+    def calibration(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        service: str | None = None,
+        visibility: Visibility | None = None,
+    ) -> Calibration:
+        """Reviewers' agreement over the contacts that occurred in [start, end) (of one service):
+        the share of calibrated contacts (2+ reviews) whose scores lie within 10 points."""
+        store = self.store
+        where = ["reviewed = 1"]
+        params: dict[str, Any] = {"points": CALIBRATION_POINTS}
+        if service is not None:
+            where.append("service = %(service)s")
+            params["service"] = service
+        _time_bounds(store, "occurred_at", start, end, where, params)
+        hidden = visible_clause(store, visibility, params)
+        if hidden is not None:
+            where.append(hidden)
+        statement = (
+            "SELECT COUNT(*) AS reviewed, "
+            "COALESCE(SUM(calibrated), 0) AS calibrated, "
+            "COALESCE(SUM(CASE WHEN calibrated = 1 AND score_spread <= %(points)s "
+            "THEN 1 ELSE 0 END), 0) AS agreeing "
+            f"FROM {store.table(SUMMARIES_TABLE)} WHERE {' AND '.join(where)}"
+        )
+        with store.transaction(commit=False) as tx:
+            row = tx.fetchone(statement, params)
+        reviewed = int(row["reviewed"]) if row else 0
+        calibrated = int(row["calibrated"]) if row else 0
+        agreeing = int(row["agreeing"]) if row else 0
+        return Calibration(
+            calibrated_contacts=calibrated,
+            agreeing=agreeing,
+            disagreeing=calibrated - agreeing,
+            share=None if calibrated == 0 else round(agreeing / calibrated, 4),
+            within_points=CALIBRATION_POINTS,
+            reviewed_contacts=reviewed,
+        )
+
+    def _summary(self, row: Row) -> ContactSummary:
+        store = self.store
+        return ContactSummary(
+            id=store.decode_uuid(row["contact_id"]),
+            service=row["service"],
+            channel=ContactChannel(row["channel"]),
+            direction=ContactDirection(row["direction"]),
+            handled_by=row["handled_by"],
+            category=Category(row["category"]),
+            outcome=ContactOutcome(row["outcome"]),
+            occurred_at=_decoded(store, row["occurred_at"]),
+            recorded_at=_decoded(store, row["recorded_at"]),
+            duration_seconds=row["duration_seconds"],
+            anonymous=bool(row["anonymous"]),
+            caller_ref=row["caller_ref"],
+            participants=int(row["participants"]),
+            case_id=None if row["case_id"] is None else store.decode_uuid(row["case_id"]),
+            opened_case=bool(row["opened_case"]),
+            case_restricted=bool(row["case_restricted"]),
+            reviewed=bool(row["reviewed"]),
+            review_count=int(row["review_count"]),
+            last_score=None if row["last_score"] is None else float(row["last_score"]),
+            last_result=None if row["last_result"] is None else ReviewResult(row["last_result"]),
+            calibrated=bool(row["calibrated"]),
+            safeguarding_fail=bool(row["safeguarding_fail"]),
+            review_due=_decoded(store, row["review_due"]),
+            reviews=[ReviewSummary.model_validate(r) for r in orjson.loads(row["reviews"])],
+            follow_ups=[FollowUpSummary.model_validate(f) for f in orjson.loads(row["follow_ups"])],
+            version=int(row["version"]),
+            position=int(row["position"]),
+        )
+
+
+def _decoded(store: ViewStore, value: Any) -> datetime:
+    moment = store.decode_time(value)
+    assert moment is not None
+    return moment
