@@ -57,6 +57,7 @@ from domain.contact.events import (
 from domain.contact.state import ContactState, FollowUp, Review, evolve
 from domain.contact.vocabulary import FeedbackStatus, FollowUpKind, ReviewResult
 from domain.errors import InvalidCommand
+from domain.quality.errors import NoScorecardInForce
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
 
@@ -197,7 +198,7 @@ def _review(
             "reviewer's"
         )
     if ctx.scorecard is None:
-        raise x.NoScorecardInForce(
+        raise NoScorecardInForce(
             f"no scorecard version was in force at the contact ({state.occurred_at.isoformat()})"
             ": there is nothing to review it by"
         )

@@ -84,12 +84,6 @@ class ResolverNotApart(RuleViolation):
     title = "A dispute is resolved by a second person"
 
 
-class NoScorecardInForce(RuleViolation):
-    """No scorecard version was in force at the contact's moment: nothing to review it by."""
-
-    title = "No scorecard in force at the contact"
-
-
 class FeedbackAlreadyAnswered(RuleViolation):
     """A review's feedback is acknowledged or disputed, once: one or the other."""
 

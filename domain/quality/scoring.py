@@ -26,6 +26,7 @@ the log); a new version's rules are ``domain.quality.decide``'s.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +35,12 @@ from fractions import Fraction
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.quality.errors import CriteriaNotScored, ScoreOutOfRange, UnknownCriteria
+from domain.quality.errors import (
+    CriteriaNotScored,
+    ScorecardInvalid,
+    ScoreOutOfRange,
+    UnknownCriteria,
+)
 
 
 class Criterion(BaseModel):
@@ -99,6 +105,14 @@ def score_review(version: ScorecardVersion, scores: Mapping[str, int]) -> Review
     """The weighted score, result, critical failures and safeguarding fail of ``scores`` under
     ``version``; ``UnknownCriteria``, ``CriteriaNotScored`` or ``ScoreOutOfRange`` (each 422,
     naming the keys at fault as ``scores.<key>``) when the scores do not fit it."""
+    if not version.criteria or not all(
+        math.isfinite(c.weight) and c.weight > 0 and c.max_score >= 1 for c in version.criteria
+    ):
+        # Never a version from the log (``decide`` refuses it): one built by hand.
+        raise ScorecardInvalid(
+            f"scorecard version {version.version} cannot be scored by: it needs at least one "
+            "criterion, each weighted above 0 with a maximum score of at least 1"
+        )
     keys = [c.key for c in version.criteria]
     unknown = [k for k in scores if k not in keys]
     if unknown:

@@ -36,6 +36,13 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.identity.errors import TokenAlreadyIssued
+from domain.quality.errors import (
+    NoScorecardInForce,
+    ScorecardInvalid,
+    ScorecardVersionInPast,
+    ScorecardVersionOutOfOrder,
+    ScoresInvalid,
+)
 from domain.service.errors import (
     CalendarVersionClash,
     CalendarVersionInPast,
@@ -158,6 +165,12 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     CalendarVersionInPast: (409, "calendar-version-in-past"),
     CalendarVersionClash: (409, "calendar-version-clash"),
     UnknownBankHolidays: (422, "unknown-bank-holidays"),
+    # The quality scorecard and a review's scores (issue 14).
+    ScorecardInvalid: (422, "scorecard-invalid"),
+    ScorecardVersionInPast: (409, "scorecard-version-in-past"),
+    ScorecardVersionOutOfOrder: (409, "scorecard-version-out-of-order"),
+    NoScorecardInForce: (409, "no-scorecard-in-force"),
+    ScoresInvalid: (422, "scores-invalid"),
     ItemNotFound: (404, "item-not-found"),
     NotPermitted: (403, "not-permitted"),
     RuleViolation: (409, "rule-violation"),

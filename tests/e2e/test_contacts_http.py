@@ -364,7 +364,7 @@ def test_a_contact_is_reviewed_calibrated_and_the_feedback_answered(
         assert_problem(
             helpline.casey.post(url(contact, "reviews"), json={**REVIEW, "scores": scores}),
             422,
-            "invalid-input",
+            "scores-invalid",
             errors=[field],
         )
     assert api.log_position() == before

@@ -55,7 +55,12 @@ from domain.contact.vocabulary import (
 )
 from domain.errors import DomainError, InvalidCommand
 from domain.personal import OwnStream, Person, SubjectOfContact, declared_subject
-from domain.quality.errors import CriteriaNotScored, ScoreOutOfRange, UnknownCriteria
+from domain.quality.errors import (
+    CriteriaNotScored,
+    NoScorecardInForce,
+    ScoreOutOfRange,
+    UnknownCriteria,
+)
 from domain.quality.scoring import Criterion, ScorecardVersion, score_review
 from domain.shared import Actor, DecisionContext, Role, personal_fields
 from infrastructure.calendar import build_calendar
@@ -435,7 +440,7 @@ def test_the_handler_does_not_review_their_own_contact() -> None:
 
 
 def test_without_a_scorecard_in_force_there_is_nothing_to_review_by() -> None:
-    error = a_call().refused(x.NoScorecardInForce, review(), by=CASEY, now=AFTERNOON)
+    error = a_call().refused(NoScorecardInForce, review(), by=CASEY, now=AFTERNOON)
     assert CALL.isoformat() in error.detail
 
 
