@@ -3,8 +3,9 @@ at a moment:
 
 * ``contacts_awaiting_review``: every contact not yet quality-reviewed, due 5 working days after
   it occurred (by its service's calendar in force then). Those that matter most come first: a
-  safeguarding concern or a referral made, a referral follow-up, or a case now assessed high or
-  critical risk; then the rest, each group soonest due first.
+  safeguarding concern or a referral made, a referral follow-up, or an open case now assessed
+  high or critical risk (the case's risk as it changes: read from the case list at query time);
+  then the rest, each group soonest due first.
 * ``follow_ups_due``: follow-ups not completed, soonest due first (so the overdue lead).
 * ``feedback_unacknowledged``: reviews whose feedback the handler has neither acknowledged nor
   disputed, oldest review first; no due time.
@@ -35,7 +36,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.case.vocabulary import RiskLevel
+from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.contact.vocabulary import ContactOutcome, FeedbackStatus, FollowUpKind
 from infrastructure.event_log import EventLog
 from projections.contact_summaries import (
@@ -66,7 +67,7 @@ class ContactQueue(StrEnum):
 CONTACT_QUEUE_DESCRIPTIONS: dict[ContactQueue, str] = {
     ContactQueue.CONTACTS_AWAITING_REVIEW: "Helpline contacts not yet quality-reviewed; due 5 "
     "working days after the contact (its service's calendar in force then). Safeguarding "
-    "concerns, referrals and contacts on a high- or critical-risk case come first.",
+    "concerns, referrals and contacts on an open high- or critical-risk case come first.",
     ContactQueue.FOLLOW_UPS_DUE: "Follow-ups of contacts not yet completed (call-backs, "
     "letters, meetings, referrals, signposting), soonest due first.",
     ContactQueue.FEEDBACK_UNACKNOWLEDGED: "Reviews whose feedback the handler has neither "
@@ -129,10 +130,10 @@ class ContactQueueItem(BaseModel):
     first: bool = Field(
         default=False,
         description="contacts_awaiting_review: listed first (a safeguarding concern or "
-        "referral, a referral follow-up, or a high- or critical-risk case).",
+        "referral, a referral follow-up, or an open high- or critical-risk case).",
     )
     high_risk_case: bool = Field(
-        default=False, description="The contact's case is assessed high or critical now."
+        default=False, description="The contact's case is open and assessed high or critical now."
     )
     review_id: UUID | None = None
     reviewer: str | None = None
@@ -246,12 +247,23 @@ class ContactQueues(ReadModel[ContactSummariesView]):
 
     # --- SQL -------------------------------------------------------------------------------
 
-    def _risky_cases(self, params: dict[str, Any]) -> str:
-        params["risky0"], params["risky1"] = _RISKY
-        return (
+    def _risky_cases(self, tx: Tx) -> list[Any]:
+        """The open cases assessed high or critical now (as stored: the queue's first group
+        follows the case's risk as it changes). Few: a lead's ``high_risk_open`` queue."""
+        rows = tx.fetchall(
             f"SELECT case_id FROM {self.store.table('case_summaries')} "
-            "WHERE risk_level IN (%(risky0)s, %(risky1)s)"
+            "WHERE risk_level IN (%(risky0)s, %(risky1)s) AND status <> %(closed)s",
+            {"risky0": _RISKY[0], "risky1": _RISKY[1], "closed": CaseStatus.CLOSED.value},
         )
+        return [row["case_id"] for row in rows]
+
+    @staticmethod
+    def _in(column: str, values: list[Any], params: dict[str, Any]) -> str:
+        names = []
+        for n, value in enumerate(values):
+            params[f"case{n}"] = value
+            names.append(f"%(case{n})s")
+        return f"{column} IN ({', '.join(names)})"
 
     def _where(
         self,
@@ -298,54 +310,68 @@ class ContactQueues(ReadModel[ContactSummariesView]):
         visibility: Visibility | None,
         mine: str | None,
     ) -> list[Row]:
-        """First tier (``first``): priority contacts, and those on a risky case; then the
-        rest. Each tier soonest due first; two indexed reads for the first, one for the rest."""
+        """First group (``first``): priority contacts, and those on an open case assessed high
+        or critical; then the rest; each soonest due first. The risky cases are read first and
+        named, so every read here is driven by an index whatever the planner knows of the
+        tables: the priority contacts by due time, those on a risky case by their case."""
         store = self.store
         columns = (
             "contact_id AS item_id, contact_id, service, handled_by, case_id, outcome, "
             "priority, occurred_at AS since, review_due AS due_at"
         )
+        risky = self._risky_cases(tx)
+        risky_ids = {store.decode_uuid(case_id) for case_id in risky}
         rows: list[Row] = []
-        tier_after = -1 if after is None else int(after[0])
-        if tier_after <= 0:
-            key = after[1:] if after is not None and tier_after == 0 else None
-            first: list[Row] = []
-            for part in ("priority", "risky"):
-                params: dict[str, Any] = {"limit": limit}
+        group_after = -1 if after is None else int(after[0])
+        if group_after <= 0:
+            key = after[1:] if after is not None and group_after == 0 else None
+            params: dict[str, Any] = {"limit": limit}
+            table, where, _ = self._where(
+                ContactQueue.CONTACTS_AWAITING_REVIEW, params, visibility, mine
+            )
+            where += ["priority = 1", *self._after("review_due", "contact_id", key, params)]
+            first = tx.fetchall(
+                f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
+                "ORDER BY review_due, contact_id LIMIT %(limit)s",
+                params,
+            )
+            if risky:
+                # Few (the unreviewed contacts of the open risky cases): all of them, sorted here.
+                params = {}
                 table, where, _ = self._where(
                     ContactQueue.CONTACTS_AWAITING_REVIEW, params, visibility, mine
                 )
-                risky = f"case_id IN ({self._risky_cases(params)})"
-                if part == "priority":
-                    where.append("priority = 1")
-                else:
-                    where += ["priority = 0", risky]
+                where += ["priority = 0", self._in("case_id", risky, params)]
                 where += self._after("review_due", "contact_id", key, params)
                 first += tx.fetchall(
-                    f"SELECT {columns}, 0 AS tier, CASE WHEN {risky} THEN 1 ELSE 0 END AS risky "
-                    f"FROM {table} WHERE {' AND '.join(where)} "
-                    "ORDER BY review_due, contact_id LIMIT %(limit)s",
-                    params,
+                    f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}", params
                 )
             first.sort(key=lambda r: (_sort_time(store, r["due_at"]), str(r["item_id"])))
-            rows += first[:limit]
+            rows += [{**row, "tier": 0} for row in first[:limit]]
         if len(rows) < limit:
-            key = after[1:] if after is not None and tier_after == 1 else None
+            key = after[1:] if after is not None and group_after == 1 else None
             params = {"limit": limit - len(rows)}
             table, where, _ = self._where(
                 ContactQueue.CONTACTS_AWAITING_REVIEW, params, visibility, mine
             )
-            where += [
-                "priority = 0",
-                f"(case_id IS NULL OR case_id NOT IN ({self._risky_cases(params)}))",
-            ]
+            where.append("priority = 0")
+            if risky:
+                where.append(f"(case_id IS NULL OR NOT {self._in('case_id', risky, params)})")
             where += self._after("review_due", "contact_id", key, params)
-            rows += tx.fetchall(
-                f"SELECT {columns}, 1 AS tier, 0 AS risky FROM {table} "
+            rest = tx.fetchall(
+                f"SELECT {columns} FROM {table} "
                 f"WHERE {' AND '.join(where)} ORDER BY review_due, contact_id LIMIT %(limit)s",
                 params,
             )
-        return rows
+            rows += [{**row, "tier": 1} for row in rest]
+        return [
+            {
+                **row,
+                "risky": row["case_id"] is not None
+                and store.decode_uuid(row["case_id"]) in risky_ids,
+            }
+            for row in rows
+        ]
 
     def _after(
         self, moment: str, id_column: str, key: list[Any] | None, params: dict[str, Any]

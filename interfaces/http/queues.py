@@ -189,7 +189,7 @@ def read_queue(
 
     The helpline contact queues: `contacts_awaiting_review` (every contact not yet reviewed,
     due 5 working days after it by its service's calendar in force then; safeguarding
-    concerns, referrals and contacts on a high- or critical-risk case first),
+    concerns, referrals and contacts on an open high- or critical-risk case first),
     `follow_ups_due` (soonest due first), `feedback_unacknowledged`, `feedback_disputes`
     (awaiting a lead's resolution) and `qa_safeguarding_fails` (reviews that failed a
     safeguarding criterion, until a lead records their look). Whoever reads every contact

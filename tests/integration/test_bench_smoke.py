@@ -1,7 +1,8 @@
 """The PostgreSQL benchmarks still run: a small log, every figure printed, their schema dropped.
 
-``bench/projections.py`` (rebuild and lag), ``bench/verify.py`` (the hash ledger) and
-``bench/shift_log.py`` (a shift's log and who was on call). PostgreSQL
+``bench/projections.py`` (rebuild and lag), ``bench/verify.py`` (the hash ledger),
+``bench/shift_log.py`` (a shift's log and who was on call) and ``bench/contacts.py`` (logging a
+contact, the contact queue and list). PostgreSQL
 only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIRE_POSTGRES=1.
 """
 
@@ -74,11 +75,28 @@ SHIFT_LOG = (
     ],
 )
 
+CONTACTS = (
+    "contacts.py",
+    ["--contacts", "600", "--samples", "20"],
+    [
+        "decided 600 contacts in memory",
+        "appended the contacts:",
+        "views rebuilt from the log:",
+        "contacts_awaiting_review:",
+        "(a) POST /api/v1/contacts (log a contact)",
+        "POST /api/v1/cases/{id}/notes (a case note)",
+        "logging a contact / a case note:",
+        "GET /api/v1/queues/contacts_awaiting_review",
+        "GET /api/v1/contacts?reviewed=false",
+        "p99",
+    ],
+)
+
 
 @pytest.mark.parametrize(
     ("script", "arguments", "figures"),
-    [PROJECTIONS, VERIFY, SHIFT_LOG],
-    ids=["projections", "verify", "shift_log"],
+    [PROJECTIONS, VERIFY, SHIFT_LOG, CONTACTS],
+    ids=["projections", "verify", "shift_log", "contacts"],
 )
 def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
     script: str, arguments: list[str], figures: list[str]

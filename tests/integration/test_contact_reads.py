@@ -32,7 +32,7 @@ from tests.contact_writer import (
     ROBIN,
     ContactWriter,
 )
-from tests.story import assess_risk, assign, open_case
+from tests.story import assess_risk, assign, close, open_case, reopen
 
 RESTRICTED = "self_harm_risk,harm_to_others"
 TUESDAY = datetime(2026, 11, 17, 9, 30, tzinfo=UTC)  # within the default hours (Mon-Fri 9-17)
@@ -318,6 +318,11 @@ def test_contacts_awaiting_review_put_what_matters_first_and_are_due_by_the_cale
     assert {i.item_id for i in items if i.first} == {concern, referral, followed_up, on_risky_case}
     assert [i.high_risk_case for i in items if i.item_id == on_risky_case] == [True]
     assert [i.item_id for i in items][4:] == [earlier, ordinary]
+    # Closed, the case no longer puts its contact first (its risk is history).
+    vigil.cases.execute(risky_case, close(), CASEY)
+    items = queue(vigil, ContactQueue.CONTACTS_AWAITING_REVIEW)
+    assert on_risky_case not in {i.item_id for i in items if i.first}
+    vigil.cases.execute(risky_case, reopen(), CASEY)
 
     # A new calendar version moves no due time already set; a contact after it is judged by it.
     clock.set(datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
@@ -333,7 +338,9 @@ def test_contacts_awaiting_review_put_what_matters_first_and_are_due_by_the_cale
     )
     clock.set(datetime(2026, 11, 23, 16, 30, tzinfo=UTC))
     later = writer.log(KIT, service="helpline")
-    writer.review(ordinary, CASEY)  # the earlier contacts' rows are written again
+    # The earlier contacts' rows are written again, judged as the log holds the versions now.
+    writer.review(ordinary, CASEY)
+    writer.follow_up(concern, datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
     dues = {i.item_id: i.due_at for i in queue(vigil, ContactQueue.CONTACTS_AWAITING_REVIEW)}
     assert dues[concern] == helpline_due
     assert ordinary not in dues
