@@ -38,6 +38,7 @@ from projections.rebuild import REBUILD_SUFFIX
 from projections.registry import ViewConfig
 from projections.runner import View
 from tests.conftest import Clock
+from tests.integration.contact_steps import ContactStep, ContactSteps
 from tests.integration.projection_checks import dump
 from tests.integration.test_persistence import _every_event
 from tests.integration.test_projection_properties import History, Writer
@@ -107,7 +108,33 @@ def random_log(vigil: Vigil, clock: Clock, seed: int, cases: int = 24) -> list[U
                 LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Checked with the caller."
             )
     shifts_attended(vigil, clock)
+    contacts_worked(vigil, clock, case_ids)
     return case_ids
+
+
+# Every contact table gets rows: contacts logged (one named), linked to a case, reviewed (a
+# pass, a calibration, a safeguarding fail), answered, looked at, followed up and completed.
+CONTACT_WORK: list[ContactStep] = [
+    ("log", 0, 5),
+    ("log_named", 1, 5),
+    ("link", 0, 5),
+    ("review", 0, 30),
+    ("review", 1, 30),
+    ("review_fail", 1, 30),
+    ("acknowledge", 0, 5),
+    ("dispute", 2, 5),
+    ("look", 2, 5),
+    ("follow_up", 0, 10),
+    ("attempt", 0, 10),
+    ("follow_up", 1, 10),
+    ("complete", 1, 10),
+]
+
+
+def contacts_worked(vigil: Vigil, clock: Clock, case_ids: list[UUID]) -> None:
+    steps = ContactSteps(vigil, clock, case_ids=list(case_ids))
+    for step in CONTACT_WORK:
+        steps.write(step)
 
 
 def shifts_attended(vigil: Vigil, clock: Clock) -> None:
@@ -266,6 +293,7 @@ def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuil
     vigil.projector.catch_up()  # a review finds its grant in the access log
     vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
     shifts_attended(vigil, clock)
+    contacts_worked(vigil, clock, [restricted, *others])
     assert len(others) >= 2
     assert_parallel_equals_serial(vigil, 2)
 
