@@ -2,12 +2,12 @@
 
 On PostgreSQL, ``Projector.rebuild`` may fill the side tables in ``rebuild_processes``
 processes, each applying the events of its share of the aggregates (``share_bounds``).
-Given a log (a random interleaving of many cases' histories with reads and break-glass access;
-or one case touching every event class), the views followed live, rebuilt by one process and
-rebuilt by two or three hold the same rows and the same indexes. A worker process that fails
-fails the rebuild at once (the rebuilding process abandons its own share), a worker process
-that hangs fails it after the timeout: the side tables are dropped, the other processes
-stopped and the live views untouched.
+Given a log (a random interleaving of many cases' histories with reads and break-glass access,
+shifts and helpline contacts; or one case touching every event class), the views followed
+live, rebuilt by one process and rebuilt by two or three hold the same rows and the same
+indexes. A worker process that fails fails the rebuild at once (the rebuilding process
+abandons its own share), a worker process that hangs fails it after the timeout: the side
+tables are dropped, the other processes stopped and the live views untouched.
 
 PostgreSQL only: SQLite rebuilds in one process.
 """
@@ -38,6 +38,7 @@ from projections.rebuild import REBUILD_SUFFIX
 from projections.registry import ViewConfig
 from projections.runner import View
 from tests.conftest import Clock
+from tests.contact_writer import CASEY, GOOD, KIT, LEE, MISSED_RISK, ROBIN, ContactWriter
 from tests.integration.projection_checks import dump
 from tests.integration.test_persistence import _every_event
 from tests.integration.test_projection_properties import History, Writer
@@ -107,6 +108,7 @@ def random_log(vigil: Vigil, clock: Clock, seed: int, cases: int = 24) -> list[U
                 LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Checked with the caller."
             )
     shifts_attended(vigil, clock)
+    contacts_handled(vigil, clock, case_ids[:2])
     return case_ids
 
 
@@ -131,6 +133,29 @@ def shifts_attended(vigil: Vigil, clock: Clock) -> None:
                 note="Quiet night; the forum's new thread needs a look.", to="kit"
             )
             vigil.shifts.execute(shift, CheckOut(handover=handover), person)
+
+
+def contacts_handled(vigil: Vigil, clock: Clock, case_ids: list[UUID]) -> None:
+    """Helpline contacts (the contact view has every table): logged, one joining a case,
+    reviewed and calibrated, one failing the safeguarding question and looked at by a lead,
+    feedback answered, follow-ups scheduled and attempted."""
+    writer = ContactWriter(vigil)
+    for n in range(8):
+        clock.advance(minutes=7)
+        contact = writer.log(KIT, outcome="safeguarding_concern" if n % 3 == 0 else "signposted")
+        if n < len(case_ids):
+            writer.link(contact, case_ids[n], CASEY)
+        if n % 2 == 0:
+            clock.advance(minutes=30)
+            review = writer.review(contact, CASEY, MISSED_RISK if n % 4 == 0 else GOOD)
+            if n % 4 == 0:
+                writer.look(contact, review)
+            else:
+                writer.acknowledge(contact, review)
+                writer.review(contact, ROBIN, GOOD)
+        if n % 3 == 1:
+            follow_up = writer.follow_up(contact, clock() + timedelta(days=1), by=LEE)
+            writer.attempt(contact, follow_up, by=LEE)
 
 
 def parallel(
@@ -266,6 +291,7 @@ def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuil
     vigil.projector.catch_up()  # a review finds its grant in the access log
     vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
     shifts_attended(vigil, clock)
+    contacts_handled(vigil, clock, [restricted, *others[:1]])
     assert len(others) >= 2
     assert_parallel_equals_serial(vigil, 2)
 
