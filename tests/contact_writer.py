@@ -14,8 +14,10 @@ from uuid import UUID, uuid4
 
 from application.write_path import WritePath, Written
 from domain.contact import commands as c
+from domain.contact import lead_review
 from domain.contact.decide import ContactContext, ScorecardInForce, decide
 from domain.contact.events import ContactEvent
+from domain.contact.lead_review import ReviewSafeguardingFail, UnderLeadReview
 from domain.contact.state import ContactState, evolve
 from domain.quality.scoring import Criterion, ScorecardVersion, score_review
 from domain.shared import Actor, DecisionContext, Role
@@ -71,6 +73,13 @@ class ContactWriter:
             name="contact",
             fold=_fold,
             version=lambda state: state.version,
+            retries=5,
+        )
+        self.looks = WritePath[UnderLeadReview](
+            vigil.event_log,
+            name="contact",
+            fold=lead_review.fold,
+            version=lambda current: current.state.version,
             retries=5,
         )
 
@@ -178,3 +187,19 @@ class ContactWriter:
     def complete(self, contact_id: UUID, follow_up_id: UUID, by: Actor = CASEY) -> None:
         command = c.CompleteFollowUp(follow_up_id=follow_up_id, outcome="Caller reached.")
         self.run(contact_id, command, by)
+
+    def look(self, contact_id: UUID, review_id: UUID, by: Actor = LEE) -> None:
+        """A safeguarding lead's look at a safeguarding fail (``domain.contact.lead_review``)."""
+        command = ReviewSafeguardingFail(
+            review_id=review_id,
+            outcome="practice_addressed",
+            rationale="Talked the missed risk question through in supervision.",
+        )
+        dc = DecisionContext(actor=by, now=self.vigil.clock())
+
+        def answer(written: Written[UnderLeadReview]) -> None:
+            return None
+
+        self.looks.write(
+            contact_id, lambda current: lead_review.decide(current, command, dc), answer
+        )

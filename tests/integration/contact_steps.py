@@ -16,11 +16,8 @@ from uuid import UUID
 
 from hypothesis import strategies as st
 
-from application.write_path import WritePath, Written
-from domain.contact import lead_review
-from domain.contact.lead_review import ReviewSafeguardingFail, UnderLeadReview
 from domain.errors import DomainError
-from domain.shared import Actor, DecisionContext, Role
+from domain.shared import Actor, Role
 from interfaces.composition import Vigil
 from tests.conftest import Clock
 from tests.contact_writer import (
@@ -79,13 +76,6 @@ class ContactSteps:
 
     def __post_init__(self) -> None:
         self.writer = ContactWriter(self.vigil)
-        self.looks = WritePath[UnderLeadReview](
-            self.vigil.event_log,
-            name="contact",
-            fold=lead_review.fold,
-            version=lambda current: current.state.version,
-            retries=5,
-        )
 
     def write(self, step: ContactStep) -> None:
         name, n, minutes = step
@@ -126,7 +116,7 @@ class ContactSteps:
                 elif name == "resolve":
                     self.writer.resolve(of, review_id, "upheld" if n % 2 else "revised", LEE)
                 else:
-                    self._look(of, review_id)
+                    self.writer.look(of, review_id)
             elif name == "follow_up":
                 due = now + timedelta(hours=n * 5)
                 kind = KINDS[n % len(KINDS)]
@@ -142,21 +132,6 @@ class ContactSteps:
                     self.writer.complete(of, follow_up_id)
         except DomainError:
             return  # refused: nothing written
-
-    def _look(self, contact_id: UUID, review_id: UUID) -> None:
-        command = ReviewSafeguardingFail(
-            review_id=review_id,
-            outcome="practice_addressed",
-            rationale="Talked the missed risk question through in supervision.",
-        )
-        dc = DecisionContext(actor=LEE, now=self.vigil.clock())
-
-        def answer(written: Written[UnderLeadReview]) -> None:
-            return None
-
-        self.looks.write(
-            contact_id, lambda current: lead_review.decide(current, command, dc), answer
-        )
 
 
 def _handler(username: str) -> Actor:
