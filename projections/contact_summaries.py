@@ -40,9 +40,7 @@ does), so nothing here goes stale when a case is re-assessed.
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -50,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Repository
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendar import CalendarHistory
@@ -67,7 +64,6 @@ from domain.contact.vocabulary import (
     ReviewResult,
 )
 from infrastructure.event_log import EventLog
-from infrastructure.persistence import view_repository
 from projections.bulk_write import bulk_delete, bulk_insert
 from projections.paging import (
     DEFAULT_LIMIT,
@@ -83,6 +79,7 @@ from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
 from projections.sla import Target
 from projections.store import Row, ViewStore
+from projections.stream_folds import StreamFolds
 
 if TYPE_CHECKING:
     from domain.access.rules import Visibility
@@ -235,69 +232,18 @@ def fold_record(record: ContactRecord | None, event: ContactEvent) -> ContactRec
     return replace(record, state=state)
 
 
-@dataclass(frozen=True)
-class FoldedContact:
-    record: ContactRecord
-    position: int  # of the contact's last event in the batch
-
-
-class ContactFolds:
-    """Contact records after a batch's events, from a record remembered from an earlier batch,
-    else from the contact's events in the log (read without decrypting: views never see the
-    summary or the feedback). A record at version v is the fold of the log up to v, whatever any
-    view holds, so a rolled-back batch leaves only correct records behind."""
+class ContactFolds(StreamFolds[ContactEvent, ContactRecord]):
+    """Contact records after a batch's events (``projections/stream_folds.py``)."""
 
     def __init__(self, event_log: EventLog, *, cache_size: int = 20_000) -> None:
-        self._event_log = event_log
-        self._cache_size = cache_size
-        self._records: OrderedDict[UUID, ContactRecord] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loader: Repository[UUID] | None = None
-
-    def fold_batch(self, batch: Sequence[Positioned]) -> list[FoldedContact]:
-        by_contact: dict[UUID, list[Positioned]] = {}
-        for item in batch:
-            if isinstance(item.event, ContactEvent):
-                by_contact.setdefault(item.event.originator_id, []).append(item)
-        if not by_contact:
-            return []
-        result: list[FoldedContact] = []
-        with self._lock:
-            for contact_id, items in by_contact.items():
-                record = self._before(contact_id, items[0].event.originator_version)
-                for item in items:
-                    record = fold_record(record, item.event)
-                if record is None or record.version != items[-1].event.originator_version:
-                    continue  # only a log that lost a contact's earlier events gets here
-                self._remember(contact_id, record)
-                result.append(FoldedContact(record, items[-1].position))
-        return result
-
-    def forget(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def _before(self, contact_id: UUID, version: int) -> ContactRecord | None:
-        if version <= 1:
-            return None
-        cached = self._records.get(contact_id)
-        if cached is not None and cached.version == version - 1:
-            return cached
-        if self._loader is None:
-            self._loader = view_repository(self._event_log)
-        record: ContactRecord | None = None
-        for event in self._loader.event_store.get(contact_id, lte=version - 1):
-            if isinstance(event, ContactEvent):
-                record = fold_record(record, event)
-        return record
-
-    def _remember(self, contact_id: UUID, record: ContactRecord) -> None:
-        if self._cache_size <= 0:
-            return
-        self._records[contact_id] = record
-        self._records.move_to_end(contact_id)
-        while len(self._records) > self._cache_size:
-            self._records.popitem(last=False)
+        super().__init__(
+            event_log,
+            event_type=ContactEvent,
+            fold=fold_record,
+            originator=lambda event: event.originator_id,
+            version=lambda event: event.originator_version,
+            cache_size=cache_size,
+        )
 
 
 # --- rows ------------------------------------------------------------------------------------

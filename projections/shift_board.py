@@ -23,8 +23,6 @@ enums and times only):
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -32,7 +30,6 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Repository
 
 from domain.shift.events import (
     HandoverAcknowledged,
@@ -44,10 +41,10 @@ from domain.shift.events import (
 )
 from domain.shift.state import Segment, ShiftState, evolve
 from infrastructure.event_log import EventLog
-from infrastructure.persistence import view_repository
 from projections.bulk_write import bulk_delete, bulk_insert
 from projections.runner import Positioned, Statement, View
 from projections.store import ViewStore
+from projections.stream_folds import StreamFolds
 
 ROTA_TABLE = "shift_rota"
 SEGMENTS_TABLE = "shift_plan_segments"
@@ -177,70 +174,18 @@ def fold_record(record: ShiftRecord | None, event: ShiftEvent) -> ShiftRecord:
     return replace(record, **changes)
 
 
-@dataclass(frozen=True)
-class FoldedShift:
-    record: ShiftRecord
-    position: int  # of the shift's last event in the batch
-
-
-class ShiftFolds:
-    """Shift records after a batch's events, from a record remembered from an earlier batch,
-    else from the shift's events in the log (read without decrypting: views never see the
-    handover's note). A record at version v is the fold of the log up to v, whatever any view
-    holds, so a rolled-back batch leaves only correct records behind."""
+class ShiftFolds(StreamFolds[ShiftEvent, ShiftRecord]):
+    """Shift records after a batch's events (``projections/stream_folds.py``)."""
 
     def __init__(self, event_log: EventLog, *, cache_size: int = 20_000) -> None:
-        self._event_log = event_log
-        self._cache_size = cache_size
-        self._records: OrderedDict[UUID, ShiftRecord] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loader: Repository[UUID] | None = None
-
-    def fold_batch(self, batch: Sequence[Positioned]) -> list[FoldedShift]:
-        by_shift: dict[UUID, list[Positioned]] = {}
-        for item in batch:
-            if isinstance(item.event, ShiftEvent):
-                by_shift.setdefault(item.event.originator_id, []).append(item)
-        if not by_shift:
-            return []
-        result: list[FoldedShift] = []
-        with self._lock:
-            for shift_id, items in by_shift.items():
-                first = items[0].event.originator_version
-                record = self._before(shift_id, first)
-                for item in items:
-                    record = fold_record(record, item.event)
-                if record is None or record.version != items[-1].event.originator_version:
-                    continue  # only a log that lost a shift's earlier events gets here
-                self._remember(shift_id, record)
-                result.append(FoldedShift(record, items[-1].position))
-        return result
-
-    def forget(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def _before(self, shift_id: UUID, version: int) -> ShiftRecord | None:
-        if version <= 1:
-            return None
-        cached = self._records.get(shift_id)
-        if cached is not None and cached.version == version - 1:
-            return cached
-        if self._loader is None:
-            self._loader = view_repository(self._event_log)
-        record: ShiftRecord | None = None
-        for event in self._loader.event_store.get(shift_id, lte=version - 1):
-            if isinstance(event, ShiftEvent):
-                record = fold_record(record, event)
-        return record
-
-    def _remember(self, shift_id: UUID, record: ShiftRecord) -> None:
-        if self._cache_size <= 0:
-            return
-        self._records[shift_id] = record
-        self._records.move_to_end(shift_id)
-        while len(self._records) > self._cache_size:
-            self._records.popitem(last=False)
+        super().__init__(
+            event_log,
+            event_type=ShiftEvent,
+            fold=fold_record,
+            originator=lambda event: event.originator_id,
+            version=lambda event: event.originator_version,
+            cache_size=cache_size,
+        )
 
 
 def _seconds(start: datetime, end: datetime) -> int:
