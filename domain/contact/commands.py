@@ -30,7 +30,6 @@ from domain.shared import (
     Moment,
     PersonalText,
     Rationale,
-    Reason,
     Ref,
     ShortPersonalText,
     Username,
@@ -133,8 +132,8 @@ class ReviewContact(ContactCommand):
         "{key: score from 0 to its max_score}.",
     )
     feedback: PersonalText = Field(description="For the handler. Personal: sealed.")
-    rationale: Reason = Field(
-        description="Why the scores are what they are, without describing anyone (not sealed)."
+    rationale: Rationale = Field(
+        description="Why the scores are what they are. Personal: sealed (it speaks of the call)."
     )
 
 
@@ -162,7 +161,7 @@ class DisputeResolution(ContactCommand):
     """The body of a dispute's resolution."""
 
     outcome: DisputeOutcome
-    rationale: Reason = Field(description="Why, without describing anyone (not sealed).")
+    rationale: Rationale = Field(description="Why (sealed under the contact's subject).")
 
 
 class ResolveDispute(DisputeResolution):

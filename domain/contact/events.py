@@ -17,8 +17,9 @@ itself. Every event of the stream seals under the subject its ``ContactLogged`` 
 (``DataSubjectOf.contact_logged`` / ``contact_subject``), so erasing a named caller erases
 every contact they made, reviews and follow-ups included. Texts marked personal may speak of
 the caller or of anyone else on the contact (a third party, an interpreter). A review's
-``rationale`` and a dispute's resolution ``rationale`` are not sealed: they say why the
-scores are what they are without describing anyone.
+``rationale``, a dispute's resolution ``rationale`` and a meeting action's ``owner`` are
+sealed too: a reason for a score is a reason about a particular call (what the caller said, what
+was missed), and an action's owner is usually one of the meeting's attendees.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class MeetingAttendee(_Part):
 
 
 class MeetingAction(_Part):
-    owner: str = Field(description="Who carries the action out (a username or an agency).")
+    owner: Personal = Field(description="Who carries the action out (a person or an agency).")
     action: Personal
     due: date
 
@@ -150,7 +151,7 @@ class ContactReviewed(ContactEvent):
     safeguarding_fail: bool = False
     calibration: bool = False
     feedback: Personal
-    rationale: str
+    rationale: Personal
 
 
 class FeedbackAcknowledged(ContactEvent):
@@ -172,7 +173,7 @@ class FeedbackDisputeResolved(ContactEvent):
 
     review_id: UUID
     outcome: DisputeOutcome
-    rationale: str
+    rationale: Personal
 
 
 class FollowUpScheduled(ContactEvent):

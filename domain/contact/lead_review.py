@@ -12,10 +12,9 @@ is ``SafeguardingFailReviewed``, on the contact's own stream. The rules (``decid
 
 ``SafeguardingFailReviewed`` IS THE STORAGE FORMAT (its topic is
 ``domain.contact.lead_review:SafeguardingFailReviewed``): never rename or move it, never remove
-or retype a field; add fields only with defaults. It
-holds nothing personal: ``rationale`` says why, as a review's rationale does, without describing
-anyone (what was said to the caller is on the contact, sealed). Like every event of the stream
-it belongs to the contact's subject (``ContactEvent.__data_subject__``).
+or retype a field; add fields only with defaults. Its ``rationale`` is personal, as a review's
+is (it speaks of a particular call): sealed under the contact's subject like every event of the
+stream (``ContactEvent.__data_subject__``), and erased with it.
 """
 
 from __future__ import annotations
@@ -30,10 +29,10 @@ from pydantic import Field
 from domain.case.ids import event_id_for
 from domain.contact.commands import ContactCommand
 from domain.contact.errors import ContactNotFound, NotALead, ReviewNotFound
-from domain.contact.events import ContactEvent
+from domain.contact.events import ContactEvent, Personal
 from domain.contact.state import ContactState, evolve
 from domain.errors import InvalidCommand, NotPermitted, RuleViolation
-from domain.shared import DecisionContext, Reason, Role, resolve_occurred_at
+from domain.shared import DecisionContext, Rationale, Role, resolve_occurred_at
 
 
 class LeadReviewOutcome(StrEnum):
@@ -52,7 +51,7 @@ class SafeguardingFailReviewed(ContactEvent):
 
     review_id: UUID
     outcome: LeadReviewOutcome
-    rationale: str
+    rationale: Personal
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -82,7 +81,7 @@ class LeadLook(ContactCommand):
         description="no_further_action (handled safely after all), practice_addressed (taken "
         "up with the handler), safeguarding_action_taken (a case, a referral, a call-back)."
     )
-    rationale: Reason = Field(description="Why, without describing anyone (not sealed).")
+    rationale: Rationale = Field(description="Why (sealed under the contact's subject).")
 
 
 class ReviewSafeguardingFail(LeadLook):

@@ -583,7 +583,7 @@ def review_contact(
 ) -> ContactWriteAnswer:
     """Score every criterion of the scorecard version in force at the contact's `occurred_at`
     (`scores`: `{key: 0..max_score}`), with `feedback` for the handler (personal) and a
-    `rationale` (not sealed: say why without describing anyone). The answer's event carries the
+    `rationale` (sealed like the feedback: it speaks of the call). The answer's event carries the
     weighted `score` (0-100) and the `result` (`fail` below the pass mark, or when a critical
     criterion is 0, whatever the total), the critical failures and whether one is a
     safeguarding criterion's. A second review of a contact is a `calibration`.
@@ -673,7 +673,7 @@ def resolve_dispute(
     keyed: Keyed,
 ) -> ContactWriteAnswer:
     """A safeguarding lead other than the reviewer and the handler resolves a disputed review:
-    `upheld` (it stands) or `revised`, with a `rationale` (not sealed). 409 if the review is
+    `upheld` (it stands) or `revised`, with a `rationale` (sealed). 409 if the review is
     not disputed (or already resolved), or if you reviewed or handled the contact."""
     _bind(request, contact_id)
     command = c.ResolveDispute(review_id=review_id, **body.model_dump(exclude_none=True))

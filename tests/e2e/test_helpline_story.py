@@ -430,6 +430,13 @@ def test_a_day_of_the_helpline_reviewed_followed_up_and_a_caller_erased(
     erased = ok(lee.get(contact_url(call)))["contact"]
     assert (erased["summary"], erased["caller"]["display_name"]) == (ERASED, ERASED)
     assert erased["reviews"][0]["score"] == 100.0
+    # Every text about the call goes with the caller: the reviews' rationales, the letter, the
+    # meeting's record (its actions' owners too), the attempts' notes
+    assert {r["rationale"] for r in erased["reviews"]} == {ERASED}
+    done = {f["kind"]: f for f in erased["follow_ups"]}
+    assert done["advocacy_letter"]["letter_text"] == ERASED
+    assert done["multi_agency_meeting"]["meeting"]["actions"][0]["owner"] == ERASED
+    assert done["call_back"]["attempts"][1]["note"] == ERASED
     assert ok(kit.get(contact_url(relay)))["contact"]["participants"][0]["name"] == "Ash"
     vigil.integrity.notary.catch_up()
     report = vigil.integrity.verify([vigil.integrity.public_key()])

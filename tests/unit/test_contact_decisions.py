@@ -41,6 +41,7 @@ from domain.contact.events import (
     MeetingAttendee,
     Participant,
 )
+from domain.contact.lead_review import SafeguardingFailReviewed
 from domain.contact.state import ContactState, evolve, fold
 from domain.contact.vocabulary import (
     AttemptOutcome,
@@ -779,17 +780,18 @@ PERSONAL_FIELDS: dict[type[Any], set[str]] = {
     Caller: {"display_name"},
     Participant: {"name"},
     ContactLinkedToCase: set(),
-    # The rationale says why the scores are what they are without describing anyone.
-    ContactReviewed: {"feedback"},
+    # A review's rationale speaks of a particular call (what was said, what was missed).
+    ContactReviewed: {"feedback", "rationale"},
     FeedbackAcknowledged: {"note"},
     FeedbackDisputed: {"reason"},
-    FeedbackDisputeResolved: set(),
+    FeedbackDisputeResolved: {"rationale"},
     FollowUpScheduled: {"detail", "consent_rationale"},
     FollowUpAttempted: {"note"},
     FollowUpCompleted: {"outcome", "note", "letter_text"},
     Meeting: {"decisions"},
     MeetingAttendee: {"name"},
-    MeetingAction: {"action"},
+    MeetingAction: {"owner", "action"},  # an action's owner is usually an attendee
+    SafeguardingFailReviewed: {"rationale"},
 }
 
 
