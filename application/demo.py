@@ -27,7 +27,13 @@ from uuid import UUID
 
 from application.cases import CaseService
 from application.contacts import ContactService
-from application.demo_helpline import DemoHelpline, HelplineStory, hate_case_opened, helpline_day
+from application.demo_helpline import (
+    HELPLINE_HANDLERS,
+    DemoHelpline,
+    HelplineStory,
+    hate_case_opened,
+    helpline_day,
+)
 from application.demo_rota import DEMO_USERS as DEMO_USERS  # the demo's people, re-exported
 from application.demo_rota import (
     HELPLINE,
@@ -144,13 +150,16 @@ def load_demo(vigil: DemoTarget, *, actor: str) -> DemoLoaded:
         reopened=None if night is None else night[1],
     )
     recorded = rota.plan()
+    # The helpline's latest day that is over: its contact handlers are put on the line for it
+    # before it (so their contacts are on a shift, not off-rota), and attend it like the rest.
+    day = helpline_day(vigil.services.history(HELPLINE), story.now)
+    rota.plan_helpline_day(day, HELPLINE_HANDLERS)
     rota.attend()
     rota.check_in_night()
     as_it_happened = _Story(vigil.cases.with_clock(clock), now=story.now, clock=clock)
     night_case = _self_harm_out_of_hours(as_it_happened, night, rota)
-    # The helpline's latest day that is over, and a week before it the call that opened the
-    # hate-incident case the day's support call joins; both as they happened.
-    day = helpline_day(vigil.services.history(HELPLINE), story.now)
+    # A week before the helpline's day, the call that opened the hate-incident case the day's
+    # support call joins; both as they happened.
     hate_case = _hate_incident(as_it_happened, hate_case_opened(day))
     helpline = HelplineStory(vigil.contacts, vigil.cases, vigil.scorecards, clock, day=day).run(
         hate_case

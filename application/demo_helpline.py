@@ -1,15 +1,17 @@
 """A day of the helpline (issue 14): a dozen contacts, their quality reviews and follow-ups.
 
 The hate-crime helpline (``HELPLINE``: Monday to Wednesday 08:00-14:00 Europe/London, its
-coordinator ``rowan.coordinator``) on its latest day whose story is over: the contacts of the
-day on every channel, anonymous and named callers, a safeguarding concern that opens a case, a
-weekly support call that joins the demo's hate-incident case; the coordinator's reviews that
-afternoon by the default scorecard (one failing its critical safeguarding item), a lead's
-second review of one contact the next morning (a calibration pair), the handlers' answers to
-their feedback (acknowledged, and one disputed, which a lead upholds); and the follow-ups: a
-call-back reached at the second attempt, a referral made without the parent's consent (its
-rationale and lawful basis), a multi-agency meeting two days later, an advocacy letter,
-signposting. Some contacts are left unreviewed: the review queue has work in it.
+coordinator ``rowan.coordinator``) on its latest day whose story is over (one of the
+coordinator's days on the line; the others who take contacts are put on the line for it,
+``RotaStory.plan_helpline_day``, so none of the day's contacts is an off-rota action): the
+contacts of the day on every channel, anonymous and named callers, a safeguarding concern that
+opens a case, a weekly support call that joins the demo's hate-incident case; the coordinator's
+reviews that afternoon by the default scorecard (one failing its critical safeguarding item), a
+lead's second review of one contact the next morning (a calibration pair), the handlers'
+answers to their feedback (acknowledged, and one disputed, which a lead upholds); and the
+follow-ups: a call-back reached at the second attempt, a referral made without the parent's
+consent (its rationale and lawful basis), a multi-agency meeting two days later, an advocacy
+letter, signposting. Some contacts are left unreviewed: the review queue has work in it.
 
 **Recorded as it happened**, as the rota is (``application.demo_rota``): on the story clock,
 moved to each moment before the write, with ``with_clock`` copies of the contact, case and
@@ -30,7 +32,18 @@ from zoneinfo import ZoneInfo
 
 from application.cases import CaseService
 from application.contacts import ContactService, ContactWrite
-from application.demo_rota import HELPLINE, LONDON, OLA, PRIYA, ROWAN, SAM, DemoUser, StoryClock
+from application.demo_rota import (
+    HELPLINE,
+    LONDON,
+    OLA,
+    PRIYA,
+    ROWAN,
+    SAM,
+    SEED_ROTA,
+    WEEKDAYS,
+    DemoUser,
+    StoryClock,
+)
 from application.quality import ScorecardService
 from domain.calendar import CalendarHistory
 from domain.case import commands as cc
@@ -61,6 +74,17 @@ FRONT_DOOR = cc.AgencyInput(
     name="Northshire Children's Services front door (fictional)", kind=AgencyKind.MASH
 )
 LOOK_BACK_DAYS = 35
+# Who takes the day's contacts (the coordinator's rota has them on the line on Mondays and
+# Wednesdays; the others are put on it for the day: ``RotaStory.plan_helpline_day``).
+HELPLINE_HANDLERS = (SAM, OLA, ROWAN)
+# The weekdays the coordinator is on the line by the seed's rota: the day is one of them (on
+# another, their own work would be off-rota, and a day's cover would take them over the cap).
+COORDINATOR_DAYS = frozenset(
+    WEEKDAYS.index(slot.weekday)
+    for who, _, service, weekly in SEED_ROTA
+    if who == ROWAN and service == HELPLINE
+    for slot in weekly
+)
 
 
 def named(ref: str, display_name: str | None = None) -> c.CallerInput:
@@ -254,13 +278,15 @@ def local(day: date, clock_time: str, *, days: int = 0) -> datetime:
 
 
 def helpline_day(helpline: CalendarHistory, now: datetime) -> date:
-    """The latest day the helpline was open whose story (the meeting two days on included)
-    ended over an hour before ``now``."""
+    """The latest day the helpline was open, its coordinator on the rota, whose story (the
+    meeting two days on included) ended over an hour before ``now``."""
     today = now.astimezone(ZoneInfo(LONDON)).date()
     for days_back in range(LOOK_BACK_DAYS):
         day = today - timedelta(days=days_back)
         # The story's last moment: the meeting two days on, at 11:30.
         if local(day, "12:00", days=2) > now - timedelta(hours=1):
+            continue
+        if day.weekday() not in COORDINATOR_DAYS:
             continue
         if helpline.in_force(local(day, "00:00")).windows(day):
             return day

@@ -10,18 +10,20 @@ beside the ``default`` service (the settings' calendar) on which the night's cas
 recorded against it as the week goes: the write side refuses anything else. So this part of the
 demo is recorded on a *story clock* (``StoryClock``), moved to each moment before the write
 (``with_clock`` on the services): the services and the rota a few days before the week, each
-check-in and check-out at its time, and the night's out-of-hours case (``application.demo``)
-as the on-call lead worked it. Each aggregate's events are recorded in order, never after the
-present; only the on-call lead's check-in is logged late (``occurred_at`` earlier than its
-``recorded_at``). A day of the helpline (``application.demo_helpline``) and the hate-incident
-case one of its calls joins are recorded on it too (each contact logged as it ended, so its
-``occurred_at`` is when it began); the demo's other cases are logged at the server's clock.
+check-in and check-out at its time, and the night's out-of-hours case (``application.demo``) as
+the on-call lead worked it. Those who take the helpline day's contacts beside its coordinator
+are put on the line for that day too (``plan_helpline_day``). Each aggregate's events are
+recorded in order, never after the present; only the on-call lead's check-in is logged late
+(``occurred_at`` earlier than its ``recorded_at``). A day of the helpline
+(``application.demo_helpline``) and the hate-incident case one of its calls joins are recorded
+on it too (each contact logged as it ended, so its ``occurred_at`` is when it began); the
+demo's other cases are logged at the server's clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -123,6 +125,7 @@ class DemoRota:
     services: list[str] = field(default_factory=list)
     shift_ids: list[UUID] = field(default_factory=list)
     night: NightShift | None = None
+    helpline_shift_ids: list[UUID] = field(default_factory=list)  # the helpline day's handlers
 
 
 def _quarter(moment: datetime, *, up: bool = False) -> datetime:
@@ -218,6 +221,39 @@ class RotaStory:
         self.recorded.shift_ids.append(night.state.id)
         self.recorded.night = NightShift(night.state.id, starts, ends)
         return self.recorded
+
+    def plan_helpline_day(self, day: date, handlers: tuple[DemoUser, ...]) -> list[UUID]:
+        """The helpline's coordinator puts the day's contact handlers on the line for its
+        opening hours (a ``helpline`` shift, 08:00-14:00 London), two days before the day at
+        the latest: those the seed's rota does not already have on the helpline that day.
+        ``attend`` then checks them in and out like every other shift."""
+        london = ZoneInfo(LONDON)
+        opens = datetime.combine(day, time(8, 0), tzinfo=london).astimezone(UTC)
+        closes = datetime.combine(day, time(14, 0), tzinfo=london).astimezone(UTC)
+        on_the_line = {
+            shift.assignee
+            for shift in map(self.shifts.get, self.recorded.shift_ids)
+            if shift.service == HELPLINE and shift.starts_at <= opens and closes <= shift.ends_at
+        }
+        self.clock.set(min(self.clock(), opens - timedelta(days=2)))
+        planned = []
+        for who in handlers:
+            if who.username in on_the_line:
+                continue
+            written = self.shifts.plan(
+                sc.PlanShift(
+                    service=HELPLINE,
+                    role=ShiftRole.HELPLINE,
+                    assignee=who.username,
+                    starts_at=opens,
+                    ends_at=closes,
+                ),
+                ROWAN.actor,
+            )
+            planned.append(written.state.id)
+        self.recorded.shift_ids += planned
+        self.recorded.helpline_shift_ids = planned
+        return planned
 
     def attend(self) -> None:
         """The week's attendance so far: each person checks in five minutes early and out on

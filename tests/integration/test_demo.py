@@ -51,6 +51,8 @@ from domain.contact.vocabulary import (
     ReviewResult,
 )
 from domain.shared import Role
+from domain.shift.events import ShiftPlanned
+from domain.shift.hours import over_cap, weekly_hours
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap
 from tests.conftest import Clock
@@ -198,6 +200,9 @@ MONDAY_BEFORE_OPENING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 AFTER_CHRISTMAS = datetime(2026, 12, 28, 12, 0, tzinfo=UTC)  # bank holiday Monday (Boxing Day)
 CLOCKS_CHANGE = datetime(2027, 3, 29, 10, 30, tzinfo=UTC)  # Monday after British Summer Time starts
 WEDNESDAY_EVENING = datetime(2026, 11, 18, 22, 0, tzinfo=UTC)
+# The Wednesday's story not over yet: the Tuesday before was open, but not on the coordinator's
+# rota (Monday and Wednesday), so the day is the Monday.
+FRIDAY_MORNING = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -210,6 +215,7 @@ WEDNESDAY_EVENING = datetime(2026, 11, 18, 22, 0, tzinfo=UTC)
         (WEDNESDAY_EVENING, "mon-sun 08:00-00:00", True),
         (WEDNESDAY_EVENING, "always", False),
         (WEDNESDAY_EVENING, "", False),
+        (FRIDAY_MORNING, "mon-fri 09:00-17:00", True),
     ],
 )
 def test_the_demo_loads_whatever_the_day_and_calendar(
@@ -253,6 +259,13 @@ def test_the_demo_loads_whatever_the_day_and_calendar(
         assert loaded.helpline.joined_case_id is not None
         joined = vigil.cases.timeline(loaded.helpline.joined_case_id)
         assert [x.recorded_at for x in joined] == sorted(x.recorded_at for x in joined)
+        # Each contact taken on a shift: none of the day's contacts is an off-rota action.
+        vigil.shift_logs.catch_up()
+        day = loaded.helpline.day
+        assert day.weekday() in (0, 2)  # the coordinator's days on the line
+        starts = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).astimezone(UTC)
+        off_rota, _ = vigil.shift_logs.off_rota(starts, starts + timedelta(days=1), limit=1000)
+        assert not [a for a in off_rota if a.type == "ContactLogged"]
     finally:
         vigil.close()
 
@@ -511,6 +524,50 @@ def test_the_demo_records_a_day_of_the_helpline_with_its_reviews_and_follow_ups(
     assert "Sch 1 para 18" in made.lawful_basis
     assert made.agency is not None
     assert referrer.id == concern.id
+
+    # Every contact of the day was taken on a shift: its handler was on the line, checked in,
+    # so none is an off-rota action; the volunteer's and the moderator's helpline shifts for
+    # the day (planned days before it) list their contact actions, all of that day's.
+    vigil.shift_logs.catch_up()
+    day_starts = datetime.combine(helpline.day, datetime.min.time(), tzinfo=LONDON)
+    off_rota, _ = vigil.shift_logs.off_rota(
+        day_starts.astimezone(UTC), (day_starts + timedelta(days=1)).astimezone(UTC), limit=1000
+    )
+    off_rota_contacts = [a for a in off_rota if a.context == "contact"]
+    assert not [a for a in off_rota_contacts if a.type == "ContactLogged"]
+    assert not [a for a in off_rota_contacts if a.actor in ("sam.volunteer", "ola.moderator")]
+    handlers = {"sam.volunteer", "ola.moderator"}
+    for shift_id in loaded.rota.helpline_shift_ids:
+        shift = vigil.shifts.get(shift_id)
+        assert (shift.service, shift.role.value) == ("helpline", "helpline")
+        assert shift.assignee in handlers
+        [planned] = [x for x in vigil.shifts.events(shift_id) if isinstance(x, ShiftPlanned)]
+        assert planned.recorded_at <= shift.starts_at - timedelta(days=2)
+        log = vigil.shift_logs.log(shift_id, now=vigil.clock(), limit=1000)
+        [person] = log.people
+        assert person.person == shift.assignee
+        assert person.checked_in_at is not None
+        assert person.checked_out_at is not None
+        theirs = {
+            (i, type(x).__name__, x.occurred_at)
+            for i in contact_ids
+            for x in vigil.contacts.events(i)
+            if x.actor == shift.assignee and x.occurred_at.astimezone(LONDON).date() == helpline.day
+        }
+        listed = {
+            (a.contact_id, a.type, a.occurred_at) for a in log.actions if a.context == "contact"
+        }
+        assert theirs
+        assert theirs <= listed
+        handlers.discard(shift.assignee)
+    assert not handlers  # each of them had one
+    # ... and the day's cover takes neither of them over the weekly hours cap (only the seed
+    # coordinator is over it, as GET /rota/gaps points out).
+    now = vigil.clock()
+    planned = vigil.shifts.planned(now - timedelta(days=36), now + timedelta(days=8))
+    spans = [(s.assignee, s.starts_at, s.ends_at) for s in planned]
+    weeks = weekly_hours(spans, LONDON, now - timedelta(days=36), now + timedelta(days=8))
+    assert {w.person for w in over_cap(weeks)} == {"kit.coordinator"}
 
     # The ledger still verifies the whole log, the views rebuilt beside it included.
     vigil.integrity.notary.catch_up()
