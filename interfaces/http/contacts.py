@@ -308,7 +308,8 @@ def contact_detail(record: ContactRecord) -> ContactDetail:
     logged: ContactLogged | None = None
     reviews: dict[UUID, dict[str, Any]] = {}
     follow_ups: dict[UUID, dict[str, Any]] = {}
-    notes: dict[tuple[UUID, datetime, str], str | None] = {}
+    # Each follow-up's attempt notes in the order of its attempts (the state's order).
+    notes: dict[UUID, list[str | None]] = {}
     for event in record.events:
         erased = erased_paths(event)
         if isinstance(event, ContactLogged):
@@ -354,7 +355,7 @@ def contact_detail(record: ContactRecord) -> ContactDetail:
                 continue
             follow_up["erased_fields"] = [*follow_up["erased_fields"], *erased]
             if isinstance(event, FollowUpAttempted):
-                notes[(event.follow_up_id, event.occurred_at, event.actor)] = event.note
+                notes.setdefault(event.follow_up_id, []).append(event.note)
             else:
                 follow_up.update(
                     completion_outcome=event.outcome,
@@ -380,8 +381,8 @@ def contact_detail(record: ContactRecord) -> ContactDetail:
             FollowUpDetail(
                 **f.model_dump(exclude={"attempts"}),
                 attempts=[
-                    AttemptDetail(**a.model_dump(), note=notes.get((f.follow_up_id, a.at, a.by)))
-                    for a in f.attempts
+                    AttemptDetail(**a.model_dump(), note=_nth(notes.get(f.follow_up_id, []), n))
+                    for n, a in enumerate(f.attempts)
                 ],
                 **follow_ups.get(f.follow_up_id, _NO_FOLLOW_UP),
             )
@@ -765,3 +766,7 @@ def complete_follow_up(
     command = c.CompleteFollowUp(follow_up_id=follow_up_id, **body.model_dump(exclude_none=True))
     written = vigil.contacts.execute(contact_id, command, actor, request=keyed.request_for(body))
     return _answer(written, response, keyed)
+
+
+def _nth(notes: list[str | None], n: int) -> str | None:
+    return notes[n] if n < len(notes) else None

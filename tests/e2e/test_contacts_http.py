@@ -711,3 +711,34 @@ def test_the_contact_routes_are_in_the_contract(api: Api) -> None:
         assert path in paths, path
     review = paths["/api/v1/contacts/{contact_id}/reviews"]["post"]
     assert review["x-allowed-roles"] == ["coordinator", "safeguarding_lead"]
+
+
+def test_two_attempts_logged_late_at_the_same_minute_keep_their_own_notes(
+    api: Api, helpline: Helpline, clock: Clock
+) -> None:
+    contact = helpline.log(NAMED_CALL)
+    follow_up = written(
+        helpline.casey.post(
+            url(contact, "follow-ups"),
+            json={
+                "kind": "call_back",
+                "due_at": "2026-11-17T15:00:00+00:00",
+                "assignee": "kit",
+                "detail": "Call back after the police have been.",
+            },
+        )
+    )["events"][0]["follow_up_id"]
+    clock.advance(hours=2)
+    attempts = url(contact, "follow-ups", follow_up, "attempts")
+    same_minute = "2026-11-17T10:00:00+00:00"
+    for outcome, note in (("no_answer", "Rang twice."), ("left_message", "Left a message.")):
+        written(
+            helpline.kit.post(
+                attempts, json={"outcome": outcome, "note": note, "occurred_at": same_minute}
+            )
+        )
+    [read] = helpline.kit.get(url(contact)).json()["contact"]["follow_ups"]
+    assert [(a["outcome"], a["note"]) for a in read["attempts"]] == [
+        ("no_answer", "Rang twice."),
+        ("left_message", "Left a message."),
+    ]
