@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 
+from application.data_protection import add_years, anonymous_contact_ref
 from domain.personal import ERASED
 from domain.quality.scoring import Criterion, ScorecardVersion, in_force
 from infrastructure.settings import Settings
@@ -711,3 +713,41 @@ def test_the_contact_routes_are_in_the_contract(api: Api) -> None:
         assert path in paths, path
     review = paths["/api/v1/contacts/{contact_id}/reviews"]["post"]
     assert review["x-allowed-roles"] == ["coordinator", "safeguarding_lead"]
+
+
+# --- retention and erasure of an anonymous contact ----------------------------------------------
+
+
+def test_an_anonymous_contact_is_erased_by_a_lead_or_by_retention_and_reads_erased(
+    api: Api, helpline: Helpline, vigil: Vigil, clock: Clock
+) -> None:
+    asked = helpline.log(BSL_RELAY)
+    kept = helpline.log(BSL_RELAY)
+    ref = anonymous_contact_ref(UUID(asked["id"]))
+    erasure = {
+        "kind": "contact",
+        "lawful_basis": "UK GDPR Art 17(1)(a)",
+        "reason": "The relay's caller asked for the chat to be erased.",
+    }
+
+    with api.writes_nothing():
+        assert_problem(
+            helpline.kit.post(f"/api/v1/subjects/{ref}/erasure", json=erasure), 403, "not-permitted"
+        )
+    answer = helpline.lee.post(f"/api/v1/subjects/{ref}/erasure", json=erasure)
+
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["case_ids"], answer.json()["keys_destroyed"]) == ([], 1)
+    read = helpline.lee.get(url(asked)).json()["contact"]
+    assert (read["summary"], "summary" in read["erased_fields"]) == (ERASED, True)
+    assert helpline.lee.get(url(kept)).json()["contact"]["summary"] == BSL_RELAY["summary"]
+
+    clock.set(add_years(clock(), 6))  # the default contact period, from when it occurred
+    [done] = vigil.data_protection.apply_retention()
+
+    assert done.subject.ref == anonymous_contact_ref(UUID(kept["id"]))
+    read = helpline.lee.get(url(kept)).json()["contact"]
+    assert (read["summary"], "summary" in read["erased_fields"]) == (ERASED, True)
+    vigil.integrity.notary.catch_up()
+    report = vigil.integrity.verify([vigil.integrity.public_key()])
+    assert report.ok, report.findings
