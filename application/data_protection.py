@@ -60,6 +60,7 @@ from domain.case.vocabulary import CaseStatus, Category, SubjectKind
 from domain.contact.events import ContactEvent
 from domain.contact.state import ContactState
 from domain.contact.state import fold as fold_contact
+from domain.contact.vocabulary import ANONYMOUS_CONTACT_REF_PREFIX
 from domain.errors import RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.personal import (
@@ -165,7 +166,7 @@ class RetentionItem:
     contact_ids: list[UUID] = field(default_factory=list)
 
 
-ANONYMOUS_CONTACT = "anonymous:"
+ANONYMOUS_CONTACT = ANONYMOUS_CONTACT_REF_PREFIX
 
 
 def anonymous_contact_ref(contact_id: UUID) -> str:

@@ -193,6 +193,17 @@ def test_contacts_are_logged_on_every_channel_and_read_by_who_may_see_them(
         ({"channel": "fax"}, 422, "invalid-input", "channel"),
         ({"caller": {"anonymous": True, "ref": "caller-1"}}, 422, "invalid-input", "caller"),
         ({"caller": {"anonymous": False}}, 422, "invalid-input", "caller"),
+        (
+            {
+                "caller": {
+                    "anonymous": False,
+                    "ref": "anonymous:00000000-0000-4000-8000-000000000001",
+                }
+            },
+            422,
+            "invalid-input",
+            "caller",
+        ),
         ({"summary": ""}, 422, "invalid-input", "summary"),
         ({"duration_seconds": -5}, 422, "invalid-input", "duration_seconds"),
         ({"service": "no-such-service"}, 422, "unknown-reference", "service"),
