@@ -28,8 +28,15 @@ export includes them.
 
 Retention: a subject's data is due for destruction once every one of its cases has been closed
 for its category's period (``domain.subject.retention.RetentionPolicy``), counted from the closure's
-``occurred_at``; only "is it due today" reads the clock. Subjects under a legal hold are
-skipped and said to be.
+``occurred_at``, and, for a named caller (kind ``contact``), every one of their helpline contacts
+is past the contact period, counted from the contact's ``occurred_at`` (a contact linked to a
+case follows its case instead: its case's period, never while the case is open). A caller with
+only contacts is reviewed as a subject of cases is. An anonymous contact is sealed under a key
+of its own and is its own data subject, kind ``contact`` and ref ``anonymous:<contact id>``
+(``anonymous_contact_ref``): retention reviews it on its own (the contact period, or its case's),
+and its erasure, by retention or on request, is a ``SubjectErased`` on that subject naming the
+contact (``contact_ids``), which is what destroying its key needs and ``vigil verify`` checks.
+Only "is it due today" reads the clock. Subjects under a legal hold are skipped and said to be.
 """
 
 from __future__ import annotations
@@ -51,7 +58,9 @@ from domain.case.events import CaseEvent, PersonalDataErased
 from domain.case.state import CaseState
 from domain.case.vocabulary import CaseStatus, Category, SubjectKind
 from domain.contact.events import ContactEvent
+from domain.contact.state import ContactState
 from domain.contact.state import fold as fold_contact
+from domain.contact.vocabulary import ANONYMOUS_CONTACT_REF_PREFIX
 from domain.errors import RuleViolation
 from domain.idempotency import IdempotencyKeyUsed
 from domain.personal import (
@@ -153,6 +162,27 @@ class RetentionItem:
     case_ids: list[UUID]
     status: RetentionStatus
     due_at: datetime | None  # when every case's period has run out (None while a case is open)
+    # The helpline contacts the subject made as a named caller (kind ``contact``).
+    contact_ids: list[UUID] = field(default_factory=list)
+
+
+ANONYMOUS_CONTACT = ANONYMOUS_CONTACT_REF_PREFIX
+
+
+def anonymous_contact_ref(contact_id: UUID) -> str:
+    """The ref an anonymous contact's own data subject goes by (kind ``contact``): what its
+    legal hold, erasure and subject access name."""
+    return f"{ANONYMOUS_CONTACT}{contact_id}"
+
+
+def anonymous_contact_of(ref: str) -> UUID | None:
+    """The contact an ``anonymous:<contact id>`` ref names, else None."""
+    if not ref.startswith(ANONYMOUS_CONTACT):
+        return None
+    try:
+        return UUID(ref.removeprefix(ANONYMOUS_CONTACT))
+    except ValueError:
+        return None
 
 
 class PersonalDataHolder(Protocol):
@@ -193,12 +223,17 @@ class ContactHoldings:
     """Helpline contacts (``domain.contact``): a named caller's are sealed under the caller's
     own key (``Person("contact", ref)``), every event of each contact (reviews and follow-ups
     included). An anonymous caller's contact is sealed under a key of its own, which no
-    subject's erasure names."""
+    subject's erasure names but the contact's own: kind ``contact``, ref
+    ``anonymous:<contact id>`` (``anonymous_contact_ref``), erased by retention or on request."""
 
     def holdings(self, subject: SubjectRef, case_ids: Sequence[UUID]) -> Iterable[DataSubject]:
-        if subject.kind is SubjectKind.CONTACT:
-            return [Person(subject.kind.value, subject.ref)]
-        return []
+        if subject.kind is not SubjectKind.CONTACT:
+            return []
+        contact_id = anonymous_contact_of(subject.ref)
+        if contact_id is not None:
+            # The contact's own key (a named caller's contact has none under it).
+            return [Person(subject.kind.value, subject.ref), OwnStream(contact_id)]
+        return [Person(subject.kind.value, subject.ref)]
 
 
 HOLDERS: tuple[PersonalDataHolder, ...] = (
@@ -250,6 +285,7 @@ class DataProtectionService:
         clock: Callable[[], datetime],
         retention_years: Callable[[Category], int],
         write_retries: int,
+        contact_retention_years: int = 6,
         holders: Sequence[PersonalDataHolder] = HOLDERS,
     ) -> None:
         self._event_log = event_log
@@ -258,6 +294,7 @@ class DataProtectionService:
         self._keyring = keyring
         self._clock = clock
         self._retention_years = retention_years
+        self._contact_retention_years = contact_retention_years
         self._keys = WriteKeys(event_log)
         self._subjects = WritePath[SubjectState](
             event_log, name="subject", fold=_fold, version=_version, retries=write_retries
@@ -295,6 +332,15 @@ class DataProtectionService:
         erased, in the order they occurred."""
         if subject.kind is not SubjectKind.CONTACT:
             return []
+        anonymous = anonymous_contact_of(subject.ref)
+        if anonymous is not None:
+            own = self._contact(anonymous)
+            if own is None or not own.anonymous:
+                return []
+            events = [
+                e for e in self._event_log.events_of(anonymous) if isinstance(e, ContactEvent)
+            ]
+            return [ContactRecord(own, events)]
         subject_hash = self._keyring.subject_hash(subject.kind.value, subject.ref)
         found = []
         for contact_id in self._keyring.contacts_of([subject_hash]):
@@ -605,15 +651,33 @@ class DataProtectionService:
     # --- retention -------------------------------------------------------------------------------
 
     def retention_review(self) -> list[RetentionItem]:
-        """Every subject that still has readable personal data, and whether it is due now."""
+        """Every subject that still has readable personal data, and whether it is due now: the
+        subjects of cases, and named callers of helpline contacts (an anonymous contact's own
+        key is not reviewed here)."""
         now = self._clock()
+        case_subjects = self._keyring.subjects_with_live_keys()
+        contact_subjects = self._keyring.contact_subjects_with_live_keys()
         items = []
-        for case_ids in self._keyring.subjects_with_live_keys().values():
+        for subject_hash in sorted(set(case_subjects) | set(contact_subjects)):
+            case_ids = case_subjects.get(subject_hash, [])
             states = [s for s in (self._cases.load(c) for c in case_ids) if s is not None]
-            if not states:
+            bound = [
+                state
+                for state in (self._contact(c) for c in contact_subjects.get(subject_hash, []))
+                if state is not None
+            ]
+            contacts = [c for c in bound if not c.anonymous and c.caller_ref is not None]
+            if states:
+                subject = SubjectRef(states[0].subject.kind, states[0].subject.ref)
+            elif contacts:
+                subject = SubjectRef(SubjectKind.CONTACT, str(contacts[0].caller_ref))
+            elif len(bound) == 1 and bound[0].anonymous:
+                # An anonymous contact, under its own key: its own subject.
+                contacts = bound
+                subject = SubjectRef(SubjectKind.CONTACT, anonymous_contact_ref(bound[0].id))
+            else:
                 continue
-            subject = SubjectRef(states[0].subject.kind, states[0].subject.ref)
-            due_at = self._due_at(states)
+            due_at = self._due_at(states, contacts)
             held = fold(self._history(self.subject_id(subject.kind, subject.ref)))
             status: RetentionStatus
             if due_at is None:
@@ -624,17 +688,47 @@ class DataProtectionService:
                 status = "held"
             else:
                 status = "due"
-            items.append(RetentionItem(subject, [s.id for s in states], status, due_at))
+            items.append(
+                RetentionItem(
+                    subject,
+                    [s.id for s in states],
+                    status,
+                    due_at,
+                    contact_ids=[c.id for c in contacts],
+                )
+            )
         return sorted(items, key=lambda i: (i.status, i.due_at or now, i.subject.ref))
 
-    def _due_at(self, states: Sequence[CaseState]) -> datetime | None:
-        """When the last of the cases' retention periods ends (None: a case is still open)."""
+    def _contact(self, contact_id: UUID) -> ContactState | None:
+        try:
+            events = list(self._event_log.events_of(contact_id))
+        except AggregateNotFoundError:
+            return None
+        return fold_contact([e for e in events if isinstance(e, ContactEvent)])
+
+    def _due_at(
+        self, states: Sequence[CaseState], contacts: Sequence[ContactState] = ()
+    ) -> datetime | None:
+        """When the last retention period ends (None: a case is still open): each case's,
+        counted from its closure; each contact's, counted from when it occurred, unless it is
+        linked to a case, which it follows (that case's period, or None while it is open)."""
         ends = []
         for state in states:
             if state.status is not CaseStatus.CLOSED or state.closed_at is None:
                 return None
             ends.append(add_years(state.closed_at, self._retention_years(state.category)))
-        return max(ends)
+        for contact in contacts:
+            if contact.case_id is None:
+                ends.append(add_years(contact.occurred_at, self._contact_retention_years))
+                continue
+            case = self._cases.load(contact.case_id)
+            if case is None:
+                return None  # never happens: a link is stored with its case's side
+            followed = self._due_at([case])
+            if followed is None:
+                return None
+            ends.append(followed)
+        return max(ends) if ends else None
 
     def apply_retention(self, actor: Actor = RETENTION_ACTOR) -> list[ErasureResult]:
         """Erase every subject that is due (not those under a legal hold), recording each."""
@@ -643,11 +737,12 @@ class DataProtectionService:
             if item.status != "due":
                 continue
             assert item.due_at is not None
-            reason = (
-                "Retention period ended on "
-                f"{item.due_at.date().isoformat()}: every case closed for its "
-                "category's period"
-            )
+            held_for = [
+                *(["every case closed for its category's period"] if item.case_ids else []),
+                *(["every contact past the contact period"] if item.contact_ids else []),
+            ]
+            ended = item.due_at.date().isoformat()
+            reason = f"Retention period ended on {ended}: {' and '.join(held_for)}"
             done.append(
                 self.erase(
                     item.subject.ref,

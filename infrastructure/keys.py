@@ -520,6 +520,22 @@ class SubjectKeyring:
             subjects.setdefault(str(row["subject_hash"]), []).append(UUID(str(row["case_id"])))
         return subjects
 
+    def contact_subjects_with_live_keys(self) -> dict[str, list[UUID]]:
+        """Each subject that still has a live key, with the helpline contacts bound to it (for
+        retention: a named caller's, or an anonymous contact's own)."""
+        db = self._database()
+        with db.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT DISTINCT k.subject_hash AS subject_hash, "  # noqa: S608
+                f"c.contact_id AS contact_id FROM {db.table(KEYS_TABLE)} k "
+                f"JOIN {db.table(CONTACTS_TABLE)} c ON c.subject_hash = k.subject_hash "
+                "WHERE k.destroyed_at IS NULL ORDER BY k.subject_hash, c.contact_id"
+            )
+        subjects: dict[str, list[UUID]] = {}
+        for row in rows:
+            subjects.setdefault(str(row["subject_hash"]), []).append(UUID(str(row["contact_id"])))
+        return subjects
+
     # --- helpline contacts ----------------------------------------------------------------------
 
     def bind_contact(self, contact_id: UUID, subject_hash: str) -> None:

@@ -251,6 +251,13 @@ class Settings(BaseSettings):
     retention_default_years: int = Field(
         default=6, ge=1, le=200, description="Years after closure for categories not named."
     )
+    retention_contact_years: int = Field(
+        default=6,
+        ge=1,
+        le=200,
+        description="Years after a helpline contact occurred that its personal data is kept, "
+        "unless it is linked to a case (then as long as its case's).",
+    )
 
     # Integrity: the hash ledger over the event log and its signed checkpoints.
     signing_key_file: Path | None = Field(
@@ -392,7 +399,9 @@ class Settings(BaseSettings):
     def retention_policy(self) -> RetentionPolicy:
         """The retention rule (``domain.subject.retention``) with this service's years."""
         return RetentionPolicy(
-            default_years=self.retention_default_years, by_category=dict(self.retention_years)
+            default_years=self.retention_default_years,
+            by_category=dict(self.retention_years),
+            contact_years=self.retention_contact_years,
         )
 
     def retention_period_years(self, category: Category) -> int:

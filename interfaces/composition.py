@@ -311,6 +311,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             keyring,
             clock=clock,
             retention_years=settings.retention_policy.years_for,
+            contact_retention_years=settings.retention_policy.contact_years,
             write_retries=settings.write_retries,
         ),
         integrity=IntegrityService(

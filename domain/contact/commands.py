@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from domain.case.commands import AgencyInput, LawfulBasis, OpenCase
 from domain.case.vocabulary import CaseSource, Category, Consent
 from domain.contact.vocabulary import (
+    ANONYMOUS_CONTACT_REF_PREFIX,
     AttemptOutcome,
     ContactChannel,
     ContactDirection,
@@ -73,6 +74,11 @@ class CallerInput(_Input):
             raise ValueError("an anonymous caller has no ref and no display_name")
         if not self.anonymous and self.ref is None:
             raise ValueError("a named caller needs a ref (or make the caller anonymous)")
+        if self.ref is not None and self.ref.startswith(ANONYMOUS_CONTACT_REF_PREFIX):
+            raise ValueError(
+                f"a named caller's ref may not begin {ANONYMOUS_CONTACT_REF_PREFIX!r}: that names "
+                "an anonymous contact's own data subject"
+            )
         return self
 
 

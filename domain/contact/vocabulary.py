@@ -77,3 +77,8 @@ class AttemptOutcome(StrEnum):
     REACHED = "reached"
     WRONG_NUMBER = "wrong_number"
     DECLINED = "declined"
+
+
+# An anonymous contact is its own data subject, kind ``contact``, ref ``anonymous:<contact id>``
+# (its legal hold, erasure and subject access name it so): no named caller's ref begins so.
+ANONYMOUS_CONTACT_REF_PREFIX = "anonymous:"

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 
+from application.data_protection import add_years, anonymous_contact_ref
 from domain.personal import ERASED
 from domain.quality.scoring import Criterion, ScorecardVersion, in_force
 from infrastructure.settings import Settings
@@ -191,6 +193,17 @@ def test_contacts_are_logged_on_every_channel_and_read_by_who_may_see_them(
         ({"channel": "fax"}, 422, "invalid-input", "channel"),
         ({"caller": {"anonymous": True, "ref": "caller-1"}}, 422, "invalid-input", "caller"),
         ({"caller": {"anonymous": False}}, 422, "invalid-input", "caller"),
+        (
+            {
+                "caller": {
+                    "anonymous": False,
+                    "ref": "anonymous:00000000-0000-4000-8000-000000000001",
+                }
+            },
+            422,
+            "invalid-input",
+            "caller",
+        ),
         ({"summary": ""}, 422, "invalid-input", "summary"),
         ({"duration_seconds": -5}, 422, "invalid-input", "duration_seconds"),
         ({"service": "no-such-service"}, 422, "unknown-reference", "service"),
@@ -742,3 +755,41 @@ def test_two_attempts_logged_late_at_the_same_minute_keep_their_own_notes(
         ("no_answer", "Rang twice."),
         ("left_message", "Left a message."),
     ]
+
+
+# --- retention and erasure of an anonymous contact ----------------------------------------------
+
+
+def test_an_anonymous_contact_is_erased_by_a_lead_or_by_retention_and_reads_erased(
+    api: Api, helpline: Helpline, vigil: Vigil, clock: Clock
+) -> None:
+    asked = helpline.log(BSL_RELAY)
+    kept = helpline.log(BSL_RELAY)
+    ref = anonymous_contact_ref(UUID(asked["id"]))
+    erasure = {
+        "kind": "contact",
+        "lawful_basis": "UK GDPR Art 17(1)(a)",
+        "reason": "The relay's caller asked for the chat to be erased.",
+    }
+
+    with api.writes_nothing():
+        assert_problem(
+            helpline.kit.post(f"/api/v1/subjects/{ref}/erasure", json=erasure), 403, "not-permitted"
+        )
+    answer = helpline.lee.post(f"/api/v1/subjects/{ref}/erasure", json=erasure)
+
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["case_ids"], answer.json()["keys_destroyed"]) == ([], 1)
+    read = helpline.lee.get(url(asked)).json()["contact"]
+    assert (read["summary"], "summary" in read["erased_fields"]) == (ERASED, True)
+    assert helpline.lee.get(url(kept)).json()["contact"]["summary"] == BSL_RELAY["summary"]
+
+    clock.set(add_years(clock(), 6))  # the default contact period, from when it occurred
+    [done] = vigil.data_protection.apply_retention()
+
+    assert done.subject.ref == anonymous_contact_ref(UUID(kept["id"]))
+    read = helpline.lee.get(url(kept)).json()["contact"]
+    assert (read["summary"], "summary" in read["erased_fields"]) == (ERASED, True)
+    vigil.integrity.notary.catch_up()
+    report = vigil.integrity.verify([vigil.integrity.public_key()])
+    assert report.ok, report.findings

@@ -48,7 +48,7 @@ def test_retention_dry_run_then_apply(env: dict[str, str], tmp_path: Path) -> No
 
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
-    assert lines[0].split() == ["STATUS", "KIND", "CASES", "DUE", "REF"]
+    assert lines[0].split() == ["STATUS", "KIND", "CASES", "CONTACTS", "DUE", "REF"]
     assert sorted(line.split()[0] + " " + line.split()[-1] for line in lines[1:]) == [
         "due spammer-1",
         "held spammer-2",
@@ -63,7 +63,7 @@ def test_retention_dry_run_then_apply(env: dict[str, str], tmp_path: Path) -> No
     applied = vigil(env, tmp_path, "retention", "--apply")
 
     assert applied.returncode == 0, applied.stderr
-    assert "erased member spammer-1: 1 case(s), 1 key(s) destroyed" in applied.stderr
+    assert "erased member spammer-1: 1 case(s), 0 contact(s), 1 key(s) destroyed" in applied.stderr
     assert "under a legal hold: skipped" in applied.stderr
     after = bootstrap(settings)
     try:
