@@ -49,8 +49,8 @@ from projections.access_log import AccessLog
 from projections.actor_activity import ActorActivity
 from projections.attendance import OpenCheckIns
 from projections.case_summaries import CaseSummaries
+from projections.contact_list import ContactSummaries
 from projections.contact_queues import ContactQueues
-from projections.contact_summaries import ContactSummaries
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views

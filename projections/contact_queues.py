@@ -39,12 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.contact.vocabulary import ContactOutcome, FeedbackStatus, FollowUpKind
 from infrastructure.event_log import EventLog
+from projections.contact_list import visible_clause
 from projections.contact_summaries import (
     FOLLOW_UPS_TABLE,
     REVIEWS_TABLE,
     SUMMARIES_TABLE,
     ContactSummariesView,
-    visible_clause,
 )
 from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from projections.read_model import ReadModel

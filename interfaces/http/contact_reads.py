@@ -23,7 +23,7 @@ from domain.shared import Actor, Moment
 from interfaces.http.dependencies import MinPosition, VigilDep, require
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
-from projections.contact_summaries import Calibration, ContactSummary, FeedbackItem
+from projections.contact_list import Calibration, ContactSummary, FeedbackItem
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])

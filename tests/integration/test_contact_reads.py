@@ -17,8 +17,8 @@ from domain.service.commands import RegisterService, VersionCalendar
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil
+from projections.contact_list import ContactSummaries
 from projections.contact_queues import ContactQueue, ContactQueueItem
-from projections.contact_summaries import ContactSummaries
 from projections.paging import InvalidCursor, InvalidQuery
 from tests.conftest import Clock
 from tests.contact_writer import (
