@@ -450,60 +450,14 @@ class SubjectKeyring:
 
     def bind_case(self, case_id: UUID, subject_hash: str) -> None:
         """Remember the case's subject (its first event is being stored); first binding wins."""
-        with self._lock:
-            if case_id in self._case_subjects:
-                return
-        db = self._database()
-        with db.transaction(commit=True) as tx:
-            tx.execute(
-                f"INSERT INTO {db.table(CASES_TABLE)} (case_id, subject_hash) "  # noqa: S608
-                "VALUES (%(case_id)s, %(subject_hash)s) ON CONFLICT DO NOTHING",
-                {"case_id": str(case_id), "subject_hash": subject_hash},
-            )
-            row = tx.fetchone(
-                f"SELECT subject_hash FROM {db.table(CASES_TABLE)} "  # noqa: S608
-                "WHERE case_id = %(case_id)s",
-                {"case_id": str(case_id)},
-            )
-        assert row is not None
-        with self._lock:
-            self._case_subjects.put(case_id, str(row["subject_hash"]))
+        self._bind(CASES_TABLE, "case_id", self._case_subjects, case_id, subject_hash)
 
     def subject_of_case(self, case_id: UUID) -> str | None:
-        with self._lock:
-            known = self._case_subjects.get(case_id)
-        if known is not None:
-            return known
-        db = self._database()
-        with db.transaction(commit=False) as tx:
-            row = tx.fetchone(
-                f"SELECT subject_hash FROM {db.table(CASES_TABLE)} "  # noqa: S608
-                "WHERE case_id = %(case_id)s",
-                {"case_id": str(case_id)},
-            )
-        if row is None:
-            return None
-        with self._lock:
-            self._case_subjects.put(case_id, str(row["subject_hash"]))
-        return str(row["subject_hash"])
+        return self._subject_of(CASES_TABLE, "case_id", self._case_subjects, case_id)
 
     def cases_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
         """Every case bound to one of the subjects, in no particular order."""
-        hashes = sorted(set(subject_hashes))
-        if not hashes:
-            return []
-        db = self._database()
-        with db.transaction(commit=False) as tx:
-            rows = [
-                row
-                for subject_hash in hashes
-                for row in tx.fetchall(
-                    f"SELECT case_id FROM {db.table(CASES_TABLE)} "  # noqa: S608
-                    "WHERE subject_hash = %(subject_hash)s",
-                    {"subject_hash": subject_hash},
-                )
-            ]
-        return sorted(UUID(str(row["case_id"])) for row in rows)
+        return self._bound_to(CASES_TABLE, "case_id", subject_hashes)
 
     def subjects_with_live_keys(self) -> dict[str, list[UUID]]:
         """Each subject that still has a live key, with its cases (for retention)."""
@@ -541,45 +495,59 @@ class SubjectKeyring:
     def bind_contact(self, contact_id: UUID, subject_hash: str) -> None:
         """Remember the contact's subject (its logging is being stored): its caller's, or its
         own for an anonymous caller. First binding wins."""
+        self._bind(CONTACTS_TABLE, "contact_id", self._contact_subjects, contact_id, subject_hash)
+
+    def subject_of_contact(self, contact_id: UUID) -> str | None:
+        return self._subject_of(CONTACTS_TABLE, "contact_id", self._contact_subjects, contact_id)
+
+    def contacts_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
+        """Every contact bound to one of the subjects, in no particular order."""
+        return self._bound_to(CONTACTS_TABLE, "contact_id", subject_hashes)
+
+    # --- the bindings of cases and contacts to their subjects (tables and columns are this
+    # module's constants; every value is a bound parameter) ----------------------------------
+
+    def _bind(
+        self, table: str, column: str, cache: _Recent[UUID, str], record_id: UUID, subject_hash: str
+    ) -> None:
         with self._lock:
-            if contact_id in self._contact_subjects:
+            if record_id in cache:
                 return
         db = self._database()
         with db.transaction(commit=True) as tx:
             tx.execute(
-                f"INSERT INTO {db.table(CONTACTS_TABLE)} (contact_id, subject_hash) "  # noqa: S608
-                "VALUES (%(contact_id)s, %(subject_hash)s) ON CONFLICT DO NOTHING",
-                {"contact_id": str(contact_id), "subject_hash": subject_hash},
+                f"INSERT INTO {db.table(table)} ({column}, subject_hash) "  # noqa: S608
+                "VALUES (%(id)s, %(subject_hash)s) ON CONFLICT DO NOTHING",
+                {"id": str(record_id), "subject_hash": subject_hash},
             )
             row = tx.fetchone(
-                f"SELECT subject_hash FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
-                "WHERE contact_id = %(contact_id)s",
-                {"contact_id": str(contact_id)},
+                f"SELECT subject_hash FROM {db.table(table)} WHERE {column} = %(id)s",  # noqa: S608
+                {"id": str(record_id)},
             )
         assert row is not None
         with self._lock:
-            self._contact_subjects.put(contact_id, str(row["subject_hash"]))
+            cache.put(record_id, str(row["subject_hash"]))
 
-    def subject_of_contact(self, contact_id: UUID) -> str | None:
+    def _subject_of(
+        self, table: str, column: str, cache: _Recent[UUID, str], record_id: UUID
+    ) -> str | None:
         with self._lock:
-            known = self._contact_subjects.get(contact_id)
+            known = cache.get(record_id)
         if known is not None:
-            return known
+            return str(known)
         db = self._database()
         with db.transaction(commit=False) as tx:
             row = tx.fetchone(
-                f"SELECT subject_hash FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
-                "WHERE contact_id = %(contact_id)s",
-                {"contact_id": str(contact_id)},
+                f"SELECT subject_hash FROM {db.table(table)} WHERE {column} = %(id)s",  # noqa: S608
+                {"id": str(record_id)},
             )
         if row is None:
             return None
         with self._lock:
-            self._contact_subjects.put(contact_id, str(row["subject_hash"]))
+            cache.put(record_id, str(row["subject_hash"]))
         return str(row["subject_hash"])
 
-    def contacts_of(self, subject_hashes: Iterable[str]) -> list[UUID]:
-        """Every contact bound to one of the subjects, in no particular order."""
+    def _bound_to(self, table: str, column: str, subject_hashes: Iterable[str]) -> list[UUID]:
         hashes = sorted(set(subject_hashes))
         if not hashes:
             return []
@@ -589,12 +557,12 @@ class SubjectKeyring:
                 row
                 for subject_hash in hashes
                 for row in tx.fetchall(
-                    f"SELECT contact_id FROM {db.table(CONTACTS_TABLE)} "  # noqa: S608
+                    f"SELECT {column} FROM {db.table(table)} "  # noqa: S608
                     "WHERE subject_hash = %(subject_hash)s",
                     {"subject_hash": subject_hash},
                 )
             ]
-        return sorted(UUID(str(row["contact_id"])) for row in rows)
+        return sorted(UUID(str(row[column])) for row in rows)
 
     # --- keys of their own that name cases -----------------------------------------------------
 
