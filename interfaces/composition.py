@@ -236,7 +236,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         user_exists=identity.is_active,
         four_eyes=settings.four_eyes_policy,
     )
-    views = build_views(event_log, view_config(settings))
+    config = view_config(settings)
+    views = build_views(event_log, config)
     projector = Projector(
         event_log,
         views,
@@ -345,7 +346,9 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         contact_summaries=ContactSummaries(
             event_log, projector=projector, restricted=settings.restricted_category_set
         ),
-        contact_queues=ContactQueues(event_log, projector=projector),
+        contact_queues=ContactQueues(
+            event_log, projector=projector, calendars=config.service_calendars(event_log)
+        ),
         contact_lead_reviews=ContactLeadReviews(
             event_log,
             clock=clock,

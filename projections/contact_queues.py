@@ -16,11 +16,13 @@ at a moment:
   takes one out); due by the end of the next working day after the review.
 
 The view holds no moment of its own: which items are overdue is decided by the query, at the
-moment asked about. The queues answer for now or a later moment only (a past ``as_of`` is
-refused, as the shift queues refuse it): they are not replayed. Items on a contact whose case is
-restricted are left out for readers who may not see the case; a reader who may read only their
-own contacts sees only their own items (``mine``: the contacts they handled, and for follow-ups
-those assigned to them too). Items hold no personal data: ids, enums, staff usernames, times.
+moment asked about. For a past moment, ``replayed(as_of)`` gives these queues over the contact
+view and the case list as Vigil knew them then (recorded basis, ``projections.replay``): the
+same queries, on the views folded from the events recorded by that moment (so the first group
+follows each case's risk as it was then). Items on a contact whose case is restricted are left
+out for readers who may not see the case; a reader who may read only their own contacts sees
+only their own items (``mine``: the contacts they handled, and for follow-ups those assigned to
+them too). Items hold no personal data: ids, enums, staff usernames, times.
 """
 
 # SQL here names only the contact view's and the case list's tables and columns (constants,
@@ -29,6 +31,7 @@ those assigned to them too). Items hold no personal data: ids, enums, staff user
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.contact.vocabulary import ContactOutcome, FeedbackStatus, FollowUpKind
 from infrastructure.event_log import EventLog
+from projections.case_folds import CaseFolds
+from projections.case_summaries import CaseSummariesView
 from projections.contact_list import visible_clause
 from projections.contact_summaries import (
     FOLLOW_UPS_TABLE,
@@ -48,7 +53,9 @@ from projections.contact_summaries import (
 )
 from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from projections.read_model import ReadModel
+from projections.replay import ViewReplays
 from projections.runner import DEFAULT_BATCH_SIZE
+from projections.service_calendars import ServiceCalendars
 from projections.store import Row, Tx, ViewStore
 
 if TYPE_CHECKING:
@@ -161,7 +168,10 @@ _ORDER_TYPES: dict[ContactQueue, tuple[type, ...]] = {
 
 
 class ContactQueues(ReadModel[ContactSummariesView]):
-    """The contact queues at a moment (now or later)."""
+    """The contact queues at a moment (now or later; a past one through ``replayed``).
+
+    ``calendars``: the services' calendars the contact view is built with (the settings'
+    default service's first version: ``ViewConfig.service_calendars``), for its replays."""
 
     def __init__(
         self,
@@ -169,14 +179,42 @@ class ContactQueues(ReadModel[ContactSummariesView]):
         *,
         projector: Projector | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        calendars: ServiceCalendars | None = None,
     ) -> None:
         super().__init__(
             event_log,
             ContactSummariesView,
-            lambda: ContactSummariesView(event_log),
+            lambda: ContactSummariesView(event_log, calendars=calendars),
             projector=projector,
             batch_size=batch_size,
         )
+        self._replays = ViewReplays(
+            event_log,
+            lambda: [
+                CaseSummariesView(event_log, folds=CaseFolds(event_log)),
+                ContactSummariesView(event_log, calendars=calendars),
+            ],
+        )
+
+    def replayed(self, as_of: datetime, *, wait_seconds: float) -> ContactQueues:
+        """These queues as Vigil knew them at ``as_of`` (recorded basis): ``counts``/``items``
+        of the answer read the contact view and the case list replayed to that moment
+        (``projections.replay``: kept until the log grows, one replay at a time in this
+        process, ``ReplayBusy`` after ``wait_seconds``). Check the query first (``check_query``):
+        a refused query must not cost a replay."""
+        replica = self._replays.replayed(as_of, wait_seconds=wait_seconds)
+        past = copy.copy(self)
+        past.store = replica.store
+        return past
+
+    @staticmethod
+    def check_query(
+        queue: ContactQueue, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> None:
+        """Refuse a page's bad parameters (``InvalidQuery``) before anything is read."""
+        check_limit(limit)
+        if cursor is not None:
+            decode_cursor(queue.value, cursor, _ORDER_TYPES[queue])
 
     def counts(
         self,

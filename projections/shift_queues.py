@@ -7,9 +7,11 @@
 * ``handovers_unacknowledged``: handovers nobody has acknowledged yet; no due time.
 
 The board holds no moment of its own (a view never reads the clock): which shifts are uncovered
-and which check-outs missed is decided by the query, at the moment asked about. They answer for
-now or a later moment only: the board keeps the rota as recorded, but a queue as Vigil knew it
-at a past moment is not replayed (``GET /queues/{name}?as_of=<past>`` refuses them, 422).
+and which check-outs missed is decided by the query, at the moment asked about. For a past
+moment, ``replayed(as_of)`` gives them over the board and the case list as Vigil knew them then
+(recorded basis, ``projections.replay``): the same queries, on the views folded from the events
+recorded by that moment. So a check-in logged after that moment (whenever it occurred) does not
+cover the shift in the answer about it: Vigil did not know of it then.
 """
 
 # SQL here names only the shift board's own tables and columns (constants, quoted by the store);
@@ -18,6 +20,7 @@ at a past moment is not replayed (``GET /queues/{name}?as_of=<past>`` refuses th
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -28,8 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.shift.vocabulary import ShiftRole
 from infrastructure.event_log import EventLog
+from projections.case_folds import CaseFolds
+from projections.case_summaries import CaseSummariesView
 from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from projections.read_model import ReadModel
+from projections.replay import ViewReplays
 from projections.rota import hidden_cases
 from projections.runner import DEFAULT_BATCH_SIZE
 from projections.shift_board import (
@@ -116,7 +122,7 @@ MISSED_CHECK_OUT_IDS = UUID("5b0c8a52-7d4e-4f7a-9a51-3c1c6f0e8d21")
 
 
 class ShiftQueues(ReadModel[ShiftBoardView]):
-    """The three shift queues at a moment (now or later)."""
+    """The three shift queues at a moment (now or later; a past one through ``replayed``)."""
 
     def __init__(
         self,
@@ -132,6 +138,33 @@ class ShiftQueues(ReadModel[ShiftBoardView]):
             projector=projector,
             batch_size=batch_size,
         )
+        self._replays = ViewReplays(
+            event_log,
+            lambda: [
+                CaseSummariesView(event_log, folds=CaseFolds(event_log)),
+                ShiftBoardView(event_log),
+            ],
+        )
+
+    def replayed(self, as_of: datetime, *, wait_seconds: float) -> ShiftQueues:
+        """These queues as Vigil knew them at ``as_of`` (recorded basis): ``counts``/``items``
+        of the answer read the board and the case list replayed to that moment
+        (``projections.replay``: kept until the log grows, one replay at a time in this
+        process, ``ReplayBusy`` after ``wait_seconds``). Check the query first (``check_query``):
+        a refused query must not cost a replay."""
+        replica = self._replays.replayed(as_of, wait_seconds=wait_seconds)
+        past = copy.copy(self)
+        past.store = replica.store
+        return past
+
+    @staticmethod
+    def check_query(
+        queue: ShiftQueue, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> None:
+        """Refuse a page's bad parameters (``InvalidQuery``) before anything is read."""
+        check_limit(limit)
+        if cursor is not None:
+            decode_cursor(queue.value, cursor, _ORDER_TYPES[queue])
 
     def counts(self, *, as_of: datetime) -> list[ShiftQueueCount]:
         store = self.store

@@ -59,15 +59,15 @@ class QueueList(BaseModel):
     shift_queues: list[ShiftQueueCount] = Field(
         default_factory=list,
         description="The shift queues (uncovered_shifts, missed_check_outs, "
-        "handovers_unacknowledged) with their sizes at as_of; empty for a past as_of (they "
-        "are not replayed).",
+        "handovers_unacknowledged) with their sizes at as_of (for a past as_of, replayed as "
+        "Vigil knew them then).",
     )
     contact_queues: list[ContactQueueCount] = Field(
         default_factory=list,
         description="The helpline contact queues (contacts_awaiting_review, follow_ups_due, "
         "feedback_unacknowledged, feedback_disputes, qa_safeguarding_fails) with their sizes "
         "at as_of, as far as you may work them (your own follow-ups and feedback, unless you "
-        "read every contact); empty for a past as_of (they are not replayed).",
+        "read every contact); for a past as_of, replayed as Vigil knew them then.",
     )
 
 
@@ -86,6 +86,7 @@ class ShiftQueuePage(BaseModel):
     items: list[ShiftQueueItem]
     next_cursor: str | None
     as_of: datetime = Field(description="The moment the queue was judged at.")
+    replayed: bool = REPLAYED
 
 
 class ContactQueuePage(BaseModel):
@@ -95,6 +96,7 @@ class ContactQueuePage(BaseModel):
     items: list[ContactQueueItem]
     next_cursor: str | None
     as_of: datetime = Field(description="The moment the queue was judged at.")
+    replayed: bool = REPLAYED
 
 
 def _contact_queues_for(actor: Actor) -> tuple[tuple[ContactQueue, ...], str | None]:
@@ -132,35 +134,45 @@ def list_queues(
     assignee, a break-glass holder). Safeguarding leads and auditors also have
     `break_glass_reviews` (GET /api/v1/queues/break_glass_reviews).
 
-    With a past `as_of`, the counts are replayed from the log: what each queue held, and how
-    much of it was overdue, as Vigil knew it at that moment. The shift queues
+    With a past `as_of`, every count is replayed from the log: what each queue held, and how
+    much of it was overdue, as Vigil knew it at that moment (recorded basis). The shift queues
     (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted in
-    `shift_queues`, for now or a later moment only (they are not replayed)."""
+    `shift_queues`, the helpline contact queues in `contact_queues`."""
     now, at = moment.now, moment.at
-    if at < now:
+    past = at < now
+    wait = vigil.settings.read_wait_seconds
+    if past:
         queues.check_replay_query(idle_days=idle_days)
         counts = queues.replayed_counts(
-            queues.replayed(at, wait_seconds=vigil.settings.read_wait_seconds),
+            queues.replayed(at, wait_seconds=wait),
             as_of=at,
             idle_days=idle_days,
             assignee=assignee,
             visibility=reader.visibility(),
         )
-        return QueueList(items=counts, as_of=at, replayed=True)
-    counts = queues.counts(
-        as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
-    )
+    else:
+        counts = queues.counts(
+            as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
+        )
     shift_queues = []
     if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
-        shift_queues = vigil.shift_queues.counts(as_of=at)
+        shifts = vigil.shift_queues
+        shift_queues = (shifts.replayed(at, wait_seconds=wait) if past else shifts).counts(
+            as_of=at
+        )
     contact_queues: list[ContactQueueCount] = []
     worked, mine = _contact_queues_for(reader.actor)  # helpline contacts (issue 14)
     if worked:
-        contact_queues = vigil.contact_queues.counts(
+        contacts = vigil.contact_queues
+        contact_queues = (contacts.replayed(at, wait_seconds=wait) if past else contacts).counts(
             as_of=at, visibility=reader.visibility(), mine=mine, queues=worked
         )
     return QueueList(
-        items=counts, as_of=at, shift_queues=shift_queues, contact_queues=contact_queues
+        items=counts,
+        as_of=at,
+        replayed=past,
+        shift_queues=shift_queues,
+        contact_queues=contact_queues,
     )
 
 
@@ -196,9 +208,9 @@ def read_queue(
     works them all; volunteers and moderators see their own follow-ups and the feedback on
     their own contacts, and get 403 for the others.
 
-    With a past `as_of`, a work queue is replayed from the log as Vigil knew it then;
-    `break_glass_reviews`, the shift queues and the contact queues are not replayed and
-    refuse a past `as_of` (422)."""
+    With a past `as_of`, a work queue, a shift queue or a contact queue is replayed from the
+    log as Vigil knew it then (recorded basis); `break_glass_reviews` is not replayed and
+    refuses a past `as_of` (422)."""
     now, at = moment.now, moment.at
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
@@ -217,26 +229,26 @@ def read_queue(
     shift_queue = parse_shift_queue(name)
     if shift_queue is not None:  # shifts, read side (issue 13)
         check(reader.actor, Permission.ROTA_READ)
+        shifts = vigil.shift_queues
         if at < now:
-            raise InvalidQuery(
-                f"{name} answers for now or a later moment; it does not replay the past",
-                errors={"as_of": f"must not be in the past for {name}"},
-            )
-        found, next_found = vigil.shift_queues.items(
+            shifts.check_query(shift_queue, limit=limit, cursor=cursor)
+            shifts = shifts.replayed(at, wait_seconds=vigil.settings.read_wait_seconds)
+        found, next_found = shifts.items(
             shift_queue, as_of=at, limit=limit, cursor=cursor, visibility=reader.visibility()
         )
-        return ShiftQueuePage(items=found, next_cursor=next_found, as_of=at)
+        return ShiftQueuePage(items=found, next_cursor=next_found, as_of=at, replayed=at < now)
     contact_queue = parse_contact_queue(name)
     if contact_queue is not None:  # helpline contacts, read side (issue 14)
         worked, mine = _contact_queues_for(reader.actor)
         if contact_queue not in worked:
             check(reader.actor, Permission.CONTACT_READ_ALL)
+        contact_queues = vigil.contact_queues
         if at < now:
-            raise InvalidQuery(
-                f"{name} answers for now or a later moment; it does not replay the past",
-                errors={"as_of": f"must not be in the past for {name}"},
+            contact_queues.check_query(contact_queue, limit=limit, cursor=cursor)
+            contact_queues = contact_queues.replayed(
+                at, wait_seconds=vigil.settings.read_wait_seconds
             )
-        contacts, next_contact = vigil.contact_queues.items(
+        contacts, next_contact = contact_queues.items(
             contact_queue,
             as_of=at,
             limit=limit,
@@ -244,7 +256,9 @@ def read_queue(
             visibility=reader.visibility(),
             mine=mine,
         )
-        return ContactQueuePage(items=contacts, next_cursor=next_contact, as_of=at)
+        return ContactQueuePage(
+            items=contacts, next_cursor=next_contact, as_of=at, replayed=at < now
+        )
     queue = parse_queue(name)
     if at < now:
         queues.check_replay_query(queue, idle_days=idle_days, limit=limit, cursor=cursor)
