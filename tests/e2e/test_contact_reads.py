@@ -335,12 +335,6 @@ def test_the_contact_queues_put_what_matters_first_and_a_lead_clears_a_safeguard
     (call_back,) = ok(t.kit.get("/api/v1/queues/follow_ups_due"))["items"]
     assert (call_back["follow_up_id"], call_back["overdue"]) == (t.call_back, True)
     assert_problem(t.kit.get("/api/v1/queues/contacts_awaiting_review"), 403, "not-permitted")
-    assert_problem(
-        t.casey.get("/api/v1/queues/contacts_awaiting_review", params={"as_of": z(TUESDAY)}),
-        422,
-        "invalid-input",
-        errors=["as_of"],
-    )
 
     # The failed review waits for a lead's look, due by Wednesday's close.
     (fail,) = ok(t.lee.get("/api/v1/queues/qa_safeguarding_fails"))["items"]
@@ -407,3 +401,42 @@ def test_a_keyed_lead_review_answers_its_retry_and_refuses_another_body(
         assert again.json() == first.json()
         other = {**look, "outcome": "no_further_action"}
         assert_problem(t.lee.post(path, json=other, headers=headers), 422, "idempotency-key-reused")
+
+
+def test_the_contact_queues_as_of_a_past_moment_are_replayed_as_vigil_knew_them(
+    api: Api, tuesday: Tuesday
+) -> None:
+    t = tuesday
+    # At 15:30 on Tuesday nothing was reviewed yet: all four contacts awaited review, Alex's
+    # safeguarding concern first, none overdue then.
+    then = z(tuesday_at(15, 30))
+    page = ok(t.casey.get("/api/v1/queues/contacts_awaiting_review", params={"as_of": then}))
+    assert page["replayed"] is True
+    assert [(i["contact_id"], i["first"], i["overdue"]) for i in page["items"]] == [
+        (t.concern, True, False),
+        (t.call, False, False),
+        (t.chat, False, False),
+        (t.sms, False, False),
+    ]
+    # At 16:20 the call and the chat were reviewed, the chat's review failed a safeguarding
+    # criterion, and no feedback was answered yet; the call-back was not scheduled.
+    listing = ok(t.casey.get("/api/v1/queues", params={"as_of": z(tuesday_at(16, 20))}))
+    assert listing["replayed"] is True
+    sizes = {q["name"]: (q["total"], q["overdue"]) for q in listing["contact_queues"]}
+    assert sizes == {
+        "contacts_awaiting_review": (2, 0),
+        "follow_ups_due": (0, 0),
+        "feedback_unacknowledged": (3, None),
+        "feedback_disputes": (0, None),
+        "qa_safeguarding_fails": (1, 0),
+    }
+    # Today the same queues hold what was done since.
+    today = {q["name"]: q["total"] for q in ok(t.casey.get("/api/v1/queues"))["contact_queues"]}
+    assert today["feedback_unacknowledged"] == 1
+    assert today["follow_ups_due"] == 1
+    # A volunteer still works only their own queues in the past.
+    assert_problem(
+        t.kit.get("/api/v1/queues/contacts_awaiting_review", params={"as_of": then}),
+        403,
+        "not-permitted",
+    )

@@ -225,10 +225,13 @@ def test_reading_the_rota_refuses_what_it_cannot_answer_and_writes_nothing(
             "unknown-reference",
         )
         assert_problem(
-            lee.get("/api/v1/queues/uncovered_shifts", params={"as_of": z(utc(20))}),
+            lee.get(
+                "/api/v1/queues/uncovered_shifts",
+                params={"as_of": z(utc(20)), "cursor": "bm90LWEtY3Vyc29y"},
+            ),
             422,
             "invalid-input",
-            errors=["as_of"],
+            errors=["cursor"],
         )
         assert_problem(
             lee.get("/api/v1/on-call", params={"at": "2026-11-17T19:00:00"}),
@@ -284,3 +287,30 @@ def test_paging_the_shift_log(api: Api, night: Night) -> None:
         "invalid-input",
         errors=["cursor"],
     )
+
+
+def test_the_shift_queues_as_of_a_past_moment_are_replayed_as_vigil_knew_them(
+    api: Api, night: Night
+) -> None:
+    lee = night.lee
+
+    def uncovered(at: datetime) -> list[str]:
+        page = ok(lee.get("/api/v1/queues/uncovered_shifts", params={"as_of": z(at)}))
+        assert page["replayed"] is True
+        return [item["item_id"] for item in page["items"]]
+
+    # casey's check-in at 19:00 was logged at 19:20: at 19:10 Vigil knew of nobody on call.
+    assert uncovered(utc(19, 10)) == [str(night.moderation), str(night.on_call)]
+    # From 19:20 it knew; sam never checked in.
+    assert uncovered(utc(20)) == [str(night.moderation)]
+    listing = ok(lee.get("/api/v1/queues", params={"as_of": z(utc(21, 58))}))
+    assert listing["replayed"] is True
+    sizes = {q["name"]: (q["total"], q["overdue"]) for q in listing["shift_queues"]}
+    assert sizes == {
+        "uncovered_shifts": (1, 1),
+        "missed_check_outs": (0, 0),
+        "handovers_unacknowledged": (1, None),
+    }
+    # Wednesday morning, now: kit never checked out.
+    now = {q["name"]: q["total"] for q in ok(lee.get("/api/v1/queues"))["shift_queues"]}
+    assert now["missed_check_outs"] == 1
