@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.case.vocabulary import CaseStatus, RiskLevel
 from domain.contact.vocabulary import ContactOutcome, FeedbackStatus, FollowUpKind
+from domain.service.commands import DEFAULT_SERVICE
 from infrastructure.event_log import EventLog
 from projections.case_folds import CaseFolds
 from projections.case_summaries import CaseSummariesView
@@ -50,11 +51,12 @@ from projections.contact_summaries import (
     REVIEWS_TABLE,
     SUMMARIES_TABLE,
     ContactSummariesView,
+    default_calendars,
 )
 from projections.paging import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from projections.read_model import ReadModel
 from projections.replay import ViewReplays
-from projections.runner import DEFAULT_BATCH_SIZE
+from projections.runner import DEFAULT_BATCH_SIZE, View
 from projections.service_calendars import ServiceCalendars
 from projections.store import Row, Tx, ViewStore
 
@@ -181,20 +183,25 @@ class ContactQueues(ReadModel[ContactSummariesView]):
         batch_size: int = DEFAULT_BATCH_SIZE,
         calendars: ServiceCalendars | None = None,
     ) -> None:
+        shared = calendars if calendars is not None else default_calendars(event_log)
         super().__init__(
             event_log,
             ContactSummariesView,
-            lambda: ContactSummariesView(event_log, calendars=calendars),
+            lambda: ContactSummariesView(event_log, calendars=shared),
             projector=projector,
             batch_size=batch_size,
         )
-        self._replays = ViewReplays(
-            event_log,
-            lambda: [
+
+        def replayed_views() -> list[View]:
+            # Every service event up to the head read at once (not a read per contact's
+            # position): a history is still judged as the log held it at each position.
+            shared.history(DEFAULT_SERVICE, int(event_log.recorder.max_notification_id() or 0))
+            return [
                 CaseSummariesView(event_log, folds=CaseFolds(event_log)),
-                ContactSummariesView(event_log, calendars=calendars),
-            ],
-        )
+                ContactSummariesView(event_log, calendars=shared),
+            ]
+
+        self._replays = ViewReplays(event_log, replayed_views)
 
     def replayed(self, as_of: datetime, *, wait_seconds: float) -> ContactQueues:
         """These queues as Vigil knew them at ``as_of`` (recorded basis): ``counts``/``items``
