@@ -104,9 +104,7 @@ def chart_layout(table: Table) -> ChartLayout:
     if not labels:
         return ChartLayout(table.title, description, WIDTH, ROW_HEIGHT + 2 * PADDING, 0.0, ())
 
-    label_room = min(
-        max(text_width(label) for label in labels) + GAP, WIDTH * MAX_LABEL_SHARE
-    )
+    label_room = min(max(text_width(label) for label in labels) + GAP, WIDTH * MAX_LABEL_SHARE)
     axis_x = PADDING + label_room + GAP
     value_room = max(text_width(text) for text in texts) + GAP + PADDING
     longest = max(WIDTH - axis_x - value_room, SUPPRESSED_WIDTH)
@@ -129,9 +127,7 @@ def chart_layout(table: Table) -> ChartLayout:
             if kind == "suppressed"
             else ()
         )
-        bars.append(
-            Bar(label, _shorten(label, label_room - GAP), text, kind, top, length, hatch)
-        )
+        bars.append(Bar(label, _shorten(label, label_room - GAP), text, kind, top, length, hatch))
     height = 2 * PADDING + len(bars) * ROW_HEIGHT
     return ChartLayout(table.title, description, WIDTH, height, axis_x, tuple(bars))
 

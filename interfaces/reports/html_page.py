@@ -54,8 +54,10 @@ def render_html(doc: Mapping[str, Any]) -> str:
             _table_view(table, f"{anchor}-{safe_name(table.key)}") for table in section.tables
         ]
         sections.append({"anchor": anchor, "section": section, "tables": tables})
-    return _environment().get_template("report.html.j2").render(
-        report=report, sections=sections, none_in_period=NONE_IN_PERIOD
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(report=report, sections=sections, none_in_period=NONE_IN_PERIOD)
     )
 
 

@@ -91,6 +91,7 @@ def render_pdf(doc: Mapping[str, Any]) -> bytes:
         [(p.label, p.value) for p in report.parameters],
         numeric=(False, False),
         totals=None,
+        widest=130.0,  # a checkpoint's root hash on one line
     )
     for section in report.sections:
         pdf.add_page()
@@ -149,8 +150,12 @@ def _grid(
     *,
     numeric: Sequence[bool],
     totals: Sequence[str] | None,
+    widest: float = _MAX_COLUMN,
 ) -> None:
     """A table, its header row repeated on every page it runs onto, totals bold at the end."""
+    # fpdf2 takes the colours in force at the first row as the cells' own: set them here, so
+    # a chart drawn before never colours a table.
+    _plain_colours(pdf)
     pdf.set_font(FONT, size=BODY_SIZE)
     body = [*rows, *([totals] if totals is not None else [])]
     widths = [
@@ -160,7 +165,7 @@ def _grid(
                 *(text_width(to_cp1252(row[i]), BODY_SIZE, bold=True) for row in body),
             )
             * _PT,
-            _MAX_COLUMN,
+            widest,
         )
         + 2 * _CELL_PADDING
         + 1.0
@@ -205,6 +210,7 @@ def _chart(pdf: FPDF, layout: ChartLayout) -> None:
             first_on_page = index
         _bar(pdf, layout, bar, origin_y, scale)
     _axis(pdf, layout, origin_y, layout.bars[first_on_page], layout.bars[-1], scale)
+    _plain_colours(pdf)
     pdf.set_y(origin_y + (layout.bars[-1].top + ROW_HEIGHT + PADDING) * scale)
     pdf.ln(3)
 
@@ -238,6 +244,13 @@ def _axis(
     pdf.set_draw_color(*AXIS_COLOUR)
     pdf.set_line_width(0.2)
     pdf.line(x, origin_y + first.top * scale, x, origin_y + (last.top + ROW_HEIGHT) * scale)
+
+
+def _plain_colours(pdf: FPDF) -> None:
+    pdf.set_fill_color(255, 255, 255)
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_text_color(*TEXT_COLOUR)
+    pdf.set_line_width(0.2)
 
 
 def _creation_date(as_of: str) -> datetime:
