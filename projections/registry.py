@@ -17,11 +17,11 @@ from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.contact_summaries import ContactSummariesView
+from projections.report_facts import PolicyLookup, ReportFactsView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
 from projections.sla import DEFAULT_RULES, QueueRules
-from projections.report_facts import PolicyLookup, ReportFactsView
 from projections.subject_history import SubjectHistoryView
 from projections.work_queues import WorkQueuesView, default_calendars
 

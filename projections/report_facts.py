@@ -49,10 +49,10 @@ from domain.case.state import ACTION_EVENTS, CaseState
 from domain.case.vocabulary import AGENCIES_THAT_NEVER_ACKNOWLEDGE, CaseSource, RiskLevel
 from domain.contact import events as contact_events
 from domain.contact.events import ContactEvent
+from domain.service.commands import DEFAULT_SERVICE
 from domain.shift import events as shift_events
 from domain.shift.events import ShiftEvent
 from domain.sla_clocks import SlaClock
-from domain.service.commands import DEFAULT_SERVICE
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
 from projections.bulk_write import bulk_insert
@@ -61,6 +61,7 @@ from projections.runner import Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
 from projections.sla import Target as DueTarget
 from projections.store import ViewStore
+
 
 class _NotYet:
     """TEMPORARY (until the serious-incident branch merges): matches no event."""
@@ -88,12 +89,27 @@ FACTS: dict[str, dict[str, str]] = {
     "si_assessed": {"d1": "reportable", "d2": "regulator", "d3": "grounds", "d4": "decided_by"},
     "si_reported": {"d1": "regulator"},
     "breach_explained": {"d1": "clock_id", "d2": "cause", "d3": "explained_by"},
-    "register_signed_off": {"d1": "period_from", "d2": "period_to", "d3": "signed_off_by",
-                            "d4": "as_of"},
-    "contact": {"d1": "channel", "d2": "direction", "d3": "outcome", "d4": "category",
-                "n1": "duration_seconds"},
-    "contact_review": {"d1": "result", "d2": "reviewer", "d3": "calibration",
-                       "d4": "scorecard_version", "n1": "score", "n2": "safeguarding_fail"},
+    "register_signed_off": {
+        "d1": "period_from",
+        "d2": "period_to",
+        "d3": "signed_off_by",
+        "d4": "as_of",
+    },
+    "contact": {
+        "d1": "channel",
+        "d2": "direction",
+        "d3": "outcome",
+        "d4": "category",
+        "n1": "duration_seconds",
+    },
+    "contact_review": {
+        "d1": "result",
+        "d2": "reviewer",
+        "d3": "calibration",
+        "d4": "scorecard_version",
+        "n1": "score",
+        "n2": "safeguarding_fail",
+    },
     "criterion_score": {"d1": "criterion", "d4": "scorecard_version", "n1": "score"},
     "shift_planned": {"d1": "role", "d2": "assignee", "t1": "ends_at"},
     "shift_reassigned": {"d2": "assignee"},
@@ -256,8 +272,7 @@ class ReportFactsView(View):
             f"recorded_at {ts} NOT NULL, local_date TEXT NOT NULL, due_at {ts} NOT NULL, "
             "target TEXT NOT NULL, policy_version INTEGER NOT NULL, "
             "calendar_version INTEGER NOT NULL, detail TEXT, PRIMARY KEY (position, seq))",
-            f"CREATE INDEX IF NOT EXISTS {ix(CLOCKS_TABLE, 'by_date')} "
-            f"ON {clocks} (local_date)",
+            f"CREATE INDEX IF NOT EXISTS {ix(CLOCKS_TABLE, 'by_date')} ON {clocks} (local_date)",
             f"CREATE INDEX IF NOT EXISTS {ix(CLOCKS_TABLE, 'by_id')} ON {clocks} (clock_id)",
             f"CREATE TABLE IF NOT EXISTS {stops} ("
             "position BIGINT NOT NULL, seq INTEGER NOT NULL, clock TEXT NOT NULL, "
@@ -429,9 +444,7 @@ class _Rows:
         return rows
 
 
-def _case_facts(
-    out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _CaseAt]
-) -> None:
+def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _CaseAt]) -> None:
     case_id = e.originator_id
     if isinstance(e, case_events.CaseOpened):
         at = cases[case_id] = _CaseAt(e.service, e.channel, e.risk_level)
@@ -461,7 +474,9 @@ def _case_facts(
             d3=f"{e.policy_ref.version} {e.policy_ref.clause}", d4=at.channel,
         )  # fmt: skip
     elif isinstance(e, case_events.OutOfHoursDecisionRecorded):
-        out.fact(item, e, "ooh_decision", service=service, subject_id=case_id, item_id=e.decision_id)
+        out.fact(
+            item, e, "ooh_decision", service=service, subject_id=case_id, item_id=e.decision_id
+        )
         out.clock(
             item, e, SlaClock.OUT_OF_HOURS_REVIEW, subject_kind="case", subject_id=case_id,
             item_id=e.decision_id, service=service, due_at=e.review_due,
@@ -621,9 +636,7 @@ def _shift_facts(out: _Rows, item: Positioned, e: ShiftEvent) -> None:
     elif isinstance(e, shift_events.ShiftCancelled):
         out.fact(item, e, "shift_cancelled", service=None, subject_id=shift_id, dated=False)
     elif isinstance(e, shift_events.CheckedIn):
-        out.fact(
-            item, e, "checked_in", service=None, subject_id=shift_id, dated=False, d2=e.actor
-        )
+        out.fact(item, e, "checked_in", service=None, subject_id=shift_id, dated=False, d2=e.actor)
     elif isinstance(e, shift_events.CheckedOut):
         out.fact(
             item, e, "checked_out", service=None, subject_id=shift_id, dated=False,

@@ -70,9 +70,7 @@ def _count(key: str, label: str) -> Column:
     return Column(key, label, Cell.COUNT)
 
 
-def _by(
-    key: str, title: str, dimension: str, label: str, counted: str, population: str
-) -> Table:
+def _by(key: str, title: str, dimension: str, label: str, counted: str, population: str) -> Table:
     return Table(
         key,
         title,
@@ -108,12 +106,24 @@ TRUSTEE = ReportDefinition(
             "Cases opened",
             (
                 _by("by_category", "By category", "category", "Category", "cases", "cases"),
-                _by("by_risk", "By risk (as assessed by the report's as_of)", "risk_level",
-                    "Risk", "cases", "cases"),
+                _by(
+                    "by_risk",
+                    "By risk (as assessed by the report's as_of)",
+                    "risk_level",
+                    "Risk",
+                    "cases",
+                    "cases",
+                ),
                 _by("by_channel", "By channel", "channel", "Channel", "cases", "cases"),
                 _by("by_service", "By service", "service", "Service", "cases", "cases"),
-                _by("by_time_of_day", "By time of day (service's local time)", "time_of_day",
-                    "Time of day", "cases", "cases"),
+                _by(
+                    "by_time_of_day",
+                    "By time of day (service's local time)",
+                    "time_of_day",
+                    "Time of day",
+                    "cases",
+                    "cases",
+                ),
                 _by("by_source", "By source", "source", "Source", "cases", "cases"),
             ),  # fmt: skip
         ),
@@ -121,21 +131,45 @@ TRUSTEE = ReportDefinition(
             "out_of_hours",
             "Out-of-hours decisions",
             (
-                _by("review_outcomes", "Review outcomes", "outcome", "Outcome", "decisions",
-                    "ooh_decisions"),
-                _by("review_timeliness", "Reviewed on time (by the end of the next working "
-                    "day)", "status", "Status", "decisions", "ooh_decisions"),
+                _by(
+                    "review_outcomes",
+                    "Review outcomes",
+                    "outcome",
+                    "Outcome",
+                    "decisions",
+                    "ooh_decisions",
+                ),
+                _by(
+                    "review_timeliness",
+                    "Reviewed on time (by the end of the next working day)",
+                    "status",
+                    "Status",
+                    "decisions",
+                    "ooh_decisions",
+                ),
             ),  # fmt: skip
         ),
         Section(
             "referrals",
             "Referrals to agencies",
             (
-                _by("by_agency_kind", "By kind of agency", "agency_kind", "Agency", "referrals",
-                    "referrals"),
+                _by(
+                    "by_agency_kind",
+                    "By kind of agency",
+                    "agency_kind",
+                    "Agency",
+                    "referrals",
+                    "referrals",
+                ),
                 _by("by_consent", "By consent", "consent", "Consent", "referrals", "referrals"),
-                _by("acknowledgement", "Acknowledged by the agency on time (agencies that "
-                    "acknowledge)", "status", "Status", "referrals", "referrals_acknowledgeable"),
+                _by(
+                    "acknowledgement",
+                    "Acknowledged by the agency on time (agencies that acknowledge)",
+                    "status",
+                    "Status",
+                    "referrals",
+                    "referrals_acknowledgeable",
+                ),
                 Table(
                     "acknowledgement_time",
                     "Time to acknowledgement",
@@ -150,13 +184,21 @@ TRUSTEE = ReportDefinition(
             "Escalations",
             (
                 _by("by_level", "By level", "level", "Level", "escalations", "escalations"),
-                _by("acknowledgement", "Acknowledged on time", "status", "Status",
-                    "escalations", "escalations"),
+                _by(
+                    "acknowledgement",
+                    "Acknowledged on time",
+                    "status",
+                    "Status",
+                    "escalations",
+                    "escalations",
+                ),
                 Table(
                     "acknowledgement_time",
                     "Time to acknowledgement, by urgency",
-                    (Column("urgency", "Urgency"),
-                     Column("median_minutes", "Median minutes", Cell.NUMBER)),
+                    (
+                        Column("urgency", "Urgency"),
+                        Column("median_minutes", "Median minutes", Cell.NUMBER),
+                    ),
                     description="Withheld when fewer escalations than the threshold were "
                     "acknowledged.",
                 ),
@@ -166,8 +208,14 @@ TRUSTEE = ReportDefinition(
             "service_levels",
             "First action on flags",
             (
-                _by("first_action", "Flags acted on within the target for their risk", "status",
-                    "Status", "flags", "flags"),
+                _by(
+                    "first_action",
+                    "Flags acted on within the target for their risk",
+                    "status",
+                    "Status",
+                    "flags",
+                    "flags",
+                ),
             ),  # fmt: skip
         ),
         Section(
@@ -250,8 +298,11 @@ SLA = ReportDefinition(
                         Column("target", "Target"),
                         Column("due_at", "Due", Cell.TIME),
                         Column("stopped_at", "Met at", Cell.TIME),
-                        Column("late_minutes", "Late by (minutes, at as_of if still running)",
-                               Cell.NUMBER),
+                        Column(
+                            "late_minutes",
+                            "Late by (minutes, at as_of if still running)",
+                            Cell.NUMBER,
+                        ),
                         Column("explanation", "Explanation"),
                         Column("explained_by", "Explained by"),
                     ),  # fmt: skip
@@ -297,11 +348,18 @@ HELPLINE = ReportDefinition(
             "Contacts",
             (
                 _by("by_channel", "By channel", "channel", "Channel", "contacts", "contacts"),
-                _by("by_direction", "By direction", "direction", "Direction", "contacts",
-                    "contacts"),
+                _by(
+                    "by_direction", "By direction", "direction", "Direction", "contacts", "contacts"
+                ),
                 _by("by_outcome", "By outcome", "outcome", "Outcome", "contacts", "contacts"),
-                _by("by_time_of_day", "By time of day (service's local time)", "time_of_day",
-                    "Time of day", "contacts", "contacts"),
+                _by(
+                    "by_time_of_day",
+                    "By time of day (service's local time)",
+                    "time_of_day",
+                    "Time of day",
+                    "contacts",
+                    "contacts",
+                ),
                 _by("by_weekday", "By weekday", "weekday", "Weekday", "contacts", "contacts"),
             ),  # fmt: skip
         ),
@@ -329,8 +387,11 @@ HELPLINE = ReportDefinition(
                 Table(
                     "results",
                     "Reviews by result",
-                    (Column("result", "Result"), _count("reviews", "Reviews"),
-                     Column("mean_score", "Mean score", Cell.NUMBER)),
+                    (
+                        Column("result", "Result"),
+                        _count("reviews", "Reviews"),
+                        Column("mean_score", "Mean score", Cell.NUMBER),
+                    ),
                     chart=("result", "reviews"),
                     totals=True,
                 ),  # fmt: skip
@@ -476,8 +537,11 @@ MODERATION = ReportDefinition(
                 Table(
                     "by_clause",
                     "By policy clause",
-                    (Column("policy", "Policy"), Column("clause", "Version and clause"),
-                     _count("actions", "Actions")),
+                    (
+                        Column("policy", "Policy"),
+                        Column("clause", "Version and clause"),
+                        _count("actions", "Actions"),
+                    ),
                     totals=True,
                     population="actions",
                 ),
@@ -488,10 +552,22 @@ MODERATION = ReportDefinition(
             "reversals",
             "Reversals",
             (
-                _by("reversals", "Content restored and members reinstated", "action", "Action",
-                    "actions", "reversals"),
-                _by("ooh_reviews", "Out-of-hours decisions reviewed, by outcome", "outcome",
-                    "Outcome", "decisions", "ooh_reviews"),
+                _by(
+                    "reversals",
+                    "Content restored and members reinstated",
+                    "action",
+                    "Action",
+                    "actions",
+                    "reversals",
+                ),
+                _by(
+                    "ooh_reviews",
+                    "Out-of-hours decisions reviewed, by outcome",
+                    "outcome",
+                    "Outcome",
+                    "decisions",
+                    "ooh_reviews",
+                ),
             ),  # fmt: skip
         ),
     ),

@@ -89,8 +89,11 @@ def assemble(
                 "title": section.title,
                 **({"description": section.description} if section.description else {}),
                 "tables": [
-                    _table(table, tables[f"{section.key}.{table.key}"],
-                           totals.get(f"{section.key}.{table.key}"))
+                    _table(
+                        table,
+                        tables[f"{section.key}.{table.key}"],
+                        totals.get(f"{section.key}.{table.key}"),
+                    )
                     for table in section.tables
                 ],  # fmt: skip
             }
@@ -99,13 +102,19 @@ def assemble(
     }
 
 
-def _table(table: Table, rows: list[dict[str, Any]], totals: dict[str, Any] | None) -> dict[str, Any]:
+def _table(
+    table: Table, rows: list[dict[str, Any]], totals: dict[str, Any] | None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "key": table.key,
         "title": table.title,
         "columns": [
-            {"key": c.key, "label": c.label, "cell": c.cell.value,
-             **({"numeric": True} if c.cell in (Cell.COUNT, Cell.NUMBER) else {})}
+            {
+                "key": c.key,
+                "label": c.label,
+                "cell": c.cell.value,
+                **({"numeric": True} if c.cell in (Cell.COUNT, Cell.NUMBER) else {}),
+            }
             for c in table.columns
         ],  # fmt: skip
         "rows": [{c.key: row.get(c.key) for c in table.columns} for row in rows],

@@ -107,7 +107,11 @@ class ReportService:
         if service is not None and not self._service_exists(service):
             errors["service"] = "unknown service"
         if errors:
-            raise InvalidReportQuery("the report cannot be made as asked", errors=errors)
+            raise InvalidReportQuery(
+                "the report cannot be made as asked: "
+                + "; ".join(f"{field} {problem}" for field, problem in errors.items()),
+                errors=errors,
+            )
         return ReportRequest(request.kind, request.start, request.end, service, as_of)
 
     def report(self, request: ReportRequest) -> dict[str, Any]:

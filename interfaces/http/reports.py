@@ -110,9 +110,7 @@ def get_report(
         date,
         Query(alias="from", description="First day of the period (the service's local date)."),
     ],
-    end: Annotated[
-        date, Query(alias="to", description="Last day of the period, included.")
-    ],
+    end: Annotated[date, Query(alias="to", description="Last day of the period, included.")],
     service: Annotated[
         str | None, Query(description="One service's report; default: every service.")
     ] = None,
@@ -124,8 +122,10 @@ def get_report(
             "recorded since.",
         ),
     ] = None,
-    format: Annotated[Format, Query(description="json (the reference), csv (a zip of one "
-                                    "file per table), html or pdf.")] = "json",  # fmt: skip
+    format: Annotated[
+        Format,
+        Query(description="json (the reference), csv (a zip of one file per table), html or pdf."),
+    ] = "json",  # fmt: skip
     table: Annotated[
         str | None,
         Query(
