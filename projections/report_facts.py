@@ -1,4 +1,4 @@
-"""``report_facts``: what the compliance reports count, one row per fact, appended and never changed.
+"""``report_facts``: what the compliance reports count, one row per fact, appended, never changed.
 
 Reports (``application.reports``) must reproduce exactly: the same period and ``as_of`` give the
 same figures whatever was recorded, re-versioned or rebuilt since. So this view only ever
@@ -447,14 +447,14 @@ class _Rows:
 def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _CaseAt]) -> None:
     case_id = e.originator_id
     if isinstance(e, case_events.CaseOpened):
-        at = cases[case_id] = _CaseAt(e.service, e.channel, e.risk_level)
+        opened = cases[case_id] = _CaseAt(e.service, e.channel, e.risk_level)
         out.fact(
             item, e, "case_opened", service=e.service, subject_id=case_id,
             d1=e.category.value, d2=e.channel, d3=e.source.value,
             d4=None if e.risk_level is None else e.risk_level.value,
         )  # fmt: skip
         if e.source is CaseSource.FLAG:
-            _flag_clock(out, item, e, at)
+            _flag_clock(out, item, e, opened)
         return
     at = cases.get(case_id)
     if at is None:

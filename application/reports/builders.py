@@ -69,9 +69,12 @@ def _counted(
 
 
 def _statuses(
-    clocks: list[Row], as_of: datetime, by: Callable[[Row], str], dimension: str,
+    clocks: list[Row],
+    as_of: datetime,
+    by: Callable[[Row], str],
+    dimension: str,
     order: Iterable[str] = (),
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     grouped: dict[str, Counter[str]] = defaultdict(Counter)
     for row in clocks:
         grouped[by(row)][clock_status(row, as_of)] += 1
@@ -109,9 +112,12 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
     t = out.tables
     t["volumes.by_category"] = _counted(cases, lambda r: r["category"], "category", "cases")
     t["volumes.by_risk"] = _counted(
-        cases, lambda r: r["risk_now"], "risk_level", "cases",
+        cases,
+        lambda r: r["risk_now"],
+        "risk_level",
+        "cases",
         ("critical", "high", "medium", "low", "unassessed"),
-    )  # fmt: skip
+    )
     t["volumes.by_channel"] = _counted(cases, lambda r: r["channel"], "channel", "cases")
     t["volumes.by_service"] = _counted(cases, lambda r: r["service"], "service", "cases")
     t["volumes.by_time_of_day"] = _counted(
@@ -127,9 +133,12 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
 
     decisions = by_clock["out_of_hours_review"]
     t["out_of_hours.review_outcomes"] = _counted(
-        decisions, lambda r: r["outcome"] or "awaiting_review", "outcome", "decisions",
+        decisions,
+        lambda r: r["outcome"] or "awaiting_review",
+        "outcome",
+        "decisions",
         ("ratified", "varied", "overturned", "awaiting_review"),
-    )  # fmt: skip
+    )
     t["out_of_hours.review_timeliness"] = _counted(
         decisions, lambda r: clock_status(r, scope.as_of), "status", "decisions", CLOCK_STATUSES
     )
@@ -140,38 +149,56 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
         referrals, lambda r: r["agency_kind"], "agency_kind", "referrals"
     )
     t["referrals.by_consent"] = _counted(
-        referrals, lambda r: r["consent"], "consent", "referrals",
+        referrals,
+        lambda r: r["consent"],
+        "consent",
+        "referrals",
         ("given", "refused", "not_sought"),
-    )  # fmt: skip
+    )
     acks = by_clock["referral_acknowledged"]
     t["referrals.acknowledgement"] = _counted(
         acks, lambda r: clock_status(r, scope.as_of), "status", "referrals", CLOCK_STATUSES
     )
-    hours = [(r["stopped_at"] - r["started_at"]).total_seconds() / 3600 for r in acks
-             if r["stopped_at"] is not None]  # fmt: skip
+    hours = [
+        (r["stopped_at"] - r["started_at"]).total_seconds() / 3600
+        for r in acks
+        if r["stopped_at"] is not None
+    ]
     t["referrals.acknowledgement_time"] = [{"median_hours": _median_of(hours), "_base": len(hours)}]
 
     escalations = facts.facts(scope, "escalation")
     out.judged(escalations)
     t["escalations.by_level"] = _counted(
-        escalations, lambda r: r["level"], "level", "escalations",
+        escalations,
+        lambda r: r["level"],
+        "level",
+        "escalations",
         ("coordinator", "safeguarding_lead", "designated_lead", "external"),
-    )  # fmt: skip
+    )
     esc_clocks = by_clock["escalation_acknowledged"]
     t["escalations.acknowledgement"] = _counted(
-        esc_clocks, lambda r: clock_status(r, scope.as_of), "status", "escalations",
+        esc_clocks,
+        lambda r: clock_status(r, scope.as_of),
+        "status",
+        "escalations",
         CLOCK_STATUSES,
-    )  # fmt: skip
+    )
     times = []
     for urgency in ("immediate", "urgent", "routine"):
-        waits = [_minutes(r["stopped_at"] - r["started_at"]) for r in esc_clocks
-                 if r["detail"] == urgency and r["stopped_at"] is not None]  # fmt: skip
+        waits = [
+            _minutes(r["stopped_at"] - r["started_at"])
+            for r in esc_clocks
+            if r["detail"] == urgency and r["stopped_at"] is not None
+        ]
         times.append({"urgency": urgency, "median_minutes": _median_of(waits), "_base": len(waits)})
     t["escalations.acknowledgement_time"] = times
     t["service_levels.first_action"] = _counted(
-        by_clock["first_action"], lambda r: clock_status(r, scope.as_of), "status", "flags",
+        by_clock["first_action"],
+        lambda r: clock_status(r, scope.as_of),
+        "status",
+        "flags",
         CLOCK_STATUSES,
-    )  # fmt: skip
+    )
     _serious_incidents(facts, scope, cases, referrals, out)
     return out
 
@@ -318,10 +345,13 @@ def helpline(facts: ReportFacts, scope: Scope) -> Built:
     for row in reviews:
         by_result[row["result"]].append(float(row["score"]))
     t["quality.results"] = [
-        {"result": r, "reviews": len(by_result[r]),
-         "mean_score": _round(sum(by_result[r]) / len(by_result[r])) if by_result[r] else None}
+        {
+            "result": r,
+            "reviews": len(by_result[r]),
+            "mean_score": _round(sum(by_result[r]) / len(by_result[r])) if by_result[r] else None,
+        }
         for r in ("pass", "fail")
-    ]  # fmt: skip
+    ]
     scores: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in facts.parts(scope, "criterion_score", "contact"):
         scores[(row["criterion"], int(row["scorecard_version"]))].append(float(row["score"]))
@@ -431,10 +461,15 @@ def shifts(facts: ReportFacts, scope: Scope) -> Built:
             counts["upcoming"] += 1
     t = out.tables
     t["coverage.by_role"] = [
-        {"role": role, **{k: roles[role].get(k, 0) for k in
-                          ("planned", "cancelled", "covered", "uncovered", "upcoming")}}
+        {
+            "role": role,
+            **{
+                k: roles[role].get(k, 0)
+                for k in ("planned", "cancelled", "covered", "uncovered", "upcoming")
+            },
+        }
         for role in sorted(roles)
-    ]  # fmt: skip
+    ]
     t["coverage.uncovered"] = sorted(uncovered, key=lambda r: (r["starts_at"], r["shift_id"]))
     t["punctuality.check_ins"] = [
         {"status": s, "shifts": punctual.get(s, 0)} for s in ("on time", "late")
@@ -479,14 +514,20 @@ def moderation(facts: ReportFacts, scope: Scope) -> Built:
     t["actions.by_channel"] = _counted(actions, lambda r: r["channel"], "channel", "actions")
     t["reversals.reversals"] = _counted(
         [r for r in actions if r["action"] in ("restore_content", "reinstate_member")],
-        lambda r: r["action"], "action", "actions", ("restore_content", "reinstate_member"),
-    )  # fmt: skip
+        lambda r: r["action"],
+        "action",
+        "actions",
+        ("restore_content", "reinstate_member"),
+    )
     reviews = facts.facts(scope, "ooh_review")
     out.judged(reviews)
     t["reversals.ooh_reviews"] = _counted(
-        reviews, lambda r: r["outcome"], "outcome", "decisions",
+        reviews,
+        lambda r: r["outcome"],
+        "outcome",
+        "decisions",
         ("overturned", "varied", "ratified"),
-    )  # fmt: skip
+    )
     return out
 
 

@@ -125,7 +125,7 @@ TRUSTEE = ReportDefinition(
                     "cases",
                 ),
                 _by("by_source", "By source", "source", "Source", "cases", "cases"),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "out_of_hours",
@@ -147,7 +147,7 @@ TRUSTEE = ReportDefinition(
                     "decisions",
                     "ooh_decisions",
                 ),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "referrals",
@@ -177,7 +177,7 @@ TRUSTEE = ReportDefinition(
                     description="Withheld when fewer referrals than the threshold were "
                     "acknowledged.",
                 ),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "escalations",
@@ -202,7 +202,7 @@ TRUSTEE = ReportDefinition(
                     description="Withheld when fewer escalations than the threshold were "
                     "acknowledged.",
                 ),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "service_levels",
@@ -216,7 +216,7 @@ TRUSTEE = ReportDefinition(
                     "flags",
                     "flags",
                 ),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "serious_incidents",
@@ -305,7 +305,7 @@ SLA = ReportDefinition(
                         ),
                         Column("explanation", "Explanation"),
                         Column("explained_by", "Explained by"),
-                    ),  # fmt: skip
+                    ),
                 ),
             ),
         ),
@@ -361,7 +361,7 @@ HELPLINE = ReportDefinition(
                     "contacts",
                 ),
                 _by("by_weekday", "By weekday", "weekday", "Weekday", "contacts", "contacts"),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "review_coverage",
@@ -394,7 +394,7 @@ HELPLINE = ReportDefinition(
                     ),
                     chart=("result", "reviews"),
                     totals=True,
-                ),  # fmt: skip
+                ),
                 Table(
                     "by_criterion",
                     "By criterion",
@@ -546,7 +546,7 @@ MODERATION = ReportDefinition(
                     population="actions",
                 ),
                 _by("by_channel", "By channel", "channel", "Channel", "actions", "actions"),
-            ),  # fmt: skip
+            ),
         ),
         Section(
             "reversals",
@@ -568,7 +568,7 @@ MODERATION = ReportDefinition(
                     "decisions",
                     "ooh_reviews",
                 ),
-            ),  # fmt: skip
+            ),
         ),
     ),
 )
@@ -589,14 +589,17 @@ def table_of(definition: ReportDefinition, section: str, table: str) -> Table:
 
 _CELL_SCHEMA: dict[Cell, dict[str, Any]] = {
     Cell.TEXT: {"type": ["string", "null"]},
-    Cell.COUNT: {"type": ["integer", "string"], "minimum": 0,
-                 "description": "A count; in the trustee pack, 'fewer than N' or 'withheld'."},
+    Cell.COUNT: {
+        "type": ["integer", "string"],
+        "minimum": 0,
+        "description": "A count; in the trustee pack, 'fewer than N' or 'withheld'.",
+    },
     Cell.NUMBER: {"type": ["number", "string", "null"]},
     Cell.TIME: {"type": ["string", "null"], "format": "date-time"},
     Cell.DATE: {"type": ["string", "null"], "format": "date"},
     Cell.LIST: {"type": "array", "items": {"type": "string"}},
     Cell.BOOL: {"type": ["boolean", "null"]},
-}  # fmt: skip
+}
 
 
 def json_schema(definition: ReportDefinition) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def assemble(
                         totals.get(f"{section.key}.{table.key}"),
                     )
                     for table in section.tables
-                ],  # fmt: skip
+                ],
             }
             for section in definition.sections
         ],
@@ -116,7 +116,7 @@ def _table(
                 **({"numeric": True} if c.cell in (Cell.COUNT, Cell.NUMBER) else {}),
             }
             for c in table.columns
-        ],  # fmt: skip
+        ],
         "rows": [{c.key: row.get(c.key) for c in table.columns} for row in rows],
     }
     if table.description:

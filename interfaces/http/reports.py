@@ -125,7 +125,7 @@ def get_report(
     format: Annotated[
         Format,
         Query(description="json (the reference), csv (a zip of one file per table), html or pdf."),
-    ] = "json",  # fmt: skip
+    ] = "json",
     table: Annotated[
         str | None,
         Query(
