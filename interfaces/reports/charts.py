@@ -36,6 +36,7 @@ SUPPRESSED_WIDTH = 28.0
 HATCH_STEP = 5.0
 MAX_LABEL_SHARE = 0.4
 ELLIPSIS = "\u2026"
+SUPPRESSED_NOTE = "A dashed, hatched bar is a count too small to publish, given as text."
 
 # Colours: dark blue bars (9:1 on white), near-black text; meaning never rests on colour alone.
 BAR_COLOUR = (31, 78, 121)
@@ -73,6 +74,10 @@ class ChartLayout:
     height: float
     axis_x: float  # where bars start; labels end GAP before it
     bars: tuple[Bar, ...]
+
+    @property
+    def has_suppressed(self) -> bool:
+        return any(bar.kind == "suppressed" for bar in self.bars)
 
     def value_x(self, bar: Bar) -> float:
         return self.axis_x + bar.length + GAP
