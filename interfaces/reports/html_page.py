@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from interfaces.reports.charts import SUPPRESSED_NOTE, chart_layout, render_svg_chart
+from interfaces.reports.charts import chart_caption, chart_layout, render_svg_chart
 from interfaces.reports.document import (
     NONE_IN_PERIOD,
     Column,
@@ -42,7 +42,7 @@ class _TableView:
     rows: tuple[tuple[_Cell, ...], ...]
     totals: tuple[_Cell, ...] | None
     chart: Markup | None
-    note: str | None  # what a hatched bar means, when the chart has one
+    caption: str | None
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
@@ -72,7 +72,7 @@ def _table_view(table: Table, anchor: str) -> _TableView:
         if charted
         else None
     )
-    note = SUPPRESSED_NOTE if charted and chart_layout(table).has_suppressed else None
+    caption = chart_caption(chart_layout(table)) if charted else None
     return _TableView(
         anchor=anchor,
         title=table.title,
@@ -80,7 +80,7 @@ def _table_view(table: Table, anchor: str) -> _TableView:
         rows=tuple(cells(row) for row in table.rows),
         totals=cells(table.totals) if table.totals is not None else None,
         chart=chart,
-        note=note,
+        caption=caption,
     )
 
 

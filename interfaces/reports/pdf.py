@@ -26,10 +26,10 @@ from interfaces.reports.charts import (
     GAP,
     PADDING,
     ROW_HEIGHT,
-    SUPPRESSED_NOTE,
     TEXT_COLOUR,
     Bar,
     ChartLayout,
+    chart_caption,
     chart_layout,
     text_width,
 )
@@ -216,9 +216,8 @@ def _chart(pdf: FPDF, layout: ChartLayout) -> None:
     _axis(pdf, layout, origin_y, layout.bars[first_on_page], layout.bars[-1], scale)
     _plain_colours(pdf)
     pdf.set_y(origin_y + (layout.bars[-1].top + ROW_HEIGHT + PADDING) * scale)
-    if layout.has_suppressed:
-        _paragraph(pdf, SUPPRESSED_NOTE)
-    pdf.ln(3)
+    _paragraph(pdf, chart_caption(layout))
+    pdf.ln(1)
 
 
 def _bar(pdf: FPDF, layout: ChartLayout, bar: Bar, origin_y: float, scale: float) -> None:

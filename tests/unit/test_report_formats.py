@@ -435,6 +435,23 @@ def test_svg_chart_bar_lengths_follow_the_values() -> None:
     assert widths[0] == pytest.approx(2 * widths[1], abs=0.02)
 
 
+def test_svg_chart_draws_no_bar_for_no_value_and_says_so() -> None:
+    table = {
+        "key": "t",
+        "title": "T",
+        "columns": [{"key": "k", "label": "K"}, {"key": "v", "label": "V", "numeric": True}],
+        "rows": [{"k": "a", "v": None}, {"k": "b", "v": True}],
+        "chart": {"type": "bar", "label": "k", "value": "v"},
+    }
+
+    svg = render_svg_chart(table)
+
+    assert "<rect" not in svg  # neither is a length, nor a suppressed count
+    assert ">\u2014</text>" in svg
+    assert ">yes</text>" in svg
+    assert "a: \u2014; b: yes." in svg
+
+
 # -- PDF ------------------------------------------------------------------------------------
 
 
