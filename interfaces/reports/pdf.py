@@ -201,12 +201,15 @@ def _chart(pdf: FPDF, layout: ChartLayout) -> None:
     next page (the axis drawn on each)."""
     scale = CHART_WIDTH_MM / layout.width
     font_pt = FONT_SIZE * scale * 72 / 25.4
+    # A chart starts where at least its first rows (up to three) fit, not alone at a page's foot.
+    if pdf.will_page_break((PADDING + min(len(layout.bars), 3) * ROW_HEIGHT) * scale):
+        pdf.add_page()
     pdf.set_font(FONT, size=font_pt)
     origin_y = pdf.get_y()  # the layout's own top padding is the space above the first bar
     first_on_page = 0
     for index, bar in enumerate(layout.bars):
         top = origin_y + bar.top * scale
-        if top + ROW_HEIGHT * scale > pdf.page_break_trigger:
+        if index > first_on_page and top + ROW_HEIGHT * scale > pdf.page_break_trigger:
             _axis(pdf, layout, origin_y, layout.bars[first_on_page], layout.bars[index - 1], scale)
             pdf.add_page()
             pdf.set_font(FONT, size=font_pt)
