@@ -17,11 +17,9 @@ from typing import Any, Literal
 from fpdf.fonts import CORE_FONTS_CHARWIDTHS
 
 from interfaces.reports.document import (
-    EM_DASH,
     NONE_IN_PERIOD,
     Table,
     format_cell,
-    is_number,
     read_table,
 )
 from interfaces.reports.text import to_cp1252
@@ -36,6 +34,7 @@ SUPPRESSED_WIDTH = 28.0
 HATCH_STEP = 5.0
 MAX_LABEL_SHARE = 0.4
 ELLIPSIS = "\u2026"
+SUPPRESSED_NOTE = "A dashed, hatched bar is a count too small to publish, given as text."
 
 # Colours: dark blue bars (9:1 on white), near-black text; meaning never rests on colour alone.
 BAR_COLOUR = (31, 78, 121)
@@ -74,6 +73,10 @@ class ChartLayout:
     axis_x: float  # where bars start; labels end GAP before it
     bars: tuple[Bar, ...]
 
+    @property
+    def has_suppressed(self) -> bool:
+        return any(bar.kind == "suppressed" for bar in self.bars)
+
     def value_x(self, bar: Bar) -> float:
         return self.axis_x + bar.length + GAP
 
@@ -108,19 +111,21 @@ def chart_layout(table: Table) -> ChartLayout:
     axis_x = PADDING + label_room + GAP
     value_room = max(text_width(text) for text in texts) + GAP + PADDING
     longest = max(WIDTH - axis_x - value_room, SUPPRESSED_WIDTH)
-    largest = max((float(v) for v in values if is_number(v)), default=0.0)  # type: ignore[arg-type]
+    numbers = [_number(value) for value in values]
+    largest = max((number for number in numbers if number is not None), default=0.0)
     bars = []
-    for index, (label, value, text) in enumerate(zip(labels, values, texts, strict=True)):
+    for index, (label, value, number, text) in enumerate(
+        zip(labels, values, numbers, texts, strict=True)
+    ):
         top = PADDING + index * ROW_HEIGHT
         kind: BarKind
-        if is_number(value):
+        if number is not None:
             kind = "value"
-            number = float(value)  # type: ignore[arg-type]
             length = longest * number / largest if largest > 0 and number > 0 else 0.0
-        elif value is None:
-            kind, length, text = "missing", 0.0, EM_DASH
-        else:
+        elif isinstance(value, str):  # a suppressed count: its text, never a length
             kind, length = "suppressed", SUPPRESSED_WIDTH
+        else:  # no value (an em dash), or a yes/no or list that has no length
+            kind, length = "missing", 0.0
         bar_top = top + (ROW_HEIGHT - BAR_HEIGHT) / 2
         hatch = (
             hatch_lines(axis_x, bar_top, length, BAR_HEIGHT, HATCH_STEP)
@@ -201,6 +206,18 @@ def render_svg_chart(table: Table | Mapping[str, Any]) -> str:
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def chart_caption(layout: ChartLayout) -> str:
+    """The words under a chart, the same in HTML and PDF."""
+    caption = f"Chart of the table \u201c{layout.title}\u201d, with the same numbers."
+    return f"{caption} {SUPPRESSED_NOTE}" if layout.has_suppressed else caption
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _shorten(text: str, room: float) -> str:

@@ -84,11 +84,6 @@ def format_cell(value: Cell, *, missing: str = EM_DASH) -> str:
     return str(value)
 
 
-def is_number(value: Cell) -> bool:
-    """Whether a cell is a count or measure (a bool is not, though Python says it is an int)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def safe_name(key: str) -> str:
     """A key as a file name part: letters, digits, '_' and '-' only (no path can be smuggled)."""
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", key).strip("-")

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from interfaces.reports.charts import render_svg_chart
+from interfaces.reports.charts import chart_caption, chart_layout, render_svg_chart
 from interfaces.reports.document import (
     NONE_IN_PERIOD,
     Column,
@@ -42,6 +42,7 @@ class _TableView:
     rows: tuple[tuple[_Cell, ...], ...]
     totals: tuple[_Cell, ...] | None
     chart: Markup | None
+    caption: str | None
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
@@ -65,11 +66,13 @@ def _table_view(table: Table, anchor: str) -> _TableView:
     def cells(row: Mapping[str, Any]) -> tuple[_Cell, ...]:
         return tuple(_Cell(format_cell(row.get(c.key)), c.numeric) for c in table.columns)
 
+    charted = table.chart is not None and bool(table.rows)
     chart = (
         Markup(render_svg_chart(table))  # noqa: S704 - built from escaped parts in charts.py
-        if table.chart is not None and table.rows
+        if charted
         else None
     )
+    caption = chart_caption(chart_layout(table)) if charted else None
     return _TableView(
         anchor=anchor,
         title=table.title,
@@ -77,6 +80,7 @@ def _table_view(table: Table, anchor: str) -> _TableView:
         rows=tuple(cells(row) for row in table.rows),
         totals=cells(table.totals) if table.totals is not None else None,
         chart=chart,
+        caption=caption,
     )
 
 

@@ -29,6 +29,7 @@ from interfaces.reports.charts import (
     TEXT_COLOUR,
     Bar,
     ChartLayout,
+    chart_caption,
     chart_layout,
     text_width,
 )
@@ -52,6 +53,9 @@ CHART_WIDTH_MM = 180.0
 _PT = 25.4 / 72  # millimetres in a point
 _CELL_PADDING = 1.5  # mm, left and right of a cell's text
 _MAX_COLUMN = 70.0  # mm of text before a column's cells wrap
+# fpdf2 replaces this text with the page count everywhere, so it is one no report would hold
+# (fpdf2's default, "{nb}", could be a value).
+_PAGES_ALIAS = "{vigil-report-page-count}"
 
 
 class _ReportPDF(FPDF):
@@ -66,7 +70,7 @@ class _ReportPDF(FPDF):
         self.set_text_color(*TEXT_COLOUR)
         self.cell(0, 5, self.report_title, align="L")
         self.set_x(self.l_margin)
-        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+        self.cell(0, 5, f"Page {self.page_no()} of {_PAGES_ALIAS}", align="R")
 
 
 def render_pdf(doc: Mapping[str, Any]) -> bytes:
@@ -79,7 +83,7 @@ def render_pdf(doc: Mapping[str, Any]) -> bytes:
     pdf.set_lang("en")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.alias_nb_pages()
+    pdf.alias_nb_pages(_PAGES_ALIAS)
     pdf.add_page()
     pdf.set_text_color(*TEXT_COLOUR)
     _heading(pdf, report.title, size=18, level=0)
@@ -197,12 +201,15 @@ def _chart(pdf: FPDF, layout: ChartLayout) -> None:
     next page (the axis drawn on each)."""
     scale = CHART_WIDTH_MM / layout.width
     font_pt = FONT_SIZE * scale * 72 / 25.4
+    # A chart starts where at least its first rows (up to three) fit, not alone at a page's foot.
+    if pdf.will_page_break((PADDING + min(len(layout.bars), 3) * ROW_HEIGHT) * scale):
+        pdf.add_page()
     pdf.set_font(FONT, size=font_pt)
     origin_y = pdf.get_y()  # the layout's own top padding is the space above the first bar
     first_on_page = 0
     for index, bar in enumerate(layout.bars):
         top = origin_y + bar.top * scale
-        if top + ROW_HEIGHT * scale > pdf.page_break_trigger:
+        if index > first_on_page and top + ROW_HEIGHT * scale > pdf.page_break_trigger:
             _axis(pdf, layout, origin_y, layout.bars[first_on_page], layout.bars[index - 1], scale)
             pdf.add_page()
             pdf.set_font(FONT, size=font_pt)
@@ -212,7 +219,8 @@ def _chart(pdf: FPDF, layout: ChartLayout) -> None:
     _axis(pdf, layout, origin_y, layout.bars[first_on_page], layout.bars[-1], scale)
     _plain_colours(pdf)
     pdf.set_y(origin_y + (layout.bars[-1].top + ROW_HEIGHT + PADDING) * scale)
-    pdf.ln(3)
+    _paragraph(pdf, chart_caption(layout))
+    pdf.ln(1)
 
 
 def _bar(pdf: FPDF, layout: ChartLayout, bar: Bar, origin_y: float, scale: float) -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import io
 import itertools
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -376,6 +381,7 @@ def test_html_tables_carry_every_number_and_suppressed_count() -> None:
     assert "yes" in page.cells
     assert "no" in page.cells
     assert "None in this period." in "".join(page.text)
+    assert "A dashed, hatched bar is a count too small to publish" in "".join(page.text)
 
 
 def test_html_is_accessible_in_structure() -> None:
@@ -429,6 +435,23 @@ def test_svg_chart_bar_lengths_follow_the_values() -> None:
     assert widths[0] == pytest.approx(2 * widths[1], abs=0.02)
 
 
+def test_svg_chart_draws_no_bar_for_no_value_and_says_so() -> None:
+    table = {
+        "key": "t",
+        "title": "T",
+        "columns": [{"key": "k", "label": "K"}, {"key": "v", "label": "V", "numeric": True}],
+        "rows": [{"k": "a", "v": None}, {"k": "b", "v": True}],
+        "chart": {"type": "bar", "label": "k", "value": "v"},
+    }
+
+    svg = render_svg_chart(table)
+
+    assert "<rect" not in svg  # neither is a length, nor a suppressed count
+    assert ">\u2014</text>" in svg
+    assert ">yes</text>" in svg
+    assert "a: \u2014; b: yes." in svg
+
+
 # -- PDF ------------------------------------------------------------------------------------
 
 
@@ -447,6 +470,47 @@ def test_pdf_is_the_same_bytes_on_every_render() -> None:
     assert "20261206100000" in str(reader.metadata.get("/CreationDate"))
 
 
+def test_a_different_document_gives_a_different_pdf() -> None:
+    doc = sample_report()
+    doc["sections"][0]["tables"][0]["rows"][0]["cases"] = 13
+
+    assert render_pdf(doc) != render_pdf(sample_report())
+
+
+def test_every_format_is_the_same_bytes_in_another_process() -> None:
+    """Nothing depends on the process: not its hash seed, clock or the order of a set."""
+    script = (
+        "import hashlib, sys; sys.path.insert(0, 'tests/unit');"
+        "from test_report_formats import sample_report as s;"
+        "from interfaces.reports import render_csv_zip, render_html, render_pdf;"
+        "print(*(hashlib.sha256(b).hexdigest() for b in"
+        " (render_csv_zip(s()), render_html(s()).encode(), render_pdf(s()))))"
+    )
+    root = Path(__file__).resolve().parents[2]
+
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+
+    here = " ".join(
+        hashlib.sha256(data).hexdigest()
+        for data in (
+            render_csv_zip(sample_report()),
+            render_html(sample_report()).encode(),
+            render_pdf(sample_report()),
+        )
+    )
+    assert digests == {here + "\n"}
+
+
 def test_pdf_text_carries_every_title_and_number() -> None:
     doc = sample_report()
 
@@ -456,6 +520,7 @@ def test_pdf_text_carries_every_title_and_number() -> None:
     assert ROOT_HASH in text  # on one line, not wrapped
     assert "None in this period." in text
     assert "fewer than 5" in text
+    assert "A dashed, hatched bar is a count too small to publish" in text
     assert "Caf\u00e9" in text
     words = set(text.split())
     for section, table in tables(doc):
