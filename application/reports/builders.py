@@ -234,7 +234,7 @@ def _serious_incidents(
             reasons[row["subject_id"]].append("police_referral")
     out.tables["serious_incidents.candidates"] = [
         {"case_id": str(case), "reasons": why, "decision_recorded": case in decided}
-        for case, why in sorted(reasons.items(), key=lambda kv: str(kv[0]))
+        for case, why in reasons.items()  # in the order the log opened (or referred) them
         if why
     ]
     start, end = scope.start.isoformat(), scope.end.isoformat()

@@ -10,9 +10,9 @@ subtraction from a total, so where a population (say the cases opened in the per
 down by category, by risk, by channel...) has any cell suppressed in any table:
 
 * its total is ``withheld`` in every table that breaks it down (the same total in each), and
-* every table of that population hides at least two of its non-zero cells, the smallest visible
-  ones ``withheld`` besides those under the threshold (secondary suppression), so no table's
-  visible cells add up to the total, and no single hidden cell is the difference.
+* every table of that population hides at least one of its non-zero cells (a table with none
+  under the threshold has its smallest ``withheld``: secondary suppression), so no table's
+  visible cells add up to the total: it is known nowhere, and no hidden cell is a difference.
 
 A statistic (a median) is withheld when it is taken over fewer things than the threshold.
 """
@@ -177,7 +177,7 @@ def _suppress(
                 (r for r in rows if isinstance(r.get(key), int) and r[key] > 0),
                 key=lambda r: r[key],
             )
-            while hidden < 2 and visible:
+            while hidden < 1 and visible:
                 visible.pop(0)[key] = WITHHELD
                 hidden += 1
             if path in totals:
