@@ -279,6 +279,14 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="How often the notary looks for new events."
     )
 
+    # Compliance reports (issue 15).
+    report_suppression_threshold: int = Field(
+        default=5,
+        ge=2,
+        le=100,
+        description="In the trustee pack, counts under this show as 'fewer than N' (and a total "
+        "that would reveal one is withheld), so that no person can be identified.",
+    )
     # Shifts, the write side (issue 13): attendance and planning rules.
     shift_early_check_in_minutes: int = Field(
         default=30,

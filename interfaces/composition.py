@@ -18,6 +18,7 @@ from application.identity import IdentityService
 from application.integrity import IntegrityService
 from application.integrity_views import ERASURE_TOPIC
 from application.quality import ScorecardService
+from application.reports.service import ReportService
 from application.services import ServiceService
 from application.shifts import RecordedServices, ShiftService, case_visibility
 from domain.calendar import CalendarHistory, ServiceCalendar
@@ -54,6 +55,7 @@ from projections.contact_queues import ContactQueues
 from projections.notary import HashLedger, setup_ledger_tables
 from projections.projector import Projector
 from projections.registry import ViewConfig, build_views
+from projections.report_queries import ReportFacts
 from projections.rota import Rota
 from projections.runner import View
 from projections.shift_logs import ShiftLogs
@@ -105,6 +107,9 @@ class Vigil:
     contact_queues: ContactQueues
     # A safeguarding lead's look at a review that failed a safeguarding criterion.
     contact_lead_reviews: ContactLeadReviews
+    # Compliance reports (issue 15): the facts they count, and the reports themselves.
+    report_facts: ReportFacts
+    reports: ReportService
 
     @property
     def follows_in_process(self) -> bool:
@@ -302,7 +307,18 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         batch_size=settings.hash_ledger_batch_size,
         poll_interval=settings.hash_ledger_poll_seconds,
     )
+    report_facts = ReportFacts(event_log, projector=projector)
+    reports = ReportService(
+        report_facts,
+        notary,
+        clock=clock,
+        threshold=settings.report_suppression_threshold,
+        service_exists=services.exists,
+        max_clock_skew_seconds=settings.max_clock_skew_seconds,
+    )
     return Vigil(
+        report_facts=report_facts,
+        reports=reports,
         services=services,
         scorecards=scorecards,
         keyring=keyring,

@@ -32,10 +32,13 @@ from projections.runner import Positioned
 
 @dataclass(frozen=True)
 class Folded:
-    """A case's state after a batch's events, and the position of its last event in the batch."""
+    """A case's state after a batch's events, the position of its last event in the batch, and
+    its state before the batch (None for a case the batch opens): a view that needs the case as
+    it stood at each event walks the batch's events from ``before``."""
 
     state: CaseState
     position: int
+    before: CaseState | None = None
 
 
 class CaseFolds:
@@ -79,7 +82,7 @@ class CaseFolds:
                     # Only a log that lost a case's earlier events gets here; skip, never raise.
                     continue
                 self._remember(state)
-                result.append(Folded(state, items[-1].position))
+                result.append(Folded(state, items[-1].position, before))
             self._last = (key, result)
             return result
 

@@ -206,6 +206,28 @@ class HashLedger:
             )
         return [_checkpoint(row) for row in rows]
 
+    def checkpoint_covering(self, position: int) -> Checkpoint | None:
+        """The first (smallest) checkpoint whose tree holds every event up to log ``position``,
+        signed now if none does yet; once one exists it stays the first, so a report names the
+        same checkpoint whenever it is asked. None for an empty log."""
+        self.catch_up()
+        with self.store.transaction(commit=False) as tx:
+            leaf = tx.fetchone(
+                f"SELECT tree_index FROM {self._leaves} WHERE notification_id <= %(p)s "
+                "ORDER BY notification_id DESC LIMIT 1",
+                {"p": position},
+            )
+            size = 0 if leaf is None else int(leaf["tree_index"]) + 1
+            row = tx.fetchone(
+                f"SELECT tree_size, root_hash, timestamp_ms, key_id, signature "
+                f"FROM {self._checkpoints} WHERE tree_size >= %(size)s "
+                "ORDER BY tree_size LIMIT 1",
+                {"size": max(size, 1)},
+            )
+        if row is not None:
+            return _checkpoint(row)
+        return None if size == 0 else self.ensure_checkpoint(size)
+
     def case_leaves(self, case_id: UUID) -> list[CaseLeaf]:
         """Every leaf of one aggregate (a case), in log order."""
         with self.store.transaction(commit=False) as tx:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from domain.calendar import CalendarVersion, HolidayLookup
 from infrastructure.calendar import bank_holidays
@@ -16,6 +17,7 @@ from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.contact_summaries import ContactSummariesView
+from projections.report_facts import PolicyLookup, ReportFactsView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
@@ -39,6 +41,9 @@ class ViewConfig:
     queue_rules: QueueRules = DEFAULT_RULES
     fingerprint: str = ""
     holidays: HolidayLookup = bank_holidays
+
+    def policy_lookup(self, event_log: EventLog) -> PolicyLookup:
+        return _interim_policy
 
     def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
         if self.default_calendar is None:
@@ -72,7 +77,38 @@ VIEW_FACTORIES: list[ViewFactory] = [
         calendars=config.service_calendars(event_log),
         fingerprint=config.fingerprint,
     ),
+    # Compliance reports (issue 15): the facts they count, appended, each with its recorded_at.
+    lambda event_log, config: ReportFactsView(
+        event_log,
+        calendars=config.service_calendars(event_log),
+        policies=config.policy_lookup(event_log),
+        fingerprint=config.fingerprint,
+    ),
 ]
+
+
+def _interim_policy(position: int, at: Any) -> Any:
+    # INTERIM (replaced when the SLA policy context lands): DOMAIN.md's defaults as version 1.
+    from types import SimpleNamespace
+
+    from domain.case.vocabulary import RiskLevel, Urgency
+
+    def t(minutes: int | None = None, working_days: int | None = None) -> Any:
+        return SimpleNamespace(minutes=minutes, working_days=working_days)
+
+    targets = SimpleNamespace(
+        first_action={
+            RiskLevel.CRITICAL: t(60), RiskLevel.HIGH: t(240), RiskLevel.MEDIUM: t(1440),
+            RiskLevel.LOW: t(4320),
+        },
+        escalation_acknowledged={
+            Urgency.IMMEDIATE: t(30), Urgency.URGENT: t(240), Urgency.ROUTINE: t(None, 1)
+        },
+        out_of_hours_review=t(None, 1), referral_acknowledged=t(None, 1),
+        referral_chase=t(None, 5), approval_decided=t(None, 1), contact_reviewed=t(None, 5),
+        new_member_welcomed=t(1440),
+    )  # fmt: skip
+    return SimpleNamespace(version=1, targets=targets)
 
 
 def build_views(event_log: EventLog, config: ViewConfig | None = None) -> list[View]:

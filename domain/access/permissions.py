@@ -95,6 +95,8 @@ class Permission(StrEnum):
     # A review that failed a safeguarding criterion is a safeguarding matter: a safeguarding
     # lead looks at it and records what was done (domain/contact/lead_review.py).
     CONTACT_LEAD_REVIEW = "contact.lead_review"
+    # Compliance reports (issue 15): figures, never case content.
+    REPORT_READ = "report.read"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -141,6 +143,7 @@ _COORDINATOR = _MODERATOR | {
     Permission.CONTACT_READ_ALL,
     Permission.CONTACT_REVIEW,
     Permission.CONTACT_FOLLOW_UP,
+    Permission.REPORT_READ,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -179,6 +182,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SCORECARDS_READ,
             Permission.CONTACT_READ,
             Permission.CONTACT_READ_ALL,
+            Permission.REPORT_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -190,6 +194,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SERVICES_READ,
             Permission.SERVICES_MANAGE,
             Permission.SCORECARDS_READ,
+            Permission.REPORT_READ,
         }
     ),
 }

@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import typer
 
-from interfaces.cli import db, demo, permissions, quality, retention, rota, run, users, verify
+from interfaces.cli import (
+    db,
+    demo,
+    permissions,
+    quality,
+    report,
+    retention,
+    rota,
+    run,
+    users,
+    verify,
+)
 
 __all__ = ["app", "main"]
 
@@ -40,6 +51,8 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(rota.rota_app, name="rota")
 # Quality review (issue 14): the scorecard's versions.
 app.add_typer(quality.quality_app, name="quality")
+# Compliance reports (issue 15): write one, or check a saved one against the log.
+app.command()(report.report)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from interfaces.http import (
     queues,
     records,
     referrals,
+    reports,
     rota,
     services,
     subjects,
@@ -120,6 +121,7 @@ TAGS = [
     },
     services.TAG,
     quality.TAG,
+    reports.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -191,6 +193,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         # for).
         contact_reads_router,
         contact_lead_reviews_router,
+        reports.router,  # issue 15: compliance reports
     ]
     for router in routers:
         app.include_router(router)

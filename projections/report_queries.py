@@ -1,0 +1,266 @@
+"""What the compliance reports read from ``report_facts``: rows recorded by ``as_of``, in a period.
+
+Every query here takes a ``Scope`` (a period of local dates, a service or all, and ``as_of``)
+and returns plain rows, in a fixed order, that the report builders (``application.reports``)
+count. Nothing recorded after ``as_of`` is read, whatever the view holds now: a fact by its own
+``recorded_at``, a clock's stop by the stop's. So the same scope reads the same rows whenever it
+is asked, whatever was recorded since, and a rebuild (which writes the same rows) changes
+nothing.
+"""
+
+# SQL here names only the report facts' own tables and columns (constants, quoted by the store)
+# and the actor activity's; every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from infrastructure.event_log import EventLog
+from projections.actor_activity import TABLE as ACTIVITY_TABLE
+from projections.read_model import ReadModel
+from projections.report_facts import (
+    CLOCKS_TABLE,
+    FACTS,
+    FACTS_TABLE,
+    STOPS_TABLE,
+    PolicyLookup,
+    ReportFactsView,
+)
+from projections.runner import DEFAULT_BATCH_SIZE
+from projections.service_calendars import ServiceCalendars
+from projections.store import ViewStore
+
+if TYPE_CHECKING:
+    from projections.projector import Projector
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A report's scope: local dates ``start``..``end`` (both included), one service or all
+    (None), and what was recorded by ``as_of``."""
+
+    start: date
+    end: date
+    service: str | None
+    as_of: datetime
+
+
+Row = dict[str, Any]
+
+
+class ReportFacts(ReadModel[ReportFactsView]):
+    """The report facts, kept up to date with ``catch_up()``, read by scope."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        calendars: ServiceCalendars | None = None,
+        policies: PolicyLookup | None = None,
+        fingerprint: str = "",
+        projector: Projector | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        super().__init__(
+            event_log,
+            ReportFactsView,
+            lambda: _standalone(event_log, calendars, policies, fingerprint),
+            projector=projector,
+            batch_size=batch_size,
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _params(self, scope: Scope) -> dict[str, Any]:
+        return {
+            "start": scope.start.isoformat(),
+            "end": scope.end.isoformat(),
+            "service": scope.service,
+            "as_of": self.store.encode_time(scope.as_of),
+        }
+
+    @staticmethod
+    def _in_scope(alias: str, scope: Scope) -> str:
+        where = (
+            f"{alias}.local_date >= %(start)s AND {alias}.local_date <= %(end)s "
+            f"AND {alias}.recorded_at <= %(as_of)s"
+        )
+        if scope.service is not None:
+            where += f" AND {alias}.service = %(service)s"
+        return where
+
+    def _fetch(self, statement: str, params: dict[str, Any]) -> list[Row]:
+        store = self.store
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(statement, params)
+        return [_decoded(store, row) for row in rows]
+
+    # --- facts -----------------------------------------------------------------------------
+
+    def facts(self, scope: Scope, fact: str) -> list[Row]:
+        """The rows of one dated fact in scope, named by ``FACTS`` (``category``, ``action``...),
+        in log order."""
+        table = self.store.table(FACTS_TABLE)
+        names = _named(fact)
+        statement = (
+            f"SELECT f.position, f.service, f.subject_id, f.item_id, f.occurred_at, "
+            f"f.recorded_at, f.local_date, f.local_hour, f.weekday, f.calendar_version, {names} "
+            f"FROM {table} f WHERE f.fact = %(fact)s AND {self._in_scope('f', scope)} "
+            "ORDER BY f.position, f.seq"
+        )
+        return self._fetch(statement, {**self._params(scope), "fact": fact})
+
+    def case_openings(self, scope: Scope) -> list[Row]:
+        """Cases opened in scope, each with its risk as known at ``as_of`` (the latest assessment
+        recorded by then, else the risk it was opened with, else ``unassessed``)."""
+        table = self.store.table(FACTS_TABLE)
+        statement = (
+            f"SELECT f.position, f.service, f.subject_id, f.occurred_at, f.local_date, "
+            f"f.local_hour, f.weekday, f.calendar_version, {_named('case_opened')}, "
+            f"COALESCE((SELECT r.d1 FROM {table} r WHERE r.subject_id = f.subject_id "
+            "AND r.fact = 'risk_assessed' AND r.recorded_at <= %(as_of)s "
+            "ORDER BY r.position DESC, r.seq DESC LIMIT 1), f.d4, 'unassessed') AS risk_now "
+            f"FROM {table} f WHERE f.fact = 'case_opened' AND {self._in_scope('f', scope)} "
+            "ORDER BY f.position"
+        )
+        return self._fetch(statement, self._params(scope))
+
+    def parts(self, scope: Scope, fact: str, parent: str) -> list[Row]:
+        """The rows of an undated fact about a contact or shift (``contact_review``,
+        ``checked_in``...) recorded by ``as_of``, whose ``parent`` fact (``contact``,
+        ``shift_planned``) is in scope, with the parent's service and local date."""
+        table = self.store.table(FACTS_TABLE)
+        statement = (
+            f"SELECT f.position, p.service, f.subject_id, f.item_id, f.occurred_at, "
+            f"f.recorded_at, p.local_date, {_named(fact)} "
+            f"FROM {table} f JOIN {table} p ON p.subject_id = f.subject_id "
+            f"AND p.fact = %(parent)s AND {self._in_scope('p', scope)} "
+            "WHERE f.fact = %(fact)s AND f.recorded_at <= %(as_of)s ORDER BY f.position, f.seq"
+        )
+        return self._fetch(statement, {**self._params(scope), "fact": fact, "parent": parent})
+
+    def recorded(self, as_of: datetime, fact: str) -> list[Row]:
+        """Every row of an undated fact recorded by ``as_of`` (breach explanations, sign-offs),
+        in log order."""
+        table = self.store.table(FACTS_TABLE)
+        statement = (
+            f"SELECT f.position, f.service, f.subject_id, f.item_id, f.occurred_at, "
+            f"f.recorded_at, {_named(fact)} FROM {table} f "
+            "WHERE f.fact = %(fact)s AND f.recorded_at <= %(as_of)s ORDER BY f.position, f.seq"
+        )
+        return self._fetch(statement, {"fact": fact, "as_of": self.store.encode_time(as_of)})
+
+    # --- clocks ----------------------------------------------------------------------------
+
+    def clocks(self, scope: Scope, clocks: tuple[str, ...] | None = None) -> list[Row]:
+        """Every SLA clock that started in scope, with its stop as known at ``as_of``: the
+        earliest stop recorded by then (for the first action on a flag, the earliest action on
+        its case that occurred at or after the flag), or null while it runs."""
+        store = self.store
+        clocks_table, stops = store.table(CLOCKS_TABLE), store.table(STOPS_TABLE)
+        params = self._params(scope)
+        where = self._in_scope("c", scope)
+        if clocks is not None:
+            names = []
+            for i, clock in enumerate(clocks):
+                params[f"clock{i}"] = clock
+                names.append(f"%(clock{i})s")
+            where += f" AND c.clock IN ({', '.join(names)})"
+        statement = (
+            "SELECT c.position, c.clock, c.clock_id, c.subject_kind, c.subject_id, c.item_id, "
+            "c.service, c.started_at, c.recorded_at, c.local_date, c.due_at, c.target, "
+            "c.policy_version, c.calendar_version, c.detail, "
+            f"(SELECT MIN(s.stopped_at) FROM {stops} s WHERE s.clock_id = c.clock_id "
+            "AND s.recorded_at <= %(as_of)s) AS stopped_at, "
+            f"(SELECT MIN(s.stopped_at) FROM {stops} s WHERE c.clock = 'first_action' "
+            "AND s.clock = 'first_action' AND s.subject_id = c.subject_id "
+            "AND s.clock_id IS NULL AND s.stopped_at >= c.started_at "
+            "AND s.recorded_at <= %(as_of)s) AS acted_at, "
+            f"(SELECT s.outcome FROM {stops} s WHERE s.clock_id = c.clock_id "
+            "AND s.recorded_at <= %(as_of)s ORDER BY s.stopped_at, s.position LIMIT 1) "
+            "AS outcome "
+            f"FROM {clocks_table} c WHERE {where} ORDER BY c.started_at, c.clock_id"
+        )
+        rows = self._fetch(statement, params)
+        for row in rows:
+            acted = row.pop("acted_at")
+            if row["clock"] == "first_action":
+                row["stopped_at"] = acted
+        return rows
+
+    # --- shifts ----------------------------------------------------------------------------
+
+    def work_actions(self, start: datetime, end: datetime, as_of: datetime) -> list[Row]:
+        """Each action on a case or contact that occurred in ``[start, end)`` and was recorded by
+        ``as_of`` (actor and occurred time), from the actor activity."""
+        store = self.store
+        statement = (
+            f"SELECT actor, occurred_at FROM {store.table(ACTIVITY_TABLE)} "
+            "WHERE occurred_at >= %(start)s AND occurred_at < %(end)s "
+            "AND recorded_at <= %(as_of)s AND context IN ('case', 'contact') "
+            "ORDER BY position"
+        )
+        return self._fetch(
+            statement,
+            {
+                "start": store.encode_time(start),
+                "end": store.encode_time(end),
+                "as_of": store.encode_time(as_of),
+            },
+        )
+
+    def last_position_recorded_by(self, as_of: datetime) -> int:
+        """The log position of the last event recorded by ``as_of`` (0: none)."""
+        store = self.store
+        with store.transaction(commit=False) as tx:
+            row = tx.fetchone(
+                f"SELECT position FROM {store.table(ACTIVITY_TABLE)} "
+                "WHERE recorded_at <= %(as_of)s ORDER BY position DESC LIMIT 1",
+                {"as_of": store.encode_time(as_of)},
+            )
+        return 0 if row is None else int(row["position"])
+
+
+def _standalone(
+    event_log: EventLog,
+    calendars: ServiceCalendars | None,
+    policies: PolicyLookup | None,
+    fingerprint: str,
+) -> ReportFactsView:
+    # Without a projector (tests, tools): the settings-free defaults of every other view.
+    from projections.registry import ViewConfig
+
+    config = ViewConfig()
+    return ReportFactsView(
+        event_log,
+        calendars=calendars or config.service_calendars(event_log),
+        policies=policies or config.policy_lookup(event_log),
+        fingerprint=fingerprint,
+    )
+
+
+def _named(fact: str) -> str:
+    """The fact's columns under the names ``FACTS`` gives them."""
+    return ", ".join(f"f.{column} AS {name}" for column, name in FACTS[fact].items()) or "NULL AS _"
+
+
+_TIMES = frozenset(
+    {"occurred_at", "recorded_at", "started_at", "due_at", "stopped_at", "acted_at", "ends_at"}
+)
+_UUIDS = frozenset({"subject_id", "item_id"})
+
+
+def _decoded(store: ViewStore, row: Row) -> Row:
+    out = dict(row)
+    for name, value in row.items():
+        if value is None:
+            continue
+        if name in _TIMES:
+            out[name] = store.decode_time(value)
+        elif name in _UUIDS:
+            out[name] = value if isinstance(value, UUID) else store.decode_uuid(value)
+    return out
