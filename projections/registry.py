@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.calendar import CalendarVersion, HolidayLookup
+from domain.policy.sla import SlaPolicyVersion
 from infrastructure.calendar import bank_holidays
 from infrastructure.event_log import EventLog
 from projections.access_log import AccessLogView
@@ -19,26 +20,32 @@ from projections.contact_summaries import ContactSummariesView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
-from projections.sla import DEFAULT_RULES, QueueRules
+from projections.sla_policies import SlaPolicies
 from projections.subject_history import SubjectHistoryView
-from projections.work_queues import WorkQueuesView, default_calendars
+from projections.work_queues import WorkQueuesView, default_calendars, default_policies
 
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """What views' folds depend on beyond the log: the SLA targets, the settings' calendar (the
-    default service's first version while that service is not recorded in the log: services'
-    calendars come from the log, ``projections.service_calendars``) and where bank holidays
-    come from.
+    """What views' folds depend on beyond the log: the settings' SLA policy (version 1 while the
+    policy is not recorded in the log: its versions come from the log,
+    ``projections.sla_policies``), the settings' calendar (the default service's first version
+    while that service is not recorded in the log: services' calendars come from the log,
+    ``projections.service_calendars``) and where bank holidays come from.
 
     ``fingerprint`` identifies the settings they come from; a view built under another is
-    rebuilt. Without a calendar, views use the default settings' calendar.
+    rebuilt. Without a calendar or a policy, views use the default settings'.
     """
 
     default_calendar: CalendarVersion | None = None
-    queue_rules: QueueRules = DEFAULT_RULES
+    default_policy: SlaPolicyVersion | None = None
     fingerprint: str = ""
     holidays: HolidayLookup = bank_holidays
+
+    def sla_policies(self, event_log: EventLog) -> SlaPolicies:
+        if self.default_policy is None:
+            return default_policies(event_log)
+        return SlaPolicies(event_log, default_first=self.default_policy)
 
     def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
         if self.default_calendar is None:
@@ -55,7 +62,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: WorkQueuesView(
         event_log,
         calendars=config.service_calendars(event_log),
-        rules=config.queue_rules,
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
     lambda event_log, config: SubjectHistoryView(event_log),
@@ -70,6 +77,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: ContactSummariesView(
         event_log,
         calendars=config.service_calendars(event_log),
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
 ]
