@@ -95,6 +95,12 @@ class Permission(StrEnum):
     # A review that failed a safeguarding criterion is a safeguarding matter: a safeguarding
     # lead looks at it and records what was done (domain/contact/lead_review.py).
     CONTACT_LEAD_REVIEW = "contact.lead_review"
+    # The SLA policy (issue 15; domain/policy/): every member of staff may read the targets
+    # their work is due by; safeguarding leads (they answer for the service's response times)
+    # and admins (they configure the system, as they manage services) give it a new version,
+    # which only ever takes effect from now on, so no due time already set moves.
+    POLICY_READ = "policy.read"
+    POLICY_MANAGE = "policy.manage"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -116,6 +122,7 @@ _VOLUNTEER = frozenset(
         Permission.ROTA_READ,
         Permission.SERVICES_READ,
         Permission.SCORECARDS_READ,
+        Permission.POLICY_READ,
         # Helpline contacts: log, link to a case, read one's own, answer one's own feedback.
         Permission.CONTACT_LOG,
         Permission.CONTACT_READ,
@@ -159,6 +166,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SCORECARDS_VERSION,
     Permission.CONTACT_RESOLVE_DISPUTE,
     Permission.CONTACT_LEAD_REVIEW,
+    Permission.POLICY_MANAGE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -179,6 +187,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SCORECARDS_READ,
             Permission.CONTACT_READ,
             Permission.CONTACT_READ_ALL,
+            Permission.POLICY_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -190,6 +199,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SERVICES_READ,
             Permission.SERVICES_MANAGE,
             Permission.SCORECARDS_READ,
+            Permission.POLICY_READ,
+            Permission.POLICY_MANAGE,
         }
     ),
 }
