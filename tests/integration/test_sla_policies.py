@@ -209,7 +209,8 @@ def test_an_outdated_case_snapshot_is_passed_over(
     """A snapshot taken before cases kept their flags awaiting action (the field missing: None)
     is not trusted; a current one is (so the test could fail)."""
     opened = vigil.cases.execute(None, story.open_case(risk_level=None), LEE).state
-    assert opened.flags_awaiting is not None and len(opened.flags_awaiting) == 1
+    assert opened.flags_awaiting is not None
+    assert len(opened.flags_awaiting) == 1
     snapshots = vigil.event_log.snapshots
     assert snapshots is not None
 
@@ -259,6 +260,7 @@ def test_a_current_snapshot_is_trusted(vigil: Vigil, clock: Clock, settings: Set
     other = bootstrap(settings, clock=clock)
     try:
         loaded = other.cases.load(opened.id)
-        assert loaded is not None and loaded.flags_awaiting == []
+        assert loaded is not None
+        assert loaded.flags_awaiting == []
     finally:
         other.close()
