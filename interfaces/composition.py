@@ -284,6 +284,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         services=services,
         people=identity,
         scorecards=scorecards,
+        sla_policies=sla_policies,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
         write_retries=settings.write_retries,
         cache_size=settings.case_cache_size,

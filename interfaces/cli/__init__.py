@@ -4,7 +4,7 @@ them; each command group lives in its own module.
 ``run`` serves the API and runs the projector, ``users`` manages users and tokens, ``db`` sets
 the database up, ``verify`` checks the log and case exports, and ``demo``, ``retention`` and
 ``permissions`` do what they say; ``rota`` plans and lists shifts; ``quality`` lists the
-scorecard's versions. How a command ends when
+scorecard's versions; ``policies`` the SLA policy's. How a command ends when
 refused is in ``common``.
 """
 
@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import typer
 
-from interfaces.cli import db, demo, permissions, quality, retention, rota, run, users, verify
+from interfaces.cli import (
+    db,
+    demo,
+    permissions,
+    policies,
+    quality,
+    retention,
+    rota,
+    run,
+    users,
+    verify,
+)
 
 __all__ = ["app", "main"]
 
@@ -40,6 +51,8 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(rota.rota_app, name="rota")
 # Quality review (issue 14): the scorecard's versions.
 app.add_typer(quality.quality_app, name="quality")
+# The SLA policy (issue 15): its versions and targets.
+app.add_typer(policies.policies_app, name="policies")
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ the services and the server clock set by the ``clock`` fixture (Tuesday 17 Novem
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +26,7 @@ from projections.sla_policies import SlaPolicies
 from projections.work_queues import Queue, WorkQueues
 from tests import story
 from tests.conftest import Clock
+from tests.integration.test_cli import vigil as run_vigil
 
 LEE = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
 RATIONALE = "The board agreed faster responses to urgent and critical concerns."
@@ -264,3 +267,41 @@ def test_a_current_snapshot_is_trusted(vigil: Vigil, clock: Clock, settings: Set
         assert loaded.flags_awaiting == []
     finally:
         other.close()
+
+
+def test_the_versions_listed_from_the_command_line(database_url: str, tmp_path: Path) -> None:
+    """``vigil policies show`` run as a user runs it: version 1 listed without being recorded,
+    then a scheduled version beside it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")},
+        "VIGIL_DATABASE_URL": database_url,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_LOG_JSON": "true",
+    }
+    store = bootstrap(
+        Settings(
+            _env_file=None,
+            environment="test",
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+        )
+    )
+    try:
+        listed = run_vigil(env, tmp_path, "policies", "show")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split("\t")[:3] == ["1", "1900-01-01T00:00:00+00:00", "in force"]
+        assert "\tfirst_action.critical\t1 h" in lines
+        assert "\treferral_chase\t5 working days" in lines
+        assert "not yet recorded" in listed.stderr
+        assert (store.event_log.recorder.max_notification_id() or 0) == 0
+
+        next_month = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+        store.sla_policies.add_version(shorter(effective_from=next_month), LEE)
+        listed = run_vigil(env, tmp_path, "policies", "show")
+        versions = [line.split("\t") for line in listed.stdout.splitlines() if line[0] != "\t"]
+        assert [(v[0], v[2]) for v in versions] == [("1", "in force"), ("2", "scheduled")]
+        assert versions[1][1] == next_month.isoformat()
+        assert "\tfirst_action.critical\t30 min" in listed.stdout.splitlines()
+    finally:
+        store.close()
