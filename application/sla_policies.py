@@ -11,9 +11,10 @@ As the default service and the default scorecard are (``application.services``,
 ``application.quality``), it is recorded in the log *on first need*, once, by the system actor
 ``vigil``: in the same transaction as the first case opened or contact logged
 (``default_recording``: that write appends it before its own events), or just before the
-first new version (once that version is known to be allowed: a refusal writes nothing). Until then it is read from the settings; from
-then on only from the log, so a later change of the settings changes nothing it judged: new
-versions come from ``POST /api/v1/policies/sla``, never from the settings.
+first new version (once that version is known to be allowed: a refusal writes nothing). Until
+then it is read from the settings; from then on only from the log, so a later change of the
+settings changes nothing it judged: new versions come from ``POST /api/v1/policies/sla``, never
+from the settings.
 """
 
 from __future__ import annotations
