@@ -205,6 +205,13 @@ def test_flags_wait_for_the_first_action_by_the_risk_when_raised(
     ).events[-1]
     assert late.event_id not in queue(vigil, Queue.FLAGS_AWAITING_ACTION, clock())
 
+    # A replay as of a past moment gives the queue as it stood then: both first flags waiting
+    queues = WorkQueues(vigil.event_log, projector=vigil.projector)
+    then = queues.replay(now)
+    found, _ = queues.replayed_items(then, Queue.FLAGS_AWAITING_ACTION, as_of=now)
+    assert {item.item_id: item.due_at for item in found} == waiting
+    assert {item.kind.value for item in found} == {"flag"}
+
 
 def test_an_outdated_case_snapshot_is_passed_over(
     vigil: Vigil, clock: Clock, settings: Settings
