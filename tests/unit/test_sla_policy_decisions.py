@@ -240,3 +240,40 @@ def test_the_version_in_force_is_the_latest_to_take_effect_by_then(
         assert found.version == 1
     else:
         assert found.effective_from == max(v.effective_from for v in taken)
+
+
+# --- a case's flags awaiting action (the flags_awaiting_action queue's items) --------------------
+
+
+def test_a_case_opened_from_a_flag_awaits_its_first_action_at_its_risk() -> None:
+    case = story.Story.opened(story.open_case(risk_level=None))
+    [flag] = case.case.flags_awaiting or []
+    assert (flag.flag_id, flag.raised_at, flag.risk_level) == (
+        case.events[0].event_id,
+        case.events[0].occurred_at,
+        None,
+    )
+    # A note is not an action; an assessment is
+    case.given(story.add_note())
+    assert len(case.case.flags_awaiting or []) == 1
+    case.given(story.assess_risk(RiskLevel.HIGH))
+    assert case.case.flags_awaiting == []
+    # A staff concern is no flag
+    concern = story.Story.opened(story.open_case(source="staff_concern"))
+    assert concern.case.flags_awaiting == []
+
+
+def test_a_flag_waits_at_the_risk_then_and_only_an_action_at_or_after_it_clears_it() -> None:
+    case = story.Story.opened(story.open_case(source="staff_concern", risk_level=RiskLevel.LOW))
+    flag = case.given(story.raise_flag())
+    [waiting] = case.case.flags_awaiting or []
+    assert (waiting.flag_id, waiting.risk_level) == (flag.event_id, RiskLevel.LOW)
+    # An action logged late, which occurred before the flag, leaves it waiting
+    case.given(story.moderate(occurred_at=flag.occurred_at - timedelta(seconds=30)))
+    assert len(case.case.flags_awaiting or []) == 1
+    # One at the flag's very moment clears it
+    case.given(story.escalate(occurred_at=flag.occurred_at))
+    assert case.case.flags_awaiting == []
+    # A flag logged late, before an action already recorded after it, never waits
+    case.given(story.raise_flag(occurred_at=flag.occurred_at - timedelta(seconds=10)))
+    assert case.case.flags_awaiting == []
