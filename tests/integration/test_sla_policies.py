@@ -26,6 +26,7 @@ from projections.sla_policies import SlaPolicies
 from projections.work_queues import Queue, WorkQueues
 from tests import story
 from tests.conftest import Clock
+from tests.contact_writer import ContactWriter
 from tests.integration.test_cli import vigil as run_vigil
 
 LEE = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
@@ -312,3 +313,23 @@ def test_the_versions_listed_from_the_command_line(database_url: str, tmp_path: 
         assert "\tfirst_action.critical\t30 min" in listed.stdout.splitlines()
     finally:
         store.close()
+
+
+def test_a_contacts_review_is_due_by_the_policy_in_force_at_the_contact(
+    vigil: Vigil, clock: Clock
+) -> None:
+    writer = ContactWriter(vigil)
+    # Given a contact now (Tuesday 09:30): due in 5 working days (the next Tuesday 09:30)
+    before = writer.log()
+    # When a version with a review in 1 working day takes effect now, and a later contact
+    clock.advance(minutes=10)
+    vigil.sla_policies.add_version(shorter(contact_reviewed=Target(working_days=1)), LEE)
+    clock.advance(minutes=5)
+    after = writer.log()
+    vigil.contact_summaries.catch_up()
+    first, second = vigil.contact_summaries.get(before), vigil.contact_summaries.get(after)
+    assert first is not None
+    assert second is not None
+    # Then the first keeps its due time and the second is due a working day after it
+    assert first.review_due == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    assert second.review_due == datetime(2026, 11, 18, 9, 45, tzinfo=UTC)
