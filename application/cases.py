@@ -17,6 +17,7 @@ from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from application.services import ServiceService
+from application.sla_policies import SlaPolicyService
 from application.write_path import Contention as Contention  # its home before the write path
 from application.write_path import Snapshots, WritePath, Written
 from domain.case.approvals import DEFAULT_FOUR_EYES, FourEyesPolicy
@@ -116,8 +117,12 @@ class CaseService:
         user_exists: Callable[[str], bool],
         case_cache_size: int = 0,
         four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES,
+        sla_policies: SlaPolicyService | None = None,
     ) -> None:
         self._event_log = event_log
+        # The SLA policy (issue 15): its default recorded with the first case opened, and the
+        # targets in force at a moment for the due times a decision sets.
+        self._policies = sla_policies
         self._four_eyes = four_eyes
         self._services = services
         self._clock = clock
@@ -222,6 +227,8 @@ class CaseService:
         first: list[Any] = []
         if isinstance(command, OpenCase) and state is None:
             first = self._services_for_opening(command.service)
+            if self._policies is not None:
+                first += self._policies.default_recording()
         context = CaseContext(
             decision=DecisionContext(
                 actor=actor,
@@ -233,6 +240,7 @@ class CaseService:
             calendar=self._services.calendars_of(service or DEFAULT_SERVICE),
             case_id=case_id,
             four_eyes=self._four_eyes,
+            sla=None if self._policies is None else self._policies.targets_at,
         )
         return [*first, *decide(state, command, context)]
 

@@ -80,6 +80,15 @@ class Scorecards(Protocol):
         ...
 
 
+class SlaPolicies(Protocol):
+    """The SLA policy (``application.sla_policies.SlaPolicyService``): a contact's review is
+    due by its ``contact_reviewed`` target in force at the contact."""
+
+    def default_recording(self) -> list[Any]:
+        """What must be appended with the first write judged by version 1 (the settings')."""
+        ...
+
+
 class People(Protocol):
     """The users contacts name (``IdentityService`` is one)."""
 
@@ -130,6 +139,7 @@ class ContactService:
         services: Services,
         people: People,
         scorecards: Scorecards | None = None,
+        sla_policies: SlaPolicies | None = None,
         max_clock_skew_seconds: int = 300,
         write_retries: int = 25,
         cache_size: int = 0,
@@ -141,6 +151,9 @@ class ContactService:
         self._services = services
         self._people = people
         self._scorecards = scorecards
+        # Version 1 of the SLA policy is recorded with the first contact logged (its review's
+        # due time is judged by it), as the default service is.
+        self._policies = sla_policies
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
         self._keys = WriteKeys(event_log)
         self._contacts = WritePath[ContactState](
@@ -242,6 +255,8 @@ class ContactService:
             first = (
                 self._services.default_registration() if command.service == DEFAULT_SERVICE else []
             )
+            if self._policies is not None:
+                first = [*first, *self._policies.default_recording()]
             case_side: list[Any] = []
             if command.case_id is not None:
                 link = events[-1]

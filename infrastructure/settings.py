@@ -18,7 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.calendar import parse_weekly_hours
 from domain.case.approvals import DEFAULT_RULES as DEFAULT_FOUR_EYES_RULES
 from domain.case.approvals import DEFAULT_SANCTION_DAYS, FourEyesPolicy
-from domain.case.vocabulary import Category
+from domain.case.vocabulary import Category, Urgency
+from domain.policy.sla import DEFAULT_TARGETS, SlaTargets, Target
 from domain.subject.retention import RetentionPolicy
 
 
@@ -48,9 +49,11 @@ class Settings(BaseSettings):
     )
     closed_dates: list[date] = Field(default_factory=list, description="Extra closed dates.")
 
-    # Service-level targets for the work queues: how soon escalations, referrals and held
-    # decisions are due. Changing one rebuilds the work-queue view, whose due times are fixed
-    # when events are folded.
+    # Service-level targets: how soon escalations, referrals and held decisions are due. These
+    # are the defaults of the SLA policy's version 1 (``Settings.sla_targets``), in force from
+    # the start of time. Once version 1 is recorded in the log (on first need: the first case
+    # opened, or the first POST /api/v1/policies/sla), changing them changes nothing: new
+    # versions come from POST /api/v1/policies/sla, never from the settings.
     sla_escalation_immediate_minutes: int = Field(default=30, ge=1)
     sla_escalation_urgent_minutes: int = Field(default=240, ge=1)
     sla_escalation_routine_working_days: int = Field(default=1, ge=1)
@@ -402,6 +405,24 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def sla_targets(self) -> SlaTargets:
+        """The SLA policy's version 1 (the default, until it is recorded): the ``sla_*``
+        settings, and the hard defaults (``domain.policy.sla.DEFAULT_TARGETS``) for the rest."""
+        return SlaTargets.model_validate(
+            {
+                **dict(DEFAULT_TARGETS),
+                "escalation_acknowledged": {
+                    Urgency.IMMEDIATE: Target(minutes=self.sla_escalation_immediate_minutes),
+                    Urgency.URGENT: Target(minutes=self.sla_escalation_urgent_minutes),
+                    Urgency.ROUTINE: Target(working_days=self.sla_escalation_routine_working_days),
+                },
+                "referral_acknowledged": Target(working_days=self.sla_referral_ack_working_days),
+                "referral_chase": Target(working_days=self.sla_referral_chase_working_days),
+                "approval_decided": Target(working_days=self.sla_approval_working_days),
+            }
+        )
 
     @property
     def retention_policy(self) -> RetentionPolicy:

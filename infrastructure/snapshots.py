@@ -15,8 +15,10 @@ So each snapshot is stored as
   holds), of (aggregate id, version, topic, log hash, JSON).
 
 Loading checks the MAC (one HMAC over a few kilobytes) and decodes the JSON with the strict
-mapper (a personal field in plaintext is refused). A snapshot that fails either, or was written
-before snapshots had a MAC, is treated as absent: the case is replayed from its events, and a
+mapper (a personal field in plaintext is refused). A snapshot that fails either, was written
+before snapshots had a MAC, or says it is outdated (its ``outdated()``: taken before the state
+kept something the code now reads from it, e.g. a case's flags awaiting action), is treated as
+absent: the case is replayed from its events, and a
 warning names the aggregate id and version (never the content). Taking a snapshot at version v
 continues the log hash from the latest verified snapshot below v, so it reads only the events
 since then.
@@ -211,10 +213,18 @@ class SnapshotStore(EventStore[UUID]):
             return None
         body = StoredEvent(row.originator_id, row.originator_version, row.topic, found.body)
         try:
-            return self.mapper.to_domain_event(body)
+            snapshot = self.mapper.to_domain_event(body)
         except UnsealedValue:
             self._ignored(row, "a personal field in it is not sealed")
             return None
+        # A snapshot taken before its state kept something the code now reads (the snapshot says
+        # why: ``outdated()``) is passed over as one that does not verify is.
+        outdated = getattr(snapshot, "outdated", None)
+        why = outdated() if callable(outdated) else None
+        if why:
+            self._ignored(row, str(why))
+            return None
+        return snapshot
 
     @staticmethod
     def _ignored(row: StoredEvent, reason: str) -> None:

@@ -21,8 +21,9 @@ from application.quality import ScorecardService
 from application.reports.service import ReportService
 from application.services import ServiceService
 from application.shifts import RecordedServices, ShiftService, case_visibility
+from application.sla_policies import SlaPolicyService
 from domain.calendar import CalendarHistory, ServiceCalendar
-from domain.case.vocabulary import Urgency
+from domain.policy.sla import first_version
 from domain.service.errors import ServiceNotFound
 from domain.shift.decide import ShiftPolicy
 from infrastructure.calendar import (
@@ -60,7 +61,6 @@ from projections.rota import Rota
 from projections.runner import View
 from projections.shift_logs import ShiftLogs
 from projections.shift_queues import ShiftQueues
-from projections.sla import QueueRules, Target
 from projections.store import view_store_for
 from projections.subject_history import SubjectHistory
 from projections.work_queues import WorkQueues
@@ -110,6 +110,8 @@ class Vigil:
     # Compliance reports (issue 15): the facts they count, and the reports themselves.
     report_facts: ReportFacts
     reports: ReportService
+    # The SLA policy in versions (issue 15): the targets each due time is judged by.
+    sla_policies: SlaPolicyService
 
     @property
     def follows_in_process(self) -> bool:
@@ -124,22 +126,9 @@ class Vigil:
 
 
 def view_config(settings: Settings) -> ViewConfig:
-    """The SLA targets and the settings' calendar (the default service's first version until it
-    is recorded) the views fold with, and a fingerprint of their settings."""
-    rules = QueueRules(
-        escalation_acknowledged={
-            Urgency.IMMEDIATE: Target(
-                duration=timedelta(minutes=settings.sla_escalation_immediate_minutes)
-            ),
-            Urgency.URGENT: Target(
-                duration=timedelta(minutes=settings.sla_escalation_urgent_minutes)
-            ),
-            Urgency.ROUTINE: Target(working_days=settings.sla_escalation_routine_working_days),
-        },
-        referral_acknowledged=Target(working_days=settings.sla_referral_ack_working_days),
-        referral_chase=Target(working_days=settings.sla_referral_chase_working_days),
-        approval_decided=Target(working_days=settings.sla_approval_working_days),
-    )
+    """The settings' SLA policy and calendar (version 1 of the policy, the default service's
+    first version, each until it is recorded) the views fold with, and a fingerprint of their
+    settings."""
     fingerprint = "|".join(
         str(part)
         for part in (
@@ -157,7 +146,7 @@ def view_config(settings: Settings) -> ViewConfig:
     )
     return ViewConfig(
         default_calendar=default_service_calendar(settings),
-        queue_rules=rules,
+        default_policy=first_version(settings.sla_targets),
         fingerprint=fingerprint,
         holidays=bank_holidays,
     )
@@ -230,6 +219,13 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     )
     # The quality scorecard (issue 14): the version a contact's review is judged by.
     scorecards = ScorecardService(event_log, clock=clock, write_retries=settings.write_retries)
+    # The SLA policy (issue 15): version 1 from the settings, recorded with the first case.
+    sla_policies = SlaPolicyService(
+        event_log,
+        clock=clock,
+        write_retries=settings.write_retries,
+        default_targets=settings.sla_targets,
+    )
     cases = CaseService(
         event_log,
         services=services,
@@ -240,6 +236,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         case_cache_size=settings.case_cache_size,
         user_exists=identity.is_active,
         four_eyes=settings.four_eyes_policy,
+        sla_policies=sla_policies,
     )
     config = view_config(settings)
     views = build_views(event_log, config)
@@ -293,6 +290,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         services=services,
         people=identity,
         scorecards=scorecards,
+        sla_policies=sla_policies,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
         write_retries=settings.write_retries,
         cache_size=settings.case_cache_size,
@@ -321,6 +319,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         reports=reports,
         services=services,
         scorecards=scorecards,
+        sla_policies=sla_policies,
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,

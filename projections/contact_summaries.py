@@ -24,11 +24,13 @@ scores and times only.
 
 Due times are judged, like the work queues', by the calendar of the contact's service in force
 at the moment the clock started (``projections.service_calendars``: the versions the log held
-at the contact's latest event, never today's settings): a contact's review is due 5 working days
-after it occurred (DOMAIN.md's SLA table); a safeguarding fail is due a lead's look by the end
-of the next working day after the review (a missed safeguarding question is a safeguarding
-matter, judged like an out-of-hours decision). A new calendar version never moves a due time
-already judged: it may not take effect in the past (``domain.service.decide``).
+at the contact's latest event, never today's settings): a contact's review is due the SLA
+policy's ``contact_reviewed`` target in force when it occurred (``projections.sla_policies``; by
+default 5 working days, DOMAIN.md's SLA table) after it; a safeguarding fail is due a lead's
+look by the end of the next working day after the review (a missed safeguarding question is a
+safeguarding matter, judged like an out-of-hours decision). A new calendar or policy version
+never moves a due time already judged: it may not take effect in the past
+(``domain.service.decide``, ``domain.policy.decide``).
 
 Whether a contact's case is restricted, and how risky it is, is the case's, and changes with the
 case: readers join ``case_summaries`` for both at query time (as ``projections.restricted``
@@ -57,11 +59,13 @@ from domain.contact.vocabulary import (
     ContactOutcome,
     FollowUpKind,
 )
+from domain.policy.sla import SlaPolicyHistory
 from infrastructure.event_log import EventLog
 from projections.bulk_write import bulk_delete, bulk_insert
 from projections.runner import Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
-from projections.sla import Target
+from projections.sla import DEFAULT_HISTORY, due
+from projections.sla_policies import SlaPolicies
 from projections.store import ViewStore
 from projections.stream_folds import StreamFolds
 
@@ -74,8 +78,6 @@ FOLLOW_UPS_TABLE = "contact_follow_ups"
 CURSOR_TAG = "contacts"
 FEEDBACK_CURSOR_TAG = "feedback"
 
-REVIEW_TARGET = Target(working_days=5)
-"""A helpline contact is quality-reviewed within 5 working days (DOMAIN.md's SLA table)."""
 CALIBRATION_POINTS = 10.0
 """Two reviewers agree on a contact when its review scores lie within this many points."""
 # A contact comes first in the review queue for what it was: a concern, a referral.
@@ -236,10 +238,14 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-def review_due(history: CalendarHistory, occurred_at: datetime) -> datetime:
-    """When a contact's quality review is due: 5 working days after it occurred, by its
+def review_due(
+    history: CalendarHistory, occurred_at: datetime, policy: SlaPolicyHistory = DEFAULT_HISTORY
+) -> datetime:
+    """When a contact's quality review is due: the SLA policy's ``contact_reviewed`` target in
+    force when it occurred (by default 5 working days: DOMAIN.md's SLA table) after it, by its
     service's calendar in force at that moment."""
-    return REVIEW_TARGET.due(history.in_force(occurred_at), occurred_at)
+    target = policy.in_force(occurred_at).targets.contact_reviewed
+    return due(target, history.in_force(occurred_at), occurred_at)
 
 
 def lead_look_due(history: CalendarHistory, reviewed_at: datetime) -> datetime:
@@ -253,10 +259,10 @@ def _flag(value: bool) -> int:
 
 
 def contact_rows(
-    record: ContactRecord, history: CalendarHistory
+    record: ContactRecord, history: CalendarHistory, policy: SlaPolicyHistory = DEFAULT_HISTORY
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows of one contact in each table (times and ids not yet encoded for the store);
-    ``history`` is its service's calendar over time."""
+    ``history`` is its service's calendar over time, ``policy`` the SLA policy's versions."""
     state = record.state
     reviews = list(state.reviews.values())  # in the order they were recorded
     follow_ups = list(state.follow_ups.values())
@@ -374,7 +380,7 @@ def contact_rows(
         "score_spread": spread,
         "safeguarding_fail": _flag(any(r.safeguarding_fail for r in reviews)),
         "priority": _flag(state.outcome in PRIORITY_OUTCOMES or referral),
-        "review_due": review_due(history, state.occurred_at),
+        "review_due": review_due(history, state.occurred_at, policy),
         "first_reviewed_at": None if first is None else first.reviewed_at,
         "open_follow_ups": sum(1 for f in follow_ups if not f.completed),
         "reviews": orjson.dumps(review_json).decode(),
@@ -407,21 +413,31 @@ def default_calendars(event_log: EventLog) -> ServiceCalendars:
     return work_queue_calendars(event_log)
 
 
+def default_policies(event_log: EventLog) -> SlaPolicies:
+    """The SLA policy for a view built alone (a test, a tool): the work queues' own."""
+    from projections.work_queues import default_policies as work_queue_policies
+
+    return work_queue_policies(event_log)
+
+
 class ContactSummariesView(View):
     name = SUMMARIES_TABLE
-    version = 1
+    # 2: a contact's review due by the SLA policy in force at it (issue 15)
+    version = 2
 
     def __init__(
         self,
         event_log: EventLog,
         *,
         calendars: ServiceCalendars | None = None,
+        policies: SlaPolicies | None = None,
         folds: ContactFolds | None = None,
         fingerprint: str = "",
     ) -> None:
         # Due times depend on the settings' calendar (the default service's until it is
         # recorded): a view built under other settings is rebuilt (``stored_version``).
         self._calendars = calendars if calendars is not None else default_calendars(event_log)
+        self._policies = policies if policies is not None else default_policies(event_log)
         self._folds = folds if folds is not None else ContactFolds(event_log)
         self._fingerprint = fingerprint
 
@@ -433,8 +449,13 @@ class ContactSummariesView(View):
 
     def rows_of(self, record: ContactRecord, position: int) -> dict[str, list[dict[str, Any]]]:
         """The rows of a contact whose latest event is at ``position`` in the log: due times
-        judged by its service's calendar versions as the log held them there."""
-        return contact_rows(record, self._calendars.history(record.state.service, position))
+        judged by its service's calendar versions and the SLA policy's as the log held them
+        there."""
+        return contact_rows(
+            record,
+            self._calendars.history(record.state.service, position),
+            self._policies.history(position),
+        )
 
     def create_statements(self, store: ViewStore) -> list[str]:
         ts, uid = store.time_type, store.uuid_type

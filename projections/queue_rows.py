@@ -1,6 +1,7 @@
 """The rows of the work queues: which queues a case's state puts it in, when each item falls
-due (from the events' own times on the service calendar and the queue rules), and the shapes the
-queues are read in. Pure: no store, no log; ``projections.work_queues`` keeps them in a view.
+due (from the events' own times on the service calendar, by the SLA policy version in force when
+each clock started), and the shapes the queues are read in. Pure: no store, no log;
+``projections.work_queues`` keeps them in a view.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from domain.case.vocabulary import (
     RiskLevel,
     Urgency,
 )
-from projections.sla import DEFAULT_RULES, QueueRules
+from domain.policy.sla import SlaPolicyHistory, SlaTargets
+from projections.sla import DEFAULT_HISTORY, due
 
 TABLE = "work_queue_items"
 DEFAULT_IDLE_DAYS = 7
@@ -38,8 +40,11 @@ class Queue(StrEnum):
     NO_RECENT_ACTION = "no_recent_action"
     APPROVALS_AWAITING_DECISION = "approvals_awaiting_decision"
     REFERRALS_AWAITING_REVIEW = "referrals_awaiting_review"
+    FLAGS_AWAITING_ACTION = "flags_awaiting_action"
 
 
+# Each queue's due times are judged by the SLA policy version in force when its clock started
+# (GET /api/v1/policies/sla); the descriptions give the default policy's targets.
 QUEUE_DESCRIPTIONS: dict[Queue, str] = {
     Queue.OUT_OF_HOURS_REVIEWS: "Out-of-hours decisions awaiting a safeguarding lead's review; "
     "due at the end of the next working day after the decision.",
@@ -59,6 +64,12 @@ QUEUE_DESCRIPTIONS: dict[Queue, str] = {
     Queue.REFERRALS_AWAITING_REVIEW: "Referrals made without consent (emergency actions, "
     "recorded at once) awaiting a safeguarding lead's review; due at the end of the next "
     "working day after the referral.",
+    Queue.FLAGS_AWAITING_ACTION: "Flags (a flag raised on a case, or a case opened from a flag) "
+    "awaiting the first action on their case at or after them (an action: a risk assessment, a "
+    "moderation action, an out-of-hours decision, a referral, an escalation, a closure, a "
+    "four-eyes request); due the SLA policy's first-action target for the case's risk when the "
+    "flag was raised (an unassessed case counts as medium; by default critical 1 h, high 4 h, "
+    "medium 24 h, low 72 h) after the flag.",
 }
 
 
@@ -68,6 +79,7 @@ class ItemKind(StrEnum):
     REFERRAL = "referral"
     CASE = "case"
     APPROVAL = "approval"
+    FLAG = "flag"
 
 
 _RISK_RANK = {RiskLevel.CRITICAL: 0, RiskLevel.HIGH: 1}
@@ -82,8 +94,9 @@ class QueueItem(BaseModel):
     queue: Queue
     case_id: UUID
     item_id: UUID = Field(
-        description="The decision_id, escalation_id, referral_id or approval_id; the case id "
-        "for case queues."
+        description="The decision_id, escalation_id, referral_id or approval_id; the flag's event "
+        "id (a FlagRaised, or the CaseOpened of a case opened from a flag); the case id for case "
+        "queues."
     )
     kind: ItemKind
     category: Category
@@ -92,9 +105,9 @@ class QueueItem(BaseModel):
     urgency: Urgency | None = Field(description="For escalations: their urgency.")
     agency_kind: AgencyKind | None = Field(description="For referrals: the kind of agency.")
     since: datetime = Field(
-        description="When this item's clock started: the decision, escalation or referral; the "
-        "acknowledgement or last follow-up of a referral being chased; the case's last action "
-        "(or its opening) for the case queues."
+        description="When this item's clock started: the decision, escalation, referral or "
+        "flag; the acknowledgement or last follow-up of a referral being chased; the case's "
+        "last action (or its opening) for the case queues."
     )
     due_at: datetime | None = Field(description="When the work is due (null: no due time).")
     overdue: bool = Field(description="due_at is before the moment asked about (now or as_of).")
@@ -132,17 +145,21 @@ READ_COLUMNS = ", ".join(c for c in COLUMNS if c not in ("risk_rank", "position"
 def queue_rows(
     state: CaseState,
     calendar: CalendarHistory | ServiceCalendar,
-    rules: QueueRules = DEFAULT_RULES,
+    policy: SlaPolicyHistory = DEFAULT_HISTORY,
 ) -> list[dict[str, Any]]:
     """The queue rows of one case state (plain values; the store encodes ids and times).
 
-    ``calendar`` is the calendar history of the case's service: each due time is judged by the
-    version in force when its clock started (or one calendar for all time)."""
+    ``calendar`` is the calendar history of the case's service and ``policy`` the SLA policy's
+    history: each due time is judged by the versions of both in force when its clock started (or
+    one calendar for all time)."""
     if state.status is CaseStatus.CLOSED:
         return []
 
     def at(moment: datetime) -> ServiceCalendar:
         return calendar.in_force(moment) if isinstance(calendar, CalendarHistory) else calendar
+
+    def targets(moment: datetime) -> SlaTargets:
+        return policy.in_force(moment).targets
 
     base = {
         "case_id": state.id,
@@ -189,8 +206,10 @@ def queue_rows(
             escalation.escalation_id,
             ItemKind.ESCALATION,
             escalation.raised_at,
-            rules.escalation_due(
-                at(escalation.raised_at), escalation.urgency, escalation.raised_at
+            due(
+                targets(escalation.raised_at).escalation_acknowledged[escalation.urgency],
+                at(escalation.raised_at),
+                escalation.raised_at,
             ),
             urgency=escalation.urgency.value,
         )
@@ -202,7 +221,11 @@ def queue_rows(
                 referral.referral_id,
                 ItemKind.REFERRAL,
                 referral.made_at,
-                rules.referral_acknowledged.due(at(referral.made_at), referral.made_at),
+                due(
+                    targets(referral.made_at).referral_acknowledged,
+                    at(referral.made_at),
+                    referral.made_at,
+                ),
                 **agency,
             )
         elif referral.status is ReferralStatus.ACKNOWLEDGED:
@@ -216,7 +239,7 @@ def queue_rows(
                 referral.referral_id,
                 ItemKind.REFERRAL,
                 since,
-                rules.referral_chase.due(at(since), since),
+                due(targets(since).referral_chase, at(since), since),
                 **agency,
             )
     for approval in state.pending_approvals():
@@ -225,7 +248,11 @@ def queue_rows(
             approval.approval_id,
             ItemKind.APPROVAL,
             approval.requested_at,
-            rules.approval_decided.due(at(approval.requested_at), approval.requested_at),
+            due(
+                targets(approval.requested_at).approval_decided,
+                at(approval.requested_at),
+                approval.requested_at,
+            ),
         )
     for referral in state.referrals_awaiting_review():
         add(
@@ -235,6 +262,18 @@ def queue_rows(
             referral.made_at,
             referral.review_due,
             agency_kind=referral.agency.kind.value,
+        )
+    for flag in state.flags_awaiting or ():
+        add(
+            Queue.FLAGS_AWAITING_ACTION,
+            flag.flag_id,
+            ItemKind.FLAG,
+            flag.raised_at,
+            due(
+                targets(flag.raised_at).first_action_for(flag.risk_level),
+                at(flag.raised_at),
+                flag.raised_at,
+            ),
         )
     last_activity = state.last_action_at or state.opened_at
     if state.risk_level in _RISK_RANK:

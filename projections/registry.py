@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from domain.calendar import CalendarVersion, HolidayLookup
+from domain.policy.sla import SlaPolicyVersion
 from infrastructure.calendar import bank_holidays
 from infrastructure.event_log import EventLog
 from projections.access_log import AccessLogView
@@ -21,29 +21,37 @@ from projections.report_facts import PolicyLookup, ReportFactsView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
-from projections.sla import DEFAULT_RULES, QueueRules
+from projections.sla_policies import SlaPolicies
 from projections.subject_history import SubjectHistoryView
-from projections.work_queues import WorkQueuesView, default_calendars
+from projections.work_queues import WorkQueuesView, default_calendars, default_policies
 
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """What views' folds depend on beyond the log: the SLA targets, the settings' calendar (the
-    default service's first version while that service is not recorded in the log: services'
-    calendars come from the log, ``projections.service_calendars``) and where bank holidays
-    come from.
+    """What views' folds depend on beyond the log: the settings' SLA policy (version 1 while the
+    policy is not recorded in the log: its versions come from the log,
+    ``projections.sla_policies``), the settings' calendar (the default service's first version
+    while that service is not recorded in the log: services' calendars come from the log,
+    ``projections.service_calendars``) and where bank holidays come from.
 
     ``fingerprint`` identifies the settings they come from; a view built under another is
-    rebuilt. Without a calendar, views use the default settings' calendar.
+    rebuilt. Without a calendar or a policy, views use the default settings'.
     """
 
     default_calendar: CalendarVersion | None = None
-    queue_rules: QueueRules = DEFAULT_RULES
+    default_policy: SlaPolicyVersion | None = None
     fingerprint: str = ""
     holidays: HolidayLookup = bank_holidays
 
+    def sla_policies(self, event_log: EventLog) -> SlaPolicies:
+        if self.default_policy is None:
+            return default_policies(event_log)
+        return SlaPolicies(event_log, default_first=self.default_policy)
+
     def policy_lookup(self, event_log: EventLog) -> PolicyLookup:
-        return _interim_policy
+        """The SLA policy version in force at a moment, as the log held them at a position."""
+        policies = self.sla_policies(event_log)
+        return lambda position, at: policies.history(position).in_force(at)
 
     def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
         if self.default_calendar is None:
@@ -60,7 +68,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: WorkQueuesView(
         event_log,
         calendars=config.service_calendars(event_log),
-        rules=config.queue_rules,
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
     lambda event_log, config: SubjectHistoryView(event_log),
@@ -75,6 +83,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: ContactSummariesView(
         event_log,
         calendars=config.service_calendars(event_log),
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
     # Compliance reports (issue 15): the facts they count, appended, each with its recorded_at.
@@ -85,30 +94,6 @@ VIEW_FACTORIES: list[ViewFactory] = [
         fingerprint=config.fingerprint,
     ),
 ]
-
-
-def _interim_policy(position: int, at: Any) -> Any:
-    # INTERIM (replaced when the SLA policy context lands): DOMAIN.md's defaults as version 1.
-    from types import SimpleNamespace
-
-    from domain.case.vocabulary import RiskLevel, Urgency
-
-    def t(minutes: int | None = None, working_days: int | None = None) -> Any:
-        return SimpleNamespace(minutes=minutes, working_days=working_days)
-
-    targets = SimpleNamespace(
-        first_action={
-            RiskLevel.CRITICAL: t(60), RiskLevel.HIGH: t(240), RiskLevel.MEDIUM: t(1440),
-            RiskLevel.LOW: t(4320),
-        },
-        escalation_acknowledged={
-            Urgency.IMMEDIATE: t(30), Urgency.URGENT: t(240), Urgency.ROUTINE: t(None, 1)
-        },
-        out_of_hours_review=t(None, 1), referral_acknowledged=t(None, 1),
-        referral_chase=t(None, 5), approval_decided=t(None, 1), contact_reviewed=t(None, 5),
-        new_member_welcomed=t(1440),
-    )  # fmt: skip
-    return SimpleNamespace(version=1, targets=targets)
 
 
 def build_views(event_log: EventLog, config: ViewConfig | None = None) -> list[View]:

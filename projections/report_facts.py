@@ -38,7 +38,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -49,6 +49,7 @@ from domain.case.state import ACTION_EVENTS, CaseState
 from domain.case.vocabulary import AGENCIES_THAT_NEVER_ACKNOWLEDGE, CaseSource, RiskLevel
 from domain.contact import events as contact_events
 from domain.contact.events import ContactEvent
+from domain.policy.sla import SlaTargets, Target
 from domain.service.commands import DEFAULT_SERVICE
 from domain.shift import events as shift_events
 from domain.shift.events import ShiftEvent
@@ -59,7 +60,7 @@ from projections.bulk_write import bulk_insert
 from projections.case_folds import CaseFolds, case_folds_for
 from projections.runner import Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
-from projections.sla import Target as DueTarget
+from projections.sla import due
 from projections.store import ViewStore
 
 
@@ -149,7 +150,7 @@ class PolicyInForce(Protocol):
     def version(self) -> int: ...
 
     @property
-    def targets(self) -> Any: ...
+    def targets(self) -> SlaTargets: ...
 
 
 PolicyLookup = Callable[[int, datetime], PolicyInForce]
@@ -161,20 +162,9 @@ def clock_id(clock: SlaClock | str, item_id: UUID) -> str:
     return f"{SlaClock(clock).value}:{item_id}"
 
 
-def describe(target: Any) -> str:
+def describe(target: Target) -> str:
     """A target as people read it: ``30 min``, ``4 h``, ``1 working day``, ``5 working days``."""
-    minutes = getattr(target, "minutes", None)
-    if minutes:
-        return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
-    days = int(getattr(target, "working_days", 0) or 0)
-    return f"{days} working day" + ("" if days == 1 else "s")
-
-
-def due(target: Any, calendar: ServiceCalendar, start: datetime) -> datetime:
-    minutes = getattr(target, "minutes", None)
-    if minutes:
-        return DueTarget(duration=timedelta(minutes=minutes)).due(calendar, start)
-    return DueTarget(working_days=int(target.working_days)).due(calendar, start)
+    return target.describe()
 
 
 @dataclass
@@ -387,7 +377,7 @@ class _Rows:
         subject_id: UUID,
         item_id: UUID,
         service: str,
-        target: Any | None = None,
+        target: Target | None = None,
         due_at: datetime | None = None,
         target_text: str | None = None,
         detail: str | None = None,
@@ -395,7 +385,11 @@ class _Rows:
         start: datetime = event.occurred_at
         calendar, calendar_version = self.calendar(service, item.position, start)
         policy = self.policies(item.position, start)
+        if target_text is None:
+            assert target is not None, "a clock due by a target names it"
+            target_text = describe(target)
         if due_at is None:
+            assert target is not None
             due_at = due(target, calendar, start)
         self.tables[1].append(
             {
@@ -405,7 +399,7 @@ class _Rows:
                 "service": service, "started_at": start, "recorded_at": event.recorded_at,
                 "local_date": start.astimezone(calendar.timezone).date().isoformat(),
                 "due_at": due_at,
-                "target": target_text if target_text is not None else describe(target),
+                "target": target_text,
                 "policy_version": policy.version, "calendar_version": calendar_version,
                 "detail": detail,
             }

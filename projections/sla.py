@@ -1,10 +1,10 @@
-"""Service-level targets for the work queues, and the working-day arithmetic they need.
+"""Due times from SLA targets, and the working-day arithmetic they need.
 
 Every due time is computed from an event's own time (``occurred_at``) when the event is folded,
-never from the clock at replay, so rebuilding a view gives the same due times. The defaults are
-the service's own promises (an immediate escalation acknowledged within 30 minutes, an urgent one
-within 4 hours, a routine one and a referral's acknowledgement within a working day, a referral
-chased after 5); they live here, in one place, and settings may change them.
+never from the clock at replay, so rebuilding a view gives the same due times. The targets are
+the SLA policy's (``domain.policy.sla.SlaTargets``): the version in force when each clock
+started, as the log held the policy at the event (``projections.sla_policies``), so a new
+version never moves a due time already set.
 
 "N working days after T" follows the calendar of the case's service in force at T (a later
 version never changes a due time: ``projections.service_calendars``):
@@ -23,60 +23,31 @@ version never changes a due time: ``projections.service_calendars``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from domain.calendar import ServiceCalendar
-from domain.case.vocabulary import Urgency
+from domain.policy.sla import (
+    DEFAULT_TARGETS,
+    SlaPolicyHistory,
+    Target,
+    first_version,
+)
+
+__all__ = ["DEFAULT_HISTORY", "Target", "due", "working_days_after"]
 
 # Look this far ahead for a working day before deciding the service is never open.
 _HORIZON_DAYS = 400
 
-
-@dataclass(frozen=True)
-class Target:
-    """A deadline: a fixed duration, or a number of working days on the service calendar."""
-
-    duration: timedelta | None = None
-    working_days: int = 0
-
-    def due(self, calendar: ServiceCalendar, start: datetime) -> datetime:
-        if self.duration is not None:
-            return (start + self.duration).astimezone(UTC)
-        return working_days_after(calendar, start, self.working_days)
+DEFAULT_HISTORY = SlaPolicyHistory(versions=(first_version(DEFAULT_TARGETS),))
+"""The default targets for all time (a view or a test built without a policy)."""
 
 
-def _default_escalation_targets() -> dict[Urgency, Target]:
-    return {
-        Urgency.IMMEDIATE: Target(duration=timedelta(minutes=30)),
-        Urgency.URGENT: Target(duration=timedelta(hours=4)),
-        Urgency.ROUTINE: Target(working_days=1),
-    }
-
-
-@dataclass(frozen=True)
-class QueueRules:
-    """The targets the work queues use (by default the service's own: see the module's note)."""
-
-    escalation_acknowledged: Mapping[Urgency, Target] = field(
-        default_factory=_default_escalation_targets
-    )
-    # Local authorities acknowledge a referral within one working day; chase when not.
-    referral_acknowledged: Target = field(default_factory=lambda: Target(working_days=1))
-    # An acknowledged referral whose outcome has not come: chase this long after the latest of
-    # its acknowledgement and the last follow-up.
-    referral_chase: Target = field(default_factory=lambda: Target(working_days=5))
-    # Four-eyes: a decision held for a second safeguarding lead is due this long after the request.
-    approval_decided: Target = field(default_factory=lambda: Target(working_days=1))
-
-    def escalation_due(
-        self, calendar: ServiceCalendar, urgency: Urgency, raised_at: datetime
-    ) -> datetime:
-        return self.escalation_acknowledged[urgency].due(calendar, raised_at)
-
-
-DEFAULT_RULES = QueueRules()
+def due(target: Target, calendar: ServiceCalendar, start: datetime) -> datetime:
+    """When work whose clock started at ``start`` is due under ``target`` (UTC)."""
+    if target.minutes is not None:
+        return (start + timedelta(minutes=target.minutes)).astimezone(UTC)
+    assert target.working_days is not None
+    return working_days_after(calendar, start, target.working_days)
 
 
 Windows = tuple[tuple[datetime, datetime], ...]

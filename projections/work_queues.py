@@ -10,13 +10,20 @@ Queues and due times (all from event times, at fold time, never from the clock a
 * ``out_of_hours_reviews``: out-of-hours decisions awaiting review; due at the decision's
   ``review_due`` (the end of the next working day, fixed when it was recorded).
 * ``unacknowledged_escalations``: due at ``raised_at`` (its occurred_at) plus the
-  acknowledgement target for its urgency: immediate 30 min, urgent 4 h, routine 1 working day.
-* ``referrals_awaiting_acknowledgement``: due 1 working day after the referral was made; never
-  a referral to an agency that does not acknowledge (a crisis line: see the case vocabulary).
-* ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due 5 working
-  days after the later of the acknowledgement and the last follow-up (a follow-up restarts it).
+  acknowledgement target for its urgency (by default immediate 30 min, urgent 4 h, routine 1
+  working day).
+* ``referrals_awaiting_acknowledgement``: due the acknowledgement target (by default 1 working
+  day) after the referral was made; never a referral to an agency that does not acknowledge (a
+  crisis line: see the case vocabulary).
+* ``referrals_awaiting_follow_up``: acknowledged, outcome not yet received: chase due the chase
+  target (by default 5 working days) after the later of the acknowledgement and the last
+  follow-up (a follow-up restarts it).
 * ``approvals_awaiting_decision``: decisions held for a second safeguarding lead's approval
-  (four-eyes: a ban, closing a critical case); due 1 working day after the request.
+  (four-eyes: a ban, closing a critical case); due the approval target (by default 1 working
+  day) after the request.
+* ``flags_awaiting_action``: flags (a ``FlagRaised``, or a case opened from a flag) awaiting the
+  first action on their case at or after them; due the first-action target for the case's risk
+  when the flag was raised (unassessed: medium) after the flag.
 * ``referrals_awaiting_review``: referrals made without consent (emergency actions, recorded at
   once) awaiting a lead's review; due at the referral's ``review_due`` (end of the next working
   day, fixed when it was recorded).
@@ -25,10 +32,12 @@ Queues and due times (all from event times, at fold time, never from the clock a
 * ``no_recent_action``: open cases whose last action (or opening, if none) is more than N days
   before the moment asked about (N per request, default 7); due N days after that last action.
 
-Closing a case takes all its items out; reopening puts back whatever is still open. Working
-days follow the calendar of the case's service in force when each clock started, as the log
-held the service's versions at the case's latest event (``projections.service_calendars``:
-never today's services, so a rebuild gives the same due times; ``projections.sla``). Which
+Closing a case takes all its items out; reopening puts back whatever is still open. Targets
+are the SLA policy version in force when each clock started, and working days follow the
+calendar of the case's service in force then, both as the log held their versions at the case's
+latest event (``projections.sla_policies``, ``projections.service_calendars``: never today's
+policy or services, so a rebuild gives the same due times and a new policy version never moves
+a due time already set; ``projections.sla``). Which
 rows a state gives, and the queues' names and read shapes, are in ``projections.queue_rows``;
 this module keeps them in a view, reads them, and replays them as of a past moment. Rows hold
 no personal data: ids, enums, usernames of staff and times only (no names, summaries, agency
@@ -53,6 +62,7 @@ from uuid import UUID
 from domain.case.events import CaseAssigned, CaseEvent
 from domain.case.state import CaseState, apply_in_place
 from domain.errors import DomainError, ItemNotFound
+from domain.policy.sla import first_version
 from infrastructure.calendar import bank_holidays, default_service_calendar
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
@@ -82,7 +92,7 @@ from projections.read_model import ReadModel
 from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
-from projections.sla import DEFAULT_RULES, QueueRules
+from projections.sla_policies import SlaPolicies
 from projections.store import Row, ViewStore
 
 if TYPE_CHECKING:
@@ -94,30 +104,36 @@ class WorkQueuesView(View):
     name = "work_queues"
     # 2: four-eyes approvals and referrals awaiting review; 3: referrals to agencies that never
     # acknowledge (a crisis line) do not wait for an acknowledgement; 4: each case judged by its
-    # service's calendar versions (issue 13), days of several ranges working only in them
-    version = 4
+    # service's calendar versions (issue 13), days of several ranges working only in them; 5: the
+    # SLA policy in force at each clock start, and flags awaiting action (issue 15)
+    version = 5
 
     def __init__(
         self,
         event_log: EventLog,
         *,
         calendars: ServiceCalendars | None = None,
-        rules: QueueRules = DEFAULT_RULES,
+        policies: SlaPolicies | None = None,
         folds: CaseFolds | None = None,
         fingerprint: str = "",
     ) -> None:
-        # The rules (and the settings' calendar, the default service's until it is recorded) are
-        # part of the fold: a view built with others must be rebuilt, so a fingerprint of the
-        # settings behind them is part of the stored version.
+        # The settings' policy and calendar (the defaults until they are recorded) are part of
+        # the fold: a view built with others must be rebuilt, so a fingerprint of the settings
+        # behind them is part of the stored version.
         self._calendars = calendars if calendars is not None else default_calendars(event_log)
-        self._rules = rules
+        self._policies = policies if policies is not None else default_policies(event_log)
         self._folds = folds if folds is not None else case_folds_for(event_log)
         self._fingerprint = fingerprint
 
     def rows_of(self, state: CaseState, position: int) -> list[dict[str, Any]]:
         """The queue rows of one case state whose latest event is at ``position`` in the log:
-        judged by its service's calendar versions as the log held them there, and the rules."""
-        return queue_rows(state, self._calendars.history(state.service, position), self._rules)
+        judged by its service's calendar versions and the SLA policy's as the log held them
+        there."""
+        return queue_rows(
+            state,
+            self._calendars.history(state.service, position),
+            self._policies.history(position),
+        )
 
     def stored_version(self) -> int:
         if not self._fingerprint:
@@ -205,6 +221,7 @@ _ORDER: dict[Queue, tuple[tuple[str, ...], tuple[type, ...]]] = {
             Queue.REFERRALS_AWAITING_FOLLOW_UP,
             Queue.APPROVALS_AWAITING_DECISION,
             Queue.REFERRALS_AWAITING_REVIEW,
+            Queue.FLAGS_AWAITING_ACTION,
         )
     },
     Queue.HIGH_RISK_OPEN: (("risk_rank", "since_at", "item_id"), (int, datetime, UUID)),
@@ -245,7 +262,7 @@ class ReplayBusy(DomainError):
 class WorkQueues(ReadModel[WorkQueuesView]):
     """The work queues: kept up to date with ``catch_up()``, read with ``counts()``/``items()``.
 
-    With the shared ``projector`` its ``work_queues`` view is read (and the calendar and rules
+    With the shared ``projector`` its ``work_queues`` view is read (and the calendars and policy
     are the ones that view was built with); alone, a view of its own is built with them.
     """
 
@@ -255,13 +272,13 @@ class WorkQueues(ReadModel[WorkQueuesView]):
         *,
         projector: Projector | None = None,
         calendars: ServiceCalendars | None = None,
-        rules: QueueRules = DEFAULT_RULES,
+        policies: SlaPolicies | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         super().__init__(
             event_log,
             WorkQueuesView,
-            lambda: WorkQueuesView(event_log, calendars=calendars, rules=rules),
+            lambda: WorkQueuesView(event_log, calendars=calendars, policies=policies),
             projector=projector,
             batch_size=batch_size,
         )
@@ -590,6 +607,14 @@ def default_calendars(event_log: EventLog) -> ServiceCalendars:
         event_log,
         default_first=default_service_calendar(Settings.model_construct()),
         holidays=bank_holidays,
+    )
+
+
+def default_policies(event_log: EventLog) -> SlaPolicies:
+    """The SLA policy for a view built alone (a test, a tool): the default settings' targets as
+    version 1 until it is recorded."""
+    return SlaPolicies(
+        event_log, default_first=first_version(Settings.model_construct().sla_targets)
     )
 
 

@@ -97,6 +97,12 @@ class Permission(StrEnum):
     CONTACT_LEAD_REVIEW = "contact.lead_review"
     # Compliance reports (issue 15): figures, never case content.
     REPORT_READ = "report.read"
+    # The SLA policy (issue 15; domain/policy/): every member of staff may read the targets
+    # their work is due by; safeguarding leads (they answer for the service's response times)
+    # and admins (they configure the system, as they manage services) give it a new version,
+    # which only ever takes effect from now on, so no due time already set moves.
+    POLICY_READ = "policy.read"
+    POLICY_MANAGE = "policy.manage"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -118,6 +124,7 @@ _VOLUNTEER = frozenset(
         Permission.ROTA_READ,
         Permission.SERVICES_READ,
         Permission.SCORECARDS_READ,
+        Permission.POLICY_READ,
         # Helpline contacts: log, link to a case, read one's own, answer one's own feedback.
         Permission.CONTACT_LOG,
         Permission.CONTACT_READ,
@@ -162,6 +169,7 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SCORECARDS_VERSION,
     Permission.CONTACT_RESOLVE_DISPUTE,
     Permission.CONTACT_LEAD_REVIEW,
+    Permission.POLICY_MANAGE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -183,6 +191,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.CONTACT_READ,
             Permission.CONTACT_READ_ALL,
             Permission.REPORT_READ,
+            Permission.POLICY_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -195,6 +204,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SERVICES_MANAGE,
             Permission.SCORECARDS_READ,
             Permission.REPORT_READ,
+            Permission.POLICY_READ,
+            Permission.POLICY_MANAGE,
         }
     ),
 }

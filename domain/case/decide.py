@@ -1,6 +1,6 @@
 """``decide``: a command and the case's state in, new events out, or a typed refusal.
 
-Pure: the actor, the server clock and the service calendar come in on the
+Pure: the actor, the server clock, the service calendar and the SLA policy come in on the
 context; event ids derive from the case id and version (``domain.case.ids``).
 One command yields one event; ids of things created inside a case (decision,
 referral, escalation) are the id of the event that created them.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -47,6 +47,7 @@ from domain.errors import (
     RuleViolation,
 )
 from domain.personal import ErasureTrigger
+from domain.policy.sla import DEFAULT_TARGETS, SlaTargets, review_deadline
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
 # A closed case accepts only these: it is no longer decided on, only annotated, corrected,
@@ -99,6 +100,14 @@ class CaseContext:
     case_id: UUID | None = None  # for OpenCase: the id of the case to open
     # Which decisions take effect only on a second safeguarding lead's approval (four-eyes).
     four_eyes: FourEyesPolicy = DEFAULT_FOUR_EYES
+    # The SLA policy's targets in force at a moment (looked up only if the decision sets a due
+    # time: an out-of-hours decision's or a referral without consent's review deadline). None:
+    # the default targets for all time.
+    sla: Callable[[datetime], SlaTargets] | None = None
+
+
+def _targets_at(ctx: CaseContext, at: datetime) -> SlaTargets:
+    return DEFAULT_TARGETS if ctx.sla is None else ctx.sla(at)
 
 
 def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) -> list[e.CaseEvent]:
@@ -217,7 +226,7 @@ def _ooh_decision(
         **cmd.model_dump(exclude={"occurred_at", "policy_ref"}),
         "policy_ref": cmd.policy_ref,
         "decision_id": _next_event_id(s),
-        "review_due": calendar.end_of_next_working_day(at).astimezone(UTC),
+        "review_due": review_deadline(calendar, at, _targets_at(ctx, at).out_of_hours_review),
         **_behind(ctx.decision),
     }
 
@@ -266,11 +275,12 @@ def _ooh_review(
 
 def _referral(s: CaseState, cmd: c.MakeReferral, ctx: CaseContext, at: datetime) -> Fields:
     # Shared without consent: an emergency action, recorded at once (never held back) and
-    # reviewed afterwards by another lead, by the end of the next working day.
+    # reviewed afterwards by another lead, by the SLA policy's out-of-hours review target in
+    # force then (by default the end of the next working day).
     review_due = (
         None
         if cmd.consent is Consent.GIVEN
-        else _calendar_at(ctx, at).end_of_next_working_day(at).astimezone(UTC)
+        else review_deadline(_calendar_at(ctx, at), at, _targets_at(ctx, at).out_of_hours_review)
     )
     return {
         **cmd.model_dump(exclude={"occurred_at", "agency"}),

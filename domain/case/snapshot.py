@@ -31,6 +31,14 @@ class CaseSnapshot(BaseModel):
     def timestamp(self) -> datetime:
         return self.recorded_at
 
+    def outdated(self) -> str | None:
+        """Why this snapshot may not be trusted as the case's state, or None: one taken before
+        the state kept something the code now reads from it (which a snapshot cannot recompute)
+        is passed over, and the case replayed from its events (``infrastructure.snapshots``)."""
+        if self.state.flags_awaiting is None:
+            return "taken before flags awaiting action were kept"
+        return None
+
 
 def project_case(state: CaseState | None, events: Iterable[Any]) -> CaseState | None:
     """Fold what the event store hands back for a case, a snapshot then the events after it,

@@ -154,6 +154,15 @@ class Escalation(Item):
     resolved_at: datetime | None = None
 
 
+class AwaitingFlag(Item):
+    """A flag (a ``FlagRaised``, or the opening of a case raised from a flag) awaiting the first
+    action on its case at or after it: the flags_awaiting_action queue's item."""
+
+    flag_id: UUID  # the event's id
+    raised_at: datetime  # its occurred_at
+    risk_level: RiskLevel | None  # the case's risk when it was raised (None: not yet assessed)
+
+
 class Sanction(Item):
     event_id: UUID
     action: ModerationAction
@@ -235,6 +244,12 @@ class CaseState(BaseModel):
     first_action_at: datetime | None = None
     last_action_at: datetime | None = None
     flag_count: int = 0
+    # Flags awaiting the first action at or after them, and the latest moment the case was acted
+    # on (occurred_at of the latest ``ACTION_EVENTS`` event). None only in snapshots taken before
+    # these were kept: such a snapshot is not trusted (``domain.case.snapshot``), the case is
+    # replayed from its events instead.
+    flags_awaiting: list[AwaitingFlag] | None = None
+    last_acted_at: datetime | None = None
     flag_categories: dict[str, int] = {}  # category -> number of flags
     last_flag_at: datetime | None = None
     decisions: dict[str, OutOfHoursDecision] = {}
@@ -299,6 +314,9 @@ class CaseState(BaseModel):
                 "escalations": dict(self.escalations),
                 "approvals": dict(self.approvals),
                 "sanctions": list(self.sanctions),
+                "flags_awaiting": None
+                if self.flags_awaiting is None
+                else list(self.flags_awaiting),
                 "closed_periods": list(self.closed_periods),
                 "corrections": dict(self.corrections),
                 "writes": dict(self.writes),
@@ -340,10 +358,8 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
     state.version = event.originator_version
     if state.participants is not None and event.actor not in state.participants:
         state.participants.append(event.actor)
-    if isinstance(event, ACTION_EVENTS) and (
-        state.first_action_at is None or event.occurred_at < state.first_action_at
-    ):
-        state.first_action_at = event.occurred_at
+    if isinstance(event, ACTION_EVENTS):
+        _acted(state, event.occurred_at)
     if not isinstance(event, (CaseOpened, PersonalDataErased)) and (
         state.last_action_at is None or event.occurred_at > state.last_action_at
     ):
@@ -363,6 +379,29 @@ def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | Non
     if isinstance(event, _STATUS_EVENTS):
         _derive_status(state)
     return state
+
+
+def _acted(state: CaseState, at: datetime) -> None:
+    """The case was acted on at ``at``: the first-action clock, and the flags raised at or before
+    it no longer await an action."""
+    if state.first_action_at is None or at < state.first_action_at:
+        state.first_action_at = at
+    if state.last_acted_at is None or at > state.last_acted_at:
+        state.last_acted_at = at
+    if state.flags_awaiting:
+        state.flags_awaiting = [f for f in state.flags_awaiting if f.raised_at > at]
+
+
+def _awaits_action(state: CaseState, flag_id: UUID, raised_at: datetime) -> None:
+    """A flag raised at ``raised_at`` awaits an action, unless one occurred at or after it
+    already (a flag logged late)."""
+    if state.flags_awaiting is None:
+        return  # unknown (never for a state folded from its events)
+    if state.last_acted_at is not None and state.last_acted_at >= raised_at:
+        return
+    state.flags_awaiting.append(
+        AwaitingFlag(flag_id=flag_id, raised_at=raised_at, risk_level=state.risk_level)
+    )
 
 
 def _remember_write(state: CaseState, event: CaseEvent) -> None:
@@ -394,7 +433,7 @@ def _derive_status(state: CaseState) -> None:
 
 
 def _opened(e: CaseOpened) -> CaseState:
-    return CaseState(
+    state = CaseState(
         id=e.originator_id,
         version=e.originator_version,
         status=CaseStatus.OPEN,
@@ -419,7 +458,11 @@ def _opened(e: CaseOpened) -> CaseState:
         writes={},
         closed_periods=[],
         participants=[],
+        flags_awaiting=[],
     )
+    if e.source is CaseSource.FLAG:
+        _awaits_action(state, e.event_id, e.occurred_at)
+    return state
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
@@ -427,6 +470,7 @@ def _flag(s: CaseState, e: FlagRaised) -> None:
     s.flag_categories[e.category.value] = s.flag_categories.get(e.category.value, 0) + 1
     if s.last_flag_at is None or e.occurred_at > s.last_flag_at:
         s.last_flag_at = e.occurred_at
+    _awaits_action(s, e.event_id, e.occurred_at)
 
 
 def _risk(s: CaseState, e: RiskAssessed) -> None:

@@ -4,7 +4,7 @@ them; each command group lives in its own module.
 ``run`` serves the API and runs the projector, ``users`` manages users and tokens, ``db`` sets
 the database up, ``verify`` checks the log and case exports, and ``demo``, ``retention`` and
 ``permissions`` do what they say; ``rota`` plans and lists shifts; ``quality`` lists the
-scorecard's versions. How a command ends when
+scorecard's versions; ``policies`` the SLA policy's. How a command ends when
 refused is in ``common``.
 """
 
@@ -16,6 +16,7 @@ from interfaces.cli import (
     db,
     demo,
     permissions,
+    policies,
     quality,
     report,
     retention,
@@ -53,6 +54,8 @@ app.add_typer(rota.rota_app, name="rota")
 app.add_typer(quality.quality_app, name="quality")
 # Compliance reports (issue 15): write one, or check a saved one against the log.
 app.command()(report.report)
+# The SLA policy (issue 15): its versions and targets.
+app.add_typer(policies.policies_app, name="policies")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from interfaces.http import (
     moderation,
     operations,
     out_of_hours,
+    policies,
     quality,
     queues,
     records,
@@ -122,6 +123,7 @@ TAGS = [
     services.TAG,
     quality.TAG,
     reports.TAG,
+    policies.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -187,6 +189,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         rota.router,
         services.router,  # issue 13: services and their calendars
         quality.router,  # issue 14: the quality scorecard
+        policies.router,  # issue 15: the SLA policy in versions
         contacts_router,  # issue 14: helpline contacts, the write side and one contact's read
         # Helpline contacts, read side (issue 14): the list, my feedback, reviewers' agreement;
         # and a lead's look at a safeguarding fail (what the qa_safeguarding_fails queue waits

@@ -36,6 +36,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.identity.errors import TokenAlreadyIssued
+from domain.policy.errors import SlaPolicyVersionClash, SlaPolicyVersionInPast
 from domain.quality.errors import (
     NoScorecardInForce,
     ScorecardInvalid,
@@ -165,6 +166,9 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     CalendarVersionInPast: (409, "calendar-version-in-past"),
     CalendarVersionClash: (409, "calendar-version-clash"),
     UnknownBankHolidays: (422, "unknown-bank-holidays"),
+    # The SLA policy (issue 15).
+    SlaPolicyVersionInPast: (422, "sla-policy-version-in-past"),
+    SlaPolicyVersionClash: (409, "sla-policy-version-clash"),
     # The quality scorecard and a review's scores (issue 14).
     ScorecardInvalid: (422, "scorecard-invalid"),
     ScorecardVersionInPast: (409, "scorecard-version-in-past"),

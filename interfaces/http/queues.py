@@ -157,9 +157,7 @@ def list_queues(
     shift_queues = []
     if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
         shifts = vigil.shift_queues
-        shift_queues = (shifts.replayed(at, wait_seconds=wait) if past else shifts).counts(
-            as_of=at
-        )
+        shift_queues = (shifts.replayed(at, wait_seconds=wait) if past else shifts).counts(as_of=at)
     contact_queues: list[ContactQueueCount] = []
     worked, mine = _contact_queues_for(reader.actor)  # helpline contacts (issue 14)
     if worked:

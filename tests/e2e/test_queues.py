@@ -98,6 +98,7 @@ def test_a_coordinators_morning_with_the_queues(api: Api) -> None:
         "no_recent_action": (0, 0),
         "approvals_awaiting_decision": (0, 0),
         "referrals_awaiting_review": (0, 0),  # the referral was made with consent
+        "flags_awaiting_action": (0, 0),  # opened from a flag, acted on since (the decision)
     }
     assert all(q["description"] for q in listing["items"])
 

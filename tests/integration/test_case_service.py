@@ -294,7 +294,8 @@ def test_opening_with_a_key_derives_a_stable_case_id(vigil: Vigil, clock: Clock)
     assert again.replayed
     assert again.events == first.events
     assert other_user.state.id != first.state.id
-    assert appended(vigil) == 3  # with the default service, recorded with the first case
+    # with the default service and the SLA policy's version 1, recorded with the first case
+    assert appended(vigil) == 4
     with pytest.raises(IdempotencyKeyReused):
         vigil.cases.execute(
             None, open_case(), COORDINATOR, idempotency_key="open-1", request_hash="other"

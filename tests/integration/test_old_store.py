@@ -29,6 +29,8 @@ from interfaces.http import create_app
 from tests.conftest import Clock
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-225a4cc"
+NEW_QUEUES = ["flags_awaiting_action"]
+"""Queues added after the fixture's release, listed after its own."""
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text())
 VIGIL = Path(sys.executable).with_name("vigil")
 
@@ -74,6 +76,12 @@ def test_every_read_of_an_old_store_answers_as_the_old_release_did(
                 exports.append(tmp_path / f"export-{len(exports)}.json")
                 exports[-1].write_text(answer.text)
                 assert_still_says(shaped_export(body), read["body"], (user, path))
+            elif path.split("?")[0] == "/api/v1/queues":
+                # Queues added since (issue 15: flags_awaiting_action) come after the old ones,
+                # which answer as they did.
+                old = read["body"]["items"]
+                assert [q["name"] for q in body["items"][len(old) :]] == NEW_QUEUES
+                assert_still_says({**body, "items": body["items"][: len(old)]}, read["body"], path)
             elif path.startswith("/api/v1/audit/access"):
                 # Reads logged since (the fixture's own later ones, this test's) come after.
                 old = read["body"]["items"]

@@ -1,0 +1,1 @@
+"""SLA policies: the organisation's service-level targets, versioned (issue 15)."""
