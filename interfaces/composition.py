@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.compliance import RegisterService
 from application.contact_lead_reviews import ContactLeadReviews
 from application.contacts import ContactService
 from application.data_protection import DataProtectionService
@@ -105,6 +106,8 @@ class Vigil:
     contact_queues: ContactQueues
     # A safeguarding lead's look at a review that failed a safeguarding criterion.
     contact_lead_reviews: ContactLeadReviews
+    # The trustees' sign-offs of the serious-incident register (issue 15).
+    register: RegisterService
 
     @property
     def follows_in_process(self) -> bool:
@@ -304,6 +307,12 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     return Vigil(
         services=services,
         scorecards=scorecards,
+        register=RegisterService(
+            event_log,
+            clock=clock,
+            write_retries=settings.write_retries,
+            max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        ),
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,

@@ -95,6 +95,15 @@ class Permission(StrEnum):
     # A review that failed a safeguarding criterion is a safeguarding matter: a safeguarding
     # lead looks at it and records what was done (domain/contact/lead_review.py).
     CONTACT_LEAD_REVIEW = "contact.lead_review"
+    # Compliance (issue 15): reading the reports (numbers, never people: they read no personal
+    # field) is for those who answer for the service (trustees, leads, coordinators), auditors
+    # and admins; signing the serious-incident register off for a period is the trustees' own
+    # act. A safeguarding lead explains a breached SLA clock (the cause and what will be done)
+    # and decides and reports serious incidents (case.serious_incident).
+    REPORT_READ = "report.read"
+    REGISTER_SIGN_OFF = "register.sign_off"
+    SLA_EXPLAIN_BREACH = "sla.explain_breach"
+    SERIOUS_INCIDENT = "case.serious_incident"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -141,6 +150,7 @@ _COORDINATOR = _MODERATOR | {
     Permission.CONTACT_READ_ALL,
     Permission.CONTACT_REVIEW,
     Permission.CONTACT_FOLLOW_UP,
+    Permission.REPORT_READ,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -159,6 +169,8 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.SCORECARDS_VERSION,
     Permission.CONTACT_RESOLVE_DISPUTE,
     Permission.CONTACT_LEAD_REVIEW,
+    Permission.SLA_EXPLAIN_BREACH,
+    Permission.SERIOUS_INCIDENT,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -179,6 +191,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SCORECARDS_READ,
             Permission.CONTACT_READ,
             Permission.CONTACT_READ_ALL,
+            Permission.REPORT_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -190,7 +203,14 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SERVICES_READ,
             Permission.SERVICES_MANAGE,
             Permission.SCORECARDS_READ,
+            Permission.REPORT_READ,
         }
+    ),
+    # Trustees see numbers, not people: the reports and the register's sign-off, and nothing
+    # else (no case, contact, shift or queue read of any kind; their own token only). Granting
+    # the role needs no second person: it reads no case content (reads_case_content).
+    Role.TRUSTEE: frozenset(
+        {Permission.REPORT_READ, Permission.REGISTER_SIGN_OFF, Permission.OWN_TOKENS}
     ),
 }
 

@@ -39,6 +39,9 @@ from domain.case.events import (
     ReferralReviewed,
     ReferralUpdated,
     RiskAssessed,
+    SeriousIncidentAssessed,
+    SeriousIncidentReported,
+    SlaBreachExplained,
     Subject,
 )
 from domain.case.vocabulary import (
@@ -57,7 +60,9 @@ from domain.case.vocabulary import (
     ModerationAction,
     ReferralStatus,
     ReferralUpdateStatus,
+    Regulator,
     RiskLevel,
+    SeriousIncidentGround,
     Urgency,
 )
 from domain.personal import plan_for, redacted
@@ -176,6 +181,20 @@ class ClosedPeriod(Item):
         return self.closed_at <= at < self.reopened_at
 
 
+class SeriousIncidentAssessment(Item):
+    """A lead's serious-incident decision (its rationale is in the timeline), and its report."""
+
+    assessment_id: UUID
+    reportable: bool
+    regulator: Regulator
+    grounds: tuple[SeriousIncidentGround, ...]
+    assessed_by: str
+    assessed_at: datetime
+    reported_at: datetime | None = None
+    reported_by: str | None = None
+    reference: str | None = None
+
+
 class Write(Item):
     """A write made with an Idempotency-Key: which versions it produced, from which request."""
 
@@ -255,6 +274,12 @@ class CaseState(BaseModel):
     # When the subject's personal data was erased (PersonalDataErased): the personal fields here
     # read "[erased]" from then on, as the events before it do.
     personal_data_erased_at: datetime | None = None
+    # Serious-incident assessments by id, in order, and the latest (which supersedes the rest).
+    serious_incidents: dict[str, SeriousIncidentAssessment] = {}
+    latest_serious_incident: UUID | None = None
+    # The FlagRaised events' ids (a first-action clock's items). None only in snapshots taken
+    # before this was kept: then any event of the case is taken as one.
+    flag_event_ids: list[str] | None = None
 
     # --- derived -------------------------------------------------------------------------------
 
@@ -303,6 +328,10 @@ class CaseState(BaseModel):
                 "corrections": dict(self.corrections),
                 "writes": dict(self.writes),
                 "participants": None if self.participants is None else list(self.participants),
+                "serious_incidents": dict(self.serious_incidents),
+                "flag_event_ids": (
+                    None if self.flag_event_ids is None else list(self.flag_event_ids)
+                ),
             }
         )
 
@@ -381,7 +410,16 @@ def _remember_write(state: CaseState, event: CaseEvent) -> None:
 
 
 _STATUS_EVENTS = (CaseEscalated, EscalationResolved, CaseClosed, CaseReopened)
-_ALLOWED_WHILE_CLOSED = (NoteAdded, RecordCorrected, CaseReopened, PersonalDataErased)
+_ALLOWED_WHILE_CLOSED = (
+    NoteAdded,
+    RecordCorrected,
+    CaseReopened,
+    PersonalDataErased,
+    # Decided after closure too (domain.case.decide.ALLOWED_WHEN_CLOSED).
+    SeriousIncidentAssessed,
+    SeriousIncidentReported,
+    SlaBreachExplained,
+)
 
 
 def _derive_status(state: CaseState) -> None:
@@ -419,10 +457,13 @@ def _opened(e: CaseOpened) -> CaseState:
         writes={},
         closed_periods=[],
         participants=[],
+        serious_incidents={},
+        flag_event_ids=[],
     )
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
+    _flag_event_id(s, e)
     s.flag_count += 1
     s.flag_categories[e.category.value] = s.flag_categories.get(e.category.value, 0) + 1
     if s.last_flag_at is None or e.occurred_at > s.last_flag_at:
@@ -650,6 +691,34 @@ def _personal_data_erased(s: CaseState, e: PersonalDataErased) -> None:
     s.personal_data_erased_at = e.occurred_at
 
 
+# --- serious incidents and SLA clocks (issue 15) -------------------------------------------------
+
+
+def _flag_event_id(s: CaseState, e: FlagRaised) -> None:
+    if s.flag_event_ids is not None:
+        s.flag_event_ids.append(str(e.event_id))
+
+
+def _serious_incident_assessed(s: CaseState, e: SeriousIncidentAssessed) -> None:
+    s.serious_incidents[str(e.assessment_id)] = SeriousIncidentAssessment(
+        assessment_id=e.assessment_id,
+        reportable=e.reportable,
+        regulator=e.regulator,
+        grounds=tuple(e.grounds),
+        assessed_by=e.actor,
+        assessed_at=e.occurred_at,
+    )
+    s.latest_serious_incident = e.assessment_id
+
+
+def _serious_incident_reported(s: CaseState, e: SeriousIncidentReported) -> None:
+    assessment = s.serious_incidents.get(str(e.assessment_id))
+    if assessment is not None and assessment.reported_at is None:
+        s.serious_incidents[str(e.assessment_id)] = assessment.model_copy(
+            update={"reported_at": e.occurred_at, "reported_by": e.actor, "reference": e.reference}
+        )
+
+
 _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     FlagRaised: _flag,
     RiskAssessed: _risk,
@@ -670,4 +739,6 @@ _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     ApprovalDecided: _approval_decided,
     ReferralReviewed: _referral_reviewed,
     PersonalDataErased: _personal_data_erased,
+    SeriousIncidentAssessed: _serious_incident_assessed,
+    SeriousIncidentReported: _serious_incident_reported,
 }

@@ -31,8 +31,11 @@ from interfaces.http import (
     queues,
     records,
     referrals,
+    register,
     rota,
+    serious_incidents,
     services,
+    sla_breaches,
     subjects,
     users,
 )
@@ -191,6 +194,11 @@ def create_app(vigil: Vigil) -> FastAPI:
         # for).
         contact_reads_router,
         contact_lead_reviews_router,
+        # Compliance (issue 15): serious incidents on a case, SLA breach explanations, the
+        # trustees' sign-off of the serious-incident register.
+        serious_incidents.router,
+        sla_breaches.router,
+        register.router,
     ]
     for router in routers:
         app.include_router(router)
