@@ -25,7 +25,7 @@ from domain.case.ids import event_id_for, version_in
 from domain.case.state import CaseState
 from domain.errors import InvalidCommand, ItemNotFound, NotPermitted, RuleViolation
 from domain.shared import DecisionContext, Role
-from domain.sla_clocks import CASE_CLOCKS, SlaClock
+from domain.sla_clocks import CASE_CLOCKS, SlaClock, clock_id
 
 Fields = dict[str, Any]
 
@@ -105,7 +105,7 @@ def explain_sla_breach(
     if started is None:
         raise ItemNotFound(
             f"nothing in this case starts a {cmd.clock.value} clock with that id",
-            errors={"item_id": "not found"},
+            errors={"clock_id": f"no {clock_id(cmd.clock, cmd.item_id)} in this case"},
         )
     if isinstance(started, datetime):
         _not_before(at, started, "start of the clock")

@@ -70,7 +70,7 @@ def decide(
     state: RegisterState | None, command: SignOffRegister, ctx: DecisionContext
 ) -> list[RegisterEvent]:
     """The sign-off's event, or InvalidCommand naming every field at fault."""
-    as_of = command.as_of or ctx.now
+    as_of = (command.as_of or ctx.now).astimezone(UTC)
     errors: dict[str, str] = {}
     if command.period_to < command.period_from:
         errors["period_to"] = "must be on or after period_from"

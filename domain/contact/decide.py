@@ -60,7 +60,7 @@ from domain.contact.vocabulary import FeedbackStatus, FollowUpKind, ReviewResult
 from domain.errors import InvalidCommand, NotPermitted
 from domain.quality.errors import NoScorecardInForce
 from domain.shared import DecisionContext, Role, resolve_occurred_at
-from domain.sla_clocks import CONTACT_CLOCKS, SlaClock
+from domain.sla_clocks import CONTACT_CLOCKS, SlaClock, clock_id
 
 
 class Scored(Protocol):
@@ -413,13 +413,14 @@ def _explain_breach(
         if cmd.item_id != state.id:
             raise x.ContactNotFound(
                 "a contact_reviewed clock's item is the contact itself",
-                errors={"item_id": "not this contact"},
+                errors={"clock_id": f"no {clock_id(cmd.clock, cmd.item_id)} on this contact"},
             )
     else:
         follow_up = state.follow_ups.get(cmd.item_id)
         if follow_up is None:
             raise x.FollowUpNotFound(
-                "no such follow-up of this contact", errors={"item_id": "not found"}
+                "no such follow-up of this contact",
+                errors={"clock_id": f"no {clock_id(cmd.clock, cmd.item_id)} on this contact"},
             )
         _not_before(at, follow_up.scheduled_at, "follow-up was scheduled")
     return ContactSlaBreachExplained(

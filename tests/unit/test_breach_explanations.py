@@ -101,8 +101,10 @@ def test_only_a_safeguarding_lead_explains() -> None:
 def test_an_item_that_is_not_in_the_case_is_not_found() -> None:
     story = Story.opened()
     story.given(escalate())
-    error = story.refuses(explain("escalation_acknowledged", new_id()), ItemNotFound, by=LEAD)
-    assert error.errors == {"item_id": "not found"}
+    unknown = new_id()
+    error = story.refuses(explain("escalation_acknowledged", unknown), ItemNotFound, by=LEAD)
+    # Named as the clock (the URL names it: 404 over HTTP).
+    assert error.errors == {"clock_id": f"no escalation_acknowledged:{unknown} in this case"}
 
 
 def test_an_event_of_the_case_that_starts_no_such_clock_is_not_found() -> None:
