@@ -422,6 +422,8 @@ def restricted_case_read(state: CaseState, evaluated_at: datetime) -> Restricted
 # ids of what is open) and what lists and queues show without logging.
 CONTENT_FIELDS = frozenset({"subject", "summary"})
 REFERRAL_DETAILS = frozenset({"agency", "reference", "lawful_basis"})
+SERIOUS_INCIDENT_DETAILS = frozenset({"reference"})
+"""A reported serious incident's regulator reference: a detail, as a referral's reference is."""
 MEMBER_REFERENCES = {"sanctions": frozenset({"target_ref"}), "approvals": frozenset({"target_ref"})}
 """The member a sanction or a held moderation action names: a read shows it, a write's answer
 does not (a sanction's action and when it is in force say where the case stands)."""
@@ -538,7 +540,7 @@ def case_state_read(state: CaseState, evaluated_at: datetime) -> CaseStateRead:
                     **dict.fromkeys(CONTENT_FIELDS, True),
                     "referrals": True,
                     **{f: {"__all__": set(names)} for f, names in MEMBER_REFERENCES.items()},
-                    "serious_incidents": {"__all__": {"reference"}},
+                    "serious_incidents": {"__all__": set(SERIOUS_INCIDENT_DETAILS)},
                 }
             ),
             "referrals": [
