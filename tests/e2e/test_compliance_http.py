@@ -278,3 +278,22 @@ def test_a_trustee_signs_the_register_off_and_refusals_write_nothing(
         body["sign_off"]["sign_off_id"]
     ]
     assert lead.get(url).status_code == 200  # leads read reports too
+
+
+def test_a_sign_off_retried_with_its_key_is_answered_again_and_appends_nothing(api: Api) -> None:
+    trustee = api.user("tess", "trustee")
+    url = "/api/v1/reports/trustee/register-sign-offs"
+    body = {"period_from": "2026-07-01", "period_to": "2026-09-30"}
+    key = {"Idempotency-Key": "q3-sign-off"}
+    first = trustee.post(url, json=body, headers=key)
+    assert first.status_code == 201, first.text
+
+    with api.writes_nothing():
+        again = trustee.post(url, json=body, headers=key)
+        other = trustee.post(url, json={**body, "period_from": "2026-08-01"}, headers=key)
+
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert_problem(other, 422, "idempotency-key-reused")
+    assert len(trustee.get(url).json()["sign_offs"]) == 1
