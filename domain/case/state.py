@@ -16,6 +16,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.case.compliance_state import (
+    SeriousIncidentAssessment,
+    flag_event_id,
+    serious_incident_assessed,
+    serious_incident_reported,
+)
 from domain.case.events import (
     Agency,
     ApprovalDecided,
@@ -60,9 +66,7 @@ from domain.case.vocabulary import (
     ModerationAction,
     ReferralStatus,
     ReferralUpdateStatus,
-    Regulator,
     RiskLevel,
-    SeriousIncidentGround,
     Urgency,
 )
 from domain.personal import plan_for, redacted
@@ -179,20 +183,6 @@ class ClosedPeriod(Item):
 
     def contains(self, at: datetime) -> bool:
         return self.closed_at <= at < self.reopened_at
-
-
-class SeriousIncidentAssessment(Item):
-    """A lead's serious-incident decision (its rationale is in the timeline), and its report."""
-
-    assessment_id: UUID
-    reportable: bool
-    regulator: Regulator
-    grounds: tuple[SeriousIncidentGround, ...]
-    assessed_by: str
-    assessed_at: datetime
-    reported_at: datetime | None = None
-    reported_by: str | None = None
-    reference: str | None = None
 
 
 class Write(Item):
@@ -463,7 +453,7 @@ def _opened(e: CaseOpened) -> CaseState:
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
-    _flag_event_id(s, e)
+    flag_event_id(s, e)
     s.flag_count += 1
     s.flag_categories[e.category.value] = s.flag_categories.get(e.category.value, 0) + 1
     if s.last_flag_at is None or e.occurred_at > s.last_flag_at:
@@ -691,34 +681,6 @@ def _personal_data_erased(s: CaseState, e: PersonalDataErased) -> None:
     s.personal_data_erased_at = e.occurred_at
 
 
-# --- serious incidents and SLA clocks (issue 15) -------------------------------------------------
-
-
-def _flag_event_id(s: CaseState, e: FlagRaised) -> None:
-    if s.flag_event_ids is not None:
-        s.flag_event_ids.append(str(e.event_id))
-
-
-def _serious_incident_assessed(s: CaseState, e: SeriousIncidentAssessed) -> None:
-    s.serious_incidents[str(e.assessment_id)] = SeriousIncidentAssessment(
-        assessment_id=e.assessment_id,
-        reportable=e.reportable,
-        regulator=e.regulator,
-        grounds=tuple(e.grounds),
-        assessed_by=e.actor,
-        assessed_at=e.occurred_at,
-    )
-    s.latest_serious_incident = e.assessment_id
-
-
-def _serious_incident_reported(s: CaseState, e: SeriousIncidentReported) -> None:
-    assessment = s.serious_incidents.get(str(e.assessment_id))
-    if assessment is not None and assessment.reported_at is None:
-        s.serious_incidents[str(e.assessment_id)] = assessment.model_copy(
-            update={"reported_at": e.occurred_at, "reported_by": e.actor, "reference": e.reference}
-        )
-
-
 _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     FlagRaised: _flag,
     RiskAssessed: _risk,
@@ -739,6 +701,6 @@ _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     ApprovalDecided: _approval_decided,
     ReferralReviewed: _referral_reviewed,
     PersonalDataErased: _personal_data_erased,
-    SeriousIncidentAssessed: _serious_incident_assessed,
-    SeriousIncidentReported: _serious_incident_reported,
+    SeriousIncidentAssessed: serious_incident_assessed,
+    SeriousIncidentReported: serious_incident_reported,
 }
