@@ -326,6 +326,8 @@ class Role(StrEnum):
     SAFEGUARDING_LEAD = "safeguarding_lead"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # Reads reports (numbers, never people) and signs off the serious-incident register.
+    TRUSTEE = "trustee"
 
 
 class Value(BaseModel):
@@ -343,6 +345,7 @@ ROLE_PRECEDENCE: tuple[Role, ...] = (
     Role.VOLUNTEER,
     Role.AUDITOR,
     Role.ADMIN,
+    Role.TRUSTEE,
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.compliance import RegisterService
 from application.contact_lead_reviews import ContactLeadReviews
 from application.contacts import ContactService
 from application.data_protection import DataProtectionService
@@ -112,6 +113,8 @@ class Vigil:
     reports: ReportService
     # The SLA policy in versions (issue 15): the targets each due time is judged by.
     sla_policies: SlaPolicyService
+    # The trustees' sign-offs of the serious-incident register (issue 15).
+    register: RegisterService
 
     @property
     def follows_in_process(self) -> bool:
@@ -320,6 +323,12 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         services=services,
         scorecards=scorecards,
         sla_policies=sla_policies,
+        register=RegisterService(
+            event_log,
+            clock=clock,
+            write_retries=settings.write_retries,
+            max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        ),
         keyring=keyring,
         data_protection=DataProtectionService(
             event_log,

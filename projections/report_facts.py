@@ -25,8 +25,8 @@ Three tables, none holding personal data (ids, enums, usernames of staff, number
   first-action clock, every action on the case (``ACTION_EVENTS``), matched to a flag's clock
   when it occurred at or after the flag. The earliest stop recorded by ``as_of`` wins.
 
-Events of contexts added later (serious incidents, breach explanations, the register's sign-off)
-are matched by their class here and stored the same way.
+Serious-incident decisions and reports, breach explanations (``domain.sla_clocks``' clock ids)
+and the trustees' sign-offs of the register are facts too, without their free text.
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
@@ -47,13 +47,14 @@ from domain.case import events as case_events
 from domain.case.events import CaseEvent
 from domain.case.state import ACTION_EVENTS, CaseState
 from domain.case.vocabulary import AGENCIES_THAT_NEVER_ACKNOWLEDGE, CaseSource, RiskLevel
+from domain.compliance.events import SeriousIncidentRegisterSignedOff
 from domain.contact import events as contact_events
 from domain.contact.events import ContactEvent
 from domain.policy.sla import SlaTargets, Target
 from domain.service.commands import DEFAULT_SERVICE
 from domain.shift import events as shift_events
 from domain.shift.events import ShiftEvent
-from domain.sla_clocks import SlaClock
+from domain.sla_clocks import SlaClock, clock_id
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
 from projections.bulk_write import bulk_insert
@@ -62,17 +63,6 @@ from projections.runner import Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
 from projections.sla import due
 from projections.store import ViewStore
-
-
-class _NotYet:
-    """TEMPORARY (until the serious-incident branch merges): matches no event."""
-
-
-_SI_ASSESSED: Any = getattr(case_events, "SeriousIncidentAssessed", _NotYet)
-_SI_REPORTED: Any = getattr(case_events, "SeriousIncidentReported", _NotYet)
-_CASE_EXPLAINED: Any = getattr(case_events, "SlaBreachExplained", _NotYet)
-_CONTACT_EXPLAINED: Any = getattr(contact_events, "ContactSlaBreachExplained", _NotYet)
-SeriousIncidentRegisterSignedOff: Any = _NotYet
 
 FACTS_TABLE = "report_facts"
 CLOCKS_TABLE = "report_clocks"
@@ -94,7 +84,7 @@ FACTS: dict[str, dict[str, str]] = {
         "d1": "period_from",
         "d2": "period_to",
         "d3": "signed_off_by",
-        "d4": "as_of",
+        "t1": "as_of",
     },
     "contact": {
         "d1": "channel",
@@ -155,11 +145,6 @@ class PolicyInForce(Protocol):
 
 PolicyLookup = Callable[[int, datetime], PolicyInForce]
 """The SLA policy version in force at a moment, as the log held the versions at a position."""
-
-
-def clock_id(clock: SlaClock | str, item_id: UUID) -> str:
-    """A clock's id: its kind and its item (``escalation_acknowledged:<escalation id>``)."""
-    return f"{SlaClock(clock).value}:{item_id}"
 
 
 def describe(target: Target) -> str:
@@ -300,7 +285,7 @@ class ReportFactsView(View):
                 out.fact(
                     item, event, "register_signed_off", service=None, subject_id=None,
                     d1=event.period_from.isoformat(), d2=event.period_to.isoformat(),
-                    d3=event.actor, d4=store.encode_time(event.as_of),
+                    d3=event.actor, t1=event.as_of,
                 )  # fmt: skip
         return [
             *bulk_insert(store, store.table(FACTS_TABLE), FACT_COLUMNS, out.encoded(store, 0)),
@@ -527,18 +512,18 @@ def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _C
             item, e, SlaClock.APPROVAL_DECIDED, subject_id=case_id, item_id=e.approval_id,
             outcome=e.decision.value,
         )  # fmt: skip
-    elif isinstance(e, _SI_ASSESSED):
+    elif isinstance(e, case_events.SeriousIncidentAssessed):
         out.fact(
             item, e, "si_assessed", service=service, subject_id=case_id,
             item_id=e.assessment_id, d1=_bool(e.reportable), d2=e.regulator.value,
             d3=",".join(sorted(g.value for g in e.grounds)), d4=e.actor,
         )  # fmt: skip
-    elif isinstance(e, _SI_REPORTED):
+    elif isinstance(e, case_events.SeriousIncidentReported):
         out.fact(
             item, e, "si_reported", service=service, subject_id=case_id,
             item_id=e.assessment_id, d1=e.regulator.value,
         )  # fmt: skip
-    elif isinstance(e, _CASE_EXPLAINED):
+    elif isinstance(e, case_events.SlaBreachExplained):
         _explained(out, item, e, service, case_id)
 
 
@@ -598,7 +583,7 @@ def _contact_facts(out: _Rows, item: Positioned, e: ContactEvent) -> None:
         )  # fmt: skip
     elif isinstance(e, contact_events.FollowUpCompleted):
         out.stop(item, e, SlaClock.FOLLOW_UP, subject_id=contact_id, item_id=e.follow_up_id)
-    elif isinstance(e, _CONTACT_EXPLAINED):
+    elif isinstance(e, contact_events.ContactSlaBreachExplained):
         _explained(out, item, e, None, contact_id)
 
 

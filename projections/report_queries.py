@@ -249,7 +249,16 @@ def _named(fact: str) -> str:
 
 
 _TIMES = frozenset(
-    {"occurred_at", "recorded_at", "started_at", "due_at", "stopped_at", "acted_at", "ends_at"}
+    {
+        "occurred_at",
+        "recorded_at",
+        "started_at",
+        "due_at",
+        "stopped_at",
+        "acted_at",
+        "ends_at",
+        "as_of",
+    }
 )
 _UUIDS = frozenset({"subject_id", "item_id"})
 

@@ -95,14 +95,21 @@ class Permission(StrEnum):
     # A review that failed a safeguarding criterion is a safeguarding matter: a safeguarding
     # lead looks at it and records what was done (domain/contact/lead_review.py).
     CONTACT_LEAD_REVIEW = "contact.lead_review"
-    # Compliance reports (issue 15): figures, never case content.
-    REPORT_READ = "report.read"
     # The SLA policy (issue 15; domain/policy/): every member of staff may read the targets
     # their work is due by; safeguarding leads (they answer for the service's response times)
     # and admins (they configure the system, as they manage services) give it a new version,
     # which only ever takes effect from now on, so no due time already set moves.
     POLICY_READ = "policy.read"
     POLICY_MANAGE = "policy.manage"
+    # Compliance (issue 15): reading the reports (numbers, never people: they read no personal
+    # field) is for those who answer for the service (trustees, leads, coordinators), auditors
+    # and admins; signing the serious-incident register off for a period is the trustees' own
+    # act. A safeguarding lead explains a breached SLA clock (the cause and what will be done)
+    # and decides and reports serious incidents (case.serious_incident).
+    REPORT_READ = "report.read"
+    REGISTER_SIGN_OFF = "register.sign_off"
+    SLA_EXPLAIN_BREACH = "sla.explain_breach"
+    SERIOUS_INCIDENT = "case.serious_incident"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -170,6 +177,8 @@ _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
     Permission.CONTACT_RESOLVE_DISPUTE,
     Permission.CONTACT_LEAD_REVIEW,
     Permission.POLICY_MANAGE,
+    Permission.SLA_EXPLAIN_BREACH,
+    Permission.SERIOUS_INCIDENT,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -207,6 +216,12 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.POLICY_READ,
             Permission.POLICY_MANAGE,
         }
+    ),
+    # Trustees see numbers, not people: the reports and the register's sign-off, and nothing
+    # else (no case, contact, shift or queue read of any kind; their own token only). Granting
+    # the role needs no second person: it reads no case content (reads_case_content).
+    Role.TRUSTEE: frozenset(
+        {Permission.REPORT_READ, Permission.REGISTER_SIGN_OFF, Permission.OWN_TOKENS}
     ),
 }
 

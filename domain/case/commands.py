@@ -31,8 +31,10 @@ from domain.case.vocabulary import (
     ModerationAction,
     NoteKind,
     ReferralUpdateStatus,
+    Regulator,
     ReviewOutcome,
     RiskLevel,
+    SeriousIncidentGround,
     SubjectKind,
     Urgency,
 )
@@ -50,6 +52,7 @@ from domain.shared import (
     Text,
     Username,
 )
+from domain.sla_clocks import BreachCause, SlaClock
 
 MAX_SANCTION_HOURS = 24 * 366 * 5
 
@@ -256,6 +259,51 @@ class RecordErasure(Command):
     erasure_reason: Annotated[Text, StringConstraints(min_length=10, max_length=2000)]
 
 
+class AssessSeriousIncident(Command):
+    """A safeguarding lead decides whether the case is a serious incident to report to a
+    regulator, on which grounds (at least one; ``below_threshold`` only when it is not), and
+    why."""
+
+    reportable: bool = Field(description="Whether this is a serious incident to report.")
+    regulator: Regulator = Field(description="The regulator it would be reported to.")
+    grounds: list[SeriousIncidentGround] = Field(
+        min_length=1,
+        max_length=len(SeriousIncidentGround),
+        description="The serious-incident categories it falls under (at least one); "
+        "`below_threshold` for a decision not to report.",
+    )
+    rationale: Rationale
+
+    @model_validator(mode="after")
+    def _grounds_fit_decision(self) -> Self:
+        if len(set(self.grounds)) != len(self.grounds):
+            raise ValueError("grounds lists each ground once")
+        if self.reportable and SeriousIncidentGround.BELOW_THRESHOLD in self.grounds:
+            raise ValueError(
+                "a reportable serious incident is not below the threshold: drop "
+                "'below_threshold' or decide it is not reportable"
+            )
+        return self
+
+
+class ReportSeriousIncident(Command):
+    """A reportable assessment was reported to its regulator (at ``occurred_at``)."""
+
+    assessment_id: UUID
+    reference: Ref | None = Field(default=None, description="The regulator's reference.")
+
+
+class ExplainSlaBreach(Command):
+    """A safeguarding lead explains a breached SLA clock on the case: why, and what will be
+    done (``domain.sla_clocks``: the clock and the item that started it)."""
+
+    clock: SlaClock
+    item_id: UUID
+    cause: BreachCause
+    explanation: PersonalText
+    action: PersonalText
+
+
 CaseCommand = (
     OpenCase
     | RaiseFlag
@@ -277,4 +325,7 @@ CaseCommand = (
     | ReviewReferral
     | RecordErasure
     | LinkContact
+    | AssessSeriousIncident
+    | ReportSeriousIncident
+    | ExplainSlaBreach
 )

@@ -26,6 +26,11 @@ from domain.case.approvals import (
 )
 from domain.case.errors import CaseNotFound
 from domain.case.ids import event_id_for, version_in
+from domain.case.incidents import (
+    assess_serious_incident,
+    explain_sla_breach,
+    report_serious_incident,
+)
 from domain.case.state import Approval, CaseState
 from domain.case.vocabulary import (
     TIMED_ACTIONS,
@@ -51,12 +56,17 @@ from domain.policy.sla import DEFAULT_TARGETS, SlaTargets, review_deadline
 from domain.shared import DecisionContext, Role, resolve_occurred_at
 
 # A closed case accepts only these: it is no longer decided on, only annotated, corrected,
-# reopened or erased.
+# reopened or erased; and, deliberately, the compliance decisions that look back on it: whether
+# it was a serious incident to report (and that it was reported), and why an SLA clock on it was
+# breached. Those are often made after the case closed, and neither changes how it was handled.
 ALLOWED_WHEN_CLOSED: tuple[type[c.Command], ...] = (
     c.AddNote,
     c.CorrectRecord,
     c.ReopenCase,
     c.RecordErasure,  # erasure reaches closed cases too (retention acts on closed ones)
+    c.AssessSeriousIncident,
+    c.ReportSeriousIncident,
+    c.ExplainSlaBreach,
 )
 
 # Which referral updates each referral status allows. "followed_up" (a chase) leaves the status.
@@ -130,7 +140,10 @@ def decide(state: CaseState | None, command: c.CaseCommand, ctx: CaseContext) ->
             },
         )
     if state.status is CaseStatus.CLOSED and not isinstance(command, ALLOWED_WHEN_CLOSED):
-        raise RuleViolation("the case is closed: it accepts only notes, corrections and reopening")
+        raise RuleViolation(
+            "the case is closed: it accepts only notes, corrections, reopening, serious-incident "
+            "decisions and SLA breach explanations"
+        )
     if not isinstance(command, ALLOWED_WHEN_CLOSED):
         for period in state.closed_periods:
             if period.contains(occurred_at):
@@ -587,6 +600,9 @@ _DECIDERS: dict[type[c.Command], Decider] = {
     c.ReopenCase: _reopen,
     c.RecordErasure: _erasure,
     c.LinkContact: _same,
+    c.AssessSeriousIncident: assess_serious_incident,
+    c.ReportSeriousIncident: report_serious_incident,
+    c.ExplainSlaBreach: explain_sla_breach,
 }
 
 _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
@@ -608,4 +624,7 @@ _EVENT_FOR: dict[type[c.Command], type[e.CaseEvent]] = {
     c.ReopenCase: e.CaseReopened,
     c.RecordErasure: e.PersonalDataErased,
     c.LinkContact: e.ContactJoined,
+    c.AssessSeriousIncident: e.SeriousIncidentAssessed,
+    c.ReportSeriousIncident: e.SeriousIncidentReported,
+    c.ExplainSlaBreach: e.SlaBreachExplained,
 }

@@ -29,13 +29,16 @@ from domain.case.vocabulary import (
     ModerationAction,
     NoteKind,
     ReferralUpdateStatus,
+    Regulator,
     ReviewOutcome,
     RiskLevel,
+    SeriousIncidentGround,
     SubjectKind,
     Urgency,
 )
 from domain.personal import DataSubjectOf, ErasureTrigger
 from domain.shared import PERSONAL, PolicyRef, Role
+from domain.sla_clocks import BreachCause, SlaClock
 
 # Stored fields are read back forever, so they carry no business validation (a
 # rule tightened later must not make old events unreadable); commands validate.
@@ -277,6 +280,39 @@ class PersonalDataErased(CaseEvent):
     erasure_reason: str
 
 
+class SeriousIncidentAssessed(CaseEvent):
+    """A safeguarding lead's decision whether the case is a serious incident to report to a
+    regulator (``reportable``), on which grounds, and why. A later assessment supersedes an
+    earlier one (both stay on the record). Decided on closed cases too."""
+
+    assessment_id: UUID = Field(description="The id of the event itself.")
+    reportable: bool
+    regulator: Regulator
+    grounds: list[SeriousIncidentGround]
+    rationale: Personal
+
+
+class SeriousIncidentReported(CaseEvent):
+    """A reportable assessment was reported to its regulator, at ``occurred_at``, with the
+    regulator's reference when one was given (a reference, like a referral's: not personal)."""
+
+    assessment_id: UUID
+    regulator: Regulator
+    reference: str | None = None
+
+
+class SlaBreachExplained(CaseEvent):
+    """A safeguarding lead's explanation of a breached SLA clock on the case (the clock and the
+    item that started it: ``domain.sla_clocks``): the cause, what happened and what will be
+    done. Whether the clock breached is judged by the reports."""
+
+    clock: SlaClock
+    item_id: UUID
+    cause: BreachCause
+    explanation: Personal
+    action: Personal
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -301,5 +337,8 @@ EVENT_TYPES: dict[str, type[CaseEvent]] = {
         ReferralReviewed,
         PersonalDataErased,
         ContactJoined,
+        SeriousIncidentAssessed,
+        SeriousIncidentReported,
+        SlaBreachExplained,
     )
 }

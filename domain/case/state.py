@@ -16,6 +16,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.case.compliance_state import (
+    SeriousIncidentAssessment,
+    flag_event_id,
+    serious_incident_assessed,
+    serious_incident_reported,
+)
 from domain.case.events import (
     Agency,
     ApprovalDecided,
@@ -39,6 +45,9 @@ from domain.case.events import (
     ReferralReviewed,
     ReferralUpdated,
     RiskAssessed,
+    SeriousIncidentAssessed,
+    SeriousIncidentReported,
+    SlaBreachExplained,
     Subject,
 )
 from domain.case.vocabulary import (
@@ -270,6 +279,12 @@ class CaseState(BaseModel):
     # When the subject's personal data was erased (PersonalDataErased): the personal fields here
     # read "[erased]" from then on, as the events before it do.
     personal_data_erased_at: datetime | None = None
+    # Serious-incident assessments by id, in order, and the latest (which supersedes the rest).
+    serious_incidents: dict[str, SeriousIncidentAssessment] = {}
+    latest_serious_incident: UUID | None = None
+    # The FlagRaised events' ids (a first-action clock's items). None only in snapshots taken
+    # before this was kept: then any event of the case is taken as one.
+    flag_event_ids: list[str] | None = None
 
     # --- derived -------------------------------------------------------------------------------
 
@@ -321,6 +336,10 @@ class CaseState(BaseModel):
                 "corrections": dict(self.corrections),
                 "writes": dict(self.writes),
                 "participants": None if self.participants is None else list(self.participants),
+                "serious_incidents": dict(self.serious_incidents),
+                "flag_event_ids": (
+                    None if self.flag_event_ids is None else list(self.flag_event_ids)
+                ),
             }
         )
 
@@ -420,7 +439,16 @@ def _remember_write(state: CaseState, event: CaseEvent) -> None:
 
 
 _STATUS_EVENTS = (CaseEscalated, EscalationResolved, CaseClosed, CaseReopened)
-_ALLOWED_WHILE_CLOSED = (NoteAdded, RecordCorrected, CaseReopened, PersonalDataErased)
+_ALLOWED_WHILE_CLOSED = (
+    NoteAdded,
+    RecordCorrected,
+    CaseReopened,
+    PersonalDataErased,
+    # Decided after closure too (domain.case.decide.ALLOWED_WHEN_CLOSED).
+    SeriousIncidentAssessed,
+    SeriousIncidentReported,
+    SlaBreachExplained,
+)
 
 
 def _derive_status(state: CaseState) -> None:
@@ -459,6 +487,8 @@ def _opened(e: CaseOpened) -> CaseState:
         closed_periods=[],
         participants=[],
         flags_awaiting=[],
+        serious_incidents={},
+        flag_event_ids=[],
     )
     if e.source is CaseSource.FLAG:
         _awaits_action(state, e.event_id, e.occurred_at)
@@ -466,6 +496,7 @@ def _opened(e: CaseOpened) -> CaseState:
 
 
 def _flag(s: CaseState, e: FlagRaised) -> None:
+    flag_event_id(s, e)
     s.flag_count += 1
     s.flag_categories[e.category.value] = s.flag_categories.get(e.category.value, 0) + 1
     if s.last_flag_at is None or e.occurred_at > s.last_flag_at:
@@ -714,4 +745,6 @@ _HANDLERS: dict[type[CaseEvent], Callable[[CaseState, Any], None]] = {
     ApprovalDecided: _approval_decided,
     ReferralReviewed: _referral_reviewed,
     PersonalDataErased: _personal_data_erased,
+    SeriousIncidentAssessed: serious_incident_assessed,
+    SeriousIncidentReported: serious_incident_reported,
 }

@@ -168,3 +168,32 @@ class NoteKind(StrEnum):
     FACT = "fact"
     ASSESSMENT = "assessment"
     NOTE = "note"
+
+
+class Regulator(StrEnum):
+    """Whom a serious incident is reported to (the Charity Commission for charities in England
+    and Wales, OSCR in Scotland, CCNI in Northern Ireland, or another regulator or the police)."""
+
+    CHARITY_COMMISSION = "charity_commission"
+    OSCR = "oscr"
+    CCNI = "ccni"
+    OFSTED = "ofsted"
+    CQC = "cqc"
+    ICO = "ico"
+    POLICE = "police"
+    OTHER = "other"
+
+
+class SeriousIncidentGround(StrEnum):
+    """Why an incident is (or is not) a serious incident: the Charity Commission's categories
+    of a reportable serious incident, and ``below_threshold`` for a decision not to report."""
+
+    HARM_TO_BENEFICIARY = "harm_to_beneficiary"
+    HARM_TO_STAFF_OR_VOLUNTEER = "harm_to_staff_or_volunteer"
+    ABUSE_OR_MISTREATMENT_ALLEGATION = "abuse_or_mistreatment_allegation"
+    POLICE_INVOLVEMENT = "police_involvement"
+    DATA_BREACH = "data_breach"
+    FRAUD_OR_FINANCIAL_CRIME = "fraud_or_financial_crime"
+    SIGNIFICANT_OPERATIONAL_DISRUPTION = "significant_operational_disruption"
+    OTHER_SIGNIFICANT = "other_significant"
+    BELOW_THRESHOLD = "below_threshold"

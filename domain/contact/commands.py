@@ -35,6 +35,7 @@ from domain.shared import (
     ShortPersonalText,
     Username,
 )
+from domain.sla_clocks import BreachCause, SlaClock
 
 MAX_PARTICIPANTS = 20
 MAX_CRITERIA = 100
@@ -241,6 +242,18 @@ class CompleteFollowUp(Completion):
     follow_up_id: UUID
 
 
+class ExplainContactSlaBreach(ContactCommand):
+    """A safeguarding lead explains a breached SLA clock on the contact (``contact_reviewed``:
+    the item is the contact itself; ``follow_up``: one of its follow-ups): why, and what will
+    be done."""
+
+    clock: SlaClock
+    item_id: UUID
+    cause: BreachCause
+    explanation: PersonalText
+    action: PersonalText
+
+
 ContactWrite = (
     LinkCase
     | ReviewContact
@@ -250,6 +263,7 @@ ContactWrite = (
     | ScheduleFollowUp
     | RecordAttempt
     | CompleteFollowUp
+    | ExplainContactSlaBreach
 )
 """The commands to an existing contact (``LogContact`` makes one)."""
 

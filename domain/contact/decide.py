@@ -43,6 +43,7 @@ from domain.contact.events import (
     ContactLinkedToCase,
     ContactLogged,
     ContactReviewed,
+    ContactSlaBreachExplained,
     FeedbackAcknowledged,
     FeedbackDisputed,
     FeedbackDisputeResolved,
@@ -56,9 +57,10 @@ from domain.contact.events import (
 )
 from domain.contact.state import ContactState, FollowUp, Review, evolve
 from domain.contact.vocabulary import FeedbackStatus, FollowUpKind, ReviewResult
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, NotPermitted
 from domain.quality.errors import NoScorecardInForce
 from domain.shared import DecisionContext, Role, resolve_occurred_at
+from domain.sla_clocks import CONTACT_CLOCKS, SlaClock, clock_id
 
 
 class Scored(Protocol):
@@ -129,6 +131,8 @@ def decide(
         return [_attempt(state, command, occurred_at, dc)]
     if isinstance(command, c.CompleteFollowUp):
         return [_complete(state, command, occurred_at, dc)]
+    if isinstance(command, c.ExplainContactSlaBreach):
+        return [_explain_breach(state, command, occurred_at, dc)]
     raise TypeError(f"not a contact command: {type(command).__name__}")  # pragma: no cover
 
 
@@ -387,6 +391,40 @@ def _meeting(kind: FollowUpKind, cmd: c.CompleteFollowUp) -> Meeting | None:
         attendees=[MeetingAttendee(**a.model_dump()) for a in cmd.attendees or ()],
         decisions=list(cmd.decisions or ()),
         actions=[MeetingAction(**a.model_dump()) for a in cmd.actions or ()],
+    )
+
+
+# --- SLA breaches (issue 15) -------------------------------------------------------------------
+
+
+def _explain_breach(
+    state: ContactState, cmd: c.ExplainContactSlaBreach, at: datetime, dc: DecisionContext
+) -> ContactSlaBreachExplained:
+    """A lead explains a breached clock of this contact: its review (the item is the contact)
+    or one of its follow-ups. Whether it breached is the reports' to judge."""
+    if dc.actor.role is not Role.SAFEGUARDING_LEAD:
+        raise NotPermitted("only a safeguarding lead may explain a breached SLA clock")
+    if cmd.clock not in CONTACT_CLOCKS:
+        raise InvalidCommand(
+            f"the {cmd.clock.value} clock does not run on a helpline contact",
+            errors={"clock": "one of " + ", ".join(sorted(k.value for k in CONTACT_CLOCKS))},
+        )
+    if cmd.clock is SlaClock.CONTACT_REVIEWED:
+        if cmd.item_id != state.id:
+            raise x.ContactNotFound(
+                "a contact_reviewed clock's item is the contact itself",
+                errors={"clock_id": f"no {clock_id(cmd.clock, cmd.item_id)} on this contact"},
+            )
+    else:
+        follow_up = state.follow_ups.get(cmd.item_id)
+        if follow_up is None:
+            raise x.FollowUpNotFound(
+                "no such follow-up of this contact",
+                errors={"clock_id": f"no {clock_id(cmd.clock, cmd.item_id)} on this contact"},
+            )
+        _not_before(at, follow_up.scheduled_at, "follow-up was scheduled")
+    return ContactSlaBreachExplained(
+        **_envelope(state, at, dc), **cmd.model_dump(exclude={"occurred_at"})
     )
 
 

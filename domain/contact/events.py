@@ -44,6 +44,7 @@ from domain.contact.vocabulary import (
 )
 from domain.personal import DataSubjectOf
 from domain.shared import PERSONAL, Role
+from domain.sla_clocks import BreachCause, SlaClock
 
 Personal = Annotated[str, PERSONAL]
 
@@ -212,6 +213,18 @@ class FollowUpCompleted(ContactEvent):
     meeting: Meeting | None = None
 
 
+class ContactSlaBreachExplained(ContactEvent):
+    """A safeguarding lead's explanation of a breached SLA clock on the contact (its review, or
+    one of its follow-ups: ``domain.sla_clocks``): the cause, what happened and what will be
+    done. Whether the clock breached is judged by the reports."""
+
+    clock: SlaClock
+    item_id: UUID
+    cause: BreachCause
+    explanation: Personal
+    action: Personal
+
+
 EVENT_TYPES: dict[str, type[ContactEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -224,5 +237,6 @@ EVENT_TYPES: dict[str, type[ContactEvent]] = {
         FollowUpScheduled,
         FollowUpAttempted,
         FollowUpCompleted,
+        ContactSlaBreachExplained,
     )
 }

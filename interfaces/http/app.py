@@ -32,9 +32,12 @@ from interfaces.http import (
     queues,
     records,
     referrals,
+    register,
     reports,
     rota,
+    serious_incidents,
     services,
+    sla_breaches,
     subjects,
     users,
 )
@@ -197,6 +200,11 @@ def create_app(vigil: Vigil) -> FastAPI:
         contact_reads_router,
         contact_lead_reviews_router,
         reports.router,  # issue 15: compliance reports
+        # Compliance (issue 15): serious incidents on a case, SLA breach explanations, the
+        # trustees' sign-off of the serious-incident register.
+        serious_incidents.router,
+        sla_breaches.router,
+        register.router,
     ]
     for router in routers:
         app.include_router(router)

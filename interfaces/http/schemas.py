@@ -35,8 +35,10 @@ from domain.case.vocabulary import (
     ModerationAction,
     ReferralStatus,
     ReferralUpdateStatus,
+    Regulator,
     ReviewOutcome,
     RiskLevel,
+    SeriousIncidentGround,
     Urgency,
 )
 from domain.personal import erased_paths
@@ -129,6 +131,24 @@ class EscalationRead(Read):
     resolved_at: datetime | None = None
 
 
+class SeriousIncidentRead(Read):
+    """A safeguarding lead's serious-incident decision (its rationale is in the timeline) and
+    its report to the regulator."""
+
+    assessment_id: UUID
+    reportable: bool = Field(description="Whether it was decided a serious incident to report.")
+    regulator: Regulator
+    grounds: list[SeriousIncidentGround]
+    assessed_by: str
+    assessed_at: datetime = Field(description="When it was decided (its occurred_at).")
+    superseded: bool = Field(description="A later assessment of the case supersedes this one.")
+    reported_at: datetime | None = Field(
+        default=None, description="When it was reported to the regulator (occurred_at)."
+    )
+    reported_by: str | None = None
+    reference: str | None = Field(default=None, description="The regulator's reference.")
+
+
 class SanctionRead(Read):
     event_id: UUID = Field(description="The moderation action that imposed it.")
     action: ModerationAction
@@ -208,6 +228,21 @@ class CaseRead(Read):
     erased_fields: list[str] = Field(
         default=[], description='Personal fields of the case that read "[erased]".'
     )
+    serious_incidents: list[SeriousIncidentRead] = Field(
+        default=[],
+        description="Serious-incident assessments, in order: the latest supersedes the others.",
+    )
+
+
+def _serious_incidents(state: CaseState) -> list[SeriousIncidentRead]:
+    return [
+        SeriousIncidentRead(
+            **a.model_dump(exclude={"grounds"}),
+            grounds=list(a.grounds),
+            superseded=a.assessment_id != state.latest_serious_incident,
+        )
+        for a in state.serious_incidents.values()
+    ]
 
 
 def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
@@ -270,6 +305,7 @@ def case_read(state: CaseState, evaluated_at: datetime) -> CaseRead:
         evaluated_at=evaluated_at,
         personal_data_erased_at=state.personal_data_erased_at,
         erased_fields=[p for p in erased_paths(state) if not p.startswith("approvals.")],
+        serious_incidents=_serious_incidents(state),
     )
 
 
@@ -386,6 +422,8 @@ def restricted_case_read(state: CaseState, evaluated_at: datetime) -> Restricted
 # ids of what is open) and what lists and queues show without logging.
 CONTENT_FIELDS = frozenset({"subject", "summary"})
 REFERRAL_DETAILS = frozenset({"agency", "reference", "lawful_basis"})
+SERIOUS_INCIDENT_DETAILS = frozenset({"reference"})
+"""A reported serious incident's regulator reference: a detail, as a referral's reference is."""
 MEMBER_REFERENCES = {"sanctions": frozenset({"target_ref"}), "approvals": frozenset({"target_ref"})}
 """The member a sanction or a held moderation action names: a read shows it, a write's answer
 does not (a sanction's action and when it is in force say where the case stands)."""
@@ -437,6 +475,21 @@ class ApprovalStateRead(Read):
     decided_at: datetime | None = None
 
 
+class SeriousIncidentStateRead(Read):
+    """A serious-incident assessment as a write's answer shows it: without the regulator's
+    reference (a detail, as a referral's reference is: a read shows it)."""
+
+    assessment_id: UUID
+    reportable: bool
+    regulator: Regulator
+    grounds: list[SeriousIncidentGround]
+    assessed_by: str
+    assessed_at: datetime
+    superseded: bool
+    reported_at: datetime | None = None
+    reported_by: str | None = None
+
+
 class CaseStateRead(Read):
     """A case as a write's answer shows it: every field of a read but its content (subject,
     summary, referral details), which only a logged read shows (`GET /cases/{id}`)."""
@@ -474,6 +527,7 @@ class CaseStateRead(Read):
     evaluated_at: datetime
     personal_data_erased_at: datetime | None = None
     erased_fields: list[str] = []
+    serious_incidents: list[SeriousIncidentStateRead] = []
 
 
 def case_state_read(state: CaseState, evaluated_at: datetime) -> CaseStateRead:
@@ -486,6 +540,7 @@ def case_state_read(state: CaseState, evaluated_at: datetime) -> CaseStateRead:
                     **dict.fromkeys(CONTENT_FIELDS, True),
                     "referrals": True,
                     **{f: {"__all__": set(names)} for f, names in MEMBER_REFERENCES.items()},
+                    "serious_incidents": {"__all__": set(SERIOUS_INCIDENT_DETAILS)},
                 }
             ),
             "referrals": [

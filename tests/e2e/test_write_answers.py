@@ -19,6 +19,7 @@ from interfaces.http.schemas import (
     CONTENT_FIELDS,
     MEMBER_REFERENCES,
     REFERRAL_DETAILS,
+    SERIOUS_INCIDENT_DETAILS,
     CaseRead,
     CaseStateRead,
     ReferralRead,
@@ -257,6 +258,7 @@ def test_nothing_nested_in_a_write_answer_names_the_member() -> None:
     left_out = {
         *CONTENT_FIELDS,
         *(f"referrals[].{name}" for name in REFERRAL_DETAILS),
+        *(f"serious_incidents[].{name}" for name in SERIOUS_INCIDENT_DETAILS),
         *(f"{field}[].{name}" for field, names in MEMBER_REFERENCES.items() for name in names),
     }
     assert {"sanctions[].target_ref", "approvals[].target_ref"} <= left_out

@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 
 from domain.case import events as e
+from domain.case.commands import AssessSeriousIncident, ExplainSlaBreach, ReportSeriousIncident
 from domain.case.state import fold
 from domain.case.vocabulary import Consent, ModerationAction, NoteKind, ReferralUpdateStatus
 from domain.contact.commands import LogContact
@@ -108,6 +109,26 @@ def _every_event(vigil: Vigil, clock: Clock) -> UUID:
     sign_off = step(close(), LEAD)  # the risk is critical: a sign-off
     step(decide_approval(sign_off.event_id), OTHER_LEAD)
     step(reopen(), LEAD)
+    assessed = step(
+        AssessSeriousIncident(
+            reportable=True,
+            regulator="charity_commission",
+            grounds=["harm_to_beneficiary"],
+            rationale="The member was at risk of serious harm and the police attended.",
+        ),
+        LEAD,
+    )
+    step(ReportSeriousIncident(assessment_id=assessed.event_id, reference="CC-1"), LEAD)
+    step(
+        ExplainSlaBreach(
+            clock="escalation_acknowledged",
+            item_id=escalation.event_id,
+            cause="staffing",
+            explanation="The lead on call was on another case for an hour.",
+            action="A second lead is on call at weekends.",
+        ),
+        LEAD,
+    )
     clock.advance(minutes=5)
     subject = vigil.cases.get(case_id).subject
     vigil.data_protection.erase(  # PersonalDataErased, last: every personal field then erased
@@ -217,6 +238,9 @@ PERSONAL: dict[type[BaseModel], set[str]] = {
     e.ApprovalDecided: {"rationale"},
     e.ReferralReviewed: {"rationale"},
     e.ContactJoined: set(),
+    e.SeriousIncidentAssessed: {"rationale"},
+    e.SeriousIncidentReported: set(),
+    e.SlaBreachExplained: {"explanation", "action"},
     identity_events.UserRegistered: set(),
     identity_events.TokenIssued: set(),
 }

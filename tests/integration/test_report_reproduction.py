@@ -4,8 +4,8 @@ was recorded, re-versioned or rebuilt since; without ``as_of`` the late events a
 
 Given the golden story and every report of November as of noon on the 17th, when events are
 logged late (they happened in November, before noon, but are recorded after it), the service's
-calendar gets a new version, and every view is rebuilt from the log, then each report as of noon
-is the same bytes in JSON and CSV; asked for now, the late events are in it.
+calendar and the SLA policy get new versions, and every view is rebuilt from the log, then each
+report as of noon is the same bytes in JSON and CSV; asked for now, the late events are in it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from application.reports.document import to_json
 from application.reports.service import ReportRequest
 from domain.case import commands as c
 from domain.case.vocabulary import CaseSource, Category, RiskLevel
+from domain.policy.commands import VersionSlaPolicy
+from domain.policy.sla import DEFAULT_TARGETS
 from domain.service.commands import VersionCalendar
 from domain.shared import Actor, Role
 from interfaces.composition import Vigil
@@ -89,6 +91,14 @@ def test_a_report_as_of_a_moment_is_the_same_bytes_whatever_happened_since(vigil
             operating_hours={day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
             rationale="Longer hours for the winter appeal.",
         ),
+        LEAD,
+    )
+    # A new SLA policy from now on: every target halved or shorter.
+    targets = DEFAULT_TARGETS.model_dump()
+    targets["first_action"] = {level: {"minutes": 30} for level in targets["first_action"]}
+    targets["contact_reviewed"] = {"working_days": 2}
+    vigil.sla_policies.add_version(
+        VersionSlaPolicy.model_validate({**targets, "rationale": "Tighter targets from today."}),
         LEAD,
     )
     # Every view rebuilt from the log.

@@ -526,6 +526,9 @@ def test_every_case_command_is_covered_by_the_closed_case_tests() -> None:
         for build in REFUSED_WHEN_CLOSED.values()
     }
     allowed = {c.AddNote, c.CorrectRecord, c.ReopenCase, c.RecordErasure}  # erasure: below
+    # Compliance decisions look back on a case: test_serious_incident_decisions.py and
+    # test_breach_explanations.py decide them on closed cases.
+    allowed |= {c.AssessSeriousIncident, c.ReportSeriousIncident, c.ExplainSlaBreach}
     every = set(c.CaseCommand.__args__) - {c.OpenCase}  # type: ignore[attr-defined]
     assert covered | allowed == every
 
@@ -539,7 +542,7 @@ def test_a_closed_case_refuses(name: str) -> None:
 
     error = story.refuses(command, RuleViolation, by=OTHER_LEAD, now=now, match="closed")
 
-    assert "notes, corrections and reopening" in error.detail
+    assert "notes, corrections, reopening" in error.detail
 
 
 @pytest.mark.parametrize(

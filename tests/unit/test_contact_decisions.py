@@ -30,6 +30,7 @@ from domain.contact.events import (
     ContactLinkedToCase,
     ContactLogged,
     ContactReviewed,
+    ContactSlaBreachExplained,
     FeedbackAcknowledged,
     FeedbackDisputed,
     FeedbackDisputeResolved,
@@ -792,6 +793,7 @@ PERSONAL_FIELDS: dict[type[Any], set[str]] = {
     MeetingAttendee: {"name"},
     MeetingAction: {"owner", "action"},  # an action's owner is usually an attendee
     SafeguardingFailReviewed: {"rationale"},
+    ContactSlaBreachExplained: {"explanation", "action"},
 }
 
 

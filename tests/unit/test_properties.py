@@ -114,6 +114,29 @@ INTENTIONS: dict[str, Build] = {
     "correct": lambda s, n: correct(s.events[n % len(s.events)].event_id),
     "close": lambda s, n: close(),
     "reopen": lambda s, n: reopen(),
+    # Compliance decisions (issue 15): open or closed cases, by leads only.
+    "serious_incident": lambda s, n: c.AssessSeriousIncident(
+        reportable=n % 2 == 0,
+        regulator=["charity_commission", "police"][n % 2],
+        grounds=["harm_to_beneficiary"] if n % 2 == 0 else ["below_threshold"],
+        rationale="A member was harmed after meeting another member; the police attended.",
+    ),
+    "report_serious_incident": lambda s, n: (
+        None
+        if (a := _pick(_ids(s, e.SeriousIncidentAssessed), n)) is None
+        else c.ReportSeriousIncident(assessment_id=a)
+    ),
+    "explain_breach": lambda s, n: (
+        None
+        if (x := _pick(_ids(s, e.CaseEscalated), n)) is None
+        else c.ExplainSlaBreach(
+            clock="escalation_acknowledged",
+            item_id=x,
+            cause="volume",
+            explanation="Three escalations came in within the same ten minutes.",
+            action="A second lead takes escalations on busy evenings.",
+        )
+    ),
 }
 
 intentions = st.lists(
@@ -239,7 +262,15 @@ def test_accepted_histories_keep_the_invariants(steps: Any) -> None:
         assert event.occurred_at >= story.events[0].occurred_at
         assert event.occurred_at <= event.recorded_at + timedelta(minutes=5)
         if closed:
-            assert isinstance(event, e.NoteAdded | e.RecordCorrected | e.CaseReopened)
+            assert isinstance(
+                event,
+                e.NoteAdded
+                | e.RecordCorrected
+                | e.CaseReopened
+                | e.SeriousIncidentAssessed
+                | e.SeriousIncidentReported
+                | e.SlaBreachExplained,
+            )
         if isinstance(event, e.CaseClosed):
             assert not reviews_pending
             assert EscalationStatus.RAISED not in escalation_status.values()

@@ -1,0 +1,1 @@
+"""Compliance (issue 15): the trustees' sign-off of the serious-incident register."""
