@@ -4,8 +4,9 @@ was recorded, re-versioned or rebuilt since; without ``as_of`` the late events a
 
 Given the golden story and every report of November as of noon on the 17th, when events are
 logged late (they happened in November, before noon, but are recorded after it), the service's
-calendar and the SLA policy get new versions, and every view is rebuilt from the log, then each
-report as of noon is the same bytes in JSON and CSV; asked for now, the late events are in it.
+calendar and the SLA policy get new versions, a member's data is erased, and every view is
+rebuilt from the log, then each report as of noon is the same bytes in JSON and CSV; asked for
+now, the late events are in it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from application.reports.definitions import REPORTS
 from application.reports.document import to_json
 from application.reports.service import ReportRequest
 from domain.case import commands as c
-from domain.case.vocabulary import CaseSource, Category, RiskLevel
+from domain.case.vocabulary import CaseSource, Category, RiskLevel, SubjectKind
 from domain.policy.commands import VersionSlaPolicy
 from domain.policy.sla import DEFAULT_TARGETS
 from domain.service.commands import VersionCalendar
 from domain.shared import Actor, Role
+from domain.subject.subject import EraseSubject
 from interfaces.composition import Vigil
 from interfaces.reports import render_csv_zip
 from tests.integration.test_cli import env as env
@@ -99,6 +101,17 @@ def test_a_report_as_of_a_moment_is_the_same_bytes_whatever_happened_since(vigil
     targets["contact_reviewed"] = {"working_days": 2}
     vigil.sla_policies.add_version(
         VersionSlaPolicy.model_validate({**targets, "rationale": "Tighter targets from today."}),
+        LEAD,
+    )
+    # The critical case's member asks for their data to be erased: reports read no personal
+    # field, so nothing they count goes with it.
+    vigil.data_protection.erase(
+        "member-7002",
+        EraseSubject(
+            kind=SubjectKind.MEMBER,
+            lawful_basis="UK GDPR Art 17(1)(a)",
+            reason="The member asked for their data to be erased.",
+        ),
         LEAD,
     )
     # Every view rebuilt from the log.
