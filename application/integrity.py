@@ -2,7 +2,7 @@
 the ledger's public key and checkpoints.
 
 **verify** reads one consistent snapshot of the events table and the ledger's tables straight
-through the driver (``projections.notary.log_snapshot``), in notification order, and:
+through the driver (``projections.ledger_snapshot.log_snapshot``), in notification order, and:
 
 1. checks every checkpoint's Ed25519 signature with the trusted public keys;
 2. recomputes each event's leaf from its stored bytes and compares it with the ledger's leaf
@@ -56,19 +56,20 @@ from domain.integrity.merkle import (
     verify_consistency,
 )
 from infrastructure.integrity_keys import PublicKey, SigningKey, SigningKeyError
-from infrastructure.keys import MasterKeyError, SubjectKeyring, UnsealedValue
+from infrastructure.keys import SubjectKeyring, UnsealedValue
+from infrastructure.master_key import MasterKeyError
 from infrastructure.snapshots import GENESIS, SnapshotStore
 from infrastructure.snapshots import Sealed as SealedSnapshot
 from infrastructure.snapshots import chain as snapshot_chain
 from infrastructure.snapshots import check as check_snapshot
 from infrastructure.snapshots import unwrap as unwrap_snapshot
+from projections.ledger_snapshot import log_snapshot
 from projections.notary import (
     TILE_HEIGHT,
     CaseLeaf,
     HashLedger,
     LedgerCorrupt,
     StoredRow,
-    log_snapshot,
 )
 from projections.paging import MAX_POSITION
 from projections.projector import Projector

@@ -47,7 +47,7 @@ from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
-from projections.notary import log_snapshot  # noqa: E402
+from projections.ledger_snapshot import log_snapshot  # noqa: E402
 
 
 def _builder() -> Any:

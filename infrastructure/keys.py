@@ -44,38 +44,31 @@ is already destroyed.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from infrastructure.files import make_private_dir
+from infrastructure.master_key import MasterKeyError, derive_key
 from infrastructure.recorders import events_table
-from infrastructure.settings import Settings
 
 KEYS_TABLE = "vigil_subject_keys"
 CASES_TABLE = "vigil_subject_cases"
 LINKS_TABLE = "vigil_subject_links"
 CONTACTS_TABLE = "vigil_subject_contacts"
 META_TABLE = "vigil_key_meta"
-MASTER_KEY_FILE = "master.key"
 
 
 DESTROY_FUNCTION = "vigil_destroy_subject_keys"
@@ -161,10 +154,6 @@ def destroy_function_ddl(db: KeyDatabase, events_table: str, erasure_topic: str)
     )
 
 
-class MasterKeyError(RuntimeError):
-    """The master key is missing, malformed, or not the one this store's keys were made with."""
-
-
 class UnsealedValue(ValueError):
     """A personal field read back without its seal, where Vigil only ever stores a sealed
     value (or the erased marker): the row was written by something other than Vigil."""
@@ -192,65 +181,6 @@ class KeyDatabase(Protocol):
     def index(self, name: str) -> str: ...
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[KeyTransaction]: ...
-
-
-# --- the master key ------------------------------------------------------------------------------
-
-
-def _decode_key(text: str, where: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise MasterKeyError(f"{where} is not base64") from None
-    if len(key) != 32:
-        raise MasterKeyError(f"{where} must be 32 bytes (base64 of 32 random bytes)")
-    return key
-
-
-def new_master_key() -> str:
-    """A new master key, base64: what to put in VIGIL_MASTER_KEY or the key file."""
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def load_master_key(settings: Settings) -> bytes:
-    """The master key from settings; outside production, made under the data dir if missing."""
-    if settings.master_key is not None:
-        return _decode_key(settings.master_key.get_secret_value(), "VIGIL_MASTER_KEY")
-    if settings.master_key_file is not None:
-        try:
-            text = settings.master_key_file.read_text()
-        except OSError as exc:
-            raise MasterKeyError(f"cannot read VIGIL_MASTER_KEY_FILE: {exc.strerror}") from None
-        return _decode_key(text, "VIGIL_MASTER_KEY_FILE")
-    if settings.environment == "production":
-        raise MasterKeyError(
-            "set VIGIL_MASTER_KEY (base64 of 32 random bytes) or VIGIL_MASTER_KEY_FILE: "
-            "in production Vigil does not make a master key of its own"
-        )
-    path = settings.data_dir / MASTER_KEY_FILE
-    return _decode_key(_read_or_create(path), str(path))
-
-
-def _read_or_create(path: Path) -> str:
-    if path.exists():
-        return path.read_text()
-    make_private_dir(path.parent)
-    # Written whole to a private temporary file, then linked into place: a process starting at
-    # the same moment either links first or reads the complete file the other linked.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(new_master_key() + "\n")
-        with suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path.read_text()
-
-
-def _derive(master: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
 # --- subject keys --------------------------------------------------------------------------------
@@ -335,12 +265,12 @@ class SubjectKeyring:
         monotonic: Callable[[], float] = time.monotonic,
         memory_entries: int = MEMORY_ENTRIES,
     ) -> None:
-        self._wrap_key = _derive(master_key, b"vigil/subject-key-wrap/v1")
-        self._name_key = _derive(master_key, b"vigil/subject-name/v1")
-        self._fingerprint_key = _derive(master_key, b"vigil/request-fingerprint/v1")
-        self._snapshot_key = _derive(master_key, b"vigil/snapshot-mac/v1")
+        self._wrap_key = derive_key(master_key, b"vigil/subject-key-wrap/v1")
+        self._name_key = derive_key(master_key, b"vigil/subject-name/v1")
+        self._fingerprint_key = derive_key(master_key, b"vigil/request-fingerprint/v1")
+        self._snapshot_key = derive_key(master_key, b"vigil/snapshot-mac/v1")
         self._check = hmac.new(
-            _derive(master_key, b"vigil/master-key-check/v1"), b"vigil", hashlib.sha256
+            derive_key(master_key, b"vigil/master-key-check/v1"), b"vigil", hashlib.sha256
         ).hexdigest()
         self._clock = clock
         self._cache_seconds = cache_seconds

@@ -52,7 +52,6 @@ from domain.personal import (
 )
 from infrastructure.keys import (
     DataKey,
-    MasterKeyError,
     SubjectKeyring,
     UnsealedValue,
     envelope_key_id,
@@ -60,6 +59,7 @@ from infrastructure.keys import (
     open_sealed,
     seal,
 )
+from infrastructure.master_key import MasterKeyError
 from infrastructure.recorders import VigilPostgresFactory, VigilSQLiteFactory
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SnapshotStore

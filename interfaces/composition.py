@@ -37,11 +37,8 @@ from infrastructure.clock import system_clock
 from infrastructure.db_admin import prepare_store
 from infrastructure.event_log import EventLog
 from infrastructure.integrity_keys import SigningKey
-from infrastructure.keys import (
-    SubjectKeyring,
-    create_key_tables,
-    load_master_key,
-)
+from infrastructure.keys import SubjectKeyring, create_key_tables
+from infrastructure.master_key import load_master_key
 from infrastructure.oidc import OidcConfig, OidcVerifier
 from infrastructure.persistence import (
     attach_keyring,

@@ -27,8 +27,8 @@ from pydantic import TypeAdapter, ValidationError
 from domain.errors import DomainError
 from domain.shared import Username
 from infrastructure.availability import StoreUnavailable
-from infrastructure.keys import MasterKeyError
 from infrastructure.logging import configure_logging, scrub
+from infrastructure.master_key import MasterKeyError
 from infrastructure.persistence import UnsupportedDatabaseURL
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap

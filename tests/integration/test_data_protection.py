@@ -38,7 +38,8 @@ from domain.personal import ERASED, ErasureTrigger
 from domain.shared import PolicyRef
 from domain.subject.errors import SubjectNotFound
 from domain.subject.subject import EraseSubject, LegalHoldInForce, LiftLegalHold, PlaceLegalHold
-from infrastructure.keys import KEYS_TABLE, MasterKeyError, new_master_key
+from infrastructure.keys import KEYS_TABLE
+from infrastructure.master_key import MasterKeyError, new_master_key
 from infrastructure.persistence import WITHHELD, is_postgres, postgres_conninfo, recorder_env
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil, bootstrap
@@ -574,7 +575,7 @@ def test_a_different_master_key_is_refused(vigil: Vigil, settings: Settings) -> 
 
 
 def test_production_needs_a_master_key(settings: Settings) -> None:
-    from infrastructure.keys import load_master_key
+    from infrastructure.master_key import load_master_key
 
     with pytest.raises(MasterKeyError, match="VIGIL_MASTER_KEY"):
         load_master_key(settings.model_copy(update={"environment": "production"}))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from infrastructure.keys import SubjectKeyring, load_master_key, open_sealed, seal
+from infrastructure.keys import SubjectKeyring, open_sealed, seal
+from infrastructure.master_key import load_master_key
 from infrastructure.settings import Settings
 from interfaces.composition import Vigil
 from projections.store import view_store_for
