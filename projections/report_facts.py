@@ -46,7 +46,12 @@ from domain.calendar import ServiceCalendar
 from domain.case import events as case_events
 from domain.case.events import CaseEvent
 from domain.case.state import ACTION_EVENTS, CaseState
-from domain.case.vocabulary import AGENCIES_THAT_NEVER_ACKNOWLEDGE, CaseSource, RiskLevel
+from domain.case.vocabulary import (
+    AGENCIES_THAT_NEVER_ACKNOWLEDGE,
+    CaseSource,
+    ReferralUpdateStatus,
+    RiskLevel,
+)
 from domain.compliance.events import SeriousIncidentRegisterSignedOff
 from domain.contact import events as contact_events
 from domain.contact.events import ContactEvent
@@ -131,6 +136,9 @@ _UUID_COLUMNS = frozenset({"subject_id", "item_id"})
 # A case unassessed when flagged is judged as medium risk (the flags_awaiting_action queue's rule).
 UNASSESSED_FLAG_RISK = RiskLevel.MEDIUM
 _SERVICE_CACHE = 20_000
+_AGENCY_ANSWERED = frozenset(
+    {ReferralUpdateStatus.ACKNOWLEDGED, ReferralUpdateStatus.OUTCOME_RECEIVED}
+)
 
 
 class PolicyInForce(Protocol):
@@ -171,8 +179,8 @@ def _bool(value: bool) -> str:
 
 class ReportFactsView(View):
     name = "report_facts"
-    # 1: facts, clocks and stops
-    version = 1
+    # 1: facts, clocks and stops; 2: only the agency's answer stops a referral's clock
+    version = 2
 
     def __init__(
         self,
@@ -481,7 +489,9 @@ def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _C
                 subject_id=case_id, item_id=e.referral_id, service=service,
                 target=policy.targets.referral_acknowledged, detail=e.agency.kind.value,
             )  # fmt: skip
-    elif isinstance(e, case_events.ReferralUpdated):
+    elif isinstance(e, case_events.ReferralUpdated) and e.status in _AGENCY_ANSWERED:
+        # The agency's acknowledgement, or its outcome (which acknowledges it); our own chase
+        # (followed_up) or closing it is not an answer from the agency.
         out.stop(
             item, e, SlaClock.REFERRAL_ACKNOWLEDGED, subject_id=case_id, item_id=e.referral_id,
             outcome=e.status.value,

@@ -149,7 +149,7 @@ class ReportFacts(ReadModel[ReportFactsView]):
         table = self.store.table(FACTS_TABLE)
         statement = (
             f"SELECT f.position, f.service, f.subject_id, f.item_id, f.occurred_at, "
-            f"f.recorded_at, {_named(fact)} FROM {table} f "
+            f"f.recorded_at, f.local_date, {_named(fact)} FROM {table} f "
             "WHERE f.fact = %(fact)s AND f.recorded_at <= %(as_of)s ORDER BY f.position, f.seq"
         )
         return self._fetch(statement, {"fact": fact, "as_of": self.store.encode_time(as_of)})
@@ -183,7 +183,8 @@ class ReportFacts(ReadModel[ReportFactsView]):
             f"(SELECT s.outcome FROM {stops} s WHERE s.clock_id = c.clock_id "
             "AND s.recorded_at <= %(as_of)s ORDER BY s.stopped_at, s.position LIMIT 1) "
             "AS outcome "
-            f"FROM {clocks_table} c WHERE {where} ORDER BY c.started_at, c.clock_id"
+            f"FROM {clocks_table} c WHERE {where} "
+            f"ORDER BY c.started_at, c.clock_id{_BYTEWISE[store.dialect]}"
         )
         rows = self._fetch(statement, params)
         for row in rows:
@@ -194,24 +195,33 @@ class ReportFacts(ReadModel[ReportFactsView]):
 
     # --- shifts ----------------------------------------------------------------------------
 
-    def work_actions(self, start: datetime, end: datetime, as_of: datetime) -> list[Row]:
-        """Each action on a case or contact that occurred in ``[start, end)`` and was recorded by
-        ``as_of`` (actor and occurred time), from the actor activity."""
+    def work_actions(
+        self, start: datetime, end: datetime, as_of: datetime, service: str | None = None
+    ) -> list[Row]:
+        """Each action on a case or contact (of ``service``, or any) that occurred in
+        ``[start, end)`` and was recorded by ``as_of`` (actor and occurred time), from the actor
+        activity; a case's or contact's service is its opening's."""
         store = self.store
+        params: dict[str, Any] = {
+            "start": store.encode_time(start),
+            "end": store.encode_time(end),
+            "as_of": store.encode_time(as_of),
+        }
+        of_service = ""
+        if service is not None:
+            params["service"] = service
+            of_service = (
+                f"AND EXISTS (SELECT 1 FROM {store.table(FACTS_TABLE)} f "
+                "WHERE f.subject_id = a.aggregate_id AND f.fact IN ('case_opened', 'contact') "
+                "AND f.service = %(service)s) "
+            )
         statement = (
-            f"SELECT actor, occurred_at FROM {store.table(ACTIVITY_TABLE)} "
-            "WHERE occurred_at >= %(start)s AND occurred_at < %(end)s "
-            "AND recorded_at <= %(as_of)s AND context IN ('case', 'contact') "
-            "ORDER BY position"
+            f"SELECT a.actor, a.occurred_at FROM {store.table(ACTIVITY_TABLE)} a "
+            "WHERE a.occurred_at >= %(start)s AND a.occurred_at < %(end)s "
+            "AND a.recorded_at <= %(as_of)s AND a.context IN ('case', 'contact') "
+            f"{of_service}ORDER BY a.position"
         )
-        return self._fetch(
-            statement,
-            {
-                "start": store.encode_time(start),
-                "end": store.encode_time(end),
-                "as_of": store.encode_time(as_of),
-            },
-        )
+        return self._fetch(statement, params)
 
     def last_position_recorded_by(self, as_of: datetime) -> int:
         """The log position of the last event recorded by ``as_of`` (0: none)."""
@@ -223,6 +233,11 @@ class ReportFacts(ReadModel[ReportFactsView]):
                 {"as_of": store.encode_time(as_of)},
             )
         return 0 if row is None else int(row["position"])
+
+
+# Text in byte order on both stores (PostgreSQL's default collation may order punctuation
+# otherwise), so the same rows list in the same order wherever the log is kept.
+_BYTEWISE = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 
 
 def _standalone(

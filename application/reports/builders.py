@@ -17,11 +17,13 @@ from statistics import median
 from typing import Any
 
 from application.reports.definitions import TIME_BANDS, WEEKDAYS
+from domain.case.vocabulary import AGENCIES_THAT_NEVER_ACKNOWLEDGE
 from projections.report_queries import ReportFacts, Row, Scope
 
 # A check-in more than this after the planned start is late (the shift report's punctuality).
 LATE_CHECK_IN = timedelta(minutes=5)
 CLOCK_STATUSES = ("met", "breached", "open", "open_overdue")
+_NEVER_ACKNOWLEDGE = frozenset(kind.value for kind in AGENCIES_THAT_NEVER_ACKNOWLEDGE)
 
 
 @dataclass
@@ -156,8 +158,15 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
         ("given", "refused", "not_sought"),
     )
     acks = by_clock["referral_acknowledged"]
+    # Every referral, so the table adds up to the same total as the others of referrals (one
+    # population for suppression): those to an agency that never acknowledges are not_expected.
+    never = [r for r in referrals if r["agency_kind"] in _NEVER_ACKNOWLEDGE]
     t["referrals.acknowledgement"] = _counted(
-        acks, lambda r: clock_status(r, scope.as_of), "status", "referrals", CLOCK_STATUSES
+        [*acks, *never],
+        lambda r: "not_expected" if "clock" not in r else clock_status(r, scope.as_of),
+        "status",
+        "referrals",
+        (*CLOCK_STATUSES, "not_expected"),
     )
     hours = [
         (r["stopped_at"] - r["started_at"]).total_seconds() / 3600
@@ -207,9 +216,9 @@ def _serious_incidents(
     facts: ReportFacts, scope: Scope, cases: list[Row], referrals: list[Row], out: Built
 ) -> None:
     assessed = facts.facts(scope, "si_assessed")
-    reported: dict[Any, datetime] = {}
+    reported: dict[Any, str] = {}
     for row in facts.recorded(scope.as_of, "si_reported"):
-        reported.setdefault(row["item_id"], row["occurred_at"])
+        reported.setdefault(row["item_id"], row["local_date"])  # the service's date
     out.tables["serious_incidents.register"] = [
         {
             "case_id": str(r["subject_id"]),
@@ -218,9 +227,7 @@ def _serious_incidents(
             "reportable": r["reportable"] == "true",
             "regulator": r["regulator"],
             "grounds": (r["grounds"] or "").split(",") if r["grounds"] else [],
-            "reported_on": None
-            if r["item_id"] not in reported
-            else reported[r["item_id"]].date().isoformat(),
+            "reported_on": reported.get(r["item_id"]),
         }
         for r in assessed
     ]
@@ -482,7 +489,7 @@ def shifts(facts: ReportFacts, scope: Scope) -> Built:
     if planned:
         start = min(r["occurred_at"] for r in planned)
         end = max(r["ends_at"] for r in planned)
-        for action in facts.work_actions(start, end, as_of):
+        for action in facts.work_actions(start, end, as_of, scope.service):
             if any(a <= action["occurred_at"] < b for a, b in windows.get(action["actor"], ())):
                 in_shifts += 1
             else:

@@ -164,11 +164,12 @@ TRUSTEE = ReportDefinition(
                 _by("by_consent", "By consent", "consent", "Consent", "referrals", "referrals"),
                 _by(
                     "acknowledgement",
-                    "Acknowledged by the agency on time (agencies that acknowledge)",
+                    "Acknowledged by the agency on time (not_expected: an agency that never "
+                    "acknowledges, such as a crisis line)",
                     "status",
                     "Status",
                     "referrals",
-                    "referrals_acknowledgeable",
+                    "referrals",
                 ),
                 Table(
                     "acknowledgement_time",

@@ -6,15 +6,19 @@ numbers rounded once, here), so the same figures always give the same bytes (``t
 
 **Suppression** (the trustee pack: "trustees see numbers, not people"). A count from 1 to one
 under the threshold shows as ``fewer than N`` (primary). A cell could still be recovered by
-subtraction from a total, so where a population (say the cases opened in the period, broken
-down by category, by risk, by channel...) has any cell suppressed in any table:
+subtraction from a total, or by setting the tables that break one population down (say the
+cases opened in the period: by category, by risk, by channel...) against each other, so where a
+population has any cell suppressed in any table:
 
 * its total is ``withheld`` in every table that breaks it down (the same total in each), and
-* every table of that population hides at least one of its non-zero cells (a table with none
-  under the threshold has its smallest ``withheld``: secondary suppression), so no table's
-  visible cells add up to the total: it is known nowhere, and no hidden cell is a difference.
+* every other count of those tables shows as the band of ``N`` it falls in (``10 to 14``), so no
+  visible cell is exact: no sum or difference of them pins a suppressed count down, nor the
+  total. Zeros show (they identify nobody).
 
-A statistic (a median) is withheld when it is taken over fewer things than the threshold.
+A statistic (a median) is withheld when it is taken over fewer things than the threshold. The
+serious-incident register and the cases that may be serious incidents are lists, one row per
+case, by design (trustees answer for each decision): they are not counts and are not
+suppressed; a case in them is named by its id alone.
 """
 
 from __future__ import annotations
@@ -32,6 +36,13 @@ WITHHELD = "withheld"
 
 def fewer_than(threshold: int) -> str:
     return f"fewer than {threshold}"
+
+
+def band(value: int, width: int) -> str:
+    """The band of ``width`` a count falls in: ``10 to 14`` (words, not a dash: a spreadsheet
+    reads ``10-14`` as a date)."""
+    low = value // width * width
+    return f"{low} to {low + width - 1}"
 
 
 def cell_value(value: Any) -> Any:
@@ -171,15 +182,10 @@ def _suppress(
                             row[column.key] = WITHHELD
     for population in touched:
         for path, key in by_population[population]:
-            rows = tables[path]
-            hidden = sum(1 for r in rows if isinstance(r.get(key), str))
-            visible = sorted(
-                (r for r in rows if isinstance(r.get(key), int) and r[key] > 0),
-                key=lambda r: r[key],
-            )
-            while hidden < 1 and visible:
-                visible.pop(0)[key] = WITHHELD
-                hidden += 1
+            for row in tables[path]:
+                value = row.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value >= threshold:
+                    row[key] = band(value, threshold)
             if path in totals:
                 totals[path][key] = WITHHELD
     for totals_row in totals.values():

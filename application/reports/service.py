@@ -1,6 +1,7 @@
 """Compliance reports: a kind, a period of local dates, a service or all, and ``as_of``.
 
-``ReportService.report`` counts what was recorded by ``as_of`` (default: now, to the second)
+``ReportService.report`` counts what was recorded by ``as_of`` (default: the latest final moment,
+to the second: now less the clock skew allowed, by which every write recorded has committed)
 from the report facts (``projections.report_facts``), judges each clock by the SLA policy and
 calendar in force when it started, and names the signed checkpoint whose tree holds every
 event recorded by ``as_of`` (the first such checkpoint, signed on demand when none is yet), so
@@ -98,11 +99,18 @@ class ReportService:
         elif (request.end - request.start).days + 1 > MAX_PERIOD_DAYS:
             errors["to"] = f"a report covers at most {MAX_PERIOD_DAYS} days"
         now = self._clock()
-        as_of = request.as_of or now.replace(microsecond=0)
+        # A moment is final once every write recorded by it has committed: a write's recorded_at
+        # is read before it commits, and servers' clocks may differ by up to the skew allowed.
+        settled = now - self._skew
+        as_of = request.as_of or settled.replace(microsecond=0)
         if as_of.tzinfo is None:
             errors["as_of"] = "needs a time zone offset"
-        elif as_of > now + self._skew:
-            errors["as_of"] = f"in the future (now is {format_moment(now)})"
+        elif as_of > settled:
+            errors["as_of"] = (
+                f"too recent to be final: a report counts what was recorded by a moment at "
+                f"least {int(self._skew.total_seconds())} s ago ({format_moment(settled)} or "
+                "earlier); leave as_of out for the latest"
+            )
         service = None if request.service is None else request.service.strip().lower()
         if service is not None and not self._service_exists(service):
             errors["service"] = "unknown service"

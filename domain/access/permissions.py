@@ -106,7 +106,10 @@ class Permission(StrEnum):
     # and admins; signing the serious-incident register off for a period is the trustees' own
     # act. A safeguarding lead explains a breached SLA clock (the cause and what will be done)
     # and decides and reports serious incidents (case.serious_incident).
-    REPORT_READ = "report.read"
+    REPORT_READ = "report.read"  # every report
+    # The trustee pack alone (its small counts suppressed) and the register's sign-offs: what a
+    # trustee reads. The other reports list cases and staff by clock, unsuppressed.
+    TRUSTEE_PACK_READ = "report.read_trustee_pack"
     REGISTER_SIGN_OFF = "register.sign_off"
     SLA_EXPLAIN_BREACH = "sla.explain_breach"
     SERIOUS_INCIDENT = "case.serious_incident"
@@ -158,6 +161,7 @@ _COORDINATOR = _MODERATOR | {
     Permission.CONTACT_REVIEW,
     Permission.CONTACT_FOLLOW_UP,
     Permission.REPORT_READ,
+    Permission.TRUSTEE_PACK_READ,
 }
 # Leads see every restricted case already: they review break-glass use instead of making it.
 _SAFEGUARDING_LEAD = (_COORDINATOR - {Permission.BREAK_GLASS}) | {
@@ -200,6 +204,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.CONTACT_READ,
             Permission.CONTACT_READ_ALL,
             Permission.REPORT_READ,
+            Permission.TRUSTEE_PACK_READ,
             Permission.POLICY_READ,
         }
     ),
@@ -213,6 +218,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SERVICES_MANAGE,
             Permission.SCORECARDS_READ,
             Permission.REPORT_READ,
+            Permission.TRUSTEE_PACK_READ,
             Permission.POLICY_READ,
             Permission.POLICY_MANAGE,
         }
@@ -221,7 +227,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     # else (no case, contact, shift or queue read of any kind; their own token only). Granting
     # the role needs no second person: it reads no case content (reads_case_content).
     Role.TRUSTEE: frozenset(
-        {Permission.REPORT_READ, Permission.REGISTER_SIGN_OFF, Permission.OWN_TOKENS}
+        {Permission.TRUSTEE_PACK_READ, Permission.REGISTER_SIGN_OFF, Permission.OWN_TOKENS}
     ),
 }
 

@@ -265,6 +265,12 @@ async def wait_for_views(
     return min_position
 
 
+async def views_at_head(vigil: VigilDep) -> None:
+    """For reads that must count everything committed before them (compliance reports): every
+    view first applies every event committed before the read; no ``min_position`` shortcut."""
+    await run_in_threadpool(vigil.projector.catch_up)
+
+
 async def wait_for_log(
     vigil: VigilDep,
     min_position: Annotated[
@@ -341,6 +347,8 @@ async def read_at(
 MinPosition = Annotated[int | None, Depends(wait_for_views)]
 """A view-backed read's ``?min_position=N``: waits (bounded) until every view has applied N."""
 MinLogPosition = Annotated[int | None, Depends(wait_for_log)]
+ViewsAtHead = Annotated[None, Depends(views_at_head)]
+"""A read that counts from the views: every view brought to the log's head first."""
 """A log-backed read's ``?min_position=N``: waits (bounded) until the log holds N."""
 ReadAt = Annotated[ReadMoment, Depends(read_at)]
 """A queue read's ``?as_of=`` and ``?min_position=``: now (views brought up to date) or a past

@@ -113,7 +113,7 @@ def sign_off_register(
 
 @router.get("/register-sign-offs", responses=error_responses(401, 403))
 def list_register_sign_offs(
-    vigil: VigilDep, actor: Annotated[Actor, Depends(require(Permission.REPORT_READ))]
+    vigil: VigilDep, actor: Annotated[Actor, Depends(require(Permission.TRUSTEE_PACK_READ))]
 ) -> SignOffsRead:
     """Every sign-off of the serious-incident register, in the order recorded."""
     return SignOffsRead(sign_offs=[_sign_off_read(s) for s in vigil.register.sign_offs()])

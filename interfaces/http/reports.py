@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from application.reports.definitions import REPORTS, json_schema
+from application.reports.definitions import REPORTS, TRUSTEE, json_schema
 from application.reports.document import to_json
 from application.reports.service import InvalidReportQuery, ReportRequest
-from domain.access.permissions import Permission
+from domain.access.permissions import Permission, check, permits
 from domain.shared import Actor, Moment
-from interfaces.http.dependencies import MinPosition, VigilDep, require
+from interfaces.http.dependencies import ViewsAtHead, VigilDep, require
 from interfaces.http.problems import error_responses
 from interfaces.reports import render_csv, render_csv_zip, render_html, render_pdf
 
@@ -32,7 +32,9 @@ TAG = {
 }
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-ReportReader = Annotated[Actor, Depends(require(Permission.REPORT_READ))]
+# Every route needs the trustee pack's permission (trustees hold that one only); every kind but
+# the trustee pack also needs report.read (checked in the route: the kind is in the path).
+ReportReader = Annotated[Actor, Depends(require(Permission.TRUSTEE_PACK_READ))]
 KindPath = Annotated[
     str,
     Path(description="The report kind: " + ", ".join(REPORTS), examples=["trustee"]),
@@ -49,7 +51,9 @@ _MEDIA = {
 
 @router.get("", summary="The report kinds and their sections")
 def list_reports(actor: ReportReader) -> dict[str, Any]:
-    """Every report kind, with its sections and tables and its definition's version."""
+    """The report kinds the caller may read (a trustee: the trustee pack), with their sections
+    and tables and their definition's version."""
+    every = permits(actor, Permission.REPORT_READ)
     return {
         "items": [
             {
@@ -69,6 +73,7 @@ def list_reports(actor: ReportReader) -> dict[str, Any]:
                 "schema": f"/api/v1/reports/{d.kind}/schema",
             }
             for d in REPORTS.values()
+            if every or d.kind == TRUSTEE.kind
         ],
         "next_cursor": None,
     }
@@ -82,6 +87,11 @@ def list_reports(actor: ReportReader) -> dict[str, Any]:
 def report_schema(kind: KindPath, actor: ReportReader, vigil: VigilDep) -> dict[str, Any]:
     """The JSON Schema (2020-12) a report of this kind validates against."""
     return json_schema(vigil.reports.definition(kind))
+
+
+def _may_read(actor: Actor, kind: str) -> None:
+    if kind != TRUSTEE.kind:
+        check(actor, Permission.REPORT_READ)
 
 
 @router.get(
@@ -105,7 +115,7 @@ def get_report(
     kind: KindPath,
     actor: ReportReader,
     vigil: VigilDep,
-    _caught_up: MinPosition,
+    _caught_up: ViewsAtHead,
     start: Annotated[
         date,
         Query(alias="from", description="First day of the period (the service's local date)."),
@@ -117,9 +127,10 @@ def get_report(
     as_of: Annotated[
         Moment | None,
         Query(
-            description="Count only what was recorded by this moment (RFC 3339 with offset); "
-            "default now, to the second. The same as_of gives the same report, whatever was "
-            "recorded since.",
+            description="Count only what was recorded by this moment (RFC 3339 with offset), "
+            "at least the allowed clock skew (2 min by default) ago: a later moment is not "
+            "final yet (422). Default: the latest final moment, to the second. The same as_of "
+            "gives the same report, whatever was recorded since.",
         ),
     ] = None,
     format: Annotated[
@@ -134,7 +145,9 @@ def get_report(
         ),
     ] = None,
 ) -> Response:
-    """A report; JSON and CSV are the same bytes for the same parameters, whenever asked."""
+    """A report; JSON and CSV are the same bytes for the same parameters, whenever asked. The
+    trustee pack needs `report.read_trustee_pack`; every other kind `report.read` too."""
+    _may_read(actor, kind)
     document = vigil.reports.report(ReportRequest(kind, start, end, service, as_of))
     name = f"vigil-{kind}-{start.isoformat()}-{end.isoformat()}"
     if format == "json":

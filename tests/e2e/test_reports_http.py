@@ -127,3 +127,38 @@ def test_an_unknown_kind_is_not_found(lead: httpx.Client) -> None:
 
     problem = assert_problem(refused, 404, refused.json()["type"].rsplit("/", 1)[-1])
     assert "trustee" in problem["detail"]
+
+
+def test_a_trustee_reads_the_trustee_pack_and_no_other_report(api: Api, lead: httpx.Client) -> None:
+    trustee = api.user("tess.trustee", "trustee")
+
+    listed = trustee.get(PATH)
+    assert listed.status_code == 200
+    assert [item["kind"] for item in listed.json()["items"]] == ["trustee"]
+    pack = trustee.get(f"{PATH}/trustee", params=QUERY)
+    assert pack.status_code == 200, pack.text
+    assert pack.content == lead.get(f"{PATH}/trustee", params=QUERY).content
+    for kind in ("sla", "helpline", "shifts", "moderation"):
+        # The other reports list cases and staff, unsuppressed: not for trustees.
+        assert_problem(trustee.get(f"{PATH}/{kind}", params=QUERY), 403, "not-permitted")
+
+
+def test_a_moment_too_recent_to_be_final_is_refused(
+    api: Api, vigil: Vigil, lead: httpx.Client
+) -> None:
+    # A write's recorded_at is read before it commits, and servers' clocks differ by up to the
+    # skew allowed: a report as of a moment later than that could still change.
+    recent = vigil.clock() - timedelta(seconds=30)
+
+    with api.writes_nothing():
+        refused = lead.get(f"{PATH}/sla", params={**QUERY, "as_of": recent.isoformat()})
+
+    problem = assert_problem(
+        refused, 422, refused.json()["type"].rsplit("/", 1)[-1], errors=["as_of"]
+    )
+    assert "too recent" in problem["errors"]["as_of"]
+    latest = lead.get(f"{PATH}/sla", params={k: v for k, v in QUERY.items() if k != "as_of"})
+    assert latest.status_code == 200
+    skew = vigil.settings.max_clock_skew_seconds
+    settled = (vigil.clock() - timedelta(seconds=skew)).replace(microsecond=0)
+    assert latest.json()["parameters"]["as_of"] == settled.strftime("%Y-%m-%dT%H:%M:%SZ")

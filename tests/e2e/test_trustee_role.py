@@ -33,7 +33,7 @@ def _trustee_may(method: str, route: APIRoute) -> bool:
 
 def test_the_trustee_role_holds_reports_and_the_sign_off_only() -> None:
     assert ROLE_PERMISSIONS[Role.TRUSTEE] == {
-        Permission.REPORT_READ,
+        Permission.TRUSTEE_PACK_READ,
         Permission.REGISTER_SIGN_OFF,
         Permission.OWN_TOKENS,
     }

@@ -149,9 +149,9 @@ def test_a_total_that_would_reveal_a_suppressed_cell_is_withheld_in_every_table_
     assert _table(doc, "other", "by_source")["totals"]["cases"] == 50
 
 
-def test_no_table_of_the_population_shows_every_cell_so_none_adds_up_to_the_total() -> None:
+def test_no_count_of_the_population_stays_exact_so_none_adds_up_to_the_total() -> None:
     # by_channel shows 40 + 10 = 50 = the total; with 3 suppressed in by_category,
-    # 50 - 30 - 17 = 3. So every table of the population hides one cell at least.
+    # 50 - 30 - 17 = 3. So every other count of the population shows as its band of 5.
     doc = _pack(
         _story(
             **{
@@ -164,10 +164,43 @@ def test_no_table_of_the_population_shows_every_cell_so_none_adds_up_to_the_tota
         )
     )
 
+    assert _cells(doc, "volumes", "by_category") == ["30 to 34", "15 to 19", "fewer than 5"]
+    assert _cells(doc, "volumes", "by_channel") == ["40 to 44", "10 to 14"]
+    # Another population keeps its exact counts.
+    assert _cells(doc, "other", "by_source") == [50]
+
+
+def test_two_tables_of_a_population_cannot_be_solved_for_a_suppressed_count() -> None:
+    # With exact visible counts, 10 + a = 9 + b with a under 5 and b over it gives a = 4, b = 5
+    # (and the total 14). Bands leave many solutions.
+    doc = _pack(
+        _story(
+            **{
+                "volumes.by_category": [
+                    {"category": "harassment", "cases": 4},
+                    {"category": "self_harm_risk", "cases": 10},
+                ],
+                "volumes.by_channel": [
+                    {"channel": "email", "cases": 5},
+                    {"channel": "forum", "cases": 9},
+                ],
+            }
+        )
+    )
+
     category = _cells(doc, "volumes", "by_category")
     channel = _cells(doc, "volumes", "by_channel")
-    assert category == [30, 17, "fewer than 5"]
-    assert channel == [40, WITHHELD]  # its smallest, though over the threshold
+    assert category == ["fewer than 5", "10 to 14"]
+    assert channel == ["5 to 9", "5 to 9"]
+    solutions = {
+        (a, b, c, d)
+        for a in range(1, 5)
+        for b in range(10, 15)
+        for c in range(5, 10)
+        for d in range(5, 10)
+        if a + b == c + d
+    }
+    assert len({a for a, *_ in solutions}) == 4  # every value of the suppressed count fits
 
 
 def test_zero_is_shown_it_identifies_nobody() -> None:
@@ -217,6 +250,8 @@ def test_the_threshold_is_a_setting(threshold: int) -> None:
     small = f"fewer than {threshold}"
     cells = _cells(doc, "volumes", "by_category")
     assert (small in cells) is (threshold > 8)
+    if threshold == 10:
+        assert cells == ["30 to 39", "10 to 19", small]
     assert doc["basis"]["suppression_threshold"] == threshold
 
 
