@@ -19,7 +19,7 @@ from tests.e2e.test_permission_matrix import PUBLIC, _api_routes, _probe
 
 # What a trustee may reach: the reports (the lead's routes, under /reports) with the register's
 # sign-offs, and their own tokens (users.own_tokens: the user's own, the domain checks).
-TRUSTEE_PREFIXES = ("/api/v1/reports/",)
+TRUSTEE_PREFIXES = ("/api/v1/reports",)
 
 
 def _trustee_may(method: str, route: APIRoute) -> bool:
