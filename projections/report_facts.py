@@ -264,6 +264,12 @@ class ReportFactsView(View):
             f"CREATE INDEX IF NOT EXISTS {ix(STOPS_TABLE, 'by_clock')} ON {stops} (clock_id)",
             f"CREATE INDEX IF NOT EXISTS {ix(STOPS_TABLE, 'by_subject')} "
             f"ON {stops} (subject_id, clock)",
+            # A flag's first action: the earliest action on its case at or after the flag, read
+            # in stopped_at order from the index (report_queries' clocks), not every action of
+            # the case.
+            f"CREATE INDEX IF NOT EXISTS {ix(STOPS_TABLE, 'first_action')} "
+            f"ON {stops} (subject_id, stopped_at, recorded_at) "
+            "WHERE clock = 'first_action' AND clock_id IS NULL",
         ]
 
     def drop_statements(self, store: ViewStore) -> list[str]:

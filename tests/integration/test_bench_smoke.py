@@ -1,8 +1,9 @@
 """The PostgreSQL benchmarks still run: a small log, every figure printed, their schema dropped.
 
 ``bench/projections.py`` (rebuild and lag), ``bench/verify.py`` (the hash ledger),
-``bench/shift_log.py`` (a shift's log and who was on call) and ``bench/contacts.py`` (logging a
-contact, the contact queue and list). PostgreSQL
+``bench/shift_log.py`` (a shift's log and who was on call), ``bench/contacts.py`` (logging a
+contact, the contact queue and list) and ``bench/reports.py`` (the trustee pack and the SLA report
+for a quarter). PostgreSQL
 only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIRE_POSTGRES=1.
 """
 
@@ -92,11 +93,27 @@ CONTACTS = (
     ],
 )
 
+REPORTS = (
+    "reports.py",
+    ["--events", "3000", "--shifts", "100", "--contact-every", "20", "--repeat", "1"],
+    [
+        "built the log:",
+        "setup: report_facts and actor_activity rebuilt from the log:",
+        "setup: hash ledger caught up:",
+        "the quarter:",
+        "the report facts count the same: yes",
+        "(1) trustee pack (report + to_json)",
+        "(2) SLA report (report + to_json)",
+        "(3) raw SQL: cases opened by category",
+        "PASS  the raw aggregate and the report facts count the same cases",
+    ],
+)
+
 
 @pytest.mark.parametrize(
     ("script", "arguments", "figures"),
-    [PROJECTIONS, VERIFY, SHIFT_LOG, CONTACTS],
-    ids=["projections", "verify", "shift_log", "contacts"],
+    [PROJECTIONS, VERIFY, SHIFT_LOG, CONTACTS, REPORTS],
+    ids=["projections", "verify", "shift_log", "contacts", "reports"],
 )
 def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
     script: str, arguments: list[str], figures: list[str]
