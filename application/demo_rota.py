@@ -55,7 +55,9 @@ JUDE = DemoUser("jude.lead", Role.SAFEGUARDING_LEAD)  # on call out of hours
 PRIYA = DemoUser("priya.lead", Role.SAFEGUARDING_LEAD)
 MORGAN = DemoUser("morgan.auditor", Role.AUDITOR)
 ALEX = DemoUser("alex.admin", Role.ADMIN)
-DEMO_USERS: tuple[DemoUser, ...] = (SAM, OLA, KIT, ROWAN, JUDE, PRIYA, MORGAN, ALEX)
+# A trustee: reads the trustee pack and signs the serious-incident register off (issue 15).
+TESS = DemoUser("tess.trustee", Role.TRUSTEE)
+DEMO_USERS: tuple[DemoUser, ...] = (SAM, OLA, KIT, ROWAN, JUDE, PRIYA, MORGAN, ALEX, TESS)
 
 LONDON = "Europe/London"
 FORUM = "forum"

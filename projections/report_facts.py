@@ -160,6 +160,15 @@ def describe(target: Target) -> str:
     return target.describe()
 
 
+def _local(at: datetime, calendar: ServiceCalendar) -> datetime:
+    """``at`` in the calendar's time zone; a time stored before client times were bounded may
+    fall outside the years a datetime holds there: it is then read on its own offset."""
+    try:
+        return at.astimezone(calendar.timezone)
+    except OverflowError:
+        return at
+
+
 @dataclass
 class _CaseAt:
     """What a case's facts need of its state, kept up to date event by event in a batch."""
@@ -336,7 +345,7 @@ class _Rows:
     def date(self, row: dict[str, Any], service: str, position: int, at: datetime) -> None:
         """Date a row by ``at`` in the time zone of the service's calendar in force then."""
         calendar, version = self.calendar(service, position, at)
-        local = at.astimezone(calendar.timezone)
+        local = _local(at, calendar)
         row.update(
             local_date=local.date().isoformat(), local_hour=local.hour, weekday=local.weekday(),
             calendar_version=version,
@@ -396,7 +405,7 @@ class _Rows:
                 "clock": clock.value, "clock_id": clock_id(clock, item_id),
                 "subject_kind": subject_kind, "subject_id": subject_id, "item_id": item_id,
                 "service": service, "started_at": start, "recorded_at": event.recorded_at,
-                "local_date": start.astimezone(calendar.timezone).date().isoformat(),
+                "local_date": _local(start, calendar).date().isoformat(),
                 "due_at": due_at,
                 "target": target_text,
                 "policy_version": policy.version, "calendar_version": calendar_version,

@@ -197,6 +197,75 @@ class ReportFacts(ReadModel[ReportFactsView]):
                 row["stopped_at"] = acted
         return rows
 
+    def _one_clock(self, scope: Scope, clock: str, *, outcome: bool) -> tuple[str, dict[str, Any]]:
+        """Each clock of one kind that started in scope: its detail, start, due time and stop
+        as known at ``as_of`` (as ``clocks`` gives them), and its first stop's outcome."""
+        store = self.store
+        clocks_table, stops = store.table(CLOCKS_TABLE), store.table(STOPS_TABLE)
+        params = {**self._params(scope), "clock": clock}
+        if clock == "first_action":
+            stopped = (
+                f"(SELECT MIN(s.stopped_at) FROM {stops} s WHERE s.clock = 'first_action' "
+                "AND s.subject_id = c.subject_id AND s.clock_id IS NULL "
+                "AND s.stopped_at >= c.started_at AND s.recorded_at <= %(as_of)s)"
+            )
+        else:
+            stopped = (
+                f"(SELECT MIN(s.stopped_at) FROM {stops} s WHERE s.clock_id = c.clock_id "
+                "AND s.recorded_at <= %(as_of)s)"
+            )
+        first_outcome = (
+            f"(SELECT s.outcome FROM {stops} s WHERE s.clock_id = c.clock_id "
+            "AND s.recorded_at <= %(as_of)s ORDER BY s.stopped_at, s.position LIMIT 1)"
+            if outcome
+            else "NULL"
+        )
+        statement = (
+            f"SELECT c.detail, c.started_at, c.due_at, {stopped} AS stopped_at, "
+            f"{first_outcome} AS outcome FROM {clocks_table} c "
+            f"WHERE c.clock = %(clock)s AND {self._in_scope('c', scope)}"
+        )
+        return statement, params
+
+    def clock_statuses(self, scope: Scope, clock: str, *, outcome: bool = False) -> list[Row]:
+        """How many clocks of one kind that started in scope are in each status at ``as_of``
+        (``met``, ``breached``, ``open``, ``open_overdue``: ``builders.clock_status``'s rule,
+        counted by the database), by detail (and by their first stop's outcome, with
+        ``outcome``): what the trustee pack counts, without a row per clock."""
+        inner, params = self._one_clock(scope, clock, outcome=outcome)
+        statement = (
+            "SELECT detail, outcome, status, COUNT(*) AS clocks FROM ("
+            "SELECT detail, outcome, CASE WHEN stopped_at IS NOT NULL THEN "
+            "(CASE WHEN stopped_at <= due_at THEN 'met' ELSE 'breached' END) "
+            "WHEN due_at < %(as_of)s THEN 'open_overdue' ELSE 'open' END AS status "
+            f"FROM ({inner}) x) y GROUP BY detail, outcome, status"
+        )
+        return self._fetch(statement, params)
+
+    def clock_waits(self, scope: Scope, clock: str) -> list[Row]:
+        """The detail, start and stop of each clock of one kind that started in scope and was
+        stopped by ``as_of`` (for times to acknowledgement)."""
+        inner, params = self._one_clock(scope, clock, outcome=False)
+        statement = (
+            f"SELECT detail, started_at, stopped_at FROM ({inner}) x WHERE stopped_at IS NOT NULL"
+        )
+        return self._fetch(statement, params)
+
+    def clocks_judged_by(self, scope: Scope, clocks: tuple[str, ...]) -> list[Row]:
+        """The services, SLA policy versions and calendar versions that judged the clocks of
+        these kinds that started in scope."""
+        params = self._params(scope)
+        names = []
+        for i, clock in enumerate(clocks):
+            params[f"clock{i}"] = clock
+            names.append(f"%(clock{i})s")
+        statement = (
+            "SELECT DISTINCT c.service, c.policy_version, c.calendar_version "
+            f"FROM {self.store.table(CLOCKS_TABLE)} c WHERE c.clock IN ({', '.join(names)}) "
+            f"AND {self._in_scope('c', scope)}"
+        )
+        return self._fetch(statement, params)
+
     # --- shifts ----------------------------------------------------------------------------
 
     def work_actions(

@@ -23,6 +23,13 @@ from projections.report_queries import ReportFacts, Row, Scope
 # A check-in more than this after the planned start is late (the shift report's punctuality).
 LATE_CHECK_IN = timedelta(minutes=5)
 CLOCK_STATUSES = ("met", "breached", "open", "open_overdue")
+# The clocks the trustee pack counts (the rest are the SLA and helpline reports').
+TRUSTEE_CLOCKS = (
+    "out_of_hours_review",
+    "referral_acknowledged",
+    "escalation_acknowledged",
+    "first_action",
+)
 _NEVER_ACKNOWLEDGE = frozenset(kind.value for kind in AGENCIES_THAT_NEVER_ACKNOWLEDGE)
 
 
@@ -65,6 +72,22 @@ def _counted(
     """One row per value of ``key`` (``order``'s first, in that order, with zeros; then any
     other value in alphabetical order)."""
     counts = Counter(key(r) or "unspecified" for r in rows)
+    fixed = list(order)
+    values = fixed + sorted(v for v in counts if v not in fixed)
+    return [{dimension: v, counted: counts.get(v, 0)} for v in values]
+
+
+def _tallied(
+    rows: Iterable[Row],
+    key: Callable[[Row], str | None],
+    dimension: str,
+    counted: str,
+    order: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """``_counted`` over rows that are counts already (each row's ``clocks``)."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts[key(row) or "unspecified"] += int(row["clocks"])
     fixed = list(order)
     values = fixed + sorted(v for v in counts if v not in fixed)
     return [{dimension: v, counted: counts.get(v, 0)} for v in values]
@@ -127,22 +150,18 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
     )
     t["volumes.by_source"] = _counted(cases, lambda r: r["source"], "source", "cases")
 
-    clocks = facts.clocks(scope)
-    out.judged(clocks)
-    by_clock: dict[str, list[Row]] = defaultdict(list)
-    for row in clocks:
-        by_clock[row["clock"]].append(row)
-
-    decisions = by_clock["out_of_hours_review"]
-    t["out_of_hours.review_outcomes"] = _counted(
+    # The pack counts clocks by status: counted by the database, not a row per clock.
+    out.judged(facts.clocks_judged_by(scope, TRUSTEE_CLOCKS))
+    decisions = facts.clock_statuses(scope, "out_of_hours_review", outcome=True)
+    t["out_of_hours.review_outcomes"] = _tallied(
         decisions,
         lambda r: r["outcome"] or "awaiting_review",
         "outcome",
         "decisions",
         ("ratified", "varied", "overturned", "awaiting_review"),
     )
-    t["out_of_hours.review_timeliness"] = _counted(
-        decisions, lambda r: clock_status(r, scope.as_of), "status", "decisions", CLOCK_STATUSES
+    t["out_of_hours.review_timeliness"] = _tallied(
+        decisions, lambda r: r["status"], "status", "decisions", CLOCK_STATUSES
     )
 
     referrals = facts.facts(scope, "referral")
@@ -157,21 +176,22 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
         "referrals",
         ("given", "refused", "not_sought"),
     )
-    acks = by_clock["referral_acknowledged"]
     # Every referral, so the table adds up to the same total as the others of referrals (one
     # population for suppression): those to an agency that never acknowledges are not_expected.
-    never = [r for r in referrals if r["agency_kind"] in _NEVER_ACKNOWLEDGE]
-    t["referrals.acknowledgement"] = _counted(
-        [*acks, *never],
-        lambda r: "not_expected" if "clock" not in r else clock_status(r, scope.as_of),
+    never = sum(1 for r in referrals if r["agency_kind"] in _NEVER_ACKNOWLEDGE)
+    t["referrals.acknowledgement"] = _tallied(
+        [
+            *facts.clock_statuses(scope, "referral_acknowledged"),
+            {"status": "not_expected", "clocks": never},
+        ],
+        lambda r: r["status"],
         "status",
         "referrals",
         (*CLOCK_STATUSES, "not_expected"),
     )
     hours = [
         (r["stopped_at"] - r["started_at"]).total_seconds() / 3600
-        for r in acks
-        if r["stopped_at"] is not None
+        for r in facts.clock_waits(scope, "referral_acknowledged")
     ]
     t["referrals.acknowledgement_time"] = [{"median_hours": _median_of(hours), "_base": len(hours)}]
 
@@ -184,26 +204,26 @@ def trustee(facts: ReportFacts, scope: Scope) -> Built:
         "escalations",
         ("coordinator", "safeguarding_lead", "designated_lead", "external"),
     )
-    esc_clocks = by_clock["escalation_acknowledged"]
-    t["escalations.acknowledgement"] = _counted(
-        esc_clocks,
-        lambda r: clock_status(r, scope.as_of),
+    t["escalations.acknowledgement"] = _tallied(
+        facts.clock_statuses(scope, "escalation_acknowledged"),
+        lambda r: r["status"],
         "status",
         "escalations",
         CLOCK_STATUSES,
     )
+    acknowledged = facts.clock_waits(scope, "escalation_acknowledged")
     times = []
     for urgency in ("immediate", "urgent", "routine"):
         waits = [
             _minutes(r["stopped_at"] - r["started_at"])
-            for r in esc_clocks
-            if r["detail"] == urgency and r["stopped_at"] is not None
+            for r in acknowledged
+            if r["detail"] == urgency
         ]
         times.append({"urgency": urgency, "median_minutes": _median_of(waits), "_base": len(waits)})
     t["escalations.acknowledgement_time"] = times
-    t["service_levels.first_action"] = _counted(
-        by_clock["first_action"],
-        lambda r: clock_status(r, scope.as_of),
+    t["service_levels.first_action"] = _tallied(
+        facts.clock_statuses(scope, "first_action"),
+        lambda r: r["status"],
         "status",
         "flags",
         CLOCK_STATUSES,

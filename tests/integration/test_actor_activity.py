@@ -181,8 +181,9 @@ def test_a_batch_goes_as_one_statement_text_whatever_its_size(vigil: Vigil, cloc
     assert {sql for sql, _ in whole} == {sql for sql, _ in part}
     assert len({sql for sql, _ in whole}) == 1
     # PostgreSQL: one statement carrying every row; SQLite: one executemany of a row each.
-    # (31 case events and the default service's registration, recorded with the first case)
-    assert len(whole) == (1 if store.dialect == "postgresql" else 32)
+    # (31 case events, the default service's registration and the SLA policy's first version,
+    # recorded with the first case)
+    assert len(whole) == (1 if store.dialect == "postgresql" else 33)
 
 
 def test_no_personal_data_reaches_the_table(
@@ -194,7 +195,8 @@ def test_no_personal_data_reaches_the_table(
     store = activity.store
     with store.transaction(commit=False) as tx:
         rows = tx.fetchall(f"SELECT * FROM {store.table('actor_activity')}")
-    assert len(rows) == 3  # with the default service, recorded with the first case
+    # with the default service and the SLA policy's first version, recorded with the first case
+    assert len(rows) == 4
     assert SECRET_NAME not in repr(rows)
     assert SECRET_TEXT not in repr(rows)
 

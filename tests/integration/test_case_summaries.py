@@ -141,8 +141,9 @@ def test_a_case_is_listed_with_its_summary_and_no_personal_data(vigil: Vigil, cl
         vigil, category="self_harm_risk", subject_ref="member-42", risk_level="high"
     )
 
-    # With the default service, recorded with the first case (so the case is at position 2).
-    assert vigil.case_summaries.catch_up() == 2
+    # With the default service and the SLA policy's first version, recorded with the first case
+    # (so the case is at position 3).
+    assert vigil.case_summaries.catch_up() == 3
     items, next_cursor = vigil.case_summaries.query()
 
     assert next_cursor is None
@@ -166,7 +167,7 @@ def test_a_case_is_listed_with_its_summary_and_no_personal_data(vigil: Vigil, cl
             unacknowledged_escalations=0,
             referrals_awaiting_acknowledgement=0,
             flag_count=0,
-            position=2,
+            position=3,
         ).model_dump()
     ]
     store = vigil.case_summaries.runner.store
@@ -388,11 +389,11 @@ def test_user_events_are_skipped_but_passed(vigil: Vigil, clock: Clock) -> None:
     case_id = open_case(vigil)
     vigil.identity.register("sam", Role.SAFEGUARDING_LEAD, actor="admin")
 
-    # With the default service, recorded with the first case.
-    assert vigil.case_summaries.catch_up() == 5
-    assert vigil.case_summaries.position() == log_length(vigil) == 5
+    # With the default service and the SLA policy's first version, recorded with the first case.
+    assert vigil.case_summaries.catch_up() == 6
+    assert vigil.case_summaries.position() == log_length(vigil) == 6
     assert [row.case_id for row in vigil.case_summaries.all()] == [case_id]
-    assert summary(vigil, case_id).position == 4
+    assert summary(vigil, case_id).position == 5
 
 
 def test_incremental_catch_ups_give_the_rebuilt_view(vigil: Vigil, clock: Clock) -> None:
@@ -512,7 +513,8 @@ def test_a_new_view_version_rebuilds_the_view(vigil: Vigil, clock: Clock) -> Non
 
     assert upgraded.position() == 0
     assert vigil.case_summaries.all() == []
-    assert upgraded.catch_up() == 2  # with the default service, recorded with the first case
+    # with the default service and the SLA policy's first version, recorded with the first case
+    assert upgraded.catch_up() == 3
     assert len(vigil.case_summaries.all()) == 1
 
 
@@ -527,8 +529,8 @@ def test_the_library_can_wait_for_the_view(vigil: Vigil, clock: Clock) -> None:
 
     runner.wait(vigil.event_log.name, 1, timeout=0.05)
     assert runner.has_tracking_id(vigil.event_log.name, 1)
-    # With the default service, recorded with the first case.
-    assert vigil.case_summaries.position() == 2
+    # With the default service and the SLA policy's first version, recorded with the first case.
+    assert vigil.case_summaries.position() == 3
 
 
 def test_concurrent_writers_and_runners_converge(vigil: Vigil, clock: Clock) -> None:

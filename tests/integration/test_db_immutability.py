@@ -52,7 +52,9 @@ def make_settings(url: str) -> Settings:
     return Settings(_env_file=None, environment="test", database_url=url, db_pool_size=4)
 
 
-WRITTEN_EVENTS = 2  # by write_a_case: its CaseOpened and the default service, recorded with it
+# by write_a_case: its CaseOpened, and the default service and the SLA policy's first version,
+# recorded with it
+WRITTEN_EVENTS = 3
 
 
 def write_a_case(vigil: Vigil) -> uuid.UUID:

@@ -76,16 +76,17 @@ def log_leaves(vigil: Vigil) -> list[bytes]:
 def test_every_event_becomes_one_leaf_and_a_checkpoint_falls_every_n_events(
     vigil: Vigil,
 ) -> None:
-    # with the user's registration and the default service's (with the first case): 11 events
+    # with the user's registration, the default service's and the SLA policy's first version
+    # (both with the first case): 12 events
     open_case(vigil, notes=8)
     notary = vigil.integrity.notary
 
-    assert notary.catch_up() == 11
+    assert notary.catch_up() == 12
 
     leaves = log_leaves(vigil)
-    assert notary.state().tree_size == len(leaves) == 11
+    assert notary.state().tree_size == len(leaves) == 12
     checkpoints = sorted(notary.checkpoints(limit=10), key=lambda cp: cp.tree_size)
-    assert [cp.tree_size for cp in checkpoints] == [4, 8]
+    assert [cp.tree_size for cp in checkpoints] == [4, 8, 12]
     key = vigil.integrity.public_key()
     for checkpoint in checkpoints:
         assert checkpoint.root_hash == root_of(leaves[: checkpoint.tree_size])
@@ -96,16 +97,20 @@ def test_every_event_becomes_one_leaf_and_a_checkpoint_falls_every_n_events(
 
 
 def test_a_checkpoint_falls_due_when_t_seconds_pass(vigil: Vigil, clock: Clock) -> None:
-    open_case(vigil, notes=0)  # 3 events (the user, the default service, the case): fewer than N
+    # 5 events (the user, the default service, the SLA policy's first version, the case, a
+    # note): one past the checkpoint signed at N = 4, fewer than N since
+    open_case(vigil, notes=1)
     notary = vigil.integrity.notary
     notary.catch_up()
-    assert notary.latest_checkpoint() is None
+    latest = notary.latest_checkpoint()
+    assert latest is not None
+    assert latest.tree_size == 4
 
     signed_at = clock.advance(seconds=61)
     checkpoint = notary.checkpoint_if_due()
 
     assert checkpoint is not None
-    assert checkpoint.tree_size == 3
+    assert checkpoint.tree_size == 5
     assert checkpoint.signed_at == signed_at
     assert notary.checkpoint_if_due() is None, "nothing new to sign"
 
@@ -127,7 +132,7 @@ def test_two_notaries_racing_append_each_event_once(vigil: Vigil, clock: Clock) 
     for thread in threads:
         thread.join()
 
-    assert vigil.integrity.notary.state().tree_size == len(log_leaves(vigil)) == 33
+    assert vigil.integrity.notary.state().tree_size == len(log_leaves(vigil)) == 34
     assert vigil.integrity.verify([vigil.integrity.public_key()]).ok
 
 
@@ -149,19 +154,20 @@ def test_verify_counts_events_the_notary_has_not_reached_as_pending(vigil: Vigil
     report = vigil.integrity.verify([vigil.integrity.public_key()])
 
     assert report.ok
-    # (with the default service, recorded with the first case)
-    assert (report.events, report.ledger_size, report.pending) == (6, 5, 1)
+    # (with the default service and the SLA policy's first version, recorded with the first case)
+    assert (report.events, report.ledger_size, report.pending) == (7, 6, 1)
 
 
 def test_an_export_proves_each_event_of_the_case_against_one_checkpoint(vigil: Vigil) -> None:
     open_case(vigil, notes=2)
-    # the log: 10 events (with the default service's), the last checkpoint due at 8
+    # the log: 11 events (with the default service's and the SLA policy's first version), the
+    # last checkpoint due at 8
     case_id = open_case(vigil, notes=4)
 
     export = vigil.integrity.export_case(case_id, vigil.cases.timeline(case_id))
 
     assert [e.version for e in export.events] == [1, 2, 3, 4, 5]
-    assert export.checkpoint.tree_size == 10, "signed on demand to cover the whole case"
+    assert export.checkpoint.tree_size == 11, "signed on demand to cover the whole case"
     for item in export.events:
         assert item.leaf is not None
         assert item.stored is not None

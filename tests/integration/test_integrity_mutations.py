@@ -141,7 +141,8 @@ def log(
         code, verdict = given.verify()
         assert code == 0, verdict
         assert verdict["ok"], verdict
-        assert verdict["events"] == 22, verdict  # with the default service, with case_a
+        # with the default service and the SLA policy's first version, with case_a
+        assert verdict["events"] == 23, verdict
         assert given.verify_export(given.export(case_b, "before.json"))[0] == 0
         yield given
     finally:

@@ -140,8 +140,9 @@ def test_the_default_service_is_recorded_once_however_many_open_cases_at_once(
     (registered,) = default_registrations(vigil)
     assert registered.actor == "vigil"
     assert registered.effective_from == datetime(1900, 1, 1, tzinfo=UTC)
-    # Twelve cases and the default service (counted: PostgreSQL's ids skip a lost race's).
-    assert len(vigil.event_log.recorder.select_notifications(start=1, limit=100)) == 13
+    # Twelve cases, the default service and the SLA policy's first version (counted:
+    # PostgreSQL's ids skip a lost race's).
+    assert len(vigil.event_log.recorder.select_notifications(start=1, limit=100)) == 14
 
 
 def test_versioning_the_default_service_records_it_first_and_a_refusal_writes_nothing(

@@ -535,11 +535,12 @@ def test_vigil_status_shows_positions_head_and_lag(
     assert table.returncode == 0, table.stderr
     lines = table.stdout.strip().splitlines()
     assert lines[0].split() == ["VIEW", "POSITION", "HEAD", "LAG", "EVENTS/S"]
-    # (the log: the default service's registration, with the first case, and 6 case events)
-    assert lines[1].split()[:4] == ["case_summaries", "7", "8", "1"]
+    # (the log: the default service's registration and the SLA policy's first version, with the
+    # first case, and 6 case events)
+    assert lines[1].split()[:4] == ["case_summaries", "8", "9", "1"]
     statuses = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert {s["view"] for s in statuses} == {view.name for view in store.views}
-    assert all(s["head"] == 8 and s["lag_events"] == 1 for s in statuses)
+    assert all(s["head"] == 9 and s["lag_events"] == 1 for s in statuses)
 
 
 def test_vigil_rebuild_rebuilds_one_view_or_all(
@@ -554,7 +555,8 @@ def test_vigil_rebuild_rebuilds_one_view_or_all(
     unknown = run(env, tmp_path, "rebuild", "no_such_view")
 
     assert one.returncode == 0, one.stderr
-    assert "Rebuilt case_summaries from 7 events" in one.stderr  # with the default service
+    # with the default service and the SLA policy's first version
+    assert "Rebuilt case_summaries from 8 events" in one.stderr
     assert every.returncode == 0, every.stderr
     assert all(view.name in every.stderr for view in store.views)
     assert unknown.returncode == 2
