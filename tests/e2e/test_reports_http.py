@@ -130,7 +130,7 @@ def test_an_unknown_kind_is_not_found(lead: httpx.Client) -> None:
 
 
 def test_a_trustee_reads_the_trustee_pack_and_no_other_report(api: Api, lead: httpx.Client) -> None:
-    trustee = api.user("tess.trustee", "trustee")
+    trustee = api.user("tia.trustee", "trustee")
 
     listed = trustee.get(PATH)
     assert listed.status_code == 200
