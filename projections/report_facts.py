@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -646,8 +646,3 @@ def _shift_facts(out: _Rows, item: Positioned, e: ShiftEvent) -> None:
             item, e, "checked_out", service=None, subject_id=shift_id, dated=False,
             d2=getattr(e, "on_behalf_of", None) or e.actor,
         )  # fmt: skip
-
-
-def fact_columns(fact: str) -> Iterable[tuple[str, str]]:
-    """(column, meaning) of one fact kind."""
-    return FACTS[fact].items()

@@ -10,7 +10,7 @@ was made under, and ``--check`` compares like with like).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -63,7 +63,6 @@ class ReportDefinition:
     description: str
     sections: tuple[Section, ...]
     suppressed: bool = False  # small counts shown as "fewer than N" (the trustee pack)
-    audience: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _count(key: str, label: str) -> Column:
@@ -577,15 +576,6 @@ MODERATION = ReportDefinition(
 REPORTS: dict[str, ReportDefinition] = {
     d.kind: d for d in (TRUSTEE, SLA, HELPLINE, SHIFTS, MODERATION)
 }
-
-
-def table_of(definition: ReportDefinition, section: str, table: str) -> Table:
-    for s in definition.sections:
-        if s.key == section:
-            for t in s.tables:
-                if t.key == table:
-                    return t
-    raise KeyError(f"{definition.kind} has no table {section}.{table}")
 
 
 _CELL_SCHEMA: dict[Cell, dict[str, Any]] = {
