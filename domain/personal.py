@@ -265,6 +265,11 @@ class DataSubjectOf:
         return SubjectOfContact(event.originator_id)
 
     @staticmethod
+    def forum_member(event: Any) -> DataSubject:
+        """A forum member's stream (community intake): the member (``member`` + their ref)."""
+        return Person("member", event.member_ref)
+
+    @staticmethod
     def own_stream(event: Any) -> DataSubject:
         """Personal data about no named person: the stream's own key."""
         return OwnStream(event.originator_id)

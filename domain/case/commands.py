@@ -98,6 +98,11 @@ class OpenCase(Command):
         description="The service the concern arose in (GET /services); its calendar judges the "
         "case's out-of-hours decisions and due times. Default: `default`.",
     )
+    content_ref: Ref | None = Field(
+        default=None,
+        description="The content the concern is about, when it was raised from a flag on it "
+        "(a post's link): as a flag's `content_ref`.",
+    )
 
 
 class OpenCaseFromContact(OpenCase):

@@ -200,6 +200,7 @@ def _open(
         channel=cmd.channel,
         service=cmd.service,
         contact_id=cmd.contact_id if isinstance(cmd, c.OpenCaseFromContact) else None,
+        content_ref=cmd.content_ref,
     )
 
 

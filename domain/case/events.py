@@ -95,6 +95,9 @@ class CaseOpened(CaseEvent):
     # The helpline contact that raised the concern, when the case was opened from one (the
     # contact names the case too: ``domain.contact.events.ContactLinkedToCase``).
     contact_id: UUID | None = None
+    # The content the concern is about, when the case was opened from a flag on it (a post's
+    # link, as a flag's ``content_ref``).
+    content_ref: str | None = None
 
     # The opening names the subject: the case's from now on.
     __data_subject__ = DataSubjectOf.case_opened
