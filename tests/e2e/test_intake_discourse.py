@@ -397,3 +397,46 @@ def test_topics_and_posts_are_counted_for_engagement_without_who_or_what(
 def test_a_private_messages_posts_are_not_counted(api: Api, forum: httpx.Client) -> None:
     with api.writes_nothing():
         answered(deliver(forum, "post_created_private_message", event_id="60"), "ignored")
+
+
+def test_the_intake_is_nobodys_shift(api: Api, forum: httpx.Client) -> None:
+    """A flag from the forum is not an off-rota action: the intake is not a person."""
+    lead = api.user("lee", "safeguarding_lead")
+    flagged_at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    accepted(
+        deliver(
+            forum,
+            "reviewable_created_flagged_post",
+            event_id="70",
+            target_created_by_id=43,
+            created_at=when(flagged_at),
+        )
+    )
+    listed = lead.get(
+        "/api/v1/shifts/off-rota",
+        params={
+            "from": "2026-11-17T00:00:00Z",
+            "to": "2026-11-18T00:00:00Z",
+        },
+    )
+    assert listed.status_code == 200, listed.text
+    assert [a["actor"] for a in listed.json()["items"]] == []
+    # ... while a person's action with no shift is listed
+    opened = lead.post(
+        "/api/v1/cases",
+        json={
+            "subject": {"kind": "member", "ref": "member-1"},
+            "source": "staff_concern",
+            "category": "other",
+            "summary": "A concern raised by the lead.",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    listed = lead.get(
+        "/api/v1/shifts/off-rota",
+        params={
+            "from": "2026-11-17T00:00:00Z",
+            "to": "2026-11-18T00:00:00Z",
+        },
+    )
+    assert [a["actor"] for a in listed.json()["items"]] == ["lee"]
