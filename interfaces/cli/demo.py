@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from application.demo import DEMO_USERS, load_demo, store_is_empty
+from application.demo_forum import load_forum
 from interfaces.cli.common import CLI_ACTOR, open_vigil
+from interfaces.http.in_process import discourse_sender
 
 
 def demo(
@@ -32,6 +34,8 @@ def demo(
                 typer.echo(f"Demo users: {', '.join(present)}", err=True)
             return
         loaded = load_demo(vigil, actor=CLI_ACTOR)
+        # The forum's month of webhook deliveries, signed and posted to the real endpoint.
+        forum = load_forum(vigil, discourse_sender(vigil))
     typer.echo(
         f"Loaded the demo: {len(loaded.case_ids)} cases and {len(loaded.tokens)} users. "
         "Their API tokens are shown once; get another with: vigil users token USERNAME",
@@ -56,6 +60,12 @@ def demo(
         + (
             "" if failed is None else f"; a failed review: GET /api/v1/contacts/{failed.contact_id}"
         ),
+        err=True,
+    )
+    typer.echo(
+        f"The forum's Discourse intake: {forum.delivered} signed deliveries accepted, "
+        f"{len(forum.members)} new members"
+        + ("" if forum.case_id is None else f", a case from two flags: {forum.case_id}"),
         err=True,
     )
     if not loaded.out_of_hours:

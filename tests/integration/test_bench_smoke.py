@@ -2,8 +2,8 @@
 
 ``bench/projections.py`` (rebuild and lag), ``bench/verify.py`` (the hash ledger),
 ``bench/shift_log.py`` (a shift's log and who was on call), ``bench/contacts.py`` (logging a
-contact, the contact queue and list) and ``bench/reports.py`` (the trustee pack and the SLA report
-for a quarter). PostgreSQL
+contact, the contact queue and list), ``bench/reports.py`` (the trustee pack and the SLA report
+for a quarter) and ``bench/intake.py`` (signed Discourse deliveries beside case notes). PostgreSQL
 only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIRE_POSTGRES=1.
 """
 
@@ -110,10 +110,24 @@ REPORTS = (
 )
 
 
+INTAKE = (
+    "intake.py",
+    ["--deliveries", "60", "--clients", "2"],
+    [
+        "(a) signed deliveries accepted (post_created):",
+        "(b) case notes (POST /api/v1/cases/{id}/notes):",
+        "deliveries / case notes:",
+        "p99",
+        "PASS  every delivery accepted once (60 of 60",
+        "PASS  a wrongly signed delivery refused (401) with nothing written",
+    ],
+)
+
+
 @pytest.mark.parametrize(
     ("script", "arguments", "figures"),
-    [PROJECTIONS, VERIFY, SHIFT_LOG, CONTACTS, REPORTS],
-    ids=["projections", "verify", "shift_log", "contacts", "reports"],
+    [PROJECTIONS, VERIFY, SHIFT_LOG, CONTACTS, REPORTS, INTAKE],
+    ids=["projections", "verify", "shift_log", "contacts", "reports", "intake"],
 )
 def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
     script: str, arguments: list[str], figures: list[str]
