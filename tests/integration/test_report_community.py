@@ -20,6 +20,9 @@ from application.reports.definitions import COMMUNITY, REPORTS, json_schema
 from application.reports.document import to_json
 from application.reports.service import ReportRequest
 from domain.community.ids import member_id
+from domain.policy.commands import VersionSlaPolicy
+from domain.policy.sla import DEFAULT_TARGETS
+from domain.shared import Actor, Role
 from interfaces.composition import Vigil
 from interfaces.reports import render_csv_zip
 from projections.report_queries import Scope
@@ -39,6 +42,8 @@ from tests.integration.test_reports_golden import (
     _the_pdf_text_carries_every_figure_of_the_json,
     normalised,
 )
+
+LEAD = Actor(username="lee.lead", role=Role.SAFEGUARDING_LEAD)
 
 
 def _report(vigil: Vigil, as_of: datetime | None = AS_OF) -> dict[str, Any]:
@@ -168,3 +173,33 @@ def test_a_burst_over_the_multiple_of_a_quiet_median_is_a_spike_and_the_boundary
     # With the default multiple (2.0) the busy category's 5 posts are a spike too (5 > 4).
     default = community(vigil.report_facts, scope)
     assert [r["category"] for r in default.tables["engagement.spikes"]] == ["quiet", "busy"]
+
+
+def test_a_welcome_clock_is_judged_by_the_policy_in_force_when_the_account_was_made(
+    vigil: Vigil,
+) -> None:
+    # From 10:00 on the 10th a new member is to be welcomed within 12 hours, not 24.
+    vigil.clock.set(datetime(2026, 11, 10, 10, tzinfo=UTC))
+    targets = DEFAULT_TARGETS.model_dump()
+    targets["new_member_welcomed"] = {"minutes": 12 * 60}
+    vigil.sla_policies.add_version(
+        VersionSlaPolicy.model_validate({**targets, "rationale": "Welcome within half a day."}),
+        LEAD,
+    )
+    forum = Forum(vigil)
+    # Both delivered on the 12th; one account was made before the new version, one after.
+    delivered = datetime(2026, 11, 12, 9, tzinfo=UTC)
+    before = forum.join(201, datetime(2026, 11, 9, 9, tzinfo=UTC), recorded=delivered)
+    after = forum.join(202, datetime(2026, 11, 11, 9, tzinfo=UTC), recorded=delivered)
+    # Each welcomed 20 hours after their account was made.
+    forum.welcome(before, datetime(2026, 11, 10, 5, tzinfo=UTC), recorded=delivered)
+    forum.welcome(after, datetime(2026, 11, 12, 5, tzinfo=UTC), recorded=delivered)
+    vigil.clock.set(delivered + timedelta(hours=1))
+    vigil.projector.catch_up()
+
+    document = _report(vigil, as_of=delivered + timedelta(minutes=5))
+
+    summary = _tables(document)["new_members.summary"][0]
+    assert summary["targets"] == ["12 h", "24 h"]
+    assert (summary["joined"], summary["welcomed_in_time"], summary["welcomed_late"]) == (2, 1, 1)
+    assert document["basis"]["sla_policy_versions"] == [1, 2]
