@@ -110,7 +110,7 @@ def _engagement(facts: ReportFacts, scope: Scope, out: Built, multiple: float) -
     window = Scope(
         scope.start - timedelta(days=TRAILING_DAYS), scope.end, scope.service, scope.as_of
     )
-    rows = facts.facts(window, "forum_activity")
+    rows = facts.activity_counts(window)
     out.judged(r for r in rows if r["local_date"] >= scope.start.isoformat())
     posts: dict[_Where, Counter[date]] = defaultdict(Counter)
     topics: dict[_Where, Counter[date]] = defaultdict(Counter)
@@ -118,7 +118,7 @@ def _engagement(facts: ReportFacts, scope: Scope, out: Built, multiple: float) -
     for row in rows:  # in log order: the latest slug a category was named by stands
         where = _where(row)
         day = date.fromisoformat(row["local_date"])
-        (topics if row["kind"] == "topic" else posts)[where][day] += 1
+        (topics if row["kind"] == "topic" else posts)[where][day] += int(row["n"])
         if row["category"]:
             slugs[where] = row["category"]
 
