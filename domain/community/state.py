@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.community.events import (
     DiscourseDeliveryAccepted,
+    DiscourseDeliveryContentSeen,
     DiscourseIntakeConfigured,
     ForumAccountLinked,
     ForumAccountUnlinked,
@@ -20,6 +21,7 @@ from domain.community.events import (
     ForumMemberWelcomed,
     NewMemberTopicStarted,
 )
+from domain.personal import ERASED
 
 
 class IntakeState(BaseModel):
@@ -43,6 +45,16 @@ class DeliveryState(BaseModel):
     event_name: str
     effects: tuple[str, ...] = ()
     case_id: UUID | None = None
+
+
+class ContentSeenState(BaseModel):
+    """A delivery's content, taken: under which delivery (event id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    version: int
+    delivery_id: UUID
 
 
 class MemberState(BaseModel):
@@ -78,7 +90,9 @@ def fold_intake(state: IntakeState | None, events: Iterable[Any]) -> IntakeState
         base = state or IntakeState(id=e.originator_id, version=0, service=e.service)
         update: dict[str, Any] = {"version": e.originator_version}
         if isinstance(e, DiscourseIntakeConfigured):
-            update |= {"secret": e.secret, "configured": True, "forum_url": e.forum_url}
+            # A secret read back without its key reads "[erased]": not a secret at all.
+            secret = None if e.secret == ERASED else e.secret
+            update |= {"secret": secret, "configured": secret is not None, "forum_url": e.forum_url}
         elif isinstance(e, ForumAccountLinked):
             update["accounts"] = {**base.accounts, e.forum_username: e.username}
         elif isinstance(e, ForumAccountUnlinked):
@@ -100,6 +114,15 @@ def fold_delivery(state: DeliveryState | None, events: Iterable[Any]) -> Deliver
             )
         elif state is not None:
             state = state.model_copy(update={"version": e.originator_version})
+    return state
+
+
+def fold_content(state: ContentSeenState | None, events: Iterable[Any]) -> ContentSeenState | None:
+    for e in events:
+        if isinstance(e, DiscourseDeliveryContentSeen):
+            state = ContentSeenState(
+                id=e.originator_id, version=e.originator_version, delivery_id=e.delivery_id
+            )
     return state
 
 
