@@ -293,6 +293,14 @@ class Settings(BaseSettings):
         description="In the trustee pack, counts under this show as 'fewer than N' (and a total "
         "that would reveal one is withheld), so that no person can be identified.",
     )
+    engagement_spike_multiple: float = Field(
+        default=2.0,
+        gt=1.0,
+        le=100.0,
+        description="The community report marks a day a spike in a forum category when its "
+        "posts exceed this multiple of the category's median posts a day over the 28 days "
+        "before it (and number at least 5).",
+    )
     # Shifts, the write side (issue 13): attendance and planning rules.
     shift_early_check_in_minutes: int = Field(
         default=30,

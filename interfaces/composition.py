@@ -329,6 +329,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         threshold=settings.report_suppression_threshold,
         service_exists=services.exists,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        spike_multiple=settings.engagement_spike_multiple,
     )
     return Vigil(
         community=community,

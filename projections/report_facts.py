@@ -18,15 +18,17 @@ Three tables, none holding personal data (ids, enums, usernames of staff, number
   event (a review, a check-in) has no date of its own: reports join it to its contact or shift.
 * ``report_clocks``: one row per SLA clock started (DOMAIN.md's SLA table): the clock, its item
   (a flag's event, an escalation, an out-of-hours decision, a referral, an approval, a contact,
-  a follow-up), when it started, when it is due and the target used, and the versions of the
-  SLA policy and of the service calendar in force when it started (as the log held them at the
-  starting event: a later version never moves a due time already set).
+  a follow-up, a new forum member), when it started, when it is due and the target used, and
+  the versions of the SLA policy and of the service calendar in force when it started (as the
+  log held them at the starting event: a later version never moves a due time already set).
 * ``report_clock_stops``: each event that may stop a clock: by ``clock_id``, or, for the
   first-action clock, every action on the case (``ACTION_EVENTS``), matched to a flag's clock
   when it occurred at or after the flag. The earliest stop recorded by ``as_of`` wins.
 
-Serious-incident decisions and reports, breach explanations (``domain.sla_clocks``' clock ids)
-and the trustees' sign-offs of the register are facts too, without their free text.
+Community intake counts a forum member's joining (and their welcome clock, stopped by the
+welcome) and each topic or post a delivery brought (its category and day, never its author or
+text). Serious-incident decisions and reports, breach explanations (``domain.sla_clocks``'
+clock ids) and the trustees' sign-offs of the register are facts too, without their free text.
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
@@ -52,6 +54,8 @@ from domain.case.vocabulary import (
     ReferralUpdateStatus,
     RiskLevel,
 )
+from domain.community import events as community_events
+from domain.community.events import CommunityEvent
 from domain.compliance.events import SeriousIncidentRegisterSignedOff
 from domain.contact import events as contact_events
 from domain.contact.events import ContactEvent
@@ -112,6 +116,13 @@ FACTS: dict[str, dict[str, str]] = {
     "shift_cancelled": {},
     "checked_in": {"d2": "person"},
     "checked_out": {"d2": "person"},
+    # A flag (a case opened from one, or raised on a case): the flag's category, the case's
+    # channel.
+    "flag": {"d1": "category", "d2": "channel"},
+    # Community intake: a forum member joined; a topic or post counted for engagement (the
+    # category's forum id as text, and its slug when the delivery named it).
+    "member_joined": {},
+    "forum_activity": {"d1": "kind", "d2": "category_id", "d3": "category"},
 }
 
 FACT_COLUMNS = (
@@ -188,8 +199,9 @@ def _bool(value: bool) -> str:
 
 class ReportFactsView(View):
     name = "report_facts"
-    # 1: facts, clocks and stops; 2: only the agency's answer stops a referral's clock
-    version = 2
+    # 1: facts, clocks and stops; 2: only the agency's answer stops a referral's clock;
+    # 3: flags by category and channel, forum members' welcome clocks and forum activity
+    version = 3
 
     def __init__(
         self,
@@ -304,6 +316,8 @@ class ReportFactsView(View):
                 _contact_facts(out, item, event)
             elif isinstance(event, ShiftEvent):
                 _shift_facts(out, item, event)
+            elif isinstance(event, CommunityEvent):
+                _community_facts(out, item, event)
             elif isinstance(event, SeriousIncidentRegisterSignedOff):
                 out.fact(
                     item, event, "register_signed_off", service=None, subject_id=None,
@@ -456,6 +470,10 @@ def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _C
             d4=None if e.risk_level is None else e.risk_level.value,
         )  # fmt: skip
         if e.source is CaseSource.FLAG:
+            out.fact(
+                item, e, "flag", service=e.service, subject_id=case_id, item_id=e.event_id,
+                d1=e.category.value, d2=e.channel,
+            )  # fmt: skip
             _flag_clock(out, item, e, opened)
         return
     at = cases.get(case_id)
@@ -465,6 +483,10 @@ def _case_facts(out: _Rows, item: Positioned, e: CaseEvent, cases: dict[UUID, _C
     if isinstance(e, ACTION_EVENTS):
         out.stop(item, e, SlaClock.FIRST_ACTION, subject_id=case_id, item_id=None)
     if isinstance(e, case_events.FlagRaised):
+        out.fact(
+            item, e, "flag", service=service, subject_id=case_id, item_id=e.event_id,
+            d1=e.category.value, d2=at.channel,
+        )  # fmt: skip
         _flag_clock(out, item, e, at)
     elif isinstance(e, case_events.RiskAssessed):
         at.risk = e.level
@@ -645,4 +667,29 @@ def _shift_facts(out: _Rows, item: Positioned, e: ShiftEvent) -> None:
         out.fact(
             item, e, "checked_out", service=None, subject_id=shift_id, dated=False,
             d2=getattr(e, "on_behalf_of", None) or e.actor,
+        )  # fmt: skip
+
+
+def _community_facts(out: _Rows, item: Positioned, e: CommunityEvent) -> None:
+    # No username, post or text: the member's stream id, the forum's category and the moment.
+    if isinstance(e, community_events.ForumMemberJoined):
+        member = e.originator_id
+        out.fact(item, e, "member_joined", service=e.service, subject_id=member)
+        policy = out.policies(item.position, e.occurred_at)
+        out.clock(
+            item, e, SlaClock.NEW_MEMBER_WELCOMED, subject_kind="member", subject_id=member,
+            item_id=member, service=e.service, target=policy.targets.new_member_welcomed,
+        )  # fmt: skip
+    elif isinstance(e, community_events.ForumMemberWelcomed):
+        out.stop(
+            item, e, SlaClock.NEW_MEMBER_WELCOMED, subject_id=e.originator_id,
+            item_id=e.originator_id, outcome=e.how.value,
+        )  # fmt: skip
+    elif isinstance(e, community_events.DiscourseDeliveryAccepted) and e.activity is not None:
+        activity = e.activity
+        out.fact(
+            item, e, "forum_activity", service=e.service, subject_id=e.originator_id,
+            d1=activity.kind.value,
+            d2=None if activity.category_id is None else str(activity.category_id),
+            d3=activity.category,
         )  # fmt: skip

@@ -118,6 +118,20 @@ class ReportFacts(ReadModel[ReportFactsView]):
         )
         return self._fetch(statement, {**self._params(scope), "fact": fact})
 
+    def activity_counts(self, scope: Scope) -> list[Row]:
+        """Forum topics and posts in scope, counted by the database per service, local date,
+        calendar version, kind and category (``n``), each group with the log position of its
+        latest row (``position``), in that order."""
+        table = self.store.table(FACTS_TABLE)
+        statement = (
+            "SELECT f.service, f.local_date, f.calendar_version, f.d1 AS kind, "
+            "f.d2 AS category_id, f.d3 AS category, COUNT(*) AS n, MAX(f.position) AS position "
+            f"FROM {table} f WHERE f.fact = 'forum_activity' AND {self._in_scope('f', scope)} "
+            "GROUP BY f.service, f.local_date, f.calendar_version, f.d1, f.d2, f.d3 "
+            "ORDER BY MAX(f.position)"
+        )
+        return self._fetch(statement, self._params(scope))
+
     def case_openings(self, scope: Scope) -> list[Row]:
         """Cases opened in scope, each with its risk as known at ``as_of`` (the latest assessment
         recorded by then, else the risk it was opened with, else ``unassessed``)."""

@@ -294,7 +294,7 @@ SLA = ReportDefinition(
                         Column("clock_id", "Clock id"),
                         Column("clock", "Clock"),
                         Column("subject_kind", "On a"),
-                        Column("subject_id", "Case or contact"),
+                        Column("subject_id", "Case, contact or member"),
                         Column("target", "Target"),
                         Column("due_at", "Due", Cell.TIME),
                         Column("stopped_at", "Met at", Cell.TIME),
@@ -320,7 +320,7 @@ SLA = ReportDefinition(
                         Column("clock_id", "Clock id"),
                         Column("clock", "Clock"),
                         Column("subject_kind", "On a"),
-                        Column("subject_id", "Case or contact"),
+                        Column("subject_id", "Case, contact or member"),
                         Column("service", "Service"),
                         Column("started_at", "Started", Cell.TIME),
                         Column("target", "Target"),
@@ -573,8 +573,108 @@ MODERATION = ReportDefinition(
     ),
 )
 
+_WHERE = (
+    Column("service", "Service"),
+    Column("category", "Category"),
+    Column("category_id", "Category id", Cell.NUMBER),
+)
+_DAY = (
+    Column("date", "Date", Cell.DATE),
+    *_WHERE,
+    _count("topics", "Topics"),
+    _count("posts", "Posts"),
+    Column("trailing_median", "Median posts a day, 28 days before", Cell.NUMBER),
+)
+
+COMMUNITY = ReportDefinition(
+    kind="community",
+    title="Community report",
+    version=1,
+    description="A forum's new members and their welcome within the target, flags by category "
+    "and channel, and topics and posts per category and day with spikes in engagement marked.",
+    sections=(
+        Section(
+            "new_members",
+            "New members",
+            (
+                Table(
+                    "summary",
+                    "Members who joined the forum in the period, welcomed within the target?",
+                    (
+                        _count("joined", "Joined"),
+                        _count("welcomed_in_time", "Welcomed in time"),
+                        _count("welcomed_late", "Welcomed late"),
+                        _count("not_yet_welcomed", "Not yet welcomed"),
+                        Column("in_time_percent", "% welcomed in time", Cell.NUMBER),
+                        Column("targets", "Target", Cell.LIST),
+                    ),
+                    description="A member's welcome clock starts when their account was made "
+                    "on the forum; the target is the SLA policy's in force then.",
+                ),
+                _by("by_status", "By status at as_of", "status", "Status", "members", "members"),
+            ),
+        ),
+        Section(
+            "flags",
+            "Flags",
+            (
+                _by("by_category", "By category", "category", "Category", "flags", "flags"),
+                _by("by_channel", "By channel", "channel", "Channel", "flags", "flags"),
+                Table(
+                    "by_category_and_channel",
+                    "By category and channel",
+                    (
+                        Column("category", "Category"),
+                        Column("channel", "Channel"),
+                        _count("flags", "Flags"),
+                    ),
+                    totals=True,
+                    population="flags",
+                    description="Cases opened from a flag and flags raised on a case.",
+                ),
+            ),
+        ),
+        Section(
+            "engagement",
+            "Engagement",
+            (
+                Table(
+                    "by_category",
+                    "Topics and posts by category",
+                    (
+                        *_WHERE,
+                        _count("topics", "Topics"),
+                        _count("posts", "Posts"),
+                        _count("spike_days", "Days with a spike"),
+                    ),
+                    chart=("category", "posts"),
+                    totals=True,
+                ),
+                Table(
+                    "by_day",
+                    "Topics and posts by category and day (service's local date)",
+                    (*_DAY, Column("spike", "Spike", Cell.BOOL)),
+                ),
+                Table("spikes", "Spikes: days whose posts exceed the rule below", _DAY),
+                Table(
+                    "rule",
+                    "How a spike is marked",
+                    (
+                        Column("multiple", "Multiple of the trailing median", Cell.NUMBER),
+                        Column("minimum_posts", "At least this many posts", Cell.NUMBER),
+                        Column("trailing_days", "Trailing days", Cell.NUMBER),
+                    ),
+                    description="A day is a spike in a category when its posts exceed the "
+                    "multiple of the median posts a day of the category over the trailing days "
+                    "before it (a day without a post counts as 0), and are at least the minimum.",
+                ),
+            ),
+        ),
+    ),
+)
+
 REPORTS: dict[str, ReportDefinition] = {
-    d.kind: d for d in (TRUSTEE, SLA, HELPLINE, SHIFTS, MODERATION)
+    d.kind: d for d in (TRUSTEE, SLA, HELPLINE, SHIFTS, MODERATION, COMMUNITY)
 }
 
 

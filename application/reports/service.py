@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from application.reports.builders import BUILDERS
+from application.reports.builders import BUILDERS, Built
+from application.reports.community import DEFAULT_SPIKE_MULTIPLE, community
 from application.reports.definitions import REPORTS, ReportDefinition
 from application.reports.document import assemble, first_difference, to_json
 from domain.errors import InvalidCommand, ItemNotFound
@@ -71,6 +72,7 @@ class ReportService:
         threshold: int,
         service_exists: Callable[[str], bool],
         max_clock_skew_seconds: int = 120,
+        spike_multiple: float = DEFAULT_SPIKE_MULTIPLE,
     ) -> None:
         self._facts = facts
         self._checkpoints = checkpoints
@@ -78,6 +80,7 @@ class ReportService:
         self._threshold = threshold
         self._service_exists = service_exists
         self._skew = timedelta(seconds=max_clock_skew_seconds)
+        self._spike_multiple = spike_multiple
 
     @staticmethod
     def definition(kind: str) -> ReportDefinition:
@@ -128,7 +131,7 @@ class ReportService:
         assert request.as_of is not None
         definition = self.definition(request.kind)
         scope = Scope(request.start, request.end, request.service, request.as_of)
-        built = BUILDERS[request.kind](self._facts, scope)
+        built = self._build(request.kind, scope)
         position = self._facts.last_position_recorded_by(request.as_of)
         checkpoint = self._checkpoints.checkpoint_covering(position) if position else None
         return assemble(
@@ -143,6 +146,11 @@ class ReportService:
             checkpoint=None if checkpoint is None else _checkpoint(checkpoint),
             threshold=self._threshold,
         )
+
+    def _build(self, kind: str, scope: Scope) -> Built:
+        if kind == "community":
+            return community(self._facts, scope, spike_multiple=self._spike_multiple)
+        return BUILDERS[kind](self._facts, scope)
 
     def report_bytes(self, request: ReportRequest) -> bytes:
         return to_json(self.report(request))

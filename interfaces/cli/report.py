@@ -50,7 +50,9 @@ def _caught_up(vigil: Vigil, progress: bool) -> None:
 
 
 def report(
-    kind: Annotated[str, typer.Argument(help="trustee, sla, helpline, shifts or moderation.")],
+    kind: Annotated[
+        str, typer.Argument(help="trustee, sla, helpline, shifts, moderation or community.")
+    ],
     start: Annotated[
         str | None, typer.Option("--from", help="First day (YYYY-MM-DD, the service's date).")
     ] = None,

@@ -27,8 +27,8 @@ from interfaces.reports import render_csv, render_csv_zip, render_html, render_p
 TAG = {
     "name": "reports",
     "description": "Compliance and monitoring reports (trustee pack, SLA, helpline monitoring, "
-    "shifts, moderation) that reproduce exactly: the same parameters with as_of give the same "
-    "bytes, and name the signed checkpoint an auditor checks them against.",
+    "shifts, moderation, community) that reproduce exactly: the same parameters with as_of give "
+    "the same bytes, and name the signed checkpoint an auditor checks them against.",
 }
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

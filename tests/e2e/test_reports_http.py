@@ -18,6 +18,9 @@ import pytest
 
 from application.reports.definitions import REPORTS
 from interfaces.composition import Vigil
+from tests.community_story import AS_OF as FORUM_AS_OF
+from tests.community_story import EXPECTED as FORUM_EXPECTED
+from tests.community_story import record_community_story
 from tests.e2e.support import Api, assert_problem
 from tests.report_story import AS_OF, PERIOD, record_story
 
@@ -36,7 +39,7 @@ def test_the_kinds_are_listed_with_their_sections_and_schemas(lead: httpx.Client
 
     assert listed.status_code == 200, listed.text
     kinds = {item["kind"]: item for item in listed.json()["items"]}
-    assert set(kinds) == {"trustee", "sla", "helpline", "shifts", "moderation"}
+    assert set(kinds) == {"trustee", "sla", "helpline", "shifts", "moderation", "community"}
     assert kinds["trustee"]["suppressed"] is True
     assert [s["key"] for s in kinds["sla"]["sections"]] == ["summary", "breaches", "clocks"]
     schema = lead.get(kinds["sla"]["schema"])
@@ -78,6 +81,39 @@ def test_each_report_reads_the_same_bytes_twice_and_fits_its_schema(
     pdf = lead.get(f"{PATH}/{kind}", params={**QUERY, "format": "pdf"})
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF-")
+
+
+def test_the_community_report_of_a_forum_s_month_in_every_format(api: Api, vigil: Vigil) -> None:
+    record_community_story(vigil)
+    coordinator = api.user("cora.coordinator", "coordinator")
+    query = {**QUERY, "as_of": FORUM_AS_OF.isoformat()}
+
+    found = coordinator.get(f"{PATH}/community", params=query)
+
+    assert found.status_code == 200, found.text
+    document = found.json()
+    jsonschema.validate(document, coordinator.get(f"{PATH}/community/schema").json())
+    tables = {
+        f"{s['key']}.{t['key']}": t["rows"] for s in document["sections"] for t in s["tables"]
+    }
+    for path, rows in FORUM_EXPECTED.items():
+        assert tables[path] == rows, path
+    zipped = coordinator.get(f"{PATH}/community", params={**query, "format": "csv"})
+    assert zipped.headers["content-type"] == "application/zip"
+    spikes = zipfile.ZipFile(io.BytesIO(zipped.content)).read("engagement__spikes.csv").decode()
+    assert spikes.splitlines()[1].startswith("2026-11-01,default,wellbeing,7,1,5,1")
+    html = coordinator.get(f"{PATH}/community", params={**query, "format": "html"})
+    assert html.status_code == 200
+    assert "<svg" in html.text
+    assert "wellbeing" in html.text
+    assert "<script" not in html.text.lower()
+    pdf = coordinator.get(f"{PATH}/community", params={**query, "format": "pdf"})
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    assert (
+        pdf.content
+        == coordinator.get(f"{PATH}/community", params={**query, "format": "pdf"}).content
+    )
 
 
 def test_a_service_s_report_counts_that_service_only(lead: httpx.Client) -> None:
@@ -138,7 +174,7 @@ def test_a_trustee_reads_the_trustee_pack_and_no_other_report(api: Api, lead: ht
     pack = trustee.get(f"{PATH}/trustee", params=QUERY)
     assert pack.status_code == 200, pack.text
     assert pack.content == lead.get(f"{PATH}/trustee", params=QUERY).content
-    for kind in ("sla", "helpline", "shifts", "moderation"):
+    for kind in ("sla", "helpline", "shifts", "moderation", "community"):
         # The other reports list cases and staff, unsuppressed: not for trustees.
         assert_problem(trustee.get(f"{PATH}/{kind}", params=QUERY), 403, "not-permitted")
 
