@@ -136,6 +136,10 @@ class BodySizeLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                if message.get("more_body", False):
+                    # The rest of a chunked body, read and discarded up to a bound, as a
+                    # declared one is: the client then reads the 413 rather than a reset.
+                    await self._drain(scope, receive, 16 * limit)
                 await self._refuse(scope, receive, send)
                 return
             chunks.append(chunk)
