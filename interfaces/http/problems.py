@@ -25,6 +25,7 @@ from starlette.routing import compile_path
 
 from application.cases import Contention
 from domain.case.errors import CaseNotFound
+from domain.community.errors import AlreadyWelcomed, MemberNotFound
 from domain.contact.errors import ContactNotFound
 from domain.errors import (
     DomainError,
@@ -175,6 +176,9 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     ScorecardVersionOutOfOrder: (409, "scorecard-version-out-of-order"),
     NoScorecardInForce: (409, "no-scorecard-in-force"),
     ScoresInvalid: (422, "scores-invalid"),
+    # Community intake (issue 16).
+    MemberNotFound: (404, "member-not-found"),
+    AlreadyWelcomed: (409, "already-welcomed"),
     ItemNotFound: (404, "item-not-found"),
     NotPermitted: (403, "not-permitted"),
     RuleViolation: (409, "rule-violation"),

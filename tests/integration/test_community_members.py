@@ -10,20 +10,16 @@ November 2026, 09:30 UTC).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from uuid import uuid4
 
 import pytest
 
-from domain.community.decide import RecordWelcome, join, record_welcome, welcome_on_forum
 from domain.community.events import WelcomeWay
-from domain.community.forum import NewForumUser
-from domain.community.ids import member_id, member_ref, member_stream_id
-from domain.community.state import fold_member
+from domain.community.ids import member_ref
 from domain.policy.commands import VersionSlaPolicy
 from domain.policy.sla import DEFAULT_TARGETS, Target
-from domain.shared import Actor, DecisionContext, Role
+from domain.shared import Actor, Role
 from interfaces.composition import Vigil
 from projections.community_members import (
     TABLE,
@@ -33,53 +29,10 @@ from projections.community_members import (
 from projections.paging import InvalidQuery
 from projections.registry import build_views
 from tests.conftest import Clock
+from tests.member_writer import SERVICE, joins, replied, welcomes
 
-SERVICE = "forum"
-HOST = Actor(username="hana", role=Role.VOLUNTEER)
-LEE = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
-INTAKE = Actor(username=f"intake:{SERVICE}", role=Role.MODERATOR)
 QUEUE = MemberQueue.MEMBERS_AWAITING_WELCOME
-
-
-def joins(vigil: Vigil, clock: Clock, user: int, created_at: datetime) -> str:
-    """A delivery brings a new account (created on the forum at ``created_at``)."""
-    stream = member_id(SERVICE, user)
-    state = fold_member(None, vigil.event_log.events_of(stream))
-    events = join(
-        state,
-        stream,
-        SERVICE,
-        NewForumUser(created_at=created_at, forum_user_id=user, username=f"newbie{user}"),
-        uuid4(),
-        DecisionContext(actor=INTAKE, now=clock()),
-    )
-    assert events
-    vigil.event_log.save(*events)
-    return member_ref(SERVICE, user)
-
-
-def welcomes(vigil: Vigil, clock: Clock, ref: str, at: datetime | None = None) -> None:
-    """A host records a welcome made outside the forum."""
-    stream = member_stream_id(ref)
-    state = fold_member(None, vigil.event_log.events_of(stream))
-    ctx = DecisionContext(actor=HOST, now=clock())
-    vigil.event_log.save(*record_welcome(state, RecordWelcome(occurred_at=at), ctx))
-
-
-def replied(vigil: Vigil, clock: Clock, ref: str) -> None:
-    """A mapped account's reply in the member's first topic welcomes them (a delivery)."""
-    state = fold_member(None, vigil.event_log.events_of(member_stream_id(ref)))
-    ctx = DecisionContext(actor=INTAKE, now=clock())
-    events = welcome_on_forum(
-        state,
-        how=WelcomeWay.REPLY,
-        welcomed_by="moe",
-        post_ref=f"{SERVICE}:post-9",
-        at=clock(),
-        delivery=uuid4(),
-        ctx=ctx,
-    )
-    vigil.event_log.save(*events)
+LEE = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
 
 
 def welcome_in(minutes: int) -> VersionSlaPolicy:
