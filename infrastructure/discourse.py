@@ -199,7 +199,7 @@ def excerpt(text: str | None, *, markup: bool = False) -> str | None:
         return None
     if markup:
         text = html.unescape(re.sub(r"<[^>]+>", " ", text))
-    flat = " ".join(text.split())
+    flat = " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
     if not flat:
         return None
     return flat if len(flat) <= EXCERPT_CHARACTERS else flat[: EXCERPT_CHARACTERS - 1] + "…"

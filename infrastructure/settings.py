@@ -82,6 +82,9 @@ class Settings(BaseSettings):
 
     max_clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A forum's webhook delivery carries a post's text twice (raw and HTML): more room than an
+    # API request, and still bounded (a larger delivery is refused, 413, and nothing written).
+    intake_max_body_bytes: int = Field(default=512 * 1024, ge=1024, le=16 * 1024 * 1024)
     snapshot_interval: int = Field(default=50, ge=2, description="Snapshot a case every N events.")
     case_cache_size: int = Field(
         default=1000, ge=0, description="Case states kept in memory per process (0 = none)."

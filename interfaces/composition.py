@@ -11,6 +11,7 @@ from typing import Any
 
 from application.access import AccessService
 from application.cases import CaseService
+from application.community import CommunityService
 from application.compliance import RegisterService
 from application.contact_lead_reviews import ContactLeadReviews
 from application.contacts import ContactService
@@ -38,7 +39,7 @@ from infrastructure.db_admin import prepare_store
 from infrastructure.event_log import EventLog
 from infrastructure.integrity_keys import SigningKey
 from infrastructure.keys import SubjectKeyring, create_key_tables
-from infrastructure.master_key import load_master_key
+from infrastructure.master_key import derive_key, load_master_key
 from infrastructure.oidc import OidcConfig, OidcVerifier
 from infrastructure.persistence import (
     attach_keyring,
@@ -113,6 +114,8 @@ class Vigil:
     sla_policies: SlaPolicyService
     # The trustees' sign-offs of the serious-incident register (issue 15).
     register: RegisterService
+    # Community intake (issue 16): Discourse deliveries, forum members and their welcomes.
+    community: CommunityService
     # Community intake, read side (issue 16): members who joined through intake, their welcome
     # due times, and the members_awaiting_welcome queue.
     community_members: CommunityMembers
@@ -200,9 +203,8 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
     prepare_store(settings)
     event_log = EventLog(env=recorder_env(settings))
     # Personal fields are sealed with data subject keys kept beside the log (crypto-shredding).
-    keyring = SubjectKeyring(
-        load_master_key(settings), clock=clock, cache_seconds=settings.key_cache_seconds
-    )
+    master_key = load_master_key(settings)
+    keyring = SubjectKeyring(master_key, clock=clock, cache_seconds=settings.key_cache_seconds)
     keyring.attach(view_store_for(event_log.recorder))
     attach_keyring(event_log, keyring)
     calendar = build_calendar(settings)
@@ -299,6 +301,19 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         write_retries=settings.write_retries,
         cache_size=settings.case_cache_size,
     )
+    # Community intake (issue 16): a forum's signed deliveries, its members' welcomes.
+    community = CommunityService(
+        event_log,
+        clock=clock,
+        cases=cases,
+        services=services,
+        users=identity,
+        name_key=derive_key(master_key, b"vigil/forum-member-name/v1"),
+        sla_policies=sla_policies,
+        max_clock_skew_seconds=settings.max_clock_skew_seconds,
+        write_retries=settings.write_retries,
+        cache_size=settings.case_cache_size,
+    )
     signing_key = SigningKey.from_settings(settings.signing_key_file, settings.data_dir)
     notary = HashLedger(
         event_log,
@@ -319,6 +334,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
     )
     return Vigil(
+        community=community,
         report_facts=report_facts,
         reports=reports,
         services=services,

@@ -28,6 +28,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from domain.community.decide import INTAKE_ACTOR_PREFIX
 from domain.shared import Role
 from domain.shift.events import EVENT_TYPES as SHIFT_EVENT_TYPES
 from infrastructure.event_log import EventLog
@@ -233,7 +234,8 @@ class ShiftLogs(ReadModel[ShiftBoardView]):
         cursor: str | None = None,
     ) -> tuple[list[ShiftAction], str | None]:
         """Actions on the work contexts occurring in ``[start, end)`` whose actor had no open
-        check-in at that moment, by occurred_at, a page at a time."""
+        check-in at that moment, by occurred_at, a page at a time (a forum's intake, which
+        records flags from the forum's deliveries, is nobody's shift: not listed)."""
         _check_limit(limit)
         check_range(start, end)
         if end - start > MAX_OFF_ROTA_SPAN:
@@ -247,8 +249,10 @@ class ShiftLogs(ReadModel[ShiftBoardView]):
             "start": store.encode_time(start),
             "end": store.encode_time(end),
             "limit": limit + 1,
+            "intake": INTAKE_ACTOR_PREFIX + "%",
         }
         where = [
+            "a.actor NOT LIKE %(intake)s",
             "a.occurred_at >= %(start)s",
             "a.occurred_at < %(end)s",
             f"a.context IN {in_list(store, 'cx', ACTION_CONTEXTS, params)}",

@@ -49,14 +49,13 @@ Secret = Annotated[str, StringConstraints(min_length=16, max_length=500, pattern
 ForumUrl = Annotated[str, StringConstraints(max_length=300, pattern=r"^https?://[^\s/]+(/\S*)?$")]
 
 
+INTAKE_ACTOR_PREFIX = "intake:"
+
+
 def intake_actor(service: str) -> Actor:
     """Who records what a forum's delivery brought: the intake, not a person (a name no user
     can have: usernames never hold ':')."""
-    return Actor(username=f"intake:{service}", role=Role.MODERATOR)
-
-
-def is_intake_actor(username: str) -> bool:
-    return username.startswith("intake:")
+    return Actor(username=f"{INTAKE_ACTOR_PREFIX}{service}", role=Role.MODERATOR)
 
 
 class ConfigureDiscourseIntake(BaseModel):

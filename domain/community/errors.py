@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import InvalidCommand, ItemNotFound, RuleViolation
+from domain.errors import DomainError, InvalidCommand, ItemNotFound, RuleViolation
 
 
 class MemberNotFound(ItemNotFound):
@@ -21,3 +21,16 @@ class InvalidDelivery(InvalidCommand):
     """A signed delivery whose body is not what its event type promises (nothing written)."""
 
     title = "Invalid delivery"
+
+
+class DeliveryNotAuthenticated(DomainError):
+    """A delivery without a valid signature under the service's webhook secret (or for a
+    service with no intake): nothing is read from it and nothing is written."""
+
+    title = "Delivery not authenticated"
+
+
+class DeliveryReplayed(RuleViolation):
+    """A delivery under an event id already taken, with other content: refused."""
+
+    title = "Delivery id already used"

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.community.events import (
     DiscourseDeliveryAccepted,
+    DiscourseDeliveryContentSeen,
     DiscourseIntakeConfigured,
     ForumAccountLinked,
     ForumAccountUnlinked,
@@ -43,6 +44,16 @@ class DeliveryState(BaseModel):
     event_name: str
     effects: tuple[str, ...] = ()
     case_id: UUID | None = None
+
+
+class ContentSeenState(BaseModel):
+    """A delivery's content, taken: under which delivery (event id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    version: int
+    delivery_id: UUID
 
 
 class MemberState(BaseModel):
@@ -100,6 +111,15 @@ def fold_delivery(state: DeliveryState | None, events: Iterable[Any]) -> Deliver
             )
         elif state is not None:
             state = state.model_copy(update={"version": e.originator_version})
+    return state
+
+
+def fold_content(state: ContentSeenState | None, events: Iterable[Any]) -> ContentSeenState | None:
+    for e in events:
+        if isinstance(e, DiscourseDeliveryContentSeen):
+            state = ContentSeenState(
+                id=e.originator_id, version=e.originator_version, delivery_id=e.delivery_id
+            )
     return state
 
 

@@ -4,8 +4,8 @@ them; each command group lives in its own module.
 ``run`` serves the API and runs the projector, ``users`` manages users and tokens, ``db`` sets
 the database up, ``verify`` checks the log and case exports, and ``demo``, ``retention`` and
 ``permissions`` do what they say; ``rota`` plans and lists shifts; ``quality`` lists the
-scorecard's versions; ``policies`` the SLA policy's. How a command ends when
-refused is in ``common``.
+scorecard's versions; ``policies`` the SLA policy's; ``intake`` sets a forum's webhooks up.
+How a command ends when refused is in ``common``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import typer
 from interfaces.cli import (
     db,
     demo,
+    intake,
     permissions,
     policies,
     quality,
@@ -56,6 +57,8 @@ app.add_typer(quality.quality_app, name="quality")
 app.command()(report.report)
 # The SLA policy (issue 15): its versions and targets.
 app.add_typer(policies.policies_app, name="policies")
+# Community intake (issue 16): a forum's webhook secret and the accounts that welcome.
+app.add_typer(intake.intake_app, name="intake")
 
 
 def main() -> None:

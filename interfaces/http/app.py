@@ -24,6 +24,7 @@ from interfaces.http import (
     cases,
     escalations,
     health,
+    intake,
     moderation,
     operations,
     out_of_hours,
@@ -129,6 +130,7 @@ TAGS = [
     quality.TAG,
     reports.TAG,
     policies.TAG,
+    intake.TAG,
     {"name": "health", "description": "Liveness."},
     {
         "name": "operations",
@@ -167,7 +169,11 @@ def create_app(vigil: Vigil) -> FastAPI:
     )
     app.state.vigil = vigil
     install_problem_handlers(app)
-    install_middleware(app, max_body_bytes=vigil.settings.max_body_bytes)
+    install_middleware(
+        app,
+        max_body_bytes=vigil.settings.max_body_bytes,
+        intake_max_body_bytes=vigil.settings.intake_max_body_bytes,
+    )
     # Around the request context: security headers on every answer, CORS before everything.
     install_security(app, vigil.settings)
     # Added last, so outermost: it times every answer, 413s and 500s included.
@@ -209,6 +215,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         serious_incidents.router,
         sla_breaches.router,
         register.router,
+        intake.router,  # issue 16: a forum's signed webhook deliveries
         members_router,  # issue 16: community intake's members and their welcomes
     ]
     for router in routers:

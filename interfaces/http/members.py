@@ -7,20 +7,15 @@ others, ``GET /queues``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from application.idempotency import KeyedRequest
 from domain.access.permissions import Permission
 from domain.community.decide import RecordWelcome
-from domain.community.errors import MemberNotFound
-from domain.community.events import WelcomeWay
-from domain.community.ids import service_of_member_ref
-from domain.community.state import MemberState
+from domain.community.events import ForumMemberWelcomed, WelcomeWay
 from domain.service.commands import ServiceName
 from domain.shared import Actor, Moment, PersonalText
 from interfaces.http.dependencies import (
@@ -93,40 +88,6 @@ class WelcomeAnswer(BaseModel):
     position: int = Field(description="The log position of the write (for ?min_position=).")
 
 
-# --- the write: community intake's service (``application.community``) --------------------------
-
-
-class WelcomeWrite(Protocol):
-    """What a welcome's write answers: the member just after it, its events, the log position
-    of the last of them, and whether this answers a retried Idempotency-Key."""
-
-    @property
-    def state(self) -> MemberState: ...
-    @property
-    def events(self) -> Sequence[Any]: ...
-    @property
-    def position(self) -> int: ...
-    @property
-    def replayed(self) -> bool: ...
-
-
-class Welcomes(Protocol):
-    def record_welcome(
-        self,
-        ref: str,
-        service: str,
-        command: RecordWelcome,
-        actor: Actor,
-        *,
-        request: KeyedRequest | None = None,
-    ) -> WelcomeWrite: ...
-
-
-def _community(vigil: VigilDep) -> Welcomes:
-    # The intake's application service (``Vigil.community``), typed here by what this route uses.
-    return cast(Welcomes, getattr(vigil, "community"))  # noqa: B009
-
-
 @router.get("/members", responses=error_responses(*LIST_ERRORS))
 def list_members(
     vigil: VigilDep,
@@ -183,16 +144,15 @@ def record_welcome(
     `service` who joined through intake; 409 (`already-welcomed`) once they are welcomed
     (on the forum or by hand). Supports `Idempotency-Key`."""
     note_for_log(request, member_ref=ref)
-    if service_of_member_ref(ref) != body.service:
-        raise MemberNotFound("no member with this ref joined through intake in this service")
     command = RecordWelcome(occurred_at=body.occurred_at, note=body.note)
-    written = _community(vigil).record_welcome(
+    written = vigil.community.record_welcome(
         ref, body.service, command, actor, request=keyed.request_for(body)
     )
     response.headers[POSITION_HEADER] = str(written.position)
     keyed.answered(replayed=written.replayed)
-    state = written.state
+    state = written.member
     welcome = written.events[-1]
+    assert isinstance(welcome, ForumMemberWelcomed)
     return WelcomeAnswer(
         ref=state.member_ref,
         service=state.service,

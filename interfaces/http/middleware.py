@@ -102,17 +102,29 @@ class BodySizeLimitMiddleware:
     chunked body that turns out too large is refused before any route has seen a byte of it.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Path prefixes whose bodies may be larger (a forum's webhook deliveries).
+        self.larger = larger
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        for prefix, limit in self.larger:
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._drain(receive, int(declared))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._drain(scope, receive, int(declared))
             await self._refuse(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -123,7 +135,7 @@ class BodySizeLimitMiddleware:
                 return  # the client went away before sending its body; nobody to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 await self._refuse(scope, receive, send)
                 return
             chunks.append(chunk)
@@ -140,13 +152,13 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _drain(self, receive: Receive, declared: int) -> None:
+    async def _drain(self, scope: Scope, receive: Receive, declared: int) -> None:
         """Read and discard a declared body, up to a bound, before refusing it.
 
         Closing a connection with unread data in it makes the kernel reset it, and the client
         may then never see the 413. Past the bound the connection is closed all the same.
         """
-        remaining = min(declared, 16 * self.max_bytes)
+        remaining = min(declared, 16 * self._limit(scope))
         while remaining > 0:
             message = await receive()
             if message["type"] != "http.request":
@@ -160,7 +172,7 @@ class BodySizeLimitMiddleware:
             413,
             "body-too-large",
             "Request body too large",
-            f"the request body exceeds the limit of {self.max_bytes} bytes",
+            f"the request body exceeds the limit of {self._limit(scope)} bytes",
             instance=scope["path"],
             # The connection cannot be reused: the body may not have been read to its end.
             headers={"Connection": "close"},
@@ -235,8 +247,15 @@ def _printable(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" if forbidden_character(c) else c for c in text)
 
 
-def install_middleware(app: Any, *, max_body_bytes: int) -> None:
+INTAKE_PREFIX = "/api/v1/intake/"
+
+
+def install_middleware(app: Any, *, max_body_bytes: int, intake_max_body_bytes: int) -> None:
     """Order matters: the last added runs first, so the request context wraps everything."""
     app.add_middleware(PathCharactersMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=max_body_bytes,
+        larger=((INTAKE_PREFIX, intake_max_body_bytes),),
+    )
     app.add_middleware(RequestContextMiddleware)

@@ -25,7 +25,13 @@ from starlette.routing import compile_path
 
 from application.cases import Contention
 from domain.case.errors import CaseNotFound
-from domain.community.errors import AlreadyWelcomed, MemberNotFound
+from domain.community.errors import (
+    AlreadyWelcomed,
+    DeliveryNotAuthenticated,
+    DeliveryReplayed,
+    InvalidDelivery,
+    MemberNotFound,
+)
 from domain.contact.errors import ContactNotFound
 from domain.errors import (
     DomainError,
@@ -177,6 +183,9 @@ _DOMAIN: dict[type[DomainError], tuple[int, str]] = {
     NoScorecardInForce: (409, "no-scorecard-in-force"),
     ScoresInvalid: (422, "scores-invalid"),
     # Community intake (issue 16).
+    DeliveryNotAuthenticated: (401, "delivery-not-authenticated"),
+    DeliveryReplayed: (409, "delivery-replayed"),
+    InvalidDelivery: (422, "invalid-delivery"),
     MemberNotFound: (404, "member-not-found"),
     AlreadyWelcomed: (409, "already-welcomed"),
     ItemNotFound: (404, "item-not-found"),

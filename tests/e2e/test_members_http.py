@@ -143,3 +143,81 @@ def test_a_welcome_refused_before_any_write(api: Api, vigil: Vigil, clock: Clock
         "not-permitted",
     )
     assert api.log_position() == head
+
+
+def test_a_welcome_recorded_once_by_whoever_made_it(api: Api, vigil: Vigil, clock: Clock) -> None:
+    joined_at = clock() - timedelta(hours=3)
+    ref = joins(vigil, clock, 41, joined_at)
+    other = joins(vigil, clock, 42, clock() - timedelta(hours=1))
+    host = api.user("hana", "volunteer")
+    head = api.log_position()
+
+    # Refused with nothing written: before joining, in the future, a member nobody knows
+    assert_problem(
+        host.post(
+            f"/api/v1/members/{ref}/welcome",
+            json={
+                "service": SERVICE,
+                "occurred_at": (joined_at - timedelta(minutes=1)).isoformat(),
+            },
+        ),
+        422,
+        "invalid-input",
+        errors=["occurred_at"],
+    )
+    assert_problem(
+        host.post(
+            f"/api/v1/members/{ref}/welcome",
+            json={"service": SERVICE, "occurred_at": (clock() + timedelta(hours=1)).isoformat()},
+        ),
+        422,
+        "invalid-input",
+        errors=["occurred_at"],
+    )
+    assert_problem(
+        host.post(f"/api/v1/members/{SERVICE}:user-999/welcome", json={"service": SERVICE}),
+        404,
+        "member-not-found",
+    )
+    assert api.log_position() == head
+
+    # When the host records the phone call they made an hour ago (with a key)
+    welcomed_at = clock() - timedelta(hours=1)
+    body = {
+        "service": SERVICE,
+        "occurred_at": welcomed_at.isoformat(),
+        "note": "Rang them after their first post; they were glad of it.",
+    }
+    keyed = {"Idempotency-Key": "welcome-41"}
+    answer = host.post(f"/api/v1/members/{ref}/welcome", json=body, headers=keyed)
+    assert answer.status_code == 201, answer.text
+    welcome = answer.json()
+    assert welcome["ref"] == ref
+    assert welcome["welcomed_how"] == "recorded"
+    assert welcome["welcomed_by"] == "hana"
+    assert welcome["welcomed_at"].startswith("2026-11-17T08:30:00")
+    assert "rang" not in answer.text.lower()  # the note is sealed, never answered
+    written = api.log_position()
+    assert written > head
+    assert answer.headers["Vigil-Position"] == str(welcome["position"])
+
+    # Then a retry with the key answers the same, writing nothing
+    again = host.post(f"/api/v1/members/{ref}/welcome", json=body, headers=keyed)
+    assert again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == welcome
+    # And a second welcome is refused
+    assert_problem(
+        host.post(f"/api/v1/members/{ref}/welcome", json={"service": SERVICE}),
+        409,
+        "already-welcomed",
+    )
+    assert api.log_position() == written
+
+    # And the list and the queue follow it
+    found = host.get("/api/v1/members", params={"welcomed": "true"})
+    assert found.status_code == 200, found.text
+    listed = found.json()
+    assert [(m["ref"], m["welcomed_how"]) for m in listed["items"]] == [(ref, "recorded")]
+    queue = host.get(f"/api/v1/queues/{QUEUE}").json()
+    assert [i["ref"] for i in queue["items"]] == [other]
