@@ -21,7 +21,7 @@ from domain.shared import Actor, Moment, PersonalText
 from interfaces.http.dependencies import (
     POSITION_HEADER,
     Keyed,
-    ReadAt,
+    MinPosition,
     VigilDep,
     keyed_answer,
     require,
@@ -92,7 +92,7 @@ class WelcomeAnswer(BaseModel):
 def list_members(
     vigil: VigilDep,
     actor: MemberReader,
-    moment: ReadAt,
+    caught_up: MinPosition,
     service: Annotated[
         str | None, Query(max_length=63, description="Only members of this service.")
     ] = None,
@@ -108,16 +108,17 @@ def list_members(
     force when they joined, on their service's calendar) and when, how (`reply`, `message`,
     `recorded`) and by whom they were welcomed. `overdue`: not welcomed by `welcome_due` (as of
     now), or welcomed after it. No personal data: a member is named by their ref, never their
-    forum username. A past `as_of` is not answered here (the `members_awaiting_welcome` queue
-    answers one)."""
+    forum username. (The `members_awaiting_welcome` queue, `GET /queues/members_awaiting_welcome`,
+    answers for a past `as_of` too.)"""
+    now = vigil.clock()
     items, next_cursor = vigil.community_members.query(
-        as_of=moment.now,
+        as_of=now,
         service=service,
         welcomed=welcomed,
         limit=limit,
         cursor=cursor,
     )
-    return MemberPage(items=items, next_cursor=next_cursor, as_of=moment.now)
+    return MemberPage(items=items, next_cursor=next_cursor, as_of=now)
 
 
 @router.post(

@@ -67,6 +67,10 @@ def test_members_list_filters_pages_and_hides_usernames(
     )
     assert_problem(host.get("/api/v1/members", params={"cursor": "bm9wZQ"}), 422, "invalid-input")
     assert_problem(host.get("/api/v1/members", params={"colour": "red"}), 422, "invalid-input")
+    # The list is today's (the queue answers for a past moment)
+    assert_problem(
+        host.get("/api/v1/members", params={"as_of": start.isoformat()}), 422, "invalid-input"
+    )
     trustee = api.user("tess", "trustee")
     assert_problem(trustee.get("/api/v1/members"), 403, "not-permitted")
 
