@@ -92,12 +92,20 @@ from domain.community.state import (
 )
 from domain.errors import InvalidCommand
 from domain.idempotency import IdempotencyKeyUsed
+from domain.identity.user import User
+from domain.personal import ERASED
 from domain.service.errors import ServiceNotFound
-from domain.shared import Actor, DecisionContext
+from domain.shared import Actor, DecisionContext, Role
 from infrastructure.discourse import Delivery, PayloadError, parse, signature_matches
 from infrastructure.event_log import EventLog
 
 FORUM_CHANNEL = "forum"
+MIN_SECRET = 16  # the shortest secret an intake is configured with (domain.community.decide)
+# The roles whose forum accounts welcome new members: hosts (volunteers), moderators and
+# coordinators, and leads; never a trustee's, an auditor's or an admin's alone.
+WELCOMING_ROLES = frozenset(
+    {Role.VOLUNTEER, Role.MODERATOR, Role.COORDINATOR, Role.SAFEGUARDING_LEAD}
+)
 
 
 class ServiceDirectory(Protocol):
@@ -105,7 +113,7 @@ class ServiceDirectory(Protocol):
 
 
 class UserDirectory(Protocol):
-    def exists(self, username: str) -> bool: ...
+    def get(self, username: str) -> User | None: ...
 
 
 class SlaPolicyRecording(Protocol):
@@ -173,6 +181,7 @@ class CommunityService:
         services: ServiceDirectory,
         users: UserDirectory,
         name_key: bytes,
+        cases_of_subject: Callable[[str, str], Iterable[UUID]] | None = None,
         sla_policies: SlaPolicyRecording | None = None,
         max_clock_skew_seconds: int = 300,
         write_retries: int = 25,
@@ -184,6 +193,9 @@ class CommunityService:
         self._services = services
         self._users = users
         self._name_key = name_key
+        # The cases bound to a data subject (the key table's bindings: a case opened by hand
+        # about a forum member is found as one intake opened is).
+        self._cases_of_subject = cases_of_subject
         self._policies = sla_policies
         self._max_skew = timedelta(seconds=max_clock_skew_seconds)
         self._keys = WriteKeys(event_log)
@@ -223,9 +235,16 @@ class CommunityService:
     def link_account(self, service: str, command: d.LinkForumAccount, actor: Actor) -> IntakeWrite:
         """Map a forum account to a Vigil user (its posts then welcome new members)."""
         self._check_service(service)
-        if not self._users.exists(command.username):
+        user = self._users.get(command.username)
+        if user is None:
             raise InvalidCommand(
                 f"no Vigil user {command.username!r}", errors={"username": "no such user"}
+            )
+        if not set(user.roles) & WELCOMING_ROLES:
+            raise InvalidCommand(
+                f"{command.username!r} is not a host, moderator, coordinator or safeguarding "
+                "lead: only their forum accounts welcome new members",
+                errors={"username": "holds no role that welcomes members"},
             )
         return self._intake_write(
             service, lambda s, i, ctx: d.link_account(s, i, service, command, ctx), actor
@@ -262,17 +281,15 @@ class CommunityService:
     def receive(self, service: str, delivery: Delivery, signature: str | None) -> DeliveryAnswer:
         """Take a delivery: checked, then decided and appended once (see the module's note)."""
         intake = self.intake(service)
-        if intake is None or not intake.configured or not intake.secret:
+        secret = None if intake is None else intake.secret
+        # Fail closed: no intake, or a secret that cannot be read back as set (its key gone:
+        # it would read "[erased]", which anyone could sign with), authenticates nothing.
+        if intake is None or secret is None or len(secret) < MIN_SECRET or secret == ERASED:
             raise DeliveryNotAuthenticated("no Discourse intake is configured for this service")
-        if not signature_matches(intake.secret, delivery.body, signature):
+        if not signature_matches(secret, delivery.body, signature):
             raise DeliveryNotAuthenticated(
                 "the X-Discourse-Event-Signature is missing or is not the HMAC-SHA256 of the "
                 "body under this service's secret"
-            )
-        if not delivery.event_id or len(delivery.event_id) > 64:
-            raise InvalidDelivery(
-                "X-Discourse-Event-Id is missing or too long",
-                errors={"X-Discourse-Event-Id": "required, at most 64 characters"},
             )
         try:
             happening = parse(delivery)
@@ -280,11 +297,17 @@ class CommunityService:
             raise InvalidDelivery(error.detail, errors=error.errors) from None
         if happening is None:
             return DeliveryAnswer("ignored")
+        if not delivery.event_id or len(delivery.event_id) > 64:
+            raise InvalidDelivery(
+                "X-Discourse-Event-Id is missing or too long",
+                errors={"X-Discourse-Event-Id": "required, at most 64 characters"},
+            )
         stream = delivery_id(service, delivery.event_id)
         content = delivery_content_id(service, delivery.digest)
         found = _Decided()
 
         def decide_now(state: DeliveryState | None) -> list[Any]:
+            found.duplicate_of, found.effects, found.case_id = None, (), None
             if state is not None:
                 return []  # the answer says which: the same delivery again, or another
             seen: ContentSeenState | None = self._contents.load(content)
@@ -515,23 +538,18 @@ class CommunityService:
         )
         actor = ctx.actor
         at = d.forum_moment(flag.created_at, ctx)
-        for case_id in reversed(member.case_ids if member else ()):
-            case: CaseState | None = self._cases.load(case_id)
-            if case is None or case.status == CaseStatus.CLOSED:
-                continue
+        open_case = self._open_case(service, ref, member)
+        if open_case is not None:
             raise_flag = RaiseFlag(
-                occurred_at=max(at, case.opened_at),
+                occurred_at=_outside_closures(open_case, at),
                 reason=f"A post was flagged on the forum: {label}",
                 category=category,
                 raised_by_ref=flagger,
                 content_ref=link,
                 note=flag.excerpt,
             )
-            return (
-                self._cases.decided(case_id, raise_flag, actor),
-                DeliveryEffect.FLAG_RAISED,
-                case_id,
-            )
+            flagged = self._cases.decided(open_case.id, raise_flag, actor)
+            return flagged, DeliveryEffect.FLAG_RAISED, open_case.id
         case_id = uuid5(delivery, "case")
         summary = f"A post was flagged on the forum: {label}."
         if flag.excerpt:
@@ -555,10 +573,36 @@ class CommunityService:
         )
         return [*opened, *remembered], DeliveryEffect.CASE_OPENED, case_id
 
+    def _open_case(self, service: str, ref: str, member: MemberState | None) -> CaseState | None:
+        """The open case about the member in this service most recently opened: one intake
+        opened (their stream remembers it) or one opened by hand about the same subject."""
+        candidates = set(member.case_ids if member else ())
+        if self._cases_of_subject is not None:
+            candidates |= set(self._cases_of_subject(SubjectKind.MEMBER.value, ref))
+        found = []
+        for case_id in candidates:
+            case: CaseState | None = self._cases.load(case_id)
+            if (
+                case is not None
+                and case.status != CaseStatus.CLOSED
+                and case.service == service
+                and (case.subject.kind, case.subject.ref) == (SubjectKind.MEMBER, ref)
+            ):
+                found.append(case)
+        return max(found, key=lambda c: (c.opened_at, str(c.id)), default=None)
+
     # --- a member's welcome recorded by hand ----------------------------------------------------
 
     def member(self, ref: str) -> MemberState | None:
         return self._member(ref)
+
+    def member_events(self, ref: str) -> list[Any]:
+        """A member's own records, decrypted where not erased (a subject access export)."""
+        return [
+            e
+            for e in self._event_log.events_of(member_stream_id(ref))
+            if isinstance(e, CommunityEvent)
+        ]
 
     def record_welcome(
         self,
@@ -610,6 +654,17 @@ class CommunityService:
 
     def _context(self, actor: Actor) -> DecisionContext:
         return DecisionContext(actor=actor, now=self._clock(), max_clock_skew=self._max_skew)
+
+
+def _outside_closures(case: CaseState, at: datetime) -> datetime:
+    """A flag's moment as the case can take it: not before the case opened, and not while it
+    was closed (a flag delivered late, made while the case was closed, is dated at the
+    reopening: the case was not open to take it before)."""
+    moment = max(at, case.opened_at)
+    for period in case.closed_periods:
+        if period.contains(moment):
+            moment = period.reopened_at
+    return moment
 
 
 def _empty_intake(stream: UUID, service: str) -> IntakeState:

@@ -149,6 +149,9 @@ class SubjectRecord:
     naming: list[Any] = field(default_factory=list)
     # The helpline contacts the subject made as a named caller (kind ``contact``), in order.
     contacts: list[ContactRecord] = field(default_factory=list)
+    # A forum member's own records (kind ``member``, from community intake): joined, first
+    # topic, welcomed, cases opened from flags, decrypted where not erased, in order.
+    forum_member: list[Any] = field(default_factory=list)
 
 
 RetentionStatus = Literal["due", "held", "not_due", "open"]
@@ -287,9 +290,12 @@ class DataProtectionService:
         write_retries: int,
         contact_retention_years: int = 6,
         holders: Sequence[PersonalDataHolder] = HOLDERS,
+        forum_member_events: Callable[[str], list[Any]] | None = None,
     ) -> None:
         self._event_log = event_log
         self._holders = holders
+        # A forum member's own stream (community intake), for a subject of kind member.
+        self._forum_member_events = forum_member_events
         self._cases = cases
         self._keyring = keyring
         self._clock = clock
@@ -615,11 +621,23 @@ class DataProtectionService:
                 for state in self._cases_of(subject)
             ]
             contacts = self._contacts_of(subject)
-            if history or keys or cases or contacts:
+            forum = (
+                self._forum_member_events(ref)
+                if each == SubjectKind.MEMBER and self._forum_member_events is not None
+                else []
+            )
+            if history or keys or cases or contacts or forum:
                 naming = self._naming([c.state.id for c in cases])
                 records.append(
                     SubjectRecord(
-                        subject, fold(history), history, keys, cases, naming, contacts=contacts
+                        subject,
+                        fold(history),
+                        history,
+                        keys,
+                        cases,
+                        naming,
+                        contacts=contacts,
+                        forum_member=forum,
                     )
                 )
         if not records:

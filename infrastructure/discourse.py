@@ -21,10 +21,9 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from domain.community.forum import (
     FlaggedPost,
@@ -118,7 +117,7 @@ class _Shape(BaseModel):
 class _User(_Shape):
     id: int
     username: str
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class _Named(_Shape):
@@ -131,7 +130,7 @@ class _Topic(_Shape):
     archetype: str = "regular"
     category_id: int | None = None
     user_id: int | None = None
-    created_at: datetime
+    created_at: AwareDatetime
     created_by: _Named | None = None
 
 
@@ -139,7 +138,7 @@ class _Post(_Shape):
     id: int
     username: str
     user_id: int
-    created_at: datetime
+    created_at: AwareDatetime
     post_number: int
     post_type: int = 1
     topic_id: int
@@ -156,7 +155,7 @@ class _Reviewable(_Shape):
     target_type: str | None = None
     target_id: int | None = None
     topic_id: int | None = None
-    created_at: datetime
+    created_at: AwareDatetime
     created_by_id: int | None = None
     target_created_by_id: int | None = None
     raw: str | None = None
@@ -166,7 +165,7 @@ class _Reviewable(_Shape):
 class _FlaggedPostOld(_Shape):
     id: int
     username: str
-    created_at: datetime
+    created_at: AwareDatetime
     cooked: str | None = None
 
 
@@ -175,7 +174,7 @@ class _Flag(_Shape):
     post: _FlaggedPostOld
     flag_type: str
     created_by: str | None = None
-    created_at: datetime
+    created_at: AwareDatetime
 
 
 class _NotificationData(_Shape):
@@ -187,7 +186,7 @@ class _Notification(_Shape):
     id: int
     user_id: int
     notification_type: int
-    created_at: datetime
+    created_at: AwareDatetime
     topic_id: int | None = None
     post_number: int | None = None
     data: _NotificationData = _NotificationData()
@@ -208,7 +207,7 @@ def excerpt(text: str | None, *, markup: bool = False) -> str | None:
 def _object(body: bytes, key: str) -> dict[str, Any]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise PayloadError("the body is not JSON", {"body": "not JSON"}) from None
     inner = document.get(key) if isinstance(document, dict) else None
     if not isinstance(inner, dict):

@@ -309,6 +309,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         services=services,
         users=identity,
         name_key=derive_key(master_key, b"vigil/forum-member-name/v1"),
+        cases_of_subject=lambda kind, ref: keyring.cases_of([keyring.subject_hash(kind, ref)]),
         sla_policies=sla_policies,
         max_clock_skew_seconds=settings.max_clock_skew_seconds,
         write_retries=settings.write_retries,
@@ -355,6 +356,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
             retention_years=settings.retention_policy.years_for,
             contact_retention_years=settings.retention_policy.contact_years,
             write_retries=settings.write_retries,
+            forum_member_events=community.member_events,
         ),
         integrity=IntegrityService(
             event_log, notary, signing_key, projector=projector, keyring=keyring

@@ -21,6 +21,7 @@ from domain.community.events import (
     ForumMemberWelcomed,
     NewMemberTopicStarted,
 )
+from domain.personal import ERASED
 
 
 class IntakeState(BaseModel):
@@ -89,7 +90,9 @@ def fold_intake(state: IntakeState | None, events: Iterable[Any]) -> IntakeState
         base = state or IntakeState(id=e.originator_id, version=0, service=e.service)
         update: dict[str, Any] = {"version": e.originator_version}
         if isinstance(e, DiscourseIntakeConfigured):
-            update |= {"secret": e.secret, "configured": True, "forum_url": e.forum_url}
+            # A secret read back without its key reads "[erased]": not a secret at all.
+            secret = None if e.secret == ERASED else e.secret
+            update |= {"secret": secret, "configured": secret is not None, "forum_url": e.forum_url}
         elif isinstance(e, ForumAccountLinked):
             update["accounts"] = {**base.accounts, e.forum_username: e.username}
         elif isinstance(e, ForumAccountUnlinked):

@@ -160,6 +160,39 @@ class HeldHandover(BaseModel):
     erased_fields: list[str]
 
 
+class HeldForumRecord(BaseModel):
+    """A forum member's own record (community intake): how they joined and were welcomed."""
+
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    details: dict[str, Any] = Field(
+        description="The record's fields (a username or a welcome's note: personal)."
+    )
+    erased_fields: list[str]
+
+
+def _forum_record(event: Any) -> HeldForumRecord:
+    envelope = {
+        "originator_id",
+        "originator_version",
+        "event_id",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "actor_role",
+    }
+    return HeldForumRecord(
+        type=type(event).__name__,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        actor=event.actor,
+        details=event.model_dump(mode="json", exclude=envelope),
+        erased_fields=erased_paths(event),
+    )
+
+
 class HeldSubject(BaseModel):
     subject: SubjectName
     legal_hold: bool
@@ -173,6 +206,11 @@ class HeldSubject(BaseModel):
         default=[],
         description="Helpline contacts the subject made as a named caller (kind `contact`), "
         "with their reviews and follow-ups, in the order they happened.",
+    )
+    forum_member: list[HeldForumRecord] = Field(
+        default=[],
+        description="A forum member's own records from community intake (kind `member`): "
+        "joined, first topic, welcomed, cases opened from flags, in order.",
     )
 
 
@@ -229,6 +267,7 @@ def _held(record: SubjectRecord, now: datetime) -> HeldSubject:
             if isinstance(e, HandoverRecorded)
         ],
         contacts=[contact_detail(contact) for contact in record.contacts],
+        forum_member=[_forum_record(e) for e in record.forum_member],
     )
 
 

@@ -8,6 +8,8 @@ other content or too large, writing nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -440,3 +442,62 @@ def test_the_intake_is_nobodys_shift(api: Api, forum: httpx.Client) -> None:
         },
     )
     assert [a["actor"] for a in listed.json()["items"]] == ["lee"]
+
+
+def test_concurrent_retries_and_flags_are_decided_once(api: Api, forum: httpx.Client) -> None:
+    """Discourse retries while the first delivery is still being written, and two members flag
+    one author's posts at once: one delivery is taken, one case is opened."""
+    headers, body = payload("reviewable_created_flagged_post", target_created_by_id=43)
+    raw = encoded(body)
+    same = [signed_headers(headers, raw, event_id=str(80 + n)) for n in range(4)]
+    others = []
+    for n in range(4):
+        h, b = payload(
+            "reviewable_created_flagged_post",
+            id=400 + n,
+            target_id=9500 + n,
+            target_created_by_id=44,
+        )
+        r = encoded(b)
+        others.append((r, signed_headers(h, r, event_id=str(90 + n))))
+    clients = [api.client() for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        retried = list(
+            pool.map(lambda c, h: c.post(INTAKE, content=raw, headers=h), clients[:4], same)
+        )
+        flagged = list(
+            pool.map(
+                lambda c, rh: c.post(INTAKE, content=rh[0], headers=rh[1]), clients[4:], others
+            )
+        )
+    statuses = sorted(r.json()["status"] for r in retried)
+    assert statuses == ["accepted", "duplicate", "duplicate", "duplicate"], [
+        r.text for r in retried
+    ]
+    answers = [r.json() for r in flagged]
+    assert all(a["status"] == "accepted" for a in answers), answers
+    assert len({a["case_id"] for a in answers}) == 1
+    assert sorted(a["effects"][0] for a in answers) == ["case_opened", *["flag_raised"] * 3]
+
+
+def test_a_long_post_is_taken_and_a_chunked_oversized_body_refused(
+    api: Api, forum: httpx.Client
+) -> None:
+    long_post = "A long story about living with diabetes. " * 4000  # ~170 kB, twice over
+    accepted(
+        deliver(
+            forum, "post_created_reply", event_id="100", raw=long_post, cooked=f"<p>{long_post}</p>"
+        )
+    )
+    limit = api.vigil.settings.intake_max_body_bytes
+    headers, _ = payload("user_created")
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(limit // 10_000 + 2):
+            yield b" " * 10_000
+
+    with api.writes_nothing():
+        refused = forum.post(
+            INTAKE, content=chunks(), headers=signed_headers(headers, b"", event_id="101")
+        )
+    assert refused.status_code == 413
