@@ -50,6 +50,7 @@ from projections.access_log import AccessLog
 from projections.actor_activity import ActorActivity
 from projections.attendance import OpenCheckIns
 from projections.case_summaries import CaseSummaries
+from projections.community_members import CommunityMembers
 from projections.contact_list import ContactSummaries
 from projections.contact_queues import ContactQueues
 from projections.notary import HashLedger, setup_ledger_tables
@@ -115,6 +116,9 @@ class Vigil:
     register: RegisterService
     # Community intake (issue 16): Discourse deliveries, forum members and their welcomes.
     community: CommunityService
+    # Community intake, read side (issue 16): members who joined through intake, their welcome
+    # due times, and the members_awaiting_welcome queue.
+    community_members: CommunityMembers
 
     @property
     def follows_in_process(self) -> bool:
@@ -388,6 +392,12 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         ),
         contact_queues=ContactQueues(
             event_log, projector=projector, calendars=config.service_calendars(event_log)
+        ),
+        community_members=CommunityMembers(
+            event_log,
+            projector=projector,
+            calendars=config.service_calendars(event_log),
+            policies=config.sla_policies(event_log),
         ),
         contact_lead_reviews=ContactLeadReviews(
             event_log,

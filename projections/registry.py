@@ -16,6 +16,7 @@ from projections.access_log import AccessLogView
 from projections.actor_activity import ActorActivityView
 from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
+from projections.community_members import CommunityMembersView
 from projections.contact_summaries import ContactSummariesView
 from projections.report_facts import PolicyLookup, ReportFactsView
 from projections.runner import View
@@ -91,6 +92,14 @@ VIEW_FACTORIES: list[ViewFactory] = [
         event_log,
         calendars=config.service_calendars(event_log),
         policies=config.policy_lookup(event_log),
+        fingerprint=config.fingerprint,
+    ),
+    # Community intake (issue 16): members who joined through it, due their welcome by the SLA
+    # policy and their service's calendar in force when they joined.
+    lambda event_log, config: CommunityMembersView(
+        event_log,
+        calendars=config.service_calendars(event_log),
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
 ]

@@ -113,6 +113,13 @@ class Permission(StrEnum):
     REGISTER_SIGN_OFF = "register.sign_off"
     SLA_EXPLAIN_BREACH = "sla.explain_breach"
     SERIOUS_INCIDENT = "case.serious_incident"
+    # Community intake (issue 16; domain/community/): the members who joined through a forum's
+    # intake and the members_awaiting_welcome queue are read by everyone who works the queues
+    # (hosts and volunteers welcome new members, as moderators, coordinators and leads do),
+    # auditors and admins (they configure the intake); a welcome made outside the forum is
+    # recorded by whoever made it: staff who welcome, not auditors (they read, never write).
+    MEMBERS_READ = "members.read"
+    MEMBERS_WELCOME = "members.welcome"
 
 
 # Each role builds on the one below it: whoever is on shift can record what they saw and raise
@@ -140,6 +147,9 @@ _VOLUNTEER = frozenset(
         Permission.CONTACT_READ,
         Permission.CONTACT_LINK_CASE,
         Permission.CONTACT_ANSWER_FEEDBACK,
+        # Community intake: hosts and volunteers welcome new members.
+        Permission.MEMBERS_READ,
+        Permission.MEMBERS_WELCOME,
     }
 )
 _MODERATOR = _VOLUNTEER | {Permission.MODERATE, Permission.ASSESS_RISK}
@@ -206,6 +216,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.REPORT_READ,
             Permission.TRUSTEE_PACK_READ,
             Permission.POLICY_READ,
+            Permission.MEMBERS_READ,
         }
     ),
     Role.ADMIN: frozenset(
@@ -221,6 +232,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.TRUSTEE_PACK_READ,
             Permission.POLICY_READ,
             Permission.POLICY_MANAGE,
+            Permission.MEMBERS_READ,
+            Permission.MEMBERS_WELCOME,
         }
     ),
     # Trustees see numbers, not people: the reports and the register's sign-off, and nothing

@@ -53,6 +53,8 @@ from interfaces.http.contacts import TAG as CONTACTS_TAG
 from interfaces.http.contacts import router as contacts_router
 from interfaces.http.data_protection import router as data_protection_router
 from interfaces.http.dependencies import refuse_unknown_query_parameters
+from interfaces.http.members import TAG as COMMUNITY_TAG
+from interfaces.http.members import router as members_router
 from interfaces.http.middleware import install_middleware
 from interfaces.http.problems import (
     ERROR_DESCRIPTIONS,
@@ -145,6 +147,8 @@ TAGS = [
     SHIFTS_TAG,
     # Helpline contacts (issue 14).
     CONTACTS_TAG,
+    # Community intake (issue 16).
+    COMMUNITY_TAG,
 ]
 
 
@@ -212,6 +216,7 @@ def create_app(vigil: Vigil) -> FastAPI:
         sla_breaches.router,
         register.router,
         intake.router,  # issue 16: a forum's signed webhook deliveries
+        members_router,  # issue 16: community intake's members and their welcomes
     ]
     for router in routers:
         app.include_router(router)

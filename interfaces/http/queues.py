@@ -16,6 +16,11 @@ from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
 from interfaces.http.problems import error_responses
 from projections.access_log import BREAK_GLASS_QUEUE, BreakGlassItem
+from projections.community_members import (
+    MemberQueueCount,
+    MemberQueueItem,
+    parse_member_queue,
+)
 from projections.contact_queues import (
     OWN_ITEM_QUEUES,
     ContactQueue,
@@ -69,6 +74,11 @@ class QueueList(BaseModel):
         "at as_of, as far as you may work them (your own follow-ups and feedback, unless you "
         "read every contact); for a past as_of, replayed as Vigil knew them then.",
     )
+    community_queues: list[MemberQueueCount] = Field(
+        default_factory=list,
+        description="The community intake queue (members_awaiting_welcome) with its size at "
+        "as_of, for those who read members; for a past as_of, replayed as Vigil knew it then.",
+    )
 
 
 class BreakGlassPage(BaseModel):
@@ -110,6 +120,16 @@ def _contact_queues_for(actor: Actor) -> tuple[tuple[ContactQueue, ...], str | N
     return (), None
 
 
+class MemberQueuePage(BaseModel):
+    """A page of members_awaiting_welcome, soonest due first (so the overdue lead); pass
+    ``next_cursor`` back as ``cursor``."""
+
+    items: list[MemberQueueItem]
+    next_cursor: str | None
+    as_of: datetime = Field(description="The moment the queue was judged at.")
+    replayed: bool = REPLAYED
+
+
 class QueuePage(BaseModel):
     """A page of one queue in due order; pass ``next_cursor`` back as ``cursor`` for the next."""
 
@@ -137,7 +157,8 @@ def list_queues(
     With a past `as_of`, every count is replayed from the log: what each queue held, and how
     much of it was overdue, as Vigil knew it at that moment (recorded basis). The shift queues
     (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted in
-    `shift_queues`, the helpline contact queues in `contact_queues`."""
+    `shift_queues`, the helpline contact queues in `contact_queues`, community intake's
+    `members_awaiting_welcome` in `community_queues`."""
     now, at = moment.now, moment.at
     past = at < now
     wait = vigil.settings.read_wait_seconds
@@ -165,12 +186,19 @@ def list_queues(
         contact_queues = (contacts.replayed(at, wait_seconds=wait) if past else contacts).counts(
             as_of=at, visibility=reader.visibility(), mine=mine, queues=worked
         )
+    community_queues: list[MemberQueueCount] = []
+    if permits(reader.actor, Permission.MEMBERS_READ):  # community intake (issue 16)
+        members = vigil.community_members
+        community_queues = (members.replayed(at, wait_seconds=wait) if past else members).counts(
+            as_of=at
+        )
     return QueueList(
         items=counts,
         as_of=at,
         replayed=past,
         shift_queues=shift_queues,
         contact_queues=contact_queues,
+        community_queues=community_queues,
     )
 
 
@@ -185,7 +213,7 @@ def read_queue(
     assignee: Assignee = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> QueuePage | BreakGlassPage | ShiftQueuePage | ContactQueuePage:
+) -> QueuePage | BreakGlassPage | ShiftQueuePage | ContactQueuePage | MemberQueuePage:
     """List one queue's items, soonest due first, each marked overdue or not (404: no queue).
 
     Items on restricted cases are listed only to those who may see the case.
@@ -206,9 +234,13 @@ def read_queue(
     works them all; volunteers and moderators see their own follow-ups and the feedback on
     their own contacts, and get 403 for the others.
 
-    With a past `as_of`, a work queue, a shift queue or a contact queue is replayed from the
-    log as Vigil knew it then (recorded basis); `break_glass_reviews` is not replayed and
-    refuses a past `as_of` (422)."""
+    Community intake: `members_awaiting_welcome` (members who joined through intake and are not
+    yet welcomed, due the SLA policy's new_member_welcomed target in force when they joined;
+    overdue first, then soonest due), for those who read members.
+
+    With a past `as_of`, a work queue, a shift queue, a contact queue or the community queue is
+    replayed from the log as Vigil knew it then (recorded basis); `break_glass_reviews` is not
+    replayed and refuses a past `as_of` (422)."""
     now, at = moment.now, moment.at
     if name == BREAK_GLASS_QUEUE:
         check(reader.actor, Permission.ACCESS_LOG_READ)
@@ -256,6 +288,17 @@ def read_queue(
         )
         return ContactQueuePage(
             items=contacts, next_cursor=next_contact, as_of=at, replayed=at < now
+        )
+    member_queue = parse_member_queue(name)
+    if member_queue is not None:  # community intake (issue 16)
+        check(reader.actor, Permission.MEMBERS_READ)
+        members = vigil.community_members
+        if at < now:
+            members.check_query(member_queue, limit=limit, cursor=cursor)
+            members = members.replayed(at, wait_seconds=vigil.settings.read_wait_seconds)
+        welcomes, next_welcome = members.items(member_queue, as_of=at, limit=limit, cursor=cursor)
+        return MemberQueuePage(
+            items=welcomes, next_cursor=next_welcome, as_of=at, replayed=at < now
         )
     queue = parse_queue(name)
     if at < now:

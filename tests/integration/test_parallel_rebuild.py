@@ -43,6 +43,7 @@ from tests.integration.projection_checks import dump
 from tests.integration.test_persistence import _every_event
 from tests.integration.test_projection_properties import History, Writer
 from tests.integration.test_worker import indexes
+from tests.member_writer import joins, replied, welcomes
 from tests.story import COORDINATOR, LEAD, open_case
 from tests.unit.test_properties import ACTORS, INTENTIONS
 
@@ -160,6 +161,14 @@ def shifts_attended(vigil: Vigil, clock: Clock) -> None:
             vigil.shifts.execute(shift, CheckOut(handover=handover), person)
 
 
+def members_joined(vigil: Vigil, clock: Clock) -> None:
+    """Forum members joining through intake, one welcomed by hand and one by a reply (the
+    community members view has rows, some welcomed)."""
+    refs = [joins(vigil, clock, user, clock() - timedelta(hours=user)) for user in (1, 2, 3)]
+    welcomes(vigil, clock, refs[0])
+    replied(vigil, clock, refs[1])
+
+
 def parallel(
     vigil: Vigil,
     processes: int,
@@ -273,6 +282,7 @@ def test_a_random_log_rebuilt_in_parallel_equals_the_serial_rebuild(
 ) -> None:
     # Given many cases' histories interleaved, with reads and break-glass grants and reviews
     case_ids = random_log(vigil, clock, seed=processes)
+    members_joined(vigil, clock)
     # (whose cases fall in every share)
     every_share_holds_a_case(vigil, processes, case_ids)
     assert_parallel_equals_serial(vigil, processes)
@@ -294,6 +304,7 @@ def test_a_log_of_every_event_class_rebuilt_in_parallel_equals_the_serial_rebuil
     vigil.access.review_grant(LEAD, grant.event_id, GrantReviewOutcome.APPROPRIATE, "Fine.")
     shifts_attended(vigil, clock)
     contacts_worked(vigil, clock, [restricted, *others])
+    members_joined(vigil, clock)
     assert len(others) >= 2
     assert_parallel_equals_serial(vigil, 2)
 
