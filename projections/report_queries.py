@@ -132,6 +132,22 @@ class ReportFacts(ReadModel[ReportFactsView]):
         )
         return self._fetch(statement, self._params(scope))
 
+    def first_activity_days(self, scope: Scope) -> dict[str, str]:
+        """Per service (the scope's, or every one), the local date of its first forum topic or
+        post recorded by ``as_of``, whenever it was: where engagement history begins."""
+        table = self.store.table(FACTS_TABLE)
+        where = "f.fact = 'forum_activity' AND f.recorded_at <= %(as_of)s"
+        if scope.service is not None:
+            where += " AND f.service = %(service)s"
+        statement = (
+            f"SELECT f.service, MIN(f.local_date) AS first_day FROM {table} f "
+            f"WHERE {where} GROUP BY f.service"
+        )
+        return {
+            str(r["service"]): str(r["first_day"])
+            for r in self._fetch(statement, self._params(scope))
+        }
+
     def case_openings(self, scope: Scope) -> list[Row]:
         """Cases opened in scope, each with its risk as known at ``as_of`` (the latest assessment
         recorded by then, else the risk it was opened with, else ``unassessed``)."""

@@ -31,6 +31,8 @@ DEFAULT_SPIKE_MULTIPLE = 2.0
 SPIKE_MINIMUM_POSTS = 5
 # The days before a day whose median posts it is compared with.
 TRAILING_DAYS = 28
+# A day is judged only with at least this many days of history before it (half the window).
+MINIMUM_HISTORY_DAYS = TRAILING_DAYS // 2
 
 WELCOME_STATUSES = {
     "met": "welcomed in time",
@@ -77,13 +79,16 @@ def _new_members(facts: ReportFacts, scope: Scope, out: Built) -> None:
     joined = len(facts.facts(scope, "member_joined"))
     statuses = Counter(clock_status(row, scope.as_of) for row in clocks)
     in_time = statuses["met"]
+    decided = in_time + statuses["breached"] + statuses["open_overdue"]
     out.tables["new_members.summary"] = [
         {
             "joined": joined,
             "welcomed_in_time": in_time,
             "welcomed_late": statuses["breached"],
             "not_yet_welcomed": statuses["open"] + statuses["open_overdue"],
-            "in_time_percent": _round(100 * in_time / joined) if joined else None,
+            # Of the members whose clock has run its course (welcomed, or past due): one still
+            # within its target is neither in time nor late yet.
+            "in_time_percent": _round(100 * in_time / decided) if decided else None,
             "targets": sorted({str(row["target"]) for row in clocks}),
         }
     ]
@@ -111,6 +116,12 @@ def _engagement(facts: ReportFacts, scope: Scope, out: Built, multiple: float) -
         scope.start - timedelta(days=TRAILING_DAYS), scope.end, scope.service, scope.as_of
     )
     rows = facts.activity_counts(window)
+    # Engagement history begins with a service's first recorded topic or post: days before it
+    # are not quiet days (Vigil could not see them), so they are not in a day's trailing window.
+    history = {
+        service: date.fromisoformat(day)
+        for service, day in facts.first_activity_days(window).items()
+    }
     out.judged(r for r in rows if r["local_date"] >= scope.start.isoformat())
     posts: dict[_Where, Counter[date]] = defaultdict(Counter)
     topics: dict[_Where, Counter[date]] = defaultdict(Counter)
@@ -137,13 +148,24 @@ def _engagement(facts: ReportFacts, scope: Scope, out: Built, multiple: float) -
         while day <= scope.end:
             n_posts, n_topics = posts[where][day], topics[where][day]
             if n_posts or n_topics:
-                trailing = median(
-                    posts[where][day - timedelta(days=i)] for i in range(1, TRAILING_DAYS + 1)
+                first = history.get(where.service, day)
+                before = [
+                    day - timedelta(days=i)
+                    for i in range(1, TRAILING_DAYS + 1)
+                    if day - timedelta(days=i) >= first
+                ]
+                # Judged only on enough history: at least half the window since it began.
+                judged = len(before) >= MINIMUM_HISTORY_DAYS
+                trailing = median(posts[where][d] for d in before) if judged else None
+                spike = (
+                    trailing is not None
+                    and n_posts >= SPIKE_MINIMUM_POSTS
+                    and n_posts > multiple * trailing
                 )
-                spike = n_posts >= SPIKE_MINIMUM_POSTS and n_posts > multiple * trailing
                 entries.append((day, rank, {
                     "date": day, **named, "topics": n_topics, "posts": n_posts,
-                    "trailing_median": _round(trailing), "spike": spike,
+                    "trailing_median": None if trailing is None else _round(trailing),
+                    "spike": spike,
                 }))  # fmt: skip
                 counted["topics"] += n_topics
                 counted["posts"] += n_posts
@@ -164,5 +186,6 @@ def _engagement(facts: ReportFacts, scope: Scope, out: Built, multiple: float) -
             "multiple": multiple,
             "minimum_posts": SPIKE_MINIMUM_POSTS,
             "trailing_days": TRAILING_DAYS,
+            "minimum_history_days": MINIMUM_HISTORY_DAYS,
         }
     ]

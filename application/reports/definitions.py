@@ -266,7 +266,7 @@ TRUSTEE = ReportDefinition(
 SLA = ReportDefinition(
     kind="sla",
     title="SLA report",
-    version=1,
+    version=2,
     description="Every SLA clock that started in the period, met or breached, with the target "
     "and the policy and calendar versions that judged it; breaches with their explanations.",
     sections=(
@@ -609,7 +609,9 @@ COMMUNITY = ReportDefinition(
                         Column("targets", "Target", Cell.LIST),
                     ),
                     description="A member's welcome clock starts when their account was made "
-                    "on the forum; the target is the SLA policy's in force then.",
+                    "on the forum; the target is the SLA policy's in force then. The share "
+                    "welcomed in time is of the members whose clock has run its course "
+                    "(welcomed, or overdue): one still within its target is not counted yet.",
                 ),
                 _by("by_status", "By status at as_of", "status", "Status", "members", "members"),
             ),
@@ -663,10 +665,14 @@ COMMUNITY = ReportDefinition(
                         Column("multiple", "Multiple of the trailing median", Cell.NUMBER),
                         Column("minimum_posts", "At least this many posts", Cell.NUMBER),
                         Column("trailing_days", "Trailing days", Cell.NUMBER),
+                        Column("minimum_history_days", "Days of history needed", Cell.NUMBER),
                     ),
                     description="A day is a spike in a category when its posts exceed the "
                     "multiple of the median posts a day of the category over the trailing days "
-                    "before it (a day without a post counts as 0), and are at least the minimum.",
+                    "before it (a day without a post counts as 0), and are at least the minimum. "
+                    "The trailing days start no earlier than the service's first recorded topic "
+                    "or post (Vigil saw nothing before it); a day with fewer days of history "
+                    "than needed is not judged (no median).",
                 ),
             ),
         ),

@@ -232,8 +232,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.TRUSTEE_PACK_READ,
             Permission.POLICY_READ,
             Permission.POLICY_MANAGE,
+            # Admins read the members list; recording a welcome is the welcoming roles' (whose
+            # forum accounts welcome: application.community.WELCOMING_ROLES).
             Permission.MEMBERS_READ,
-            Permission.MEMBERS_WELCOME,
         }
     ),
     # Trustees see numbers, not people: the reports and the register's sign-off, and nothing

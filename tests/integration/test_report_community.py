@@ -168,11 +168,35 @@ def test_a_burst_over_the_multiple_of_a_quiet_median_is_a_spike_and_the_boundary
     assert marked == {"quiet": (1.0, True), "busy": (2.0, False), "new": (0.0, False)}
     assert [r["category"] for r in built.tables["engagement.spikes"]] == ["quiet"]
     assert built.tables["engagement.rule"] == [
-        {"multiple": 2.5, "minimum_posts": SPIKE_MINIMUM_POSTS, "trailing_days": 28}
+        {
+            "multiple": 2.5,
+            "minimum_posts": SPIKE_MINIMUM_POSTS,
+            "trailing_days": 28,
+            "minimum_history_days": 14,
+        }
     ]
     # With the default multiple (2.0) the busy category's 5 posts are a spike too (5 > 4).
     default = community(vigil.report_facts, scope)
     assert [r["category"] for r in default.tables["engagement.spikes"]] == ["quiet", "busy"]
+
+
+def test_the_days_before_the_forum_was_seen_are_not_quiet_days(vigil: Vigil) -> None:
+    """A forum posting a steady 8 a day from its first delivery has no spikes: the days before
+    Vigil saw it are not zeros, and a day with under 14 days of history is not judged."""
+    forum = Forum(vigil)
+    first = date(2026, 11, 1)
+    day = first
+    while day <= date(2026, 11, 20):
+        forum.posts(day, 8, 1, "steady")
+        day += timedelta(days=1)
+    vigil.projector.catch_up()
+    built = community(vigil.report_facts, Scope(first, date(2026, 11, 20), None, AS_OF))
+    by_day = built.tables["engagement.by_day"]
+    assert built.tables["engagement.spikes"] == []
+    # 1 to 14 November: fewer than 14 days of history before them, not judged
+    assert [r["trailing_median"] for r in by_day[:14]] == [None] * 14
+    # From the 15th: 14 days of 8 posts
+    assert {r["trailing_median"] for r in by_day[14:]} == {8.0}
 
 
 def test_a_welcome_clock_is_judged_by_the_policy_in_force_when_the_account_was_made(
