@@ -65,7 +65,10 @@ class InProcessClient:
 
         await self.app(scope, receive, send)
         raw = b"".join(chunks)
-        answer: dict[str, Any] = json.loads(raw) if raw else {}
+        try:
+            answer: dict[str, Any] = json.loads(raw) if raw else {}
+        except ValueError:  # not JSON (a proxy's page, a crash): the status says what matters
+            answer = {"detail": raw[:200].decode("utf-8", "replace")}
         return status, answer
 
 

@@ -10,6 +10,7 @@ import pytest
 from application.demo import load_demo
 from application.demo_forum import BURST_POSTS, FLAGGED_AUTHOR, load_forum, script
 from application.demo_rota import FORUM
+from application.reports.service import ReportRequest
 from domain.case.vocabulary import CaseSource
 from domain.community.events import DeliveryEffect, DiscourseDeliveryAccepted
 from domain.community.ids import member_ref
@@ -17,6 +18,7 @@ from infrastructure.discourse import Delivery, parse
 from interfaces.composition import Vigil
 from interfaces.http.app import create_app
 from interfaces.http.in_process import InProcessClient, discourse_sender
+from tests.conftest import Clock
 
 
 def accepted_deliveries(vigil: Vigil) -> list[DiscourseDeliveryAccepted]:
@@ -121,3 +123,19 @@ def test_the_script_is_all_before_the_demos_clock(vigil: Vigil, days: int) -> No
         happening = parse(Delivery(d.event_id, d.event_type, d.event_name, d.body))
         assert happening is not None
         assert now - timedelta(days=30) < happening.created_at < now
+
+
+def test_the_demos_burst_is_a_spike_in_the_community_report(vigil: Vigil, clock: Clock) -> None:
+    load_demo(vigil, actor="cli")
+    now = vigil.clock()
+    load_forum(vigil, discourse_sender(vigil))
+    _, burst_day = script(now)
+    clock.set(now + timedelta(minutes=10))  # the deliveries' recording is final by then
+    vigil.projector.catch_up()
+    report = vigil.reports.report(
+        ReportRequest("community", (now - timedelta(days=30)).date(), now.date(), FORUM)
+    )
+    [engagement] = [s for s in report["sections"] if s["key"] == "engagement"]
+    [spikes] = [t for t in engagement["tables"] if t["key"] == "spikes"]
+    # (the demo's forum is in London: in November its local date is the UTC date)
+    assert [row["date"] for row in spikes["rows"]] == [burst_day.date().isoformat()]
