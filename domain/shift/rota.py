@@ -89,7 +89,12 @@ class WeeklySlot(BaseModel):
         start = _clock_minutes(self.start, end=False)
         end = _clock_minutes(self.end, end=True)
         end_day = day + timedelta(days=1) if end <= start or end == 24 * 60 else day
-        return local_instant(day, start, tz), local_instant(end_day, end % (24 * 60), tz)
+        begins, ends = local_instant(day, start, tz), local_instant(end_day, end % (24 * 60), tz)
+        if ends <= begins:
+            # The clocks skipped the whole slot (02:00-03:00 on a spring-forward night): it
+            # starts when the clocks land and lasts as long as the pattern says.
+            ends = begins + timedelta(minutes=(end - start) % (24 * 60) or 24 * 60)
+        return begins, ends
 
 
 def local_instant(day: date, minutes: int, tz: ZoneInfo) -> datetime:

@@ -15,7 +15,7 @@ from domain.access.permissions import ROLE_PERMISSIONS, Permission, reads_case_c
 from domain.shared import Role
 from interfaces.http.app import route_permissions
 from tests.e2e.support import PROBLEM_BASE, Api
-from tests.e2e.test_permission_matrix import PUBLIC, _api_routes, _probe
+from tests.e2e.test_permission_matrix import PUBLIC, SIGNED, _api_routes, _probe
 
 # What a trustee may reach: the reports (the lead's routes, under /reports) with the register's
 # sign-offs, and their own tokens (users.own_tokens: the user's own, the domain checks).
@@ -54,6 +54,12 @@ def test_a_trustee_is_refused_every_route_but_the_reports(api: Api) -> None:
             if (method, route.path) in PUBLIC:
                 continue
             where = f"{method} {route.path}"
+            if (method, route.path) in SIGNED:
+                # A forum's delivery: no bearer token opens it, a trustee's no more than any
+                answer = trustee.request(method, route.path.replace("{service}", "default"))
+                assert answer.status_code == 401, f"{where}: {answer.status_code}"
+                refused.append(where)
+                continue
             if _trustee_may(method, route):
                 reached.append(where)
                 continue

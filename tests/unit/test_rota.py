@@ -273,3 +273,15 @@ def test_out_of_hours_periods_no_on_call_shift_covers() -> None:
         (london(2026, 11, 17), london(2026, 11, 17, 9)),
         (london(2026, 11, 17, 23), london(2026, 11, 18)),
     ]
+
+
+def test_a_slot_the_clocks_skip_starts_when_they_land_and_keeps_its_length() -> None:
+    # New York springs forward at 02:00 on Sunday 9 March 2025: 02:00-03:00 never happens.
+    [(start, end)] = expand_weekly(
+        slots([{"weekday": "sun", "start": "02:00", "end": "03:00"}]),
+        date(2025, 3, 9),
+        date(2025, 3, 9),
+        ZoneInfo("America/New_York"),
+    )
+    assert start == datetime(2025, 3, 9, 7, 0, tzinfo=UTC)  # 03:00 EDT
+    assert end - start == timedelta(hours=1)
