@@ -23,6 +23,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 
@@ -47,6 +48,12 @@ CHROMIUM_ARGS = [
 HOW_TO_GET_IT = (
     "install Debian's Chromium (apt-get install chromium) or set VIGIL_CHROMIUM to its path"
 )
+
+
+# Waits (actions and expect) long enough for a loaded 2-CPU machine running tests in parallel:
+# building /openapi.json for the docs page alone takes seconds there.
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str | None:
@@ -100,7 +107,7 @@ def api(server: LiveServer, vigil: Vigil) -> Iterator[Api]:
 @pytest.fixture
 def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=server.base_url, locale="en-GB")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(TIMEOUT_MS)
     try:
         yield context
     finally:
