@@ -26,7 +26,7 @@ PIP := $(BIN)/python -m pip -qq --disable-pip-version-check
 
 help:
 	@echo "make run    load the demo into an empty store, then serve the API on http://$(HOST):$(PORT)"
-	@echo "make test   run the test suite (PostgreSQL tests need a server at 127.0.0.1:5432)"
+	@echo "make test   run the test suite (PostgreSQL tests need a server at 127.0.0.1:5432, browser tests Chromium)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  run the benchmarks in bench/"
 
@@ -51,7 +51,9 @@ run: $(INSTALLED)
 	@$(BIN)/vigil serve --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.
+# The browser tests (tests/browser) drive the system's Chromium; without it they skip.
 test: $(INSTALLED_DEV)
+	@command -v chromium >/dev/null || [ -n "$${VIGIL_CHROMIUM:-}" ] || echo "Chromium not found: the browser tests (tests/browser) will skip. To run them: sudo apt-get install chromium (Debian/Ubuntu), or set VIGIL_CHROMIUM to a Chromium binary."
 	$(BIN)/pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(INSTALLED_DEV)

@@ -40,6 +40,7 @@ from interfaces.http import (
     services,
     sla_breaches,
     subjects,
+    swagger,
     users,
 )
 from interfaces.http.access import router as access_router
@@ -160,7 +161,8 @@ def create_app(vigil: Vigil) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         # /docs and /openapi.json stay public: the contract is not a secret; the data is.
-        docs_url="/docs",
+        # The docs page is Vigil's own (interfaces/http/swagger.py): every asset from here.
+        docs_url=None,
         redoc_url=None,
         # Runs the projector while serving (`vigil serve`), when it belongs in this process.
         lifespan=with_notary(vigil, operations.projector_lifespan(vigil)),
@@ -180,6 +182,7 @@ def create_app(vigil: Vigil) -> FastAPI:
     operations.install_operations(app, vigil)
     routers = [
         health.router,
+        swagger.router,
         operations.router,
         cases.router,
         changes_router,

@@ -145,13 +145,14 @@ def limiter_of(request: Request) -> FailedAuthLimiter | None:
 
 # JSON needs no sources at all; nothing may frame any answer.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI as FastAPI serves it: its bundle and stylesheet from jsDelivr, an inline script to
-# start it, the schema from this origin. The docs page holds no data.
+# Swagger UI as interfaces/http/swagger.py serves it: its bundle, stylesheet and starting script
+# from this origin only (no inline script, no other origin: it works on a closed network), the
+# schema from this origin; images also as data: URIs (the stylesheet's icons). No data on it.
 DOCS_CSP = (
     "default-src 'none'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "script-src 'self'; "
+    "style-src 'self'; "
+    "img-src 'self' data:; "
     "connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )

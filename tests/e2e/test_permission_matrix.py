@@ -29,7 +29,8 @@ from interfaces.http import create_app
 from interfaces.http.app import route_permissions
 from tests.e2e.support import PROBLEM_BASE, Api
 
-# Public by design (no personal data): liveness, readiness, metrics, and the API's own contract.
+# Public by design (no personal data): liveness, readiness, metrics, and the API's own contract
+# (its docs page and the Swagger UI files that page loads).
 PUBLIC = {
     ("GET", "/health"),
     ("GET", "/ready"),
@@ -37,6 +38,7 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/docs/static/{name}"),
 }
 # No bearer token opens these: a forum's delivery is authenticated by its signature under the
 # service's webhook secret, whoever sends it (tests/e2e/test_intake_discourse.py).
