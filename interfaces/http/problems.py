@@ -242,7 +242,7 @@ async def _pydantic_validation(request: Request, exc: Exception) -> Response:
     return _validation_problem(request, field_errors(exc.errors()))
 
 
-def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
+def domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
     for cls in type(exc).__mro__:
         if cls in _DOMAIN:
             status, slug = _DOMAIN[cls]
@@ -259,7 +259,7 @@ def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    status, slug = _domain_status(exc, request)
+    status, slug = domain_status(exc, request)
     headers = {"Retry-After": str(getattr(exc, "retry_after", 1))} if status == 503 else None
     errors = exc.errors
     if isinstance(exc, IdempotencyKeyReused) and not errors:

@@ -19,12 +19,12 @@ from starlette.responses import RedirectResponse, Response
 
 from application.identity import token_user_id
 from domain.access.permissions import Permission, check, permits
-from domain.errors import DomainError, InvalidCommand, ItemNotFound, NotPermitted
+from domain.errors import DomainError
 from domain.shared import Actor
 from domain.shift import commands as c
 from interfaces.composition import Vigil
 from interfaces.http.dependencies import VigilDep
-from interfaces.http.problems import TooManyFailedAttempts
+from interfaces.http.problems import TooManyFailedAttempts, domain_status
 from interfaces.http.queues import queue_list
 from interfaces.http.security import count_failure
 from interfaces.web.auth import (
@@ -149,7 +149,10 @@ def _mine_open(shift: RotaShift, username: str) -> bool:
 
 
 def _my_shifts(vigil: Vigil, actor: Actor, now: datetime) -> list[dict[str, Any]]:
-    shifts = vigil.rota.shifts_of(actor.username, start=now - _SHIFTS_BEHIND, limit=20)
+    # As GET /api/v1/shifts?assignee=me&from=..&to=.. reads them: each with its attendance.
+    shifts, _ = vigil.rota.shifts(
+        start=now - _SHIFTS_BEHIND, end=now + _SHIFTS_AHEAD, assignee=actor.username, limit=20
+    )
     shown = []
     for shift in shifts:
         checked_in = _mine_open(shift, actor.username)
@@ -215,16 +218,6 @@ def now_page(request: Request, vigil: VigilDep, person: Person, done: Notice = N
 # --- attendance ----------------------------------------------------------------------------------
 
 
-def _status_of(exc: DomainError) -> int:
-    if isinstance(exc, NotPermitted):
-        return 403
-    if isinstance(exc, ItemNotFound) or type(exc).__name__.endswith("NotFound"):
-        return 404
-    if isinstance(exc, InvalidCommand):
-        return 422
-    return 409
-
-
 ShiftId = Annotated[UUID, Path(description="The shift id.")]
 
 
@@ -237,14 +230,14 @@ def _attend(
     done: str,
 ) -> Response:
     """Run an attendance command through the shift service, as POST /api/v1/shifts/{id}/...
-    does; a refusal is shown on the now page with the API's status."""
+    does; a refusal is shown on the now page with the status the API answers it with."""
     try:
         check(person.actor, Permission.SHIFT_ATTEND)
         vigil.shifts.execute(shift_id, command, person.actor, request=None)
     except DomainError as exc:
         context = {**_base(person), **now_context(vigil, person), "notice": None}
         return web_parts(request).renderer.page(
-            "now.html", {**context, "error": exc.detail}, status_code=_status_of(exc)
+            "now.html", {**context, "error": exc.detail}, status_code=domain_status(exc, request)[0]
         )
     return _see_other(f"/ui/?done={done}")
 
