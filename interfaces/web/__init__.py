@@ -12,19 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
 
 from interfaces.composition import Vigil
-from interfaces.web.auth import (
-    SESSION_COOKIE,
-    CsrfRefused,
-    SignInRequired,
-    WebParts,
-    clear_cookie,
-)
-from interfaces.web.pages import forbidden_page, router
+from interfaces.web.auth import WebParts
+from interfaces.web.pages import router
 from interfaces.web.render import Renderer
 from interfaces.web.sessions import SessionStore
 from projections.store import view_store_for
@@ -43,18 +37,6 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     )
     sessions.setup()
     app.state.vigil_web = WebParts(sessions=sessions, renderer=Renderer(settings.timezone))
-
-    async def sign_in_required(request: Request, exc: Exception) -> Response:
-        answer = RedirectResponse("/ui/login", status_code=303)
-        if request.cookies.get(SESSION_COOKIE):
-            clear_cookie(answer, vigil, SESSION_COOKIE)
-        return answer
-
-    async def csrf_refused(request: Request, exc: Exception) -> Response:
-        return forbidden_page(request)
-
-    app.add_exception_handler(SignInRequired, sign_in_required)
-    app.add_exception_handler(CsrfRefused, csrf_refused)
 
     async def to_ui() -> RedirectResponse:
         return RedirectResponse("/ui/", status_code=303)

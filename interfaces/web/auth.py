@@ -3,9 +3,10 @@
 Every request re-checks the person through the identity service (the same one the API's bearer
 path uses): the session names the API token it began with, and a token revoked or expired, or a
 user deactivated, ends the session at once. Every POST under ``/ui/`` must carry the session's
-CSRF token (the form's hidden ``csrf_token``, or an ``X-CSRF-Token`` header for HTMX), else 403
-and nothing is written; the sign-in form, before any session, carries a token matched against a
-cookie of its own (double submit).
+CSRF token (the form's hidden ``csrf_token``, or an ``X-CSRF-Token`` header for HTMX), else a
+403 page and nothing is written; the sign-in form, before any session, carries a token matched
+against a cookie of its own (double submit). Both refusals are raised as
+``interfaces.http.problems.PageAnswer``, the one error mapping's entry for pages.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from domain.shared import Actor
 from interfaces.composition import Vigil
 from interfaces.http.dependencies import VigilDep
 from interfaces.http.middleware import note_for_log
+from interfaces.http.problems import PageAnswer
 from interfaces.web.render import Renderer
 from interfaces.web.sessions import SessionStore, UiSession
 
@@ -59,14 +61,6 @@ class SignedIn:
         return self.session.csrf_token
 
 
-class SignInRequired(Exception):
-    """No live session (none, ended, expired, or its token no longer valid): sign in."""
-
-
-class CsrfRefused(Exception):
-    """A POST without the session's CSRF token (or without a session): 403, nothing written."""
-
-
 def secure_cookies(vigil: Vigil) -> bool:
     """Cookies are Secure (sent over HTTPS only) outside development and tests."""
     return vigil.settings.environment not in ("development", "test")
@@ -87,6 +81,25 @@ def clear_cookie(response: Response, vigil: Vigil, name: str) -> None:
     response.delete_cookie(
         name, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure_cookies(vigil)
     )
+
+
+def sign_in_required(request: Request, vigil: Vigil) -> PageAnswer:
+    """No live session (none, ended, expired, or its token no longer valid): to sign in."""
+    answer = RedirectResponse("/ui/login", status_code=303)
+    if request.cookies.get(SESSION_COOKIE):
+        clear_cookie(answer, vigil, SESSION_COOKIE)
+    return PageAnswer(answer)
+
+
+def forbidden_page(request: Request) -> Response:
+    """403 for a post without a valid CSRF token (or without a session): nothing written."""
+    return web_parts(request).renderer.page(
+        "refused.html", {"title": "Not saved", "person": None, "csrf_token": ""}, status_code=403
+    )
+
+
+def csrf_refused(request: Request) -> PageAnswer:
+    return PageAnswer(forbidden_page(request))
 
 
 def current_session(request: Request, vigil: Vigil) -> SignedIn | None:
@@ -113,7 +126,7 @@ def signed_in(request: Request, vigil: VigilDep) -> SignedIn:
     """A page's person (a plain ``def``: it reads the store, so it runs in a worker thread)."""
     found = current_session(request, vigil)
     if found is None:
-        raise SignInRequired
+        raise sign_in_required(request, vigil)
     return found
 
 
@@ -127,7 +140,7 @@ async def posted_form(request: Request) -> dict[str, str]:
     try:
         pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except ValueError:
-        raise CsrfRefused from None  # more fields than any form of ours has
+        raise csrf_refused(request) from None  # more fields than any form of ours has
     return dict(pairs)
 
 
@@ -142,10 +155,10 @@ def signed_post(request: Request, vigil: VigilDep, form: Form) -> SignedIn:
     """A form post's person, refused (403) unless it carries the session's CSRF token."""
     found = current_session(request, vigil)
     if found is None:
-        raise CsrfRefused
+        raise csrf_refused(request)
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
     if not _same(sent, found.csrf_token):
-        raise CsrfRefused
+        raise csrf_refused(request)
     return found
 
 

@@ -28,7 +28,6 @@ from interfaces.http.problems import TooManyFailedAttempts, domain_status
 from interfaces.http.queues import queue_list
 from interfaces.http.security import count_failure
 from interfaces.web.auth import (
-    CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Form,
@@ -37,6 +36,7 @@ from interfaces.web.auth import (
     SignedIn,
     clear_cookie,
     current_session,
+    forbidden_page,
     login_csrf_ok,
     set_cookie,
     web_parts,
@@ -254,15 +254,3 @@ def check_out(
     request: Request, vigil: VigilDep, person: PostingPerson, shift_id: ShiftId
 ) -> Response:
     return _attend(request, vigil, person, shift_id, c.CheckOut(), "checked-out")
-
-
-# --- refusals ------------------------------------------------------------------------------------
-
-
-def forbidden_page(request: Request) -> Response:
-    """403 for a post without a valid CSRF token (or without a session): nothing written."""
-    return web_parts(request).renderer.page(
-        "refused.html",
-        {"title": "Not saved", "person": None, "csrf_token": "", "field": CSRF_FIELD},
-        status_code=403,
-    )
