@@ -232,3 +232,18 @@ def test_ui_pages_carry_their_own_strict_csp_and_no_inline_script_or_style(api: 
     assert client.get("/ui/static/htmx.min.js").status_code == 200
     # The API keeps its own
     assert api.client().get("/health").headers["content-security-policy"] == API_CSP
+
+
+def test_htmx_requests_carry_the_csrf_token_in_a_header(api: Api) -> None:
+    # The page gives HTMX the session's token for every request it sends (hx-headers on body)
+    client, _ = person(api, "vic", "volunteer")
+    page = now_page(client).text
+    csrf = csrf_of(now_page(client))
+    assert f'hx-headers=\'{{"X-CSRF-Token": "{csrf}"}}\'' in page
+    # A post carrying it as the header, with no form field, is the person's own
+    with api.writes_nothing():
+        refused = client.post("/ui/logout", headers={"X-CSRF-Token": "wrong"})
+    assert refused.status_code == 403
+    answer = client.post("/ui/logout", headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 303
+    assert client.get("/ui/").headers["location"] == "/ui/login"
