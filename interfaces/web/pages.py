@@ -108,7 +108,7 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
         # No credential is not a failed one (as on the API): nothing is counted.
         return _login_page(request, vigil, message="Enter your API token.", status_code=422)
     actor = vigil.identity.authenticate(token)
-    if actor is None or actor.credential_id is None:
+    if actor is None:
         try:
             count_failure(request, token_user_id(token))
         except TooManyFailedAttempts as exc:
@@ -126,7 +126,22 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
             message="That API token is not valid (unknown, expired or revoked).",
             status_code=401,
         )
-    started = web_parts(request).sessions.begin(actor.username, actor.credential_id, vigil.clock())
+    credential = actor.credential_id
+    if credential is None:
+        # A valid identity provider's token (single sign-on): not a failure, but the pages do
+        # not take it yet (a session must name a Vigil token to re-check on every request).
+        return _login_page(
+            request,
+            vigil,
+            message="Single sign-on is not yet available here: use a Vigil API token.",
+            status_code=401,
+        )
+    sessions = web_parts(request).sessions
+    now = vigil.clock()
+    earlier = current_session(request, vigil)
+    if earlier is not None:  # signing in again replaces the session this browser had
+        sessions.end(earlier.session.session_hash, now, reason="replaced")
+    started = sessions.begin(actor.username, credential, now)
     answer = _see_other("/ui/")
     set_cookie(answer, vigil, SESSION_COOKIE, started.session_id)
     clear_cookie(answer, vigil, LOGIN_CSRF_COOKIE)

@@ -247,3 +247,25 @@ def test_htmx_requests_carry_the_csrf_token_in_a_header(api: Api) -> None:
     answer = client.post("/ui/logout", headers={"X-CSRF-Token": csrf})
     assert answer.status_code == 303
     assert client.get("/ui/").headers["location"] == "/ui/login"
+
+
+def test_signing_in_again_replaces_the_browsers_session(api: Api) -> None:
+    api.vigil.identity.register("vic", Role.VOLUNTEER, actor="e2e-setup")
+    token = api.vigil.identity.issue_token("vic", actor="e2e-setup")
+    client = browser(api)
+    form = csrf_of(client.get("/ui/login"))
+    assert client.post("/ui/login", data={"csrf_token": form, "token": token}).status_code == 303
+    first = client.cookies["vigil_session"]
+
+    # When the same browser posts the sign-in form again (a form left open in another tab)
+    client.cookies.set("vigil_login_csrf", form, path="/ui")
+    again = client.post("/ui/login", data={"csrf_token": form, "token": token})
+
+    # Then it has a new session, and the first one is ended
+    assert again.status_code == 303
+    assert client.cookies["vigil_session"] != first
+    now_page(client)
+    other = browser(api)
+    other.cookies.set("vigil_session", first, path="/ui")
+    assert other.get("/ui/").headers["location"] == "/ui/login"
+    assert sorted(r["ended_at"] is None for r in _session_rows(api)) == [False, True]
