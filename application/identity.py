@@ -331,6 +331,17 @@ class IdentityService:
             return None
         return user.actor(matched, behind=self._behind(user, [matched]))
 
+    def credential_actor(self, username: str, credential_id: UUID) -> Actor | None:
+        """The user as an actor signed in with the token ``credential_id``, if that token is
+        still live (not revoked, not expired) and the user may still act; else None. For a
+        session begun with that token (the web UI): checked on every request, so a revoked
+        token or a deactivated user ends the session at once."""
+        user = self._load_by_name(username)
+        token = None if user is None else user.token(credential_id)
+        if user is None or token is None or not user.active or not token.live_at(self._clock()):
+            return None
+        return user.actor(token, behind=self._behind(user, [token]))
+
     def behind(self, username: str) -> frozenset[str]:
         """Every person who could act as this one, over every credential they have held."""
         user = self.get(username)

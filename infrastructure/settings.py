@@ -224,6 +224,19 @@ class Settings(BaseSettings):
         description="Comma-separated browser origins allowed to call the API (CORS); '' (the "
         "default) sends no CORS headers at all.",
     )
+    # The web UI (issue 17): how long a signed-in session lasts.
+    ui_session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="The web UI: a session unused this long ends (sign in again).",
+    )
+    ui_session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=7 * 24,
+        description="The web UI: a session ends this long after sign-in, however busy.",
+    )
     hsts_seconds: int = Field(
         default=0,
         ge=0,

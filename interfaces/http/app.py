@@ -66,6 +66,7 @@ from interfaces.http.problems import (
 from interfaces.http.security import install_security
 from interfaces.http.shifts import TAG as SHIFTS_TAG
 from interfaces.http.shifts import router as shift_writes_router
+from interfaces.web import install_web
 
 API_VERSION = "1.0.0"
 
@@ -223,6 +224,8 @@ def create_app(vigil: Vigil) -> FastAPI:
     ]
     for router in routers:
         app.include_router(router)
+    # The web UI (issue 17): pages for people under /ui/, outside the API's contract.
+    install_web(app, vigil)
     app.openapi = _openapi_builder(app, routers)  # type: ignore[method-assign]
     return app
 

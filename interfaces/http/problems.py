@@ -121,6 +121,16 @@ class ProjectionLagging(Exception):
         self.waited = waited
 
 
+class PageAnswer(Exception):
+    """The web UI's answer to a request it cannot serve as asked (no session: a redirect to
+    sign in; a post without its CSRF token: a 403 page), raised from a dependency. Pages are for
+    people, not problem details: the answer is the page it carries."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(f"answered with {response.status_code}")
+        self.response = response
+
+
 class NotAuthenticated(Exception):
     """No bearer token, or one that does not belong to a live user."""
 
@@ -242,7 +252,7 @@ async def _pydantic_validation(request: Request, exc: Exception) -> Response:
     return _validation_problem(request, field_errors(exc.errors()))
 
 
-def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
+def domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
     for cls in type(exc).__mro__:
         if cls in _DOMAIN:
             status, slug = _DOMAIN[cls]
@@ -259,7 +269,7 @@ def _domain_status(exc: DomainError, request: Request) -> tuple[int, str]:
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    status, slug = _domain_status(exc, request)
+    status, slug = domain_status(exc, request)
     headers = {"Retry-After": str(getattr(exc, "retry_after", 1))} if status == 503 else None
     errors = exc.errors
     if isinstance(exc, IdempotencyKeyReused) and not errors:
@@ -273,6 +283,11 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         errors=errors,
         headers=headers,
     )
+
+
+async def _page_answer(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageAnswer)
+    return exc.response
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> Response:
@@ -437,6 +452,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(PageAnswer, _page_answer)
     app.add_exception_handler(TooManyFailedAttempts, _too_many)
     app.add_exception_handler(ProjectionLagging, _projection_lagging)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from domain.access.permissions import Permission, check, permits
+from domain.access.rules import Visibility
 from domain.service.commands import DEFAULT_SERVICE
 from domain.shared import Actor
+from interfaces.composition import Vigil
 from interfaces.http.access import Reader
 from interfaces.http.dependencies import ReadAt, VigilDep, WorkQueuesDep
 from interfaces.http.docs import LIST_ERRORS
@@ -31,7 +33,7 @@ from projections.contact_queues import (
 from projections.paging import DEFAULT_LIMIT, MAX_LIMIT, InvalidQuery
 from projections.queue_rows import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, QueueCount, QueueItem
 from projections.shift_queues import ShiftQueueCount, ShiftQueueItem, parse_shift_queue
-from projections.work_queues import parse_queue
+from projections.work_queues import WorkQueues, parse_queue
 
 router = APIRouter(prefix="/api/v1", tags=["queues"])
 
@@ -159,7 +161,32 @@ def list_queues(
     (`uncovered_shifts`, `missed_check_outs`, `handovers_unacknowledged`) are counted in
     `shift_queues`, the helpline contact queues in `contact_queues`, community intake's
     `members_awaiting_welcome` in `community_queues`."""
-    now, at = moment.now, moment.at
+    return queue_list(
+        vigil,
+        queues,
+        reader.actor,
+        reader.visibility(),
+        at=moment.at,
+        now=moment.now,
+        idle_days=idle_days,
+        assignee=assignee,
+    )
+
+
+def queue_list(
+    vigil: Vigil,
+    queues: WorkQueues,
+    actor: Actor,
+    visibility: Visibility | None,
+    *,
+    at: datetime,
+    now: datetime,
+    idle_days: int = DEFAULT_IDLE_DAYS,
+    assignee: str | None = None,
+) -> QueueList:
+    """Every queue the actor works with its size at ``at`` (replayed from the log for a past
+    one), as ``visibility`` lets them see restricted cases: GET /api/v1/queues and the web
+    UI's now page both answer from here."""
     past = at < now
     wait = vigil.settings.read_wait_seconds
     if past:
@@ -169,25 +196,25 @@ def list_queues(
             as_of=at,
             idle_days=idle_days,
             assignee=assignee,
-            visibility=reader.visibility(),
+            visibility=visibility,
         )
     else:
         counts = queues.counts(
-            as_of=at, idle_days=idle_days, assignee=assignee, visibility=reader.visibility()
+            as_of=at, idle_days=idle_days, assignee=assignee, visibility=visibility
         )
     shift_queues = []
-    if permits(reader.actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
+    if permits(actor, Permission.ROTA_READ):  # shifts, read side (issue 13)
         shifts = vigil.shift_queues
         shift_queues = (shifts.replayed(at, wait_seconds=wait) if past else shifts).counts(as_of=at)
     contact_queues: list[ContactQueueCount] = []
-    worked, mine = _contact_queues_for(reader.actor)  # helpline contacts (issue 14)
+    worked, mine = _contact_queues_for(actor)  # helpline contacts (issue 14)
     if worked:
         contacts = vigil.contact_queues
         contact_queues = (contacts.replayed(at, wait_seconds=wait) if past else contacts).counts(
-            as_of=at, visibility=reader.visibility(), mine=mine, queues=worked
+            as_of=at, visibility=visibility, mine=mine, queues=worked
         )
     community_queues: list[MemberQueueCount] = []
-    if permits(reader.actor, Permission.MEMBERS_READ):  # community intake (issue 16)
+    if permits(actor, Permission.MEMBERS_READ):  # community intake (issue 16)
         members = vigil.community_members
         community_queues = (members.replayed(at, wait_seconds=wait) if past else members).counts(
             as_of=at

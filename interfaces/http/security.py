@@ -157,6 +157,22 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+# The web UI (interfaces/web): its own scripts (HTMX) and stylesheet only, never inline; forms
+# post to this origin only; HTMX's requests go to this origin only.
+UI_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
+)
+UI_PREFIX = "/ui/"
+
+
+def csp_for(path: str) -> str:
+    """The content security policy of an answer at ``path``."""
+    if path in DOCS_PATHS:
+        return DOCS_CSP
+    if path.startswith(UI_PREFIX) or path == UI_PREFIX.rstrip("/"):
+        return UI_CSP
+    return API_CSP
 
 
 class SecurityHeadersMiddleware:
@@ -183,7 +199,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+        csp = csp_for(scope["path"])
         wanted = [*self.common, (b"content-security-policy", csp.encode("latin-1"))]
 
         async def send_with_headers(message: Message) -> None:

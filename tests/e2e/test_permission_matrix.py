@@ -43,6 +43,18 @@ PUBLIC = {
 # No bearer token opens these: a forum's delivery is authenticated by its signature under the
 # service's webhook secret, whoever sends it (tests/e2e/test_intake_discourse.py).
 SIGNED = {("POST", "/api/v1/intake/discourse/{service}")}
+# The web UI (interfaces/web) is no part of the API matrix: its pages authenticate by a session
+# cookie begun at /ui/login, never by a bearer token, and each page checks the same permissions
+# through the same services (tests/e2e/test_ui_*.py). Left out here by path: everything under
+# /ui/ (pages, sign-in, its static files) and / (a redirect to /ui/).
+UI_PREFIX = "/ui/"
+UI_ROOT = "/"
+
+
+def _is_ui(path: str) -> bool:
+    return path == UI_ROOT or path.startswith(UI_PREFIX)
+
+
 PROBE_NAME = "matrix-probe"
 
 
@@ -90,7 +102,11 @@ def _flatten(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
 def _api_routes(vigil: Vigil) -> list[tuple[str, APIRoute]]:
     app = create_app(vigil)
     routes: list[tuple[str, APIRoute]] = []
+    ui_paths: set[str] = set()
     for route in _flatten(app.routes):
+        if _is_ui(getattr(route, "path", "")):
+            ui_paths.add(getattr(route, "path", ""))
+            continue
         if isinstance(route, APIRoute):
             routes.extend((method, route) for method in sorted(route.methods or ()))
         elif isinstance(route, Route):
@@ -99,6 +115,8 @@ def _api_routes(vigil: Vigil) -> list[tuple[str, APIRoute]]:
                     assert (method, route.path) in PUBLIC, f"unexpected route {route.path}"
         else:
             raise AssertionError(f"a route this test cannot read: {route!r}")
+    # The UI's routes are there, and only the UI's are left out.
+    assert {UI_ROOT, "/ui/", "/ui/login", "/ui/static"} <= ui_paths
     return routes
 
 
