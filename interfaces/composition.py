@@ -116,6 +116,8 @@ class Vigil:
     register: RegisterService
     # Community intake (issue 16): Discourse deliveries, forum members and their welcomes.
     community: CommunityService
+    # The web UI's sessions (issue 17): the key their rows are MAC'd under (from the master key).
+    ui_session_key: bytes
     # Community intake, read side (issue 16): members who joined through intake, their welcome
     # due times, and the members_awaiting_welcome queue.
     community_members: CommunityMembers
@@ -336,6 +338,7 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_cloc
         spike_multiple=settings.engagement_spike_multiple,
     )
     return Vigil(
+        ui_session_key=derive_key(master_key, b"vigil/ui-session/v1"),
         community=community,
         report_facts=report_facts,
         reports=reports,

@@ -32,6 +32,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     settings = vigil.settings
     sessions = SessionStore(
         view_store_for(vigil.event_log.recorder),
+        key=vigil.ui_session_key,
         idle=timedelta(minutes=settings.ui_session_idle_minutes),
         max_age=timedelta(hours=settings.ui_session_max_hours),
     )

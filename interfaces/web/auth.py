@@ -61,25 +61,32 @@ class SignedIn:
         return self.session.csrf_token
 
 
-def secure_cookies(vigil: Vigil) -> bool:
-    """Cookies are Secure (sent over HTTPS only) outside development and tests."""
-    return vigil.settings.environment not in ("development", "test")
+def secure_cookies(vigil: Vigil, request: Request) -> bool:
+    """Cookies are Secure (sent over HTTPS only) outside development and tests, and whenever
+    the page came over HTTPS (a deployment that left VIGIL_ENVIRONMENT at its default)."""
+    return (
+        vigil.settings.environment not in ("development", "test") or request.url.scheme == "https"
+    )
 
 
-def set_cookie(response: Response, vigil: Vigil, name: str, value: str) -> None:
+def set_cookie(response: Response, vigil: Vigil, request: Request, name: str, value: str) -> None:
     response.set_cookie(
         name,
         value,
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=secure_cookies(vigil),
+        secure=secure_cookies(vigil, request),
     )
 
 
-def clear_cookie(response: Response, vigil: Vigil, name: str) -> None:
+def clear_cookie(response: Response, vigil: Vigil, request: Request, name: str) -> None:
     response.delete_cookie(
-        name, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure_cookies(vigil)
+        name,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(vigil, request),
     )
 
 
@@ -87,7 +94,7 @@ def sign_in_required(request: Request, vigil: Vigil) -> PageAnswer:
     """No live session (none, ended, expired, or its token no longer valid): to sign in."""
     answer = RedirectResponse("/ui/login", status_code=303)
     if request.cookies.get(SESSION_COOKIE):
-        clear_cookie(answer, vigil, SESSION_COOKIE)
+        clear_cookie(answer, vigil, request, SESSION_COOKIE)
     return PageAnswer(answer)
 
 

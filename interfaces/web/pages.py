@@ -86,7 +86,7 @@ def _login_page(
         status_code=status_code,
         headers=headers,
     )
-    set_cookie(page, vigil, LOGIN_CSRF_COOKIE, csrf)
+    set_cookie(page, vigil, request, LOGIN_CSRF_COOKIE, csrf)
     return page
 
 
@@ -143,8 +143,8 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
         sessions.end(earlier.session.session_hash, now, reason="replaced")
     started = sessions.begin(actor.username, credential, now)
     answer = _see_other("/ui/")
-    set_cookie(answer, vigil, SESSION_COOKIE, started.session_id)
-    clear_cookie(answer, vigil, LOGIN_CSRF_COOKIE)
+    set_cookie(answer, vigil, request, SESSION_COOKIE, started.session_id)
+    clear_cookie(answer, vigil, request, LOGIN_CSRF_COOKIE)
     return answer
 
 
@@ -152,7 +152,7 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
 def sign_out(request: Request, vigil: VigilDep, person: PostingPerson) -> Response:
     web_parts(request).sessions.end(person.session.session_hash, vigil.clock(), reason="signed_out")
     answer = _see_other("/ui/login")
-    clear_cookie(answer, vigil, SESSION_COOKIE)
+    clear_cookie(answer, vigil, request, SESSION_COOKIE)
     return answer
 
 

@@ -9,9 +9,11 @@ The server clock starts on Tuesday 17 November 2026, 09:30 UTC; the stories move
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from types import SimpleNamespace
 from typing import Any
+from uuid import UUID
 
 import pytest
 from starlette.responses import Response
@@ -61,10 +63,15 @@ def test_signing_in_with_a_good_token_begins_a_session_kept_only_as_a_hash(api: 
     session_id = re.search(r"vigil_session=([^;]+)", cookie)
     assert session_id is not None
 
-    # And the store holds the session id's SHA-256 and her name, never the id or the token
+    # And the store holds an HMAC of the session id (under a key from the master key) and her
+    # name, never the id or the token, nor the id's plain SHA-256
     rows = _session_rows(api)
     assert [r["session_hash"] for r in rows] == [
-        hashlib.sha256(session_id.group(1).encode()).hexdigest()
+        hmac.new(
+            api.vigil.ui_session_key,
+            f"session\x1f{session_id.group(1)}".encode(),
+            hashlib.sha256,
+        ).hexdigest()
     ]
     assert rows[0]["username"] == "vic"
     assert rows[0]["ended_at"] is None
@@ -75,15 +82,23 @@ def test_signing_in_with_a_good_token_begins_a_session_kept_only_as_a_hash(api: 
     assert page.text.count("<h1") == 1
 
 
-def test_the_cookie_is_secure_outside_development_and_tests(settings: Settings) -> None:
-    for environment, secure in (("production", True), ("development", False), ("test", False)):
+def test_the_cookie_is_secure_outside_development_and_tests_and_over_https(
+    settings: Settings,
+) -> None:
+    for environment, scheme, secure in (
+        ("production", "http", True),
+        ("development", "http", False),
+        ("test", "http", False),
+        ("development", "https", True),
+    ):
         vigil: Any = SimpleNamespace(
             settings=settings.model_copy(update={"environment": environment})
         )
+        request: Any = SimpleNamespace(url=SimpleNamespace(scheme=scheme))
         response = Response()
-        set_cookie(response, vigil, "vigil_session", "x")
+        set_cookie(response, vigil, request, "vigil_session", "x")
         attributes = {p.strip().lower() for p in response.headers["set-cookie"].split(";")}
-        assert ("secure" in attributes) is secure, environment
+        assert ("secure" in attributes) is secure, (environment, scheme)
 
 
 def test_a_bad_token_is_refused_and_counts_with_bad_bearer_tokens(api: Api) -> None:
@@ -269,3 +284,36 @@ def test_signing_in_again_replaces_the_browsers_session(api: Api) -> None:
     other.cookies.set("vigil_session", first, path="/ui")
     assert other.get("/ui/").headers["location"] == "/ui/login"
     assert sorted(r["ended_at"] is None for r in _session_rows(api)) == [False, True]
+
+
+def test_a_session_row_planted_or_edited_in_the_table_is_no_session(api: Api) -> None:
+    """The application role can write the sessions table; a row written without the master key
+    (a leaked database URL) grants nothing, and an edited row stops working."""
+    client, _ = person(api, "vic", "volunteer")
+    cookie = client.cookies["vigil_session"]
+    store = view_store_for(api.vigil.event_log.recorder)
+    table = store.table(SESSIONS_TABLE)
+    api.vigil.identity.register("lee", Role.SAFEGUARDING_LEAD, actor="e2e-setup")
+    with store.transaction(commit=True) as tx:
+        # Edit the live row: it now names the lead
+        tx.execute(f"UPDATE {table} SET username = %(u)s", {"u": "lee"})
+    answer = client.get("/ui/")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/login"
+    # A row planted with a chosen id and its plain SHA-256 is no session either
+    planted = "chosen-session-id"
+    with store.transaction(commit=True) as tx:
+        tx.execute(
+            f"INSERT INTO {table} (session_hash, username, credential_id, csrf_token, "
+            "created_at, last_seen_at, row_mac) VALUES (%(h)s, 'lee', %(c)s, 'x', %(at)s, "
+            "%(at)s, 'forged')",
+            {
+                "h": hashlib.sha256(planted.encode()).hexdigest(),
+                "c": str(UUID(int=1)),
+                "at": store.encode_time(api.vigil.clock()),
+            },
+        )
+    intruder = browser(api)
+    intruder.cookies.set("vigil_session", planted, path="/ui")
+    assert intruder.get("/ui/").status_code == 303
+    assert cookie  # the original cookie was real
