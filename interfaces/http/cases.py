@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
@@ -14,8 +15,9 @@ from domain.access.vocabulary import AccessedRecord
 from domain.case.commands import AssignCase, CloseCase, OpenCase, ReopenCase
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.shared import Actor, Basis, Moment
+from interfaces.composition import Vigil
 from interfaces.http import examples
-from interfaces.http.access import Reader
+from interfaces.http.access import CaseReader, Reader
 from interfaces.http.dependencies import (
     CaseId,
     MinLogPosition,
@@ -157,11 +159,20 @@ def read_case(
     Every read is recorded in the access log (who, when, `purpose`) before it is answered. A
     restricted case answers 404 to a user without access, exactly as a missing case; to a user
     who recorded on it (without full access), its restricted form."""
+    answer = case_content(vigil, reader, case_id, as_of=as_of, basis=basis)
+    response.headers["ETag"] = f'"{answer.case.version}"'
+    return answer
+
+
+def case_content(
+    vigil: Vigil, reader: CaseReader, case_id: UUID, *, as_of: datetime | None, basis: Basis
+) -> CaseAnswer:
+    """A case now or as of a moment, through ``reader`` (gated, access-logged): what GET
+    /cases/{id} answers, and what the web UI's case page shows."""
     evaluated_at: datetime = as_of if as_of is not None else vigil.clock()
 
     def produce(gate: CaseGate) -> CaseAnswer:
         state = gate.state if as_of is None else vigil.cases.get(case_id, as_of=as_of, basis=basis)
-        response.headers["ETag"] = f'"{state.version}"'
         if not gate.full:
             return CaseAnswer(case=restricted_case_read(state, evaluated_at))
         return CaseAnswer(case=case_read(state, evaluated_at))
@@ -183,16 +194,29 @@ def read_timeline(
 
     Recorded in the access log before it is answered. On a restricted case: 404 without
     access; only your own events if you recorded on it without full access."""
+    answer, version = timeline_content(vigil, reader, case_id, as_of=as_of, basis=basis)
+    if version is not None:
+        response.headers["ETag"] = f'"{version}"'
+    return answer
+
+
+def timeline_content(
+    vigil: Vigil, reader: CaseReader, case_id: UUID, *, as_of: datetime | None, basis: Basis
+) -> tuple[TimelineAnswer, int | None]:
+    """A case's timeline through ``reader`` (gated, access-logged), and the version of its
+    last event (the ETag): what GET /cases/{id}/timeline answers, and the web UI shows."""
+    version: int | None = None
 
     def produce(gate: CaseGate) -> TimelineAnswer:
+        nonlocal version
         events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
         if events:
-            response.headers["ETag"] = f'"{events[-1].originator_version}"'
+            version = events[-1].originator_version
         if not gate.full:
             events = own_events(events, reader.actor.username)
         return TimelineAnswer(case_id=case_id, events=[event_read(e) for e in events])
 
-    return reader.read(case_id, AccessedRecord.TIMELINE, produce)
+    return reader.read(case_id, AccessedRecord.TIMELINE, produce), version
 
 
 @router.post("/cases/{case_id}/assignments", status_code=201, responses=writes_doc(*APPEND_ERRORS))

@@ -1,0 +1,311 @@
+"""The web UI's case pages (read-only): the case list and a case with its timeline.
+
+Every read of a case's content goes through the API's own functions and reader
+(``interfaces.http.cases.case_content`` and ``timeline_content`` with an
+``interfaces.http.access.CaseReader``): the same access rule (a restricted case the person may
+not see is 404, exactly as a missing one), the same access-log entries, written before the
+page is answered. The list reads the same view as ``GET /api/v1/cases`` with the same
+visibility, so it shows exactly what the API lists to the same person. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from domain.access.permissions import Permission, check
+from domain.access.vocabulary import AccessPurpose
+from domain.case.vocabulary import CaseStatus, Category, RiskLevel
+from domain.errors import DomainError
+from domain.shared import Basis
+from interfaces.composition import Vigil
+from interfaces.http.access import CaseReader, current_request_id
+from interfaces.http.cases import case_content, timeline_content
+from interfaces.http.dependencies import VigilDep
+from interfaces.http.middleware import note_for_log
+from interfaces.http.problems import domain_status
+from interfaces.http.schemas import CaseRead, EventReadBase
+from interfaces.web.auth import Person, SignedIn, web_parts
+from projections.paging import DEFAULT_LIMIT
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+E = TypeVar("E", bound=Enum)
+Text = Annotated[str, Query(max_length=500)]
+# The fields every event has, shown as the row's heading and clocks rather than as its details.
+_BASE_FIELDS = frozenset(EventReadBase.model_fields) - {"erased_fields"}
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+# An "as of" moment as a browser's datetime-local field sends it (local time, no offset).
+_LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+class BadFilter(ValueError):
+    """A query value the page cannot use: answered 422 with the form to correct it."""
+
+
+def _base(person: SignedIn) -> dict[str, Any]:
+    return {"person": person.actor, "csrf_token": person.csrf_token, "nav": "cases"}
+
+
+def _reader(person: SignedIn, vigil: Vigil) -> CaseReader:
+    """The API's reader for this person (purpose: case work, the API's default)."""
+    return CaseReader(vigil.access, person.actor, AccessPurpose.CASE_WORK, current_request_id())
+
+
+def _choice(kind: type[E], value: str, label: str) -> E | None:
+    if not value.strip():
+        return None
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise BadFilter(f"There is no {label} called '{value.strip()[:40]}'.") from None
+
+
+def _refused(request: Request, person: SignedIn, exc: DomainError) -> Response:
+    status = domain_status(exc, request)[0]
+    title = "Not found" if status == 404 else "Not allowed" if status == 403 else "Not shown"
+    return web_parts(request).renderer.page(
+        "case_refused.html",
+        {**_base(person), "title": title, "status": status, "detail": exc.detail},
+        status_code=status,
+    )
+
+
+def _options(kind: type[Enum]) -> list[str]:
+    return [member.value for member in kind]
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+@router.get("/cases")
+def case_list(
+    request: Request,
+    vigil: VigilDep,
+    person: Person,
+    status: Text = "",
+    risk_level: Text = "",
+    category: Text = "",
+    assignee: Text = "",
+    service: Text = "",
+    subject_ref: Text = "",
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> Response:
+    """The cases the API lists to this person with the same filters, a page at a time."""
+    try:
+        check(person.actor, Permission.READ)
+    except DomainError as exc:
+        return _refused(request, person, exc)
+    filters = {
+        "status": status.strip(),
+        "risk_level": risk_level.strip(),
+        "category": category.strip(),
+        "assignee": assignee.strip(),
+        "service": service.strip(),
+        "subject_ref": subject_ref.strip(),
+    }
+    context: dict[str, Any] = {
+        **_base(person),
+        "title": "Cases",
+        "filters": filters,
+        "statuses": _options(CaseStatus),
+        "risks": _options(RiskLevel),
+        "categories": _options(Category),
+        "error": None,
+        "items": [],
+        "next_url": None,
+    }
+    try:
+        chosen = {
+            "status": _choice(CaseStatus, status, "status"),
+            "risk_level": _choice(RiskLevel, risk_level, "risk level"),
+            "category": _choice(Category, category, "category"),
+        }
+        vigil.projector.catch_up()  # as GET /api/v1/cases does without min_position
+        items, next_cursor = vigil.case_summaries.query(
+            visibility=vigil.access.visibility(person.actor),
+            assignee=filters["assignee"] or None,
+            subject_ref=filters["subject_ref"] or None,
+            service=filters["service"] or None,
+            opened_from=None,
+            opened_to=None,
+            limit=DEFAULT_LIMIT,
+            cursor=cursor or None,
+            **chosen,
+        )
+    except (BadFilter, DomainError) as exc:
+        message = exc.detail if isinstance(exc, DomainError) else str(exc)
+        page = {**context, "error": message}
+        return web_parts(request).renderer.page("cases.html", page, status_code=422)
+    if next_cursor:
+        kept = {name: value for name, value in filters.items() if value}
+        next_url = "/ui/cases?" + urlencode({**kept, "cursor": next_cursor})
+    else:
+        next_url = None
+    page = {**context, "items": items, "next_url": next_url}
+    return web_parts(request).renderer.page("cases.html", page)
+
+
+@router.get("/cases/jump")
+def jump(request: Request, vigil: VigilDep, person: Person, to: Text = "") -> Response:
+    """The quick jump box: a case id goes to that case; a subject ref to its case when there is
+    exactly one the person may see, else to the list filtered by it."""
+    wanted = to.strip()
+    try:
+        return RedirectResponse(f"/ui/cases/{UUID(wanted)}", status_code=303)
+    except ValueError:
+        pass
+    if not wanted:
+        return RedirectResponse("/ui/cases", status_code=303)
+    try:
+        check(person.actor, Permission.READ)
+    except DomainError as exc:
+        return _refused(request, person, exc)
+    vigil.projector.catch_up()
+    items, _ = vigil.case_summaries.query(
+        visibility=vigil.access.visibility(person.actor), subject_ref=wanted, limit=2
+    )
+    if len(items) == 1:
+        return RedirectResponse(f"/ui/cases/{items[0]['case_id']}", status_code=303)
+    return RedirectResponse("/ui/cases?" + urlencode({"subject_ref": wanted}), status_code=303)
+
+
+# --- one case ------------------------------------------------------------------------------------
+
+
+def _as_of(value: str, zone: Any) -> datetime | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadFilter("Give the moment as a date and time, e.g. 2026-11-16T23:00.") from None
+    if moment.tzinfo is None:  # a datetime-local field: the service's local time
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _event_name(kind: str) -> str:
+    return _CAMEL.sub(" ", kind).lower().capitalize()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(f"{str(k).replace('_', ' ')}: {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _timeline_rows(
+    events: list[EventReadBase], late_after: timedelta, case: CaseRead | None
+) -> list[dict[str, Any]]:
+    corrected_by = (
+        {str(c.event_id): [str(i) for i in c.corrected_by] for c in case.corrections}
+        if (case is not None)
+        else {}
+    )
+    rows = []
+    for event in events:
+        data = event.model_dump(mode="json")
+        details = [
+            (name.replace("_", " "), _shown(value))
+            for name, value in data.items()
+            if name not in _BASE_FIELDS and value not in (None, [], {}, "")
+        ]
+        corrects = data.get("corrects_event_id")
+        rows.append(
+            {
+                "event": event,
+                "name": _event_name(event.type),
+                "late": event.recorded_at - event.occurred_at > late_after,
+                "late_by_minutes": int(
+                    (event.recorded_at - event.occurred_at).total_seconds() // 60
+                ),
+                "details": [
+                    d for d in details if d[0] not in ("corrects event id", "erased fields")
+                ],
+                "corrects": corrects,
+                "corrected_by": corrected_by.get(str(event.event_id), []),
+            }
+        )
+    return rows
+
+
+def _open_items(case: CaseRead) -> dict[str, Any]:
+    pending = set(case.pending_approvals)
+    return {
+        "escalations": [e for e in case.escalations if e.status.value != "resolved"],
+        "referrals": [r for r in case.referrals if r.status.value != "closed"],
+        "decisions": [
+            d for d in case.out_of_hours_decisions if d.decision_id in set(case.pending_reviews)
+        ],
+        "approvals": [a for a in case.approvals if a.approval_id in pending],
+    }
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    request: Request,
+    vigil: VigilDep,
+    person: Person,
+    case_id: str,
+    as_of: Text = "",
+    basis: Text = "",
+) -> Response:
+    """A case's state and timeline, now or as of a moment on either basis, read through the
+    API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are)."""
+    renderer = web_parts(request).renderer
+    try:
+        check(person.actor, Permission.READ)
+        wanted = UUID(case_id)
+    except DomainError as exc:
+        return _refused(request, person, exc)
+    except ValueError:
+        return renderer.page(
+            "case_refused.html",
+            {**_base(person), "title": "Not found", "status": 404, "detail": "No such case."},
+            status_code=404,
+        )
+    note_for_log(request, case_id=str(wanted))
+    form = {"as_of": as_of.strip(), "basis": basis.strip() or Basis.RECORDED.value}
+    try:
+        moment = _as_of(as_of, renderer.zone)
+        chosen = _choice(Basis, basis, "basis") or Basis.RECORDED
+    except BadFilter as exc:
+        context = {**_base(person), "title": "Case", "status": 422, "detail": str(exc)}
+        return renderer.page("case_refused.html", context, status_code=422)
+    reader = _reader(person, vigil)
+    try:
+        answer = case_content(vigil, reader, wanted, as_of=moment, basis=chosen)
+        timeline, _ = timeline_content(vigil, reader, wanted, as_of=moment, basis=chosen)
+    except DomainError as exc:
+        return _refused(request, person, exc)
+    full = isinstance(answer.case, CaseRead)
+    case = answer.case if isinstance(answer.case, CaseRead) else None
+    late_after = vigil.shift_logs.late_after
+    context = {
+        **_base(person),
+        "title": f"Case {str(wanted)[:8]}",
+        "case": answer.case,
+        "full": full,
+        "open": _open_items(case) if case is not None else None,
+        "rows": _timeline_rows(list(timeline.events), late_after, case),
+        "late_minutes": int(late_after.total_seconds() // 60),
+        "as_of": moment,
+        "basis": chosen.value,
+        "form": form,
+        "bases": [b.value for b in Basis],
+    }
+    return renderer.page("case.html", context)

@@ -1,0 +1,245 @@
+"""The web UI's case pages over real HTTP, on SQLite and PostgreSQL: the list shows what GET
+/api/v1/cases lists to the same person with the same filters; a case page reads through the
+API's reader, so it appends exactly the access-log entries an API read of the case and its
+timeline appends; a restricted case is 404 and unlisted for a volunteer, in the UI as in the
+API; "as of" on both bases shows the earlier state; a trustee has no case pages.
+
+The server clock starts on Tuesday 17 November 2026, 09:30 UTC (London is on GMT).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from infrastructure.settings import Settings
+from tests.conftest import Clock
+from tests.e2e.support import Api, open_case
+from tests.e2e.ui_support import person
+
+RESTRICTED = "self_harm_risk,harm_to_others"
+CASE_LINK = re.compile(r'href="/ui/cases/([0-9a-f-]{36})"')
+SPAM = {
+    "subject": {"kind": "member", "ref": "forum-member-777", "display_name": "Pat"},
+    "category": "other",
+    "summary": "Repeated links to a dubious shop.",
+    "risk_level": "low",
+}
+BULLYING = {
+    "subject": {"kind": "member", "ref": "forum-member-555"},
+    "category": "harassment",
+    "summary": "Pile-on in a thread about insulin pumps.",
+    "risk_level": "medium",
+}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The product default: self-harm risk and harm to others are restricted."""
+    return settings.model_copy(update={"restricted_categories": RESTRICTED})
+
+
+def listed(page: httpx.Response) -> list[str]:
+    assert page.status_code == 200, page.text
+    return CASE_LINK.findall(page.text)
+
+
+def api_listed(client: httpx.Client, **params: Any) -> list[str]:
+    answer = client.get("/api/v1/cases", params=params)
+    assert answer.status_code == 200, answer.text
+    return [item["id"] for item in answer.json()["items"]]
+
+
+def access_entries(auditor: httpx.Client, case_id: str) -> list[dict[str, Any]]:
+    answer = auditor.get("/api/v1/audit/access", params={"case_id": case_id, "limit": 200})
+    assert answer.status_code == 200, answer.text
+    keep = ("kind", "username", "role", "case_id", "what", "purpose", "access", "grant_id")
+    return [{k: item[k] for k in keep} for item in answer.json()["items"]]
+
+
+def test_the_list_shows_what_the_api_lists_for_the_same_person_and_filters(
+    api: Api, clock: Clock
+) -> None:
+    # Given a lead's three cases a minute apart, one of them restricted (self-harm)
+    lead = api.user("priya", "safeguarding_lead")
+    hidden = open_case(lead)["id"]
+    clock.advance(minutes=1)
+    spam = open_case(lead, **SPAM)["id"]
+    clock.advance(minutes=1)
+    bullying = open_case(lead, **BULLYING)["id"]
+    vic, token = person(api, "vic", "volunteer")
+    vic_api = api.client(token)
+
+    # The volunteer's list is the API's: the restricted case absent, newest first
+    assert listed(vic.get("/ui/cases")) == api_listed(vic_api) == [bullying, spam]
+    assert hidden not in vic.get("/ui/cases").text
+
+    # And with each filter, the same as the API with that filter
+    for params in (
+        {"category": "harassment"},
+        {"risk_level": "low"},
+        {"status": "open"},
+        {"status": "closed"},
+        {"subject_ref": "forum-member-777"},
+        {"service": "default", "risk_level": "medium"},
+        {"assignee": "nobody"},
+    ):
+        assert listed(vic.get("/ui/cases", params=params)) == api_listed(vic_api, **params)
+    assert listed(vic.get("/ui/cases", params={"category": "harassment"})) == [bullying]
+
+    # Empty fields (as a form sends them) are no filter; an unknown value is refused
+    empty = {"status": "", "risk_level": "", "category": "", "assignee": "", "service": ""}
+    assert listed(vic.get("/ui/cases", params=empty)) == [bullying, spam]
+    assert vic.get("/ui/cases", params={"status": "lost"}).status_code == 422
+
+    # The lead sees all three, as the API lists them to her
+    lee, lee_token = person(api, "lee", "safeguarding_lead")
+    assert listed(lee.get("/ui/cases")) == api_listed(api.client(lee_token))
+    assert set(listed(lee.get("/ui/cases"))) == {hidden, spam, bullying}
+
+    # Plain words, not the API's enum names; times with the offset
+    page = vic.get("/ui/cases").text
+    assert "Harassment" in page
+    assert "medium risk" in page
+    assert "Tue 17 Nov 2026, 09:32 (UTC+00:00)" in page
+
+
+def test_the_jump_box_goes_to_a_case_by_id_or_subject_ref(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    spam = open_case(lead, **SPAM)["id"]
+    hidden = open_case(lead)["id"]
+    vic, _ = person(api, "vic", "volunteer")
+
+    by_id = vic.get("/ui/cases/jump", params={"to": f" {spam} "})
+    assert (by_id.status_code, by_id.headers["location"]) == (303, f"/ui/cases/{spam}")
+    by_ref = vic.get("/ui/cases/jump", params={"to": "forum-member-777"})
+    assert (by_ref.status_code, by_ref.headers["location"]) == (303, f"/ui/cases/{spam}")
+    # A restricted case's subject is not found by the jump box either: only the filtered list
+    restricted = vic.get("/ui/cases/jump", params={"to": "forum-member-48213"})
+    assert restricted.headers["location"] == "/ui/cases?subject_ref=forum-member-48213"
+    assert hidden not in vic.get(restricted.headers["location"]).text
+
+
+def test_a_case_page_appends_exactly_the_access_log_entries_an_api_read_appends(
+    api: Api,
+) -> None:
+    # Given a case, Lee signed in to the UI and holding his token for the API
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    auditor = api.user("aud", "auditor")
+    lee, token = person(api, "lee", "safeguarding_lead")
+    lee_api = api.client(token)
+
+    # When he reads the case page, then the case and its timeline through the API
+    before = access_entries(auditor, case_id)
+    page = lee.get(f"/ui/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    after_ui = access_entries(auditor, case_id)
+    assert lee_api.get(f"/api/v1/cases/{case_id}").status_code == 200
+    assert lee_api.get(f"/api/v1/cases/{case_id}/timeline").status_code == 200
+    after_api = access_entries(auditor, case_id)
+
+    # Then each appended the same entries: the case and its timeline, by Lee, for case work
+    by_ui = after_ui[len(before) :]
+    by_api = after_api[len(after_ui) :]
+    assert by_ui == by_api
+    assert [(e["what"], e["username"], e["purpose"], e["access"]) for e in by_ui] == [
+        ("case", "lee", "case_work", "full"),
+        ("timeline", "lee", "case_work", "full"),
+    ]
+    # And the page shows the case's state
+    assert "forum-member-555" in page.text
+    assert "Harassment" in page.text
+
+
+def test_a_restricted_case_is_not_found_for_a_volunteer_in_the_ui_as_in_the_api(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    hidden = open_case(lead)["id"]
+    auditor = api.user("aud", "auditor")
+    vic, token = person(api, "vic", "volunteer")
+    missing = "00000000-0000-4000-8000-000000000000"
+
+    before = access_entries(auditor, hidden)
+    ui = vic.get(f"/ui/cases/{hidden}")
+    after_ui = access_entries(auditor, hidden)
+    api_answer = api.client(token).get(f"/api/v1/cases/{hidden}")
+    after_api = access_entries(auditor, hidden)
+
+    # 404, saying exactly what a case that does not exist says, and nothing of the case
+    assert ui.status_code == api_answer.status_code == 404
+    unknown = vic.get(f"/ui/cases/{missing}")
+    assert unknown.status_code == 404
+    assert ui.text.replace(hidden, missing) == unknown.text
+    assert "forum-member-48213" not in ui.text
+    # And the log of reads grew alike (by nothing a volunteer could tell apart)
+    assert after_ui[len(before) :] == after_api[len(after_ui) :]
+    # An id that is no UUID is not found either
+    assert vic.get("/ui/cases/not-a-case").status_code == 404
+
+
+def test_as_of_shows_the_case_as_recorded_or_as_happened_then(api: Api, clock: Clock) -> None:
+    # Given a case opened at 09:30 at medium risk, and at 10:00 an assessment that it was
+    # high risk from 09:40 (logged twenty minutes late)
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    clock.advance(minutes=30)
+    assessed = lead.post(
+        f"/api/v1/cases/{case_id}/risk-assessments",
+        json={
+            "level": "high",
+            "rationale": "Threats of violence joined the pile-on in the thread.",
+            "occurred_at": "2026-11-17T09:40:00+00:00",
+        },
+    )
+    assert assessed.status_code == 201, assessed.text
+    lee, token = person(api, "lee", "safeguarding_lead")
+    lee_api = api.client(token)
+
+    def risk_on_page(**params: str) -> str:
+        page = lee.get(f"/ui/cases/{case_id}", params=params)
+        assert page.status_code == 200, page.text
+        found = re.search(r"<dt>Risk</dt><dd>([^<]+)</dd>", page.text)
+        assert found is not None
+        return found.group(1)
+
+    def risk_by_api(**params: str) -> str:
+        answer = lee_api.get(f"/api/v1/cases/{case_id}", params=params)
+        assert answer.status_code == 200, answer.text
+        risk: str = answer.json()["case"]["risk_level"]
+        return risk
+
+    # Now: high, and the assessment is marked as logged late
+    assert risk_on_page() == "high"
+    now = lee.get(f"/ui/cases/{case_id}").text
+    assert now.count("Logged late") == 1
+    # As of 09:50 by what had been recorded: medium (the assessment was not yet written)
+    local = {"as_of": "2026-11-17T09:50", "basis": "recorded"}
+    assert risk_on_page(**local) == "medium"
+    assert risk_by_api(as_of="2026-11-17T09:50:00+00:00", basis="recorded") == "medium"
+    assert "Logged late" not in lee.get(f"/ui/cases/{case_id}", params=local).text
+    # By what had happened: high already (it happened at 09:40)
+    assert risk_on_page(as_of="2026-11-17T09:50", basis="occurred") == "high"
+    assert risk_by_api(as_of="2026-11-17T09:50:00+00:00", basis="occurred") == "high"
+    # Before 09:40 on either basis: medium
+    assert risk_on_page(as_of="2026-11-17T09:35", basis="occurred") == "medium"
+    # A moment that is not one is refused, reading nothing
+    assert lee.get(f"/ui/cases/{case_id}", params={"as_of": "yesterday"}).status_code == 422
+    assert lee.get(f"/ui/cases/{case_id}", params={"basis": "felt"}).status_code == 422
+
+
+def test_a_trustee_has_no_case_pages(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    trudy, _ = person(api, "trudy", "trustee")
+    vic, _ = person(api, "vic", "volunteer")
+
+    assert 'href="/ui/cases"' not in trudy.get("/ui/").text
+    assert 'href="/ui/cases"' in vic.get("/ui/").text
+    assert trudy.get("/ui/cases").status_code == 403
+    refused = trudy.get(f"/ui/cases/{case_id}")
+    assert refused.status_code == 403
+    assert "forum-member-555" not in refused.text
+    assert trudy.get("/ui/cases/jump", params={"to": "forum-member-555"}).status_code == 403
