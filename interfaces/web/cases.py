@@ -200,7 +200,8 @@ def _event_name(kind: str) -> str:
 
 def _shown(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "; ".join(f"{str(k).replace('_', ' ')}: {_shown(v)}" for k, v in value.items())
+        shown = ((str(k).replace("_", " "), _shown(v)) for k, v in value.items() if v is not None)
+        return "; ".join(f"{name}: {text}" for name, text in shown)
     if isinstance(value, list | tuple):
         return ", ".join(_shown(v) for v in value)
     if isinstance(value, bool):

@@ -9,6 +9,7 @@ The server clock starts on Tuesday 17 November 2026, 09:30 UTC (London is on GMT
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -16,12 +17,14 @@ import httpx
 import pytest
 
 from infrastructure.settings import Settings
+from projections.paging import DEFAULT_LIMIT
 from tests.conftest import Clock
 from tests.e2e.support import Api, open_case
 from tests.e2e.ui_support import person
 
 RESTRICTED = "self_harm_risk,harm_to_others"
 CASE_LINK = re.compile(r'href="/ui/cases/([0-9a-f-]{36})"')
+NEXT_LINK = re.compile(r'<a href="(/ui/cases\?[^"]+)" rel="next">Next page</a>')
 SPAM = {
     "subject": {"kind": "member", "ref": "forum-member-777", "display_name": "Pat"},
     "category": "other",
@@ -243,3 +246,76 @@ def test_a_trustee_has_no_case_pages(api: Api) -> None:
     assert refused.status_code == 403
     assert "forum-member-555" not in refused.text
     assert trudy.get("/ui/cases/jump", params={"to": "forum-member-555"}).status_code == 403
+
+
+def test_a_correction_is_shown_against_what_it_corrects_and_erased_fields_read_erased(
+    api: Api,
+) -> None:
+    # Given a fact noted on a case, then corrected
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    fact = lead.post(
+        f"/api/v1/cases/{case_id}/notes",
+        json={"kind": "fact", "text": "The member's message was at 23:14."},
+    )
+    assert fact.status_code == 201, fact.text
+    fact_id = fact.json()["events"][0]["event_id"]
+    correction = lead.post(
+        f"/api/v1/cases/{case_id}/corrections",
+        json={
+            "corrects_event_id": fact_id,
+            "correction": "The member's message was at 23:40, not 23:14.",
+            "reason": "Copied the wrong time from the chat log when logging this morning.",
+        },
+    )
+    assert correction.status_code == 201, correction.text
+    correction_id = correction.json()["events"][0]["event_id"]
+    lee, _ = person(api, "lee", "safeguarding_lead")
+
+    # The fact links to its correction, and the correction to the fact
+    page = lee.get(f"/ui/cases/{case_id}").text
+    fact_row = page[page.index(f'id="event-{fact_id}"') : page.index(f'id="event-{correction_id}"')]
+    assert "<strong>Corrected</strong>" in fact_row
+    assert f'href="#event-{correction_id}"' in fact_row
+    correction_row = page[page.index(f'id="event-{correction_id}"') :]
+    assert f'Corrects <a href="#event-{fact_id}">' in correction_row
+    assert "23:40, not 23:14" in correction_row
+    assert "Pile-on in a thread" in page  # the summary, in the CaseOpened event
+
+    # When the subject's personal data is erased, the page reads "[erased]" where the API does
+    erased = lead.post(
+        "/api/v1/subjects/forum-member-555/erasure",
+        json={
+            "kind": "member",
+            "lawful_basis": "UK GDPR Art 17(1)(a)",
+            "reason": "The member asked for their data to be erased; nothing remains open.",
+        },
+    )
+    assert erased.status_code == 201, erased.text
+    page = lee.get(f"/ui/cases/{case_id}").text
+    assert "23:14" not in page
+    assert "23:40" not in page
+    assert "Pile-on" not in page
+    assert "[erased]" in page
+
+
+def test_the_next_page_link_pages_as_the_api_does(api: Api, clock: Clock) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    for number in range(DEFAULT_LIMIT + 2):
+        open_case(lead, **{**SPAM, "subject": {"kind": "member", "ref": f"m-{number}"}})
+        clock.advance(seconds=1)
+    lee, token = person(api, "lee", "safeguarding_lead")
+    lee_api = api.client(token)
+    first = lee_api.get("/api/v1/cases", params={"category": "other"}).json()
+
+    page = lee.get("/ui/cases", params={"category": "other"})
+    assert listed(page) == [item["id"] for item in first["items"]]
+    found = NEXT_LINK.search(page.text)
+    assert found is not None
+    following = lee.get(html.unescape(found.group(1)))
+    second = lee_api.get(
+        "/api/v1/cases", params={"category": "other", "cursor": first["next_cursor"]}
+    )
+    assert listed(following) == [item["id"] for item in second.json()["items"]]
+    assert len(listed(following)) == 2
+    assert NEXT_LINK.search(following.text) is None
