@@ -14,6 +14,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
+from domain.access.permissions import Permission, permits
+from domain.shared import Actor
+
 # The API's names that do not read well with their underscores replaced; anything else is shown
 # with its underscores as spaces (``on_call`` -> "on call").
 PLAIN_WORDS: Mapping[str, str] = {
@@ -47,6 +50,12 @@ def plain(value: object) -> str:
     return PLAIN_WORDS.get(name, name.replace("_", " "))
 
 
+def may(actor: Actor | None, permission: str) -> bool:
+    """Whether the signed-in person holds a permission (``person | may("report.read")``): what a
+    page offers; every route checks again."""
+    return actor is not None and permits(actor, Permission(permission))
+
+
 def _offset(moment: datetime) -> str:
     offset = moment.utcoffset()
     seconds = 0 if offset is None else int(offset.total_seconds())
@@ -69,6 +78,7 @@ class Renderer:
         )
         self.env.filters["plain"] = plain
         self.env.filters["when"] = self.when
+        self.env.filters["may"] = may
 
     def when(self, moment: datetime | None) -> Markup:
         """A ``<time>`` in the service's time zone with its offset, e.g. "Tue 17 Nov 2026,
