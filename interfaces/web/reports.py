@@ -16,13 +16,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from application.reports.definitions import REPORTS, TRUSTEE
 from application.reports.service import InvalidReportQuery, ReportRequest
 from domain.access.permissions import Permission, permits
 from domain.errors import DomainError
-from domain.shared import Actor
+from domain.shared import Actor, Moment
 from interfaces.composition import Vigil
 from interfaces.http.dependencies import ViewsAtHead, VigilDep
 from interfaces.reports import render_csv_zip, render_html_body, render_pdf
@@ -39,6 +40,7 @@ KIND_WORDS = {
     "moderation": "Moderation actions",
     "community": "Community (forum intake and welcomes)",
 }
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(Moment)
 _MEDIA = {"csv": "application/zip", "pdf": "application/pdf"}
 _FIELD = Query(max_length=64)
 Field = Annotated[str | None, _FIELD]
@@ -105,10 +107,10 @@ def _parse(
     first, last = day("from", start, default_start), day("to", end, default_end)
     moment: datetime | None = None
     if as_of:
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            errors["as_of"] = "must be a moment with its offset, e.g. 2026-11-17T12:00:00Z"
+        try:  # read as the API reads its as_of: RFC 3339 with an offset, in range
+            moment = _MOMENT.validate_python(as_of)
+        except ValidationError as invalid:
+            errors["as_of"] = str(invalid.errors()[0]["msg"]).removeprefix("Value error, ")
     if errors:
         raise _Refused(errors)
     return ReportRequest(kind, first, last, service or None, moment)
