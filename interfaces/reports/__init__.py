@@ -18,7 +18,7 @@ pypdf (tests only) reads the PDF's text back to check the numbers.
 from interfaces.reports.charts import render_svg_chart
 from interfaces.reports.csv_export import render_csv, render_csv_zip
 from interfaces.reports.document import format_cell
-from interfaces.reports.html_page import render_html
+from interfaces.reports.html_page import render_html, render_html_body
 from interfaces.reports.pdf import render_pdf
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "render_csv",
     "render_csv_zip",
     "render_html",
+    "render_html_body",
     "render_pdf",
     "render_svg_chart",
 ]

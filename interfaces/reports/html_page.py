@@ -47,6 +47,17 @@ class _TableView:
 
 def render_html(doc: Mapping[str, Any]) -> str:
     """The report as a complete HTML page; the same document gives the same text."""
+    return _render("report.html.j2", doc)
+
+
+def render_html_body(doc: Mapping[str, Any]) -> Markup:
+    """The report's body alone (parameters and basis, contents, sections with their tables and
+    charts; headings from ``h2``), for a page of its own that links its stylesheet: the web UI,
+    whose content security policy allows no inline ``<style>``."""
+    return Markup(_render("report_body.html.j2", doc))  # noqa: S704 - an autoescaped template
+
+
+def _render(template: str, doc: Mapping[str, Any]) -> str:
     report = read_report(doc)
     sections = []
     for section in report.sections:
@@ -57,7 +68,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
         sections.append({"anchor": anchor, "section": section, "tables": tables})
     return (
         _environment()
-        .get_template("report.html.j2")
+        .get_template(template)
         .render(report=report, sections=sections, none_in_period=NONE_IN_PERIOD)
     )
 

@@ -21,6 +21,7 @@ from interfaces.web.auth import WebParts
 from interfaces.web.cases import router as case_pages
 from interfaces.web.pages import router
 from interfaces.web.render import Renderer
+from interfaces.web.reports import router as reports_router
 from interfaces.web.sessions import SessionStore
 from projections.store import view_store_for
 
@@ -46,6 +47,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.add_api_route("/", to_ui, methods=["GET"], include_in_schema=False)
     app.include_router(router)
     app.include_router(case_pages)
+    app.include_router(reports_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 

@@ -50,9 +50,10 @@ def plain(value: object) -> str:
     return PLAIN_WORDS.get(name, name.replace("_", " "))
 
 
-def may(actor: Actor, permission: str) -> bool:
-    """Whether the person's roles allow ``permission`` (to offer only the pages they may use)."""
-    return permits(actor, Permission(permission))
+def may(actor: Actor | None, permission: str) -> bool:
+    """Whether the signed-in person holds a permission (``person | may("report.read")``): what a
+    page offers; every route checks again."""
+    return actor is not None and permits(actor, Permission(permission))
 
 
 def _offset(moment: datetime) -> str:
