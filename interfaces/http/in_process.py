@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,7 +24,10 @@ class InProcessClient:
         self.app = app
 
     def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        return asyncio.run(self._post(path, headers, body))
+        # On a thread of its own: the caller's thread may already run an event loop (a sync
+        # Playwright session in the same test process does), where asyncio.run may not.
+        with ThreadPoolExecutor(max_workers=1) as runner:
+            return runner.submit(asyncio.run, self._post(path, headers, body)).result()
 
     async def _post(
         self, path: str, headers: dict[str, str], body: bytes
