@@ -22,13 +22,14 @@ INSTALLED_DEV := $(VENV)/.installed-dev
 # -qq: errors only (setuptools' editable-install warnings are noise here).
 PIP := $(BIN)/python -m pip -qq --disable-pip-version-check
 
-.PHONY: help run test lint bench
+.PHONY: help run test lint bench screenshots
 
 help:
 	@echo "make run    load the demo into an empty store, then serve the API on http://$(HOST):$(PORT)"
 	@echo "make test   run the test suite (PostgreSQL tests need a server at 127.0.0.1:5432, browser tests Chromium)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make screenshots  the README's images (docs/img) from a throwaway demo store, in Chromium"
 
 $(BIN)/python:
 	@echo "Creating $(VENV) with $(PYTHON)"
@@ -62,3 +63,7 @@ lint: $(INSTALLED_DEV)
 
 bench: $(INSTALLED)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script"; done
+
+# The README's two images: a throwaway demo store, `vigil serve` on a free port, Chromium.
+screenshots: $(INSTALLED_DEV)
+	$(BIN)/python docs/screenshots.py
