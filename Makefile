@@ -25,7 +25,7 @@ PIP := $(BIN)/python -m pip -qq --disable-pip-version-check
 .PHONY: help run test lint bench screenshots
 
 help:
-	@echo "make run    load the demo into an empty store, then serve the API on http://$(HOST):$(PORT)"
+	@echo "make run    load the demo into an empty store, then serve the web UI and the API on http://$(HOST):$(PORT)"
 	@echo "make test   run the test suite (PostgreSQL tests need a server at 127.0.0.1:5432, browser tests Chromium)"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  run the benchmarks in bench/"
@@ -48,7 +48,7 @@ $(INSTALLED_DEV): pyproject.toml | $(BIN)/python
 
 run: $(INSTALLED)
 	@$(BIN)/vigil demo --if-empty
-	@echo "Starting Vigil: API docs at http://$(HOST):$(PORT)/docs (Ctrl+C to stop)"
+	@echo "Starting Vigil: the web UI at http://$(HOST):$(PORT)/, the API docs at /docs (Ctrl+C to stop)"
 	@$(BIN)/vigil serve --host $(HOST) --port $(PORT)
 
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.

@@ -282,7 +282,7 @@ def check(actor: Actor, permission: Permission) -> None:
 
 
 def permission_table_markdown() -> str:
-    """The matrix as a Markdown table (permissions x roles), for the README."""
+    """The matrix as a Markdown table (permissions x roles), for docs/access.md."""
     roles = list(Role)
     lines = [
         "| Permission | " + " | ".join(f"`{role.value}`" for role in roles) + " |",

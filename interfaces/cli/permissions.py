@@ -13,7 +13,7 @@ def permissions(
     markdown: Annotated[
         bool,
         typer.Option(
-            "--markdown/--plain", help="A Markdown table (for the README) or plain lines."
+            "--markdown/--plain", help="A Markdown table (for docs/access.md) or plain lines."
         ),
     ] = True,
 ) -> None:

@@ -1,8 +1,9 @@
-"""The README's five-minute tour, run as a new user would: its shell blocks, in order, against
-`vigil serve` over real HTTP on the embedded store the demo filled, with curl and the CLI.
+"""The README's five-minute tour, and the night on call in docs/guides/night-shift.md, run as a
+new user would: their shell blocks, in order, against `vigil serve` over real HTTP on the
+embedded store the demo filled, with curl and the CLI.
 
-So the README stays true at every commit: a changed answer, route or command that the tour
-relies on fails this test (the script runs under ``set -euo pipefail``).
+So the docs stay true at every commit: a changed answer, route or command that a tour relies on
+fails this test (the script runs under ``set -euo pipefail``).
 """
 
 from __future__ import annotations
@@ -24,23 +25,32 @@ from tests.integration.test_cli import REPO, serving, vigil, vigil_command
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the tour uses curl")
 
 
-def tour_script(title: str = "## A five-minute tour") -> str:
-    """The shell blocks of a README tour section, joined."""
-    readme = (REPO / "README.md").read_text()
-    start = readme.index(title)
-    end = readme.index("\n## ", start + 1)
-    blocks = re.findall(r"```sh\n(.*?)```", readme[start:end], flags=re.DOTALL)
+README = REPO / "README.md"
+NIGHT_SHIFT_GUIDE = REPO / "docs" / "guides" / "night-shift.md"
+
+
+def tour_script(title: str = "## A five-minute tour", document: Path = README) -> str:
+    """The shell blocks of a tour section (up to the next section or the end), joined."""
+    text = document.read_text()
+    start = text.index(title)
+    end = text.find("\n## ", start + 1)
+    section = text[start:] if end == -1 else text[start:end]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) >= 5, "the tour's shell blocks were not found"
     return "\n".join(blocks)
 
 
 def run_tour(
-    title: str, served: tuple[str, dict[str, str]], tmp_path: Path, tail: str
+    title: str,
+    document: Path,
+    served: tuple[str, dict[str, str]],
+    tmp_path: Path,
+    tail: str,
 ) -> tuple[Path, str]:
     """Run a tour section's shell blocks as written (`set -euo pipefail`), then ``tail``."""
     base, env = served
     cli = " ".join(shlex.quote(part) for part in vigil_command())
-    script = tour_script(title).replace("http://127.0.0.1:8000", base)
+    script = tour_script(title, document).replace("http://127.0.0.1:8000", base)
     script = script.replace(".venv/bin/vigil", cli)
     script = f"set -euo pipefail\n{script}\n{tail}\n"
     tour = tmp_path / "tour"
@@ -76,7 +86,7 @@ def test_the_readme_tour_runs_as_written(
     cli = " ".join(shlex.quote(part) for part in vigil_command())
     script = tour_script().replace("http://127.0.0.1:8000", base).replace(".venv/bin/vigil", cli)
     # Then print what the tour left in its variables, to check below.
-    script = f'set -euo pipefail\n{script}\necho "TOUR CASE=$CASE DECISION=$DECISION"\n'
+    script = f'set -euo pipefail\n{script}\necho "TOUR CASE=$CASE DECISION=$DECISION OUT=$OUT"\n'
     tour = tmp_path / "tour"
     tour.mkdir()
 
@@ -92,7 +102,9 @@ def test_the_readme_tour_runs_as_written(
 
     out = result.stdout
     assert result.returncode == 0, f"{out[-3000:]}\n{result.stderr[-3000:]}"
-    found = re.search(r"^TOUR CASE=([0-9a-f-]{36}) DECISION=([0-9a-f-]{36})$", out, re.MULTILINE)
+    found = re.search(
+        r"^TOUR CASE=([0-9a-f-]{36}) DECISION=([0-9a-f-]{36}) OUT=(\S+)$", out, re.MULTILINE
+    )
     assert found, out[-3000:]
     case_id = found.group(1)
     # Kit, who opened the restricted case, sees only his own records; Priya sees all of it.
@@ -104,14 +116,23 @@ def test_the_readme_tour_runs_as_written(
     assert f'"case_id": "{case_id}"' in out
     assert f"OK: 5 events of case {case_id} are in the log as stored" in out
     assert "OK: the log matches the hash ledger" in out
-    assert (tour / "case-export.json").stat().st_size > 0
+    # The files it saved went to a temporary directory of its own, never the working directory
+    # (the repository, for a user who follows the README).
+    saved = Path(found.group(3))
+    try:
+        assert (saved / "case-export.json").stat().st_size > 0
+        assert (saved / "ledger.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+        assert list(tour.iterdir()) == []
+    finally:
+        shutil.rmtree(saved, ignore_errors=True)
 
 
-def test_the_readme_night_on_call_runs_as_written(
+def test_the_night_shift_guides_night_on_call_runs_as_written(
     served: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     _, out = run_tour(
-        "## A night on call",
+        "## A night on call, through the API",
+        NIGHT_SHIFT_GUIDE,
         served,
         tmp_path,
         'echo "NIGHT SHIFT=$SHIFT CASE=$CASE HANDOVER=$HANDOVER FLAGGED=$FLAGGED START=$START"',

@@ -251,7 +251,7 @@ def test_a_case_write_key_is_kept_a_day_and_forgotten_after_a_later_keyed_write(
     late = vigil.cases.execute(
         case_id, add_note(), COORDINATOR, idempotency_key="note-1", request_hash="h1"
     )
-    # Then the late retry is a new write (as the README's "Retrying writes" says).
+    # Then the late retry is a new write (as docs/api.md's "Retrying writes" says).
     assert not late.replayed
     assert late.events[0].event_id != first.events[0].event_id
     assert appended(vigil) == before + 1

@@ -1,15 +1,13 @@
-"""The permission table published in the README is the one in the code."""
+"""The permission table published in docs/access.md is the one in the code."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from domain.access.permissions import ALLOWED_ROLES, Permission, permission_table_markdown
 from domain.shared import Role
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PUBLISHED = Path(__file__).resolve().parents[2] / "docs" / "access.md"
 START, END = "<!-- permissions:start -->", "<!-- permissions:end -->"
 
 
@@ -25,11 +23,12 @@ def test_the_table_has_a_row_per_permission_and_a_column_per_role() -> None:
         assert tuple(marked) == ALLOWED_ROLES[permission]
 
 
-def test_the_readme_publishes_the_table_of_the_code() -> None:
-    text = README.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        pytest.skip(f"README.md has no {START} ... {END} markers yet to hold the table")
+def test_the_docs_publish_the_table_of_the_code() -> None:
+    text = PUBLISHED.read_text(encoding="utf-8")
+    assert START in text, f"docs/access.md has lost its {START} ... {END} markers"
+    assert END in text, f"docs/access.md has lost its {START} ... {END} markers"
     published = text.split(START, 1)[1].split(END, 1)[0].strip()
     assert published == permission_table_markdown().strip(), (
-        "README's permission table differs from the code: paste `vigil permissions --markdown`"
+        "docs/access.md's permission table differs from the code: paste "
+        "`vigil permissions --markdown` between its markers"
     )
