@@ -96,3 +96,12 @@ def test_the_readme_opens_with_the_two_screenshots() -> None:
     assert "](docs/img/queue-page.png)" in head
     for name in ("case-page.png", "queue-page.png"):
         assert 0 < (ROOT / "docs" / "img" / name).stat().st_size < 300_000
+
+
+def test_the_readmes_first_commands_are_make_run_and_make_test() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in first_block.splitlines()]
+    assert commands == ["make run", "make test"]
+    # The test command is the one CI runs.
+    assert "\nmake test\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
