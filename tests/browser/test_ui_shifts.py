@@ -77,7 +77,7 @@ def test_the_night_is_handed_over_and_acknowledged_in_the_morning_on_a_phone(
     page.get_by_label("Case ids handed over (optional)").fill(case["id"])
     page.get_by_label("To (username, optional: empty for whoever comes next)").fill("lee")
     _checked(page)
-    page.get_by_role("button", name="Hand over and check out").click()
+    page.get_by_role("button", name="Hand over and end shift").click()
     expect(page.get_by_text("Your handover is recorded and you are checked out.")).to_be_visible()
     _checked(page)
 

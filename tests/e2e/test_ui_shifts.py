@@ -70,9 +70,9 @@ def test_handing_over_and_checking_out_in_one_go_writes_what_the_api_writes(
     assert bea_api.post(f"/api/v1/shifts/{beas}/check-in").status_code == 201
     _later(clock, 180, casey)
 
-    # When Casey fills in the hand-over form and presses "Hand over and check out"
+    # When Casey fills in the hand-over form and presses "Hand over and end shift"
     page = now_page(casey)
-    assert "Hand over and check out" in page.text
+    assert "Hand over and end shift" in page.text
     before = api.log_position()
     answer = casey.post(
         f"/ui/shifts/{caseys}/check-out",
