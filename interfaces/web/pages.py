@@ -256,7 +256,7 @@ def now_refused(
     )
 
 
-def _attend(
+def attend(
     request: Request,
     vigil: Vigil,
     person: SignedIn,
@@ -284,7 +284,7 @@ def check_in(
 ) -> Response:
     """Check in (``occurred_at``, the form's "Started at", for a late log)."""
     zone = web_parts(request).renderer.zone
-    return _attend(
+    return attend(
         request, vigil, person, shift_id, lambda: shift_parts.check_in(form, zone), "checked-in"
     )
 
@@ -297,7 +297,7 @@ def check_out(
     check-out are one write, as the API's ``handover``."""
     zone = web_parts(request).renderer.zone
     with_handover = form.get("with_handover") == "1"
-    return _attend(
+    return attend(
         request,
         vigil,
         person,

@@ -30,7 +30,7 @@ from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import domain_status
 from interfaces.web import shift_parts
 from interfaces.web.auth import Form, Person, PostingPerson, SignedIn, web_parts
-from interfaces.web.pages import NOTICES, Notice, _attend, now_refused
+from interfaces.web.pages import NOTICES, Notice, attend, now_refused
 from projections.paging import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -65,7 +65,7 @@ def hand_over(
 ) -> Response:
     """A handover while checked in, as ``POST /api/v1/shifts/{id}/handovers``."""
     zone = web_parts(request).renderer.zone
-    return _attend(
+    return attend(
         request,
         vigil,
         person,

@@ -248,8 +248,18 @@ def test_refused_handovers_and_acknowledgements_write_nothing_and_say_why(
     assert 'id="given"' in own.text
     assert elsewhere.status_code == 404, elsewhere.text
 
+    # At 10:10 Lee logs that she read it at 10:00 (a late log, as the API's occurred_at)
+    _later(clock, 20, lee)
     lee_csrf = csrf_of(now_page(lee))
-    assert lee.post(ack, data={"csrf_token": lee_csrf, "back": "shift"}).status_code == 303
+    read = {"csrf_token": lee_csrf, "back": "shift", "occurred_at": "2026-11-17T10:00"}
+    answer = lee.post(ack, data=read)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/ui/shifts/{caseys}?done=acknowledged"
+    [acknowledged] = cat.get(f"/api/v1/shifts/{caseys}").json()["handovers_given"]
+    assert acknowledged["acknowledged_by"] == "lee"
+    assert datetime.fromisoformat(acknowledged["acknowledged_at"]) == datetime.fromisoformat(
+        "2026-11-17T10:00:00+00:00"
+    )
     with api.writes_nothing():
         again = lee.post(ack, data={"csrf_token": lee_csrf, "back": "shift"})
     assert again.status_code == 409, again.text
