@@ -117,7 +117,7 @@ def test_the_night_is_handed_over_and_acknowledged_in_the_morning_on_a_phone(
             lee_page.get_by_role("heading", level=1, name="On call shift · default")
         ).to_be_visible()
         actions = lee_page.get_by_role("region", name="Actions in this shift")
-        expect(actions.get_by_role("row", name="Case opened")).to_be_visible()
+        expect(actions.get_by_text("Case opened")).to_be_visible()
         expect(actions.get_by_role("link", name=f"Case {case['id'][:8]}")).to_be_visible()
         given = lee_page.get_by_role("region", name="Handovers given")
         expect(given.get_by_text("Acknowledged by lee")).to_be_visible()
