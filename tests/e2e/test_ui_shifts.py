@@ -410,3 +410,27 @@ def test_the_shift_page_shows_the_log_with_each_action_linking_to_its_case(
     assert "Case opened" in actions
     assert lee.get("/ui/shifts/not-a-shift").status_code == 404
     assert lee.get("/ui/shifts/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_a_check_in_and_a_check_out_may_be_logged_late(api: Api, clock: Clock) -> None:
+    cat = api.user("cat", "coordinator")
+    vic, _ = person(api, "vic", "volunteer")
+    vics = plan_shift(cat, "vic", SOON)
+    _later(clock, 40, vic)  # 10:10
+
+    # Vic logs at 10:10 that she started at 09:45, then at 11:10 that she left at 11:00
+    csrf = csrf_of(now_page(vic))
+    started = {"csrf_token": csrf, "occurred_at": "2026-11-17T09:45"}
+    assert vic.post(f"/ui/shifts/{vics}/check-in", data=started).status_code == 303
+    _later(clock, 60, vic)
+    left = {"csrf_token": csrf, "occurred_at": "2026-11-17T11:00"}
+    assert vic.post(f"/ui/shifts/{vics}/check-out", data=left).status_code == 303
+
+    [attendance] = cat.get(f"/api/v1/shifts/{vics}").json()["attendance"]
+    assert datetime.fromisoformat(attendance["checked_in_at"]) == SOON
+    assert datetime.fromisoformat(attendance["checked_out_at"]) == datetime.fromisoformat(
+        "2026-11-17T11:00:00+00:00"
+    )
+    # And the shift's page marks the check-in logged late (recorded 25 minutes after)
+    attendance_html = vic.get(f"/ui/shifts/{vics}").text.split('id="attendance"')[1]
+    assert "logged late" in attendance_html.split("</section>")[0]
