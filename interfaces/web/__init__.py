@@ -17,12 +17,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse
 
 from interfaces.composition import Vigil
+from interfaces.web.audit import router as audit_page
 from interfaces.web.auth import WebParts
 from interfaces.web.cases import router as case_pages
 from interfaces.web.pages import router
 from interfaces.web.render import Renderer
 from interfaces.web.reports import router as reports_router
 from interfaces.web.sessions import SessionStore
+from interfaces.web.shifts import router as shift_pages
 from projections.store import view_store_for
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,6 +50,8 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.include_router(router)
     app.include_router(case_pages)
     app.include_router(reports_router)
+    app.include_router(shift_pages)
+    app.include_router(audit_page)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,12 +22,13 @@ from application.identity import token_user_id
 from domain.access.permissions import Permission, check, permits
 from domain.errors import DomainError
 from domain.shared import Actor
-from domain.shift import commands as c
+from domain.shift.commands import ShiftCommand
 from interfaces.composition import Vigil
 from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import TooManyFailedAttempts, domain_status
 from interfaces.http.queues import queue_list
 from interfaces.http.security import count_failure
+from interfaces.web import shift_parts
 from interfaces.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -41,6 +43,7 @@ from interfaces.web.auth import (
     set_cookie,
     web_parts,
 )
+from interfaces.web.shift_parts import handovers_for
 from projections.community_members import MemberQueueCount
 from projections.contact_queues import ContactQueueCount
 from projections.queue_rows import QueueCount
@@ -54,7 +57,13 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 _SHIFTS_AHEAD = timedelta(hours=24)
 _SHIFTS_BEHIND = timedelta(hours=12)
 # What a redirect after a write says happened (only these; anything else says nothing).
-NOTICES = {"checked-in": "You are checked in.", "checked-out": "You are checked out."}
+NOTICES = {
+    "checked-in": "You are checked in.",
+    "checked-out": "You are checked out.",
+    "handed-over": "Your handover is recorded.",
+    "handed-over-out": "Your handover is recorded and you are checked out.",
+    "acknowledged": "Handover acknowledged.",
+}
 Notice = Annotated[str | None, Query(max_length=20, description="What just happened.")]
 
 
@@ -217,6 +226,7 @@ def now_context(vigil: Vigil, person: SignedIn) -> dict[str, Any]:
         "queues": _queues(vigil, actor, now),
         "on_call": vigil.rota.on_call(now).as_known_now if rota else None,
         "sees_rota": rota,
+        "handovers_for_me": handovers_for(vigil, actor, now),
     }
 
 
@@ -236,36 +246,62 @@ def now_page(request: Request, vigil: VigilDep, person: Person, done: Notice = N
 ShiftId = Annotated[UUID, Path(description="The shift id.")]
 
 
-def _attend(
+def now_refused(
+    request: Request, vigil: Vigil, person: SignedIn, message: str, status_code: int
+) -> Response:
+    """The now page saying why a write was not done, with the status the API answers with."""
+    context = {**_base(person), **now_context(vigil, person), "notice": None}
+    return web_parts(request).renderer.page(
+        "now.html", {**context, "error": message}, status_code=status_code
+    )
+
+
+def attend(
     request: Request,
     vigil: Vigil,
     person: SignedIn,
     shift_id: UUID,
-    command: c.CheckIn | c.CheckOut,
+    command: Callable[[], ShiftCommand],
     done: str,
 ) -> Response:
     """Run an attendance command through the shift service, as POST /api/v1/shifts/{id}/...
-    does; a refusal is shown on the now page with the status the API answers it with."""
+    does; a refusal (a form value the command's rules refuse: 422, or the domain's) is shown on
+    the now page with the status the API answers it with."""
     try:
         check(person.actor, Permission.SHIFT_ATTEND)
-        vigil.shifts.execute(shift_id, command, person.actor, request=None)
+        built = command()
+        vigil.shifts.execute(shift_id, built, person.actor, request=None)
+    except shift_parts.FormProblem as exc:
+        return now_refused(request, vigil, person, str(exc), 422)
     except DomainError as exc:
-        context = {**_base(person), **now_context(vigil, person), "notice": None}
-        return web_parts(request).renderer.page(
-            "now.html", {**context, "error": exc.detail}, status_code=domain_status(exc, request)[0]
-        )
+        return now_refused(request, vigil, person, exc.detail, domain_status(exc, request)[0])
     return _see_other(f"/ui/?done={done}")
 
 
 @router.post("/shifts/{shift_id}/check-in")
 def check_in(
-    request: Request, vigil: VigilDep, person: PostingPerson, shift_id: ShiftId
+    request: Request, vigil: VigilDep, person: PostingPerson, shift_id: ShiftId, form: Form
 ) -> Response:
-    return _attend(request, vigil, person, shift_id, c.CheckIn(), "checked-in")
+    """Check in (``occurred_at``, the form's "Started at", for a late log)."""
+    zone = web_parts(request).renderer.zone
+    return attend(
+        request, vigil, person, shift_id, lambda: shift_parts.check_in(form, zone), "checked-in"
+    )
 
 
 @router.post("/shifts/{shift_id}/check-out")
 def check_out(
-    request: Request, vigil: VigilDep, person: PostingPerson, shift_id: ShiftId
+    request: Request, vigil: VigilDep, person: PostingPerson, shift_id: ShiftId, form: Form
 ) -> Response:
-    return _attend(request, vigil, person, shift_id, c.CheckOut(), "checked-out")
+    """Check out; with the hand-over form's note (``with_handover=1``) the handover and the
+    check-out are one write, as the API's ``handover``."""
+    zone = web_parts(request).renderer.zone
+    with_handover = form.get("with_handover") == "1"
+    return attend(
+        request,
+        vigil,
+        person,
+        shift_id,
+        lambda: shift_parts.check_out(form, zone, with_handover=with_handover),
+        "handed-over-out" if with_handover else "checked-out",
+    )
