@@ -282,7 +282,8 @@ def callback(request: Request) -> Response:
     # and a browser sends no SameSite=Strict cookie (the session's) on any request of such a
     # redirect chain, so /ui/ would find no session and send the person to sign in again. A
     # page of ours that moves on (a meta refresh, and a link) starts a new navigation from
-    # this site, which carries the cookie.
+    # this site, which carries the cookie. (tests/browser/test_ui_oidc.py shows both: with a
+    # redirect here, Chromium lands the person back on the sign-in page.)
     page = web_parts(request).renderer.page(
         "signed_in.html", {"title": "Signed in", "person": None, "csrf_token": ""}
     )

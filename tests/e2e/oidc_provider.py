@@ -47,6 +47,9 @@ class FakeProvider:
     """The provider's state; ``server`` serves it once ``start`` is called."""
 
     signs_in: str = "kit.coordinator"
+    # A page with a "Continue" button first (as a real sign-in at the provider has), so that the
+    # way back is a navigation the provider's site starts, not the relying party's
+    interactive: bool = False
     id_token_claims: dict[str, Any] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: int = 0
@@ -67,6 +70,7 @@ class FakeProvider:
                 Route("/.well-known/openid-configuration", self._discovery),
                 Route("/certs", self._jwks),
                 Route("/authorize", self._authorize),
+                Route("/approve", self._approve),
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
@@ -108,6 +112,20 @@ class FakeProvider:
             or not q.get("code_challenge")
         ):
             return JSONResponse({"error": "invalid_request"}, status_code=400)
+        if self.interactive:
+            html = (
+                "<!doctype html><html lang='en'><title>Provider</title>"
+                "<link rel='icon' href='data:,'><h1>Provider</h1>"
+                f"<form method='get' action='/approve'><input type='hidden' name='q' "
+                f"value='{urlencode(dict(q))}'><button>Continue</button></form></html>"
+            )
+            return Response(html, media_type="text/html")
+        return self._grant(dict(q))
+
+    async def _approve(self, request: Request) -> Response:
+        return self._grant({k: v[0] for k, v in parse_qs(request.query_params["q"]).items()})
+
+    def _grant(self, q: dict[str, str]) -> Response:
         code = secrets.token_urlsafe(24)
         self.grants[code] = Grant(
             client_id=CLIENT_ID,
