@@ -35,11 +35,13 @@ from interfaces.web.oidc import (
     UNAVAILABLE,
     UNVERIFIED,
 )
+from interfaces.web.sessions import SESSIONS_TABLE
+from projections.store import view_store_for
 from tests.conftest import Clock
 from tests.e2e.conftest import LiveServer
 from tests.e2e.oidc_provider import API_AUDIENCE, CLIENT_ID, CLIENT_SECRET, FakeProvider
 from tests.e2e.support import Api
-from tests.e2e.ui_support import browser, csrf_of, now_page
+from tests.e2e.ui_support import browser, csrf_of, now_page, person
 
 LIMIT = 3
 BUTTON = "Sign in with single sign-on"
@@ -458,3 +460,47 @@ def test_the_button_can_name_the_provider(
     finally:
         live.stop()
         app.close()
+
+
+# --- every sign-in: the log line, and the table kept small ------------------------------------
+
+
+def _session_users(api: Api) -> list[str]:
+    db = view_store_for(api.vigil.event_log.recorder)
+    with db.transaction(commit=False) as tx:
+        rows = tx.fetchall(f"SELECT username FROM {db.table(SESSIONS_TABLE)}")
+    return sorted(str(r["username"]) for r in rows)
+
+
+def test_signing_in_with_a_token_is_logged_with_its_method_and_not_who(api: Api) -> None:
+    with structlog.testing.capture_logs() as logs:
+        client, token = person(api, "vic", "volunteer")
+        client.post("/ui/logout", data={"csrf_token": csrf_of(now_page(client))})
+    ours = [e for e in logs if e["event"] in ("ui_signed_in", "ui_signed_out")]
+    assert [(e["event"], e["method"]) for e in ours] == [
+        ("ui_signed_in", "token"),
+        ("ui_signed_out", "token"),
+    ]
+    assert ours[0]["session"] == ours[1]["session"]
+    assert "vic" not in repr(ours)
+    assert token not in repr(logs)
+
+
+def test_sessions_past_their_absolute_expiry_are_deleted_at_the_next_sign_in(
+    api: Api, clock: Clock
+) -> None:
+    # Given Vic signed in (and out) and Sam signed in, a day ago
+    vic, _ = person(api, "vic", "volunteer")
+    vic.post("/ui/logout", data={"csrf_token": csrf_of(now_page(vic))})
+    person(api, "sam", "volunteer")
+    clock.advance(hours=api.vigil.settings.ui_session_max_hours - 1)
+    # ...and Kit an hour before the absolute expiry of theirs
+    person(api, "kit", "coordinator")
+    assert _session_users(api) == ["kit", "sam", "vic"]
+
+    # When, past their expiry, Lee signs in
+    clock.advance(hours=1)
+    person(api, "lee", "safeguarding_lead")
+
+    # Then Vic's and Sam's rows are gone; Kit's session, still live, is kept
+    assert _session_users(api) == ["kit", "lee"]
