@@ -447,7 +447,8 @@ class Settings(BaseSettings):
             raise ValueError("VIGIL_OIDC_CLIENT_ID needs VIGIL_OIDC_ISSUER (and its settings)")
         if "openid" not in self.oidc_scopes.split():
             raise ValueError("VIGIL_OIDC_SCOPES must include openid")
-        if self.oidc_client_secret is not None and self.oidc_client_secret_file is not None:
+        secret = self.oidc_client_secret
+        if secret is not None and secret.get_secret_value() and self.oidc_client_secret_file:
             raise ValueError(
                 "set VIGIL_OIDC_CLIENT_SECRET or VIGIL_OIDC_CLIENT_SECRET_FILE, not both"
             )
@@ -457,7 +458,7 @@ class Settings(BaseSettings):
     def oidc_client_secret_value(self) -> str | None:
         """The web UI's OIDC client secret, from the setting or its file (None: a public
         client). Read when the sign-in is built; never logged."""
-        if self.oidc_client_secret is not None:
+        if self.oidc_client_secret is not None and self.oidc_client_secret.get_secret_value():
             return self.oidc_client_secret.get_secret_value()
         if self.oidc_client_secret_file is None:
             return None
