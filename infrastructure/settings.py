@@ -445,6 +445,9 @@ class Settings(BaseSettings):
     def _oidc_sign_in_complete(self) -> Settings:
         if self.oidc_client_id and not self.oidc_issuer:
             raise ValueError("VIGIL_OIDC_CLIENT_ID needs VIGIL_OIDC_ISSUER (and its settings)")
+        callback = "/ui/login/oidc/callback"
+        if self.oidc_redirect_url and not self.oidc_redirect_url.endswith(callback):
+            raise ValueError(f"VIGIL_OIDC_REDIRECT_URL must be this service's {callback}")
         if "openid" not in self.oidc_scopes.split():
             raise ValueError("VIGIL_OIDC_SCOPES must include openid")
         secret = self.oidc_client_secret

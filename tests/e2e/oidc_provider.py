@@ -53,6 +53,7 @@ class FakeProvider:
     id_token_claims: dict[str, Any] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     token_requests: int = 0
+    discovery_requests: int = 0
     key: rsa.RSAPrivateKey = field(
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
@@ -86,6 +87,7 @@ class FakeProvider:
     # --- endpoints ------------------------------------------------------------------------------
 
     async def _discovery(self, request: Request) -> Response:
+        self.discovery_requests += 1
         return JSONResponse(
             {
                 "issuer": self.issuer,

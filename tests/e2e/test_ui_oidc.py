@@ -426,6 +426,30 @@ def test_sign_in_and_sign_out_are_logged_without_who_or_any_secret(sso: Sso) -> 
         assert secret not in repr(logs)
 
 
+def test_configured_endpoints_are_used_without_discovery(
+    settings: Settings, clock: Clock, provider: FakeProvider
+) -> None:
+    configured = sso_settings(
+        settings,
+        provider,
+        oidc_authorization_endpoint=f"{provider.issuer}/authorize",
+        oidc_token_endpoint=f"{provider.issuer}/token",
+    )
+    app = bootstrap(configured, clock=clock)
+    live = LiveServer(create_app(app))
+    live.start()
+    try:
+        app.identity.register("kit.coordinator", Role.COORDINATOR, actor="e2e-setup")
+        with Api(live.base_url, app) as api:
+            client = browser(api)
+            assert sso_sign_in(client).status_code == 200
+            assert "kit.coordinator" in now_page(client).text
+    finally:
+        live.stop()
+        app.close()
+    assert provider.discovery_requests == 0
+
+
 # --- without OIDC --------------------------------------------------------------------------------
 
 

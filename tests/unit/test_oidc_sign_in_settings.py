@@ -37,6 +37,13 @@ def test_a_client_id_without_an_issuer_is_refused_at_start() -> None:
         settings(oidc_client_id="vigil-web")
 
 
+def test_the_redirect_url_must_be_the_callback() -> None:
+    with pytest.raises(ValidationError, match="/ui/login/oidc/callback"):
+        settings(**OIDC, oidc_client_id="c", oidc_redirect_url="https://vigil.example.org/")
+    fine = "https://vigil.example.org/ui/login/oidc/callback"
+    assert settings(**OIDC, oidc_client_id="c", oidc_redirect_url=fine).oidc_redirect_url == fine
+
+
 def test_scopes_must_ask_for_openid() -> None:
     with pytest.raises(ValidationError, match="must include openid"):
         settings(**OIDC, oidc_client_id="vigil-web", oidc_scopes="profile email")
