@@ -38,6 +38,9 @@ from domain.shared import Actor, Role, Username
 from infrastructure.event_log import EventLog
 
 TOKEN_PREFIX = "vgl"  # noqa: S105 - a prefix, not a secret
+# The credential a web UI session names when it began through the identity provider (OpenID
+# Connect) rather than with a Vigil token: no token ever has this id (theirs are random).
+SINGLE_SIGN_ON = UUID("00000000-0000-0000-0000-000000000000")
 _USERNAME: TypeAdapter[str] = TypeAdapter(Username)
 _REGISTERED_TOPIC = f"{UserRegistered.__module__}:{UserRegistered.__qualname__}"
 _PAGE = 1000
@@ -319,8 +322,7 @@ class IdentityService:
         """The active user a bearer token belongs to, or None. Never says which part was wrong."""
         if self._jwt is not None and not token.startswith(f"{TOKEN_PREFIX}_"):
             username = self._jwt.username(token)
-            user = None if username is None else self._load_by_name(username)
-            return None if user is None else user.actor(behind=self._behind(user, []))
+            return None if username is None else self.single_sign_on_actor(username)
         user_id = token_user_id(token)
         if user_id is None:
             return None
@@ -331,11 +333,34 @@ class IdentityService:
             return None
         return user.actor(matched, behind=self._behind(user, [matched]))
 
-    def credential_actor(self, username: str, credential_id: UUID) -> Actor | None:
+    def single_sign_on_actor(self, username: str) -> Actor | None:
+        """The user an identity provider has proved someone to be (OpenID Connect), as an
+        actor: their roles from Vigil's own record, never the provider's; None if there is no
+        such user or they may not act (deactivated, no role in force)."""
+        user = self._load_by_name(username)
+        return None if user is None else user.actor(behind=self._behind(user, []))
+
+    def credential_actor(
+        self, username: str, credential_id: UUID, *, signed_in_at: datetime | None = None
+    ) -> Actor | None:
         """The user as an actor signed in with the token ``credential_id``, if that token is
         still live (not revoked, not expired) and the user may still act; else None. For a
         session begun with that token (the web UI): checked on every request, so a revoked
-        token or a deactivated user ends the session at once."""
+        token or a deactivated user ends the session at once.
+
+        ``SINGLE_SIGN_ON`` names a session begun through the identity provider at
+        ``signed_in_at``: it holds while single sign-on is configured and the user may act and
+        has not been deactivated since (as a deactivation revokes every token, so a reactivated
+        user signs in again)."""
+        if credential_id == SINGLE_SIGN_ON:
+            if self._jwt is None or signed_in_at is None:
+                return None
+            found = self._load_by_name(username)
+            if found is None or (
+                found.deactivated_at is not None and found.deactivated_at >= signed_in_at
+            ):
+                return None
+            return found.actor(behind=self._behind(found, []))
         user = self._load_by_name(username)
         token = None if user is None else user.token(credential_id)
         if user is None or token is None or not user.active or not token.live_at(self._clock()):

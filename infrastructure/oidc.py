@@ -12,6 +12,7 @@ invalid (401, and counted as a failed sign-in), never answered 500.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -80,6 +81,21 @@ class OidcVerifier:
 
         Why it failed is logged (never the token or its claims), not told to the caller.
         """
+        claims = self.claims(token)
+        return None if claims is None else self.username_in(claims)
+
+    def username_in(self, claims: dict[str, Any]) -> str | None:
+        """The username verified ``claims`` name (the configured claim), or None."""
+        username = claims.get(self.config.username_claim)
+        if not isinstance(username, str) or not username:
+            log.info("oidc_rejected", reason="no username claim")
+            return None
+        return username
+
+    def claims(self, token: str, *, audience: str | None = None) -> dict[str, Any] | None:
+        """The token's claims once its signature, ``iss``, ``aud`` (``audience``, by default
+        the configured one), ``exp`` (and ``nbf``, ``iat`` when present) are verified; else
+        None. Why it failed is logged (never the token or its claims)."""
         try:
             header = jwt.get_unverified_header(token)
             # Refuse a foreign algorithm before any key is fetched for it.
@@ -92,11 +108,11 @@ class OidcVerifier:
                 # with an EC key (or the reverse) is a bad token, not a fault of ours.
                 log.info("oidc_rejected", reason="the algorithm does not fit the kid's key")
                 return None
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key.key,
                 algorithms=[header["alg"]],
-                audience=self.config.audience,
+                audience=self.config.audience if audience is None else audience,
                 issuer=self.config.issuer,
                 leeway=self.config.leeway_seconds,
                 options={"require": ["exp", "iss", "aud"]},
@@ -112,8 +128,4 @@ class OidcVerifier:
             # the algorithm's): whatever the token got wrong, it is refused, never a 500.
             log.info("oidc_rejected", reason=type(exc).__name__)
             return None
-        username = claims.get(self.config.username_claim)
-        if not isinstance(username, str) or not username:
-            log.info("oidc_rejected", reason="no username claim")
-            return None
-        return username
+        return claims

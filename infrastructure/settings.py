@@ -206,6 +206,44 @@ class Settings(BaseSettings):
     oidc_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="OIDC: clock skew allowed on exp/nbf/iat."
     )
+    # OIDC sign-in to the web UI (the authorization code flow with PKCE): on when oidc_issuer
+    # (and its audience and JWKS) and oidc_client_id are set.
+    oidc_client_id: str = Field(
+        default="",
+        description="OIDC: the web UI's client id at the identity provider (the ID token's aud); "
+        "'' leaves the pages' single sign-on off. Needs oidc_issuer.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="OIDC: the web UI's client secret (sent as HTTP Basic to the token "
+        "endpoint); unset with no oidc_client_secret_file: a public client (PKCE only).",
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None, description="OIDC: a file holding the client secret, e.g. a secret mount."
+    )
+    oidc_authorization_endpoint: str = Field(
+        default="",
+        description="OIDC: the provider's authorization endpoint; '' discovers it from "
+        "<oidc_issuer>/.well-known/openid-configuration.",
+    )
+    oidc_token_endpoint: str = Field(
+        default="", description="OIDC: the provider's token endpoint; '' discovers it."
+    )
+    oidc_redirect_url: str = Field(
+        default="",
+        description="OIDC: this service's sign-in callback as registered at the provider "
+        "(https://vigil.example.org/ui/login/oidc/callback); '' makes it from the request.",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile",
+        description="OIDC: the scopes asked for (openid, and those that give the username claim).",
+    )
+    oidc_provider_name: str = Field(
+        default="",
+        max_length=60,
+        description="OIDC: the provider's name on the sign-in button ('Sign in with NAME'); "
+        "'' says 'single sign-on'.",
+    )
     auth_failure_limit: int = Field(
         default=10,
         ge=1,
@@ -402,6 +440,38 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer)
+
+    @model_validator(mode="after")
+    def _oidc_sign_in_complete(self) -> Settings:
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError("VIGIL_OIDC_CLIENT_ID needs VIGIL_OIDC_ISSUER (and its settings)")
+        callback = "/ui/login/oidc/callback"
+        if self.oidc_redirect_url and not self.oidc_redirect_url.endswith(callback):
+            raise ValueError(f"VIGIL_OIDC_REDIRECT_URL must be this service's {callback}")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("VIGIL_OIDC_SCOPES must include openid")
+        secret = self.oidc_client_secret
+        if secret is not None and secret.get_secret_value() and self.oidc_client_secret_file:
+            raise ValueError(
+                "set VIGIL_OIDC_CLIENT_SECRET or VIGIL_OIDC_CLIENT_SECRET_FILE, not both"
+            )
+        return self
+
+    @property
+    def oidc_client_secret_value(self) -> str | None:
+        """The web UI's OIDC client secret, from the setting or its file (None: a public
+        client). Read when the sign-in is built; never logged."""
+        if self.oidc_client_secret is not None and self.oidc_client_secret.get_secret_value():
+            return self.oidc_client_secret.get_secret_value()
+        if self.oidc_client_secret_file is None:
+            return None
+        try:
+            secret = self.oidc_client_secret_file.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read VIGIL_OIDC_CLIENT_SECRET_FILE: {exc.strerror}") from None
+        if not secret:
+            raise ValueError("VIGIL_OIDC_CLIENT_SECRET_FILE is empty")
+        return secret
 
     @field_validator("trusted_proxies")
     @classmethod

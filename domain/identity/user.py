@@ -130,6 +130,8 @@ class User(BaseModel):
     roles: frozenset[Role]  # in force (empty while an enrolment's only role awaits approval)
     registered_at: datetime
     active: bool = True
+    # When the user was last deactivated (a single sign-on session begun before it ends).
+    deactivated_at: datetime | None = None
     tokens: list[IssuedToken] = []
     pending_grants: dict[str, PendingGrant] = {}
     # Roles in force that one person gave alone (no second person approved them): role -> who.
@@ -525,6 +527,7 @@ def _evolve(state: User, event: IdentityEvent) -> User:
         }
     elif isinstance(event, UserDeactivated):
         update["active"] = False
+        update["deactivated_at"] = event.recorded_at
         update["tokens"] = [
             t.model_copy(update={"revoked_at": t.revoked_at or event.recorded_at})
             for t in state.tokens

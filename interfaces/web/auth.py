@@ -120,7 +120,9 @@ def current_session(request: Request, vigil: Vigil) -> SignedIn | None:
     session = sessions.find(session_id, now)
     if session is None:
         return None
-    actor = vigil.identity.credential_actor(session.username, session.credential_id)
+    actor = vigil.identity.credential_actor(
+        session.username, session.credential_id, signed_in_at=session.created_at
+    )
     if actor is None:
         sessions.end(session.session_hash, now, reason="credential")
         return None

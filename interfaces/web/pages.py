@@ -18,11 +18,13 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from application.identity import token_user_id
+from application.identity import SINGLE_SIGN_ON, token_user_id
 from domain.access.permissions import Permission, check, permits
 from domain.errors import DomainError
 from domain.shared import Actor
 from domain.shift.commands import ShiftCommand
+from infrastructure.logging import get_logger
+from infrastructure.settings import Settings
 from interfaces.composition import Vigil
 from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import TooManyFailedAttempts, domain_status
@@ -43,12 +45,15 @@ from interfaces.web.auth import (
     set_cookie,
     web_parts,
 )
+from interfaces.web.sessions import NewSession
 from interfaces.web.shift_parts import handovers_for
 from projections.community_members import MemberQueueCount
 from projections.contact_queues import ContactQueueCount
 from projections.queue_rows import QueueCount
 from projections.rota import RotaShift
 from projections.shift_queues import ShiftQueueCount
+
+log = get_logger(__name__)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -74,7 +79,37 @@ def _see_other(url: str) -> RedirectResponse:
 # --- signing in and out ------------------------------------------------------------------------
 
 
-def _login_page(
+def sso_label(settings: Settings) -> str | None:
+    """The single sign-on button's words, when OIDC sign-in is configured (else None)."""
+    if not (settings.oidc_enabled and settings.oidc_client_id):
+        return None
+    return f"Sign in with {settings.oidc_provider_name or 'single sign-on'}"
+
+
+def session_method(credential_id: UUID) -> str:
+    """How a session began, as the log says it: never who."""
+    return "oidc" if credential_id == SINGLE_SIGN_ON else "token"
+
+
+def begin_session(request: Request, vigil: Vigil, username: str, credential: UUID) -> NewSession:
+    """Begin a session for a person just signed in (replacing the one this browser had), and
+    delete the rows of sessions past their absolute expiry while here."""
+    sessions = web_parts(request).sessions
+    now = vigil.clock()
+    earlier = current_session(request, vigil)
+    if earlier is not None:  # signing in again replaces the session this browser had
+        sessions.end(earlier.session.session_hash, now, reason="replaced")
+    sessions.purge_expired(now)
+    started = sessions.begin(username, credential, now)
+    log.info(
+        "ui_signed_in",
+        session=started.session.session_hash[:8],
+        method=session_method(credential),
+    )
+    return started
+
+
+def login_page(
     request: Request,
     vigil: Vigil,
     *,
@@ -90,7 +125,7 @@ def _login_page(
             "person": None,
             "csrf_token": csrf,
             "message": message,
-            "oidc": bool(vigil.settings.oidc_issuer),
+            "sso": sso_label(vigil.settings),
         },
         status_code=status_code,
         headers=headers,
@@ -103,7 +138,7 @@ def _login_page(
 def login_form(request: Request, vigil: VigilDep) -> Response:
     if current_session(request, vigil) is not None:
         return _see_other("/ui/")
-    return _login_page(request, vigil)
+    return login_page(request, vigil)
 
 
 @router.post("/login")
@@ -115,21 +150,21 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
     token = form.get("token", "").strip()
     if not token:
         # No credential is not a failed one (as on the API): nothing is counted.
-        return _login_page(request, vigil, message="Enter your API token.", status_code=422)
+        return login_page(request, vigil, message="Enter your API token.", status_code=422)
     actor = vigil.identity.authenticate(token)
     if actor is None:
         try:
             count_failure(request, token_user_id(token))
         except TooManyFailedAttempts as exc:
             wait = max(1, math.ceil(exc.retry_after))
-            return _login_page(
+            return login_page(
                 request,
                 vigil,
                 message=f"Too many failed sign-ins. Try again in {wait} seconds.",
                 status_code=429,
                 headers={"Retry-After": str(wait)},
             )
-        return _login_page(
+        return login_page(
             request,
             vigil,
             message="That API token is not valid (unknown, expired or revoked).",
@@ -137,20 +172,16 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
         )
     credential = actor.credential_id
     if credential is None:
-        # A valid identity provider's token (single sign-on): not a failure, but the pages do
-        # not take it yet (a session must name a Vigil token to re-check on every request).
-        return _login_page(
+        # A valid identity provider's token pasted in: not a failure, but not how the pages
+        # take single sign-on (its button, whose flow proves this browser asked for it).
+        return login_page(
             request,
             vigil,
-            message="Single sign-on is not yet available here: use a Vigil API token.",
+            message="An identity provider's token is not taken here: use a Vigil API token"
+            + (f", or {sso[0].lower()}{sso[1:]}." if (sso := sso_label(vigil.settings)) else "."),
             status_code=401,
         )
-    sessions = web_parts(request).sessions
-    now = vigil.clock()
-    earlier = current_session(request, vigil)
-    if earlier is not None:  # signing in again replaces the session this browser had
-        sessions.end(earlier.session.session_hash, now, reason="replaced")
-    started = sessions.begin(actor.username, credential, now)
+    started = begin_session(request, vigil, actor.username, credential)
     answer = _see_other("/ui/")
     set_cookie(answer, vigil, request, SESSION_COOKIE, started.session_id)
     clear_cookie(answer, vigil, request, LOGIN_CSRF_COOKIE)
@@ -159,7 +190,13 @@ def sign_in(request: Request, vigil: VigilDep, form: Form) -> Response:
 
 @router.post("/logout")
 def sign_out(request: Request, vigil: VigilDep, person: PostingPerson) -> Response:
-    web_parts(request).sessions.end(person.session.session_hash, vigil.clock(), reason="signed_out")
+    session = person.session
+    web_parts(request).sessions.end(session.session_hash, vigil.clock(), reason="signed_out")
+    log.info(
+        "ui_signed_out",
+        session=session.session_hash[:8],
+        method=session_method(session.credential_id),
+    )
     answer = _see_other("/ui/login")
     clear_cookie(answer, vigil, request, SESSION_COOKIE)
     return answer
