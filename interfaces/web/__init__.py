@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse
 from interfaces.composition import Vigil
 from interfaces.web.auth import WebParts
 from interfaces.web.cases import router as case_pages
+from interfaces.web.contacts import router as contact_pages
 from interfaces.web.pages import router
 from interfaces.web.render import Renderer
 from interfaces.web.reports import router as reports_router
@@ -48,6 +49,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.include_router(router)
     app.include_router(case_pages)
     app.include_router(reports_router)
+    app.include_router(contact_pages)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 
