@@ -30,7 +30,7 @@ from starlette.responses import RedirectResponse, Response
 
 from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
-from domain.case.vocabulary import Category
+from domain.case.vocabulary import Category, RiskLevel
 from domain.contact import commands as c
 from domain.contact.errors import ContactNotFound
 from domain.contact.state import ContactState
@@ -67,6 +67,7 @@ NOTICES = {
     "attempted": "Attempt recorded.",
     "completed": "Follow-up completed.",
     "acknowledged": "Feedback acknowledged.",
+    "linked": "Linked to the case.",
 }
 # The follow-up kinds the page schedules (a referral, with its agency, consent and lawful
 # basis, and a meeting's completion, are the API's for now).
@@ -100,6 +101,10 @@ FIELD_WORDS = {
     "letter_text": "Letter text",
     "attendees": "Attendees",
     "decisions": "Decisions",
+    "open_case.subject.ref": "Subject ref",
+    "open_case.category": "Category",
+    "open_case.summary": "Concern summary",
+    "open_case.risk_level": "Risk level",
 }
 
 
@@ -382,6 +387,11 @@ def _forms(person: SignedIn, vigil: Vigil, state: ContactState, request: Request
         "kinds": [k.value for k in PAGE_KINDS],
         "attempt_outcomes": _options(AttemptOutcome),
         "awaiting": FeedbackStatus.AWAITING.value,
+        "may_link": permits(actor, Permission.CONTACT_LINK_CASE) and state.case_id is None,
+        "may_open_case": permits(actor, Permission.OPEN),
+        "categories": _options(Category),
+        "risks": _options(RiskLevel),
+        "contact_state": state,
         # A call-back's due time, offered: in an hour, to the quarter hour.
         "due_default": _local(due - timedelta(minutes=due.minute % 15), zone),
     }
@@ -431,6 +441,7 @@ def contact_page(
         "values": {},
         "error": None,
         "failed": None,
+        "live": None,
     }
     return web_parts(request).renderer.page("contact.html", context)
 
@@ -458,7 +469,11 @@ def _write_refused(
     except ContactNotFound as missing:
         return _refused(request, person, 404, missing.detail)
     follow_up = state.follow_ups.get(follow_up_id) if follow_up_id else None
+    version = vigil.contacts.scorecard_of(state)
+    # Without scripts the score is shown once the form is sent: here, as the form comes back.
+    live = _score_so_far(version, _scores(form)) if failed == "review" else None
     context = {
+        "live": live,
         **_base(person),
         **_forms(person, vigil, state, request),
         "title": "Not saved",
@@ -509,18 +524,31 @@ def live_score(
     except DomainError as exc:
         status = domain_status(exc, request)[0]
         return renderer.page("contact_score.html", {"refused": exc.detail}, status_code=status)
-    version = vigil.contacts.scorecard_of(state)
-    context: dict[str, Any] = {"refused": None, "version": version, "scored": None}
-    scores = _scores(form)
-    if version is not None:
-        context["count"] = sum(1 for c_ in version.criteria if c_.key in scores)
-        context["total"] = len(version.criteria)
-        if context["count"] == context["total"]:
-            try:
-                context["scored"] = score_review(version, scores)
-            except DomainError as exc:
-                context["problem"] = exc.detail
-    return renderer.page("contact_score.html", {"problem": None, **context})
+    context = _score_so_far(vigil.contacts.scorecard_of(state), _scores(form))
+    return renderer.page("contact_score.html", context)
+
+
+def _score_so_far(version: ScorecardVersion | None, scores: Mapping[str, Any]) -> dict[str, Any]:
+    """What the live score region shows for ``scores``: how many criteria are scored, and once
+    all are, ``score_review``'s answer (or why they are no score)."""
+    context: dict[str, Any] = {
+        "refused": None,
+        "version": version,
+        "scored": None,
+        "problem": None,
+        "count": 0,
+        "total": 0,
+    }
+    if version is None:
+        return context
+    context["count"] = sum(1 for criterion in version.criteria if criterion.key in scores)
+    context["total"] = len(version.criteria)
+    if context["count"] == context["total"]:
+        try:
+            context["scored"] = score_review(version, scores)
+        except DomainError as exc:
+            context["problem"] = exc.detail
+    return context
 
 
 @router.post("/contacts/{contact_id}/reviews")
@@ -677,3 +705,38 @@ def complete_follow_up(
             follow_up_id=follow_up_id,
         )
     return _see_other(f"/ui/contacts/{wanted}?done=completed#follow-ups")
+
+
+def _link_command(form: Mapping[str, str], state: ContactState) -> c.LinkCase:
+    if form.get("mode") == "open":
+        return c.LinkCase.model_validate(
+            {
+                "open_case": {
+                    "subject": {"kind": "contact", "ref": form.get("subject_ref", "")},
+                    "category": form.get("category", ""),
+                    "summary": form.get("summary", ""),
+                    "risk_level": form.get("risk_level", "").strip() or None,
+                    "service": state.service,
+                }
+            }
+        )
+    return c.LinkCase.model_validate({"case_id": form.get("case_id", "").strip() or None})
+
+
+@router.post("/contacts/{contact_id}/case-link")
+def link_case(
+    request: Request, vigil: VigilDep, person: PostingPerson, form: Form, contact_id: str
+) -> Response:
+    """Join an existing case or open one from the contact, as the API's case-link does."""
+    wanted = _posted_contact(request, person, contact_id)
+    if isinstance(wanted, Response):
+        return wanted
+    try:
+        check(person.actor, Permission.CONTACT_LINK_CASE)
+        state = vigil.contacts.seen_by(person.actor, wanted)
+        command = _link_command(form, state)
+        vigil.contacts.execute(wanted, command, person.actor, request=None)
+    except (ValidationError, DomainError) as exc:
+        failed = "open_case" if form.get("mode") == "open" else "join_case"
+        return _write_refused(request, vigil, person, wanted, exc, failed=failed, form=form)
+    return _see_other(f"/ui/contacts/{wanted}?done=linked")

@@ -21,7 +21,7 @@ import pytest
 from domain.contact.events import ContactEvent
 from domain.quality.commands import DEFAULT_CRITERIA
 from tests.conftest import Clock
-from tests.e2e.support import Api
+from tests.e2e.support import Api, open_case
 from tests.e2e.ui_support import csrf_of, person
 
 CONTACT_LINK = re.compile(r'href="/ui/contacts/([0-9a-f-]{36})"')
@@ -374,6 +374,14 @@ def test_review_refusals_write_nothing(api: Api) -> None:
         # The form comes back with what was sent, and no personal text of the contact
         assert 'name="score.greeting_rapport"' in answer.text
         assert CALL["summary"] not in answer.text
+    # Without scripts, the form comes back showing the score of what was sent
+    with api.writes_nothing():
+        no_feedback = cora.post(
+            f"/ui/contacts/{contact_id}/reviews",
+            data=score_form(page, SCORES, feedback="", rationale=RATIONALE),
+        )
+    assert LIVE_SCORE.search(no_feedback.text) is not None, no_feedback.text
+    assert f'value="{SCORES["signposting"]}" selected' in no_feedback.text
     # Without the CSRF token: 403, for the review and for the live score alike
     no_csrf = {k: v for k, v in score_form(page, SCORES).items() if k != "csrf_token"}
     with api.writes_nothing():
@@ -560,3 +568,65 @@ def test_signed_out_the_pages_send_you_to_sign_in(api: Api, path: str) -> None:
     finally:
         client.close()
     assert (answer.status_code, answer.headers["location"]) == (303, "/ui/login")
+
+
+def test_a_contact_joins_a_case_or_opens_one_as_the_api_links_it(api: Api) -> None:
+    # Given two of Vic's calls, and a case about the same caller
+    vic_api = api.user("vic", "volunteer")
+    joining = log_by_api(vic_api, CALL)
+    opening = log_by_api(vic_api, CALL)
+    cora, cora_token = person(api, "cora", "coordinator")
+    cora_api = api.client(cora_token)
+    case = open_case(cora_api, subject={"kind": "contact", "ref": "caller-2291"})
+    page = cora.get(f"/ui/contacts/{joining}")
+    assert "Join an existing case" in page.text
+    assert 'name="subject_ref" maxlength="200"' in page.text
+    csrf = csrf_of(page)
+
+    # A case id that is no case is refused, and nothing written
+    with api.writes_nothing():
+        lost = cora.post(
+            f"/ui/contacts/{joining}/case-link",
+            data={"csrf_token": csrf, "mode": "join", "case_id": str(UUID(int=7))},
+        )
+    assert lost.status_code == 422, lost.text
+    assert "no such case" in lost.text
+
+    # When she links the first call to the case, it joins it as the API's link would
+    joined = cora.post(
+        f"/ui/contacts/{joining}/case-link",
+        data={"csrf_token": csrf, "mode": "join", "case_id": case["id"]},
+    )
+    assert joined.status_code == 303, joined.text
+    read = cora_api.get(f"/api/v1/contacts/{joining}").json()["contact"]
+    assert (read["case_id"], read["opened_case"]) == (case["id"], False)
+    timeline = cora_api.get(f"/api/v1/cases/{case['id']}/timeline").json()["events"]
+    assert timeline[-1]["type"] == "ContactJoined"
+    after = cora.get(f"/ui/contacts/{joining}?done=linked")
+    assert "Linked to the case." in after.text
+    assert "Join an existing case" not in after.text  # a contact names one case
+
+    # And she opens a case from the second call
+    opened = cora.post(
+        f"/ui/contacts/{opening}/case-link",
+        data={
+            "csrf_token": csrf,
+            "mode": "open",
+            "subject_ref": "caller-2291",
+            "category": "hate_incident",
+            "risk_level": "medium",
+            "summary": "Repeated assaults on the same bus route.",
+        },
+    )
+    assert opened.status_code == 303, opened.text
+    read = cora_api.get(f"/api/v1/contacts/{opening}").json()["contact"]
+    assert read["opened_case"] is True
+    new_case = cora_api.get(f"/api/v1/cases/{read['case_id']}").json()["case"]
+    assert (new_case["source"], new_case["risk_level"]) == ("helpline_contact", "medium")
+    # An empty summary is refused, and nothing written
+    with api.writes_nothing():
+        refused = cora.post(
+            f"/ui/contacts/{joining}/case-link",
+            data={"csrf_token": csrf, "mode": "open", "subject_ref": "x", "summary": ""},
+        )
+    assert refused.status_code == 422, refused.text
