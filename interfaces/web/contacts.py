@@ -16,6 +16,8 @@ only the contact's state (no personal field), so not even an access-log entry is
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
@@ -25,9 +27,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from application.idempotency import KeyedRequest
 from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import Category, RiskLevel
@@ -42,13 +45,13 @@ from domain.contact.vocabulary import (
     FeedbackStatus,
     FollowUpKind,
 )
-from domain.errors import DomainError
+from domain.errors import DomainError, IdempotencyKeyReused
 from domain.quality.scoring import ScorecardVersion, score_review
 from interfaces.composition import Vigil
 from interfaces.http.access import current_request_id
 from interfaces.http.contact_reads import list_contacts
 from interfaces.http.contacts import contact_detail
-from interfaces.http.dependencies import VigilDep
+from interfaces.http.dependencies import VigilDep, request_hash
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import domain_status, field_errors
 from interfaces.web.auth import Form, Person, PostingPerson, SignedIn, web_parts
@@ -59,6 +62,10 @@ Text = Annotated[str, Query(max_length=500)]
 # A moment as a browser's datetime-local field sends it (the service's local time, no offset).
 _LOCAL = "%Y-%m-%dT%H:%M"
 SCORE_PREFIX = "score."
+# Each form carries a key of its own: sent twice (a double tap, a retry on a slow line), it
+# writes once, as an API write retried with its Idempotency-Key does.
+FORM_KEY = "form_key"
+_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # What a redirect after a write says happened (only these; anything else says nothing).
 NOTICES = {
     "logged": "Contact logged.",
@@ -116,8 +123,27 @@ class BadInput(ValueError):
         self.errors = errors
 
 
+def new_form_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
 def _base(person: SignedIn) -> dict[str, Any]:
-    return {"person": person.actor, "csrf_token": person.csrf_token, "nav": "contacts"}
+    return {
+        "person": person.actor,
+        "csrf_token": person.csrf_token,
+        "nav": "contacts",
+        "new_key": new_form_key,
+    }
+
+
+def _keyed(
+    request: Request, vigil: Vigil, form: Mapping[str, str], command: BaseModel
+) -> KeyedRequest | None:
+    """The form's key as the write's Idempotency-Key (none, or a malformed one: unkeyed)."""
+    key = form.get(FORM_KEY, "")
+    if not _FORM_KEY.fullmatch(key):
+        return None
+    return KeyedRequest(f"ui-form:{key}", request_hash(vigil, "POST", request.url.path, command))
 
 
 def _options(kind: type[Enum]) -> list[str]:
@@ -169,6 +195,8 @@ def _worded(errors: Mapping[str, str]) -> list[str]:
 
 def _problem(request: Request, exc: DomainError | ValidationError | BadInput) -> tuple[int, str]:
     """The status and the message of a refusal, as the API would answer it."""
+    if isinstance(exc, IdempotencyKeyReused):
+        return 422, "this form was already sent with other values: open the page again to send it"
     if isinstance(exc, DomainError):
         status = domain_status(exc, request)[0]
         lines = _worded(exc.errors) if exc.errors else []
@@ -341,7 +369,9 @@ def log_contact(request: Request, vigil: VigilDep, person: PostingPerson, form: 
         return _refused(request, person, domain_status(exc, request)[0], exc.detail)
     try:
         command = _log_command(form, web_parts(request).renderer.zone)
-        written = vigil.contacts.log(command, person.actor, request=None)
+        written = vigil.contacts.log(
+            command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (BadInput, ValidationError, DomainError) as exc:
         status, message = _problem(request, exc)
         return _log_form(request, vigil, person, form, error=message, status_code=status)
@@ -568,7 +598,9 @@ def review_contact(
                 "rationale": form.get("rationale", ""),
             }
         )
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (ValidationError, DomainError) as exc:
         return _write_refused(request, vigil, person, wanted, exc, failed="review", form=form)
     return _see_other(f"/ui/contacts/{wanted}?done=reviewed#reviews")
@@ -592,7 +624,9 @@ def acknowledge_feedback(
         command = c.AcknowledgeFeedback.model_validate(
             {"review_id": review_id, "note": form.get("note", "").strip() or None}
         )
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
             request,
@@ -626,7 +660,9 @@ def schedule_follow_up(
                 "detail": form.get("detail", ""),
             }
         )
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (BadInput, ValidationError, DomainError) as exc:
         return _write_refused(request, vigil, person, wanted, exc, failed="schedule", form=form)
     return _see_other(f"/ui/contacts/{wanted}?done=scheduled#follow-ups")
@@ -654,7 +690,9 @@ def attempt_follow_up(
                 "note": form.get("note", "").strip() or None,
             }
         )
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
             request,
@@ -692,7 +730,9 @@ def complete_follow_up(
                 "letter_text": form.get("letter_text", "").strip() or None,
             }
         )
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
             request,
@@ -735,7 +775,9 @@ def link_case(
         check(person.actor, Permission.CONTACT_LINK_CASE)
         state = vigil.contacts.seen_by(person.actor, wanted)
         command = _link_command(form, state)
-        vigil.contacts.execute(wanted, command, person.actor, request=None)
+        vigil.contacts.execute(
+            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+        )
     except (ValidationError, DomainError) as exc:
         failed = "open_case" if form.get("mode") == "open" else "join_case"
         return _write_refused(request, vigil, person, wanted, exc, failed=failed, form=form)

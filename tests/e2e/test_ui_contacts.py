@@ -630,3 +630,44 @@ def test_a_contact_joins_a_case_or_opens_one_as_the_api_links_it(api: Api) -> No
             data={"csrf_token": csrf, "mode": "open", "subject_ref": "x", "summary": ""},
         )
     assert refused.status_code == 422, refused.text
+
+
+def test_a_form_sent_twice_writes_once(api: Api) -> None:
+    # Given Cora's log form, sent twice (a double tap on a slow line)
+    cora, cora_token = person(api, "cora", "coordinator")
+    form = cora.get("/ui/contacts/new")
+    key = re.search(r'name="form_key" value="([^"]+)"', form.text)
+    assert key is not None
+    sent = {**CALL_FORM, "csrf_token": csrf_of(form), "form_key": key.group(1)}
+    first = cora.post("/ui/contacts", data=sent)
+    with api.writes_nothing():
+        second = cora.post("/ui/contacts", data=sent)
+    # Then one contact is logged, and both answers lead to it
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert len(api_listed(api.client(cora_token))) == 1
+    # The same key with other values is refused: nothing written
+    with api.writes_nothing():
+        other = cora.post("/ui/contacts", data={**sent, "summary": "Another call altogether."})
+    assert other.status_code == 422
+    assert "already sent" in other.text
+
+    # And a follow-up form sent twice schedules one follow-up
+    contact_id = first.headers["location"].split("/")[-1].split("?")[0]
+    page = cora.get(f"/ui/contacts/{contact_id}")
+    keys = re.findall(r'name="form_key" value="([^"]+)"', page.text)
+    assert len(set(keys)) == len(keys)  # one key per form
+    schedule = {
+        "csrf_token": csrf_of(page),
+        "form_key": keys[-1],
+        "kind": "call_back",
+        "due_at": "2026-11-17T16:30",
+        "assignee": "",
+        "detail": "Call back this afternoon.",
+    }
+    assert cora.post(f"/ui/contacts/{contact_id}/follow-ups", data=schedule).status_code == 303
+    with api.writes_nothing():
+        again = cora.post(f"/ui/contacts/{contact_id}/follow-ups", data=schedule)
+    assert again.status_code == 303
+    read = api.client(cora_token).get(f"/api/v1/contacts/{contact_id}").json()["contact"]
+    assert len(read["follow_ups"]) == 1
