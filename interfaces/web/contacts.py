@@ -47,6 +47,7 @@ from domain.contact.vocabulary import (
 )
 from domain.errors import DomainError, IdempotencyKeyReused
 from domain.quality.scoring import ScorecardVersion, score_review
+from domain.shared import within_moment_range
 from interfaces.composition import Vigil
 from interfaces.http.access import current_request_id
 from interfaces.http.contact_reads import list_contacts
@@ -174,7 +175,10 @@ def _moment(value: str, zone: ZoneInfo, name: str) -> datetime | None:
         raise BadInput({name: "give a date and time, e.g. 2026-11-17T10:00"}) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment
+    try:
+        return within_moment_range(moment)
+    except ValueError as out_of_range:
+        raise BadInput({name: str(out_of_range)}) from None
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:

@@ -148,6 +148,7 @@ def test_the_list_shows_what_the_api_lists_for_the_same_person_and_filters(
     assert listed(cora.get("/ui/contacts", params=empty)) == [later, chat, call]
     assert cora.get("/ui/contacts", params={"channel": "fax"}).status_code == 422
     assert cora.get("/ui/contacts", params={"from": "yesterday"}).status_code == 422
+    assert cora.get("/ui/contacts", params={"from": "0001-01-01T00:00"}).status_code == 422
     backwards = {"from": "2026-11-17T10:00", "to": "2026-11-17T09:00"}
     assert cora.get("/ui/contacts", params=backwards).status_code == 422
 
@@ -212,6 +213,7 @@ def test_logging_refusals_answer_the_form_and_write_nothing(api: Api) -> None:
         ({**CALL_FORM, "channel": "fax"}, 422, "Channel"),
         ({**CALL_FORM, "duration_minutes": "twelve"}, 422, "Duration"),
         ({**CALL_FORM, "occurred_at": "2026-11-18T09:30"}, 422, "future"),
+        ({**CALL_FORM, "occurred_at": "0001-01-01T00:00"}, 422, "When it happened"),
         ({**CALL_FORM, "service": "nowhere"}, 422, "nowhere"),
         ({**CALL_FORM, "case_id": "00000000-0000-4000-8000-000000000000"}, 422, "no such case"),
     ]
