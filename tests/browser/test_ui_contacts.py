@@ -64,7 +64,7 @@ def test_the_coordinator_logs_a_contact_reviews_one_as_she_scores_and_arranges_a
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{api.base_url}/ui/")
-    page.get_by_role("link", name="Contacts").click()
+    page.get_by_role("link", name="Contacts", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="Contacts")).to_be_visible()
     expect(page.locator(".card").get_by_text("Awaiting review")).to_be_visible()
     checked(page)
@@ -88,7 +88,7 @@ def test_the_coordinator_logs_a_contact_reviews_one_as_she_scores_and_arranges_a
     call_id = page.url.split("/ui/contacts/")[1].split("?")[0]
 
     # She opens Vic's chat from the list and reviews it, watching the score as she scores
-    page.get_by_role("link", name="Contacts").click()
+    page.get_by_role("link", name="Contacts", exact=True).click()
     page.get_by_role("link", name="Chat (inbound) · harassment").click()
     expect(page.get_by_role("heading", level=3, name="Review this contact")).to_be_visible()
     expect(page.get_by_text("(critical)")).to_have_count(2)
@@ -157,5 +157,87 @@ def test_the_coordinator_logs_a_contact_reviews_one_as_she_scores_and_arranges_a
     )
 
     # Nothing left the server's origin, nothing was blocked by the page's policy
+    assert_same_origin(requests_made, api.base_url)
+    assert console_errors == []
+
+
+def test_the_volunteer_acknowledges_her_feedback_and_makes_her_call_back(
+    page: Page, api: Api, clock: Clock, requests_made: list[str], console_errors: list[str]
+) -> None:
+    # Given Vic's chat, reviewed by Cora, with a call-back for Vic
+    api.vigil.identity.register("vic", Role.VOLUNTEER, actor="e2e-setup")
+    token = api.vigil.identity.issue_token("vic", actor="e2e-setup")
+    vic = api.client(token)
+    logged = vic.post("/api/v1/contacts", json=CHAT)
+    assert logged.status_code == 201, logged.text
+    chat_id = logged.json()["contact"]["id"]
+    cora = api.user("cora", "coordinator")
+    reviewed = cora.post(
+        f"/api/v1/contacts/{chat_id}/reviews",
+        json={
+            "scores": SCORES,
+            "feedback": "Clear options; check how the caller is coping before ending.",
+            "rationale": "Options were accurate; listening was brief at the start.",
+        },
+    )
+    assert reviewed.status_code == 201, reviewed.text
+    scheduled = cora.post(
+        f"/api/v1/contacts/{chat_id}/follow-ups",
+        json={
+            "kind": "call_back",
+            "due_at": "2026-11-17T16:30:00+00:00",
+            "assignee": "vic",
+            "detail": "Call back after 4pm to check the neighbour has stopped.",
+        },
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    clock.advance(minutes=30)
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
+
+    # Vic signs in, opens her chat from the contacts and reads the feedback
+    page.goto("/ui/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Contacts", exact=True).click()
+    page.get_by_role("link", name="Chat (inbound) · harassment").click()
+    expect(page.get_by_text("check how the caller is coping")).to_be_visible()
+    expect(page.get_by_role("button", name="Save review")).to_have_count(0)
+    expect(page.get_by_role("button", name="Schedule follow-up")).to_have_count(0)
+    checked(page)
+
+    # She acknowledges it, with a note
+    page.get_by_label("Note on the feedback (optional)").fill("Will ask before ending.")
+    page.get_by_role("button", name="Acknowledge feedback").click()
+    expect(page.get_by_role("status")).to_have_text("Feedback acknowledged.")
+    expect(page.get_by_role("button", name="Acknowledge feedback")).to_have_count(0)
+    checked(page)
+
+    # She calls back: no answer, she leaves a message; later she reaches the caller
+    page.get_by_text("Record an attempt or complete it").click()
+    page.get_by_label("Attempt outcome").select_option("left_message")
+    page.get_by_label("Attempt note (optional)").fill("Left the helpline's number.")
+    page.get_by_role("button", name="Record attempt").click()
+    expect(page.get_by_role("status")).to_have_text("Attempt recorded.")
+    clock.advance(minutes=10)
+    page.get_by_text("Record an attempt or complete it").click()
+    page.get_by_label("Completion outcome").fill("Reached: the neighbour has stopped.")
+    page.get_by_role("button", name="Complete follow-up").click()
+    expect(page.get_by_role("status")).to_have_text("Follow-up completed.")
+    expect(page.get_by_text("Reached: the neighbour has stopped.")).to_be_visible()
+    checked(page)
+
+    # Through the API: the feedback acknowledged, the call-back attempted and completed
+    chat = cora.get(f"/api/v1/contacts/{chat_id}").json()["contact"]
+    [review] = chat["reviews"]
+    assert (review["feedback_status"], review["acknowledgement_note"]) == (
+        "acknowledged",
+        "Will ask before ending.",
+    )
+    [call_back] = chat["follow_ups"]
+    assert [a["outcome"] for a in call_back["attempts"]] == ["left_message"]
+    assert (call_back["completed_by"], call_back["completion_outcome"]) == (
+        "vic",
+        "Reached: the neighbour has stopped.",
+    )
     assert_same_origin(requests_made, api.base_url)
     assert console_errors == []
