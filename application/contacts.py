@@ -220,6 +220,19 @@ class ContactService:
         )
         return record
 
+    def seen_by(self, actor: Actor, contact_id: UUID) -> ContactState:
+        """The contact's state (nothing personal: no summary, name or feedback) if ``actor`` may
+        see the contact, else ``ContactNotFound`` as for a missing one. Not access-logged: it
+        reads no personal field (a page's form and live score need only this)."""
+        return self._gate(actor, contact_id)[0]
+
+    def scorecard_of(self, state: ContactState) -> ScorecardVersion | None:
+        """The scorecard version a review of this contact is judged by (the one in force at its
+        ``occurred_at``): the same one ``execute`` scores a ``ReviewContact`` with."""
+        if self._scorecards is None:
+            return None
+        return self._scorecards.in_force(state.occurred_at)
+
     def _gate(
         self, actor: Actor, contact_id: UUID
     ) -> tuple[ContactState, AccessLevel, Grant | None]:
@@ -390,7 +403,7 @@ class ContactService:
         recording, the first time)."""
         if not isinstance(command, c.ReviewContact) or state is None or self._scorecards is None:
             return None, []
-        version = self._scorecards.in_force(state.occurred_at)
+        version = self.scorecard_of(state)
         if version is None:
             return None, []
         return (

@@ -20,6 +20,7 @@ from interfaces.composition import Vigil
 from interfaces.web.audit import router as audit_page
 from interfaces.web.auth import WebParts
 from interfaces.web.cases import router as case_pages
+from interfaces.web.contacts import router as contact_pages
 from interfaces.web.oidc import install_oidc
 from interfaces.web.pages import router
 from interfaces.web.render import Renderer
@@ -54,6 +55,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.include_router(shift_pages)
     app.include_router(audit_page)
     install_oidc(app, vigil)
+    app.include_router(contact_pages)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 
