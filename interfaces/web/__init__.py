@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse
 
 from interfaces.composition import Vigil
 from interfaces.web.auth import WebParts
+from interfaces.web.case_actions import router as case_actions
 from interfaces.web.cases import router as case_pages
 from interfaces.web.pages import router
 from interfaces.web.render import Renderer
@@ -46,6 +47,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
 
     app.add_api_route("/", to_ui, methods=["GET"], include_in_schema=False)
     app.include_router(router)
+    app.include_router(case_actions)  # before the case pages: /ui/cases/new is not a case id
     app.include_router(case_pages)
     app.include_router(reports_router)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
