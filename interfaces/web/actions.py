@@ -251,7 +251,7 @@ ACTIONS: tuple[Action, ...] = (
                 "Moderation action",
                 "select",
                 choices(ModerationAction),
-                hint="A ban waits for a second safeguarding lead's approval.",
+                hint="A ban (four-eyes) waits for a second safeguarding lead's approval.",
             ),
             FormField("target_ref", "Target (member or content ref)", default=_subject_ref),
             _rationale(),

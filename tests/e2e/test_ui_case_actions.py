@@ -468,6 +468,29 @@ def test_a_form_sent_twice_writes_once(api: Api) -> None:
     notes = [e for e in timeline(api.client(cora_token), case_id) if e["type"] == "NoteAdded"]
     assert len(notes) == 1
 
+    # The same form sent again about another item is another request: refused, not replayed
+    for _ in range(2):
+        act(
+            cora,
+            case_id,
+            "escalate",
+            {"level": "coordinator", "urgency": "routine", "reason": RATIONALE},
+        )
+    first_one, second_one = read(api.client(cora_token), case_id)["unacknowledged_escalations"]
+    ack = {**form_of(page_of(cora, case_id), "escalation_ack"), "item": first_one}
+    saved(
+        cora.post(f"/ui/cases/{case_id}/actions/escalation_ack", data=ack),
+        case_id,
+        "escalation_ack",
+    )
+    with records_nothing(api):
+        other = cora.post(
+            f"/ui/cases/{case_id}/actions/escalation_ack", data={**ack, "item": second_one}
+        )
+    assert other.status_code == 422, other.text
+    assert "This form was already sent with other contents" in other.text
+    assert read(api.client(cora_token), case_id)["unacknowledged_escalations"] == [second_one]
+
     # Opening a case twice from one form opens one case
     form = cora.get("/ui/cases/new")
     fields = {
