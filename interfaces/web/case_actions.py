@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
@@ -57,6 +57,7 @@ from interfaces.web.cases import (
     _refused,
     new_form_key,
     render_case,
+    safe_next,
 )
 from projections.paging import DEFAULT_LIMIT
 from projections.queue_rows import Queue
@@ -72,22 +73,6 @@ APPROVALS_ORIGIN = "approvals"
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def safe_next(value: str | None) -> str | None:
-    """``value`` if it is a path of this UI (``/ui/...``) and nothing else: never another host,
-    scheme or a way out of ``/ui/`` (no ``..``, no backslash, no control character)."""
-    if not value or len(value) > 1000 or not value.startswith("/ui/"):
-        return None
-    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    segments = parts.path.lower().replace("%2e", ".").split("/")
-    if ".." in segments or "." in segments:
-        return None
-    return value
 
 
 def _key(form: dict[str, str]) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -294,6 +294,22 @@ NOTICES = {
 _QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a path of this UI (``/ui/...``) and nothing else: never another host,
+    scheme or a way out of ``/ui/`` (no ``..``, no backslash, no control character)."""
+    if not value or len(value) > 1000 or not value.startswith("/ui/"):
+        return None
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    segments = parts.path.lower().replace("%2e", ".").split("/")
+    if ".." in segments or "." in segments:
+        return None
+    return value
+
+
 def queue_next(from_queue: str, case_id: UUID) -> str | None:
     """Where "Save and next" goes from a case opened from a queue page (None: no such queue
     name)."""
@@ -312,6 +328,7 @@ def case_page(
     basis: Text = "",
     done: Annotated[str, Query(max_length=40)] = "",
     from_queue: Annotated[str, Query(max_length=64)] = "",
+    next_page: Annotated[str, Query(alias="next", max_length=1000)] = "",
 ) -> Response:
     """A case's state and timeline, now or as of a moment on either basis, read through the
     API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are), with a form for
@@ -337,6 +354,7 @@ def case_page(
         basis=basis,
         notice=NOTICES.get(done),
         from_queue=from_queue.strip(),
+        next_url=safe_next(next_page) or "",
     )
 
 

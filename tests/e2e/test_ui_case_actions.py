@@ -548,6 +548,21 @@ def test_each_person_sees_only_the_forms_they_may_use(api: Api) -> None:
     assert aud.get("/ui/cases/new").status_code == 403
 
 
+def test_on_a_restricted_case_seen_in_part_only_the_frontline_forms_are_offered(
+    api: Api,
+) -> None:
+    # A volunteer who opened a self-harm case (restricted) sees only what they recorded on it
+    vic, token = person(api, "vic", "volunteer")
+    case_id = open_case(api.client(token))["id"]
+    page = page_of(vic, case_id)
+    assert "Restricted case" in page.text
+    assert forms_on(page) == {"note", "flag", "escalate"}
+    # and what they add through them is written (the rule is the API's: check_write)
+    saved(
+        act(vic, case_id, "note", {"kind": "fact", "text": "Member called back."}), case_id, "note"
+    )
+
+
 def test_break_glass_is_offered_for_any_id_not_found_and_opens_a_restricted_case(
     api: Api,
 ) -> None:
@@ -647,3 +662,6 @@ def test_save_and_next_goes_back_to_the_queue_and_next_stays_in_the_ui(api: Api)
         assert answer.headers["location"].startswith(f"/ui/cases/{case_id}?done=note")
     answer = act(cora, case_id, "note", {**note, "next": "/ui/cases?status=open"})
     assert answer.headers["location"] == "/ui/cases?status=open"
+    # A page linking to a case may name where to go after (under /ui/ only)
+    assert form_of(page_of(cora, case_id, next="/ui/approvals"), "note")["next"] == "/ui/approvals"
+    assert "next" not in form_of(page_of(cora, case_id, next="https://evil.example/"), "note")
