@@ -599,6 +599,14 @@ def test_break_glass_is_offered_for_any_id_not_found_and_opens_a_restricted_case
         )
     assert nothing.status_code == 404
 
+    # Without the session's CSRF token: 403, nothing written
+    with api.writes_nothing():
+        forged = vic.post(
+            f"/ui/cases/{restricted}/break-glass",
+            data={**hidden, "csrf_token": "", "reason": "Member phoned in crisis about this."},
+        )
+    assert forged.status_code == 403
+
     # With a reason: the grant, then the case page (sent twice: one grant)
     reason = {**hidden, "reason": "Member phoned the helpline in crisis and named this thread."}
     granted = vic.post(f"/ui/cases/{restricted}/break-glass", data=reason)
