@@ -8,6 +8,7 @@ scrolls sideways; the results are checked through the API."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,16 @@ def test_a_night_is_worked_from_the_case_page_on_a_phone(
     lead_api = api.client(lee)
     page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
 
-    # The night coordinator opens a case from last night's flag, from the case list
+    # The night coordinator: a case id she cannot open offers break-glass (as any id would)
     sign_in(page, api, nina)
+    page.goto(f"/ui/cases/{uuid.uuid4()}")
+    expect(page.get_by_role("heading", level=1, name="Not found")).to_be_visible()
+    expect(page.get_by_label("Reason for breaking the glass")).to_be_visible()
+    expect(page.get_by_role("button", name="Break the glass and open the case")).to_be_visible()
+    checked(page)
+
+    # She opens a case from last night's flag, from the case list
+    page.goto("/ui/")
     page.get_by_role("link", name="Cases").click()
     page.get_by_role("link", name="Open a case").click()
     expect(page.get_by_role("heading", level=1, name="Open a case")).to_be_visible()
@@ -198,4 +207,7 @@ def test_a_night_is_worked_from_the_case_page_on_a_phone(
     assert any(e["what"] == "export" and e["username"] == "audrey" for e in entries["items"])
 
     assert_same_origin(requests_made, api.base_url)
-    assert console_errors == []
+    # The only error logged is the not-found page's own status
+    assert console_errors == [
+        "Failed to load resource: the server responded with a status of 404 (Not Found)"
+    ]
