@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse
 from interfaces.composition import Vigil
 from interfaces.web.audit import router as audit_page
 from interfaces.web.auth import WebParts
+from interfaces.web.case_actions import router as case_actions
 from interfaces.web.cases import router as case_pages
 from interfaces.web.contacts import router as contact_pages
 from interfaces.web.oidc import install_oidc
@@ -50,6 +51,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
 
     app.add_api_route("/", to_ui, methods=["GET"], include_in_schema=False)
     app.include_router(router)
+    app.include_router(case_actions)  # before the case pages: /ui/cases/new is not a case id
     app.include_router(case_pages)
     app.include_router(reports_router)
     app.include_router(shift_pages)

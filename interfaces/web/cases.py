@@ -11,17 +11,18 @@ visibility, so it shows exactly what the API lists to the same person. Nothing h
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from domain.access.permissions import Permission, check
+from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.errors import DomainError
@@ -33,6 +34,15 @@ from interfaces.http.dependencies import VigilDep
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import domain_status
 from interfaces.http.schemas import CaseRead, EventReadBase
+from interfaces.web.actions import (
+    ACTIONS,
+    Failed,
+    approval_words,
+    case_forms,
+    local_text,
+    local_value,
+    zone_label,
+)
 from interfaces.web.auth import Person, SignedIn, web_parts
 from projections.paging import DEFAULT_LIMIT
 
@@ -69,12 +79,28 @@ def _choice(kind: type[E], value: str, label: str) -> E | None:
         raise BadFilter(f"There is no {label} called '{value.strip()[:40]}'.") from None
 
 
-def _refused(request: Request, person: SignedIn, exc: DomainError) -> Response:
+def _not_found(person: SignedIn, case_id: UUID | None) -> dict[str, Any]:
+    """A missing case and one the person may not see answer alike; whoever may break the glass
+    is offered it for any such id (so the offer reveals nothing either)."""
+    offer = case_id is not None and permits(person.actor, Permission.BREAK_GLASS)
+    return {
+        "detail": "No such case.",
+        "break_glass_for": str(case_id) if offer else None,
+        "reason": "",
+        "reason_error": None,
+        "key": new_form_key(),
+    }
+
+
+def _refused(
+    request: Request, person: SignedIn, exc: DomainError, *, case_id: UUID | None = None
+) -> Response:
     status = domain_status(exc, request)[0]
     title = "Not found" if status == 404 else "Not allowed" if status == 403 else "Not shown"
+    extra = _not_found(person, case_id) if status == 404 else {"break_glass_for": None}
     return web_parts(request).renderer.page(
         "case_refused.html",
-        {**_base(person), "title": title, "status": status, "detail": exc.detail},
+        {**_base(person), **extra, "title": title, "status": status, "detail": exc.detail},
         status_code=status,
     )
 
@@ -256,6 +282,42 @@ def _open_items(case: CaseRead) -> dict[str, Any]:
     }
 
 
+# What the notice after a write says (only these; anything else says nothing).
+NOTICES = {
+    "opened": "Saved: case opened.",
+    "held": "Requested: this waits for a second safeguarding lead's approval before it takes "
+    "effect (see Open items).",
+    "break-glass": "Access granted: you broke the glass on this case. Safeguarding leads review "
+    "every use.",
+    **{action.name: f"Saved: {action.done}." for action in ACTIONS},
+}
+_QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a path of this UI (``/ui/...``) and nothing else: never another host,
+    scheme or a way out of ``/ui/`` (no ``..``, no backslash, no control character)."""
+    if not value or len(value) > 1000 or not value.startswith("/ui/"):
+        return None
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    segments = parts.path.lower().replace("%2e", ".").split("/")
+    if ".." in segments or "." in segments:
+        return None
+    return value
+
+
+def queue_next(from_queue: str, case_id: UUID) -> str | None:
+    """Where "Save and next" goes from a case opened from a queue page (None: no such queue
+    name)."""
+    if not _QUEUE_NAME.match(from_queue):
+        return None
+    return f"/ui/queues/{from_queue}/next?" + urlencode({"after": str(case_id)})
+
+
 @router.get("/cases/{case_id}")
 def case_page(
     request: Request,
@@ -264,9 +326,13 @@ def case_page(
     case_id: str,
     as_of: Text = "",
     basis: Text = "",
+    done: Annotated[str, Query(max_length=40)] = "",
+    from_queue: Annotated[str, Query(max_length=64)] = "",
+    next_page: Annotated[str, Query(alias="next", max_length=1000)] = "",
 ) -> Response:
     """A case's state and timeline, now or as of a moment on either basis, read through the
-    API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are)."""
+    API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are), with a form for
+    each action the person may take on it now."""
     renderer = web_parts(request).renderer
     try:
         check(person.actor, Permission.READ)
@@ -276,37 +342,102 @@ def case_page(
     except ValueError:
         return renderer.page(
             "case_refused.html",
-            {**_base(person), "title": "Not found", "status": 404, "detail": "No such case."},
+            {**_base(person), **_not_found(person, None), "title": "Not found", "status": 404},
             status_code=404,
         )
+    return render_case(
+        request,
+        vigil,
+        person,
+        wanted,
+        as_of=as_of,
+        basis=basis,
+        notice=NOTICES.get(done),
+        from_queue=from_queue.strip(),
+        next_url=safe_next(next_page) or "",
+    )
+
+
+def render_case(
+    request: Request,
+    vigil: Vigil,
+    person: SignedIn,
+    wanted: UUID,
+    *,
+    as_of: str = "",
+    basis: str = "",
+    notice: str | None = None,
+    from_queue: str = "",
+    next_url: str = "",
+    failed: Failed | None = None,
+) -> Response:
+    """The case page (``failed``: a refused form shown again, open, with the refusal's status)."""
+    renderer = web_parts(request).renderer
     note_for_log(request, case_id=str(wanted))
     form = {"as_of": as_of.strip(), "basis": basis.strip() or Basis.RECORDED.value}
     try:
         moment = _as_of(as_of, renderer.zone)
         chosen = _choice(Basis, basis, "basis") or Basis.RECORDED
     except BadFilter as exc:
-        context = {**_base(person), "title": "Case", "status": 422, "detail": str(exc)}
+        context = {
+            **_base(person),
+            "title": "Case",
+            "status": 422,
+            "detail": str(exc),
+            "break_glass_for": None,
+        }
         return renderer.page("case_refused.html", context, status_code=422)
     reader = _reader(person, vigil)
     try:
         answer = case_content(vigil, reader, wanted, as_of=moment, basis=chosen)
         timeline, _ = timeline_content(vigil, reader, wanted, as_of=moment, basis=chosen)
     except DomainError as exc:
-        return _refused(request, person, exc)
+        return _refused(request, person, exc, case_id=wanted)
     full = isinstance(answer.case, CaseRead)
     case = answer.case if isinstance(answer.case, CaseRead) else None
     late_after = vigil.shift_logs.late_after
+    events = list(timeline.events)
+    next_url = next_url or (queue_next(from_queue, wanted) if from_queue else None) or ""
+    forms = (
+        []
+        if moment is not None
+        else case_forms(
+            person.actor,
+            answer.case,
+            full=full,
+            events=events,
+            now_value=local_value(vigil.clock(), renderer.zone),
+            describe=lambda m: local_text(m, renderer.zone),
+            new_key=new_form_key,
+            failed=failed,
+            permits=permits,
+        )
+    )
     context = {
         **_base(person),
         "title": f"Case {str(wanted)[:8]}",
         "case": answer.case,
         "full": full,
         "open": _open_items(case) if case is not None else None,
-        "rows": _timeline_rows(list(timeline.events), late_after, case),
+        "rows": _timeline_rows(events, late_after, case),
         "late_minutes": int(late_after.total_seconds() // 60),
         "as_of": moment,
         "basis": chosen.value,
         "form": form,
         "bases": [b.value for b in Basis],
+        "notice": notice,
+        "failed": failed,
+        "forms": forms,
+        "next_url": next_url,
+        "from_queue": from_queue if next_url else "",
+        "zone": zone_label(vigil.clock(), renderer.zone),
+        "may_export": full and permits(person.actor, Permission.CASE_EXPORT),
+        "approval_words": approval_words,
     }
-    return renderer.page("case.html", context)
+    status = failed.status if failed is not None else 200
+    return renderer.page("case.html", context, status_code=status)
+
+
+def new_form_key() -> str:
+    """A form's one-time Idempotency-Key: sent twice, it writes once."""
+    return secrets.token_urlsafe(18)

@@ -82,7 +82,7 @@ def test_a_lead_reads_a_case_and_its_night_on_a_phone(
 
     # He looks at the case as it had happened by 23:05 last night: open, no decision yet
     page.get_by_label("Moment (service time)").fill("2026-11-16T23:05")
-    page.get_by_label("Basis").select_option("occurred")
+    page.get_by_label("Basis", exact=True).select_option("occurred")
     page.get_by_role("button", name="Show as of then").click()
     expect(page.get_by_text("by what had happened by then")).to_be_visible()
     expect(page.locator(".timeline li")).to_have_count(1)
