@@ -20,6 +20,7 @@ from interfaces.composition import Vigil
 from interfaces.web.auth import WebParts
 from interfaces.web.cases import router as case_pages
 from interfaces.web.pages import router
+from interfaces.web.queues import router as queue_pages
 from interfaces.web.render import Renderer
 from interfaces.web.reports import router as reports_router
 from interfaces.web.sessions import SessionStore
@@ -48,6 +49,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.include_router(router)
     app.include_router(case_pages)
     app.include_router(reports_router)
+    app.include_router(queue_pages)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 
