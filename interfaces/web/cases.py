@@ -43,6 +43,7 @@ Text = Annotated[str, Query(max_length=500)]
 # The fields every event has, shown as the row's heading and clocks rather than as its details.
 _BASE_FIELDS = frozenset(EventReadBase.model_fields) - {"erased_fields"}
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_QUEUE_NAME = re.compile(r"[a-z_]{1,64}")
 # An "as of" moment as a browser's datetime-local field sends it (local time, no offset).
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
@@ -264,6 +265,7 @@ def case_page(
     case_id: str,
     as_of: Text = "",
     basis: Text = "",
+    from_queue: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """A case's state and timeline, now or as of a moment on either basis, read through the
     API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are)."""
@@ -308,5 +310,7 @@ def case_page(
         "basis": chosen.value,
         "form": form,
         "bases": [b.value for b in Basis],
+        # Opened from a queue (/ui/queues/{name}): its "next" link (queue pages' contract).
+        "from_queue": from_queue.strip() if _QUEUE_NAME.fullmatch(from_queue.strip()) else "",
     }
     return renderer.page("case.html", context)
