@@ -87,9 +87,9 @@ class Renderer:
             return Markup("")
         local = moment.astimezone(self.zone)
         text = f"{local:%a %d %b %Y, %H:%M} (UTC{_offset(local)})"
-        return Markup('<time datetime="{}">{}</time>').format(
-            escape(moment.isoformat()), escape(text)
-        )
+        # Both parts escaped; an f-string, not Markup.format: a case page shows two per event,
+        # and Markup.format's escaping formatter was half the time of rendering a long timeline.
+        return Markup(f'<time datetime="{escape(moment.isoformat())}">{escape(text)}</time>')
 
     def page(
         self,
