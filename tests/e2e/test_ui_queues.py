@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from infrastructure.settings import Settings
-from tests.conftest import Clock
+from tests.conftest import TUESDAY_MORNING, Clock
 from tests.e2e.support import Api, open_case
-from tests.e2e.ui_support import person
+from tests.e2e.ui_support import person, plan_shift
 
 QUEUE = "flags_awaiting_action"
 PAGE = f"/ui/queues/{QUEUE}"
@@ -255,3 +256,36 @@ def test_as_of_shows_the_queue_as_vigil_knew_it_then(api: Api, clock: Clock) -> 
         assert refused.status_code == 422, refused.text
         assert "Give the moment as a date and time" in refused.text
     assert lee.get("/ui/queues", params={"as_of": "soon"}).status_code == 422
+
+
+def test_a_case_opened_from_a_queue_links_on_to_the_next_item(api: Api) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    critical = flagged(lead, "forum-member-2", "critical")
+    flagged(lead, "forum-member-1", "low")
+    lee, _ = person(api, "lee", "safeguarding_lead")
+
+    page = lee.get(f"/ui/cases/{critical}", params={"from_queue": QUEUE})
+    assert page.status_code == 200, page.text
+    assert f'<a href="{PAGE}/next?after={critical}" rel="next">Next in queue</a>' in page.text
+    assert f'<a href="{PAGE}">Back to the queue</a>' in page.text
+    # Anything but a queue's name is not linked to
+    odd = lee.get(f"/ui/cases/{critical}", params={"from_queue": "../../logout"})
+    assert odd.status_code == 200
+    assert "Next in queue" not in odd.text
+
+
+def test_a_shift_queue_item_links_to_its_shift(api: Api, clock: Clock) -> None:
+    # Given an on-call shift that began ten minutes ago with nobody checked in
+    coordinator = api.user("cat", "coordinator")
+    api.user("vic", "volunteer")
+    shift_id = plan_shift(coordinator, "vic", TUESDAY_MORNING + timedelta(minutes=5))
+    clock.advance(minutes=15)
+    cat, token = person(api, "cath", "coordinator")
+
+    page = cat.get("/ui/queues/uncovered_shifts")
+    api_items = api.client(token).get("/api/v1/queues/uncovered_shifts").json()["items"]
+    assert [i["shift_id"] for i in api_items] == [shift_id]
+    assert f'<a href="/ui/shifts/{shift_id}">On call shift with nobody checked in</a>' in (
+        page.text
+    )
+    assert "default · vic" in page.text
