@@ -244,12 +244,21 @@ def _break_glass_count(vigil: Vigil, person: SignedIn, now: datetime) -> dict[st
             return {"name": BREAK_GLASS_QUEUE, "total": total, "overdue": overdue}
 
 
-def counts(vigil: Vigil, person: SignedIn, *, at: datetime, now: datetime) -> list[dict[str, Any]]:
+def counts(
+    vigil: Vigil,
+    person: SignedIn,
+    *,
+    at: datetime,
+    now: datetime,
+    caught_up: bool = False,
+    break_glass: bool = True,
+) -> list[dict[str, Any]]:
     """Every queue the person works with its size at ``at``, as GET /api/v1/queues counts
-    them; overdue first, then the fullest."""
+    them (``break_glass_reviews`` too, unless ``break_glass`` is false); overdue first, then
+    the fullest. ``caught_up``: the views were just brought up to date for this request."""
     actor = person.actor
     check(actor, Permission.READ)
-    if at >= now:
+    if at >= now and not caught_up:
         vigil.projector.catch_up()
     answer = queue_list(
         vigil, vigil.work_queues, actor, vigil.access.visibility(actor), at=at, now=now
@@ -261,7 +270,7 @@ def counts(vigil: Vigil, person: SignedIn, *, at: datetime, now: datetime) -> li
         *answer.community_queues,
     ]
     rows = [{"name": r.name.value, "total": r.total, "overdue": r.overdue} for r in sized]
-    if at >= now:
+    if at >= now and break_glass:
         glass = _break_glass_count(vigil, person, now)
         if glass is not None:
             rows.append(glass)
@@ -342,7 +351,18 @@ def queue_items_page(
     try:
         page = _read(vigil, person, name, at=at, now=now, cursor=cursor or None)
         totals = next(
-            (row for row in counts(vigil, person, at=at, now=now) if row["name"] == name),
+            (
+                row
+                for row in counts(
+                    vigil,
+                    person,
+                    at=at,
+                    now=now,
+                    caught_up=True,
+                    break_glass=name == BREAK_GLASS_QUEUE,
+                )
+                if row["name"] == name
+            ),
             {"name": name, "total": len(page.items), "overdue": None},
         )
     except DomainError as exc:
