@@ -122,12 +122,14 @@ def _describe(item: Item) -> dict[str, Any]:
         if item.risk_level is not None:
             about.append(f"{plain(item.risk_level)} risk")
         about.append(f"assigned to {item.assignee}" if item.assignee else "unassigned")
+        about.append(f"case {str(item.case_id)[:8]}")
         return {"what": what, "about": " · ".join(about), "key": str(item.case_id), "case": True}
     if isinstance(item, BreakGlassItem):
         return {
             "what": f"Break-glass access by {item.username} to review",
             "about": f"{plain(item.category).capitalize()} · {plain(item.role)}"
-            + (" · still in force" if item.active else ""),
+            + (" · still in force" if item.active else "")
+            + f" · case {str(item.case_id)[:8]}",
             "key": str(item.case_id),
             "case": True,
         }

@@ -39,6 +39,7 @@ PLAIN_WORDS: Mapping[str, str] = {
     "feedback_disputes": "disputed feedback",
     "qa_safeguarding_fails": "reviews that failed a safeguarding criterion",
     "members_awaiting_welcome": "new members awaiting a welcome",
+    "break_glass_reviews": "break-glass access to review",
     "on_call": "on call",
     "safeguarding_lead": "safeguarding lead",
 }

@@ -107,7 +107,7 @@ def test_a_queue_lists_what_the_api_lists_overdue_first(api: Api, clock: Clock) 
     assert "1 overdue" in text
     first = item_text(page, critical)
     assert "Flag awaiting a first action" in first
-    assert "Harassment · critical risk · unassigned" in first
+    assert f"Harassment · critical risk · unassigned · case {critical[:8]}" in first
     assert "Due Tue 17 Nov 2026, 10:31 (UTC+00:00)" in first
     assert "Overdue by 1 h 1 min" in first
     assert "Overdue" not in item_text(page, high)
