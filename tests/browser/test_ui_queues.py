@@ -157,6 +157,16 @@ def test_a_lead_works_the_overnight_queue_from_the_keyboard(
     expect(page.get_by_role("link", name="Out-of-hours decisions to review")).to_be_visible()
     check(page, phone)
 
+    # "g" then "c": the cases, where "j" moves through the list too and "o" opens
+    keys(page, "g", "c")
+    expect(page).to_have_url(f"{base}/ui/cases")
+    keys(page, "j")
+    first_card = page.locator(".case-list > li").first.get_by_role("link")
+    expect(first_card).to_be_focused()
+    href = first_card.get_attribute("href")
+    keys(page, "o")
+    expect(page).to_have_url(f"{base}{href}")
+
     # Nothing left the server's origin, nothing was blocked by the page's policy
     assert_same_origin(requests_made, base)
     assert console_errors == []
