@@ -268,9 +268,43 @@ def read_queue(
     With a past `as_of`, a work queue, a shift queue, a contact queue or the community queue is
     replayed from the log as Vigil knew it then (recorded basis); `break_glass_reviews` is not
     replayed and refuses a past `as_of` (422)."""
-    now, at = moment.now, moment.at
+    return queue_page(
+        vigil,
+        queues,
+        reader.actor,
+        reader.visibility(),
+        name,
+        at=moment.at,
+        now=moment.now,
+        idle_days=idle_days,
+        assignee=assignee,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+AnyQueuePage = QueuePage | BreakGlassPage | ShiftQueuePage | ContactQueuePage | MemberQueuePage
+
+
+def queue_page(
+    vigil: Vigil,
+    queues: WorkQueues,
+    actor: Actor,
+    visibility: Visibility | None,
+    name: str,
+    *,
+    at: datetime,
+    now: datetime,
+    idle_days: int = DEFAULT_IDLE_DAYS,
+    assignee: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> AnyQueuePage:
+    """A page of one queue at ``at`` (replayed from the log for a past one), as ``actor`` may
+    work it and ``visibility`` lets them see restricted cases: GET /api/v1/queues/{name} and
+    the web UI's queue pages both answer from here. The caller has checked ``case.read``."""
     if name == BREAK_GLASS_QUEUE:
-        check(reader.actor, Permission.ACCESS_LOG_READ)
+        check(actor, Permission.ACCESS_LOG_READ)
         if at < now:
             raise InvalidQuery(
                 "break_glass_reviews answers for now or a later moment; it does not replay "
@@ -285,20 +319,20 @@ def read_queue(
         return BreakGlassPage(items=grants, next_cursor=next_grant, as_of=at)
     shift_queue = parse_shift_queue(name)
     if shift_queue is not None:  # shifts, read side (issue 13)
-        check(reader.actor, Permission.ROTA_READ)
+        check(actor, Permission.ROTA_READ)
         shifts = vigil.shift_queues
         if at < now:
             shifts.check_query(shift_queue, limit=limit, cursor=cursor)
             shifts = shifts.replayed(at, wait_seconds=vigil.settings.read_wait_seconds)
         found, next_found = shifts.items(
-            shift_queue, as_of=at, limit=limit, cursor=cursor, visibility=reader.visibility()
+            shift_queue, as_of=at, limit=limit, cursor=cursor, visibility=visibility
         )
         return ShiftQueuePage(items=found, next_cursor=next_found, as_of=at, replayed=at < now)
     contact_queue = parse_contact_queue(name)
     if contact_queue is not None:  # helpline contacts, read side (issue 14)
-        worked, mine = _contact_queues_for(reader.actor)
+        worked, mine = _contact_queues_for(actor)
         if contact_queue not in worked:
-            check(reader.actor, Permission.CONTACT_READ_ALL)
+            check(actor, Permission.CONTACT_READ_ALL)
         contact_queues = vigil.contact_queues
         if at < now:
             contact_queues.check_query(contact_queue, limit=limit, cursor=cursor)
@@ -310,7 +344,7 @@ def read_queue(
             as_of=at,
             limit=limit,
             cursor=cursor,
-            visibility=reader.visibility(),
+            visibility=visibility,
             mine=mine,
         )
         return ContactQueuePage(
@@ -318,7 +352,7 @@ def read_queue(
         )
     member_queue = parse_member_queue(name)
     if member_queue is not None:  # community intake (issue 16)
-        check(reader.actor, Permission.MEMBERS_READ)
+        check(actor, Permission.MEMBERS_READ)
         members = vigil.community_members
         if at < now:
             members.check_query(member_queue, limit=limit, cursor=cursor)
@@ -338,7 +372,7 @@ def read_queue(
             assignee=assignee,
             limit=limit,
             cursor=cursor,
-            visibility=reader.visibility(),
+            visibility=visibility,
         )
         return QueuePage(items=items, next_cursor=next_cursor, as_of=at, replayed=True)
     items, next_cursor = queues.items(
@@ -348,6 +382,6 @@ def read_queue(
         assignee=assignee,
         limit=limit,
         cursor=cursor,
-        visibility=reader.visibility(),
+        visibility=visibility,
     )
     return QueuePage(items=items, next_cursor=next_cursor, as_of=at)

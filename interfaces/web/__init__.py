@@ -24,6 +24,7 @@ from interfaces.web.cases import router as case_pages
 from interfaces.web.contacts import router as contact_pages
 from interfaces.web.oidc import install_oidc
 from interfaces.web.pages import router
+from interfaces.web.queues import router as queue_pages
 from interfaces.web.render import Renderer
 from interfaces.web.reports import router as reports_router
 from interfaces.web.sessions import SessionStore
@@ -58,6 +59,7 @@ def install_web(app: FastAPI, vigil: Vigil) -> None:
     app.include_router(audit_page)
     install_oidc(app, vigil)
     app.include_router(contact_pages)
+    app.include_router(queue_pages)
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 

@@ -429,7 +429,7 @@ def render_case(
         "failed": failed,
         "forms": forms,
         "next_url": next_url,
-        "from_queue": from_queue if next_url else "",
+        "from_queue": from_queue if _QUEUE_NAME.match(from_queue) else "",
         "zone": zone_label(vigil.clock(), renderer.zone),
         "may_export": full and permits(person.actor, Permission.CASE_EXPORT),
         "approval_words": approval_words,

@@ -56,7 +56,7 @@ def test_a_lead_reads_a_case_and_its_night_on_a_phone(
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{api.base_url}/ui/")
-    page.get_by_role("link", name="Cases").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
     expect(page.get_by_role("heading", level=1, name="Cases")).to_be_visible()
     expect(page.get_by_role("link", name="Self harm risk · forum-member-48213")).to_be_visible()
     assert_accessible(page)
