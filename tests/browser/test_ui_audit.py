@@ -52,7 +52,9 @@ def test_the_auditor_reads_the_ledgers_verification_and_checkpoints_on_a_phone(
     page.goto("/ui/login")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Audit").click()
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Audit", exact=True
+    ).click()
     expect(page.get_by_role("heading", level=1, name="Audit")).to_be_visible()
 
     # The verification status in plain words, and the checkpoints

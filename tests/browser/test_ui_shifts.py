@@ -110,7 +110,9 @@ def test_the_night_is_handed_over_and_acknowledged_in_the_morning_on_a_phone(
         assert done["acknowledged_by"] == "lee"
 
         # She reads the night's shift from the rota: the plan, the attendance, the log
-        lee_page.get_by_role("link", name="Shifts").click()
+        lee_page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Shifts", exact=True
+        ).click()
         expect(lee_page.get_by_role("heading", level=1, name="Shifts")).to_be_visible()
         lee_page.get_by_role("link", name="On call · default · casey").click()
         expect(
