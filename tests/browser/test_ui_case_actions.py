@@ -85,7 +85,7 @@ def test_a_night_is_worked_from_the_case_page_on_a_phone(
 
     # She opens a case from last night's flag, from the case list
     page.goto("/ui/")
-    page.get_by_role("link", name="Cases").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
     page.get_by_role("link", name="Open a case").click()
     expect(page.get_by_role("heading", level=1, name="Open a case")).to_be_visible()
     checked(page)
@@ -162,7 +162,7 @@ def test_a_night_is_worked_from_the_case_page_on_a_phone(
 
     # A second lead approves it from the approval inbox
     sign_in(page, api, dana)
-    page.get_by_role("link", name="Approvals").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
     expect(page.get_by_role("heading", level=1, name="Approvals")).to_be_visible()
     card = page.locator(".approvals li").filter(has_text="Ban member")
     checked(page)
