@@ -50,8 +50,11 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 E = TypeVar("E", bound=Enum)
 Text = Annotated[str, Query(max_length=500)]
-# The fields every event has, shown as the row's heading and clocks rather than as its details.
-_BASE_FIELDS = frozenset(EventReadBase.model_fields) - {"erased_fields"}
+# Fields not among an event's details: those every event has (shown as the row's heading and
+# clocks), and the event a correction corrects (shown as a link).
+_HIDDEN_FIELDS = frozenset(EventReadBase.model_fields) | {"corrects_event_id"}
+# Events the case page shows at once (the latest, unless the person pages back).
+TIMELINE_PAGE = 100
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 # An "as of" moment as a browser's datetime-local field sends it (local time, no offset).
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
@@ -220,6 +223,16 @@ def _as_of(value: str, zone: Any) -> datetime | None:
     return moment
 
 
+def _upto(value: str) -> int | None:
+    """The number of the last event a page of the timeline shows (None: the latest)."""
+    text = value.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
+        raise BadFilter("Give the last event to show as a number, e.g. 100.")
+    return int(text)
+
+
 def _event_name(kind: str) -> str:
     return _CAMEL.sub(" ", kind).lower().capitalize()
 
@@ -235,36 +248,113 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+class Window:
+    """Which events of a timeline the case page shows: at most ``TIMELINE_PAGE`` of them, ending
+    at event number ``end`` (counted from 1, in the timeline's order); the latest page unless the
+    person paged back. Pages are counted back from the end the page shows, so "Show earlier
+    events" from the latest of 1,050 shows 851-950, and the first page may be short (1-50); an
+    ``upto`` names events by their place in the timeline, which only grows, so a link to a page
+    shows the same events later (the latest page excepted)."""
+
+    def __init__(self, total: int, upto: int | None) -> None:
+        self.total = total
+        self.end = total if upto is None else min(upto, total)
+        self.start = max(0, self.end - TIMELINE_PAGE)  # index of the first event shown
+
+    @property
+    def latest(self) -> bool:
+        return self.end >= self.total
+
+    def end_for(self, index: int) -> int:
+        """The end of the page, on this page's grid, that shows the event at ``index``."""
+        return self.end - (self.end - 1 - index) // TIMELINE_PAGE * TIMELINE_PAGE
+
+    def words(self) -> str:
+        """What the page shows, in words: "Showing events 901-1,000 of 1,000" (an en dash)."""
+        if self.total == 1:
+            return "Showing the only event."
+        if self.start == 0 and self.latest:
+            return f"Showing all {self.total:,} events."
+        return f"Showing events {self.start + 1:,}\u2013{self.end:,} of {self.total:,}."
+
+
+class PageLinks:
+    """Links to other pages of one case's timeline, keeping the as-of view, the queue the person
+    came from and where "Save and next" goes."""
+
+    def __init__(self, case_id: UUID, window: Window, kept: Mapping[str, str]) -> None:
+        self.base = f"/ui/cases/{case_id}"
+        self.window = window
+        self.kept = {name: value for name, value in kept.items() if value}
+
+    def page(self, end: int, anchor: str) -> str:
+        """The page ending at ``end`` (the latest when ``end`` reaches the last event)."""
+        query = dict(self.kept)
+        if end < self.window.total:
+            query["upto"] = str(end)
+        return self.base + (f"?{urlencode(query)}" if query else "") + f"#{anchor}"
+
+    def event(self, index: int, event_id: str) -> str:
+        """A link to the event at ``index``: its anchor on this page, or the page showing it."""
+        if self.window.start <= index < self.window.end:
+            return f"#event-{event_id}"
+        return self.page(self.window.end_for(index), f"event-{event_id}")
+
+    def paging(self) -> dict[str, str | None]:
+        window = self.window
+        later_end = window.end + TIMELINE_PAGE
+        return {
+            "earlier": self.page(window.start, "timeline") if window.start > 0 else None,
+            "later": None if window.latest else self.page(later_end, "timeline"),
+            "latest": (self.page(window.total, "timeline") if later_end < window.total else None),
+        }
+
+
 def _timeline_rows(
-    events: list[EventReadBase], late_after: timedelta, case: CaseRead | None
+    events: list[EventReadBase],
+    late_after: timedelta,
+    case: CaseRead | None,
+    window: Window,
+    links: PageLinks,
 ) -> list[dict[str, Any]]:
-    corrected_by = (
-        {str(c.event_id): [str(i) for i in c.corrected_by] for c in case.corrections}
-        if (case is not None)
-        else {}
-    )
+    """The rows of the events the page shows (only those: the others are only counted, and
+    named by a correction's link)."""
+    shown = events[window.start : window.end]
+    shown_ids = {str(e.event_id) for e in shown}
+    places: dict[str, int] = {}
+
+    def link(event_id: str) -> str | None:
+        """Where a correction's link goes: the event on this page, or the page showing it;
+        None when the event is not in this timeline (not yet, or not the person's own)."""
+        if event_id in shown_ids:
+            return f"#event-{event_id}"
+        if not places:  # only when a link leaves the page
+            places.update((str(e.event_id), n) for n, e in enumerate(events))
+        index = places.get(event_id)
+        return None if index is None else links.event(index, event_id)
+
+    corrections = case.corrections if case is not None else []
+    corrected_by = {str(c.event_id): [str(i) for i in c.corrected_by] for c in corrections}
     rows = []
-    for event in events:
+    for event in shown:
         data = event.model_dump(mode="json")
         details = [
             (name.replace("_", " "), _shown(value))
             for name, value in data.items()
-            if name not in _BASE_FIELDS and value not in (None, [], {}, "")
+            if name not in _HIDDEN_FIELDS and value not in (None, [], {}, "")
         ]
         corrects = data.get("corrects_event_id")
+        late_by = event.recorded_at - event.occurred_at
         rows.append(
             {
                 "event": event,
                 "name": _event_name(event.type),
-                "late": event.recorded_at - event.occurred_at > late_after,
-                "late_by_minutes": int(
-                    (event.recorded_at - event.occurred_at).total_seconds() // 60
-                ),
-                "details": [
-                    d for d in details if d[0] not in ("corrects event id", "erased fields")
-                ],
+                "late": late_by > late_after,
+                "late_by_minutes": int(late_by.total_seconds() // 60),
+                "details": details,
                 "corrects": corrects,
-                "corrected_by": corrected_by.get(str(event.event_id), []),
+                "corrects_href": link(corrects) if corrects else None,
+                "corrected_by": [link(i) for i in corrected_by.get(str(event.event_id), [])],
             }
         )
     return rows
@@ -329,10 +419,12 @@ def case_page(
     done: Annotated[str, Query(max_length=40)] = "",
     from_queue: Annotated[str, Query(max_length=64)] = "",
     next_page: Annotated[str, Query(alias="next", max_length=1000)] = "",
+    upto: Annotated[str, Query(max_length=12)] = "",
 ) -> Response:
     """A case's state and timeline, now or as of a moment on either basis, read through the
     API's reader (so access-logged as ``GET /cases/{id}`` and ``/timeline`` are), with a form for
-    each action the person may take on it now."""
+    each action the person may take on it now. The timeline shows its latest ``TIMELINE_PAGE``
+    events, or with ``upto`` those ending at that event number (paging back)."""
     renderer = web_parts(request).renderer
     try:
         check(person.actor, Permission.READ)
@@ -355,6 +447,7 @@ def case_page(
         notice=NOTICES.get(done),
         from_queue=from_queue.strip(),
         next_url=safe_next(next_page) or "",
+        upto=upto,
     )
 
 
@@ -370,6 +463,7 @@ def render_case(
     from_queue: str = "",
     next_url: str = "",
     failed: Failed | None = None,
+    upto: str = "",
 ) -> Response:
     """The case page (``failed``: a refused form shown again, open, with the refusal's status)."""
     renderer = web_parts(request).renderer
@@ -378,6 +472,7 @@ def render_case(
     try:
         moment = _as_of(as_of, renderer.zone)
         chosen = _choice(Basis, basis, "basis") or Basis.RECORDED
+        last = _upto(upto)
     except BadFilter as exc:
         context = {
             **_base(person),
@@ -397,6 +492,18 @@ def render_case(
     case = answer.case if isinstance(answer.case, CaseRead) else None
     late_after = vigil.shift_logs.late_after
     events = list(timeline.events)
+    from_queue = from_queue if _QUEUE_NAME.match(from_queue) else ""
+    window = Window(len(events), last)
+    links = PageLinks(
+        wanted,
+        window,
+        {
+            "as_of": form["as_of"],
+            "basis": basis.strip(),
+            "from_queue": from_queue,
+            "next": next_url,
+        },
+    )
     next_url = next_url or (queue_next(from_queue, wanted) if from_queue else None) or ""
     forms = (
         []
@@ -419,7 +526,9 @@ def render_case(
         "case": answer.case,
         "full": full,
         "open": _open_items(case) if case is not None else None,
-        "rows": _timeline_rows(events, late_after, case),
+        "rows": _timeline_rows(events, late_after, case, window, links),
+        "window": window,
+        "paging": links.paging(),
         "late_minutes": int(late_after.total_seconds() // 60),
         "as_of": moment,
         "basis": chosen.value,
@@ -429,7 +538,7 @@ def render_case(
         "failed": failed,
         "forms": forms,
         "next_url": next_url,
-        "from_queue": from_queue if _QUEUE_NAME.match(from_queue) else "",
+        "from_queue": from_queue,
         "zone": zone_label(vigil.clock(), renderer.zone),
         "may_export": full and permits(person.actor, Permission.CASE_EXPORT),
         "approval_words": approval_words,

@@ -94,3 +94,57 @@ def test_a_lead_reads_a_case_and_its_night_on_a_phone(
     # Nothing left the server's origin, nothing was blocked by the page's policy
     assert_same_origin(requests_made, api.base_url)
     assert console_errors == []
+
+
+def test_a_long_timeline_is_read_a_page_at_a_time_on_a_phone(
+    page: Page, api: Api, clock: Clock, requests_made: list[str], console_errors: list[str]
+) -> None:
+    # Given a case opened, then 104 notes on it (105 events), the first of them corrected
+    lead_api = api.user("dana", "safeguarding_lead")
+    case_id = open_case(lead_api)["id"]
+    first = ""
+    for number in range(1, 105):
+        clock.advance(minutes=1)
+        noted = lead_api.post(
+            f"/api/v1/cases/{case_id}/notes",
+            json={"kind": "fact", "text": f"Note {number:03d} on the thread."},
+        )
+        assert noted.status_code == 201, noted.text
+        first = first or noted.json()["events"][0]["event_id"]
+    corrected = lead_api.post(
+        f"/api/v1/cases/{case_id}/corrections",
+        json={
+            "corrects_event_id": first,
+            "correction": "Note 001 was the other thread.",
+            "reason": "Mixed up the two threads.",
+        },
+    )
+    assert corrected.status_code == 201, corrected.text
+    api.vigil.identity.register("lee", Role.SAFEGUARDING_LEAD, actor="e2e-setup")
+    token = api.vigil.identity.issue_token("lee", actor="e2e-setup")
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
+    page.goto("/ui/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+    # The case page shows the latest 100 events and says so
+    page.goto(f"/ui/cases/{case_id}")
+    expect(page.get_by_text("Showing events 7\u2013106 of 106.")).to_be_visible()
+    expect(page.locator(".timeline li")).to_have_count(100)
+    assert_accessible(page)
+    assert_no_sideways_scroll(page)
+
+    # The correction's link goes to the earlier page, to the note it corrects
+    page.get_by_role("link", name="an earlier event").click()
+    expect(page.get_by_text("Showing events 1\u20136 of 106.")).to_be_visible()
+    expect(page.locator(f"#event-{first}")).to_be_in_viewport()
+    assert_accessible(page)
+    assert_no_sideways_scroll(page)
+    # And "Show later events" is the latest page again
+    page.get_by_role("link", name="Show later events").click()
+    expect(page.get_by_text("Showing events 7\u2013106 of 106.")).to_be_visible()
+    page.get_by_role("link", name="Show earlier events").click()
+    expect(page.locator(".timeline li")).to_have_count(6)
+
+    assert_same_origin(requests_made, api.base_url)
+    assert console_errors == []

@@ -324,3 +324,155 @@ def test_the_next_page_link_pages_as_the_api_does(api: Api, clock: Clock) -> Non
     assert listed(following) == [item["id"] for item in second.json()["items"]]
     assert len(listed(following)) == 2
     assert NEXT_LINK.search(following.text) is None
+
+
+# --- a long timeline, a page at a time -----------------------------------------------------------
+
+EARLIER = re.compile(r'<a href="([^"]+)" rel="prev">Show earlier events</a>')
+LATER = re.compile(r'<a href="([^"]+)" rel="next">Show later events</a>')
+LATEST = re.compile(r'<a href="([^"]+)">Latest events</a>')
+SHOWING = re.compile(r"<p>(Showing [^<]+)</p>")
+NOTE_SHOWN = re.compile(r"<dd>Note (\d{3}) on the thread\.</dd>")
+
+
+def notes(lead: httpx.Client, case_id: str, count: int, clock: Clock) -> list[str]:
+    """``count`` notes a minute apart (Note 001 ...), their event ids."""
+    ids = []
+    for number in range(1, count + 1):
+        clock.advance(minutes=1)
+        noted = lead.post(
+            f"/api/v1/cases/{case_id}/notes",
+            json={"kind": "fact", "text": f"Note {number:03d} on the thread."},
+        )
+        assert noted.status_code == 201, noted.text
+        ids.append(noted.json()["events"][0]["event_id"])
+    return ids
+
+
+def link(found: re.Match[str] | None) -> str:
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+def shown_notes(page: httpx.Response) -> list[int]:
+    assert page.status_code == 200, page.text
+    return [int(n) for n in NOTE_SHOWN.findall(page.text)]
+
+
+def showing(page: httpx.Response) -> str:
+    found = SHOWING.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def test_a_long_timeline_shows_its_latest_events_and_pages_back(api: Api, clock: Clock) -> None:
+    # Given a case opened, then 120 notes on it: 121 events
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    notes(lead, case_id, 120, clock)
+    auditor = api.user("aud", "auditor")
+    lee, _ = person(api, "lee", "safeguarding_lead")
+
+    # When Lee opens the case page, it shows the latest 100 events, in order, and says so
+    before = access_entries(auditor, case_id)
+    latest = lee.get(f"/ui/cases/{case_id}")
+    assert shown_notes(latest) == list(range(21, 121))
+    assert showing(latest) == "Showing events 22\u2013121 of 121."
+    assert "Pile-on in a thread" not in latest.text  # the opening event is on the first page
+    assert LATER.search(latest.text) is None
+    # (one read of the case and one of its timeline, as before: the page is cut after the read)
+    read = access_entries(auditor, case_id)[len(before) :]
+    assert [e["what"] for e in read] == ["case", "timeline"]
+
+    # And "Show earlier events" shows the rest, the case's opening first
+    earlier = lee.get(link(EARLIER.search(latest.text)))
+    assert shown_notes(earlier) == list(range(1, 21))
+    assert showing(earlier) == "Showing events 1\u201321 of 121."
+    assert "Pile-on in a thread" in earlier.text
+    assert EARLIER.search(earlier.text) is None
+    # From which "Show later events" is the latest page again (no separate "Latest events")
+    assert LATEST.search(earlier.text) is None
+    back = lee.get(link(LATER.search(earlier.text)))
+    assert shown_notes(back) == list(range(21, 121))
+    assert [e["what"] for e in access_entries(auditor, case_id)[len(before) :]] == [
+        "case",
+        "timeline",
+    ] * 3
+
+    # A page further back offers both the next page and the latest
+    first_of_many = lee.get(f"/ui/cases/{case_id}", params={"upto": "10"})
+    assert showing(first_of_many) == "Showing events 1\u201310 of 121."
+    following = link(LATER.search(first_of_many.text))
+    assert shown_notes(lee.get(following)) == list(range(10, 110))
+    assert shown_notes(lee.get(link(LATEST.search(first_of_many.text)))) == list(range(21, 121))
+    # An event number past the end is the latest page; one that is no number is refused,
+    # reading nothing
+    assert shown_notes(lee.get(f"/ui/cases/{case_id}", params={"upto": "999"}))[-1] == 120
+    read_before = access_entries(auditor, case_id)
+    for wrong in ("0", "-5", "ten"):
+        assert lee.get(f"/ui/cases/{case_id}", params={"upto": wrong}).status_code == 422
+    assert access_entries(auditor, case_id) == read_before
+
+
+def test_paging_keeps_the_as_of_view_and_the_queue(api: Api, clock: Clock) -> None:
+    # Given a case opened at 09:30 and a note a minute from 09:31 to 11:30 (Note 001 ... 120)
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    notes(lead, case_id, 120, clock)
+    lee, _ = person(api, "lee", "safeguarding_lead")
+    view = {
+        "as_of": "2026-11-17T11:20",
+        "basis": "occurred",
+        "from_queue": "flags_awaiting_action",
+    }
+
+    # As of 11:20 the case had 111 events: the page shows the latest 100 of them
+    then = lee.get(f"/ui/cases/{case_id}", params=view)
+    assert shown_notes(then) == list(range(11, 111))
+    assert showing(then) == "Showing events 12\u2013111 of 111."
+    # And the earlier page is the same as-of view, from the same queue
+    earlier_url = link(EARLIER.search(then.text))
+    for name, value in view.items():
+        assert f"{name}={value}".replace(":", "%3A") in earlier_url
+    earlier = lee.get(earlier_url)
+    assert shown_notes(earlier) == list(range(1, 11))
+    assert "As of <time" in earlier.text
+    assert "Back to the queue" in earlier.text
+    # And back: still as of 11:20
+    later = lee.get(link(LATER.search(earlier.text)))
+    assert shown_notes(later) == list(range(11, 111))
+    assert "As of <time" in later.text
+
+
+def test_a_correction_links_to_what_it_corrects_on_another_page(api: Api, clock: Clock) -> None:
+    # Given a fact noted on a case (Note 001), 110 more notes, then the fact corrected
+    lead = api.user("priya", "safeguarding_lead")
+    case_id = open_case(lead, **BULLYING)["id"]
+    fact_id, *_ = notes(lead, case_id, 111, clock)
+    correction = lead.post(
+        f"/api/v1/cases/{case_id}/corrections",
+        json={
+            "corrects_event_id": fact_id,
+            "correction": "Note 001 was about the other thread.",
+            "reason": "Mixed up the two threads when noting this.",
+        },
+    )
+    assert correction.status_code == 201, correction.text
+    correction_id = correction.json()["events"][0]["event_id"]
+    lee, _ = person(api, "lee", "safeguarding_lead")
+
+    # The correction, on the latest page, links to the page holding the fact, at the fact
+    latest = lee.get(f"/ui/cases/{case_id}")
+    assert f'id="event-{fact_id}"' not in latest.text
+    corrects = re.search(r'Corrects <a href="([^"]+)">an earlier event</a>', latest.text)
+    to_fact = link(corrects)
+    assert to_fact.endswith(f"#event-{fact_id}")
+    fact_page = lee.get(to_fact)
+    assert f'id="event-{fact_id}"' in fact_page.text
+    assert showing(fact_page) == "Showing events 1\u201313 of 113."
+    # And the fact links back to its correction on the latest page
+    fact_row = fact_page.text[fact_page.text.index(f'id="event-{fact_id}"') :]
+    corrected = re.search(r'<strong>Corrected</strong> by <a href="([^"]+)">', fact_row)
+    to_correction = link(corrected)
+    assert to_correction == f"/ui/cases/{case_id}#event-{correction_id}"
+    assert f'id="event-{correction_id}"' in lee.get(to_correction).text
