@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
 import threading
@@ -237,7 +238,8 @@ class OidcSignIn:
                 error=error,
             )
             raise ProviderUnavailable(f"status {exc.code}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            # HTTPException: a broken answer (a bad status line, a cut-short body).
             log.warning("oidc_sign_in_unavailable", reason=type(exc).__name__)
             raise ProviderUnavailable(type(exc).__name__) from None
         if len(body) > _MAX_ANSWER_BYTES:
@@ -276,7 +278,7 @@ def _error_code(exc: urllib.error.HTTPError) -> str | None:
     """The OAuth error code of a refusal (one of the known ones, else 'other')."""
     try:
         document = json.loads(exc.read(64 * 1024))
-    except (ValueError, OSError):
+    except (ValueError, OSError, http.client.HTTPException):
         return None
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, str):

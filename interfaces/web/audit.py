@@ -14,6 +14,7 @@ a case's content (the access log names who read what, never the content).
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -28,16 +29,19 @@ from domain.errors import DomainError
 from domain.integrity.export import check_checkpoint
 from domain.integrity.ledger import Checkpoint
 from domain.integrity.merkle import ProofError, verify_consistency
+from domain.shared import EARLIEST_MOMENT, LATEST_MOMENT, MOMENT_RANGE
 from infrastructure.integrity_keys import SigningKeyError
 from interfaces.composition import Vigil
 from interfaces.http.audit import DEFAULT_CHECKPOINTS
 from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import domain_status
-from interfaces.web.auth import Person, SignedIn, web_parts
+from interfaces.web.auth import Person, PostingPerson, SignedIn, web_parts
 from projections.notary import LedgerCorrupt
 from projections.paging import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# One whole-log verification at a time in this process (see verify_now).
+_VERIFYING = threading.Lock()
 
 Text = Annotated[str, Query(max_length=200)]
 Cursor = Annotated[str, Query(max_length=2000)]
@@ -58,9 +62,12 @@ def _day(text: str, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadFilter(f"'{label}' is not a date: give it as YYYY-MM-DD.") from None
+    if not EARLIEST_MOMENT.date() < day < LATEST_MOMENT.date():
+        raise BadFilter(f"'{label}' must be {MOMENT_RANGE}.")
+    return day
 
 
 # --- the access log ------------------------------------------------------------------------------
@@ -172,10 +179,39 @@ def audit_page(
     to: Annotated[str, Query(max_length=40)] = "",
     cursor: Cursor = "",
     checkpoints: Annotated[str, Query(max_length=30)] = "",
-    verify: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """The access log (for who may read it) and the ledger's checkpoints and verification (for
     who may read the ledger); 403 for anyone else, as the API answers them."""
+    filters = {"case_id": case_id, "user": user, "from": from_, "to": to}
+    return _audit(request, vigil, person, filters, cursor, checkpoints, full=False)
+
+
+@router.post("/audit/verification")
+def verify_now(request: Request, vigil: VigilDep, person: PostingPerson) -> Response:
+    """The whole log checked now, as ``vigil verify`` checks it (without the views): a POST with
+    the session's CSRF token, never a link, and one at a time in the process (it reads every
+    event in one long read-only transaction): a second while one runs is told to wait (409)."""
+    if not _VERIFYING.acquire(blocking=False):
+        filters = {"case_id": "", "user": "", "from": "", "to": ""}
+        return _audit(request, vigil, person, filters, "", "", full=False, busy=True)
+    try:
+        filters = {"case_id": "", "user": "", "from": "", "to": ""}
+        return _audit(request, vigil, person, filters, "", "", full=True)
+    finally:
+        _VERIFYING.release()
+
+
+def _audit(
+    request: Request,
+    vigil: Vigil,
+    person: SignedIn,
+    raw_filters: dict[str, str],
+    cursor: str,
+    checkpoints: str,
+    *,
+    full: bool,
+    busy: bool = False,
+) -> Response:
     renderer = web_parts(request).renderer
     actor = person.actor
     reads_log = permits(actor, Permission.ACCESS_LOG_READ)
@@ -186,12 +222,7 @@ def audit_page(
             {**_base(person), "title": "Audit", "forbidden": True},
             status_code=403,
         )
-    filters = {
-        "case_id": case_id.strip(),
-        "user": user.strip(),
-        "from": from_.strip(),
-        "to": to.strip(),
-    }
+    filters = {name: value.strip() for name, value in raw_filters.items()}
     context: dict[str, Any] = {
         **_base(person),
         "title": "Audit",
@@ -205,7 +236,8 @@ def audit_page(
         "ledger": None,
         "ledger_error": None,
         "checked_at": vigil.clock(),
-        "full": verify == "full",
+        "full": full,
+        "busy": busy,
         "checkpoints_cursor": checkpoints,
     }
     status = 200
@@ -222,7 +254,7 @@ def audit_page(
                 context["next_url"] = "/ui/audit?" + urlencode({**kept, "cursor": next_cursor})
     if reads_ledger:
         try:
-            context["ledger"] = _ledger(vigil, checkpoints, verify == "full")
+            context["ledger"] = _ledger(vigil, checkpoints, full)
         except BadFilter as exc:
             status = 422
             context["ledger_error"] = str(exc)
@@ -234,4 +266,4 @@ def audit_page(
             )
         except LedgerCorrupt as exc:
             context["ledger_error"] = f"The hash ledger is not intact: {exc}"
-    return renderer.page("audit.html", context, status_code=status)
+    return renderer.page("audit.html", context, status_code=409 if busy else status)

@@ -55,10 +55,10 @@ from interfaces.web.cases import (
     NOTICES,
     _not_found,
     _refused,
-    new_form_key,
     render_case,
     safe_next,
 )
+from interfaces.web.forms import new_form_key
 from projections.paging import DEFAULT_LIMIT
 from projections.queue_rows import Queue
 
@@ -152,6 +152,10 @@ def run_action(
         return writes.append(case_id, command, person.actor)
     except DomainError as exc:
         status, message, errors = _refusal(request, exc, action)
+        if isinstance(exc, IdempotencyKeyReused):
+            # The key is spent on the first contents: the form comes back with a fresh one,
+            # so sending it again writes what it now says.
+            return Failed(action.name, _kept(form), errors, message, status, new_form_key())
         return failed(status, message, errors)
 
 

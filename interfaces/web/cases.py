@@ -11,7 +11,6 @@ visibility, so it shows exactly what the API lists to the same person. Nothing h
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
@@ -26,7 +25,7 @@ from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.errors import DomainError
-from domain.shared import Basis
+from domain.shared import Basis, within_moment_range
 from interfaces.composition import Vigil
 from interfaces.http.access import CaseReader, current_request_id
 from interfaces.http.cases import case_content, timeline_content
@@ -44,6 +43,7 @@ from interfaces.web.actions import (
     zone_label,
 )
 from interfaces.web.auth import Person, SignedIn, web_parts
+from interfaces.web.forms import new_form_key
 from projections.paging import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -220,7 +220,10 @@ def _as_of(value: str, zone: Any) -> datetime | None:
         raise BadFilter("Give the moment as a date and time, e.g. 2026-11-16T23:00.") from None
     if moment.tzinfo is None:  # a datetime-local field: the service's local time
         moment = moment.replace(tzinfo=zone)
-    return moment
+    try:
+        return within_moment_range(moment)
+    except ValueError as out_of_range:
+        raise BadFilter(f"The moment {out_of_range}.") from None
 
 
 def _upto(value: str) -> int | None:
@@ -545,8 +548,3 @@ def render_case(
     }
     status = failed.status if failed is not None else 200
     return renderer.page("case.html", context, status_code=status)
-
-
-def new_form_key() -> str:
-    """A form's one-time Idempotency-Key: sent twice, it writes once."""
-    return secrets.token_urlsafe(18)

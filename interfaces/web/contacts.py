@@ -16,8 +16,6 @@ only the contact's state (no personal field), so not even an access-log entry is
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
@@ -27,10 +25,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from application.idempotency import KeyedRequest
 from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import Category, RiskLevel
@@ -52,10 +49,11 @@ from interfaces.composition import Vigil
 from interfaces.http.access import current_request_id
 from interfaces.http.contact_reads import list_contacts
 from interfaces.http.contacts import contact_detail
-from interfaces.http.dependencies import VigilDep, request_hash
+from interfaces.http.dependencies import VigilDep
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import domain_status, field_errors
 from interfaces.web.auth import Form, Person, PostingPerson, SignedIn, web_parts
+from interfaces.web.forms import keyed, new_form_key
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -65,8 +63,6 @@ _LOCAL = "%Y-%m-%dT%H:%M"
 SCORE_PREFIX = "score."
 # Each form carries a key of its own: sent twice (a double tap, a retry on a slow line), it
 # writes once, as an API write retried with its Idempotency-Key does.
-FORM_KEY = "form_key"
-_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # What a redirect after a write says happened (only these; anything else says nothing).
 NOTICES = {
     "logged": "Contact logged.",
@@ -124,10 +120,6 @@ class BadInput(ValueError):
         self.errors = errors
 
 
-def new_form_key() -> str:
-    return secrets.token_urlsafe(18)
-
-
 def _base(person: SignedIn) -> dict[str, Any]:
     return {
         "person": person.actor,
@@ -135,16 +127,6 @@ def _base(person: SignedIn) -> dict[str, Any]:
         "nav": "contacts",
         "new_key": new_form_key,
     }
-
-
-def _keyed(
-    request: Request, vigil: Vigil, form: Mapping[str, str], command: BaseModel
-) -> KeyedRequest | None:
-    """The form's key as the write's Idempotency-Key (none, or a malformed one: unkeyed)."""
-    key = form.get(FORM_KEY, "")
-    if not _FORM_KEY.fullmatch(key):
-        return None
-    return KeyedRequest(f"ui-form:{key}", request_hash(vigil, "POST", request.url.path, command))
 
 
 def _options(kind: type[Enum]) -> list[str]:
@@ -374,7 +356,7 @@ def log_contact(request: Request, vigil: VigilDep, person: PostingPerson, form: 
     try:
         command = _log_command(form, web_parts(request).renderer.zone)
         written = vigil.contacts.log(
-            command, person.actor, request=_keyed(request, vigil, form, command)
+            command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (BadInput, ValidationError, DomainError) as exc:
         status, message = _problem(request, exc)
@@ -537,7 +519,9 @@ def _scores(form: Mapping[str, str]) -> dict[str, Any]:
     for name, value in form.items():
         if name.startswith(SCORE_PREFIX) and value.strip():
             text = value.strip()
-            scores[name.removeprefix(SCORE_PREFIX)] = int(text) if text.isdigit() else text
+            scores[name.removeprefix(SCORE_PREFIX)] = (
+                int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else text
+            )
     return scores
 
 
@@ -603,7 +587,7 @@ def review_contact(
             }
         )
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (ValidationError, DomainError) as exc:
         return _write_refused(request, vigil, person, wanted, exc, failed="review", form=form)
@@ -629,7 +613,7 @@ def acknowledge_feedback(
             {"review_id": review_id, "note": form.get("note", "").strip() or None}
         )
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
@@ -665,7 +649,7 @@ def schedule_follow_up(
             }
         )
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (BadInput, ValidationError, DomainError) as exc:
         return _write_refused(request, vigil, person, wanted, exc, failed="schedule", form=form)
@@ -695,7 +679,7 @@ def attempt_follow_up(
             }
         )
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
@@ -735,7 +719,7 @@ def complete_follow_up(
             }
         )
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (ValidationError, DomainError) as exc:
         return _write_refused(
@@ -780,7 +764,7 @@ def link_case(
         state = vigil.contacts.seen_by(person.actor, wanted)
         command = _link_command(form, state)
         vigil.contacts.execute(
-            wanted, command, person.actor, request=_keyed(request, vigil, form, command)
+            wanted, command, person.actor, request=keyed(request, vigil, form, command)
         )
     except (ValidationError, DomainError) as exc:
         failed = "open_case" if form.get("mode") == "open" else "join_case"

@@ -45,6 +45,7 @@ from interfaces.web.auth import (
     set_cookie,
     web_parts,
 )
+from interfaces.web.forms import keyed
 from interfaces.web.sessions import NewSession
 from interfaces.web.shift_parts import handovers_for
 from projections.community_members import MemberQueueCount
@@ -300,6 +301,7 @@ def attend(
     shift_id: UUID,
     command: Callable[[], ShiftCommand],
     done: str,
+    form: Form,
 ) -> Response:
     """Run an attendance command through the shift service, as POST /api/v1/shifts/{id}/...
     does; a refusal (a form value the command's rules refuse: 422, or the domain's) is shown on
@@ -307,7 +309,9 @@ def attend(
     try:
         check(person.actor, Permission.SHIFT_ATTEND)
         built = command()
-        vigil.shifts.execute(shift_id, built, person.actor, request=None)
+        vigil.shifts.execute(
+            shift_id, built, person.actor, request=keyed(request, vigil, form, built)
+        )
     except shift_parts.FormProblem as exc:
         return now_refused(request, vigil, person, str(exc), 422)
     except DomainError as exc:
@@ -322,7 +326,13 @@ def check_in(
     """Check in (``occurred_at``, the form's "Started at", for a late log)."""
     zone = web_parts(request).renderer.zone
     return attend(
-        request, vigil, person, shift_id, lambda: shift_parts.check_in(form, zone), "checked-in"
+        request,
+        vigil,
+        person,
+        shift_id,
+        lambda: shift_parts.check_in(form, zone),
+        "checked-in",
+        form,
     )
 
 
@@ -341,4 +351,5 @@ def check_out(
         shift_id,
         lambda: shift_parts.check_out(form, zone, with_handover=with_handover),
         "handed-over-out" if with_handover else "checked-out",
+        form,
     )

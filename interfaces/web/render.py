@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from domain.access.permissions import Permission, permits
 from domain.shared import Actor
+from interfaces.web.forms import new_form_key
 
 # The API's names that do not read well with their underscores replaced; anything else is shown
 # with its underscores as spaces (``on_call`` -> "on call").
@@ -80,6 +81,8 @@ class Renderer:
         self.env.filters["plain"] = plain
         self.env.filters["when"] = self.when
         self.env.filters["may"] = may
+        # A fresh one-time key for a form that writes (``{{ form_key() }}``): sent twice, once.
+        self.env.globals["form_key"] = new_form_key
 
     def when(self, moment: datetime | None) -> Markup:
         """A ``<time>`` in the service's time zone with its offset, e.g. "Tue 17 Nov 2026,

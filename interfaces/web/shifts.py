@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from domain.access.permissions import Permission, check, permits
 from domain.errors import DomainError
+from domain.shared import EARLIEST_MOMENT, LATEST_MOMENT, MOMENT_RANGE
 from domain.shift import commands as c
 from domain.shift.vocabulary import ShiftRole
 from interfaces.composition import Vigil
@@ -30,6 +31,7 @@ from interfaces.http.dependencies import VigilDep
 from interfaces.http.problems import domain_status
 from interfaces.web import shift_parts
 from interfaces.web.auth import Form, Person, PostingPerson, SignedIn, web_parts
+from interfaces.web.forms import keyed
 from interfaces.web.pages import NOTICES, Notice, attend, now_refused
 from projections.paging import DEFAULT_LIMIT
 
@@ -72,6 +74,7 @@ def hand_over(
         shift_id,
         lambda: shift_parts.record_handover(form, zone),
         "handed-over",
+        form,
     )
 
 
@@ -94,7 +97,9 @@ def acknowledge(
             form.get("occurred_at", ""), zone, "when you read it"
         )
         command = c.AcknowledgeHandover(handover_id=handover_id, occurred_at=occurred_at)
-        vigil.shifts.execute(shift_id, command, person.actor, request=None)
+        vigil.shifts.execute(
+            shift_id, command, person.actor, request=keyed(request, vigil, form, command)
+        )
     except shift_parts.FormProblem as exc:
         return _after_refusal(request, vigil, person, shift_id, to_shift, str(exc), 422)
     except DomainError as exc:
@@ -136,9 +141,12 @@ def _day(text: str, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise shift_parts.FormProblem(f"'{label}' is not a date. {_DATE_HELP}") from None
+    if not EARLIEST_MOMENT.date() < day < LATEST_MOMENT.date():
+        raise shift_parts.FormProblem(f"'{label}' must be {MOMENT_RANGE}.")
+    return day
 
 
 @router.get("/shifts")

@@ -13,7 +13,7 @@ import pytest
 
 from infrastructure.settings import Settings
 from tests.e2e.support import Api, open_case
-from tests.e2e.ui_support import person
+from tests.e2e.ui_support import csrf_of, person
 
 
 @pytest.fixture
@@ -103,8 +103,9 @@ def test_the_whole_log_is_verified_on_request(api: Api) -> None:
     api.vigil.integrity.notary.catch_up()
     auditor, _ = person(api, "ava", "auditor")
 
+    token = csrf_of(auditor.get("/ui/audit"))
     with api.writes_nothing():
-        page = auditor.get("/ui/audit", params={"verify": "full"})
+        page = auditor.post("/ui/audit/verification", data={"csrf_token": token})
 
     assert page.status_code == 200, page.text
     verification = _section(page.text, "verification")

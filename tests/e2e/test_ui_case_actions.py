@@ -490,6 +490,15 @@ def test_a_form_sent_twice_writes_once(api: Api) -> None:
     assert other.status_code == 422, other.text
     assert "This form was already sent with other contents" in other.text
     assert read(api.client(cora_token), case_id)["unacknowledged_escalations"] == [second_one]
+    # The refused form comes back with a fresh key: sent again as it now is, it is saved
+    retry = {**form_of(other, "escalation_ack"), "item": second_one}
+    assert retry["idempotency_key"] != ack["idempotency_key"]
+    saved(
+        cora.post(f"/ui/cases/{case_id}/actions/escalation_ack", data=retry),
+        case_id,
+        "escalation_ack",
+    )
+    assert read(api.client(cora_token), case_id)["unacknowledged_escalations"] == []
 
     # Opening a case twice from one form opens one case
     form = cora.get("/ui/cases/new")
