@@ -26,7 +26,6 @@ from starlette.responses import RedirectResponse, Response
 from application.idempotency import KeyedRequest
 from application.write_path import Contention
 from domain.access.permissions import Permission, check
-from domain.access.vocabulary import AccessPurpose
 from domain.case.commands import OpenCase
 from domain.case.errors import CaseNotFound
 from domain.errors import DomainError, IdempotencyKeyReused, NotPermitted, VersionConflict
@@ -55,6 +54,7 @@ from interfaces.web.cases import (
     NOTICES,
     _not_found,
     _refused,
+    reading_purpose,
     render_case,
     safe_next,
 )
@@ -364,7 +364,7 @@ def case_export(
         check(person.actor, Permission.CASE_EXPORT)
     except DomainError as exc:
         return _refused(request, person, exc)
-    reader = CaseReader(vigil.access, person.actor, AccessPurpose.CASE_WORK, current_request_id())
+    reader = CaseReader(vigil.access, person.actor, reading_purpose(person), current_request_id())
     try:
         exported = export_case(case_id, vigil, reader, person.actor, request)
     except DomainError as exc:

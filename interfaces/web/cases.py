@@ -25,7 +25,7 @@ from domain.access.permissions import Permission, check, permits
 from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import CaseStatus, Category, RiskLevel
 from domain.errors import DomainError
-from domain.shared import Basis, within_moment_range
+from domain.shared import Basis, Role, within_moment_range
 from interfaces.composition import Vigil
 from interfaces.http.access import CaseReader, current_request_id
 from interfaces.http.cases import case_content, timeline_content
@@ -68,9 +68,15 @@ def _base(person: SignedIn) -> dict[str, Any]:
     return {"person": person.actor, "csrf_token": person.csrf_token, "nav": "cases"}
 
 
+def reading_purpose(person: SignedIn) -> AccessPurpose:
+    """Why a page reads a case, for the access log: an auditor's reads are audit, everyone
+    else's case work (the API's default; the API takes ``purpose`` for the rest)."""
+    return AccessPurpose.AUDIT if person.actor.role is Role.AUDITOR else AccessPurpose.CASE_WORK
+
+
 def _reader(person: SignedIn, vigil: Vigil) -> CaseReader:
-    """The API's reader for this person (purpose: case work, the API's default)."""
-    return CaseReader(vigil.access, person.actor, AccessPurpose.CASE_WORK, current_request_id())
+    """The API's reader for this person, with the purpose their role reads for."""
+    return CaseReader(vigil.access, person.actor, reading_purpose(person), current_request_id())
 
 
 def _choice(kind: type[E], value: str, label: str) -> E | None:

@@ -29,7 +29,6 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from domain.access.permissions import Permission, check, permits
-from domain.access.vocabulary import AccessPurpose
 from domain.case.vocabulary import Category, RiskLevel
 from domain.contact import commands as c
 from domain.contact.errors import ContactNotFound
@@ -53,6 +52,7 @@ from interfaces.http.dependencies import VigilDep
 from interfaces.http.middleware import note_for_log
 from interfaces.http.problems import domain_status, field_errors
 from interfaces.web.auth import Form, Person, PostingPerson, SignedIn, web_parts
+from interfaces.web.cases import reading_purpose
 from interfaces.web.forms import keyed, new_form_key
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -442,7 +442,7 @@ def contact_page(
         record = vigil.contacts.read(
             person.actor,
             wanted,
-            purpose=AccessPurpose.CASE_WORK,
+            purpose=reading_purpose(person),
             request_id=current_request_id(),
         )
     except DomainError as exc:

@@ -310,7 +310,10 @@ def test_a_night_and_the_morning_after_each_persons_path(
             auditor.get_by_role("link", name="Download the case export (JSON)").click()
         saved = Path(download.value.path()).read_bytes()
         assert json.loads(saved)["case_id"] == case_id
-        assert saved == api.client(ava).get(f"/api/v1/cases/{case_id}/export").content
+        through_api = api.client(ava).get(
+            f"/api/v1/cases/{case_id}/export", params={"purpose": "audit"}
+        )
+        assert saved == through_api.content
 
         # The verification status
         nav(auditor, "Audit")
@@ -320,11 +323,13 @@ def test_a_night_and_the_morning_after_each_persons_path(
     finally:
         audit_context.close()
 
-    # Through the API: the auditor's reads and her export are on the access log
+    # Through the API: the auditor's reads and her export are on the access log, as audit
     reads = api.client(ava).get(
         "/api/v1/audit/access", params={"case_id": case_id, "user": "ava", "limit": 200}
     )
     assert reads.status_code == 200, reads.text
-    assert "export" in {entry["what"] for entry in reads.json()["items"]}
+    logged = {(entry["what"], entry["purpose"]) for entry in reads.json()["items"]}
+    assert ("export", "audit") in logged  # an auditor's reads are logged as audit
+    assert {purpose for _, purpose in logged} == {"audit"}
     assert_same_origin(requests_made, api.base_url)
     assert console_errors == []
