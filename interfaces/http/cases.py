@@ -45,7 +45,7 @@ from interfaces.http.schemas import (
     restricted_case_read,
 )
 from projections.case_summaries import CaseSummary
-from projections.paging import DEFAULT_LIMIT, MAX_LIMIT
+from projections.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -180,6 +180,29 @@ def case_content(
     return reader.read(case_id, AccessedRecord.CASE, produce)
 
 
+# A page of a timeline may be larger than a page of a list: a long case's events are small.
+TIMELINE_MAX_LIMIT = 1000
+
+TimelineLimit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=TIMELINE_MAX_LIMIT,
+        description=f"Answer one page of at most this many events (1 to {TIMELINE_MAX_LIMIT}), "
+        "oldest first, with `next_cursor` for the next. Without it: the whole timeline (a "
+        "future version may add a default page size; clients that want everything should "
+        "follow `next_cursor`).",
+    ),
+]
+TimelineCursor = Annotated[
+    str | None,
+    Query(
+        description="`next_cursor` from the previous page of this case's timeline (opaque). "
+        "A cursor from another case or an altered one is refused (422)."
+    ),
+]
+
+
 @router.get("/cases/{case_id}/timeline", responses=read_responses(*READ_ERRORS))
 def read_timeline(
     case_id: CaseId,
@@ -189,22 +212,45 @@ def read_timeline(
     response: Response,
     as_of: AsOf = None,
     basis: BasisQuery = Basis.RECORDED,
+    limit: TimelineLimit = None,
+    cursor: TimelineCursor = None,
 ) -> TimelineAnswer:
-    """Every event of the case in order, with both clocks and who recorded it.
+    """Every event of the case in order, with both clocks and who recorded it; with `limit`,
+    one page of them (pass `next_cursor` back as `cursor` for the next).
 
-    Recorded in the access log before it is answered. On a restricted case: 404 without
-    access; only your own events if you recorded on it without full access."""
-    answer, version = timeline_content(vigil, reader, case_id, as_of=as_of, basis=basis)
+    `total` counts the whole timeline as you see it at that moment. Each request (each page)
+    is recorded in the access log before it is answered. On a restricted case: 404 without
+    access; only your own events if you recorded on it without full access. The ETag is the
+    version of the case's last event (at `as_of`), whichever page is asked for."""
+    answer, version = timeline_content(
+        vigil, reader, case_id, as_of=as_of, basis=basis, limit=limit, cursor=cursor
+    )
     if version is not None:
         response.headers["ETag"] = f'"{version}"'
     return answer
 
 
+def _timeline_tag(case_id: UUID) -> str:
+    return f"timeline:{case_id}"
+
+
 def timeline_content(
-    vigil: Vigil, reader: CaseReader, case_id: UUID, *, as_of: datetime | None, basis: Basis
+    vigil: Vigil,
+    reader: CaseReader,
+    case_id: UUID,
+    *,
+    as_of: datetime | None,
+    basis: Basis,
+    limit: int | None = None,
+    cursor: str | None = None,
 ) -> tuple[TimelineAnswer, int | None]:
     """A case's timeline through ``reader`` (gated, access-logged), and the version of its
-    last event (the ETag): what GET /cases/{id}/timeline answers, and the web UI shows."""
+    last event (the ETag): what GET /cases/{id}/timeline answers, and the web UI shows.
+
+    With ``limit``, one page: the events after ``cursor`` (keyed by version), at most
+    ``limit`` of them; only the page's events are turned into answers."""
+    # Checked before the read, so a refused cursor writes nothing (not even an access record).
+    after = 0 if cursor is None else decode_cursor(_timeline_tag(case_id), cursor, [int])[0]
     version: int | None = None
 
     def produce(gate: CaseGate) -> TimelineAnswer:
@@ -214,7 +260,19 @@ def timeline_content(
             version = events[-1].originator_version
         if not gate.full:
             events = own_events(events, reader.actor.username)
-        return TimelineAnswer(case_id=case_id, events=[event_read(e) for e in events])
+        total = len(events)
+        if after:
+            events = [e for e in events if e.originator_version > after]
+        next_cursor: str | None = None
+        if limit is not None and len(events) > limit:
+            events = events[:limit]
+            next_cursor = encode_cursor(_timeline_tag(case_id), [events[-1].originator_version])
+        return TimelineAnswer(
+            case_id=case_id,
+            events=[event_read(e) for e in events],
+            total=total,
+            next_cursor=next_cursor,
+        )
 
     return reader.read(case_id, AccessedRecord.TIMELINE, produce), version
 

@@ -584,7 +584,18 @@ class CaseAnswer(Read):
 
 class TimelineAnswer(Read):
     case_id: UUID
-    events: list[EventRead] = Field(description="In version order.")
+    events: list[EventRead] = Field(
+        description="In version order (oldest first): the whole timeline, or with `limit` one "
+        "page of it."
+    )
+    total: int = Field(
+        description="How many events the whole timeline holds as you see it at that moment "
+        "(with `as_of` and `basis`; on a restricted case you recorded on, your own events).",
+    )
+    next_cursor: str | None = Field(
+        description="Pass back as `cursor` (with the same `limit`, `as_of` and `basis`) for the "
+        "next page; null on the last page and whenever `limit` is not given.",
+    )
 
 
 class HealthAnswer(Read):
