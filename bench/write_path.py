@@ -17,7 +17,9 @@ Each Vigil request is ``POST /api/v1/cases/{id}/notes`` with an Idempotency-Key,
 in turn so writes spread over all of them; each peer request is its ``POST /cases/{id}/notes``.
 Printed for each server and connection count, over its runs together: throughput (requests
 answered 201 a second), p50/p99 latency (request sent to answer read), server CPU time per
-request (utime+stime of the server's processes from /proc, over the runs), and Vigil/peer
+request (utime+stime of the server's processes from /proc, over the runs, counted until the
+server is idle again so work a run left behind is its own; beside it the load generator's CPU
+per request, to show how much of the 2 cores the client took), and Vigil/peer
 ratios; then whether issue 18's goals are met (throughput at 8 and 32 connections at least
 1.0x the peer on PostgreSQL, at least 0.8x on SQLite). Every request not answered as expected
 (any other status, or a transport error) is counted and printed; the exit status is 1 if any.
@@ -38,6 +40,7 @@ import argparse
 import hashlib
 import importlib.util
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -208,6 +211,7 @@ def postgres_reachable() -> bool:
 class Run:
     seconds: float = 0.0
     cpu: float = 0.0
+    client_cpu: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -218,6 +222,7 @@ class Run:
     def add(self, other: Run) -> None:
         self.seconds += other.seconds
         self.cpu += other.cpu
+        self.client_cpu += other.client_cpu
         self.latencies_ms += other.latencies_ms
         self.failures.update(other.failures)
 
@@ -258,14 +263,22 @@ def drive(target: Target, clients: list[httpx.Client], seconds: float, start: in
     for thread in threads:
         thread.start()
     cpu_before = cpu_seconds(target.process.pid)
+    client_before = client_cpu()
     began = time.perf_counter()
     deadline[0] = began + seconds
     barrier.wait()
     for thread in threads:
         thread.join()
     run.seconds = time.perf_counter() - began
+    run.client_cpu = client_cpu() - client_before
     run.cpu = settled_cpu(target.process.pid) - cpu_before
     return run
+
+
+def client_cpu() -> float:
+    """The load generator's own CPU seconds (this process, every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def settled_cpu(pid: int) -> float:
@@ -292,10 +305,11 @@ def warm_up(target: Target, http: httpx.Client) -> None:
 def figures(run: Run) -> str:
     rate = run.ok / run.seconds if run.seconds else 0.0
     cpu_ms = run.cpu * 1000 / run.ok if run.ok else float("nan")
+    client_ms = run.client_cpu * 1000 / run.ok if run.ok else float("nan")
     return (
         f"{rate:>9.1f} req/s  p50 {pct(run.latencies_ms, 0.5):>7.2f} ms  "
         f"p99 {pct(run.latencies_ms, 0.99):>7.2f} ms  CPU {cpu_ms:>6.2f} ms/req  "
-        f"failed {sum(run.failures.values())}"
+        f"(client {client_ms:.2f})  failed {sum(run.failures.values())}"
     )
 
 
