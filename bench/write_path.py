@@ -1,0 +1,506 @@
+"""How fast does Vigil write a case note over HTTP, beside a naive peer that does one INSERT and
+one commit per request, on the same store kind in the same run (issue 18)?
+
+Starts, on each store kind, two servers in processes of their own:
+
+- Vigil: ``vigil serve`` on a throwaway store (SQLite: a file in a temporary directory;
+  PostgreSQL: a schema of its own in the ``test`` database, dropped before and after), with a
+  safeguarding lead and an API token registered and ``--cases`` cases opened over HTTP;
+- the peer: ``bench/naive_peer.py`` (THE BASELINE, not part of Vigil: a FastAPI app with plain
+  ``def`` endpoints that checks the SHA-256 of a bearer token and does one INSERT and commit per
+  request) on the same store kind (SQLite: another file; PostgreSQL: another schema).
+
+Then one light load generator (threads, each with its own keep-alive httpx connection, TCP_NODELAY)
+drives each at 1, 8 and 32 concurrent connections (``--connections``), alternating Vigil, peer,
+Vigil, peer... (``--rounds`` runs of each, default 3), each run ``--seconds`` long (default 5).
+Each Vigil request is ``POST /api/v1/cases/{id}/notes`` with an Idempotency-Key, the cases taken
+in turn so writes spread over all of them; each peer request is its ``POST /cases/{id}/notes``.
+Printed for each server and connection count, over its runs together: throughput (requests
+answered 201 a second), p50/p99 latency (request sent to answer read), server CPU time per
+request (utime+stime of the server's processes from /proc, over the runs, counted until the
+server is idle again so work a run left behind is its own; beside it the load generator's CPU
+per request, to show how much of the 2 cores the client took), and Vigil/peer
+ratios; then whether issue 18's goals are met (throughput at 8 and 32 connections at least
+1.0x the peer on PostgreSQL, at least 0.8x on SQLite). Every request not answered as expected
+(any other status, or a transport error) is counted and printed; the exit status is 1 if any.
+
+The load generator shares the machine with the servers (it takes CPU too): the ratios, measured
+side by side in one run, are the figures to compare; absolute rates depend on the machine.
+
+Usage: python bench/write_path.py [--store sqlite|postgres|both] [--seconds S] [--rounds N]
+       [--connections 1,8,32] [--cases N] [--quick] [--database-url URL]
+``--quick``: 1 s runs, one round (a smoke test). ``--database-url`` runs on that store only
+(a sqlite:/// file, or postgresql://...?schema=NAME whose schema, and NAME_peer, are dropped
+before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from domain.shared import Role  # noqa: E402
+from infrastructure.logging import configure_logging  # noqa: E402
+from infrastructure.persistence import is_postgres, postgres_conninfo  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from interfaces.composition import bootstrap  # noqa: E402
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_write_path"
+SQLITE = "sqlite:"  # the default SQLite store: a file in the run's temporary directory
+WRITER = "bench.writer"
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+GOALS = {"PostgreSQL": 1.0, "SQLite": 0.8}  # throughput at 8 and 32 connections, x the peer
+GOAL_CONNECTIONS = (8, 32)
+WARM_UP = 20  # requests to each server before the runs (connections, caches, JIT-free Python)
+NOTE = "Sent the member a private message; no answer yet."
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _module(name: str, file: str) -> Any:
+    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def pct(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of a process and all its descendants (threads included), in seconds."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+    return total / TICKS
+
+
+# --- the servers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """A server under load: how to reach it and what one write is."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    token: str
+    cases: list[str]
+    vigil: bool
+
+    def request(self, http: httpx.Client, n: int) -> httpx.Response:
+        case = self.cases[n % len(self.cases)]
+        if self.vigil:
+            return http.post(
+                f"/api/v1/cases/{case}/notes",
+                json={"kind": "note", "text": NOTE},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+        return http.post(f"/cases/{case}/notes", json={"text": NOTE})
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            transport=httpx.HTTPTransport(socket_options=NODELAY),
+            timeout=60,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_peer(database_url: str, token: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = workdir / "peer.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "naive_peer.py"),
+                *("--database-url", database_url),
+                *("--token-sha256", hashlib.sha256(token.encode()).hexdigest()),
+                *("--port", str(port)),
+            ],
+            cwd=workdir,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the naive peer exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("the naive peer did not answer in 60 s")
+        time.sleep(0.1)
+
+
+def drop_schemas(url: str) -> None:
+    schema = url.split("schema=")[1].split("&")[0]
+    with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
+        for name in (schema, f"{schema}_peer"):
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(postgres_conninfo(POSTGRES_URL), connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+# --- the load --------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float = 0.0
+    cpu: float = 0.0
+    client_cpu: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies_ms)
+
+    def add(self, other: Run) -> None:
+        self.seconds += other.seconds
+        self.cpu += other.cpu
+        self.client_cpu += other.client_cpu
+        self.latencies_ms += other.latencies_ms
+        self.failures.update(other.failures)
+
+
+def drive(target: Target, clients: list[httpx.Client], seconds: float, start: int) -> Run:
+    """``len(clients)`` threads, each sending one request at a time until the time is up."""
+    run = Run()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(clients) + 1)
+    deadline = [0.0]
+
+    def worker(index: int, http: httpx.Client) -> None:
+        latencies: list[float] = []
+        failures: Counter[str] = Counter()
+        n = start + index * 7919  # each thread walks the cases from its own place
+        barrier.wait()
+        while True:
+            sent = time.perf_counter()
+            if sent >= deadline[0]:
+                break
+            try:
+                answer = target.request(http, n)
+                if answer.status_code == 201:
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                else:
+                    failures[f"{answer.status_code} {answer.text[:160]}"] += 1
+            except httpx.HTTPError as error:
+                failures[f"transport error: {type(error).__name__}"] += 1
+            n += 1
+        with lock:
+            run.latencies_ms += latencies
+            run.failures.update(failures)
+
+    threads = [
+        threading.Thread(target=worker, args=(i, http), daemon=True)
+        for i, http in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    cpu_before = cpu_seconds(target.process.pid)
+    client_before = client_cpu()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    run.seconds = time.perf_counter() - began
+    run.client_cpu = client_cpu() - client_before
+    run.cpu = settled_cpu(target.process.pid) - cpu_before
+    return run
+
+
+def client_cpu() -> float:
+    """The load generator's own CPU seconds (this process, every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def settled_cpu(pid: int) -> float:
+    """The server's CPU seconds once it has gone idle (at most 3 s): work a request left behind
+    (Vigil's in-process projector catching up) is counted in the run that caused it."""
+    last = cpu_seconds(pid)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu_seconds(pid)
+        if now - last < 1.5 / TICKS:
+            return now
+        last = now
+    return last
+
+
+def warm_up(target: Target, http: httpx.Client) -> None:
+    for n in range(WARM_UP):
+        answer = target.request(http, n)
+        if answer.status_code != 201:
+            raise SystemExit(f"{target.name} warm-up: {answer.status_code} {answer.text[:300]}")
+
+
+def figures(run: Run) -> str:
+    rate = run.ok / run.seconds if run.seconds else 0.0
+    cpu_ms = run.cpu * 1000 / run.ok if run.ok else float("nan")
+    client_ms = run.client_cpu * 1000 / run.ok if run.ok else float("nan")
+    return (
+        f"{rate:>9.1f} req/s  p50 {pct(run.latencies_ms, 0.5):>7.2f} ms  "
+        f"p99 {pct(run.latencies_ms, 0.99):>7.2f} ms  CPU {cpu_ms:>6.2f} ms/req  "
+        f"(client {client_ms:.2f})  failed {sum(run.failures.values())}"
+    )
+
+
+def measure(
+    vigil: Target, peer: Target, args: argparse.Namespace, store: str
+) -> tuple[list[tuple[str, bool]], int]:
+    """Every connection count, A B A B...; the checks and the number of failed requests."""
+    checks: list[tuple[str, bool]] = []
+    failed = 0
+    offset = 0
+    print()
+    for connections in args.connections:
+        totals = {vigil.name: Run(), peer.name: Run()}
+        pools = {t.name: [t.client() for _ in range(connections)] for t in (vigil, peer)}
+        try:
+            for target in (vigil, peer):
+                for http in pools[target.name]:
+                    warm_up(target, http)
+            for round_ in range(1, args.rounds + 1):
+                for target in (vigil, peer):
+                    run = drive(target, pools[target.name], args.seconds, offset)
+                    offset += run.ok + sum(run.failures.values())
+                    totals[target.name].add(run)
+                    print(f"  {connections:>2} conn  run {round_}  {target.name:<5} {figures(run)}")
+        finally:
+            for clients in pools.values():
+                for http in clients:
+                    http.close()
+        a, b = totals[vigil.name], totals[peer.name]
+        for target in (vigil, peer):
+            total = totals[target.name]
+            print(f"{store} {connections:>2} conn  {target.name:<5} all  {figures(total)}")
+        rate_a = a.ok / a.seconds if a.seconds else 0.0
+        rate_b = b.ok / b.seconds if b.seconds else 0.0
+        throughput = rate_a / rate_b if rate_b else float("nan")
+        cpu_a = a.cpu / a.ok if a.ok else float("nan")
+        cpu_b = b.cpu / b.ok if b.ok else float("nan")
+        print(
+            f"{store} {connections:>2} conn  ratio Vigil/peer: throughput {throughput:.2f}x, "
+            f"p50 {pct(a.latencies_ms, 0.5) / pct(b.latencies_ms, 0.5):.2f}x, "
+            f"p99 {pct(a.latencies_ms, 0.99) / pct(b.latencies_ms, 0.99):.2f}x, "
+            f"CPU per request {cpu_a / cpu_b:.2f}x"
+        )
+        for name, run in totals.items():
+            failed += sum(run.failures.values())
+            for reason, count in run.failures.most_common(5):
+                print(f"    {name} failed x{count}: {reason}")
+        print()
+        if connections in GOAL_CONNECTIONS:
+            goal = GOALS[store]
+            checks.append(
+                (
+                    f"{store}: throughput at {connections} connections at least {goal:.1f}x "
+                    f"the peer ({throughput:.2f}x)",
+                    throughput >= goal,
+                )
+            )
+    return checks, failed
+
+
+# --- one store -------------------------------------------------------------------------------
+
+
+def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]], int]:
+    work = tempfile.TemporaryDirectory(prefix="vigil-write-path-")
+    workdir = Path(work.name)
+    if url == SQLITE:
+        url = f"sqlite:///{workdir / 'vigil.db'}"
+    postgres = is_postgres(url)
+    store = "PostgreSQL" if postgres else "SQLite"
+    if postgres:
+        drop_schemas(url)
+        schema = url.split("schema=")[1].split("&")[0]
+        peer_url = url.replace(f"schema={schema}", f"schema={schema}_peer")
+    else:
+        peer_url = f"sqlite:///{workdir / 'peer.db'}"
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        data_dir=workdir / "data",
+        log_level="WARNING",
+        log_json=False,
+    )
+    configure_logging(settings)
+    soak = _module("bench_soak", "soak.py")
+    vigil_process: subprocess.Popen[bytes] | None = None
+    peer_process: subprocess.Popen[bytes] | None = None
+    try:
+        built = bootstrap(settings)
+        try:
+            built.identity.register(WRITER, Role.SAFEGUARDING_LEAD, actor="bench")
+            token = built.identity.issue_token(WRITER, actor="bench")
+        finally:
+            built.close()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+        env = {
+            **clean,
+            "VIGIL_DATABASE_URL": url,
+            "VIGIL_DATA_DIR": str(settings.data_dir),
+            "VIGIL_LOG_LEVEL": "WARNING",
+        }
+        vigil_process, vigil_url = soak.start_server(env, workdir, workdir / "serve.log")
+        peer_process, peer_base = start_peer(peer_url, token, workdir)
+        cases = []
+        with httpx.Client(
+            base_url=vigil_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as http:
+            for n in range(args.cases):
+                answer = http.post(
+                    "/api/v1/cases",
+                    json={
+                        "subject": {"kind": "member", "ref": f"forum-member-{n}"},
+                        "source": "flag",
+                        "category": "harassment",
+                        "summary": "Members report a pile-on in the evening thread.",
+                        "risk_level": "medium",
+                        "channel": "forum",
+                    },
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                )
+                if answer.status_code != 201:
+                    raise SystemExit(f"opening a case: {answer.status_code} {answer.text[:300]}")
+                cases.append(answer.json()["case"]["id"])
+        print(
+            f"store: {store} ({url}); Vigil pid {vigil_process.pid}, naive peer pid "
+            f"{peer_process.pid} ({peer_url}); {len(cases)} cases opened; "
+            f"{args.rounds} runs of {args.seconds:g} s each per server and connection count, "
+            "alternating Vigil, peer"
+        )
+        vigil = Target("Vigil", vigil_process, vigil_url, token, cases, vigil=True)
+        peer = Target("peer", peer_process, peer_base, token, cases, vigil=False)
+        return measure(vigil, peer, args, store)
+    finally:
+        if vigil_process is not None:
+            soak.stop_server(vigil_process)
+        if peer_process is not None:
+            soak.stop_server(peer_process)
+        if postgres and not args.keep:
+            drop_schemas(url)
+        work.cleanup()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each run (5)")
+    parser.add_argument("--rounds", type=int, default=None, help="runs of each server (3)")
+    parser.add_argument("--connections", default="1,8,32", help="comma-separated counts")
+    parser.add_argument("--cases", type=int, default=None, help="cases the notes spread over (200)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s runs, one round, 40 cases (unless given)"
+    )
+    parser.add_argument("--database-url", default=None, help="this store only")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schemas")
+    args = parser.parse_args()
+    args.connections = [int(n) for n in args.connections.split(",") if n.strip()]
+    for name, normal, quick in (("seconds", 5.0, 1.0), ("rounds", 3, 1), ("cases", 200, 40)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else normal)
+    if args.seconds <= 0 or args.rounds < 1 or args.cases < 1 or not args.connections:
+        parser.error("--seconds, --rounds, --cases and --connections must be positive")
+    if args.database_url:
+        if is_postgres(args.database_url) and "schema=" not in args.database_url:
+            parser.error("a PostgreSQL URL needs ?schema=NAME (the bench drops it afterwards)")
+        urls = [args.database_url]
+    else:
+        urls = []
+        if args.store in ("sqlite", "both"):
+            urls.append(SQLITE)  # a file in the run's temporary directory
+        if args.store in ("postgres", "both"):
+            if postgres_reachable():
+                urls.append(POSTGRES_URL)
+            elif args.store == "postgres":
+                parser.error("PostgreSQL not reachable at 127.0.0.1:5432")
+            else:
+                print("PostgreSQL not reachable at 127.0.0.1:5432: SQLite only")
+    print(
+        f"write path: Vigil's POST /api/v1/cases/{{id}}/notes beside the naive peer's insert; "
+        f"{os.cpu_count()} CPUs (the load generator runs on them too)"
+    )
+    checks: list[tuple[str, bool]] = []
+    failed = 0
+    for url in urls:
+        found, lost = run_store(url, args)
+        checks += found
+        failed += lost
+    for label, passed in checks:
+        print(f"{'PASS' if passed else 'FAIL'}  {label}")
+    print(f"failed requests: {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
