@@ -74,8 +74,11 @@
 
   if (dialog) {
     dialog.addEventListener("close", function () {
-      // Focus goes back where it was when the box opened.
-      if (opener && typeof opener.focus === "function" && document.contains(opener)) {
+      // Focus goes back where it was when the box opened, unless it has already moved on: the
+      // close event is queued, so a key pressed just after closing (j, say) may have moved it.
+      var now = document.activeElement;
+      var unplaced = !now || now === document.body || dialog.contains(now);
+      if (unplaced && opener && typeof opener.focus === "function" && document.contains(opener)) {
         opener.focus();
       }
       opener = null;
