@@ -21,13 +21,13 @@ takes ROW EXCLUSIVE) still conflicts with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import PersistenceError, ProgrammingError
+from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -53,6 +53,7 @@ from infrastructure.availability import (
     is_sqlite_unavailable,
 )
 from infrastructure.files import create_private_file
+from infrastructure.group_commit import GroupCommit
 
 APPEND_ONLY_FUNCTION = "vigil_append_only"
 REFUSAL = "the table is append-only: Vigil never updates or deletes a recorded event"
@@ -60,6 +61,25 @@ HINT = "Record a correction (a RecordCorrected event) instead."
 # pg_advisory_xact_lock(key, hashtext(schema)): one set-up of the guards per schema at a time,
 # so processes starting together do not race on CREATE TRIGGER ("vigilimm" in ASCII, low half).
 SETUP_LOCK_KEY = 0x6C696D6D
+
+
+class _GroupCommitting:
+    """The log's appends gathered into shared transactions (``infrastructure.group_commit``)."""
+
+    group_commit: GroupCommit
+
+    def _start_group_commit(self) -> None:
+        self.group_commit = GroupCommit(self._insert_alone)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if kwargs:  # more than events (a tracking record): not gathered
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+        return self.group_commit.insert(stored_events)
+
+    def _insert_alone(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        return super().insert_events(stored_events)  # type: ignore[misc,no-any-return]
 
 
 class StoreNotInitialised(PersistenceError):
@@ -267,8 +287,11 @@ class _PostgresAppendOnly:
         self.datastore.register_type_adapters()
 
 
-class VigilPostgresApplicationRecorder(_PostgresAppendOnly, PostgresApplicationRecorder):
-    """The event log: append-only, and locked for inserts through ``<events>_lock()``."""
+class VigilPostgresApplicationRecorder(
+    _GroupCommitting, _PostgresAppendOnly, PostgresApplicationRecorder
+):
+    """The event log: append-only, locked for inserts through ``<events>_lock()``, and its
+    concurrent appends gathered into shared transactions."""
 
     has_lock_function = True
 
@@ -278,6 +301,7 @@ class VigilPostgresApplicationRecorder(_PostgresAppendOnly, PostgresApplicationR
             # commit order (a reader tailing the log could pass over a gap filled later).
             raise ProgrammingError("Vigil never enables POSTGRES_ENABLE_DB_FUNCTIONS")
         super().__init__(datastore, events_table_name=events_table_name)
+        self._start_group_commit()
         # Nor create that function: one less way to write to the log.
         del self.sql_create_statements[self.create_insert_function_statement_index]
         # Keep eventsourcing's "SET LOCAL lock_timeout", then its LOCK TABLE by the function.
@@ -409,7 +433,14 @@ def _with_triggers(statements: Iterable[str], table: str) -> list[str]:
     return [*statements, *sqlite_trigger_statements(table)]
 
 
-class VigilSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class VigilSQLiteApplicationRecorder(_GroupCommitting, SQLiteApplicationRecorder):
+    """The event log: append-only, and its concurrent appends gathered into shared
+    transactions (one writer at a time, as SQLite allows)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._start_group_commit()
+
     def construct_create_table_statements(self) -> list[str]:
         return _with_triggers(super().construct_create_table_statements(), self.events_table_name)
 
