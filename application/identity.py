@@ -102,6 +102,10 @@ def token_user_id(token: str) -> UUID | None:
         return None
 
 
+# Users whose states one process keeps (a user's state is a few kB).
+USER_CACHE_SIZE = 1000
+
+
 class IdentityService:
     def __init__(
         self,
@@ -115,8 +119,16 @@ class IdentityService:
         self._clock = clock
         self._jwt = jwt_verifier
         self._keys = WriteKeys(event_log)
+        # Every request authenticates: a user's state comes from this process's cache brought up
+        # to date with one read of their newer events (a revocation or deactivation written by
+        # any process is seen at once), not from a replay of all their events.
         self._users = WritePath[User](
-            event_log, name="user", fold=project_user, version=_version, retries=write_retries
+            event_log,
+            name="user",
+            fold=project_user,
+            version=_version,
+            retries=write_retries,
+            cache_size=USER_CACHE_SIZE,
         )
 
     # --- reads ----------------------------------------------------------------------------------
