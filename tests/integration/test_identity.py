@@ -100,6 +100,27 @@ def test_an_expired_token_is_refused_and_a_revoked_one_too(vigil: Vigil, clock: 
     assert vigil.identity.authenticate(other.token) is None
 
 
+def test_a_revocation_or_deactivation_by_another_process_ends_a_cached_credential_at_once(
+    vigil: Vigil, settings: Settings, clock: Clock
+) -> None:
+    """Each process keeps the users it authenticated in a cache; another process's revocation
+    must still end the token on the very next request here, as must a deactivation."""
+    vigil.identity.register("kit", Role.COORDINATOR, actor="alex")
+    first = vigil.identity.issue("kit", actor="alex")
+    second = vigil.identity.issue("kit", actor="alex")
+    assert vigil.identity.authenticate(first.token) is not None  # cached here now
+    assert vigil.identity.authenticate(second.token) is not None
+    elsewhere = bootstrap(settings, clock=clock)  # another process on the same store
+    try:
+        elsewhere.identity.revoke_token("kit", first.token_id, actor="alex")
+        assert vigil.identity.authenticate(first.token) is None
+        assert vigil.identity.authenticate(second.token) is not None
+        elsewhere.identity.deactivate("kit", actor="alex")
+        assert vigil.identity.authenticate(second.token) is None
+    finally:
+        elsewhere.close()
+
+
 def test_the_last_active_admin_cannot_be_removed_and_a_refusal_writes_nothing(
     vigil: Vigil,
 ) -> None:
