@@ -74,7 +74,9 @@ class _GroupCommitting:
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if kwargs:  # more than events (a tracking record): not gathered
+        if any(value is not None for value in kwargs.values()):
+            # More than events (a tracking record): not gathered. (The application passes
+            # ``tracking=None`` with every plain append.)
             return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
         return self.group_commit.insert(stored_events)
 

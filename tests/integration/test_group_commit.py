@@ -25,7 +25,9 @@ from infrastructure.group_commit import GroupCommit
 from infrastructure.persistence import recorder_env
 from infrastructure.recorders import events_table
 from infrastructure.settings import Settings
+from interfaces.composition import Vigil
 from tests.conftest import POSTGRES_URL
+from tests.story import COORDINATOR, MODERATOR, add_note, open_case
 
 TOPIC = "tests.integration.test_group_commit:Appended"  # never decoded: raw rows only
 
@@ -187,3 +189,35 @@ def test_many_writers_lose_nothing_and_the_log_follows_commit_order(log: EventLo
         assert position in answers[aggregate]
     assert all(versions == list(range(1, 11)) for versions in by_case.values())
     assert [p for p, _, _ in rows] == sorted(p for p, _, _ in rows)
+
+
+def test_case_writes_made_together_through_the_service_share_transactions(
+    vigil: Vigil, settings: Settings
+) -> None:
+    """The real path (the case service, the application's save): notes on several cases, made
+    while the log is held, land together and each answers its own position."""
+    cases = [vigil.cases.execute(None, open_case(), COORDINATOR).state.id for _ in range(4)]
+    committer = group(vigil.event_log)
+    before = (committer.stats.appends, committer.stats.transactions)
+    results: dict[uuid.UUID, Any] = {}
+
+    def note(case_id: uuid.UUID) -> None:
+        results[case_id] = vigil.cases.execute(case_id, add_note(), MODERATOR)
+
+    with write_lock_held(settings, vigil.event_log):
+        threads = []
+        for i, case_id in enumerate(cases):
+            thread = threading.Thread(target=note, args=(case_id,))
+            thread.start()
+            threads.append(thread)
+            wait_until(lambda queued=i + 1: committer.waiting() >= queued)
+    for thread in threads:
+        thread.join(30)
+    appends = committer.stats.appends - before[0]
+    transactions = committer.stats.transactions - before[1]
+    assert (appends, transactions) == (4, 2)  # the first alone, the three behind it together
+    for case_id in cases:
+        written = results[case_id]
+        assert written.state.version == 2
+        assert written.state.notes == 1
+        assert vigil.event_log.notification_id_of(case_id, 2) == written.position
