@@ -255,6 +255,21 @@ def timeline_content(
 
     def produce(gate: CaseGate) -> TimelineAnswer:
         nonlocal version
+        if limit is not None and gate.full:
+            page = vigil.cases.timeline_page(
+                case_id, after=after, limit=limit, as_of=as_of, basis=basis
+            )
+            version = page.version
+            return TimelineAnswer(
+                case_id=case_id,
+                events=[event_read(e) for e in page.events],
+                total=page.total,
+                next_cursor=(
+                    encode_cursor(_timeline_tag(case_id), [page.events[-1].originator_version])
+                    if page.more
+                    else None
+                ),
+            )
         events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
         if events:
             version = events[-1].originator_version
