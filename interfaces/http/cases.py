@@ -248,7 +248,9 @@ def timeline_content(
     last event (the ETag): what GET /cases/{id}/timeline answers, and the web UI shows.
 
     With ``limit``, one page: the events after ``cursor`` (keyed by version), at most
-    ``limit`` of them; only the page's events are turned into answers."""
+    ``limit`` of them; only the page's events are turned into answers, and for a reader with
+    full access only they are read where the case's clocks allow (``CaseService.timeline_page``).
+    """
     # Checked before the read, so a refused cursor writes nothing (not even an access record).
     after = 0 if cursor is None else decode_cursor(_timeline_tag(case_id), cursor, [int])[0]
     version: int | None = None
