@@ -17,7 +17,9 @@ warm-up:
 - a timeline page ``GET /api/v1/cases/{id}/timeline?limit=100`` (each sample the next page,
   following ``next_cursor``, round the whole timeline);
 
-beside the baseline, a raw SQL read of the same events (``SELECT`` of the case's rows from the
+beside ``GET /api/v1/cases/{id}`` (the case now, from the process's cache: what any case read
+costs over HTTP, access record included, with no history to read; a reference, not a goal) and
+the baseline, a raw SQL read of the same events (``SELECT`` of the case's rows from the
 events table by originator id, in version order, on the recorder's own connection: no decoding,
 no HTTP). It prints p50 and p99 (ms) of each and its ratio to the baseline, and the goals of
 issue 18 (as-of p99 under 20 ms on the recorded basis and under 50 ms on the occurred basis, at
@@ -205,6 +207,7 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
 
                 baseline = timed(raw, args.samples)
                 figures = {
+                    "now": timed(lambda: render.ok(api.get(base)), args.samples),
                     "recorded": timed(as_of_read("recorded"), args.samples),
                     "occurred": timed(as_of_read("occurred"), args.samples),
                     "recorded_mid": timed(as_of_read("recorded", middle), args.samples),
@@ -216,6 +219,7 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
         print()
         print(f"{'':<62}{'p50':>10}{'p99':>10}{'x raw p50':>11}{'x raw p99':>11}")
         labels = {
+            "now": "GET /api/v1/cases/{id} (now: reference, no as_of)",
             "recorded": "GET /api/v1/cases/{id}?as_of=T&basis=recorded",
             "occurred": "GET /api/v1/cases/{id}?as_of=T&basis=occurred",
             "recorded_mid": "GET /api/v1/cases/{id}?as_of=T&basis=recorded (mid-case)",
