@@ -46,6 +46,29 @@ class CaseChanges:
 
 
 @dataclass(frozen=True)
+class TimelinePage:
+    """A page of a case's timeline (as of a moment, on a basis): the events after a version."""
+
+    events: list[CaseEvent]  # at most the limit, in order
+    total: int  # how many events the whole timeline holds (at that moment)
+    version: int | None  # the version of its last event (None: it has none)
+    more: bool  # whether events follow this page
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Which of a case's versions an as-of read includes, told from its clocks: every version
+    up to ``prefix``, none after ``last``, and those between only if they occurred by T."""
+
+    prefix: int
+    last: int
+
+
+# How many events' times a search for the last event recorded by T reads in one query.
+_WINDOW = 32
+
+
+@dataclass(frozen=True)
 class WriteResult:
     state: CaseState
     events: Sequence[CaseEvent]
@@ -275,10 +298,11 @@ class CaseService:
             state=state,
         )
 
-    def take_snapshot(self, case_id: UUID) -> None:
-        """Snapshot a case at its current version (for cases that grew before snapshots)."""
-        state = self.load(case_id)
-        if state is None:
+    def take_snapshot(self, case_id: UUID, *, version: int | None = None) -> None:
+        """Snapshot a case at its current version, or a given one (for cases that grew before
+        snapshots, or were written to the log without this service: a benchmark's)."""
+        state = self.load(case_id, version=version)
+        if state is None or (version is not None and state.version != version):
             raise CaseNotFound("no such case")
         assert self._event_log.snapshots is not None
         self._cases.snapshot(state)
@@ -297,13 +321,101 @@ class CaseService:
         self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
     ) -> CaseState:
         """Current state, or the state as known (recorded basis) / as happened (occurred) at T."""
-        if as_of is None:
-            state = self.load(case_id)
-        else:
-            state = fold(None, self.timeline(case_id, as_of=as_of, basis=basis))
+        state = self.load(case_id) if as_of is None else self._as_of(case_id, as_of, basis)
         if state is None:
             raise CaseNotFound("no such case" if as_of is None else "no such case at that time")
         return state
+
+    def _as_of(self, case_id: UUID, as_of: datetime, basis: Basis) -> CaseState | None:
+        """The fold of the case's events recorded (occurred) by T. Where the case's clocks tell
+        which versions those are, from the latest snapshot at or before the last version all
+        of whose predecessors are in, plus the few in doubt; else from every event."""
+        current = self.load(case_id)
+        span = None if current is None else self._span(current, as_of, basis)
+        if current is None or span is None:
+            return fold(None, self.timeline(case_id, as_of=as_of, basis=basis))
+        if span.prefix == 0:
+            before = None
+        elif span.prefix == current.version:
+            before = current
+        else:
+            before = self.load(case_id, version=span.prefix)
+        included = self._occurred_by(case_id, span, as_of)
+        if not included:
+            return before
+        later = self._event_log.events_of(case_id, gt=included[0] - 1, lte=included[-1])
+        keep = set(included)
+        return fold(before, [e for e in later if e.originator_version in keep])
+
+    def _span(self, current: CaseState, as_of: datetime, basis: Basis) -> _Span | None:
+        """Which versions of the case (as of ``current``) a read as of T includes, or None if
+        its clocks do not tell (unknown, or events recorded out of order): read them all then.
+
+        Recorded basis: the events were recorded in order, so those by T are versions 1..K.
+        Occurred basis: each event occurred within [recorded_at - max_lateness, recorded_at +
+        max_lead], so every one recorded by T - max_lead occurred by T, and none recorded after
+        T + max_lateness did."""
+        clocks = current.clocks
+        if clocks is None or not clocks.recorded_in_order:
+            return None
+        try:
+            if basis is Basis.RECORDED:
+                first = last = as_of
+            else:
+                first, last = as_of - clocks.max_lead, as_of + clocks.max_lateness
+        except OverflowError:
+            return None
+        prefix = self._last_recorded_by(current, first)
+        end = prefix if last == first else self._last_recorded_by(current, last)
+        if prefix is None or end is None:
+            return None
+        return _Span(prefix=prefix, last=end)
+
+    def _last_recorded_by(self, current: CaseState, moment: datetime) -> int | None:
+        """The last version of a case recorded in order that was recorded by ``moment`` (0:
+        none), read from a few windows of its events' times (nothing unsealed): each window
+        placed where the moment falls between the known times (the case's events come at a
+        fairly steady pace), every other one halving the range (so never more than about
+        twice log2 of the versions). None if the log lacks a version it should hold."""
+        clocks = current.clocks
+        assert clocks is not None
+        if clocks.last_recorded_at <= moment:
+            return current.version
+        if clocks.first_recorded_at > moment:
+            return 0
+        # Version ``low`` was recorded by the moment (at ``low_at``), version ``high`` after it.
+        low, low_at = 1, clocks.first_recorded_at
+        high, high_at = current.version, clocks.last_recorded_at
+        halve = False
+        while high - low > 1:
+            if high - low - 1 <= _WINDOW:
+                start, end = low + 1, high - 1
+            else:
+                if halve:
+                    guess = (low + high) // 2
+                else:
+                    share = (moment - low_at) / (high_at - low_at)
+                    guess = low + int((high - low) * share)
+                halve = not halve
+                start = min(max(low + 1, guess - _WINDOW // 2), high - _WINDOW)
+                end = start + _WINDOW - 1
+            times = self._event_log.clocks_of(current.id, gt=start - 1, lte=end)
+            if [version for version, _, _ in times] != list(range(start, end + 1)):
+                return None
+            for version, recorded_at, _ in times:
+                if recorded_at <= moment:
+                    low, low_at = version, recorded_at
+                else:
+                    high, high_at = version, recorded_at
+                    break
+        return low
+
+    def _occurred_by(self, case_id: UUID, span: _Span, as_of: datetime) -> list[int]:
+        """The versions between a span's prefix and its last that occurred by T."""
+        if span.last <= span.prefix:
+            return []
+        times = self._event_log.clocks_of(case_id, gt=span.prefix, lte=span.last)
+        return [version for version, _, occurred_at in times if occurred_at <= as_of]
 
     def timeline(
         self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
@@ -317,6 +429,57 @@ class CaseService:
         if basis is Basis.RECORDED:
             return [e for e in events if e.recorded_at <= as_of]
         return [e for e in events if e.occurred_at <= as_of]
+
+    def timeline_page(
+        self,
+        case_id: UUID,
+        *,
+        after: int,
+        limit: int,
+        as_of: datetime | None = None,
+        basis: Basis = Basis.RECORDED,
+    ) -> TimelinePage:
+        """The events of the case's timeline (``timeline``) after version ``after``, at most
+        ``limit`` of them, with the timeline's total and last version. Where the case's clocks
+        tell which versions the timeline holds, only the page's events are read (and the few
+        in doubt on the occurred basis, without unsealing them); else every event."""
+        current = self.load(case_id)
+        span: _Span | None = None
+        if current is not None:
+            span = (
+                _Span(prefix=current.version, last=current.version)
+                if as_of is None
+                else self._span(current, as_of, basis)
+            )
+        if current is None or span is None:
+            whole = self.timeline(case_id, as_of=as_of, basis=basis)
+            rest = [e for e in whole if e.originator_version > after]
+            return TimelinePage(
+                events=rest[:limit],
+                total=len(whole),
+                version=whole[-1].originator_version if whole else None,
+                more=len(rest) > limit,
+            )
+        doubtful = [] if as_of is None else self._occurred_by(case_id, span, as_of)
+        start = max(after, 0)
+        wanted = list(range(start + 1, min(span.prefix, start + limit + 1) + 1))
+        wanted += [v for v in doubtful if v > after][: limit + 1 - len(wanted)]
+        page = wanted[:limit]
+        events: list[CaseEvent] = []
+        if page:
+            keep = set(page)
+            events = [
+                e
+                for e in self._event_log.events_of(case_id, gt=page[0] - 1, lte=page[-1])
+                if isinstance(e, CaseEvent) and e.originator_version in keep
+            ]
+        last = doubtful[-1] if doubtful else span.prefix
+        return TimelinePage(
+            events=events,
+            total=span.prefix + len(doubtful),
+            version=last or None,
+            more=len(wanted) > limit,
+        )
 
     def changes(
         self, case_id: UUID, from_: datetime, to: datetime, basis: Basis = Basis.RECORDED

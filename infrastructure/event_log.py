@@ -10,6 +10,7 @@ eventsourcing does not offer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 
+from infrastructure.persistence import PydanticMapper, view_decoder
 from infrastructure.snapshots import SnapshotStore
 
 
@@ -86,3 +88,23 @@ class EventLog(Application[UUID]):
         self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None
     ) -> Iterable[Any]:
         return self.events.get(aggregate_id, gt=gt, lte=lte)
+
+    def clocks_of(
+        self, aggregate_id: UUID, *, gt: int | None = None, lte: int | None = None
+    ) -> list[tuple[int, datetime, datetime]]:
+        """The version, ``recorded_at`` and ``occurred_at`` of each of an aggregate's events in
+        (gt, lte], in order, read without decoding them (nothing unsealed: for an as-of read's
+        search of the versions it needs, never for showing them)."""
+        mapper = self.mapper
+        stored = self.recorder.select_events(aggregate_id, gt=gt, lte=lte)
+        found: list[tuple[int, datetime, datetime]] = []
+        for event in stored:
+            try:
+                if not isinstance(mapper, PydanticMapper):
+                    raise ValueError("no JSON to read the times from")
+                recorded_at, occurred_at = mapper.clocks_of(event)
+            except (KeyError, ValueError, TypeError):
+                decoded = view_decoder(self)(event)  # decoded as the views read it
+                recorded_at, occurred_at = decoded.recorded_at, decoded.occurred_at
+            found.append((event.originator_version, recorded_at, occurred_at))
+        return found

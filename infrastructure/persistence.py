@@ -25,6 +25,7 @@ carry a MAC, checked on loading (``infrastructure.snapshots``). Projections deco
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
@@ -194,6 +195,13 @@ class PydanticMapper(Mapper[Any]):
         _walk(data, plan, _withheld)
         return cast(DomainEventProtocol[Any], cls.model_validate(data))
 
+    def clocks_of(self, stored_event: StoredEvent) -> tuple[datetime, datetime]:
+        """An event's ``recorded_at`` and ``occurred_at``, read from its JSON alone: nothing
+        unsealed, nothing else validated (an as-of read's search for the versions it needs).
+        Raises KeyError or ValueError if the event has no such times."""
+        data = orjson.loads(self._state_of(stored_event))
+        return _moment(data["recorded_at"]), _moment(data["occurred_at"])
+
     # --- which key ----------------------------------------------------------------------------
 
     def _key_for(self, model: BaseModel, originator_id: UUID, version: int) -> DataKey:
@@ -275,6 +283,13 @@ class PydanticMapper(Mapper[Any]):
         if not isinstance(subject, SubjectOfCase) or subject.named is None:
             raise MasterKeyError(f"case {case_id} has no CaseOpened event: no subject to key by")
         return subject.named
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a stored event's time without an offset")
+    return moment
 
 
 def _withheld(value: Any, path: str, step: Step) -> Any:

@@ -208,6 +208,53 @@ class Write(Item):
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
+class CaseClocks(Item):
+    """What a case's two clocks have done over its events, so an as-of read can tell which
+    versions it needs without reading them all (``application.cases``).
+
+    ``max_lateness`` and ``max_lead`` are signed: the largest ``recorded_at - occurred_at`` (an
+    event logged late) and the largest ``occurred_at - recorded_at`` (an event put ahead of the
+    server clock, within the allowed skew) over the case's events. So every event has
+    ``recorded_at - max_lateness <= occurred_at <= recorded_at + max_lead``.
+    """
+
+    first_recorded_at: datetime  # its first event's recorded_at
+    last_recorded_at: datetime  # the latest recorded_at of its events
+    recorded_in_order: bool  # each event recorded at or after every event before it
+    max_lateness: timedelta
+    max_lead: timedelta
+
+    @staticmethod
+    def of(event: CaseEvent) -> CaseClocks:
+        late = event.recorded_at - event.occurred_at
+        return CaseClocks(
+            first_recorded_at=event.recorded_at,
+            last_recorded_at=event.recorded_at,
+            recorded_in_order=True,
+            max_lateness=late,
+            max_lead=-late,
+        )
+
+    def after(self, event: CaseEvent) -> CaseClocks:
+        """The clocks with one more event (this object itself when it changes nothing)."""
+        late = event.recorded_at - event.occurred_at
+        in_order = self.recorded_in_order and event.recorded_at >= self.last_recorded_at
+        if (
+            event.recorded_at <= self.last_recorded_at
+            and in_order == self.recorded_in_order
+            and self.max_lateness >= late
+            and self.max_lead >= -late
+        ):
+            return self
+        return CaseClocks.model_construct(
+            first_recorded_at=self.first_recorded_at,
+            last_recorded_at=max(self.last_recorded_at, event.recorded_at),
+            recorded_in_order=in_order,
+            max_lateness=max(self.max_lateness, late),
+            max_lead=max(self.max_lead, -late),
+        )
+
+
 # Events that count as acting on the concern (the "first action" SLA clock).
 ACTION_EVENTS: tuple[type[CaseEvent], ...] = (
     RiskAssessed,
@@ -285,6 +332,9 @@ class CaseState(BaseModel):
     # The FlagRaised events' ids (a first-action clock's items). None only in snapshots taken
     # before this was kept: then any event of the case is taken as one.
     flag_event_ids: list[str] | None = None
+    # The case's clocks over its events (an as-of read's shortcut). None in snapshots taken
+    # before this was kept: unknown, so as-of reads replay the case (no need to retake them).
+    clocks: CaseClocks | None = None
 
     # --- derived -------------------------------------------------------------------------------
 
@@ -367,13 +417,18 @@ def fold(state: CaseState | None, events: Iterable[CaseEvent]) -> CaseState | No
 def apply_in_place(state: CaseState | None, event: CaseEvent) -> CaseState | None:
     """Apply one event to a state the caller owns. Never raises on a valid stored event."""
     if isinstance(event, CaseOpened):
+        reopened = state is not None
         state = _opened(event)
+        if reopened:
+            state.clocks = None  # a second opening: what the clocks say of the first is lost
     elif state is None or event.originator_id != state.id:
         return state
     else:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(state, event)
+        if state.clocks is not None:
+            state.clocks = state.clocks.after(event)
     state.version = event.originator_version
     if state.participants is not None and event.actor not in state.participants:
         state.participants.append(event.actor)
@@ -489,6 +544,7 @@ def _opened(e: CaseOpened) -> CaseState:
         flags_awaiting=[],
         serious_incidents={},
         flag_event_ids=[],
+        clocks=CaseClocks.of(e),
     )
     if e.source is CaseSource.FLAG:
         _awaits_action(state, e.event_id, e.occurred_at)

@@ -248,13 +248,30 @@ def timeline_content(
     last event (the ETag): what GET /cases/{id}/timeline answers, and the web UI shows.
 
     With ``limit``, one page: the events after ``cursor`` (keyed by version), at most
-    ``limit`` of them; only the page's events are turned into answers."""
+    ``limit`` of them; only the page's events are turned into answers, and for a reader with
+    full access only they are read where the case's clocks allow (``CaseService.timeline_page``).
+    """
     # Checked before the read, so a refused cursor writes nothing (not even an access record).
     after = 0 if cursor is None else decode_cursor(_timeline_tag(case_id), cursor, [int])[0]
     version: int | None = None
 
     def produce(gate: CaseGate) -> TimelineAnswer:
         nonlocal version
+        if limit is not None and gate.full:
+            page = vigil.cases.timeline_page(
+                case_id, after=after, limit=limit, as_of=as_of, basis=basis
+            )
+            version = page.version
+            return TimelineAnswer(
+                case_id=case_id,
+                events=[event_read(e) for e in page.events],
+                total=page.total,
+                next_cursor=(
+                    encode_cursor(_timeline_tag(case_id), [page.events[-1].originator_version])
+                    if page.more
+                    else None
+                ),
+            )
         events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
         if events:
             version = events[-1].originator_version

@@ -23,6 +23,7 @@ from domain.access.events import BreakGlassAccessGranted, BreakGlassAccessReview
 from domain.access.vocabulary import GrantReviewOutcome
 from domain.case import commands as c
 from domain.case.events import CaseOpened, NoteAdded, OutOfHoursDecisionRecorded, PersonalDataErased
+from domain.case.state import fold
 from domain.case.vocabulary import (
     AgencyKind,
     CaseSource,
@@ -316,8 +317,11 @@ def test_the_timeline_shows_the_erasure_and_every_personal_field_as_erased(
     assert (state.summary, state.subject.display_name) == (ERASED, ERASED)
     assert state.personal_data_erased_at == erased.occurred_at
     # Replaying the case as of before the erasure cannot bring the data back either.
-    past = vigil.cases.get(case_id, as_of=erased.recorded_at - timedelta(microseconds=1))
+    before = erased.recorded_at - timedelta(microseconds=1)
+    past = vigil.cases.get(case_id, as_of=before)
     assert past.summary == ERASED
+    # Read from the snapshot taken before the erasure, exactly as a replay of the events.
+    assert past == fold(None, vigil.cases.timeline(case_id, as_of=before))
 
 
 def test_a_break_glass_reason_and_its_review_are_erased_with_the_subject(
