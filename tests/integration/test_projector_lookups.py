@@ -6,7 +6,8 @@ Every test runs on SQLite and on PostgreSQL (the ``vigil`` fixture), with real c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from domain.case.vocabulary import Urgency
 from domain.shared import Actor, Role
 from interfaces.composition import Vigil
+from projections.store import Tx
 from projections.work_queues import Queue, WorkQueues
 from tests import story
 from tests.conftest import Clock
@@ -79,3 +81,36 @@ def test_the_projector_reads_no_policy_or_calendar_per_event_and_judges_by_the_v
     current = queues.all()
     queues.rebuild()
     assert queues.all() == current
+
+
+def test_a_busy_log_is_applied_in_one_transaction_per_batch(
+    vigil: Vigil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a case and views caught up with it
+    case = vigil.cases.execute(None, story.open_case(), LEE).state
+    vigil.projector.catch_up()
+    store = vigil.projector.store
+    opened: list[bool] = []
+    transaction = store.transaction
+
+    @contextmanager
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Tx]:
+        opened.append(bool(kwargs.get("commit")))
+        with transaction(*args, **kwargs) as tx:
+            yield tx
+
+    monkeypatch.setattr(store, "transaction", counted)
+
+    # When 30 notes arrive while the projector is not looking
+    for _ in range(30):
+        vigil.cases.execute(case.id, story.add_note(), LEE)
+
+    # Then catching up in batches of 10 commits three transactions, not one per event
+    assert catch_up_in_batches(vigil, 10) == 3
+    assert opened.count(True) == 3
+    # And at once: one transaction for all 30
+    for _ in range(30):
+        vigil.cases.execute(case.id, story.add_note(), LEE)
+    opened.clear()
+    assert vigil.projector.catch_up() == 30
+    assert opened.count(True) == 1
