@@ -10,6 +10,14 @@ reloads and decides again on the new state, unless the client pinned a version w
 race it is allowed (``Settings.write_retries``) raises ``Contention`` (503, retry later), the one
 answer to a race that could not be won, whatever the aggregate.
 
+A write first decides on this process's cached state of the aggregate, without asking the log
+for newer events: its events go at the cached version's next, which the store refuses if any
+writer got there first (the cache was behind), and then the write reloads from the log and
+decides again at once. Whatever that proof cannot cover is decided again on the log's state
+before it is answered: a refusal, an If-Match that does not match, a decision that appends
+nothing of the aggregate's own. A retried request found answered in the cached state is
+answered (events are never changed). Reads (``load``) always bring the cache up to date.
+
 Within one process, writes to one aggregate queue for it (a lock per stripe of aggregate ids),
 so only writers in other processes race: under a burst, a writer that kept losing would
 otherwise back off longer and longer while newer ones went first, until it gave up.
@@ -90,7 +98,8 @@ class StateCache(Generic[S]):
     """A small LRU of aggregate states, shared by the threads of one process.
 
     States are never mutated once built (the fold copies), so handing the same object to
-    several readers is safe; a cached state is only a starting point, always fast-forwarded.
+    several readers is safe; a cached state is only a starting point: fast-forwarded for a
+    read, and for a write proved current by the store accepting its next version.
     """
 
     def __init__(self, maxsize: int, version: Callable[[S], int]) -> None:
@@ -214,9 +223,18 @@ class WritePath(Generic[S]):
         recall: Recall[S, R] | None,
         expected_version: int | None,
     ) -> R:
-        for attempt in range(self._retries):
-            state = self.load(aggregate_id)
+        attempt = 0
+        trust_cache = True  # the first decision may be made on this process's cached state
+        while attempt < self._retries:
+            state = None
+            if trust_cache and self._cache is not None:
+                state = self._cache.get(aggregate_id)
+            trust_cache = False
+            verified = state is None  # a cached state may be behind another process's writes
+            if verified:
+                state = self.load(aggregate_id)
             if recall is not None:
+                # A request answered in a cached state was answered: its events are in the log.
                 first = recall.answered(state)
                 if first is not None:
                     return first
@@ -224,12 +242,24 @@ class WritePath(Generic[S]):
                 if state is None:
                     raise self._not_found()
                 if self._version(state) != expected_version:
+                    if not verified:
+                        continue  # the cache may be behind: ask the log
                     raise VersionConflict(
                         f"the {self._name} is at version {self._version(state)}, "
                         f"not {expected_version}"
                     )
-            events = list(decide(state))
+            try:
+                events = list(decide(state))
+            except DomainError:
+                if not verified:
+                    continue  # a refusal must stand on the state the log holds
+                raise
             own = [e for e in events if e.originator_id == aggregate_id]
+            if not verified and not self._appends_next(state, own):
+                # Only an append at the cached state's next version would be refused if the
+                # cache were behind: anything else (nothing to append, or only others'
+                # events) is decided again on the log's state.
+                continue
             if not events:
                 return answer(Written(state, state, [], 0))
             try:
@@ -237,12 +267,17 @@ class WritePath(Generic[S]):
                     *events, *(recall.record(own) if recall is not None else ())
                 )
             except IntegrityError:
+                if not verified:
+                    # The cache was behind (or a race was lost): reload and decide again, at
+                    # once; a pinned version is checked against the log's.
+                    continue
                 if expected_version is not None:
                     raise VersionConflict(
                         f"the {self._name} changed while this write was decided"
                     ) from None
                 # Lost a race: back off a little, reload and decide again.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+                attempt += 1
+                time.sleep(random.uniform(0, 0.002 * attempt))  # noqa: S311
                 continue
             after = self._fold(state, own)
             if after is not None:
@@ -255,6 +290,13 @@ class WritePath(Generic[S]):
             )
             return answer(Written(state, after, own, position))
         raise Contention(f"the write lost {self._retries} races in a row; try again")
+
+    def _appends_next(self, state: S | None, own: Sequence[Any]) -> bool:
+        """Whether ``own`` starts at the version after ``state``'s (the store refuses it if
+        that version is taken: the proof that ``state`` was the latest)."""
+        if state is None or not own:
+            return False
+        return bool(own[0].originator_version == self._version(state) + 1)
 
     # --- snapshots ------------------------------------------------------------------------------
 

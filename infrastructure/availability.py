@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import sqlite3
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from psycopg_pool import PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from infrastructure.files import make_private_dir
 
@@ -142,3 +145,39 @@ def check_sqlite_directory(database: Path) -> None:
 
 def _strerror(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
+
+
+def check_idle_connection(conn: psycopg.Connection[Any], pool: ConnectionPool[Any]) -> None:
+    """The pool's check of a connection it is about to hand out, with no round trip unless the
+    connection has something to say: an idle connection the server has since closed (its
+    backend terminated, the server shutting down or restarting) has the server's goodbye
+    waiting on its socket, or is closed already. Only then is it asked (an empty statement).
+
+    A failed check makes the pool discard it and hand out another, before anything was sent,
+    so no statement is ever run twice. As what ended one has likely ended the others (a
+    restart), the pool's idle connections are checked then too (``ConnectionPool.check``):
+    the pool waits longer after each failed check (1 s, 2 s, ...), so a pool of dead
+    connections would otherwise outlast the caller's timeout. A connection lost silently (no
+    goodbye) fails on use, as it would a moment after a ping: ``StoreUnavailable``."""
+    if conn.closed or conn.broken:
+        pool.check()
+        raise psycopg.OperationalError("the connection is closed")
+    poll = select.poll()
+    poll.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poll.poll(0):
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            pool.check()
+            raise
+
+
+def check_idle_connections(datastore: Any) -> None:
+    """Make the PostgreSQL pool of ``datastore`` check connections it hands out by
+    ``check_idle_connection`` (``POSTGRES_PRE_PING`` is off: eventsourcing's pre-ping costs a
+    round trip for every checkout). The pool takes its check only when built, by eventsourcing,
+    so it is set on the built pool (psycopg_pool 3.3 keeps it in ``_check``)."""
+    pool = getattr(datastore, "pool", None)
+    if isinstance(pool, ConnectionPool):
+        assert hasattr(pool, "_check"), "psycopg_pool keeps its check elsewhere now"
+        pool._check = partial(check_idle_connection, pool=pool)  # private: see the docstring

@@ -417,7 +417,9 @@ def recorder_env(settings: Settings) -> dict[str, str]:
                 "POSTGRES_CONNECT_TIMEOUT": str(settings.store_timeout_seconds),
                 "POSTGRES_CONNECT_ATTEMPT_TIMEOUT": str(settings.db_connect_timeout_seconds),
                 "POSTGRES_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
-                "POSTGRES_PRE_PING": "y",
+                # No round trip per checkout: the pool checks a connection it hands out by
+                # whether the server has closed it (``availability.check_idle_connections``).
+                "POSTGRES_PRE_PING": "n",
             }
         )
         return env

@@ -181,6 +181,8 @@ class _Behind(Tracked[dict[str, int]]):
         end = notifications[-1].id
         decode = view_decoder(self._views.event_log)
         batch = [Positioned(n.id, decode(n)) for n in notifications]
+        for slot in self._slots:
+            slot.view.saw(low, batch)  # every event of the log in (low, end]
         work: list[Work] = []
         for slot in self._slots:
             start = state[slot.tracking_name]

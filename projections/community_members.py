@@ -189,6 +189,10 @@ class CommunityMembersView(View):
         self._policies = policies if policies is not None else default_policies(event_log)
         self._fingerprint = fingerprint
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        self._calendars.saw(after, batch)
+        self._policies.saw(after, batch)
+
     def stored_version(self) -> int:
         if not self._fingerprint:
             return self.version

@@ -441,6 +441,10 @@ class ContactSummariesView(View):
         self._folds = folds if folds is not None else ContactFolds(event_log)
         self._fingerprint = fingerprint
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        self._calendars.saw(after, batch)
+        self._policies.saw(after, batch)
+
     def stored_version(self) -> int:
         if not self._fingerprint:
             return self.version

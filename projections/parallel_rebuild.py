@@ -452,6 +452,11 @@ def fill_pipelined(
                 watch()
             decode = view_decoder(views.event_log)
             batch = [Positioned(n.id, decode(n)) for n in notifications]
+            if part is None:
+                # Every event of the log in (position, end]; a share's batch holds only its
+                # aggregates' events, so its views read the others from the log.
+                for slot in ordered:
+                    slot.view.saw(position, batch)
             end = notifications[-1].id
             work: list[Work] = []
             for slot in ordered:

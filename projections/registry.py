@@ -5,8 +5,11 @@ To add a view, write it in its own module (a ``View`` subclass) and add its fact
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from domain.calendar import CalendarVersion, HolidayLookup
 from domain.policy.sla import SlaPolicyVersion
@@ -44,22 +47,58 @@ class ViewConfig:
     fingerprint: str = ""
     holidays: HolidayLookup = bank_holidays
 
+    _shared: weakref.WeakKeyDictionary[EventLog, dict[str, Any]] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, compare=False, repr=False
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled for a rebuild's worker process: what it reads of the log is its own.
+        return {
+            name: value for name, value in self.__dict__.items() if name not in ("_shared", "_lock")
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_shared", weakref.WeakKeyDictionary())
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def _one(self, event_log: EventLog, kind: str, make: Callable[[], Any]) -> Any:
+        # One per ledger for every view built with this config: each keeps what it read of the
+        # log, and the projector's batches tell it what arrived (``View.saw``), so no view
+        # reads the log for them per event.
+        with self._lock:
+            kept = self._shared.setdefault(event_log, {})
+            if kind not in kept:
+                kept[kind] = make()
+            return kept[kind]
+
     def sla_policies(self, event_log: EventLog) -> SlaPolicies:
-        if self.default_policy is None:
-            return default_policies(event_log)
-        return SlaPolicies(event_log, default_first=self.default_policy)
+        def make() -> SlaPolicies:
+            if self.default_policy is None:
+                return default_policies(event_log)
+            return SlaPolicies(event_log, default_first=self.default_policy)
+
+        policies: SlaPolicies = self._one(event_log, "policies", make)
+        return policies
 
     def policy_lookup(self, event_log: EventLog) -> PolicyLookup:
         """The SLA policy version in force at a moment, as the log held them at a position."""
-        policies = self.sla_policies(event_log)
-        return lambda position, at: policies.history(position).in_force(at)
+        return self.sla_policies(event_log).in_force
 
     def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
-        if self.default_calendar is None:
-            return default_calendars(event_log)
-        return ServiceCalendars(
-            event_log, default_first=self.default_calendar, holidays=self.holidays
-        )
+        def make() -> ServiceCalendars:
+            if self.default_calendar is None:
+                return default_calendars(event_log)
+            return ServiceCalendars(
+                event_log, default_first=self.default_calendar, holidays=self.holidays
+            )
+
+        calendars: ServiceCalendars = self._one(event_log, "calendars", make)
+        return calendars
 
 
 ViewFactory = Callable[[EventLog, ViewConfig], View]
@@ -106,4 +145,5 @@ VIEW_FACTORIES: list[ViewFactory] = [
 
 
 def build_views(event_log: EventLog, config: ViewConfig | None = None) -> list[View]:
-    return [factory(event_log, config or ViewConfig()) for factory in VIEW_FACTORIES]
+    config = config or ViewConfig()
+    return [factory(event_log, config) for factory in VIEW_FACTORIES]

@@ -229,6 +229,13 @@ class ReportFactsView(View):
         self._folds.forget()
         self._services.clear()
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        self._calendars.saw(after, batch)
+        # The lookup is ``SlaPolicies.in_force`` (``ViewConfig.policy_lookup``): its owner's.
+        saw = getattr(getattr(self._policies, "__self__", None), "saw", None)
+        if saw is not None:
+            saw(after, batch)
+
     def _contact_service(self, contact_id: UUID) -> str:
         """The service of a contact (its first event's), read from the log once and kept."""
         service = self._services.get(contact_id)

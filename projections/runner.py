@@ -100,6 +100,12 @@ class View(ABC):
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget anything cached in memory about the view's contents (before a rebuild)."""
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:  # noqa: B027 - optional hook
+        """Every event of the log past ``after`` up to ``batch``'s last was read, in log order
+        (a projector's batch, before any view's ``changes`` with it): a view whose fold looks
+        up other aggregates' events in the log (the SLA policy, services' calendars) takes them
+        from here rather than reading the log for them again."""
+
 
 def ensure_tracking_table(tx: Tx, store: ViewStore) -> None:
     tx.execute(
@@ -322,6 +328,7 @@ class _Alone(Tracked[int]):
     def apply(self, state: int, notifications: Sequence[Notification]) -> None:
         decode = view_decoder(self._event_log)
         batch = [Positioned(n.id, decode(n)) for n in notifications]
+        self._view.saw(state, batch)  # every event of the log in (state, end]
         statements = self._view.changes(self._store, batch)
         end = notifications[-1].id
         with self._store.transaction(commit=True) as tx:

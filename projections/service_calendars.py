@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.calendar import CalendarHistory, CalendarVersion, HolidayLookup
@@ -31,6 +31,9 @@ from domain.service.events import ServiceCalendarVersioned, ServiceRegistered
 from domain.service.state import service_id_for
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
+
+if TYPE_CHECKING:
+    from projections.runner import Positioned
 
 TOPICS = tuple(
     f"{cls.__module__}:{cls.__qualname__}" for cls in (ServiceRegistered, ServiceCalendarVersioned)
@@ -86,6 +89,23 @@ class ServiceCalendars:
                 kept = self._histories[key] = CalendarHistory.of(versions, self._holidays)
             return kept
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        """A projector read every event of the log past ``after`` up to the batch's last, in
+        log order: the service events among them are taken from the batch, so the positions up
+        to its end are known without reading the log again (at most once, the part between
+        what was read before and ``after``)."""
+        if not batch:
+            return
+        with self._lock:
+            end = batch[-1].position
+            if end <= self._read_to:
+                return
+            self._read(after)
+            for item in batch:
+                if item.position > self._read_to:
+                    self._take(item.position, item.event)
+            self._read_to = end
+
     def _default_version(self) -> CalendarVersion:
         # Looked up once, wherever it stands in the log; recorded later, it is read with the
         # service events that reach it (``_read``).
@@ -107,16 +127,18 @@ class ServiceCalendars:
         while True:
             page = recorder.select_notifications(start, _PAGE, stop=position, topics=list(TOPICS))
             for notification in page:
-                event = decode(notification)
-                if isinstance(event, ServiceRegistered | ServiceCalendarVersioned):
-                    self._positions.append(notification.id)
-                    self._events.append(event)
-                    if isinstance(event, ServiceRegistered) and event.originator_id == _DEFAULT_ID:
-                        self._recorded_default = event.version()
+                self._take(notification.id, decode(notification))
             if len(page) < _PAGE:
                 break
             start = page[-1].id + 1
         self._read_to = position
+
+    def _take(self, position: int, event: Any) -> None:
+        if isinstance(event, ServiceRegistered | ServiceCalendarVersioned):
+            self._positions.append(position)
+            self._events.append(event)
+            if isinstance(event, ServiceRegistered) and event.originator_id == _DEFAULT_ID:
+                self._recorded_default = event.version()
 
     def _decoder(self) -> Callable[[Any], Any]:
         if self._decode is None:

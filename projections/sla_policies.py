@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from domain.policy.events import SlaPolicyVersioned
 from domain.policy.sla import SlaPolicyHistory, SlaPolicyVersion
 from domain.policy.state import SLA_POLICY_ID
 from infrastructure.event_log import EventLog
 from infrastructure.persistence import view_decoder
+
+if TYPE_CHECKING:
+    from projections.runner import Positioned
 
 TOPICS = (f"{SlaPolicyVersioned.__module__}:{SlaPolicyVersioned.__qualname__}",)
 _PAGE = 1000
@@ -60,6 +64,27 @@ class SlaPolicies:
                 kept = self._histories[key] = SlaPolicyHistory(versions=(self._first(), *later))
             return kept
 
+    def in_force(self, position: int, at: datetime) -> SlaPolicyVersion:
+        """The version in force at ``at``, as the log held the versions at ``position``."""
+        return self.history(position).in_force(at)
+
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        """A projector read every event of the log past ``after`` up to the batch's last, in
+        log order: the policy events among them are taken from the batch, so the positions up
+        to its end are known without reading the log again (at most once, the part between
+        what was read before and ``after``)."""
+        if not batch:
+            return
+        with self._lock:
+            end = batch[-1].position
+            if end <= self._read_to:
+                return
+            self._read(after)
+            for item in batch:
+                if item.position > self._read_to:
+                    self._take(item.position, item.event)
+            self._read_to = end
+
     def _first(self) -> SlaPolicyVersion:
         # Looked up once, wherever it stands in the log; recorded later, it is read with the
         # policy events that reach it (``_read``).
@@ -81,18 +106,20 @@ class SlaPolicies:
         while True:
             page = recorder.select_notifications(start, _PAGE, stop=position, topics=list(TOPICS))
             for notification in page:
-                event = decode(notification)
-                if isinstance(event, SlaPolicyVersioned) and event.originator_id == SLA_POLICY_ID:
-                    self._positions.append(notification.id)
-                    self._versions.append(event.policy())
-                    if event.originator_version == 1:
-                        self._recorded_first = event.policy()
-                        # Histories kept before it was read named the settings' version 1.
-                        self._histories.clear()
+                self._take(notification.id, decode(notification))
             if len(page) < _PAGE:
                 break
             start = page[-1].id + 1
         self._read_to = position
+
+    def _take(self, position: int, event: Any) -> None:
+        if isinstance(event, SlaPolicyVersioned) and event.originator_id == SLA_POLICY_ID:
+            self._positions.append(position)
+            self._versions.append(event.policy())
+            if event.originator_version == 1:
+                self._recorded_first = event.policy()
+                # Histories kept before it was read named the settings' version 1.
+                self._histories.clear()
 
     def _decoder(self) -> Callable[[Any], Any]:
         if self._decode is None:

@@ -122,8 +122,8 @@ class ViewStore(ABC):
     @contextmanager
     def session(self) -> Iterator[Callable[..., AbstractContextManager[Tx]]]:
         """``transaction``, for many transactions one after another: on PostgreSQL all on one
-        connection taken from the pool once (the pool checks a connection each time it hands
-        one out: a round trip per transaction saved)."""
+        connection taken from the pool once (a checkout, and its check that the server has not
+        closed the connection, per transaction saved)."""
         yield self.transaction
 
     @abstractmethod

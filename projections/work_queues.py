@@ -135,6 +135,10 @@ class WorkQueuesView(View):
             self._policies.history(position),
         )
 
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
+        self._calendars.saw(after, batch)
+        self._policies.saw(after, batch)
+
     def stored_version(self) -> int:
         if not self._fingerprint:
             return self.version
