@@ -42,6 +42,11 @@ rows a state gives, and the queues' names and read shapes, are in ``projections.
 this module keeps them in a view, reads them, and replays them as of a past moment. Rows hold
 no personal data: ids, enums, usernames of staff and times only (no names, summaries, agency
 names or free text).
+
+Beside the rows, ``work_queue_counts`` keeps how many rows each (queue, category) holds, moved
+in the same transaction as the rows (a rebuild counts them once its fill is done), so
+``counts()`` does not count every open item: totals are read from it, and only the overdue
+items and idle cases (which depend on the moment asked about) are counted, by index ranges.
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
