@@ -113,6 +113,10 @@ class Rebuilds:
             build_indexes(self._store, [s for statements in deferred.values() for s in statements])
         else:
             consumed = self._views.catch_up(slots, None, self._batch_size, report)[0]
+        with self._store.transaction(commit=True) as tx:
+            for slot in slots:
+                for statement in slot.view.filled_statements(slot.store):
+                    tx.execute(statement)
         return consumed
 
     def compare(

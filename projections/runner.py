@@ -106,6 +106,15 @@ class View(ABC):
         up other aggregates' events in the log (the SLA policy, services' calendars) takes them
         from here rather than reading the log for them again."""
 
+    def filled_statements(self, store: ViewStore) -> list[str]:
+        """Statements run once a rebuild's fill has written every row of its side tables, before
+        they catch up further (``projections.rebuild``). A fill may hold rows back and write
+        them at its end (a ``WriteBuffer``), so a view keeping aggregates of its own rows (the
+        work queues' kept counts) cannot keep them during it: it computes them here, from
+        the rows, and keeps them from then on. Must give the same tables run at any point
+        between batches (SQLite's fill writes through)."""
+        return []
+
 
 def ensure_tracking_table(tx: Tx, store: ViewStore) -> None:
     tx.execute(

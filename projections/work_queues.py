@@ -42,6 +42,11 @@ rows a state gives, and the queues' names and read shapes, are in ``projections.
 this module keeps them in a view, reads them, and replays them as of a past moment. Rows hold
 no personal data: ids, enums, usernames of staff and times only (no names, summaries, agency
 names or free text).
+
+Beside the rows, ``work_queue_counts`` keeps how many rows each (queue, category) holds, moved
+in the same transaction as the rows (a rebuild counts them once its fill is done), so
+``counts()`` does not count every open item: totals are read from it, and only the overdue
+items and idle cases (which depend on the moment asked about) are counted, by index ranges.
 """
 
 # SQL here names only this module's own tables and columns (constants, quoted by the store);
@@ -58,6 +63,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+import orjson
 
 from domain.case.events import CaseAssigned, CaseEvent
 from domain.case.state import CaseState, apply_in_place
@@ -93,11 +100,20 @@ from projections.restricted import restriction_clause
 from projections.runner import DEFAULT_BATCH_SIZE, Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
 from projections.sla_policies import SlaPolicies
-from projections.store import Row, ViewStore
+from projections.store import Row, Tx, ViewStore
 
 if TYPE_CHECKING:
     from domain.access.rules import Visibility
     from projections.projector import Projector
+
+
+COUNTS_TABLE = "work_queue_counts"
+"""Rows of ``work_queue_items`` per queue and category, kept by the view with them."""
+
+
+def orjson_list(values: list[Any]) -> str:
+    """A JSON array parameter (SQLite reads it with ``json_each``)."""
+    return orjson.dumps(values).decode()
 
 
 class WorkQueuesView(View):
@@ -105,8 +121,9 @@ class WorkQueuesView(View):
     # 2: four-eyes approvals and referrals awaiting review; 3: referrals to agencies that never
     # acknowledge (a crisis line) do not wait for an acknowledgement; 4: each case judged by its
     # service's calendar versions (issue 13), days of several ranges working only in them; 5: the
-    # SLA policy in force at each clock start, and flags awaiting action (issue 15)
-    version = 5
+    # SLA policy in force at each clock start, and flags awaiting action (issue 15); 6: kept
+    # counts per queue and category, and items by assignee (issue 18)
+    version = 6
 
     def __init__(
         self,
@@ -152,6 +169,9 @@ class WorkQueuesView(View):
     def index_name(self, store: ViewStore, suffix: str) -> str:
         return store.index(f"{TABLE}_{suffix}")
 
+    def counts_table(self, store: ViewStore) -> str:
+        return store.table(COUNTS_TABLE)
+
     def create_statements(self, store: ViewStore) -> list[str]:
         table = self.table(store)
         ts, uid = store.time_type, store.uuid_type
@@ -178,10 +198,31 @@ class WorkQueuesView(View):
             f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_risk')} "
             f"ON {table} (queue, risk_rank, since_at, item_id)",
             f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_case')} ON {table} (case_id)",
+            # A caseworker's own items (counts with ``assignee``, a restricted reader's own).
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(store, 'by_assignee')} "
+            f"ON {table} (assignee, queue, due_at)",
+            # The rows counted per queue and category, kept with them (see ``changes``).
+            f"CREATE TABLE IF NOT EXISTS {self.counts_table(store)} ("
+            "queue TEXT NOT NULL, "
+            "category TEXT NOT NULL, "
+            "total BIGINT NOT NULL, "
+            "PRIMARY KEY (queue, category))",
         ]
 
     def drop_statements(self, store: ViewStore) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {self.table(store)}"]
+        return [
+            f"DROP TABLE IF EXISTS {self.table(store)}",
+            f"DROP TABLE IF EXISTS {self.counts_table(store)}",
+        ]
+
+    def filled_statements(self, store: ViewStore) -> list[str]:
+        """The kept counts counted from the rows (a rebuild's fill holds rows back)."""
+        table, counts = self.table(store), self.counts_table(store)
+        return [
+            f"DELETE FROM {counts}",
+            f"INSERT INTO {counts} (queue, category, total) "
+            f"SELECT queue, category, COUNT(*) FROM {table} GROUP BY queue, category",
+        ]
 
     def reset(self) -> None:
         self._folds.forget()
@@ -193,6 +234,9 @@ class WorkQueuesView(View):
         table = self.table(store)
         statements: list[Statement] = []
         case_ids = [store.encode_uuid(f.state.id) for f in folded]
+        keep_counts = store.buffer is None  # else counted once filled (filled_statements)
+        if keep_counts:
+            statements += self._uncount(store, case_ids)
         statements += bulk_delete(store, table, "case_id", case_ids, sql_type="uuid")
         rows = [
             self._encode(store, row, f.position)
@@ -200,6 +244,47 @@ class WorkQueuesView(View):
             for row in self.rows_of(f.state, f.position)
         ]
         statements += bulk_insert(store, table, COLUMNS, rows)
+        if keep_counts:
+            statements += self._count(store, rows)
+        return statements
+
+    # The kept counts (``work_queue_counts``): rows per (queue, category), moved in the batch's
+    # own transaction: the cases' rows about to be deleted are subtracted (counted by the SQL,
+    # from the rows themselves, before the delete), the rows inserted added, and groups left
+    # at zero removed, so they always equal a COUNT over the rows (``vigil verify`` compares
+    # them with a rebuild's, which counts them from its rows). Fixed SQL text, as bulk_write.
+    def _uncount(self, store: ViewStore, case_ids: list[Any]) -> list[Statement]:
+        ids: Any = case_ids
+        chosen = "case_id = ANY(%(ids)s::uuid[])"
+        if store.dialect == "sqlite":
+            ids = orjson_list(case_ids)
+            chosen = "case_id IN (SELECT value FROM json_each(%(ids)s))"
+        return [
+            (
+                f"UPDATE {self.counts_table(store)} AS c SET total = c.total - d.n FROM ("
+                f"SELECT queue, category, COUNT(*) AS n FROM {self.table(store)} "
+                f"WHERE {chosen} GROUP BY queue, category) AS d "
+                "WHERE c.queue = d.queue AND c.category = d.category",
+                {"ids": ids},
+            )
+        ]
+
+    def _count(self, store: ViewStore, rows: list[dict[str, Any]]) -> list[Statement]:
+        added: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = (row["queue"], row["category"])
+            added[key] = added.get(key, 0) + 1
+        counts = self.counts_table(store)
+        upsert = (
+            f"INSERT INTO {counts} AS c (queue, category, total) "
+            "VALUES (%(queue)s, %(category)s, %(total)s) "
+            "ON CONFLICT (queue, category) DO UPDATE SET total = c.total + excluded.total"
+        )
+        statements: list[Statement] = [
+            (upsert, {"queue": queue, "category": category, "total": total})
+            for (queue, category), total in sorted(added.items())
+        ]
+        statements.append((f"DELETE FROM {counts} WHERE total = 0", {}))
         return statements
 
     @staticmethod
@@ -231,6 +316,11 @@ _ORDER: dict[Queue, tuple[tuple[str, ...], tuple[type, ...]]] = {
     Queue.HIGH_RISK_OPEN: (("risk_rank", "since_at", "item_id"), (int, datetime, UUID)),
     Queue.NO_RECENT_ACTION: (("since_at", "item_id"), (datetime, UUID)),
 }
+
+
+# Queues whose items have a due time (high_risk_open has none; no_recent_action's is per
+# request): their overdue items are counted by the (queue, due_at) index.
+_DUE_QUEUES = tuple(q for q in _ORDER if _ORDER[q][0][0] == "due_at")
 
 
 class UnknownQueue(ItemNotFound):
@@ -467,7 +557,14 @@ class WorkQueues(ReadModel[WorkQueuesView]):
         visibility: Visibility | None = None,
     ) -> list[QueueCount]:
         """Every queue with its total and how many items are overdue at ``as_of``
-        (``visibility``: without the restricted cases a reader may not see)."""
+        (``visibility``: without the restricted cases a reader may not see).
+
+        Nothing here counts every open item. Totals come from the kept counts (per queue and
+        category), plus, for a reader kept out of restricted categories, the restricted items
+        they may see anyway (assigned to them, or granted: by the assignee and case indexes).
+        With ``assignee``, the assignee's own items are counted (the assignee index). Overdue
+        items and idle cases depend on the moment, so they are counted, by index ranges on
+        (queue, due_at) and (queue, since_at): the cost grows with the overdue items only."""
         _check_idle_days(idle_days)
         store = self.store
         table = self.view.table(store)
@@ -481,19 +578,29 @@ class WorkQueues(ReadModel[WorkQueuesView]):
         restricted = restriction_clause(store, visibility, params)
         if restricted is not None:
             mine += f" AND {restricted}"
+        found: dict[str, tuple[int, int]] = {}
         with store.transaction(commit=False) as tx:
-            rows = tx.fetchall(
-                "SELECT queue, COUNT(*) AS total, "
-                "SUM(CASE WHEN due_at < %(as_of)s THEN 1 ELSE 0 END) AS overdue "
-                f"FROM {table} WHERE queue <> %(idle)s{mine} GROUP BY queue",
-                params,
-            )
+            if assignee is not None:
+                # The assignee's own items (a caseload), by the assignee index.
+                rows = tx.fetchall(
+                    "SELECT queue, COUNT(*) AS total, "
+                    "SUM(CASE WHEN due_at < %(as_of)s THEN 1 ELSE 0 END) AS overdue "
+                    f"FROM {table} WHERE assignee = %(assignee)s AND queue <> %(idle)s{mine} "
+                    "GROUP BY queue",
+                    params,
+                )
+                found = {
+                    row["queue"]: (int(row["total"]), int(row["overdue"] or 0)) for row in rows
+                }
+            else:
+                totals = self._kept_totals(tx, visibility)
+                overdue = self._overdue(tx, params, mine)
+                found = {queue: (total, overdue.get(queue, 0)) for queue, total in totals.items()}
             idle = tx.fetchone(
                 f"SELECT COUNT(*) AS total FROM {table} "
                 f"WHERE queue = %(idle)s AND since_at < %(cutoff)s{mine}",
                 params,
             )
-        found = {row["queue"]: (int(row["total"]), int(row["overdue"] or 0)) for row in rows}
         idle_total = int(idle["total"]) if idle is not None else 0
         found[Queue.NO_RECENT_ACTION.value] = (idle_total, idle_total)
         return [
@@ -507,6 +614,73 @@ class WorkQueues(ReadModel[WorkQueuesView]):
             )
             for queue in Queue
         ]
+
+    def _kept_totals(self, tx: Tx, visibility: Visibility | None) -> dict[str, int]:
+        """Each queue's items a reader may see (no_recent_action: every open case), from the
+        kept counts: the categories not restricted to them, plus the restricted items they may
+        see (assigned to them, or on a case they hold a grant on) counted by index."""
+        store = self.store
+        table = self.view.table(store)
+        hidden = set(visibility.restricted) if visibility is not None else set()
+        totals: dict[str, int] = {}
+        for row in tx.fetchall(
+            f"SELECT queue, category, total FROM {self.view.counts_table(store)}"
+        ):
+            if row["category"] not in hidden:
+                totals[row["queue"]] = totals.get(row["queue"], 0) + int(row["total"])
+        if not hidden or visibility is None:
+            return totals
+        params: dict[str, Any] = {"idle": Queue.NO_RECENT_ACTION.value}
+        names = []
+        for n, category in enumerate(visibility.restricted):
+            params[f"h{n}"] = category
+            names.append(f"%(h{n})s")
+        among = f"category IN ({', '.join(names)}) AND queue <> %(idle)s"
+        parts = []
+        if visibility.username is not None:
+            params["me"] = visibility.username
+            parts.append(f"SELECT queue FROM {table} WHERE assignee = %(me)s AND {among}")
+        if visibility.granted_case_ids:
+            grants = []
+            for n, granted in enumerate(visibility.granted_case_ids):
+                params[f"g{n}"] = store.encode_uuid(granted)
+                grants.append(f"%(g{n})s")
+            not_mine = " AND (assignee IS NULL OR assignee <> %(me)s)" if "me" in params else ""
+            parts.append(
+                f"SELECT queue FROM {table} WHERE case_id IN ({', '.join(grants)}) "
+                f"AND {among}{not_mine}"
+            )
+        if parts:
+            for row in tx.fetchall(
+                "SELECT queue, COUNT(*) AS total FROM ("
+                + " UNION ALL ".join(parts)
+                + ") AS seen GROUP BY queue",
+                params,
+            ):
+                totals[row["queue"]] = totals.get(row["queue"], 0) + int(row["total"])
+        return totals
+
+    def _overdue(self, tx: Tx, params: dict[str, Any], mine: str) -> dict[str, int]:
+        """Items overdue at ``as_of`` per queue with due times: one index range each."""
+        table = self.view.table(self.store)
+        parts = []
+        for n, queue in enumerate(_DUE_QUEUES):
+            params[f"oq{n}"] = queue.value
+            parts.append(
+                f"SELECT queue, COUNT(*) AS overdue FROM {table} "
+                f"WHERE queue = %(oq{n})s AND due_at < %(as_of)s{mine} GROUP BY queue"
+            )
+        rows = tx.fetchall(" UNION ALL ".join(parts), params)
+        return {row["queue"]: int(row["overdue"]) for row in rows}
+
+    def kept_counts(self) -> dict[tuple[str, str], int]:
+        """The kept counts, (queue, category) -> rows (for checks; not for requests)."""
+        store = self.store
+        with store.transaction(commit=False) as tx:
+            rows = tx.fetchall(
+                f"SELECT queue, category, total FROM {self.view.counts_table(store)}"
+            )
+        return {(row["queue"], row["category"]): int(row["total"]) for row in rows}
 
     def items(
         self,
