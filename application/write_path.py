@@ -28,6 +28,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,50 @@ class StateCache(Generic[S]):
                 self._states.popitem(last=False)
 
 
+class AppendedVersions:
+    """The latest version of each aggregate this process has appended, through any write path
+    over one log (bounded: the least recently appended are forgotten).
+
+    Several write paths can append to one aggregate: a contact logged against a case appends
+    its ``ContactJoined`` to the case through the contacts' path, not the cases'. A write path
+    trusts its cached state only if no write path of this process has appended past it since;
+    otherwise its optimistic append would be refused for nothing (taking the log's lock, and
+    a shared transaction's other appends with it, to be written again one by one)."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._maxsize = maxsize
+        self._versions: OrderedDict[UUID, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def appended(self, events: Iterable[Any]) -> None:
+        with self._lock:
+            for event in events:
+                aggregate_id, version = event.originator_id, event.originator_version
+                if version > self._versions.get(aggregate_id, 0):
+                    self._versions[aggregate_id] = version
+                self._versions.move_to_end(aggregate_id)
+            while len(self._versions) > self._maxsize:
+                self._versions.popitem(last=False)
+
+    def latest(self, aggregate_id: UUID) -> int:
+        """The latest version appended here (0: none remembered)."""
+        with self._lock:
+            return self._versions.get(aggregate_id, 0)
+
+
+# One record per log: every write path over it shares it.
+_APPENDED: weakref.WeakKeyDictionary[EventLog, AppendedVersions] = weakref.WeakKeyDictionary()
+_APPENDED_LOCK = threading.Lock()
+
+
+def appended_versions(event_log: EventLog) -> AppendedVersions:
+    with _APPENDED_LOCK:
+        found = _APPENDED.get(event_log)
+        if found is None:
+            found = _APPENDED[event_log] = AppendedVersions()
+        return found
+
+
 class WritePath(Generic[S]):
     """Loads and writes one kind of aggregate (cases, users, subjects, break-glass streams)."""
 
@@ -155,6 +200,7 @@ class WritePath(Generic[S]):
             StateCache(cache_size, version) if cache_size > 0 else None
         )
         self._queues = [threading.RLock() for _ in range(WRITE_STRIPES)]
+        self._appended = appended_versions(event_log)
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -229,6 +275,8 @@ class WritePath(Generic[S]):
             state = None
             if trust_cache and self._cache is not None:
                 state = self._cache.get(aggregate_id)
+                if state is not None and self._appended.latest(aggregate_id) > self._version(state):
+                    state = None  # another write path of this process appended past it
             trust_cache = False
             verified = state is None  # a cached state may be behind another process's writes
             if verified:
@@ -263,9 +311,9 @@ class WritePath(Generic[S]):
             if not events:
                 return answer(Written(state, state, [], 0))
             try:
-                recordings = self._event_log.save(
-                    *events, *(recall.record(own) if recall is not None else ())
-                )
+                saved = [*events, *(recall.record(own) if recall is not None else ())]
+                recordings = self._event_log.save(*saved)
+                self._appended.appended(saved)
             except IntegrityError:
                 if not verified:
                     # The cache was behind (or a race was lost): reload and decide again, at

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from domain.case.vocabulary import RiskLevel
+from domain.contact.commands import LogContact
 from domain.errors import RuleViolation, VersionConflict
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
@@ -129,3 +130,33 @@ def test_a_retry_through_another_process_answers_the_first_answer(
     )
     assert [e.event_id for e in cached.events] == [e.event_id for e in first.events]
     assert len(list(vigil.event_log.events_of(case.id))) == 2
+
+
+def test_a_contact_logged_against_a_case_does_not_leave_the_case_writes_behind(
+    vigil: Vigil,
+) -> None:
+    """The contacts' write path appends ``ContactJoined`` to the case: the cases' own path
+    must not then append at a version already taken (refused, the log's lock taken for
+    nothing), but start from the log."""
+    case = vigil.cases.execute(None, story.open_case(), LEE).state
+    vigil.cases.execute(case.id, story.add_note(), LEE)  # the case is cached at version 2
+    committer = vigil.event_log.recorder.group_commit
+    before = committer.stats.appends
+    vigil.contacts.log(
+        LogContact.model_validate(
+            {
+                "channel": "call",
+                "direction": "inbound",
+                "caller": {"anonymous": True},
+                "category": "self_harm_risk",
+                "summary": "A friend of the member rang about the same post.",
+                "outcome": "safeguarding_concern",
+                "case_id": str(case.id),
+            }
+        ),
+        LEE,
+    )
+    written = vigil.cases.execute(case.id, story.add_note(), LEE)
+    assert written.state.version == 4  # after the note and the contact joining
+    # Two appends (the contact with its ContactJoined, the note): none refused on the way.
+    assert committer.stats.appends - before == 2

@@ -232,6 +232,12 @@ def head(vigil: Vigil) -> int:
     return int(vigil.event_log.recorder.max_notification_id() or 0)
 
 
+def stored(vigil: Vigil) -> int:
+    """How many events the log holds: what a rebuild reads. Fewer than ``head`` when an append
+    was refused (a write decided on a state that was behind): PostgreSQL's ids have a gap then."""
+    return len(vigil.event_log.recorder.select_notifications(start=1, limit=head(vigil)))
+
+
 def side_tables(vigil: Vigil) -> list[str]:
     store = vigil.projector.store
     with store.transaction(commit=False) as tx:
@@ -251,11 +257,11 @@ def assert_parallel_equals_serial(vigil: Vigil, processes: int) -> None:
 
     # When every view is rebuilt by one process
     serial = Projector(vigil.event_log, vigil.views, rebuild_batch_size=7, listen=False)
-    assert serial.rebuild() == head(vigil)
+    assert serial.rebuild() == stored(vigil)
     assert dump(store, vigil.views) == followed
 
     # And again by several, each applying its share of the aggregates
-    assert parallel(vigil, processes).rebuild() == head(vigil)
+    assert parallel(vigil, processes).rebuild() == stored(vigil)
 
     # Then every table holds what following the log (and one process) gave it
     assert dump(store, vigil.views) == followed
@@ -330,7 +336,7 @@ def test_a_failing_worker_process_fails_the_rebuild_and_leaves_the_live_views(
     assert vigil.projector.positions() == positions
     assert side_tables(vigil) == []
     # And the next rebuild succeeds
-    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert parallel(vigil, 2).rebuild() == stored(vigil)
     assert dump(store, vigil.views) == before
 
 
@@ -381,7 +387,7 @@ def test_a_worker_failing_early_fails_the_rebuild_before_the_rebuilding_process_
     assert vigil.projector.positions() == positions
     assert side_tables(vigil) == []
     # And the next rebuild succeeds
-    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert parallel(vigil, 2).rebuild() == stored(vigil)
     assert dump(store, vigil.views) == before
 
 
@@ -413,7 +419,7 @@ def test_a_hung_worker_fails_the_rebuild_after_the_timeout_and_is_stopped(
     assert vigil.projector.positions() == positions
     assert side_tables(vigil) == []
     # And the next rebuild succeeds
-    assert parallel(vigil, 2).rebuild() == head(vigil)
+    assert parallel(vigil, 2).rebuild() == stored(vigil)
     assert dump(store, vigil.views) == before
 
 
