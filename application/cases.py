@@ -318,19 +318,31 @@ class CaseService:
         return self._cases.load(case_id, version=version)
 
     def get(
-        self, case_id: UUID, *, as_of: datetime | None = None, basis: Basis = Basis.RECORDED
+        self,
+        case_id: UUID,
+        *,
+        as_of: datetime | None = None,
+        basis: Basis = Basis.RECORDED,
+        current: CaseState | None = None,
     ) -> CaseState:
-        """Current state, or the state as known (recorded basis) / as happened (occurred) at T."""
-        state = self.load(case_id) if as_of is None else self._as_of(case_id, as_of, basis)
+        """Current state, or the state as known (recorded basis) / as happened (occurred) at T.
+        ``current``: the case as just loaded by the caller (an access check), spared a load."""
+        if as_of is None:
+            state = current if current is not None else self.load(case_id)
+        else:
+            state = self._as_of(case_id, as_of, basis, current)
         if state is None:
             raise CaseNotFound("no such case" if as_of is None else "no such case at that time")
         return state
 
-    def _as_of(self, case_id: UUID, as_of: datetime, basis: Basis) -> CaseState | None:
+    def _as_of(
+        self, case_id: UUID, as_of: datetime, basis: Basis, current: CaseState | None
+    ) -> CaseState | None:
         """The fold of the case's events recorded (occurred) by T. Where the case's clocks tell
         which versions those are, from the latest snapshot at or before the last version all
         of whose predecessors are in, plus the few in doubt; else from every event."""
-        current = self.load(case_id)
+        if current is None:
+            current = self.load(case_id)
         span = None if current is None else self._span(current, as_of, basis)
         if current is None or span is None:
             return fold(None, self.timeline(case_id, as_of=as_of, basis=basis))
@@ -438,12 +450,15 @@ class CaseService:
         limit: int,
         as_of: datetime | None = None,
         basis: Basis = Basis.RECORDED,
+        current: CaseState | None = None,
     ) -> TimelinePage:
         """The events of the case's timeline (``timeline``) after version ``after``, at most
         ``limit`` of them, with the timeline's total and last version. Where the case's clocks
         tell which versions the timeline holds, only the page's events are read (and the few
-        in doubt on the occurred basis, without unsealing them); else every event."""
-        current = self.load(case_id)
+        in doubt on the occurred basis, without unsealing them); else every event.
+        ``current``: the case as just loaded by the caller (an access check), spared a load."""
+        if current is None:
+            current = self.load(case_id)
         span: _Span | None = None
         if current is not None:
             span = (

@@ -172,7 +172,11 @@ def case_content(
     evaluated_at: datetime = as_of if as_of is not None else vigil.clock()
 
     def produce(gate: CaseGate) -> CaseAnswer:
-        state = gate.state if as_of is None else vigil.cases.get(case_id, as_of=as_of, basis=basis)
+        state = (
+            gate.state
+            if as_of is None
+            else vigil.cases.get(case_id, as_of=as_of, basis=basis, current=gate.state)
+        )
         if not gate.full:
             return CaseAnswer(case=restricted_case_read(state, evaluated_at))
         return CaseAnswer(case=case_read(state, evaluated_at))
@@ -259,7 +263,7 @@ def timeline_content(
         nonlocal version
         if limit is not None and gate.full:
             page = vigil.cases.timeline_page(
-                case_id, after=after, limit=limit, as_of=as_of, basis=basis
+                case_id, after=after, limit=limit, as_of=as_of, basis=basis, current=gate.state
             )
             version = page.version
             return TimelineAnswer(
