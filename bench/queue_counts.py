@@ -18,6 +18,9 @@ break-glass grants), and one assignee's counts; each beside the baseline: today'
 query (``SELECT queue, COUNT(*), SUM(overdue) ... GROUP BY queue`` over the whole table, with
 the same filters, and the idle count) on the same table.
 
+Before timing, each reader's counts are checked against the baseline's answer (the script
+stops if they differ).
+
 Usage: python bench/queue_counts.py [--cases 1000,100000] [--samples N] [--database-url URL]
 Without ``--database-url`` (or ``VIGIL_BENCH_DATABASE_URL``) it runs on SQLite (a temporary
 file); with a PostgreSQL URL (e.g.
@@ -220,6 +223,18 @@ def previous_counts(
     return rows, idle
 
 
+def same_counts(counts: list[Any], rows: list[Any], idle: Any) -> bool:
+    """Whether ``counts`` (totals and overdue per queue) answer what the GROUP BY found."""
+    found = {row["queue"]: (int(row["total"]), int(row["overdue"] or 0)) for row in rows}
+    idle_total = int(idle["total"]) if idle is not None else 0
+    found[Queue.NO_RECENT_ACTION.value] = (idle_total, idle_total)
+    for count in counts:
+        total, overdue = found.get(count.name.value, (0, 0))
+        if count.total != total or (count.overdue is not None and count.overdue != overdue):
+            return False
+    return True
+
+
 def run(url: str, args: argparse.Namespace) -> None:
     postgres = is_postgres(url)
     work = tempfile.TemporaryDirectory()
@@ -263,6 +278,10 @@ def run(url: str, args: argparse.Namespace) -> None:
             totals = {c.name.value: (c.total, c.overdue) for c in kept["every reader"]()}
             overdue = sum(o or 0 for q, (_, o) in totals.items() if q != "no_recent_action")
             print(f"overdue items {overdue:,}, idle cases {totals['no_recent_action'][0]:,}")
+            for reader in kept:
+                # The same answer, or the figures mean nothing.
+                if not same_counts(kept[reader](), *before[reader]()):
+                    raise SystemExit(f"kept counts differ from the GROUP BY for {reader}")
             print(header)
             for reader in kept:
                 new = timed(kept[reader], args.samples)
