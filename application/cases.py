@@ -326,11 +326,9 @@ class CaseService:
         current: CaseState | None = None,
     ) -> CaseState:
         """Current state, or the state as known (recorded basis) / as happened (occurred) at T.
-        ``current``: the case as just loaded by the caller (an access check), spared a load."""
-        if as_of is None:
-            state = current if current is not None else self.load(case_id)
-        else:
-            state = self._as_of(case_id, as_of, basis, current)
+        ``current``: for a read as of T, the case now as just loaded by the caller (an access
+        check), spared a second load."""
+        state = self.load(case_id) if as_of is None else self._as_of(case_id, as_of, basis, current)
         if state is None:
             raise CaseNotFound("no such case" if as_of is None else "no such case at that time")
         return state

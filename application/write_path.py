@@ -1,14 +1,15 @@
 """The one write path every aggregate's service uses: load, decide, append; again after a lost race.
 
-A write loads the aggregate (a case from its latest snapshot onwards, or from this process's
-cache brought up to date), asks whether this request was written already (a retried
-Idempotency-Key answers as the first time and appends nothing), decides on the state (a function
-the service passes in), and appends the decided events in one transaction. Each version of an
-aggregate is stored once, so if another writer got there first the append fails: the write
-reloads and decides again on the new state, unless the client pinned a version with If-Match
-(then the race is the client's to resolve: ``VersionConflict``, 412). A write that loses every
-race it is allowed (``Settings.write_retries``) raises ``Contention`` (503, retry later), the one
-answer to a race that could not be won, whatever the aggregate.
+A write takes the aggregate's state (this process's cached state as it is, see below; else a
+case from its latest snapshot onwards, or the cache brought up to date), asks whether this
+request was written already (a retried Idempotency-Key answers as the first time and appends
+nothing), decides on the state (a function the service passes in), and appends the decided
+events in one transaction. Each version of an aggregate is stored once, so if another writer
+got there first the append fails: the write reloads and decides again on the new state, unless
+the client pinned a version with If-Match (then the race is the client's to resolve:
+``VersionConflict``, 412). A write that loses every race it is allowed
+(``Settings.write_retries``) raises ``Contention`` (503, retry later), the one answer to a race
+that could not be won, whatever the aggregate.
 
 A write first decides on this process's cached state of the aggregate, without asking the log
 for newer events: its events go at the cached version's next, which the store refuses if any
@@ -245,7 +246,8 @@ class WritePath(Generic[S]):
         recall: Recall[S, R] | None = None,
         expected_version: int | None = None,
     ) -> R:
-        """Decide on the aggregate's current state and append, again after each lost race.
+        """Decide on the aggregate's state (the cached one first, proved current by the store
+        accepting its next version) and append, again after each lost race.
 
         ``decide`` answers the events to append; those of other aggregates (a record on a
         shared stream that orders decisions about several) are appended in the same

@@ -21,6 +21,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 
+from infrastructure.availability import check_idle_connections
 from infrastructure.persistence import PydanticMapper, view_decoder
 from infrastructure.snapshots import SnapshotStore
 
@@ -34,6 +35,12 @@ class EventLog(Application[UUID]):
         if env is not None:
             _env.update(env)
         return Environment(name, _env)
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env=env)
+        # PostgreSQL: no ping per checkout (``POSTGRES_PRE_PING`` is off); the pool checks the
+        # connection it hands out by whether the server has closed it.
+        check_idle_connections(getattr(self.recorder, "datastore", None))
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots written with a MAC and the hash of the events they fold, and loaded only

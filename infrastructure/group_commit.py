@@ -21,7 +21,9 @@ flushes):
   ``IntegrityError``; or a value the store refuses: a ``DataError``), nothing of the batch was
   written, and each of its appends is written again in a transaction of its own, so only the
   one at fault is refused. Any other failure (the store unavailable) is every batched append's
-  answer: none of them was written.
+  answer, as it would have been each one's alone (a commit whose outcome the connection lost
+  stays as unknown as it was for a lone append). Followers raise the leader's exception object
+  itself.
 
 Only the event log's plain appends are gathered; an insert that carries more than its events
 (a tracking record) goes straight through.
@@ -46,6 +48,7 @@ Insert = Callable[[Sequence[StoredEvent]], Sequence[int] | None]
 class _Append:
     events: Sequence[StoredEvent]
     done: bool = False
+    taken: bool = False  # gathered into a transaction being written
     ids: Sequence[int] | None = None
     error: BaseException | None = None
 
@@ -79,11 +82,21 @@ class GroupCommit:
         mine = _Append(events)
         with self._changed:
             self._queue.append(mine)
-            while not mine.done and self._queue[0] is not mine:
-                self._changed.wait()
+            try:
+                while not mine.done and self._queue[0] is not mine:
+                    self._changed.wait()
+            except BaseException:
+                # Interrupted while waiting: leave the queue, unless a leader has taken it into
+                # its transaction (then its outcome is that transaction's).
+                if not mine.taken:
+                    self._queue.remove(mine)
+                    self._changed.notify_all()
+                raise
             if mine.done:
                 return self._answer(mine)
             batch = self._gather()
+            for append in batch:
+                append.taken = True
         try:
             self._write(batch)
         finally:

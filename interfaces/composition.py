@@ -28,7 +28,6 @@ from domain.calendar import CalendarHistory, ServiceCalendar
 from domain.policy.sla import first_version
 from domain.service.errors import ServiceNotFound
 from domain.shift.decide import ShiftPolicy
-from infrastructure.availability import check_idle_connections
 from infrastructure.calendar import (
     KNOWN_REGIONS,
     bank_holidays,
@@ -192,7 +191,6 @@ def rebuild_parts(
     views (with ``config``, default: the settings'), made from the settings alone
     (``Projector(rebuild_parts=partial(rebuild_parts, settings))``)."""
     event_log = EventLog(env=recorder_env(settings))
-    check_idle_connections(getattr(event_log.recorder, "datastore", None))
     keyring = SubjectKeyring(
         load_master_key(settings), clock=system_clock, cache_seconds=settings.key_cache_seconds
     )
@@ -206,7 +204,6 @@ def rebuild_parts(
 def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Vigil:
     prepare_store(settings)
     event_log = EventLog(env=recorder_env(settings))
-    check_idle_connections(getattr(event_log.recorder, "datastore", None))
     # Personal fields are sealed with data subject keys kept beside the log (crypto-shredding).
     master_key = load_master_key(settings)
     keyring = SubjectKeyring(master_key, clock=clock, cache_seconds=settings.key_cache_seconds)
