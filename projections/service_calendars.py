@@ -19,10 +19,8 @@ it is not there at all. Every other service is registered before any case names 
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from domain.calendar import CalendarHistory, CalendarVersion, HolidayLookup
@@ -30,20 +28,18 @@ from domain.service.commands import DEFAULT_SERVICE
 from domain.service.events import ServiceCalendarVersioned, ServiceRegistered
 from domain.service.state import service_id_for
 from infrastructure.event_log import EventLog
-from infrastructure.persistence import view_decoder
-
-if TYPE_CHECKING:
-    from projections.runner import Positioned
+from projections.topic_reader import TopicReader
 
 TOPICS = tuple(
     f"{cls.__module__}:{cls.__qualname__}" for cls in (ServiceRegistered, ServiceCalendarVersioned)
 )
-_PAGE = 1000
 _DEFAULT_ID = service_id_for(DEFAULT_SERVICE)
 
 
-class ServiceCalendars:
+class ServiceCalendars(TopicReader):
     """Each service's calendar history as of a log position (thread-safe; reads only the log)."""
+
+    topics = TOPICS
 
     def __init__(
         self,
@@ -52,17 +48,14 @@ class ServiceCalendars:
         default_first: CalendarVersion,
         holidays: HolidayLookup,
     ) -> None:
-        self._event_log = event_log
+        super().__init__(event_log)
         self._default_first = default_first
         self._holidays = holidays
-        self._decode: Callable[[Any], Any] | None = None
         self._positions: list[int] = []  # of the service events read, in log order
         self._events: list[ServiceRegistered | ServiceCalendarVersioned] = []
-        self._read_to = 0  # every service event up to here is read
         self._recorded_default: CalendarVersion | None = None
         self._default_looked_up = False
         self._histories: dict[tuple[UUID, int], CalendarHistory] = {}
-        self._lock = threading.Lock()
 
     def history(self, service: str, position: int) -> CalendarHistory:
         """The calendar history of ``service`` as the log held it at ``position`` (the default
@@ -89,23 +82,6 @@ class ServiceCalendars:
                 kept = self._histories[key] = CalendarHistory.of(versions, self._holidays)
             return kept
 
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
-        """A projector read every event of the log past ``after`` up to the batch's last, in
-        log order: the service events among them are taken from the batch, so the positions up
-        to its end are known without reading the log again (at most once, the part between
-        what was read before and ``after``)."""
-        if not batch:
-            return
-        with self._lock:
-            end = batch[-1].position
-            if end <= self._read_to:
-                return
-            self._read(after)
-            for item in batch:
-                if item.position > self._read_to:
-                    self._take(item.position, item.event)
-            self._read_to = end
-
     def _default_version(self) -> CalendarVersion:
         # Looked up once, wherever it stands in the log; recorded later, it is read with the
         # service events that reach it (``_read``).
@@ -118,29 +94,9 @@ class ServiceCalendars:
                     self._recorded_default = registered.version()
         return self._recorded_default or self._default_first
 
-    def _read(self, position: int) -> None:
-        if position <= self._read_to:
-            return
-        recorder = self._event_log.recorder
-        decode = self._decoder()
-        start = self._read_to + 1
-        while True:
-            page = recorder.select_notifications(start, _PAGE, stop=position, topics=list(TOPICS))
-            for notification in page:
-                self._take(notification.id, decode(notification))
-            if len(page) < _PAGE:
-                break
-            start = page[-1].id + 1
-        self._read_to = position
-
     def _take(self, position: int, event: Any) -> None:
         if isinstance(event, ServiceRegistered | ServiceCalendarVersioned):
             self._positions.append(position)
             self._events.append(event)
             if isinstance(event, ServiceRegistered) and event.originator_id == _DEFAULT_ID:
                 self._recorded_default = event.version()
-
-    def _decoder(self) -> Callable[[Any], Any]:
-        if self._decode is None:
-            self._decode = view_decoder(self._event_log)
-        return self._decode

@@ -17,39 +17,32 @@ stands in the log, and from ``default_first`` (the settings') while it is not th
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.policy.events import SlaPolicyVersioned
 from domain.policy.sla import SlaPolicyHistory, SlaPolicyVersion
 from domain.policy.state import SLA_POLICY_ID
 from infrastructure.event_log import EventLog
-from infrastructure.persistence import view_decoder
-
-if TYPE_CHECKING:
-    from projections.runner import Positioned
+from projections.topic_reader import TopicReader
 
 TOPICS = (f"{SlaPolicyVersioned.__module__}:{SlaPolicyVersioned.__qualname__}",)
-_PAGE = 1000
 
 
-class SlaPolicies:
+class SlaPolicies(TopicReader):
     """The SLA policy's history as of a log position (thread-safe; reads only the log)."""
 
+    topics = TOPICS
+
     def __init__(self, event_log: EventLog, *, default_first: SlaPolicyVersion) -> None:
-        self._event_log = event_log
+        super().__init__(event_log)
         self._default_first = default_first
-        self._decode: Callable[[Any], Any] | None = None
         self._positions: list[int] = []  # of the policy events read, in log order
         self._versions: list[SlaPolicyVersion] = []
-        self._read_to = 0  # every policy event up to here is read
         self._recorded_first: SlaPolicyVersion | None = None
         self._first_looked_up = False
         self._histories: dict[int, SlaPolicyHistory] = {}
-        self._lock = threading.Lock()
 
     def history(self, position: int) -> SlaPolicyHistory:
         """The policy's versions as the log held them at ``position`` (version 1 wherever it
@@ -68,23 +61,6 @@ class SlaPolicies:
         """The version in force at ``at``, as the log held the versions at ``position``."""
         return self.history(position).in_force(at)
 
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
-        """A projector read every event of the log past ``after`` up to the batch's last, in
-        log order: the policy events among them are taken from the batch, so the positions up
-        to its end are known without reading the log again (at most once, the part between
-        what was read before and ``after``)."""
-        if not batch:
-            return
-        with self._lock:
-            end = batch[-1].position
-            if end <= self._read_to:
-                return
-            self._read(after)
-            for item in batch:
-                if item.position > self._read_to:
-                    self._take(item.position, item.event)
-            self._read_to = end
-
     def _first(self) -> SlaPolicyVersion:
         # Looked up once, wherever it stands in the log; recorded later, it is read with the
         # policy events that reach it (``_read``).
@@ -97,21 +73,6 @@ class SlaPolicies:
                     self._recorded_first = first.policy()
         return self._recorded_first or self._default_first
 
-    def _read(self, position: int) -> None:
-        if position <= self._read_to:
-            return
-        recorder = self._event_log.recorder
-        decode = self._decoder()
-        start = self._read_to + 1
-        while True:
-            page = recorder.select_notifications(start, _PAGE, stop=position, topics=list(TOPICS))
-            for notification in page:
-                self._take(notification.id, decode(notification))
-            if len(page) < _PAGE:
-                break
-            start = page[-1].id + 1
-        self._read_to = position
-
     def _take(self, position: int, event: Any) -> None:
         if isinstance(event, SlaPolicyVersioned) and event.originator_id == SLA_POLICY_ID:
             self._positions.append(position)
@@ -120,8 +81,3 @@ class SlaPolicies:
                 self._recorded_first = event.policy()
                 # Histories kept before it was read named the settings' version 1.
                 self._histories.clear()
-
-    def _decoder(self) -> Callable[[Any], Any]:
-        if self._decode is None:
-            self._decode = view_decoder(self._event_log)
-        return self._decode
