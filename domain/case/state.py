@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.case.clocks import CaseClocks
 from domain.case.compliance_state import (
     SeriousIncidentAssessment,
     flag_event_id,
@@ -206,53 +207,6 @@ class Write(Item):
 # Idempotency keys are remembered this long (from the write's recorded_at), which keeps a long
 # case's state small; a retry after that is a new request (the usual contract, e.g. Stripe's).
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-
-
-class CaseClocks(Item):
-    """What a case's two clocks have done over its events, so an as-of read can tell which
-    versions it needs without reading them all (``application.cases``).
-
-    ``max_lateness`` and ``max_lead`` are signed: the largest ``recorded_at - occurred_at`` (an
-    event logged late) and the largest ``occurred_at - recorded_at`` (an event put ahead of the
-    server clock, within the allowed skew) over the case's events. So every event has
-    ``recorded_at - max_lateness <= occurred_at <= recorded_at + max_lead``.
-    """
-
-    first_recorded_at: datetime  # its first event's recorded_at
-    last_recorded_at: datetime  # the latest recorded_at of its events
-    recorded_in_order: bool  # each event recorded at or after every event before it
-    max_lateness: timedelta
-    max_lead: timedelta
-
-    @staticmethod
-    def of(event: CaseEvent) -> CaseClocks:
-        late = event.recorded_at - event.occurred_at
-        return CaseClocks(
-            first_recorded_at=event.recorded_at,
-            last_recorded_at=event.recorded_at,
-            recorded_in_order=True,
-            max_lateness=late,
-            max_lead=-late,
-        )
-
-    def after(self, event: CaseEvent) -> CaseClocks:
-        """The clocks with one more event (this object itself when it changes nothing)."""
-        late = event.recorded_at - event.occurred_at
-        in_order = self.recorded_in_order and event.recorded_at >= self.last_recorded_at
-        if (
-            event.recorded_at <= self.last_recorded_at
-            and in_order == self.recorded_in_order
-            and self.max_lateness >= late
-            and self.max_lead >= -late
-        ):
-            return self
-        return CaseClocks.model_construct(
-            first_recorded_at=self.first_recorded_at,
-            last_recorded_at=max(self.last_recorded_at, event.recorded_at),
-            recorded_in_order=in_order,
-            max_lateness=max(self.max_lateness, late),
-            max_lead=max(self.max_lead, -late),
-        )
 
 
 # Events that count as acting on the concern (the "first action" SLA clock).
