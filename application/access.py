@@ -177,7 +177,13 @@ class AccessService:
         kind an involved user may not add); answers the access level the answer is shown at."""
         if case_id is None or isinstance(command, OpenCase):
             return AccessLevel.FULL
-        state = self._cases.load(case_id)
+        return self.admit_write(actor, self._cases.load(case_id), command)
+
+    def admit_write(
+        self, actor: Actor, state: CaseState | None, command: CaseCommand
+    ) -> AccessLevel:
+        """``check_write`` on a case's state already loaded (None: there is no such case): the
+        case write path asks it of the state it decides on (``CaseService.execute``'s admit)."""
         level = AccessLevel.NONE if state is None else self.access_to(actor, state)[0]
         if level is AccessLevel.NONE:
             # A missing case and a case hidden from this actor answer alike, and before anything

@@ -181,15 +181,19 @@ class CaseService:
         expected_version: int | None = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        admit: Callable[[CaseState | None], None] | None = None,
     ) -> WriteResult:
-        """Decide and append one command's events, or answer a retried write from the log."""
+        """Decide and append one command's events, or answer a retried write from the log.
+
+        ``admit`` is the writer's access check (``AccessService.admit_write``), made on the
+        state the decision is made on and before the command's references are looked at."""
         if isinstance(command, OpenCase):
             case_id = self.case_id_for(actor, idempotency_key) if idempotency_key else uuid4()
         assert case_id is not None
-        self._check_references(command)
         opened = case_id
 
         def decide_now(state: CaseState | None) -> list[Any]:
+            self._check_references(command)
             return self._decide_on(
                 state,
                 command,
@@ -220,6 +224,7 @@ class CaseService:
                 )
             ),
             expected_version=expected_version,
+            admit=admit,
         )
 
     def decided(self, case_id: UUID, command: CaseCommand, actor: Actor) -> list[Any]:

@@ -245,6 +245,7 @@ class WritePath(Generic[S]):
         *,
         recall: Recall[S, R] | None = None,
         expected_version: int | None = None,
+        admit: Callable[[S | None], None] | None = None,
     ) -> R:
         """Decide on the aggregate's state (the cached one first, proved current by the store
         accepting its next version) and append, again after each lost race.
@@ -253,10 +254,13 @@ class WritePath(Generic[S]):
         shared stream that orders decisions about several) are appended in the same
         transaction but not folded. An empty decision appends nothing. ``answer`` turns the
         write into the service's answer; ``recall`` recognises a retried Idempotency-Key.
+        ``admit`` refuses a writer who may not write to the aggregate in this state (a
+        DomainError), before anything else is looked at; it is asked of every state a decision
+        is made on, so an access check needs no read of its own.
         """
         with self._queues[aggregate_id.int % WRITE_STRIPES]:
             try:
-                return self._write(aggregate_id, decide, answer, recall, expected_version)
+                return self._write(aggregate_id, decide, answer, recall, expected_version, admit)
             except DomainError:
                 again = None if recall is None else recall.answered_after_refusal()
                 if again is None:
@@ -270,6 +274,7 @@ class WritePath(Generic[S]):
         answer: Callable[[Written[S]], R],
         recall: Recall[S, R] | None,
         expected_version: int | None,
+        admit: Callable[[S | None], None] | None,
     ) -> R:
         attempt = 0
         trust_cache = True  # the first decision may be made on this process's cached state
@@ -283,6 +288,13 @@ class WritePath(Generic[S]):
             verified = state is None  # a cached state may be behind another process's writes
             if verified:
                 state = self.load(aggregate_id)
+            if admit is not None:
+                try:
+                    admit(state)
+                except DomainError:
+                    if not verified:
+                        continue  # a refusal must stand on the state the log holds
+                    raise
             if recall is not None:
                 # A request answered in a cached state was answered: its events are in the log.
                 first = recall.answered(state)

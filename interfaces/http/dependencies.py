@@ -30,6 +30,7 @@ from application.identity import token_user_id
 from domain.access.permissions import Permission, check
 from domain.access.vocabulary import AccessLevel
 from domain.case.commands import CaseCommand
+from domain.case.state import CaseState
 from domain.shared import Actor, Moment
 from interfaces.composition import Vigil
 from interfaces.http.middleware import note_for_log
@@ -433,14 +434,20 @@ class CaseWrites:
         self, case_id: UUID | None, command: CaseCommand, body: BaseModel, actor: Actor
     ) -> CaseWriteAnswer:
         key = self.idempotency_key
-        # Restricted cases: 404 without access, 403 for what an involved user may not add.
-        self.vigil.access.check_write(actor, case_id, command)
+        access = self.vigil.access
+
+        def admit(state: CaseState | None) -> None:
+            # Restricted cases: 404 without access, 403 for what an involved user may not add;
+            # asked of the state the write decides on, so it needs no read of its own.
+            access.admit_write(actor, state, command)
+
         result = self.vigil.cases.execute(
             case_id,
             command,
             actor,
             expected_version=None if case_id is None else self.expected_version,
             idempotency_key=key,
+            admit=None if case_id is None else admit,
             request_hash=(
                 None
                 if key is None
