@@ -157,14 +157,17 @@ def free_port() -> int:
         return port
 
 
-def start_peer(database_url: str, token: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_baseline(
+    script: str, name: str, database_url: str, token: str, workdir: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``bench/<script>`` (the naive peer or the floor) and wait until it answers."""
     port = free_port()
-    log = workdir / "peer.log"
+    log = workdir / f"{name}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "bench" / "naive_peer.py"),
+                str(ROOT / "bench" / script),
                 *("--database-url", database_url),
                 *("--token-sha256", hashlib.sha256(token.encode()).hexdigest()),
                 *("--port", str(port)),
@@ -177,7 +180,7 @@ def start_peer(database_url: str, token: str, workdir: Path) -> tuple[subprocess
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise SystemExit(f"the naive peer exited early:\n{log.read_text()[-3000:]}")
+            raise SystemExit(f"the {name} exited early:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{base}/health", timeout=5).status_code == 200:
                 return process, base
@@ -185,14 +188,14 @@ def start_peer(database_url: str, token: str, workdir: Path) -> tuple[subprocess
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise SystemExit("the naive peer did not answer in 60 s")
+            raise SystemExit(f"the {name} did not answer in 60 s")
         time.sleep(0.1)
 
 
 def drop_schemas(url: str) -> None:
     schema = url.split("schema=")[1].split("&")[0]
     with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-        for name in (schema, f"{schema}_peer"):
+        for name in (schema, f"{schema}_peer", f"{schema}_floor"):
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
@@ -313,23 +316,41 @@ def figures(run: Run) -> str:
     )
 
 
+def rate(run: Run) -> float:
+    return run.ok / run.seconds if run.seconds else 0.0
+
+
+def ratio(a: Run, b: Run, label: str) -> tuple[float, str]:
+    """``a``'s figures over ``b``'s: throughput (the goal's figure), then the line to print."""
+    throughput = rate(a) / rate(b) if rate(b) else float("nan")
+    cpu_a = a.cpu / a.ok if a.ok else float("nan")
+    cpu_b = b.cpu / b.ok if b.ok else float("nan")
+    return throughput, (
+        f"ratio {label}: throughput {throughput:.2f}x, "
+        f"p50 {pct(a.latencies_ms, 0.5) / pct(b.latencies_ms, 0.5):.2f}x, "
+        f"p99 {pct(a.latencies_ms, 0.99) / pct(b.latencies_ms, 0.99):.2f}x, "
+        f"CPU per request {cpu_a / cpu_b:.2f}x"
+    )
+
+
 def measure(
-    vigil: Target, peer: Target, args: argparse.Namespace, store: str
+    targets: list[Target], args: argparse.Namespace, store: str
 ) -> tuple[list[tuple[str, bool]], int]:
-    """Every connection count, A B A B...; the checks and the number of failed requests."""
+    """Every connection count, each target in turn, round after round; the checks and the
+    number of failed requests. ``targets``: Vigil, the peer, then the floor if it runs."""
     checks: list[tuple[str, bool]] = []
     failed = 0
     offset = 0
     print()
     for connections in args.connections:
-        totals = {vigil.name: Run(), peer.name: Run()}
-        pools = {t.name: [t.client() for _ in range(connections)] for t in (vigil, peer)}
+        totals = {t.name: Run() for t in targets}
+        pools = {t.name: [t.client() for _ in range(connections)] for t in targets}
         try:
-            for target in (vigil, peer):
+            for target in targets:
                 for http in pools[target.name]:
                     warm_up(target, http)
             for round_ in range(1, args.rounds + 1):
-                for target in (vigil, peer):
+                for target in targets:
                     run = drive(target, pools[target.name], args.seconds, offset)
                     offset += run.ok + sum(run.failures.values())
                     totals[target.name].add(run)
@@ -338,21 +359,15 @@ def measure(
             for clients in pools.values():
                 for http in clients:
                     http.close()
-        a, b = totals[vigil.name], totals[peer.name]
-        for target in (vigil, peer):
-            total = totals[target.name]
-            print(f"{store} {connections:>2} conn  {target.name:<5} all  {figures(total)}")
-        rate_a = a.ok / a.seconds if a.seconds else 0.0
-        rate_b = b.ok / b.seconds if b.seconds else 0.0
-        throughput = rate_a / rate_b if rate_b else float("nan")
-        cpu_a = a.cpu / a.ok if a.ok else float("nan")
-        cpu_b = b.cpu / b.ok if b.ok else float("nan")
-        print(
-            f"{store} {connections:>2} conn  ratio Vigil/peer: throughput {throughput:.2f}x, "
-            f"p50 {pct(a.latencies_ms, 0.5) / pct(b.latencies_ms, 0.5):.2f}x, "
-            f"p99 {pct(a.latencies_ms, 0.99) / pct(b.latencies_ms, 0.99):.2f}x, "
-            f"CPU per request {cpu_a / cpu_b:.2f}x"
-        )
+        for name, total in totals.items():
+            print(f"{store} {connections:>2} conn  {name:<5} all  {figures(total)}")
+        vigil, peer = totals["Vigil"], totals["peer"]
+        throughput, line = ratio(vigil, peer, "Vigil/peer")
+        print(f"{store} {connections:>2} conn  {line}")
+        if "floor" in totals:
+            floor = totals["floor"]
+            print(f"{store} {connections:>2} conn  {ratio(floor, peer, 'floor/peer')[1]}")
+            print(f"{store} {connections:>2} conn  {ratio(vigil, floor, 'Vigil/floor')[1]}")
         for name, run in totals.items():
             failed += sum(run.failures.values())
             for reason, count in run.failures.most_common(5):
@@ -384,8 +399,10 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
         drop_schemas(url)
         schema = url.split("schema=")[1].split("&")[0]
         peer_url = url.replace(f"schema={schema}", f"schema={schema}_peer")
+        floor_url = url.replace(f"schema={schema}", f"schema={schema}_floor")
     else:
         peer_url = f"sqlite:///{workdir / 'peer.db'}"
+        floor_url = f"sqlite:///{workdir / 'floor.db'}"
     settings = Settings(
         _env_file=None,
         database_url=url,
@@ -396,7 +413,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
     configure_logging(settings)
     soak = _module("bench_soak", "soak.py")
     vigil_process: subprocess.Popen[bytes] | None = None
-    peer_process: subprocess.Popen[bytes] | None = None
+    baselines: list[subprocess.Popen[bytes]] = []
     try:
         built = bootstrap(settings)
         try:
@@ -412,7 +429,12 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
             "VIGIL_LOG_LEVEL": "WARNING",
         }
         vigil_process, vigil_url = soak.start_server(env, workdir, workdir / "serve.log")
-        peer_process, peer_base = start_peer(peer_url, token, workdir)
+        peer_process, peer_base = start_baseline("naive_peer.py", "peer", peer_url, token, workdir)
+        baselines.append(peer_process)
+        floor: tuple[subprocess.Popen[bytes], str] | None = None
+        if args.floor:
+            floor = start_baseline("eventsourcing_floor.py", "floor", floor_url, token, workdir)
+            baselines.append(floor[0])
         cases = []
         with httpx.Client(
             base_url=vigil_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -435,18 +457,24 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
                 cases.append(answer.json()["case"]["id"])
         print(
             f"store: {store} ({url}); Vigil pid {vigil_process.pid}, naive peer pid "
-            f"{peer_process.pid} ({peer_url}); {len(cases)} cases opened; "
-            f"{args.rounds} runs of {args.seconds:g} s each per server and connection count, "
-            "alternating Vigil, peer"
+            f"{peer_process.pid} ({peer_url})"
+            + ("" if floor is None else f", floor pid {floor[0].pid} ({floor_url})")
+            + f"; {len(cases)} cases opened; {args.rounds} runs of {args.seconds:g} s each per "
+            "server and connection count, alternating "
+            + ("Vigil, peer, floor" if floor else "Vigil, peer")
         )
-        vigil = Target("Vigil", vigil_process, vigil_url, token, cases, vigil=True)
-        peer = Target("peer", peer_process, peer_base, token, cases, vigil=False)
-        return measure(vigil, peer, args, store)
+        targets = [
+            Target("Vigil", vigil_process, vigil_url, token, cases, vigil=True),
+            Target("peer", peer_process, peer_base, token, cases, vigil=False),
+        ]
+        if floor is not None:
+            targets.append(Target("floor", floor[0], floor[1], token, cases, vigil=False))
+        return measure(targets, args, store)
     finally:
         if vigil_process is not None:
             soak.stop_server(vigil_process)
-        if peer_process is not None:
-            soak.stop_server(peer_process)
+        for process in baselines:
+            soak.stop_server(process)
         if postgres and not args.keep:
             drop_schemas(url)
         work.cleanup()
@@ -464,6 +492,12 @@ def main() -> int:
     )
     parser.add_argument("--database-url", default=None, help="this store only")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schemas")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="leave out the floor (bench/eventsourcing_floor.py)",
+    )
     args = parser.parse_args()
     args.connections = [int(n) for n in args.connections.split(",") if n.strip()]
     for name, normal, quick in (("seconds", 5.0, 1.0), ("rounds", 3, 1), ("cases", 200, 40)):

@@ -1,7 +1,8 @@
 """``bench/write_path.py`` still runs: Vigil's note write beside the naive peer (the baseline,
-``bench/naive_peer.py``) on the test's store (SQLite, and PostgreSQL when reachable), tiny and
-``--quick``; every figure, ratio and goal line printed, no request failed, and on PostgreSQL
-both schemas (Vigil's and the peer's) dropped."""
+``bench/naive_peer.py``) and the floor (``bench/eventsourcing_floor.py``) on the test's store
+(SQLite, and PostgreSQL when reachable), tiny and ``--quick``; every figure, ratio and goal line
+printed, no request failed, and on PostgreSQL the three schemas (Vigil's, the peer's and the
+floor's) dropped."""
 
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ def test_the_write_path_benchmark_prints_its_ratios(database_url: str) -> None:
     store = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     assert "10 cases opened" in out, out
     for connections in (" 1", " 8", "32"):
-        for name in ("Vigil all", "peer  all"):
+        for name in ("Vigil all", "peer  all", "floor all"):
             assert f"{store} {connections} conn  {name}" in out, out
-        assert f"{store} {connections} conn  ratio Vigil/peer: throughput " in out, out
+        for pair in ("Vigil/peer", "floor/peer", "Vigil/floor"):
+            assert f"{store} {connections} conn  ratio {pair}: throughput " in out, out
     for connections in (8, 32):
         assert f"{store}: throughput at {connections} connections at least" in out, out
     assert out.count("PASS") + out.count("FAIL") == 2, out
@@ -48,7 +50,8 @@ def test_the_write_path_benchmark_prints_its_ratios(database_url: str) -> None:
         schema = database_url.split("schema=")[1]
         with psycopg.connect(POSTGRES_URL) as conn:
             left = conn.execute(
-                "SELECT schema_name FROM information_schema.schemata WHERE schema_name IN (%s, %s)",
-                (schema, f"{schema}_peer"),
+                "SELECT schema_name FROM information_schema.schemata "
+                "WHERE schema_name IN (%s, %s, %s)",
+                (schema, f"{schema}_peer", f"{schema}_floor"),
             ).fetchall()
         assert left == [], "the benchmark left its schemas behind"
