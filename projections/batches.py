@@ -32,7 +32,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from infrastructure.persistence import view_decoder
-from projections.catch_up import Raced, Tracked, advance, catch_up, run_statements
+from projections.catch_up import Raced, Tracked, advance_all, catch_up, run_statements
 from projections.runner import TRACKING_TABLE, Positioned, Statement, View
 from projections.status import Metrics
 from projections.store import Tx, ViewStore
@@ -112,8 +112,10 @@ class ViewSet:
 
         ``durable=False`` is for side tables being filled (PostgreSQL): the commit does not wait
         for the WAL to reach the disk (a crash may lose the transaction, whole, never part of
-        it), and the tracking rows move in one statement (one rebuild at a time fills them, so
-        no lock order to keep). ``transaction``: where to open it (default: the store's).
+        it), and the tracking rows are not locked in name order first (one rebuild at a time
+        fills them). Every tracking row moves in one statement
+        (``projections.catch_up.advance_all``). ``transaction``: where to open it (default:
+        the store's).
         ``track=False`` (with ``durable=False``): the tracking rows are not moved (a part of a
         parallel fill)."""
         with (transaction or self.store.transaction)(commit=True) as tx:
@@ -123,28 +125,19 @@ class ViewSet:
                 assert not durable
                 assert self.store.dialect == "postgresql"
                 tx.execute("SET LOCAL synchronous_commit TO OFF")
-            elif not durable and self.store.dialect == "postgresql":
-                moved = tx.fetchall(
-                    f"UPDATE {self.tracking} AS t SET notification_id = %(end)s, "
-                    "applied_events = t.applied_events + w.count "
-                    "FROM unnest(%(names)s::text[], %(starts)s::bigint[], %(counts)s::bigint[]) "
-                    "AS w(name, start, count) "
-                    "WHERE t.view_name = w.name AND t.notification_id = w.start "
-                    "RETURNING t.view_name",
-                    {
-                        "end": end,
-                        "names": [slot.tracking_name for slot, _, _, _ in work],
-                        "starts": [start for _, start, _, _ in work],
-                        "counts": [count for _, _, _, count in work],
-                    },
-                )
-                if len(moved) != len(work):
-                    raise Raced
-                tx.execute("SET LOCAL synchronous_commit TO OFF")
             else:
-                for slot, start, _, count in work:
-                    if not advance(tx, self.tracking, slot.tracking_name, start, end, count):
-                        raise Raced
+                moves = [(slot.tracking_name, start, count) for slot, start, _, count in work]
+                if not advance_all(
+                    tx,
+                    self.tracking,
+                    moves,
+                    end,
+                    dialect=self.store.dialect,
+                    lock_in_order=durable,
+                ):
+                    raise Raced
+                if not durable and self.store.dialect == "postgresql":
+                    tx.execute("SET LOCAL synchronous_commit TO OFF")
             for _, _, statements, _ in work:
                 run_statements(tx, statements)
 

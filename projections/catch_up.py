@@ -112,6 +112,65 @@ def advance(tx: Tx, tracking: str, name: str, start: int, end: int, count: int) 
     return moved is not None
 
 
+def advance_all(
+    tx: Tx,
+    tracking: str,
+    moves: Sequence[tuple[str, int, int]],
+    end: int,
+    *,
+    dialect: str,
+    lock_in_order: bool = True,
+) -> bool:
+    """``advance`` for several tracking rows at once, in one statement (two on PostgreSQL when
+    ``lock_in_order``): each ``(name, start, count)`` moved from ``start`` to ``end``, counting
+    ``count`` events; False if any was not at its ``start`` (then the caller rolls back).
+
+    On PostgreSQL the rows are first locked in name order (``SELECT ... ORDER BY ... FOR
+    UPDATE``), so two projectors moving overlapping rows cannot deadlock; a lone filler of side
+    tables may skip it. On SQLite the transaction already holds the database's write lock."""
+    if not moves:
+        return True
+    names = [name for name, _, _ in moves]
+    if dialect == "postgresql":
+        if lock_in_order:
+            tx.fetchall(
+                f"SELECT view_name FROM {tracking} "  # noqa: S608 - a quoted constant
+                "WHERE view_name = ANY(%(names)s::text[]) "
+                "ORDER BY view_name FOR UPDATE",
+                {"names": names},
+            )
+        moved = tx.fetchall(
+            f"UPDATE {tracking} AS t SET notification_id = %(end)s, "  # noqa: S608 - a constant
+            "applied_events = t.applied_events + w.handed "
+            "FROM unnest(%(names)s::text[], %(starts)s::bigint[], %(counts)s::bigint[]) "
+            "AS w(name, start, handed) "
+            "WHERE t.view_name = w.name AND t.notification_id = w.start "
+            "RETURNING t.view_name",
+            {
+                "end": end,
+                "names": names,
+                "starts": [start for _, start, _ in moves],
+                "counts": [count for _, _, count in moves],
+            },
+        )
+    else:
+        params: dict[str, Any] = {"end": end}
+        rows = []
+        for i, (name, start, count) in enumerate(moves):
+            params |= {f"n{i}": name, f"s{i}": start, f"c{i}": count}
+            rows.append(f"SELECT %(n{i})s AS name, %(s{i})s AS start, %(c{i})s AS handed")
+        moved = tx.fetchall(
+            # SQLite's RETURNING names the table's columns unqualified.
+            f"UPDATE {tracking} SET notification_id = %(end)s, "  # noqa: S608 - bound values
+            "applied_events = applied_events + w.handed "
+            f"FROM ({' UNION ALL '.join(rows)}) AS w "
+            "WHERE view_name = w.name AND notification_id = w.start "
+            "RETURNING view_name",
+            params,
+        )
+    return len(moved) == len(moves)
+
+
 def run_statements(tx: Tx, statements: Sequence[Statement]) -> None:
     """Run statements in order; consecutive runs of the same SQL go as one ``executemany``;
     ``COPY_ROWS`` (from a ``WriteBuffer``) as one ``COPY``."""
