@@ -1,37 +1,48 @@
 """How fast does Vigil write a case note over HTTP, beside a naive peer that does one INSERT and
 one commit per request, on the same store kind in the same run (issue 18)?
 
-Starts, on each store kind, two servers in processes of their own:
+Starts, on each store kind, three servers in processes of their own:
 
 - Vigil: ``vigil serve`` on a throwaway store (SQLite: a file in a temporary directory;
   PostgreSQL: a schema of its own in the ``test`` database, dropped before and after), with a
-  safeguarding lead and an API token registered and ``--cases`` cases opened over HTTP;
+  safeguarding lead and an API token registered and ``--cases`` cases opened over HTTP. On
+  PostgreSQL it runs as ``docker-compose.yml`` deploys it: the API with
+  ``VIGIL_PROJECTOR_IN_PROCESS=false`` and a ``vigil project`` worker (the views and the hash
+  ledger) in a process of its own, whose CPU counts as the server's (``--single-process``: the
+  projector inside ``vigil serve``, as on SQLite);
 - the peer: ``bench/naive_peer.py`` (THE BASELINE, not part of Vigil: a FastAPI app with plain
   ``def`` endpoints that checks the SHA-256 of a bearer token and does one INSERT and commit per
-  request) on the same store kind (SQLite: another file; PostgreSQL: another schema).
+  request) on the same store kind (SQLite: another file; PostgreSQL: another schema);
+- the floor: ``bench/eventsourcing_floor.py`` (not part of Vigil either: the peer's app saving
+  one new aggregate of the event store library per note, the cheapest append the library
+  makes, with nothing of Vigil's), to show how much of the gap is the stack itself
+  (``--no-floor`` leaves it out).
 
 Then one light load generator (threads, each with its own keep-alive httpx connection, TCP_NODELAY)
 drives each at 1, 8 and 32 concurrent connections (``--connections``), alternating Vigil, peer,
-Vigil, peer... (``--rounds`` runs of each, default 3), each run ``--seconds`` long (default 5).
+floor, Vigil... (``--rounds`` runs of each, default 3), each run ``--seconds`` long (default 5).
 Each Vigil request is ``POST /api/v1/cases/{id}/notes`` with an Idempotency-Key, the cases taken
-in turn so writes spread over all of them; each peer request is its ``POST /cases/{id}/notes``.
+in turn so writes spread over all of them; each peer (and floor) request is its
+``POST /cases/{id}/notes``.
 Printed for each server and connection count, over its runs together: throughput (requests
 answered 201 a second), p50/p99 latency (request sent to answer read), server CPU time per
 request (utime+stime of the server's processes from /proc, over the runs, counted until the
 server is idle again so work a run left behind is its own; beside it the load generator's CPU
-per request, to show how much of the 2 cores the client took), and Vigil/peer
-ratios; then whether issue 18's goals are met (throughput at 8 and 32 connections at least
-1.0x the peer on PostgreSQL, at least 0.8x on SQLite). Every request not answered as expected
-(any other status, or a transport error) is counted and printed; the exit status is 1 if any.
+per request, to show how much of the 2 cores the client took), and the Vigil/peer,
+floor/peer and Vigil/floor ratios; then whether issue 18's goals are met (Vigil's throughput
+at 8 and 32 connections at least 1.0x the peer on PostgreSQL, at least 0.8x on SQLite). Every
+request not answered as expected (any other status, or a transport error) is counted and
+printed; the exit status is 1 if any.
 
 The load generator shares the machine with the servers (it takes CPU too): the ratios, measured
 side by side in one run, are the figures to compare; absolute rates depend on the machine.
 
 Usage: python bench/write_path.py [--store sqlite|postgres|both] [--seconds S] [--rounds N]
-       [--connections 1,8,32] [--cases N] [--quick] [--database-url URL]
+       [--connections 1,8,32] [--cases N] [--quick] [--database-url URL] [--single-process]
+       [--no-floor]
 ``--quick``: 1 s runs, one round (a smoke test). ``--database-url`` runs on that store only
-(a sqlite:/// file, or postgresql://...?schema=NAME whose schema, and NAME_peer, are dropped
-before and after).
+(a sqlite:/// file, or postgresql://...?schema=NAME whose schema, NAME_peer and NAME_floor are
+dropped before and after).
 """
 
 from __future__ import annotations
@@ -130,6 +141,11 @@ class Target:
     token: str
     cases: list[str]
     vigil: bool
+    workers: tuple[subprocess.Popen[bytes], ...] = ()
+    """Processes of the server's beside the one that answers (Vigil's projection worker)."""
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in (self.process, *self.workers))
 
     def request(self, http: httpx.Client, n: int) -> httpx.Response:
         case = self.cases[n % len(self.cases)]
@@ -265,7 +281,7 @@ def drive(target: Target, clients: list[httpx.Client], seconds: float, start: in
     ]
     for thread in threads:
         thread.start()
-    cpu_before = cpu_seconds(target.process.pid)
+    cpu_before = target.cpu()
     client_before = client_cpu()
     began = time.perf_counter()
     deadline[0] = began + seconds
@@ -274,7 +290,7 @@ def drive(target: Target, clients: list[httpx.Client], seconds: float, start: in
         thread.join()
     run.seconds = time.perf_counter() - began
     run.client_cpu = client_cpu() - client_before
-    run.cpu = settled_cpu(target.process.pid) - cpu_before
+    run.cpu = settled_cpu(target) - cpu_before
     return run
 
 
@@ -284,14 +300,14 @@ def client_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def settled_cpu(pid: int) -> float:
+def settled_cpu(target: Target) -> float:
     """The server's CPU seconds once it has gone idle (at most 3 s): work a request left behind
-    (Vigil's in-process projector catching up) is counted in the run that caused it."""
-    last = cpu_seconds(pid)
+    (Vigil's projector catching up) is counted in the run that caused it."""
+    last = target.cpu()
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        now = cpu_seconds(pid)
+        now = target.cpu()
         if now - last < 1.5 / TICKS:
             return now
         last = now
@@ -413,6 +429,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
     configure_logging(settings)
     soak = _module("bench_soak", "soak.py")
     vigil_process: subprocess.Popen[bytes] | None = None
+    workers: tuple[subprocess.Popen[bytes], ...] = ()
     baselines: list[subprocess.Popen[bytes]] = []
     try:
         built = bootstrap(settings)
@@ -428,6 +445,20 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
             "VIGIL_DATA_DIR": str(settings.data_dir),
             "VIGIL_LOG_LEVEL": "WARNING",
         }
+        if postgres and not args.single_process:
+            # As docker-compose.yml deploys it: the API without the projector, and a
+            # `vigil project` worker (the views and the hash ledger) in a process of its own.
+            env["VIGIL_PROJECTOR_IN_PROCESS"] = "false"
+            with (workdir / "project.log").open("wb") as output:
+                workers = (
+                    subprocess.Popen(
+                        [*soak.vigil_command(), "project"],
+                        env=env,
+                        cwd=workdir,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                    ),
+                )
         vigil_process, vigil_url = soak.start_server(env, workdir, workdir / "serve.log")
         peer_process, peer_base = start_baseline("naive_peer.py", "peer", peer_url, token, workdir)
         baselines.append(peer_process)
@@ -456,7 +487,13 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
                     raise SystemExit(f"opening a case: {answer.status_code} {answer.text[:300]}")
                 cases.append(answer.json()["case"]["id"])
         print(
-            f"store: {store} ({url}); Vigil pid {vigil_process.pid}, naive peer pid "
+            f"store: {store} ({url}); Vigil pid {vigil_process.pid}"
+            + (
+                f" and its projection worker's {workers[0].pid} (as docker-compose.yml deploys it)"
+                if workers
+                else " (its projector in-process)"
+            )
+            + ", naive peer pid "
             f"{peer_process.pid} ({peer_url})"
             + ("" if floor is None else f", floor pid {floor[0].pid} ({floor_url})")
             + f"; {len(cases)} cases opened; {args.rounds} runs of {args.seconds:g} s each per "
@@ -464,7 +501,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
             + ("Vigil, peer, floor" if floor else "Vigil, peer")
         )
         targets = [
-            Target("Vigil", vigil_process, vigil_url, token, cases, vigil=True),
+            Target("Vigil", vigil_process, vigil_url, token, cases, vigil=True, workers=workers),
             Target("peer", peer_process, peer_base, token, cases, vigil=False),
         ]
         if floor is not None:
@@ -473,7 +510,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
     finally:
         if vigil_process is not None:
             soak.stop_server(vigil_process)
-        for process in baselines:
+        for process in (*workers, *baselines):
             soak.stop_server(process)
         if postgres and not args.keep:
             drop_schemas(url)
@@ -492,6 +529,11 @@ def main() -> int:
     )
     parser.add_argument("--database-url", default=None, help="this store only")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schemas")
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="PostgreSQL: run the projector inside vigil serve, not in a vigil project worker",
+    )
     parser.add_argument(
         "--no-floor",
         dest="floor",

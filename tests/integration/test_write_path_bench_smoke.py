@@ -36,6 +36,9 @@ def test_the_write_path_benchmark_prints_its_ratios(database_url: str) -> None:
     out = done.stdout
     store = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     assert "10 cases opened" in out, out
+    # PostgreSQL as docker-compose.yml deploys it: the API and a projection worker
+    deployed = "and its projection worker's" in out
+    assert deployed == (store == "PostgreSQL"), out
     for connections in (" 1", " 8", "32"):
         for name in ("Vigil all", "peer  all", "floor all"):
             assert f"{store} {connections} conn  {name}" in out, out
