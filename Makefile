@@ -61,9 +61,10 @@ lint: $(INSTALLED_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# bench/naive_peer.py is not a benchmark: it is the baseline that bench/write_path.py starts.
+# bench/naive_peer.py and bench/eventsourcing_floor.py are not benchmarks: they are the servers
+# bench/write_path.py measures Vigil beside.
 bench: $(INSTALLED)
-	@for script in bench/*.py; do [ "$$script" = bench/naive_peer.py ] && continue; echo "== $$script"; $(BIN)/python "$$script"; done
+	@for script in bench/*.py; do case "$$script" in bench/naive_peer.py|bench/eventsourcing_floor.py) continue;; esac; echo "== $$script"; $(BIN)/python "$$script"; done
 
 # The README's two images: a throwaway demo store, `vigil serve` on a free port, Chromium.
 screenshots: $(INSTALLED_DEV)

@@ -49,20 +49,44 @@ class Note(BaseModel):
     text: str
 
 
-def postgres_inserter(url: str, pool_size: int) -> Callable[[UUID, str], int]:
+# One note written: the answer's id.
+Write = Callable[[UUID, str], int | str]
+
+
+def postgres_target(url: str) -> tuple[dict[str, str], str]:
+    """The connection parameters and the schema (``?schema=NAME``, default public) of a URL."""
+    parsed = urlparse(url)
+    params = {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "dbname": parsed.path.lstrip("/") or "postgres",
+        "user": parsed.username or "postgres",
+        "password": parsed.password or "",
+    }
+    return params, parse_qs(parsed.query).get("schema", ["public"])[0]
+
+
+def conninfo_of(params: dict[str, str]) -> str:
+    return " ".join(f"{key}={value}" for key, value in params.items() if value)
+
+
+def create_schema(params: dict[str, str], schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(conninfo_of(params), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def postgres_inserter(url: str, pool_size: int) -> Write:
     import psycopg
     from psycopg import sql
     from psycopg_pool import ConnectionPool
 
-    parsed = urlparse(url)
-    schema = parse_qs(parsed.query).get("schema", ["public"])[0]
-    conninfo = (
-        f"host={parsed.hostname or '127.0.0.1'} port={parsed.port or 5432} "
-        f"dbname={parsed.path.lstrip('/') or 'postgres'} user={parsed.username or 'postgres'}"
-        + (f" password={parsed.password}" if parsed.password else "")
-    )
+    params, schema = postgres_target(url)
+    create_schema(params, schema)
+    conninfo = conninfo_of(params)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         conn.execute(CREATE_POSTGRES)
     pool = ConnectionPool(
@@ -86,7 +110,7 @@ def postgres_inserter(url: str, pool_size: int) -> Callable[[UUID, str], int]:
     return insert
 
 
-def sqlite_inserter(url: str) -> Callable[[UUID, str], int]:
+def sqlite_inserter(url: str) -> Write:
     path = url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode = WAL")
@@ -112,13 +136,17 @@ def sqlite_inserter(url: str) -> Callable[[UUID, str], int]:
     return insert
 
 
-def create_app(database_url: str, token_sha256: str, pool_size: int = 8) -> FastAPI:
+def inserter(database_url: str, pool_size: int) -> Write:
+    """The peer's write: one INSERT and one commit."""
     if database_url.startswith("postgres"):
-        insert = postgres_inserter(database_url, pool_size)
-    elif database_url.startswith("sqlite:///"):
-        insert = sqlite_inserter(database_url)
-    else:
-        raise SystemExit("naive_peer: a postgresql:// or sqlite:/// URL")
+        return postgres_inserter(database_url, pool_size)
+    if database_url.startswith("sqlite:///"):
+        return sqlite_inserter(database_url)
+    raise SystemExit("naive_peer: a postgresql:// or sqlite:/// URL")
+
+
+def create_app(write: Write, token_sha256: str) -> FastAPI:
+    """The note service around ``write``: the token check, the note route and /health."""
     stored = bytes.fromhex(token_sha256)
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
@@ -137,21 +165,26 @@ def create_app(database_url: str, token_sha256: str, pool_size: int = 8) -> Fast
         case_id: UUID, note: Note, authorization: str | None = Header(default=None)
     ) -> dict[str, Any]:
         check(authorization)
-        return {"id": insert(case_id, note.text)}
+        return {"id": write(case_id, note.text)}
 
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="The naive peer (baseline) of bench/write_path.py")
+def serve(make_write: Callable[[str, int], Write], description: str, port: int) -> None:
+    """Parse the command line and serve ``make_write(database_url, pool)`` under uvicorn."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--token-sha256", required=True, help="hex SHA-256 of the bearer token")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument("--pool", type=int, default=8, help="PostgreSQL connections")
     args = parser.parse_args()
-    app = create_app(args.database_url, args.token_sha256, args.pool)
+    app = create_app(make_write(args.database_url, args.pool), args.token_sha256)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+def main() -> None:
+    serve(inserter, "The naive peer (baseline) of bench/write_path.py", 8001)
 
 
 if __name__ == "__main__":
