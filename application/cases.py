@@ -54,6 +54,21 @@ class TimelinePage:
     version: int | None  # the version of its last event (None: it has none)
     more: bool  # whether events follow this page
 
+    @classmethod
+    def of(
+        cls, events: Sequence[CaseEvent], *, after: int, limit: int | None, version: int | None
+    ) -> TimelinePage:
+        """The page of ``events`` (a whole timeline, in order) after version ``after``, at most
+        ``limit`` of them (None: all); ``version`` is the timeline's, which a reader who sees
+        only some of its events is still told."""
+        rest = [e for e in events if e.originator_version > after]
+        return cls(
+            events=rest if limit is None else rest[:limit],
+            total=len(events),
+            version=version,
+            more=limit is not None and len(rest) > limit,
+        )
+
 
 @dataclass(frozen=True)
 class _Span:
@@ -471,13 +486,8 @@ class CaseService:
             )
         if current is None or span is None:
             whole = self.timeline(case_id, as_of=as_of, basis=basis)
-            rest = [e for e in whole if e.originator_version > after]
-            return TimelinePage(
-                events=rest[:limit],
-                total=len(whole),
-                version=whole[-1].originator_version if whole else None,
-                more=len(rest) > limit,
-            )
+            last = whole[-1].originator_version if whole else None
+            return TimelinePage.of(whole, after=after, limit=limit, version=last)
         doubtful = [] if as_of is None else self._occurred_by(case_id, span, as_of)
         start = max(after, 0)
         wanted = list(range(start + 1, min(span.prefix, start + limit + 1) + 1))

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
+from application.cases import TimelinePage
 from domain.access.permissions import Permission
 from domain.access.rules import CaseGate, own_events
 from domain.access.vocabulary import AccessedRecord
@@ -265,34 +266,22 @@ def timeline_content(
             page = vigil.cases.timeline_page(
                 case_id, after=after, limit=limit, as_of=as_of, basis=basis, current=gate.state
             )
-            version = page.version
-            return TimelineAnswer(
-                case_id=case_id,
-                events=[event_read(e) for e in page.events],
-                total=page.total,
-                next_cursor=(
-                    encode_cursor(_timeline_tag(case_id), [page.events[-1].originator_version])
-                    if page.more
-                    else None
-                ),
-            )
-        events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
-        if events:
-            version = events[-1].originator_version
-        if not gate.full:
-            events = own_events(events, reader.actor.username)
-        total = len(events)
-        if after:
-            events = [e for e in events if e.originator_version > after]
-        next_cursor: str | None = None
-        if limit is not None and len(events) > limit:
-            events = events[:limit]
-            next_cursor = encode_cursor(_timeline_tag(case_id), [events[-1].originator_version])
+        else:
+            events = vigil.cases.timeline(case_id, as_of=as_of, basis=basis)
+            last = events[-1].originator_version if events else None
+            if not gate.full:
+                events = own_events(events, reader.actor.username)
+            page = TimelinePage.of(events, after=after, limit=limit, version=last)
+        version = page.version
         return TimelineAnswer(
             case_id=case_id,
-            events=[event_read(e) for e in events],
-            total=total,
-            next_cursor=next_cursor,
+            events=[event_read(e) for e in page.events],
+            total=page.total,
+            next_cursor=(
+                encode_cursor(_timeline_tag(case_id), [page.events[-1].originator_version])
+                if page.more
+                else None
+            ),
         )
 
     return reader.read(case_id, AccessedRecord.TIMELINE, produce), version
