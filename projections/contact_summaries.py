@@ -438,12 +438,9 @@ class ContactSummariesView(View):
         # recorded): a view built under other settings is rebuilt (``stored_version``).
         self._calendars = calendars if calendars is not None else default_calendars(event_log)
         self._policies = policies if policies is not None else default_policies(event_log)
+        self.feeds = (self._calendars, self._policies)
         self._folds = folds if folds is not None else ContactFolds(event_log)
         self._fingerprint = fingerprint
-
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
-        self._calendars.saw(after, batch)
-        self._policies.saw(after, batch)
 
     def stored_version(self) -> int:
         if not self._fingerprint:

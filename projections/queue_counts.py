@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.access.rules import Visibility
 from projections.queue_rows import QUEUE_DESCRIPTIONS, Queue, QueueCount
-from projections.restricted import restriction_clause
+from projections.restricted import restricted_seen, restriction_clause
 from projections.store import Tx, ViewStore
 
 
@@ -81,34 +81,18 @@ def _kept_totals(
 ) -> dict[str, int]:
     """Each queue's items a reader may see (no_recent_action: every open case), from the
     kept counts: the categories not restricted to them, plus the restricted items they may
-    see (assigned to them, or on a case they hold a grant on) counted by index."""
+    see (``restricted_seen``: assigned to them, or on a case they hold a grant on) counted by
+    index."""
     hidden = set(visibility.restricted) if visibility is not None else set()
     totals: dict[str, int] = {}
     for row in tx.fetchall(f"SELECT queue, category, total FROM {counts_table}"):
         if row["category"] not in hidden:
             totals[row["queue"]] = totals.get(row["queue"], 0) + int(row["total"])
-    if not hidden or visibility is None:
-        return totals
     params: dict[str, Any] = {"idle": Queue.NO_RECENT_ACTION.value}
-    names = []
-    for n, category in enumerate(visibility.restricted):
-        params[f"h{n}"] = category
-        names.append(f"%(h{n})s")
-    among = f"category IN ({', '.join(names)}) AND queue <> %(idle)s"
-    parts = []
-    if visibility.username is not None:
-        params["me"] = visibility.username
-        parts.append(f"SELECT queue FROM {table} WHERE assignee = %(me)s AND {among}")
-    if visibility.granted_case_ids:
-        grants = []
-        for n, granted in enumerate(visibility.granted_case_ids):
-            params[f"g{n}"] = store.encode_uuid(granted)
-            grants.append(f"%(g{n})s")
-        not_mine = " AND (assignee IS NULL OR assignee <> %(me)s)" if "me" in params else ""
-        parts.append(
-            f"SELECT queue FROM {table} WHERE case_id IN ({', '.join(grants)}) "
-            f"AND {among}{not_mine}"
-        )
+    parts = [
+        f"SELECT queue FROM {table} WHERE {seen} AND queue <> %(idle)s"
+        for seen in restricted_seen(store, visibility, params)
+    ]
     if parts:
         for row in tx.fetchall(
             "SELECT queue, COUNT(*) AS total FROM ("

@@ -21,7 +21,7 @@ from projections.attendance import AttendanceView
 from projections.case_summaries import CaseSummariesView
 from projections.community_members import CommunityMembersView
 from projections.contact_summaries import ContactSummariesView
-from projections.report_facts import PolicyLookup, ReportFactsView
+from projections.report_facts import ReportFactsView
 from projections.runner import View
 from projections.service_calendars import ServiceCalendars
 from projections.shift_board import ShiftBoardView
@@ -85,10 +85,6 @@ class ViewConfig:
         policies: SlaPolicies = self._one(event_log, "policies", make)
         return policies
 
-    def policy_lookup(self, event_log: EventLog) -> PolicyLookup:
-        """The SLA policy version in force at a moment, as the log held them at a position."""
-        return self.sla_policies(event_log).in_force
-
     def service_calendars(self, event_log: EventLog) -> ServiceCalendars:
         def make() -> ServiceCalendars:
             if self.default_calendar is None:
@@ -130,7 +126,7 @@ VIEW_FACTORIES: list[ViewFactory] = [
     lambda event_log, config: ReportFactsView(
         event_log,
         calendars=config.service_calendars(event_log),
-        policies=config.policy_lookup(event_log),
+        policies=config.sla_policies(event_log),
         fingerprint=config.fingerprint,
     ),
     # Community intake (issue 16): members who joined through it, due their welcome by the SLA

@@ -71,6 +71,7 @@ from projections.case_folds import CaseFolds, case_folds_for
 from projections.runner import Positioned, Statement, View
 from projections.service_calendars import ServiceCalendars
 from projections.sla import due
+from projections.sla_policies import SlaPolicies
 from projections.store import ViewStore
 
 FACTS_TABLE = "report_facts"
@@ -208,7 +209,7 @@ class ReportFactsView(View):
         event_log: EventLog,
         *,
         calendars: ServiceCalendars,
-        policies: PolicyLookup,
+        policies: SlaPolicies,
         fingerprint: str = "",
     ) -> None:
         self._event_log = event_log
@@ -217,6 +218,7 @@ class ReportFactsView(View):
         self._decode: Callable[[Any], Any] | None = None
         self._calendars = calendars
         self._policies = policies
+        self.feeds = (calendars, policies)
         self._fingerprint = fingerprint
 
     def stored_version(self) -> int:
@@ -228,13 +230,6 @@ class ReportFactsView(View):
     def reset(self) -> None:
         self._folds.forget()
         self._services.clear()
-
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
-        self._calendars.saw(after, batch)
-        # The lookup is ``SlaPolicies.in_force`` (``ViewConfig.policy_lookup``): its owner's.
-        saw = getattr(getattr(self._policies, "__self__", None), "saw", None)
-        if saw is not None:
-            saw(after, batch)
 
     def _contact_service(self, contact_id: UUID) -> str:
         """The service of a contact (its first event's), read from the log once and kept."""
@@ -309,7 +304,7 @@ class ReportFactsView(View):
     # --- folding -----------------------------------------------------------------------------
 
     def changes(self, store: ViewStore, batch: Sequence[Positioned]) -> list[Statement]:
-        out = _Rows(self._calendars, self._policies, self._contact_service)
+        out = _Rows(self._calendars, self._policies.in_force, self._contact_service)
         cases: dict[UUID, _CaseAt] = {
             f.before.id: _CaseAt.of(f.before)
             for f in self._folds.fold_batch(batch)

@@ -27,11 +27,11 @@ from projections.report_facts import (
     FACTS,
     FACTS_TABLE,
     STOPS_TABLE,
-    PolicyLookup,
     ReportFactsView,
 )
 from projections.runner import DEFAULT_BATCH_SIZE
 from projections.service_calendars import ServiceCalendars
+from projections.sla_policies import SlaPolicies
 from projections.store import ViewStore
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class ReportFacts(ReadModel[ReportFactsView]):
         event_log: EventLog,
         *,
         calendars: ServiceCalendars | None = None,
-        policies: PolicyLookup | None = None,
+        policies: SlaPolicies | None = None,
         fingerprint: str = "",
         projector: Projector | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -346,7 +346,7 @@ _BYTEWISE = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 def _standalone(
     event_log: EventLog,
     calendars: ServiceCalendars | None,
-    policies: PolicyLookup | None,
+    policies: SlaPolicies | None,
     fingerprint: str,
 ) -> ReportFactsView:
     # Without a projector (tests, tools): the settings-free defaults of every other view.
@@ -356,7 +356,7 @@ def _standalone(
     return ReportFactsView(
         event_log,
         calendars=calendars or config.service_calendars(event_log),
-        policies=policies or config.policy_lookup(event_log),
+        policies=policies or config.sla_policies(event_log),
         fingerprint=fingerprint,
     )
 

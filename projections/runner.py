@@ -32,7 +32,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import structlog
 from eventsourcing.application import Application
@@ -59,6 +59,13 @@ class Positioned(NamedTuple):
 Statement = tuple[str, Params]
 
 
+class SeesBatches(Protocol):
+    """What keeps part of the log in memory and is fed the batches a projector reads
+    (``projections.topic_reader.TopicReader``: the SLA policies, services' calendars)."""
+
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None: ...
+
+
 class View(ABC):
     """A read model: its own tables, and how a batch of events changes them.
 
@@ -72,6 +79,10 @@ class View(ABC):
     """Names the view's tracking row; also the usual prefix of its tables."""
     version: ClassVar[int]
     """Bump when the tables or the fold change: a view stored at another version is rebuilt."""
+    feeds: tuple[SeesBatches, ...] = ()
+    """What the view's fold looks up other aggregates' events in (the SLA policies, services'
+    calendars), kept in memory: each is handed every batch the view is shown (``saw``), so a
+    view declares what it feeds rather than passing the batches on itself."""
 
     def stored_version(self) -> int:
         """The version kept with the view's tracking row; a view stored at another is rebuilt.
@@ -100,11 +111,12 @@ class View(ABC):
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget anything cached in memory about the view's contents (before a rebuild)."""
 
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:  # noqa: B027 - optional hook
+    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
         """Every event of the log past ``after`` up to ``batch``'s last was read, in log order
-        (a projector's batch, before any view's ``changes`` with it): a view whose fold looks
-        up other aggregates' events in the log (the SLA policy, services' calendars) takes them
-        from here rather than reading the log for them again."""
+        (a projector's batch, before any view's ``changes`` with it): what the view ``feeds``
+        takes those events from here rather than reading the log for them again."""
+        for fed in self.feeds:
+            fed.saw(after, batch)
 
     def filled_statements(self, store: ViewStore) -> list[str]:
         """Statements run once a rebuild's fill has written every row of its side tables, before

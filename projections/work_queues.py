@@ -140,6 +140,7 @@ class WorkQueuesView(View):
         # behind them is part of the stored version.
         self._calendars = calendars if calendars is not None else default_calendars(event_log)
         self._policies = policies if policies is not None else default_policies(event_log)
+        self.feeds = (self._calendars, self._policies)
         self._folds = folds if folds is not None else case_folds_for(event_log)
         self._fingerprint = fingerprint
 
@@ -152,10 +153,6 @@ class WorkQueuesView(View):
             self._calendars.history(state.service, position),
             self._policies.history(position),
         )
-
-    def saw(self, after: int, batch: Sequence[Positioned]) -> None:
-        self._calendars.saw(after, batch)
-        self._policies.saw(after, batch)
 
     def stored_version(self) -> int:
         if not self._fingerprint:
