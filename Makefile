@@ -62,9 +62,9 @@ lint: $(INSTALLED_DEV)
 	$(BIN)/mypy
 
 # bench/naive_peer.py and bench/eventsourcing_floor.py are not benchmarks: they are the servers
-# bench/write_path.py measures Vigil beside.
+# bench/write_path.py measures Vigil beside; bench/support.py is what the benchmarks share.
 bench: $(INSTALLED)
-	@for script in bench/*.py; do case "$$script" in bench/naive_peer.py|bench/eventsourcing_floor.py) continue;; esac; echo "== $$script"; $(BIN)/python "$$script"; done
+	@for script in bench/*.py; do case "$$script" in bench/naive_peer.py|bench/eventsourcing_floor.py|bench/support.py) continue;; esac; echo "== $$script"; $(BIN)/python "$$script"; done
 
 # The README's two images: a throwaway demo store, `vigil serve` on a free port, Chromium.
 screenshots: $(INSTALLED_DEV)

@@ -26,25 +26,27 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import random
-import socket
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    Server,
+    bench_settings,
+    client,
+    drop_schema,
+    pct,
+    rate,
+    timed,
+)
 
 from domain.contact import commands as cc  # noqa: E402
 from domain.contact.decide import ContactContext, ScorecardInForce  # noqa: E402
@@ -53,11 +55,8 @@ from domain.contact.events import ContactEvent  # noqa: E402
 from domain.contact.state import ContactState, evolve  # noqa: E402
 from domain.quality.scoring import Criterion, ScorecardVersion, score_review  # noqa: E402
 from domain.shared import Actor, DecisionContext, Role  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from interfaces.composition import Vigil, bootstrap  # noqa: E402
-from interfaces.http import create_app  # noqa: E402
+from interfaces.composition import bootstrap  # noqa: E402
 from projections.contact_queues import ContactQueue  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_contacts"
@@ -102,19 +101,6 @@ IN_FORCE = ScorecardInForce(SCORECARD.version, partial(score_review, SCORECARD))
 SUMMARY = "Caller described harassment by a neighbour and asked what they could do next."
 FEEDBACK = "Warm opening and good listening; ask about immediate risk before closing."
 RATIONALE = "Scored from the recording against the helpline scorecard."
-# Small answers in one segment on both ends (as a client library over a LAN would send them).
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the contacts ------------------------------------------------------------------------------
@@ -215,65 +201,8 @@ def build_contacts(count: int, seed: int, now: datetime) -> ContactBuilder:
 # --- measuring -----------------------------------------------------------------------------------
 
 
-def timed(read: Callable[[], Any], samples: int) -> list[float]:
-    for _ in range(min(20, samples)):
-        read()  # warm-up: plans cached, pages in memory
-    found = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        read()
-        found.append((time.perf_counter() - started) * 1000)
-    return found
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def figures(label: str, samples: list[float]) -> str:
     return f"{label}: p50 {pct(samples, 0.5):.2f} ms   p99 {pct(samples, 0.99):.2f} ms"
-
-
-class Server:
-    """The API in a thread, on a socket bound first (as the e2e tests serve it)."""
-
-    def __init__(self, vigil: Vigil) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(*NODELAY[0])  # accepted connections inherit it
-        self.socket.bind(("127.0.0.1", 0))
-        host, port = self.socket.getsockname()
-        self.base_url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            create_app(vigil), lifespan="off", log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
-
-
-def client(base_url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        transport=httpx.HTTPTransport(socket_options=NODELAY),
-        timeout=30,
-    )
 
 
 def main() -> None:
@@ -291,22 +220,17 @@ def main() -> None:
     url = args.database_url
     if not is_postgres(url):
         parser.error("this benchmark runs on PostgreSQL: pass a postgresql:// URL")
-    helper = _module("bench_projections", "projections.py")
     keys = tempfile.TemporaryDirectory()
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
+    settings = bench_settings(
+        url,
         data_dir=Path(keys.name),
         db_pool_size=6,
         db_max_overflow=6,
         # The views are rebuilt in this process (the threaded fill): the figures here are reads.
         rebuild_processes=1,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
     )
-    configure_logging(settings)
     if not args.reuse:
-        helper.drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         head = int(vigil.event_log.recorder.max_notification_id() or 0)
@@ -328,12 +252,12 @@ def main() -> None:
             for i in range(0, len(built.events), args.batch):
                 vigil.event_log.save(*built.events[i : i + args.batch])
             seconds = time.perf_counter() - started
-            print(f"appended the contacts: {helper.rate(len(built.events), seconds)}")
+            print(f"appended the contacts: {rate(len(built.events), seconds)}")
             del built
         head = int(vigil.event_log.recorder.max_notification_id() or 0)
         started = time.perf_counter()
         vigil.projector.rebuild()  # every view from the log, aside then swapped in
-        print(f"views rebuilt from the log: {helper.rate(head, time.perf_counter() - started)}")
+        print(f"views rebuilt from the log: {rate(head, time.perf_counter() - started)}")
         reader_token = vigil.identity.issue_token(LEAD, actor="bench")
         writer_token = vigil.identity.issue_token(WRITER.username, actor="bench")
         gc.collect()
@@ -347,8 +271,8 @@ def main() -> None:
         )
         with (
             Server(vigil) as server,
-            client(server.base_url, reader_token) as reader,
-            client(server.base_url, writer_token) as writer,
+            client(server.base_url, reader_token, timeout=30) as reader,
+            client(server.base_url, writer_token, timeout=30) as writer,
         ):
             case = writer.post(
                 "/api/v1/cases",
@@ -372,7 +296,8 @@ def main() -> None:
                 "outcome": "information_given",
             }
             note = {"kind": "fact", "text": "Caller rang again; advice repeated."}
-            for n in range(args.samples + min(20, args.samples)):
+            warm_up = min(20, args.samples)  # not counted: plans cached, pages in memory
+            for n in range(args.samples + warm_up):
                 for path, body, found in (
                     ("/api/v1/contacts", contact, logs),
                     (f"/api/v1/cases/{case_id}/notes", note, notes),
@@ -381,7 +306,7 @@ def main() -> None:
                     answer = writer.post(path, json=body)
                     elapsed = (time.perf_counter() - started) * 1000
                     answer.raise_for_status()
-                    if n >= min(20, args.samples):  # after the warm-up
+                    if n >= warm_up:
                         found.append(elapsed)
             print(figures("(a) POST /api/v1/contacts (log a contact)", logs))
             print(figures("    POST /api/v1/cases/{id}/notes (a case note)", notes))
@@ -400,10 +325,13 @@ def main() -> None:
             model_queue = timed(
                 lambda: vigil.contact_queues.items(AWAITING, as_of=datetime.now(UTC)),
                 args.samples,
+                warm_up,
             )
-            http_queue_ms = timed(http_queue, args.samples)
-            model_list = timed(lambda: vigil.contact_summaries.query(reviewed=False), args.samples)
-            http_list_ms = timed(http_list, args.samples)
+            http_queue_ms = timed(http_queue, args.samples, warm_up)
+            model_list = timed(
+                lambda: vigil.contact_summaries.query(reviewed=False), args.samples, warm_up
+            )
+            http_list_ms = timed(http_list, args.samples, warm_up)
             print(figures("(b) contacts awaiting review, read model (ContactQueues)", model_queue))
             print(figures("    GET /api/v1/queues/contacts_awaiting_review", http_queue_ms))
             print(figures("    contacts not reviewed, read model (ContactSummaries)", model_list))
@@ -423,7 +351,7 @@ def main() -> None:
     finally:
         vigil.close()
         if not (args.keep or args.reuse):
-            helper.drop_schema(url, settings)
+            drop_schema(url)
         keys.cleanup()
 
 

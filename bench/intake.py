@@ -23,9 +23,7 @@ file is removed before and after the run unless --keep).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import socket
 import sys
 import tempfile
 import threading
@@ -40,17 +38,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    Server,
+    bench_settings,
+    client,
+    drop_schema,
+    pct,
+)
 
 from domain.community.decide import ConfigureDiscourseIntake  # noqa: E402
 from domain.service.commands import RegisterService  # noqa: E402
 from domain.shared import Actor, Role  # noqa: E402
 from infrastructure.discourse import sign  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from interfaces.composition import Vigil, bootstrap  # noqa: E402
-from interfaces.http import create_app  # noqa: E402
+from interfaces.composition import bootstrap  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_intake"
 SERVICE = "forum"
@@ -59,19 +60,7 @@ ADMIN = Actor(username="bench.admin", role=Role.ADMIN)
 WRITER = Actor(username="bench.writer", role=Role.COORDINATOR)
 INTAKE = f"/api/v1/intake/discourse/{SERVICE}"
 ROUNDS = 4  # the deliveries and the notes each run in this many alternating rounds
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 WARM_UP = 20
-
-
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def post_created(n: int, at: datetime) -> tuple[dict[str, str], bytes]:
@@ -103,52 +92,6 @@ def post_created(n: int, at: datetime) -> tuple[dict[str, str], bytes]:
         "X-Discourse-Event-Signature": sign(SECRET, raw),
     }
     return headers, raw
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class Server:
-    """The API in a thread, on a socket bound first (as the e2e tests serve it)."""
-
-    def __init__(self, vigil: Vigil) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(*NODELAY[0])
-        self.socket.bind(("127.0.0.1", 0))
-        host, port = self.socket.getsockname()
-        self.base_url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            create_app(vigil), lifespan="off", log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
-
-
-def client(base_url: str, token: str | None = None) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"} if token else {},
-        transport=httpx.HTTPTransport(socket_options=NODELAY),
-        timeout=60,
-    )
 
 
 def run_concurrently(
@@ -191,22 +134,17 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     args = parser.parse_args()
     url = args.database_url
-    helper = _module("bench_projections", "projections.py")
     work = tempfile.TemporaryDirectory()
     postgres = is_postgres(url)
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
+    settings = bench_settings(
+        url,
         data_dir=Path(work.name),
         db_pool_size=max(6, args.clients + 2),
         db_max_overflow=6,
-        log_level="WARNING",
-        log_json=False,
     )
-    configure_logging(settings)
     sqlite_file = None if postgres else Path(url.split("///", 1)[-1].split("?")[0])
     if postgres:
-        helper.drop_schema(url, settings)
+        drop_schema(url)
     elif sqlite_file is not None and sqlite_file.exists():
         sqlite_file.unlink()  # a fresh store, as the schema is dropped on PostgreSQL
     vigil = bootstrap(settings)
@@ -237,8 +175,8 @@ def main() -> None:
         total = WARM_UP + args.deliveries
         signed = [post_created(n, base + timedelta(seconds=n)) for n in range(total)]
         with Server(vigil) as server:
-            forum = [client(server.base_url) for _ in range(args.clients)]
-            writers = [client(server.base_url, token) for _ in range(args.clients)]
+            forum = [client(server.base_url, timeout=60) for _ in range(args.clients)]
+            writers = [client(server.base_url, token, timeout=60) for _ in range(args.clients)]
             case_ids = []
             for n in range(args.clients):
                 case = writers[n].post(
@@ -331,7 +269,7 @@ def main() -> None:
     finally:
         vigil.close()
         if postgres and not args.keep:
-            helper.drop_schema(url, settings)
+            drop_schema(url)
         elif sqlite_file is not None and not args.keep:
             sqlite_file.unlink(missing_ok=True)
         work.cleanup()

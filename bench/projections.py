@@ -48,8 +48,7 @@ from uuid import UUID, uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-import psycopg
-from psycopg import sql
+from support import bench_settings, drop_schema, pct, rate  # bench/support.py
 
 from domain.case import commands as c
 from domain.case.decide import CaseContext, decide
@@ -58,9 +57,7 @@ from domain.case.state import CaseState, apply_in_place
 from domain.case.vocabulary import CaseStatus, DecisionStatus, EscalationStatus
 from domain.errors import DomainError
 from domain.shared import Actor, DecisionContext, Role
-from infrastructure.logging import configure_logging
-from infrastructure.persistence import is_postgres, postgres_conninfo, recorder_env
-from infrastructure.settings import Settings
+from infrastructure.persistence import is_postgres
 from interfaces.composition import Vigil, bootstrap, rebuild_parts
 from projections.parallel_rebuild import tuned_for_bulk
 from projections.projector import Projector
@@ -294,10 +291,6 @@ class Generator:
 # --- measuring -----------------------------------------------------------------------------
 
 
-def rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:,.0f} events/s ({count:,} events in {seconds:.1f} s)"
-
-
 def build_log(vigil: Vigil, events: int, batch: int, seed: int) -> float:
     generator = Generator(
         random.Random(seed), vigil.calendar, datetime.now(UTC) - timedelta(days=400)
@@ -331,11 +324,6 @@ def raw_read(vigil: Vigil, batch: int) -> tuple[int, float]:
         count += len(rows)
         position = rows[-1].id
     return count, time.perf_counter() - started
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def lag_under_load(
@@ -403,13 +391,6 @@ def lag_under_load(
     return lags, sum(written), elapsed
 
 
-def drop_schema(url: str, settings: Settings) -> None:
-    schema = recorder_env(settings).get("POSTGRES_SCHEMA")
-    if schema:
-        with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -439,17 +420,9 @@ def main() -> None:
     if not is_postgres(url):
         parser.error("this benchmark runs on PostgreSQL: pass a postgresql:// URL")
 
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        db_pool_size=10,
-        db_max_overflow=10,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
-    )
-    configure_logging(settings)
+    settings = bench_settings(url, db_pool_size=10, db_max_overflow=10)
     if not args.reuse:
-        drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         reused = (vigil.event_log.recorder.max_notification_id() or 0) if args.reuse else 0
@@ -511,8 +484,8 @@ def main() -> None:
         print(
             f"(d) lag under load: {written / elapsed:.0f} writes/s for {elapsed:.0f} s "
             f"({args.writers} writers, CaseService.execute); commit -> every view: "
-            f"p50 {percentile(lags, 0.50) * 1000:.1f} ms   "
-            f"p99 {percentile(lags, 0.99) * 1000:.1f} ms"
+            f"p50 {pct(lags, 0.50) * 1000:.1f} ms   "
+            f"p99 {pct(lags, 0.99) * 1000:.1f} ms"
             f"   max {max(lags) * 1000:.1f} ms   mean {statistics.fmean(lags) * 1000:.1f} ms "
             f"(n={len(lags)})"
         )
@@ -526,7 +499,7 @@ def main() -> None:
     finally:
         vigil.close()
         if not (args.keep or args.reuse):
-            drop_schema(url, settings)
+            drop_schema(url)
 
 
 if __name__ == "__main__":

@@ -31,13 +31,11 @@ dropped before and after.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,11 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import psycopg  # noqa: E402
+from support import bench_settings, drop_schema, pct, timed  # noqa: E402  (bench/support.py)
 
 from domain.access.rules import Visibility  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import bootstrap  # noqa: E402
 from projections.queue_rows import COLUMNS, Queue  # noqa: E402
 from projections.restricted import restriction_clause  # noqa: E402
@@ -84,35 +81,6 @@ DUE_QUEUES = (
 STAFF = [f"worker{n}" for n in range(50)]
 # Kept out of the restricted categories, but for their own cases and two break-glass grants.
 READER = Visibility(RESTRICTED, STAFF[0], (uuid4(), uuid4()))
-
-
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def timed(read: Callable[[], Any], samples: int) -> list[float]:
-    for _ in range(WARM_UP):
-        read()
-    found = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        read()
-        found.append((time.perf_counter() - started) * 1000)
-    return found
 
 
 def seed(queues: WorkQueues, cases: int, now: datetime, args: argparse.Namespace) -> int:
@@ -238,19 +206,14 @@ def same_counts(counts: list[Any], rows: list[Any], idle: Any) -> bool:
 def run(url: str, args: argparse.Namespace) -> None:
     postgres = is_postgres(url)
     work = tempfile.TemporaryDirectory()
-    settings = Settings(
-        _env_file=None,
+    settings = bench_settings(
+        url,
         environment="development",
-        database_url=url,
         data_dir=Path(work.name),
         restricted_categories=",".join(RESTRICTED),
-        log_level="WARNING",
-        log_json=False,
     )
-    configure_logging(settings)
-    drop = _module("bench_projections", "projections.py").drop_schema
     if postgres:
-        drop(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         print(f"store: {'PostgreSQL' if postgres else 'SQLite'}")
@@ -284,8 +247,8 @@ def run(url: str, args: argparse.Namespace) -> None:
                     raise SystemExit(f"kept counts differ from the GROUP BY for {reader}")
             print(header)
             for reader in kept:
-                new = timed(kept[reader], args.samples)
-                old = timed(before[reader], args.samples)
+                new = timed(kept[reader], args.samples, WARM_UP)
+                old = timed(before[reader], args.samples, WARM_UP)
                 print(
                     f"{f'baseline GROUP BY over every item, {reader}':<58}"
                     f"{pct(old, 0.5):>7.2f} ms{pct(old, 0.99):>7.2f} ms"
@@ -297,7 +260,7 @@ def run(url: str, args: argparse.Namespace) -> None:
     finally:
         vigil.close()
         if postgres:
-            drop(url, settings)
+            drop_schema(url)
         work.cleanup()
 
 

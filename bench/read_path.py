@@ -37,7 +37,6 @@ dropped before and after unless --keep.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -54,11 +53,18 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: E402
 from eventsourcing.sqlite import SQLiteApplicationRecorder  # noqa: E402
 from psycopg import sql  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    Server,
+    bench_settings,
+    client,
+    drop_schema,
+    pct,
+    script,
+    timed,
+)
 
 from domain.shared import Actor, Role  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
 
 WARM_UP = 5
@@ -73,25 +79,7 @@ GOALS_MS = {
 }
 
 
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _module("bench_ui_render", "ui_render.py")
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+render = script("bench_ui_render", "ui_render.py")
 
 
 def raw_read(vigil: Vigil, case_id: UUID) -> Callable[[], int]:
@@ -123,34 +111,19 @@ def raw_read(vigil: Vigil, case_id: UUID) -> Callable[[], int]:
     return read
 
 
-def timed(read: Callable[[], Any], samples: int) -> list[float]:
-    for _ in range(WARM_UP):
-        read()
-    found: list[float] = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        read()
-        found.append((time.perf_counter() - started) * 1000)
-    return found
-
-
 def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
     """Build the case on ``url``, measure, print; the goals, met or not."""
     postgres = is_postgres(url)
     work = tempfile.TemporaryDirectory()
-    settings = Settings(
-        _env_file=None,
+    settings = bench_settings(
+        url,
         environment="development",
-        database_url=url,
         data_dir=Path(work.name),
         db_pool_size=4,
         db_max_overflow=4,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
     )
-    configure_logging(settings)
     if postgres:
-        render.drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         print(f"store: {'PostgreSQL' if postgres else 'SQLite'} ({url})")
@@ -172,8 +145,8 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
         raw = raw_read(vigil, case_id)
         assert raw() == len(events)
         token = vigil.identity.issue_token(LEAD.username, actor="bench")
-        with render.Server(vigil) as server:
-            api = render.client(server.base_url, token)
+        with Server(vigil) as server:
+            api = client(server.base_url, token, timeout=render.TIMEOUT)
             try:
                 base = f"/api/v1/cases/{case_id}"
                 cursors: list[str | None] = [None]
@@ -205,14 +178,14 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
 
                     return read
 
-                baseline = timed(raw, args.samples)
+                baseline = timed(raw, args.samples, WARM_UP)
                 figures = {
-                    "now": timed(lambda: render.ok(api.get(base)), args.samples),
-                    "recorded": timed(as_of_read("recorded"), args.samples),
-                    "occurred": timed(as_of_read("occurred"), args.samples),
-                    "recorded_mid": timed(as_of_read("recorded", middle), args.samples),
-                    "occurred_mid": timed(as_of_read("occurred", middle), args.samples),
-                    "page": timed(next_page, args.samples),
+                    "now": timed(lambda: render.ok(api.get(base)), args.samples, WARM_UP),
+                    "recorded": timed(as_of_read("recorded"), args.samples, WARM_UP),
+                    "occurred": timed(as_of_read("occurred"), args.samples, WARM_UP),
+                    "recorded_mid": timed(as_of_read("recorded", middle), args.samples, WARM_UP),
+                    "occurred_mid": timed(as_of_read("occurred", middle), args.samples, WARM_UP),
+                    "page": timed(next_page, args.samples, WARM_UP),
                 }
             finally:
                 api.close()
@@ -256,7 +229,7 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
     finally:
         vigil.close()
         if postgres and not args.keep:
-            render.drop_schema(url, settings)
+            drop_schema(url)
         work.cleanup()
 
 

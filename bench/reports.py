@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import importlib.util
 import itertools
 import random
 import statistics
@@ -58,13 +57,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import psycopg  # noqa: E402
+from support import bench_settings, drop_schema, rate, script  # noqa: E402  (bench/support.py)
 
 from application.reports.document import to_json  # noqa: E402
 from application.reports.service import ReportRequest  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres, postgres_conninfo  # noqa: E402
 from infrastructure.recorders import events_table  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
 from projections.report_queries import Scope  # noqa: E402
 
@@ -76,22 +74,9 @@ KEYS_DIR = Path(tempfile.gettempdir()) / "vigil-bench-reports"
 OPENED_TOPIC = "domain.case.events:CaseOpened"
 
 
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cases_bench = _module("bench_projections", "projections.py")
-contacts_bench = _module("bench_contacts", "contacts.py")
-shifts_bench = _module("bench_shift_log", "shift_log.py")
+cases_bench = script("bench_projections", "projections.py")
+contacts_bench = script("bench_contacts", "contacts.py")
+shifts_bench = script("bench_shift_log", "shift_log.py")
 
 
 # --- the log ---------------------------------------------------------------------------------
@@ -140,7 +125,7 @@ def build_log(
         written += len(chunk)
         if time.perf_counter() - last_report > 15:
             last_report = time.perf_counter()
-            print(f"  ... {written:,} events ({cases_bench.rate(written, last_report - started)})")
+            print(f"  ... {written:,} events ({rate(written, last_report - started)})")
     # What was decided ahead of the last case event: appended last (recorded by then).
     rest = [heapq.heappop(pending)[2] for _ in range(len(pending))]
     for i in range(0, len(rest), batch):
@@ -148,7 +133,7 @@ def build_log(
     written += len(rest)
     seconds = time.perf_counter() - started
     print(
-        f"built the log: {cases_bench.rate(written, seconds)}; {generator.opened:,} cases, "
+        f"built the log: {rate(written, seconds)}; {generator.opened:,} cases, "
         f"{contact_count:,} helpline contacts, {shifts:,} shifts, from {origin:%Y-%m-%d} "
         f"to {generator.now:%Y-%m-%d}"
     )
@@ -234,19 +219,11 @@ def main() -> None:
         keys = tempfile.TemporaryDirectory()
         data_dir = Path(keys.name)
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        data_dir=data_dir,
-        db_pool_size=4,
-        db_max_overflow=4,
-        rebuild_processes=1,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
+    settings = bench_settings(
+        url, data_dir=data_dir, db_pool_size=4, db_max_overflow=4, rebuild_processes=1
     )
-    configure_logging(settings)
     if not args.reuse:
-        cases_bench.drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         head = int(vigil.event_log.recorder.max_notification_id() or 0)
@@ -289,7 +266,7 @@ def main() -> None:
             rebuild_s = time.perf_counter() - started
             print(
                 "setup: report_facts and actor_activity rebuilt from the log: "
-                f"{cases_bench.rate(head, rebuild_s)}"
+                f"{rate(head, rebuild_s)}"
             )
         started = time.perf_counter()
         hashed = vigil.integrity.notary.catch_up()
@@ -395,7 +372,7 @@ def main() -> None:
     finally:
         vigil.close()
         if not (args.keep or args.reuse):
-            cases_bench.drop_schema(url, settings)
+            drop_schema(url)
         if keys is not None:
             keys.cleanup()
 

@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +47,15 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    NODELAY,
+    bench_settings,
+    drop_schema,
+    pct,
+    rate,
+    script,
+    timed,
+)
 
 from domain.case import commands as c  # noqa: E402
 from domain.case.decide import CaseContext  # noqa: E402
@@ -61,7 +67,6 @@ from domain.shift.decide import ShiftContext  # noqa: E402
 from domain.shift.decide import decide as decide_shift  # noqa: E402
 from domain.shift.events import ShiftEvent  # noqa: E402
 from domain.shift.state import ShiftState, evolve  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
@@ -75,20 +80,6 @@ PLANNER = Actor(username="bench.planner", role=Role.COORDINATOR)
 READER = "bench.reader"  # a safeguarding lead reading over HTTP
 PEOPLE = [Actor(username=f"bench.rota{i}", role=Role.VOLUNTEER) for i in range(10)]
 ROLES = ("on_call", "moderator", "host", "coordinator", "helpline")
-# Small answers in one segment on both ends (as a client library over a LAN would send them):
-# otherwise each request waits for a delayed ACK, ~40 ms on Linux, which is not Vigil's time.
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the rota and the night ------------------------------------------------------------------
@@ -213,22 +204,6 @@ def build_night(calendar: Any, night_start: datetime, actions: int) -> tuple[UUI
 # --- measuring -----------------------------------------------------------------------------------
 
 
-def timed(read: Callable[[], Any], samples: int) -> list[float]:
-    for _ in range(min(20, samples)):
-        read()  # warm-up: plans cached, pages in memory
-    found = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        read()
-        found.append((time.perf_counter() - started) * 1000)
-    return found
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def figures(label: str, samples: list[float], raw: list[float] | None = None) -> str:
     text = f"{label}: p50 {pct(samples, 0.5):.2f} ms   p99 {pct(samples, 0.99):.2f} ms"
     if raw is not None:
@@ -245,7 +220,7 @@ class Server:
     the server's, and they share no interpreter lock with it."""
 
     def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.soak = _module("bench_soak", "soak.py")
+        self.soak = script("bench_soak", "soak.py")
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         self.env = {
             **clean,
@@ -288,23 +263,19 @@ def main() -> None:
     url = args.database_url
     if not is_postgres(url):
         parser.error("this benchmark runs on PostgreSQL: pass a postgresql:// URL")
-    builder = _module("bench_projections", "projections.py")
-    copier = _module("bench_verify", "verify.py")
+    builder = script("bench_projections", "projections.py")
+    copier = script("bench_verify", "verify.py")
     keys = tempfile.TemporaryDirectory()
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
+    settings = bench_settings(
+        url,
         data_dir=Path(keys.name),
         db_pool_size=6,
         db_max_overflow=6,
         # The views are rebuilt in this process (the threaded fill): the figures here are reads.
         rebuild_processes=1,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
     )
-    configure_logging(settings)
     if not args.reuse:
-        builder.drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         head = int(vigil.event_log.recorder.max_notification_id() or 0)
@@ -327,7 +298,7 @@ def main() -> None:
                 builder.build_log(vigil, seed, args.batch, args.seed)
             if int(vigil.event_log.recorder.max_notification_id() or 0) < events - extra:
                 copied, copy_s = copier.replicate(vigil, events - extra)
-                print(f"copied the case events under new ids: {builder.rate(copied, copy_s)}")
+                print(f"copied the case events under new ids: {rate(copied, copy_s)}")
             started = time.perf_counter()
             everything = [*rota, *night]
             for i in range(0, len(everything), args.batch):
@@ -335,19 +306,19 @@ def main() -> None:
             seconds = time.perf_counter() - started
             print(
                 f"appended the rota ({args.shifts:,} shifts) and the night "
-                f"({args.actions:,} actions): {builder.rate(extra, seconds)}"
+                f"({args.actions:,} actions): {rate(extra, seconds)}"
             )
         else:
             shift_id = _night_shift(vigil, night_start)
         head = int(vigil.event_log.recorder.max_notification_id() or 0)
         started = time.perf_counter()
         vigil.projector.rebuild()  # every view from the log, aside then swapped in
-        print(f"views rebuilt from the log: {builder.rate(head, time.perf_counter() - started)}")
+        print(f"views rebuilt from the log: {rate(head, time.perf_counter() - started)}")
         # The hash ledger too, before the server starts: else its follower would be hashing the
         # whole log during the reads.
         started = time.perf_counter()
         hashed = vigil.integrity.notary.catch_up()
-        print(f"hash ledger caught up: {builder.rate(hashed, time.perf_counter() - started)}")
+        print(f"hash ledger caught up: {rate(hashed, time.perf_counter() - started)}")
         token = vigil.identity.issue_token(READER, actor="bench")
         # The builder's million events are still in this process's memory, which a server
         # started on the store would not hold: set them aside from the garbage collector, so
@@ -376,6 +347,7 @@ def main() -> None:
             ) as http,
         ):
             conn.execute(f'SET search_path TO "{schema}"')
+            warm_up = min(20, args.samples)  # not counted: plans cached, pages in memory
             raw_log = timed(
                 lambda: conn.execute(
                     "SELECT position, event_id, aggregate_id, context, case_id, event_type, "
@@ -386,17 +358,19 @@ def main() -> None:
                     (NIGHT.username, window.checked_in_at, window.checked_out_at),
                 ).fetchall(),
                 args.samples,
+                warm_up,
             )
             model_log = timed(
                 lambda: vigil.shift_logs.log(shift_id, now=datetime.now(UTC), limit=1000),
                 args.samples,
+                warm_up,
             )
 
             def http_log() -> None:
                 answer = http.get(f"/api/v1/shifts/{shift_id}/log", params={"limit": 1000})
                 answer.raise_for_status()
 
-            http_log_ms = timed(http_log, args.samples)
+            http_log_ms = timed(http_log, args.samples, warm_up)
             print(figures("(a) raw SQL read of the shift's action rows", raw_log))
             print(figures("    the shift log, read model (ShiftLogs.log)", model_log, raw_log))
             print(figures("    GET /api/v1/shifts/{id}/log over HTTP", http_log_ms, raw_log))
@@ -433,14 +407,14 @@ def main() -> None:
                     (at, at, in_lo, at),
                 ).fetchall()
 
-            raw_call = timed(raw_on_call, args.samples)
-            model_call = timed(lambda: vigil.rota.on_call(next_moment()), args.samples)
+            raw_call = timed(raw_on_call, args.samples, warm_up)
+            model_call = timed(lambda: vigil.rota.on_call(next_moment()), args.samples, warm_up)
 
             def http_on_call() -> None:
                 answer = http.get("/api/v1/on-call", params={"at": next_moment().isoformat()})
                 answer.raise_for_status()
 
-            http_call = timed(http_on_call, args.samples)
+            http_call = timed(http_on_call, args.samples, warm_up)
             sample = vigil.rota.on_call(night_start + timedelta(hours=1))
             print(
                 figures("(b) raw SQL read of the plan and attendance rows at T", raw_call)
@@ -465,7 +439,7 @@ def main() -> None:
     finally:
         vigil.close()
         if not (args.keep or args.reuse):
-            builder.drop_schema(url, settings)
+            drop_schema(url)
         keys.cleanup()
 
 

@@ -28,18 +28,13 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-import psycopg
+from support import drop_schema  # bench/support.py
 
 from domain.case import commands as c
 from domain.case.snapshot import project_case
 from domain.shared import Actor, Role
 from infrastructure.event_log import EventLog
-from infrastructure.persistence import (
-    attach_keyring,
-    is_postgres,
-    postgres_conninfo,
-    recorder_env,
-)
+from infrastructure.persistence import attach_keyring, is_postgres, recorder_env
 from infrastructure.settings import Settings
 from interfaces.composition import bootstrap
 
@@ -246,10 +241,7 @@ def main() -> None:
     finally:
         vigil.close()
         if is_postgres(url):
-            schema = recorder_env(settings).get("POSTGRES_SCHEMA")
-            if schema:
-                with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            drop_schema(url)
         tmp.cleanup()
 
 

@@ -30,7 +30,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
+from support import drop_schema, free_port  # noqa: E402  (bench/support.py)
+
 MODES = ("reads", "writes", "mixed")
 WRITE_SHARE = {"reads": 0.0, "writes": 1.0, "mixed": 0.3}
 SEED_CASES = 40  # opened before the clock starts, so reads have cases to read from the start
@@ -58,13 +59,6 @@ QUEUES = ("high_risk_open", "no_recent_action", "unacknowledged_escalations")
 def vigil_command() -> list[str]:
     script = shutil.which("vigil", path=str(Path(sys.executable).parent))
     return [script] if script else [sys.executable, "-m", "interfaces.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def rss_kib(pid: int) -> int:
@@ -274,19 +268,6 @@ def demo_tokens(env: dict[str, str], cwd: Path) -> dict[str, str]:
         username, _role, token = line.split(" ")
         tokens[username] = token
     return tokens
-
-
-def drop_schema(database_url: str) -> None:
-    import psycopg
-
-    from infrastructure.persistence import recorder_env
-    from infrastructure.settings import Settings
-
-    settings = Settings(_env_file=None, environment="test", database_url=database_url)
-    schema = recorder_env(settings).get("POSTGRES_SCHEMA")
-    if schema:
-        with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def soak(args: argparse.Namespace, workdir: Path) -> int:

@@ -45,12 +45,10 @@ sys.path.insert(0, str(ROOT))  # run from a checkout
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import uvicorn  # noqa: E402
-from psycopg import sql  # noqa: E402
+from support import bench_settings, drop_schema  # noqa: E402  (bench/support.py)
 
 from domain.shared import Role  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
-from infrastructure.persistence import is_postgres, postgres_conninfo  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
+from infrastructure.persistence import is_postgres  # noqa: E402
 from interfaces.composition import bootstrap  # noqa: E402
 from interfaces.http.app import create_app  # noqa: E402
 
@@ -112,12 +110,6 @@ def counting() -> Iterator[Counter[tuple[str, str]]]:
         psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
 
 
-def drop_schema(url: str) -> None:
-    schema = url.split("schema=")[1].split("&")[0]
-    with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 def write_notes(base: str, token: str, cases: list[str], writes: int, clients: int) -> None:
     failures: list[str] = []
 
@@ -167,14 +159,7 @@ def main() -> int:
     if args.writes < 8 or args.cases < 1:
         parser.error("--writes at least 8, --cases at least 1")
     work = tempfile.TemporaryDirectory(prefix="vigil-statements-")
-    settings = Settings(
-        _env_file=None,
-        database_url=args.database_url,
-        data_dir=Path(work.name) / "data",
-        log_level="WARNING",
-        log_json=False,
-    )
-    configure_logging(settings)
+    settings = bench_settings(args.database_url, data_dir=Path(work.name) / "data")
     drop_schema(args.database_url)
     vigil = bootstrap(settings)
     server = None

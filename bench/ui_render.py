@@ -32,13 +32,10 @@ and after unless --keep); with it, on that store only.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import re
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -50,42 +47,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
-import uvicorn  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    Server,
+    bench_settings,
+    client,
+    drop_schema,
+    pct,
+    postgres_reachable,
+)
 
 from domain.case import commands as c  # noqa: E402
 from domain.case.decide import CaseContext  # noqa: E402
 from domain.case.decide import decide as decide_case  # noqa: E402
 from domain.case.state import CaseState, apply_in_place  # noqa: E402
 from domain.shared import Actor, DecisionContext, Role  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
-from infrastructure.persistence import is_postgres, postgres_conninfo  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from interfaces.composition import Vigil, bootstrap  # noqa: E402
-from interfaces.http import create_app  # noqa: E402
+from infrastructure.persistence import is_postgres  # noqa: E402
+from interfaces.composition import bootstrap  # noqa: E402
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_ui_render"
 QUEUE = "flags_awaiting_action"
 TARGET_MS = 300.0
 LEAD = Actor(username="bench.lead", role=Role.SAFEGUARDING_LEAD)
 WORKER = Actor(username="bench.coordinator", role=Role.COORDINATOR)
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+TIMEOUT = 120  # seconds a request may take, the API client's and the signed-in browser's
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 WARM_UP = 5
 RISKS = ("low", "medium", "high", "critical")
-
-
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- the log ---------------------------------------------------------------------------------
@@ -152,61 +139,15 @@ def queue_cases(calendar: Any, count: int, start: datetime) -> list[Any]:
 # --- serving and reading ---------------------------------------------------------------------
 
 
-class Server:
-    """The app in a thread, on a socket bound first (as the e2e tests serve it)."""
-
-    def __init__(self, vigil: Vigil) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(*NODELAY[0])
-        self.socket.bind(("127.0.0.1", 0))
-        host, port = self.socket.getsockname()
-        self.base_url = f"http://{host}:{port}"
-        config = uvicorn.Config(
-            create_app(vigil), lifespan="off", log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
-
-
-def client(base_url: str, token: str | None = None) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"} if token else {},
-        transport=httpx.HTTPTransport(socket_options=NODELAY),
-        timeout=120,
-    )
-
-
 def signed_in(base_url: str, token: str) -> httpx.Client:
     """A browser-like client signed in to the web UI through its form."""
-    browser = client(base_url)
+    browser = client(base_url, timeout=TIMEOUT)
     form = browser.get("/ui/login")
     found = CSRF.search(form.text)
     assert found is not None, form.text[:300]
     answer = browser.post("/ui/login", data={"csrf_token": found.group(1), "token": token})
     assert answer.status_code == 303, answer.text[:300]
     return browser
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def timed_pair(
@@ -231,35 +172,19 @@ def ok(answer: httpx.Response) -> None:
         raise RuntimeError(f"{answer.request.url}: {answer.status_code} {answer.text[:300]}")
 
 
-def drop_schema(url: str, settings: Settings) -> None:
-    _module("bench_projections", "projections.py").drop_schema(url, settings)
-
-
-def postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(postgres_conninfo(POSTGRES_URL), connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
 def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
     """Build the log on ``url``, measure, print; the checks made."""
     postgres = is_postgres(url)
     work = tempfile.TemporaryDirectory()
-    settings = Settings(
-        _env_file=None,
+    settings = bench_settings(
+        url,
         environment="development",  # the session cookie over plain HTTP on 127.0.0.1
-        database_url=url,
         data_dir=Path(work.name),
         db_pool_size=4,
         db_max_overflow=4,
-        log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-        log_json=False,
     )
-    configure_logging(settings)
     if postgres:
-        drop_schema(url, settings)
+        drop_schema(url)
     vigil = bootstrap(settings)
     try:
         print(f"store: {'PostgreSQL' if postgres else 'SQLite'} ({url})")
@@ -283,7 +208,7 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
         )
         token = vigil.identity.issue_token(LEAD.username, actor="bench")
         with Server(vigil) as server:
-            api = client(server.base_url, token)
+            api = client(server.base_url, token, timeout=TIMEOUT)
             ui = signed_in(server.base_url, token)
             try:
                 counted = api.get("/api/v1/queues").json()["items"]
@@ -353,7 +278,7 @@ def run(url: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
     finally:
         vigil.close()
         if postgres and not args.keep:
-            drop_schema(url, settings)
+            drop_schema(url)
         work.cleanup()
 
 
@@ -371,7 +296,7 @@ def main() -> None:
     else:
         sqlite_dir = tempfile.TemporaryDirectory()
         urls = [f"sqlite:///{Path(sqlite_dir.name) / 'bench.db'}"]
-        if postgres_reachable():
+        if postgres_reachable(POSTGRES_URL):
             urls.append(POSTGRES_URL)
         else:
             print("PostgreSQL not reachable at 127.0.0.1:5432: SQLite only")

@@ -31,7 +31,6 @@ is dropped before the run (unless --reuse) and at the end (unless --keep).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
@@ -43,25 +42,11 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from infrastructure.logging import configure_logging  # noqa: E402
+from support import bench_settings, drop_schema, rate, script  # noqa: E402  (bench/support.py)
+
 from infrastructure.persistence import is_postgres  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
 from interfaces.composition import Vigil, bootstrap  # noqa: E402
 from projections.ledger_snapshot import log_snapshot  # noqa: E402
-
-
-def _builder() -> Any:
-    """bench/projections.py as a module (its file name would shadow the projections package)."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_projections", ROOT / "bench" / "projections.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_projections"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_verify"
 QUICK_EVENTS = 50_000
@@ -127,22 +112,18 @@ def main() -> None:
     url = args.database_url
     if not is_postgres(url):
         parser.error("this benchmark runs on PostgreSQL: pass a postgresql:// URL")
-    builder = _builder()
+    builder = script("bench_projections", "projections.py")
 
     with tempfile.TemporaryDirectory() as keys:
-        settings = Settings(
-            _env_file=None,
-            database_url=url,
+        settings = bench_settings(
+            url,
             data_dir=Path(keys),
             db_pool_size=4,
             db_max_overflow=4,
             checkpoint_every_events=args.checkpoint_every,
-            log_level="WARNING",  # the figures on stdout; warnings and errors on stderr
-            log_json=False,
         )
-        configure_logging(settings)
         if not args.reuse:
-            builder.drop_schema(url, settings)
+            drop_schema(url)
         vigil = bootstrap(settings)
         try:
             head = int(vigil.event_log.recorder.max_notification_id() or 0)
@@ -157,8 +138,7 @@ def main() -> None:
                 if seed < events:
                     copied, copy_s = replicate(vigil, events)
                     print(
-                        "copied the log under new case ids up to N events: "
-                        f"{builder.rate(copied, copy_s)}"
+                        f"copied the log under new case ids up to N events: {rate(copied, copy_s)}"
                     )
             head = int(vigil.event_log.recorder.max_notification_id() or 0)
 
@@ -171,7 +151,7 @@ def main() -> None:
             if appended:
                 print(
                     f"(a) notary catch-up (leaves, nodes, a checkpoint every "
-                    f"{args.checkpoint_every:,} events): {builder.rate(appended, seconds)}; "
+                    f"{args.checkpoint_every:,} events): {rate(appended, seconds)}; "
                     f"tree size {state.tree_size:,}, {signed:,} checkpoints"
                 )
             else:
@@ -182,13 +162,13 @@ def main() -> None:
             raw_rate = count / read_s
             print(
                 f"(b) raw sequential read (select_notifications, batches of {args.read_batch:,}): "
-                f"{builder.rate(count, read_s)}"
+                f"{rate(count, read_s)}"
             )
             count, driver_s = driver_read(vigil, args.verify_batch)
             driver_rate = count / driver_s
             print(
                 "(c) the same rows as verify reads them (snapshot, server-side binary cursor, "
-                f"batches of {args.verify_batch:,}), no hashing: {builder.rate(count, driver_s)}"
+                f"batches of {args.verify_batch:,}), no hashing: {rate(count, driver_s)}"
             )
 
             key = vigil.integrity.public_key()
@@ -200,7 +180,7 @@ def main() -> None:
             print(
                 f"(d) verify (leaves recomputed and compared, tree rebuilt, {report.checkpoints:,} "
                 f"roots, signatures and consistency proofs): "
-                f"{builder.rate(report.events, report.seconds)}   [{verdict}]"
+                f"{rate(report.events, report.seconds)}   [{verdict}]"
             )
             print(
                 f"(e) verify / raw read: {verify_rate / raw_rate:.1%}   "
@@ -208,7 +188,7 @@ def main() -> None:
             )
             started = time.perf_counter()
             vigil.projector.catch_up()  # the live views, as a running Vigil keeps them
-            print(f"    the views caught up: {builder.rate(head, time.perf_counter() - started)}")
+            print(f"    the views caught up: {rate(head, time.perf_counter() - started)}")
             with_views = vigil.integrity.verify([key], batch_size=args.verify_batch)
             views_s = with_views.views_seconds or 0.0
             print(
@@ -226,7 +206,7 @@ def main() -> None:
         finally:
             vigil.close()
             if not args.keep:
-                builder.drop_schema(url, settings)
+                drop_schema(url)
 
 
 if __name__ == "__main__":

@@ -49,10 +49,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,25 +60,29 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+from support import (  # noqa: E402  (bench/support.py)
+    bench_settings,
+    client,
+    drop_schemas,
+    free_port,
+    postgres_reachable,
+    schema_of,
+    script,
+)
+from support import pct as _pct  # noqa: E402
 
 from domain.shared import Role  # noqa: E402
-from infrastructure.logging import configure_logging  # noqa: E402
-from infrastructure.persistence import is_postgres, postgres_conninfo  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
+from infrastructure.persistence import is_postgres  # noqa: E402
 from interfaces.composition import bootstrap  # noqa: E402
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_write_path"
 SQLITE = "sqlite:"  # the default SQLite store: a file in the run's temporary directory
 WRITER = "bench.writer"
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 GOALS = {"PostgreSQL": 1.0, "SQLite": 0.8}  # throughput at 8 and 32 connections, x the peer
 GOAL_CONNECTIONS = (8, 32)
 WARM_UP = 20  # requests to each server before the runs (connections, caches, JIT-free Python)
@@ -88,24 +90,9 @@ NOTE = "Sent the member a private message; no answer yet."
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _module(name: str, file: str) -> Any:
-    """A script of bench/ as a module (bench/projections.py would shadow the package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / file)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def pct(samples: list[float], q: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    """``support.pct``, or NaN for a run with no request answered."""
+    return _pct(samples, q) if samples else float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -158,19 +145,7 @@ class Target:
         return http.post(f"/cases/{case}/notes", json={"text": NOTE})
 
     def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self.token}"},
-            transport=httpx.HTTPTransport(socket_options=NODELAY),
-            timeout=60,
-        )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        return client(self.base_url, self.token, timeout=60)
 
 
 def start_baseline(
@@ -208,19 +183,10 @@ def start_baseline(
         time.sleep(0.1)
 
 
-def drop_schemas(url: str) -> None:
-    schema = url.split("schema=")[1].split("&")[0]
-    with psycopg.connect(postgres_conninfo(url), autocommit=True) as conn:
-        for name in (schema, f"{schema}_peer", f"{schema}_floor"):
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
-def postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(postgres_conninfo(POSTGRES_URL), connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
+def drop_all(url: str) -> None:
+    """Vigil's schema, the peer's and the floor's."""
+    schema = schema_of(url)
+    drop_schemas(url, schema, f"{schema}_peer", f"{schema}_floor")
 
 
 # --- the load --------------------------------------------------------------------------------
@@ -412,22 +378,15 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
     postgres = is_postgres(url)
     store = "PostgreSQL" if postgres else "SQLite"
     if postgres:
-        drop_schemas(url)
-        schema = url.split("schema=")[1].split("&")[0]
+        drop_all(url)
+        schema = schema_of(url)
         peer_url = url.replace(f"schema={schema}", f"schema={schema}_peer")
         floor_url = url.replace(f"schema={schema}", f"schema={schema}_floor")
     else:
         peer_url = f"sqlite:///{workdir / 'peer.db'}"
         floor_url = f"sqlite:///{workdir / 'floor.db'}"
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        data_dir=workdir / "data",
-        log_level="WARNING",
-        log_json=False,
-    )
-    configure_logging(settings)
-    soak = _module("bench_soak", "soak.py")
+    settings = bench_settings(url, data_dir=workdir / "data")
+    soak = script("bench_soak", "soak.py")
     vigil_process: subprocess.Popen[bytes] | None = None
     workers: tuple[subprocess.Popen[bytes], ...] = ()
     baselines: list[subprocess.Popen[bytes]] = []
@@ -513,7 +472,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
         for process in (*workers, *baselines):
             soak.stop_server(process)
         if postgres and not args.keep:
-            drop_schemas(url)
+            drop_all(url)
         work.cleanup()
 
 
@@ -556,7 +515,7 @@ def main() -> int:
         if args.store in ("sqlite", "both"):
             urls.append(SQLITE)  # a file in the run's temporary directory
         if args.store in ("postgres", "both"):
-            if postgres_reachable():
+            if postgres_reachable(POSTGRES_URL):
                 urls.append(POSTGRES_URL)
             elif args.store == "postgres":
                 parser.error("PostgreSQL not reachable at 127.0.0.1:5432")

@@ -9,17 +9,13 @@ only (the benchmarks' store): skipped without a server, failed when VIGIL_REQUIR
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.bench_support import left_behind, run_bench
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_available
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.postgres
 
@@ -138,31 +134,14 @@ def test_the_benchmark_prints_its_figures_and_leaves_nothing_behind(
         pytest.skip("PostgreSQL not reachable")
     server = POSTGRES_URL.split("?")[0]
     schema = f"bench_smoke_{uuid.uuid4().hex[:12]}"
+    url = f"{server}?schema={schema}"
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "bench" / script),
-                *arguments,
-                "--database-url",
-                f"{server}?schema={schema}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        with psycopg.connect(server) as conn:
-            left = conn.execute(
-                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
-            ).fetchone()
+        out = run_bench(script, *arguments, "--database-url", url)
+        left = left_behind(url)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
     for figure in figures:
         assert figure in out, out
     assert out.count("PASS") + out.count("FAIL") == 2, out
-    assert left is None, "the benchmark left its schema behind"
+    assert left == [], "the benchmark left its schema behind"

@@ -5,33 +5,15 @@ PostgreSQL its schema dropped."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
-
-from tests.conftest import POSTGRES_URL
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench_support import left_behind, run_bench
 
 
 def test_the_read_path_benchmark_prints_its_figures(database_url: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "read_path.py"),
-            *("--events", "45", "--samples", "3", "--page", "10"),
-            *("--database-url", database_url),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    out = run_bench(
+        "read_path.py",
+        *("--events", "45", "--samples", "3", "--page", "10"),
+        *("--database-url", database_url),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
     for figure in (
         "built the case: 45 events",
         "the timeline: 45 events in 5 pages of 10",
@@ -50,10 +32,4 @@ def test_the_read_path_benchmark_prints_its_figures(database_url: str) -> None:
     ):
         assert figure in out, out
     assert out.count("met  ") == 5, out
-    if database_url.startswith("postgresql"):
-        schema = database_url.split("schema=")[1]
-        with psycopg.connect(POSTGRES_URL) as conn:
-            left = conn.execute(
-                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
-            ).fetchone()
-        assert left is None, "the benchmark left its schema behind"
+    assert left_behind(database_url) == [], "the benchmark left its schema behind"

@@ -6,34 +6,16 @@ floor's) dropped."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import psycopg
-
-from tests.conftest import POSTGRES_URL
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench_support import left_behind, run_bench
 
 
 def test_the_write_path_benchmark_prints_its_ratios(database_url: str) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "write_path.py"),
-            "--quick",
-            *("--seconds", "0.5", "--connections", "1,8,32", "--cases", "10"),
-            *("--database-url", database_url),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    out = run_bench(
+        "write_path.py",
+        "--quick",
+        *("--seconds", "0.5", "--connections", "1,8,32", "--cases", "10"),
+        *("--database-url", database_url),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
     store = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
     assert "10 cases opened" in out, out
     # PostgreSQL as docker-compose.yml deploys it: the API and a projection worker
@@ -44,17 +26,10 @@ def test_the_write_path_benchmark_prints_its_ratios(database_url: str) -> None:
             assert f"{store} {connections} conn  {name}" in out, out
         for pair in ("Vigil/peer", "floor/peer", "Vigil/floor"):
             assert f"{store} {connections} conn  ratio {pair}: throughput " in out, out
-    for connections in (8, 32):
-        assert f"{store}: throughput at {connections} connections at least" in out, out
+    for goal in (8, 32):
+        assert f"{store}: throughput at {goal} connections at least" in out, out
     assert out.count("PASS") + out.count("FAIL") == 2, out
     assert "failed requests: 0" in out, out
     assert " failed x" not in out, out
-    if store == "PostgreSQL":
-        schema = database_url.split("schema=")[1]
-        with psycopg.connect(POSTGRES_URL) as conn:
-            left = conn.execute(
-                "SELECT schema_name FROM information_schema.schemata "
-                "WHERE schema_name IN (%s, %s, %s)",
-                (schema, f"{schema}_peer", f"{schema}_floor"),
-            ).fetchall()
-        assert left == [], "the benchmark left its schemas behind"
+    left = left_behind(database_url, "_peer", "_floor")
+    assert left == [], "the benchmark left its schemas behind"

@@ -1,0 +1,43 @@
+"""The benchmarks' smoke tests: run a script of bench/ as ``make bench`` does, and check it left
+no PostgreSQL schema behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import POSTGRES_URL
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *arguments: str) -> str:
+    """``python bench/<script> <arguments>`` from the checkout (at most 5 minutes): its
+    standard output, once it has exited 0."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def left_behind(database_url: str, *suffixes: str) -> list[str]:
+    """Which of the benchmark's schemas (``database_url``'s, and its name with each of
+    ``suffixes``) the test database still holds; none on SQLite."""
+    if not database_url.startswith("postgresql"):
+        return []
+    schema = database_url.split("schema=")[1]
+    with psycopg.connect(POSTGRES_URL) as conn:
+        rows = conn.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ANY(%s)",
+            ([schema, *(schema + suffix for suffix in suffixes)],),
+        ).fetchall()
+    return [row[0] for row in rows]
