@@ -42,15 +42,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-import httpx  # noqa: E402
 import psycopg  # noqa: E402
-import uvicorn  # noqa: E402
-from support import bench_settings, drop_schema  # noqa: E402  (bench/support.py)
+from support import (  # noqa: E402  (bench/support.py)
+    Server,
+    bench_settings,
+    client,
+    drop_schema,
+    open_cases,
+)
 
 from domain.shared import Role  # noqa: E402
 from infrastructure.persistence import is_postgres  # noqa: E402
 from interfaces.composition import bootstrap  # noqa: E402
-from interfaces.http.app import create_app  # noqa: E402
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_statements"
 WRITER = "bench.writer"
@@ -113,10 +116,8 @@ def counting() -> Iterator[Counter[tuple[str, str]]]:
 def write_notes(base: str, token: str, cases: list[str], writes: int, clients: int) -> None:
     failures: list[str] = []
 
-    def client(index: int) -> None:
-        with httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as http:
+    def writer(index: int) -> None:
+        with client(base, token, timeout=60) as http:
             for n in range(index, writes, clients):
                 answer = http.post(
                     f"/api/v1/cases/{cases[n % len(cases)]}/notes",
@@ -126,7 +127,7 @@ def write_notes(base: str, token: str, cases: list[str], writes: int, clients: i
                 if answer.status_code != 201:
                     failures.append(f"{answer.status_code} {answer.text[:200]}")
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -162,64 +163,45 @@ def main() -> int:
     settings = bench_settings(args.database_url, data_dir=Path(work.name) / "data")
     drop_schema(args.database_url)
     vigil = bootstrap(settings)
-    server = None
     try:
         vigil.identity.register(WRITER, Role.SAFEGUARDING_LEAD, actor="bench")
         token = vigil.identity.issue_token(WRITER, actor="bench")
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(vigil), host="127.0.0.1", port=0, log_config=None)
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        cases = []
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
-            for n in range(args.cases):
-                answer = http.post(
-                    "/api/v1/cases",
-                    json={
-                        "subject": {"kind": "member", "ref": f"forum-member-{n}"},
-                        "source": "flag",
-                        "category": "harassment",
-                        "summary": "Members report a pile-on in the evening thread.",
-                        "risk_level": "medium",
-                        "channel": "forum",
-                    },
-                    headers={"Idempotency-Key": str(uuid.uuid4())},
-                )
-                if answer.status_code != 201:
-                    raise SystemExit(f"opening a case: {answer.status_code} {answer.text[:300]}")
-                cases.append(answer.json()["case"]["id"])
-        settle(vigil)
-        print(
-            f"statements per note write on PostgreSQL ({args.writes} writes over "
-            f"{args.cases} cases, the views and the hash ledger caught up after each run); "
-            "the naive peer sends 1 (its INSERT) and commits once"
-        )
-        for clients in (1, 8):
-            with counting() as counts:
-                write_notes(base, token, cases, args.writes, clients)
-                settle(vigil)
-            total = sum(counts.values())
-            print(f"\n{clients} client{'s' if clients > 1 else ''}: {total / args.writes:.2f}")
-            by_source: Counter[str] = Counter()
-            for (source, _), count in counts.items():
-                by_source[source] += count
-            for source, count in by_source.most_common():
-                print(f"  {count / args.writes:6.2f}  {source}")
-                for (found, first), n in counts.most_common():
-                    if found == source:
-                        print(f"          {n / args.writes:6.2f}  {first}")
+        # Started with the app's lifespan: the projector and the notary follow in-process.
+        with (
+            Server(vigil, lifespan="on") as server,
+            client(server.base_url, token, timeout=60) as http,
+        ):
+            cases = open_cases(http, args.cases)
+            report(vigil, server.base_url, token, cases, args)
         return 0
     finally:
-        if server is not None:
-            server.should_exit = True
         vigil.close()
         drop_schema(args.database_url)
         work.cleanup()
+
+
+def report(vigil: Any, base: str, token: str, cases: list[str], args: argparse.Namespace) -> None:
+    """Count and print the statements of ``args.writes`` notes, from 1 and then 8 clients."""
+    settle(vigil)
+    print(
+        f"statements per note write on PostgreSQL ({args.writes} writes over "
+        f"{args.cases} cases, the views and the hash ledger caught up after each run); "
+        "the naive peer sends 1 (its INSERT) and commits once"
+    )
+    for clients in (1, 8):
+        with counting() as counts:
+            write_notes(base, token, cases, args.writes, clients)
+            settle(vigil)
+        total = sum(counts.values())
+        print(f"\n{clients} client{'s' if clients > 1 else ''}: {total / args.writes:.2f}")
+        by_source: Counter[str] = Counter()
+        for (source, _), count in counts.items():
+            by_source[source] += count
+        for source, count in by_source.most_common():
+            print(f"  {count / args.writes:6.2f}  {source}")
+            for (found, first), n in counts.most_common():
+                if found == source:
+                    print(f"          {n / args.writes:6.2f}  {first}")
 
 
 if __name__ == "__main__":

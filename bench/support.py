@@ -22,9 +22,10 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -140,16 +141,20 @@ def free_port() -> int:
 
 class Server:
     """The app in a thread of this process, on a socket bound first (as the e2e tests serve
-    it)."""
+    it). ``lifespan="on"``: its start-up runs too, so the projector and the hash ledger's
+    notary follow the log in this process, as under ``vigil serve``."""
 
-    def __init__(self, vigil: Vigil) -> None:
+    def __init__(self, vigil: Vigil, *, lifespan: Literal["on", "off"] = "off") -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(*NODELAY[0])  # accepted connections inherit it
         self.socket.bind(("127.0.0.1", 0))
         host, port = self.socket.getsockname()
         self.base_url = f"http://{host}:{port}"
         config = uvicorn.Config(
-            interfaces.http.create_app(vigil), lifespan="off", log_level="warning", access_log=False
+            interfaces.http.create_app(vigil),
+            lifespan=lifespan,
+            log_level="warning",
+            access_log=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -179,3 +184,26 @@ def client(base_url: str, token: str | None = None, *, timeout: float) -> httpx.
         transport=httpx.HTTPTransport(socket_options=NODELAY),
         timeout=timeout,
     )
+
+
+def open_cases(http: httpx.Client, count: int) -> list[str]:
+    """Open ``count`` harassment cases (each about another forum member) through ``http``, a
+    client whose bearer may open cases; their ids."""
+    cases = []
+    for n in range(count):
+        answer = http.post(
+            "/api/v1/cases",
+            json={
+                "subject": {"kind": "member", "ref": f"forum-member-{n}"},
+                "source": "flag",
+                "category": "harassment",
+                "summary": "Members report a pile-on in the evening thread.",
+                "risk_level": "medium",
+                "channel": "forum",
+            },
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        if answer.status_code != 201:
+            raise SystemExit(f"opening a case: {answer.status_code} {answer.text[:300]}")
+        cases.append(answer.json()["case"]["id"])
+    return cases

@@ -8,7 +8,8 @@ Starts, on each store kind, three servers in processes of their own:
   safeguarding lead and an API token registered and ``--cases`` cases opened over HTTP. On
   PostgreSQL it runs as ``docker-compose.yml`` deploys it: the API with
   ``VIGIL_PROJECTOR_IN_PROCESS=false`` and a ``vigil project`` worker (the views and the hash
-  ledger) in a process of its own, whose CPU counts as the server's (``--single-process``: the
+  ledger, with the compose file's pool of 4 + 4) in a process of its own, whose CPU counts as
+  the server's (``--single-process``: the
   projector inside ``vigil serve``, as on SQLite);
 - the peer: ``bench/naive_peer.py`` (THE BASELINE, not part of Vigil: a FastAPI app with plain
   ``def`` endpoints that checks the SHA-256 of a bearer token and does one INSERT and commit per
@@ -70,6 +71,7 @@ from support import (  # noqa: E402  (bench/support.py)
     client,
     drop_schemas,
     free_port,
+    open_cases,
     postgres_reachable,
     schema_of,
     script,
@@ -408,11 +410,13 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
             # As docker-compose.yml deploys it: the API without the projector, and a
             # `vigil project` worker (the views and the hash ledger) in a process of its own.
             env["VIGIL_PROJECTOR_IN_PROCESS"] = "false"
+            # The worker's pool as docker-compose.yml sizes it (the API keeps the default).
+            worker_env = {**env, "VIGIL_DB_POOL_SIZE": "4", "VIGIL_DB_MAX_OVERFLOW": "4"}
             with (workdir / "project.log").open("wb") as output:
                 workers = (
                     subprocess.Popen(
                         [*soak.vigil_command(), "project"],
-                        env=env,
+                        env=worker_env,
                         cwd=workdir,
                         stdout=output,
                         stderr=subprocess.STDOUT,
@@ -425,26 +429,8 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
         if args.floor:
             floor = start_baseline("eventsourcing_floor.py", "floor", floor_url, token, workdir)
             baselines.append(floor[0])
-        cases = []
-        with httpx.Client(
-            base_url=vigil_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as http:
-            for n in range(args.cases):
-                answer = http.post(
-                    "/api/v1/cases",
-                    json={
-                        "subject": {"kind": "member", "ref": f"forum-member-{n}"},
-                        "source": "flag",
-                        "category": "harassment",
-                        "summary": "Members report a pile-on in the evening thread.",
-                        "risk_level": "medium",
-                        "channel": "forum",
-                    },
-                    headers={"Idempotency-Key": str(uuid.uuid4())},
-                )
-                if answer.status_code != 201:
-                    raise SystemExit(f"opening a case: {answer.status_code} {answer.text[:300]}")
-                cases.append(answer.json()["case"]["id"])
+        with client(vigil_url, token, timeout=60) as http:
+            cases = open_cases(http, args.cases)
         print(
             f"store: {store} ({url}); Vigil pid {vigil_process.pid}"
             + (

@@ -115,3 +115,14 @@ def vigil(settings: Settings, clock: Clock) -> Iterator[Vigil]:
         yield app
     finally:
         app.close()
+
+
+@pytest.fixture
+def other_process(settings: Settings, clock: Clock, vigil: Vigil) -> Iterator[Vigil]:
+    """A second Vigil over the same store, standing for another server process: its own case
+    cache, started after ``vigil`` (which prepared the store)."""
+    app = bootstrap(settings, clock=clock)
+    try:
+        yield app
+    finally:
+        app.close()

@@ -11,7 +11,7 @@ for another server process. Both stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +19,8 @@ import pytest
 
 from domain.shared import Actor, Role
 from infrastructure.settings import Settings
-from interfaces.composition import Vigil, bootstrap
+from interfaces.composition import Vigil
 from tests import story
-from tests.conftest import Clock
 from tests.e2e.support import Api, assert_problem, created, open_case
 
 NOTE = {"kind": "note", "text": "Rang the member back; no answer, left a message."}
@@ -30,16 +29,6 @@ NOTE = {"kind": "note", "text": "Rang the member back; no answer, left a message
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"restricted_categories": "self_harm_risk,harm_to_others"})
-
-
-@pytest.fixture
-def other(settings: Settings, clock: Clock, vigil: Vigil) -> Iterator[Vigil]:
-    """Another process on the same store (after the server's, which prepared it)."""
-    app = bootstrap(settings, clock=clock)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def reads_of(vigil: Vigil, case_id: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -68,7 +57,7 @@ def test_a_note_on_a_cached_restricted_case_reads_nothing_of_it_before_appending
 
 
 def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
-    api: Api, vigil: Vigil, other: Vigil
+    api: Api, vigil: Vigil, other_process: Vigil
 ) -> None:
     lead = api.user("priya", "safeguarding_lead")
     ash = api.user("ash", "coordinator")
@@ -80,7 +69,7 @@ def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
     )
     # When another process reassigns it to Priya, which leaves Ash no part in it
     priya = Actor(username="priya", role=Role.SAFEGUARDING_LEAD)
-    other.cases.execute(UUID(case["id"]), story.assign("priya"), priya)
+    other_process.cases.execute(UUID(case["id"]), story.assign("priya"), priya)
     # Then Ash's note, admitted on the server's stale cache, is refused as the log's state
     # says: the case does not exist for them, and nothing is written
     with api.writes_nothing():

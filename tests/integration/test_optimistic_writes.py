@@ -8,7 +8,7 @@ runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,22 +17,10 @@ from domain.case.vocabulary import RiskLevel
 from domain.contact.commands import LogContact
 from domain.errors import RuleViolation, VersionConflict
 from domain.shared import Actor, Role
-from infrastructure.settings import Settings
-from interfaces.composition import Vigil, bootstrap
+from interfaces.composition import Vigil
 from tests import story
-from tests.conftest import Clock
 
 LEE = Actor(username="lee", role=Role.SAFEGUARDING_LEAD)
-
-
-@pytest.fixture
-def other(settings: Settings, clock: Clock, vigil: Vigil) -> Iterator[Vigil]:
-    """A second process on the same store (after the first, which prepared it)."""
-    app = bootstrap(settings, clock=clock)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def count_log_reads(vigil: Vigil, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -60,64 +48,70 @@ def test_a_write_on_a_current_cache_reads_nothing_from_the_log_first(
 
 
 def test_a_write_on_a_cache_another_process_left_behind_lands_at_the_next_version(
-    vigil: Vigil, other: Vigil
+    vigil: Vigil, other_process: Vigil
 ) -> None:
     # Given a case both processes have cached
     case = vigil.cases.execute(None, story.open_case(), LEE).state
-    assert other.cases.load(case.id) == case
+    assert other_process.cases.load(case.id) == case
     # When the first adds a note, then the second (its cache one version behind) adds one
     first = vigil.cases.execute(case.id, story.add_note(text="First note."), LEE)
-    second = other.cases.execute(case.id, story.add_note(text="Second note."), LEE)
+    second = other_process.cases.execute(case.id, story.add_note(text="Second note."), LEE)
     # Then the second lands after the first, on the state holding both
     assert (first.state.version, second.state.version) == (2, 3)
     assert [e.originator_version for e in vigil.event_log.events_of(case.id)] == [1, 2, 3]
     assert second.state.notes == case.notes + 2
     # And each process's next write lands too
     assert vigil.cases.execute(case.id, story.add_note(), LEE).state.version == 4
-    assert other.cases.execute(case.id, story.add_note(), LEE).state.version == 5
+    assert other_process.cases.execute(case.id, story.add_note(), LEE).state.version == 5
 
 
-def test_a_refusal_another_process_made_untrue_is_not_given(vigil: Vigil, other: Vigil) -> None:
+def test_a_refusal_another_process_made_untrue_is_not_given(
+    vigil: Vigil, other_process: Vigil
+) -> None:
     # Given a closed case, cached closed by the second process (which refuses to assess it)
     case = vigil.cases.execute(None, story.open_case(), LEE).state
     vigil.cases.execute(case.id, story.close(), LEE)
     with pytest.raises(RuleViolation, match="closed"):
-        other.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
+        other_process.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
     # When the first process reopens it
     reopened = vigil.cases.execute(case.id, story.reopen(), LEE).state
     # Then an assessment through the second is not refused on its stale cache: it lands
-    assessed = other.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
+    assessed = other_process.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
     assert assessed.state.version == reopened.version + 1
     # And a refusal the first process made true is given, once the log says so
     vigil.cases.execute(case.id, story.close(), LEE)
     with pytest.raises(RuleViolation, match="closed"):
-        other.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
+        other_process.cases.execute(case.id, story.assess_risk(RiskLevel.LOW), LEE)
     assert [e.originator_version for e in vigil.event_log.events_of(case.id)] == [1, 2, 3, 4, 5]
 
 
-def test_if_match_is_judged_by_the_log_not_a_stale_cache(vigil: Vigil, other: Vigil) -> None:
+def test_if_match_is_judged_by_the_log_not_a_stale_cache(
+    vigil: Vigil, other_process: Vigil
+) -> None:
     case = vigil.cases.execute(None, story.open_case(), LEE).state
-    assert other.cases.load(case.id) == case  # cached at version 1
+    assert other_process.cases.load(case.id) == case  # cached at version 1
     vigil.cases.execute(case.id, story.add_note(), LEE)  # version 2, unseen by the second
     # The stale version is refused (412), appending nothing
     with pytest.raises(VersionConflict):
-        other.cases.execute(case.id, story.add_note(), LEE, expected_version=case.version)
+        other_process.cases.execute(case.id, story.add_note(), LEE, expected_version=case.version)
     assert len(list(vigil.event_log.events_of(case.id))) == 2
     # The true one is accepted, though the second process's cache did not know it
     fresh = vigil.cases.execute(case.id, story.add_note(), LEE).state  # version 3
-    written = other.cases.execute(case.id, story.add_note(), LEE, expected_version=fresh.version)
+    written = other_process.cases.execute(
+        case.id, story.add_note(), LEE, expected_version=fresh.version
+    )
     assert written.state.version == fresh.version + 1
 
 
 def test_a_retry_through_another_process_answers_the_first_answer(
-    vigil: Vigil, other: Vigil
+    vigil: Vigil, other_process: Vigil
 ) -> None:
     case = vigil.cases.execute(None, story.open_case(), LEE).state
-    assert other.cases.load(case.id) == case  # cached before the keyed write
+    assert other_process.cases.load(case.id) == case  # cached before the keyed write
     first = vigil.cases.execute(
         case.id, story.add_note(), LEE, idempotency_key="note-1", request_hash="h1"
     )
-    again = other.cases.execute(
+    again = other_process.cases.execute(
         case.id, story.add_note(), LEE, idempotency_key="note-1", request_hash="h1"
     )
     assert again.replayed
