@@ -9,8 +9,7 @@ Starts, on each store kind, three servers in processes of their own:
   PostgreSQL it runs as ``docker-compose.yml`` deploys it: the API with
   ``VIGIL_PROJECTOR_IN_PROCESS=false`` and a ``vigil project`` worker (the views and the hash
   ledger, with the compose file's pool of 4 + 4) in a process of its own, whose CPU counts as
-  the server's (``--single-process``: the
-  projector inside ``vigil serve``, as on SQLite);
+  the server's (``--single-process``: the projector inside ``vigil serve``, as on SQLite);
 - the peer: ``bench/naive_peer.py`` (THE BASELINE, not part of Vigil: a FastAPI app with plain
   ``def`` endpoints that checks the SHA-256 of a bearer token and does one INSERT and commit per
   request) on the same store kind (SQLite: another file; PostgreSQL: another schema);
