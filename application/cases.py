@@ -201,14 +201,19 @@ class CaseService:
         """Decide and append one command's events, or answer a retried write from the log.
 
         ``admit`` is the writer's access check (``AccessService.admit_write``), made on the
-        state the decision is made on and before the command's references are looked at."""
+        state the decision is made on, first: before the command's references (an assignee)
+        are looked at, a retried key is answered or If-Match is compared."""
         if isinstance(command, OpenCase):
             case_id = self.case_id_for(actor, idempotency_key) if idempotency_key else uuid4()
         assert case_id is not None
         opened = case_id
 
-        def decide_now(state: CaseState | None) -> list[Any]:
+        def admit_then_check(state: CaseState | None) -> None:
+            if admit is not None:
+                admit(state)
             self._check_references(command)
+
+        def decide_now(state: CaseState | None) -> list[Any]:
             return self._decide_on(
                 state,
                 command,
@@ -239,7 +244,7 @@ class CaseService:
                 )
             ),
             expected_version=expected_version,
-            admit=admit,
+            admit=admit_then_check,
         )
 
     def decided(self, case_id: UUID, command: CaseCommand, actor: Actor) -> list[Any]:

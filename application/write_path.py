@@ -256,7 +256,8 @@ class WritePath(Generic[S]):
         write into the service's answer; ``recall`` recognises a retried Idempotency-Key.
         ``admit`` refuses a writer who may not write to the aggregate in this state (a
         DomainError), before anything else is looked at; it is asked of every state a decision
-        is made on, so an access check needs no read of its own.
+        is made on, so an access check needs no read of its own, and a retried write is
+        answered only once it has been asked of the log's state.
         """
         with self._queues[aggregate_id.int % WRITE_STRIPES]:
             try:
@@ -297,8 +298,17 @@ class WritePath(Generic[S]):
                     raise
             if recall is not None:
                 # A request answered in a cached state was answered: its events are in the log.
-                first = recall.answered(state)
+                # But with an access check, the answer waits for the log's state too (the
+                # writer's access may have gone since), as does a refusal.
+                try:
+                    first = recall.answered(state)
+                except DomainError:
+                    if not verified:
+                        continue  # a refusal must stand on the state the log holds
+                    raise
                 if first is not None:
+                    if admit is not None and not verified:
+                        continue
                     return first
             if expected_version is not None:
                 if state is None:

@@ -48,6 +48,7 @@ from support import (  # noqa: E402  (bench/support.py)
     bench_settings,
     client,
     drop_schema,
+    exit_on_sigterm,
     open_cases,
 )
 
@@ -155,6 +156,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=40, help="cases they spread over (40)")
     parser.add_argument("--database-url", default=POSTGRES_URL)
     args = parser.parse_args()
+    exit_on_sigterm()
     if not is_postgres(args.database_url) or "schema=" not in args.database_url:
         parser.error("a postgresql://...?schema=NAME URL (the schema is dropped afterwards)")
     if args.writes < 8 or args.cases < 1:

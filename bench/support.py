@@ -18,6 +18,7 @@ generator uses this module but serves nothing itself.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import socket
 import sys
 import threading
@@ -130,6 +131,12 @@ def postgres_reachable(url: str) -> bool:
 
 
 # --- serving and reading ---------------------------------------------------------------------
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end the script as ``sys.exit`` does, so its ``finally`` blocks stop the
+    servers it started and drop its schemas (a smoke test that ran out of time sends it)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def free_port() -> int:

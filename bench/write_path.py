@@ -69,6 +69,7 @@ from support import (  # noqa: E402  (bench/support.py)
     bench_settings,
     client,
     drop_schemas,
+    exit_on_sigterm,
     free_port,
     open_cases,
     postgres_reachable,
@@ -147,6 +148,14 @@ class Target:
 
     def client(self) -> httpx.Client:
         return client(self.base_url, self.token, timeout=60)
+
+
+def worker_alive(workers: tuple[subprocess.Popen[bytes], ...], workdir: Path) -> None:
+    """Stop the run if Vigil's projection worker has exited."""
+    for worker in workers:
+        if worker.poll() is not None:
+            log = (workdir / "project.log").read_text()[-3000:]
+            raise SystemExit(f"vigil project exited ({worker.returncode}):\n{log}")
 
 
 def start_baseline(
@@ -422,6 +431,7 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
                     ),
                 )
         vigil_process, vigil_url = soak.start_server(env, workdir, workdir / "serve.log")
+        worker_alive(workers, workdir)
         peer_process, peer_base = start_baseline("naive_peer.py", "peer", peer_url, token, workdir)
         baselines.append(peer_process)
         floor: tuple[subprocess.Popen[bytes], str] | None = None
@@ -450,7 +460,9 @@ def run_store(url: str, args: argparse.Namespace) -> tuple[list[tuple[str, bool]
         ]
         if floor is not None:
             targets.append(Target("floor", floor[0], floor[1], token, cases, vigil=False))
-        return measure(targets, args, store)
+        measured = measure(targets, args, store)
+        worker_alive(workers, workdir)  # else Vigil was measured without its projector
+        return measured
     finally:
         if vigil_process is not None:
             soak.stop_server(vigil_process)
@@ -485,6 +497,7 @@ def main() -> int:
         help="leave out the floor (bench/eventsourcing_floor.py)",
     )
     args = parser.parse_args()
+    exit_on_sigterm()
     args.connections = [int(n) for n in args.connections.split(",") if n.strip()]
     for name, normal, quick in (("seconds", 5.0, 1.0), ("rounds", 3, 1), ("cases", 200, 40)):
         if getattr(args, name) is None:

@@ -3,6 +3,9 @@ no PostgreSQL schema behind."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,17 +19,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_bench(script: str, *arguments: str) -> str:
     """``python bench/<script> <arguments>`` from the checkout (at most 5 minutes): its
-    standard output, once it has exited 0."""
-    done = subprocess.run(
+    standard output, once it has exited 0. Past the time, the script and every server it
+    started (its process group) are stopped, and the test fails."""
+    process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / script), *arguments],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
-        check=False,
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+                break
+        raise
+    assert process.returncode == 0, stdout + stderr
+    return stdout
 
 
 def left_behind(database_url: str, *suffixes: str) -> list[str]:

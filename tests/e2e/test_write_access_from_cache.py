@@ -79,3 +79,29 @@ def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
     noted = created(lead.post(f"/api/v1/cases/{case['id']}/notes", json=NOTE))
     assert noted["case"]["version"] == assigned["case"]["version"] + 2
     assert noted["case"]["assignee"] == "priya"
+
+
+def test_a_retried_write_is_answered_only_on_access_the_log_still_gives(
+    api: Api, vigil: Vigil, other_process: Vigil
+) -> None:
+    lead = api.user("priya", "safeguarding_lead")
+    ash = api.user("ash", "coordinator")
+    case = open_case(lead)
+    created(lead.post(f"/api/v1/cases/{case['id']}/assignments", json={"assignee": "ash"}))
+    # Given Ash, the assignee, assessed the risk with a key, through this server
+    assessment = {"level": "medium", "rationale": "Spoke to the member; safe tonight, low mood."}
+    key = {"Idempotency-Key": "ash-assessment-1"}
+    path = f"/api/v1/cases/{case['id']}/risk-assessments"
+    created(ash.post(path, json=assessment, headers=key))
+    # When another process reassigns the case, which leaves Ash only their own records
+    priya = Actor(username="priya", role=Role.SAFEGUARDING_LEAD)
+    other_process.cases.execute(UUID(case["id"]), story.assign("priya"), priya)
+    # Then Ash's retry is not replayed from the server's stale cache, where they are still
+    # the assignee: it is refused as a write of that kind would be now, and nothing is written
+    with api.writes_nothing():
+        retried = ash.post(path, json=assessment, headers=key)
+    assert_problem(retried, 403, "not-permitted")
+    # Nor does a changed body under the same key get past the check to the key's own refusal
+    with api.writes_nothing():
+        changed = ash.post(path, json={**assessment, "level": "low"}, headers=key)
+    assert_problem(changed, 403, "not-permitted")
