@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 
 from domain.shared import Actor, Role
@@ -24,6 +25,7 @@ from tests import story
 from tests.e2e.support import Api, assert_problem, created, open_case
 
 NOTE = {"kind": "note", "text": "Rang the member back; no answer, left a message."}
+ASH = {"assignee": "ash"}
 
 
 @pytest.fixture
@@ -56,20 +58,29 @@ def test_a_note_on_a_cached_restricted_case_reads_nothing_of_it_before_appending
     assert reads == []
 
 
-def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
-    api: Api, vigil: Vigil, other_process: Vigil
-) -> None:
+def assigned_to_ash(api: Api) -> tuple[httpx.Client, httpx.Client, dict[str, Any]]:
+    """Priya (a lead) and Ash (a coordinator), and a restricted case Priya assigned to Ash
+    through this server (which has it cached with Ash as its assignee): its answer."""
     lead = api.user("priya", "safeguarding_lead")
     ash = api.user("ash", "coordinator")
     case = open_case(lead)
-    # Given a restricted case assigned, through this server, to Ash, who has recorded nothing
-    # on it: the server has it cached with Ash as its assignee
-    assigned = created(
-        lead.post(f"/api/v1/cases/{case['id']}/assignments", json={"assignee": "ash"})
-    )
-    # When another process reassigns it to Priya, which leaves Ash no part in it
+    return lead, ash, created(lead.post(f"/api/v1/cases/{case['id']}/assignments", json=ASH))
+
+
+def reassign_to_priya(other_process: Vigil, case_id: str) -> None:
+    """Another process reassigns the case to Priya, unseen by the server's cache."""
     priya = Actor(username="priya", role=Role.SAFEGUARDING_LEAD)
-    other_process.cases.execute(UUID(case["id"]), story.assign("priya"), priya)
+    other_process.cases.execute(UUID(case_id), story.assign("priya"), priya)
+
+
+def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
+    api: Api, vigil: Vigil, other_process: Vigil
+) -> None:
+    # Given a restricted case assigned to Ash, who has recorded nothing on it
+    lead, ash, assigned = assigned_to_ash(api)
+    case = assigned["case"]
+    # When another process reassigns it to Priya, which leaves Ash no part in it
+    reassign_to_priya(other_process, case["id"])
     # Then Ash's note, admitted on the server's stale cache, is refused as the log's state
     # says: the case does not exist for them, and nothing is written
     with api.writes_nothing():
@@ -84,18 +95,15 @@ def test_access_another_process_took_away_is_not_granted_from_a_stale_cache(
 def test_a_retried_write_is_answered_only_on_access_the_log_still_gives(
     api: Api, vigil: Vigil, other_process: Vigil
 ) -> None:
-    lead = api.user("priya", "safeguarding_lead")
-    ash = api.user("ash", "coordinator")
-    case = open_case(lead)
-    created(lead.post(f"/api/v1/cases/{case['id']}/assignments", json={"assignee": "ash"}))
+    _, ash, assigned = assigned_to_ash(api)
+    case = assigned["case"]
     # Given Ash, the assignee, assessed the risk with a key, through this server
     assessment = {"level": "medium", "rationale": "Spoke to the member; safe tonight, low mood."}
     key = {"Idempotency-Key": "ash-assessment-1"}
     path = f"/api/v1/cases/{case['id']}/risk-assessments"
     created(ash.post(path, json=assessment, headers=key))
     # When another process reassigns the case, which leaves Ash only their own records
-    priya = Actor(username="priya", role=Role.SAFEGUARDING_LEAD)
-    other_process.cases.execute(UUID(case["id"]), story.assign("priya"), priya)
+    reassign_to_priya(other_process, case["id"])
     # Then Ash's retry is not replayed from the server's stale cache, where they are still
     # the assignee: it is refused as a write of that kind would be now, and nothing is written
     with api.writes_nothing():
